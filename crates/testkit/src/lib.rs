@@ -1,0 +1,16 @@
+//! Real parts for tests: a fresh PostgreSQL database, a fresh SQLite file and a private
+//! `nats-server` with JetStream on a free port. Nothing here is a mock.
+//!
+//! What a test needs and where it comes from:
+//! - PostgreSQL: `REPRINT_TEST_PG` (default `postgres://postgres@127.0.0.1:5432/postgres`), a
+//!   server that lets that user create databases. `scripts/test` starts or installs one.
+//! - nats-server: `REPRINT_NATS_SERVER`, else `nats-server` on `PATH`, else `/usr/sbin/nats-server`.
+//!   `scripts/test` installs it through apt when it is missing.
+
+pub mod nats;
+pub mod postgres;
+pub mod sqlite;
+
+pub use nats::NatsServer;
+pub use postgres::TestPostgres;
+pub use sqlite::TestSqlite;

@@ -1,0 +1,59 @@
+# Shared by scripts/test and scripts/run: make sure the real parts reprint needs are here.
+# Installs through apt when root and missing; otherwise says exactly what is missing.
+
+say() { printf '%s\n' "$*" >&2; }
+
+apt_install() {
+    if [ "$(id -u)" != 0 ]; then
+        say "reprint needs the Debian package(s) $*; run as root or: sudo apt-get install -y $*"
+        return 1
+    fi
+    if [ -z "${REPRINT_APT_UPDATED:-}" ]; then
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 || true
+        export REPRINT_APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+
+# Sets REPRINT_NATS_SERVER to a nats-server binary, installing it when missing.
+ensure_nats_binary() {
+    local bin="${REPRINT_NATS_SERVER:-}"
+    [ -n "$bin" ] && [ -x "$bin" ] && return 0
+    bin=$(command -v nats-server || true)
+    [ -z "$bin" ] && [ -x /usr/sbin/nats-server ] && bin=/usr/sbin/nats-server
+    if [ -z "$bin" ]; then
+        say "nats-server is missing: installing Debian's nats-server"
+        apt_install nats-server || return 1
+        bin=$(command -v nats-server || echo /usr/sbin/nats-server)
+    fi
+    export REPRINT_NATS_SERVER="$bin"
+}
+
+# Makes sure a PostgreSQL server answers at REPRINT_TEST_PG (default: postgres@127.0.0.1:5432).
+ensure_postgres() {
+    export REPRINT_TEST_PG="${REPRINT_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}"
+    if pg_ready; then return 0; fi
+    if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+        say "PostgreSQL is missing: installing Debian's postgresql"
+        apt_install postgresql || return 1
+    fi
+    local ver
+    ver=$(ls /etc/postgresql | sort -V | tail -n 1)
+    # Trust local TCP connections for tests (the machine's own server already does).
+    local hba="/etc/postgresql/$ver/main/pg_hba.conf"
+    if [ -w "$hba" ] && ! grep -q 'reprint-test' "$hba"; then
+        sed -i '1i host all all 127.0.0.1/32 trust # reprint-test\nhost all all ::1/128 trust # reprint-test' "$hba"
+    fi
+    pg_ctlcluster --skip-systemctl-redirect "$ver" main start >&2 2>&1 || pg_ctlcluster "$ver" main start >&2 || true
+    for _ in $(seq 1 50); do pg_ready && return 0; sleep 0.2; done
+    say "PostgreSQL does not answer at $REPRINT_TEST_PG"
+    return 1
+}
+
+pg_ready() {
+    if command -v pg_isready >/dev/null 2>&1; then
+        pg_isready -q -d "$REPRINT_TEST_PG" >/dev/null 2>&1
+    else
+        (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+    fi
+}
