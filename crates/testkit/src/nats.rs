@@ -81,7 +81,14 @@ impl NatsServer {
         self.stop();
         let bin = server_binary();
         let child = Command::new(&bin)
-            .args(["-a", "127.0.0.1", "-p", &self.port.to_string(), "-js", "-sd"])
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
             .arg(self.store.path())
             .args(&self.extra_args)
             .stdout(Stdio::null())
@@ -102,7 +109,10 @@ impl NatsServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("nats-server did not accept connections on port {} within 10 s", self.port);
+        panic!(
+            "nats-server did not accept connections on port {} within 10 s",
+            self.port
+        );
     }
 }
 

@@ -46,7 +46,10 @@ impl Drop for TestPostgres {
         let admin = self.admin.clone();
         let name = self.name.clone();
         let _ = std::thread::spawn(move || {
-            let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            let rt = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(rt) => rt,
                 Err(_) => return,
             };

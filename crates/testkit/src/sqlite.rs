@@ -12,6 +12,10 @@ impl TestSqlite {
         let dir = tempfile::tempdir().expect("temporary directory for a SQLite test database");
         let path = dir.path().join("test.sqlite");
         let url = format!("sqlite://{}?mode=rwc", path.display());
-        TestSqlite { url, path, _dir: dir }
+        TestSqlite {
+            url,
+            path,
+            _dir: dir,
+        }
     }
 }
