@@ -1,1 +1,28 @@
-//! placeholder
+//! `reprint-media`: everything in reprint that touches image bytes, for the lab, the counter and
+//! the gateway alike. Pure functions over bytes, readers and writers: no async, no network.
+//!
+//! | concern | module |
+//! | --- | --- |
+//! | what a file is, limits before decoding (decompression bombs), truncation | [`validate`] |
+//! | image id (SHA-256) and the same photo after re-encode/resize (perceptual hash) | [`identity`] |
+//! | fast thumbnails, EXIF orientation | [`thumbnail`] |
+//! | edits as data (crop, rotate, mirror, brightness, contrast, grayscale, sepia) | [`edit`] |
+//! | embedded ICC profiles, colour conversion | [`icc`] |
+//! | print rendering at a printer's size and dpi | [`render`] |
+//! | print history in the image (XMP) and in a ZIP container (seed 004) | [`history`] |
+//! | DPOF `MISC/AUTPRINT.MRK` and the lab's hot-folder ticket | [`dpof`] |
+//! | generated photos for tests and benchmarks | [`synthetic`] |
+//!
+//! Every failure is one [`MediaError`]; bad input never panics.
+
+pub mod error;
+pub mod identity;
+mod jpeg;
+mod png;
+pub mod synthetic;
+pub mod thumbnail;
+pub mod validate;
+
+pub use error::{MediaError, Result};
+pub use identity::{ContentHash, Identity, ImageId, PerceptualHash, PHASH_MATCH_THRESHOLD};
+pub use validate::{ImageFormat, ImageInfo, Limits};
