@@ -5,9 +5,12 @@
 pub mod connect;
 pub mod consumer;
 pub mod directory;
+pub mod error;
 pub mod objects;
 pub mod relay;
 pub mod request;
 pub mod streams;
 pub mod subjects;
 pub mod trace;
+
+pub use error::BusError;

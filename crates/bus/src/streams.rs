@@ -1,1 +1,308 @@
-//! streams
+//! Streams and durable pull consumers, provisioned idempotently when a service starts.
+//!
+//! | stream | subjects | holds |
+//! |---|---|---|
+//! | `REPRINT_LAB` | `reprint.v1.lab.>` | every lab's inbox |
+//! | `REPRINT_COUNTER` | `reprint.v1.counter.>` | every counter's inbox |
+//! | `REPRINT_GATEWAY` | `reprint.v1.gateway.>` | every gateway's inbox |
+//! | `REPRINT_STATUS` | `reprint.v1.status.>` | the status history of every order |
+//!
+//! All streams use file storage, limits retention (several readers may follow a stream: the
+//! site's own consumer and ops dashboards), discard-old, and a 2-minute duplicate window for
+//! `Nats-Msg-Id` (the relay sets it to the event id; the inbox table covers the time after).
+//! Inbox streams keep messages 30 days so a counter that was offline for a long weekend still
+//! finds its deliveries; the status stream keeps 90 days. Replicas are configurable: 1 on a
+//! single server, 3 on the cluster.
+//!
+//! A site reads its inbox with one durable pull consumer ([`durable_consumer_for`]) filtered on
+//! `reprint.v1.<kind>.<site>.>`, explicit ack, bounded `max_deliver` (the consumer loop parks a
+//! message that reaches it) and an `ack_wait` that covers one batch transaction.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{
+    self,
+    consumer::{AckPolicy, DeliverPolicy, PullConsumer, ReplayPolicy, pull},
+    stream::{self, DiscardPolicy, RetentionPolicy, StorageType},
+};
+
+use crate::error::BusError;
+use crate::subjects::{self, Address, SiteId, SiteKind};
+
+/// The stream of lab inboxes.
+pub const STREAM_LAB: &str = "REPRINT_LAB";
+/// The stream of counter inboxes.
+pub const STREAM_COUNTER: &str = "REPRINT_COUNTER";
+/// The stream of gateway inboxes.
+pub const STREAM_GATEWAY: &str = "REPRINT_GATEWAY";
+/// The stream of order status changes.
+pub const STREAM_STATUS: &str = "REPRINT_STATUS";
+
+/// The JetStream duplicate window: a re-publish with the same `Nats-Msg-Id` within it is dropped.
+pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The inbox stream of a kind of site.
+pub fn stream_for(kind: SiteKind) -> &'static str {
+    match kind {
+        SiteKind::Lab => STREAM_LAB,
+        SiteKind::Counter => STREAM_COUNTER,
+        SiteKind::Gateway => STREAM_GATEWAY,
+    }
+}
+
+/// How the streams are sized. [`StreamSettings::default`] fits a single local server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSettings {
+    /// Replicas of every stream (1 locally, 3 on a cluster).
+    pub replicas: usize,
+    /// How long an inbox message is kept.
+    pub inbox_max_age: Duration,
+    /// How long an order status message is kept.
+    pub status_max_age: Duration,
+    /// Largest message accepted, in bytes (images travel by reference, never in a message).
+    pub max_message_size: i32,
+    /// Size limit of each stream in bytes, -1 for none.
+    pub max_bytes: i64,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            replicas: 1,
+            inbox_max_age: 30 * DAY,
+            status_max_age: 90 * DAY,
+            max_message_size: 1024 * 1024,
+            max_bytes: -1,
+        }
+    }
+}
+
+impl StreamSettings {
+    /// The settings for a 3-node cluster.
+    pub fn clustered() -> Self {
+        StreamSettings {
+            replicas: 3,
+            ..Self::default()
+        }
+    }
+}
+
+fn base_config(
+    name: &str,
+    subjects: String,
+    max_age: Duration,
+    s: &StreamSettings,
+) -> stream::Config {
+    stream::Config {
+        name: name.to_string(),
+        subjects: vec![subjects],
+        retention: RetentionPolicy::Limits,
+        discard: DiscardPolicy::Old,
+        storage: StorageType::File,
+        num_replicas: s.replicas,
+        max_age,
+        duplicate_window: DUPLICATE_WINDOW,
+        max_message_size: s.max_message_size,
+        max_bytes: s.max_bytes,
+        max_messages: -1,
+        max_messages_per_subject: -1,
+        max_consumers: -1,
+        ..Default::default()
+    }
+}
+
+/// The configuration of every reprint stream.
+pub fn stream_configs(s: &StreamSettings) -> Vec<stream::Config> {
+    let mut configs: Vec<stream::Config> = SiteKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let mut c = base_config(
+                stream_for(kind),
+                subjects::kind_wildcard(kind),
+                s.inbox_max_age,
+                s,
+            );
+            c.description = Some(format!("reprint: inboxes of every {kind}"));
+            c
+        })
+        .collect();
+    let mut status = base_config(
+        STREAM_STATUS,
+        format!("{}.status.>", subjects::PREFIX),
+        s.status_max_age,
+        s,
+    );
+    status.description = Some("reprint: order status history".to_string());
+    // The gateway reads the latest status of one order with a direct get.
+    status.allow_direct = true;
+    configs.push(status);
+    configs
+}
+
+/// Creates every stream, or updates it to the configuration of [`stream_configs`]. Running it
+/// again with the same settings changes nothing (messages and consumers are kept).
+pub async fn provision_streams(
+    js: &jetstream::Context,
+    settings: &StreamSettings,
+) -> Result<Vec<stream::Info>, BusError> {
+    let mut infos = Vec::new();
+    for config in stream_configs(settings) {
+        let name = config.name.clone();
+        let info = js
+            .create_or_update_stream(config)
+            .await
+            .map_err(|e| BusError::nats(format!("create or update stream {name}"), e))?;
+        tracing::debug!(stream = %name, messages = info.state.messages, "stream provisioned");
+        infos.push(info);
+    }
+    Ok(infos)
+}
+
+/// Delivery settings of a durable consumer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumerSettings {
+    /// How long the server waits for an ack before redelivering (covers a batch transaction).
+    pub ack_wait: Duration,
+    /// Deliveries before the server stops redelivering; the consumer loop parks the message
+    /// on the last one.
+    pub max_deliver: i64,
+    /// Unacknowledged messages outstanding at most.
+    pub max_ack_pending: i64,
+}
+
+impl Default for ConsumerSettings {
+    fn default() -> Self {
+        ConsumerSettings {
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 5,
+            max_ack_pending: 1024,
+        }
+    }
+}
+
+/// A durable pull consumer: the stream it reads and its configuration.
+#[derive(Debug, Clone)]
+pub struct DurableConsumer {
+    /// The stream name.
+    pub stream: String,
+    /// The consumer configuration (durable name, filter, ack policy ...).
+    pub config: pull::Config,
+}
+
+impl DurableConsumer {
+    /// The durable name.
+    pub fn name(&self) -> &str {
+        self.config.durable_name.as_deref().unwrap_or_default()
+    }
+}
+
+fn pull_config(
+    name: String,
+    filter: String,
+    description: String,
+    s: &ConsumerSettings,
+) -> pull::Config {
+    pull::Config {
+        durable_name: Some(name),
+        description: Some(description),
+        deliver_policy: DeliverPolicy::All,
+        ack_policy: AckPolicy::Explicit,
+        ack_wait: s.ack_wait,
+        max_deliver: s.max_deliver,
+        filter_subject: filter,
+        replay_policy: ReplayPolicy::Instant,
+        max_ack_pending: s.max_ack_pending,
+        // 0: inherit the stream's replicas.
+        num_replicas: 0,
+        ..Default::default()
+    }
+}
+
+/// The inbox consumer of site `site` of kind `kind`, with [`ConsumerSettings::default`]:
+/// durable `<kind>-<site>-inbox` on the kind's stream, filtered on `reprint.v1.<kind>.<site>.>`.
+pub fn durable_consumer_for(site: &SiteId, kind: SiteKind) -> DurableConsumer {
+    durable_consumer_with(site, kind, &ConsumerSettings::default())
+}
+
+/// As [`durable_consumer_for`], with explicit delivery settings.
+pub fn durable_consumer_with(
+    site: &SiteId,
+    kind: SiteKind,
+    settings: &ConsumerSettings,
+) -> DurableConsumer {
+    let to = Address {
+        kind,
+        site: site.clone(),
+    };
+    DurableConsumer {
+        stream: stream_for(kind).to_string(),
+        config: pull_config(
+            format!("{kind}-{site}-inbox"),
+            subjects::inbox_filter(&to),
+            format!("reprint: inbox of {kind} {site}"),
+            settings,
+        ),
+    }
+}
+
+/// A durable consumer of every order's status changes, for a reader named `reader` (e.g. the
+/// gateway's site id, or `ops`): durable `status-<reader>` on `REPRINT_STATUS`.
+pub fn status_consumer_for(reader: &SiteId, settings: &ConsumerSettings) -> DurableConsumer {
+    DurableConsumer {
+        stream: STREAM_STATUS.to_string(),
+        config: pull_config(
+            format!("status-{reader}"),
+            subjects::status_wildcard(),
+            format!("reprint: order status for {reader}"),
+            settings,
+        ),
+    }
+}
+
+/// Creates the durable consumer or updates it to `consumer.config`; idempotent.
+pub async fn ensure_consumer(
+    js: &jetstream::Context,
+    consumer: &DurableConsumer,
+) -> Result<PullConsumer, BusError> {
+    js.create_consumer_on_stream(consumer.config.clone(), consumer.stream.as_str())
+        .await
+        .map_err(|e| {
+            BusError::nats(
+                format!(
+                    "create or update consumer {} on {}",
+                    consumer.name(),
+                    consumer.stream
+                ),
+                e,
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consumer_config_is_per_site() {
+        let c = durable_consumer_for(&SiteId::parse("c1").unwrap(), SiteKind::Counter);
+        assert_eq!(c.stream, STREAM_COUNTER);
+        assert_eq!(c.name(), "counter-c1-inbox");
+        assert_eq!(c.config.filter_subject, "reprint.v1.counter.c1.>");
+        assert_eq!(c.config.ack_policy, AckPolicy::Explicit);
+        assert!(c.config.max_deliver > 0);
+    }
+
+    #[test]
+    fn streams_cover_all_event_subjects_and_not_rpc() {
+        let configs = stream_configs(&StreamSettings::default());
+        assert_eq!(configs.len(), 4);
+        for c in &configs {
+            assert_eq!(c.duplicate_window, DUPLICATE_WINDOW);
+            assert_eq!(c.storage, StorageType::File);
+            assert!(!c.subjects[0].contains(".rpc."));
+        }
+        assert_eq!(StreamSettings::clustered().replicas, 3);
+    }
+}
