@@ -16,6 +16,7 @@ pub mod money;
 pub mod number;
 pub mod policy;
 pub mod price;
+pub mod protocol;
 pub mod rules;
 pub mod sequence;
 pub mod size;

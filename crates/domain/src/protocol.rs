@@ -1,0 +1,207 @@
+//! The messages sites send each other over the bus (the integration events of DESIGN section 3).
+//! One type per subject of `reprint_bus::subjects`; JSON on the wire, each with a schema version
+//! in its name so a changed message is a new type, never a silent reinterpretation.
+//!
+//! | message | subject (recipient) | sent by |
+//! |---|---|---|
+//! | [`OrderPlaced`] | `lab.<lab>.order.placed` | gateway (Fig. 1 ①) or counter (Fig. 2 ③) |
+//! | [`OrderRejected`] | `<gateway\|counter>.<sender>.order.rejected` | the lab |
+//! | [`ReceptionRecorded`] | `<gateway\|counter>.<sender>.reception.recorded` | the lab (Fig. 1 S307: the slip) |
+//! | [`DeliveryDispatched`] | `counter.<counter>.delivery.dispatched` | the lab (Fig. 1 ③, Fig. 2 ④) |
+//! | [`CollectionRecorded`] | `lab.<lab>.collection.recorded` | the counter (Fig. 1 ④⑤, Fig. 2 ⑤⑥) |
+//! | [`SettlementRecorded`] | `lab.<lab>.settlement.recorded` | the counter, paying the lab's share |
+//! | [`StatusChanged`] | `status.<order>` | whoever moves the order on |
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::charge::{Charge, EarlierPrint};
+use crate::extract::FileExtract;
+use crate::file::{DataReceive, Route};
+use crate::{Currency, ImageId, Money, OrderId, PrintSize, SiteId, SiteKind};
+
+/// Who placed an order and so hears back about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Sender {
+    Gateway(SiteId),
+    Counter(SiteId),
+}
+
+/// The data identifying the user that comes with an order (seed: user name, own telephone
+/// number, and the registration number if registered before).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    pub name: String,
+    pub telephone: String,
+    pub address: Option<String>,
+    pub email: Option<String>,
+    /// The user's registration number at the receiving site, when they have one.
+    pub registration_number: Option<String>,
+}
+
+/// One image of an order with its prints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlacedItem {
+    /// The original's id: its bytes are in the object store under this id.
+    pub image: ImageId,
+    pub name: String,
+    pub size: PrintSize,
+    pub quantity: u32,
+    /// An edit list (JSON of `reprint_media`'s edit list) applied at print time; the edited
+    /// image is the original plus this, never new bytes (seed 000, claims 7 and 16).
+    pub edits: Option<String>,
+    /// The 64-bit perceptual hash, when the sender computed it.
+    pub perceptual_hash: Option<u64>,
+    /// Earlier prints the sender found (history embedded in the image or in its ZIP).
+    pub history: Vec<EarlierPrint>,
+}
+
+/// An order for a lab. The order id is the idempotency key end to end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderPlaced {
+    pub order: OrderId,
+    pub route: Route,
+    pub sender: Sender,
+    pub lab: SiteId,
+    pub delivery_counter: SiteId,
+    pub placed_at: DateTime<Utc>,
+    pub data_receive: Option<DataReceive>,
+    /// The currency the sender quoted in; a lab in another currency rejects the order.
+    pub currency: Currency,
+    pub customer: Customer,
+    pub items: Vec<PlacedItem>,
+    /// Fig. 2: the counter's extract of its file (its reception number and its registration).
+    pub counter_extract: Option<FileExtract>,
+}
+
+/// Why a lab cannot fulfil an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectCode {
+    UnknownSize,
+    ImageMissing,
+    WrongCurrency,
+    UnknownCounter,
+    InvalidOrder,
+    ByOperator,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRejected {
+    pub order: OrderId,
+    pub lab: SiteId,
+    pub code: RejectCode,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// The lab's reception record: the extract of its file that the user prints as a slip and
+/// presents at the delivery counter (Fig. 1, steps S307-S308).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceptionRecorded {
+    pub order: OrderId,
+    pub lab: SiteId,
+    pub extract: FileExtract,
+    pub estimated_finish: Option<DateTime<Utc>>,
+}
+
+/// Prints shipped to the delivery counter, with the lab's file extract (Fig. 1 step S310).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryDispatched {
+    pub order: OrderId,
+    pub lab: SiteId,
+    pub counter: SiteId,
+    pub dispatched_at: DateTime<Utc>,
+    pub extract: FileExtract,
+    /// The customer as the sender gave them (the counter's own file is found or made from it).
+    pub customer: Customer,
+    /// Fig. 2: the counter's own reception number, echoed back.
+    pub counter_reception: Option<String>,
+}
+
+/// How the user paid at the counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    pub method: String,
+    pub tendered: Money,
+    pub change: Money,
+}
+
+/// The prints were handed over and paid for, in one payment of both charges.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CollectionRecorded {
+    pub order: OrderId,
+    pub counter: SiteId,
+    pub lab: SiteId,
+    pub lab_reception: String,
+    pub collected_at: DateTime<Utc>,
+    pub lab_charge: Money,
+    pub counter_charge: Money,
+    pub payment: Payment,
+}
+
+/// The counter pays the lab its share.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettlementRecorded {
+    pub settlement: uuid::Uuid,
+    pub order: OrderId,
+    pub counter: SiteId,
+    pub lab: SiteId,
+    pub lab_reception: String,
+    pub amount: Money,
+    pub at: DateTime<Utc>,
+}
+
+/// Where an order is, as the user sees it on the gateway's timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    Placed,
+    Received,
+    Printing,
+    Printed,
+    Dispatched,
+    ReadyForPickup,
+    Collected,
+    Settled,
+    Rejected,
+    Cancelled,
+}
+
+impl Stage {
+    /// A stage after which nothing more happens to the order.
+    pub fn is_final(&self) -> bool {
+        matches!(self, Stage::Settled | Stage::Rejected | Stage::Cancelled)
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Stage::Placed => "placed",
+            Stage::Received => "received",
+            Stage::Printing => "printing",
+            Stage::Printed => "printed",
+            Stage::Dispatched => "dispatched",
+            Stage::ReadyForPickup => "ready_for_pickup",
+            Stage::Collected => "collected",
+            Stage::Settled => "settled",
+            Stage::Rejected => "rejected",
+            Stage::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// An order moved on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChanged {
+    pub order: OrderId,
+    pub stage: Stage,
+    pub site: SiteId,
+    pub site_kind: SiteKind,
+    pub at: DateTime<Utc>,
+    /// For people: "reception B0000456, ready about 2026-11-22 15:00", "rejected: ...".
+    pub detail: String,
+    /// The amounts known at this stage (the lab's charge at `received`, the amount due at
+    /// `ready_for_pickup`).
+    pub charge: Option<Charge>,
+}

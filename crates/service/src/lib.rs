@@ -1,0 +1,15 @@
+//! What every reprint service shares, so that the lab, the counter and the gateway differ only
+//! in what they do: configuration in layers ([`config`]), telemetry ([`telemetry`]), one JSON
+//! problem body for every error ([`problem`]), `/healthz`, `/readyz` and `/metrics`
+//! ([`health`], [`metrics`]), operator and staff log-in with argon2id passwords and signed
+//! session cookies with CSRF tokens ([`auth`]), and graceful shutdown ([`shutdown`]).
+
+pub mod auth;
+pub mod config;
+pub mod health;
+pub mod metrics;
+pub mod problem;
+pub mod shutdown;
+pub mod telemetry;
+
+pub use problem::Problem;

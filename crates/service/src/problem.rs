@@ -1,0 +1,140 @@
+//! One JSON problem body (RFC 9457) for every error a service answers: a client's mistake is a
+//! 4xx with a clear `detail`, never a 500 and never a panic.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+
+/// `application/problem+json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    /// A stable machine-readable code, e.g. `not_found`, `invalid_body`, `conflict`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, kind: &str, detail: impl Into<String>) -> Problem {
+        Problem {
+            kind: kind.to_string(),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "bad_request", detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    pub fn unprocessable(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "unprocessable", detail)
+    }
+
+    pub fn too_large(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", detail)
+    }
+
+    pub fn unavailable(detail: impl Into<String>) -> Problem {
+        Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", detail)
+    }
+
+    /// A fault of ours: logged in full, answered without internals.
+    pub fn internal(log: impl std::fmt::Display) -> Problem {
+        tracing::error!(error = %log, "internal error");
+        Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "something went wrong on our side; it has been logged",
+        )
+    }
+
+    pub fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = self.status_code();
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
+    }
+}
+
+impl From<axum::extract::rejection::JsonRejection> for Problem {
+    /// A JSON body of the wrong shape, type or size: 4xx with serde's words.
+    fn from(r: axum::extract::rejection::JsonRejection) -> Problem {
+        use axum::extract::rejection::JsonRejection as J;
+        match r {
+            J::JsonDataError(e) => Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_body",
+                e.body_text(),
+            ),
+            J::JsonSyntaxError(e) => {
+                Problem::new(StatusCode::BAD_REQUEST, "invalid_json", e.body_text())
+            }
+            J::MissingJsonContentType(e) => Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "content_type",
+                e.body_text(),
+            ),
+            J::BytesRejection(e) => Problem::new(e.status(), "body", e.body_text()),
+            other => Problem::new(other.status(), "invalid_body", other.body_text()),
+        }
+    }
+}
+
+impl From<axum::extract::rejection::FormRejection> for Problem {
+    fn from(r: axum::extract::rejection::FormRejection) -> Problem {
+        Problem::new(r.status(), "invalid_form", r.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for Problem {
+    fn from(r: axum::extract::rejection::QueryRejection) -> Problem {
+        Problem::new(StatusCode::BAD_REQUEST, "invalid_query", r.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for Problem {
+    fn from(r: axum::extract::rejection::PathRejection) -> Problem {
+        Problem::new(StatusCode::NOT_FOUND, "not_found", r.body_text())
+    }
+}
+
+/// `Json<T>` whose rejection is a [`Problem`]: use it as the extractor in handlers.
+#[derive(Debug, Clone, Copy, Default, axum::extract::FromRequest)]
+#[from_request(via(axum::Json), rejection(Problem))]
+pub struct Json<T>(pub T);
+
+impl<T: Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
