@@ -67,7 +67,7 @@ pub enum MediaError {
     #[error("print history invalid: {0}")]
     History(String),
     /// The XMP packet does not fit into one JPEG APP1 segment.
-    #[error("XMP packet of {0} bytes does not fit into one JPEG segment (65502 bytes at most)")]
+    #[error("XMP packet of {0} bytes does not fit into one JPEG segment (65504 bytes at most)")]
     XmpTooLarge(usize),
     /// The ZIP container is broken or does not hold what it should.
     #[error("ZIP container: {0}")]

@@ -16,6 +16,7 @@
 //! Every failure is one [`MediaError`]; bad input never panics.
 
 pub mod error;
+pub mod history;
 pub mod identity;
 mod jpeg;
 mod png;
@@ -24,5 +25,6 @@ pub mod thumbnail;
 pub mod validate;
 
 pub use error::{MediaError, Result};
+pub use history::{PrintHistory, PrintRecord};
 pub use identity::{ContentHash, Identity, ImageId, PerceptualHash, PHASH_MATCH_THRESHOLD};
 pub use validate::{ImageFormat, ImageInfo, Limits};
