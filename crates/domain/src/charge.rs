@@ -18,7 +18,7 @@ use crate::{DomainError, ImageId, Money, Percent, PrintSize, SiteId, SiteRules};
 
 /// How an earlier print of an image was recognised.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "by", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Recognition {
     /// The same bytes (SHA-256) in this site's file of the user.
     SameImage,
@@ -59,7 +59,7 @@ pub struct EarlierPrint {
 
 /// What a line of a charge is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum LineKind {
     BasicCharge,
     Prints {

@@ -104,7 +104,7 @@ pub struct OrderItem {
 
 /// Where a reception stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "state")]
+#[serde(rename_all = "snake_case")]
 pub enum ReceptionState {
     Open,
     Collected { at: DateTime<Utc> },
@@ -232,7 +232,7 @@ pub struct OpenReception {
 
 /// What happened to a user file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Event {
     Registered {
         user: UserIdArea,
