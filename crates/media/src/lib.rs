@@ -15,6 +15,7 @@
 //!
 //! Every failure is one [`MediaError`]; bad input never panics.
 
+pub mod dpof;
 pub mod error;
 pub mod history;
 pub mod identity;
