@@ -104,7 +104,7 @@ pub struct DirectoryEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DirectoryChange {
     /// A site announced itself or sent a heartbeat.
-    Announced(DirectoryEntry),
+    Announced(Box<DirectoryEntry>),
     /// A site withdrew (its key was deleted or purged).
     Withdrawn(String),
 }
@@ -250,10 +250,10 @@ impl Directory {
         Ok(watch.map(|item| {
             let entry = item.map_err(|e| BusError::nats(format!("watch {BUCKET}"), e))?;
             match entry.operation {
-                Operation::Put => Ok(DirectoryChange::Announced(DirectoryEntry {
+                Operation::Put => Ok(DirectoryChange::Announced(Box::new(DirectoryEntry {
                     site: decode(&entry.key, &entry.value)?,
                     revision: entry.revision,
-                })),
+                }))),
                 Operation::Delete | Operation::Purge => Ok(DirectoryChange::Withdrawn(entry.key)),
             }
         }))
