@@ -160,3 +160,35 @@ async fn bad_site_ids_never_make_a_subject() {
     assert!(SiteId::parse("lab *").is_err());
     assert!(Address::parse(SiteKind::Counter, ">").is_err());
 }
+
+#[tokio::test]
+async fn provision_sets_up_everything_and_is_repeatable() {
+    let server = NatsServer::start();
+    let c = conn(&server).await;
+    let settings = reprint_bus::ProvisionSettings::with_replicas(1);
+    let first = reprint_bus::provision(&c.jetstream, &settings)
+        .await
+        .unwrap();
+    let again = reprint_bus::provision(&c.jetstream, &settings)
+        .await
+        .unwrap();
+    assert_eq!(first.images.settings(), again.images.settings());
+    let mut names: Vec<String> = c
+        .jetstream
+        .stream_names()
+        .map(|n| n.unwrap())
+        .collect()
+        .await;
+    names.sort();
+    assert_eq!(
+        names,
+        vec![
+            "KV_reprint_sites",
+            "OBJ_reprint_images",
+            "REPRINT_COUNTER",
+            "REPRINT_GATEWAY",
+            "REPRINT_LAB",
+            "REPRINT_STATUS"
+        ]
+    );
+}
