@@ -42,7 +42,6 @@ impl Segment {
 pub(crate) struct Frame {
     pub width: u32,
     pub height: u32,
-    pub components: u8,
 }
 
 /// Everything before the first scan.
@@ -148,11 +147,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header> {
                     "JPEG: frame declares {width}x{height} pixels"
                 )));
             }
-            frame = Some(Frame {
-                width,
-                height,
-                components: d[5],
-            });
+            frame = Some(Frame { width, height });
         }
         if m == SOS {
             let frame =

@@ -16,11 +16,14 @@
 //! Every failure is one [`MediaError`]; bad input never panics.
 
 pub mod dpof;
+pub mod edit;
 pub mod error;
 pub mod history;
+pub mod icc;
 pub mod identity;
 mod jpeg;
 mod png;
+pub mod render;
 pub mod synthetic;
 pub mod thumbnail;
 pub mod validate;

@@ -116,7 +116,7 @@ fn broken_files_name_the_line() {
     assert_eq!(err_line("").0, 1);
     assert_eq!(err_line("[HDR]\nGEN CRT = \"x\"\n").0, 1);
     let (line, msg) = err_line(&NIKON.replace("PRT TYP = STD", "PRT TYP STD"));
-    assert_eq!(line, 9);
+    assert_eq!(line, 10);
     assert!(msg.contains("KEY = value"), "{msg}");
 }
 
