@@ -205,3 +205,56 @@ pub struct StatusChanged {
     /// `ready_for_pickup`).
     pub charge: Option<Charge>,
 }
+
+/// Request/reply on `reprint.v1.rpc.<site>.quote`: what this site would charge this customer
+/// for these prints now, by its own policy and its own file of them (nothing is recorded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuoteRequest {
+    pub customer: Customer,
+    pub items: Vec<PlacedItem>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuoteReply {
+    pub site: SiteId,
+    pub site_kind: SiteKind,
+    pub charge: Charge,
+    /// When the prints would be ready (labs only).
+    pub estimated_finish: Option<DateTime<Utc>>,
+}
+
+/// One product in a site's catalog (seed 000, claims 11, 25, 29).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogProduct {
+    /// `print:L`, `print:2L`, ..., `digital-copy:zip`.
+    pub code: String,
+    pub description: String,
+    pub size: Option<PrintSize>,
+    pub unit_price: Money,
+}
+
+/// Request/reply on `reprint.v1.rpc.<site>.catalog` (the request body is `{}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogReply {
+    pub site: SiteId,
+    pub site_kind: SiteKind,
+    pub name: String,
+    pub basic_charge: Money,
+    pub products: Vec<CatalogProduct>,
+    /// Names of the ICC profiles of the site's printers.
+    pub icc_profiles: Vec<String>,
+    /// The discount policy in words ("basic charge free within 7 days of your previous order
+    /// here, 50 % off within 1 month").
+    pub policy_summary: String,
+}
+
+/// Request/reply on `reprint.v1.rpc.<site>.locale` (claim 12; the request body is `{}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocaleReply {
+    pub site: SiteId,
+    pub currency: Currency,
+    pub language: String,
+    pub time_zone: String,
+    pub sizes: Vec<PrintSize>,
+}
