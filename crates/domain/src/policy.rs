@@ -300,6 +300,53 @@ impl DiscountPolicy {
         }
     }
 
+    /// The policy in words, for catalogs and pages: "basic charge free within 7 days of your
+    /// previous order here; 50 % off within 1 month of your previous order here".
+    pub fn summary(&self) -> String {
+        let what = match self.applies_to {
+            AppliesTo::Basic => "basic charge",
+            AppliesTo::Prints => "print charge",
+            AppliesTo::Both => "basic and print charges",
+        };
+        let since = match (self.basis, self.anchor) {
+            (Basis::User, Anchor::Previous) => "your previous order here",
+            (Basis::User, Anchor::First) => "your first order here",
+            (Basis::Image, Anchor::Previous) => "the image's previous print here",
+            (Basis::Image, Anchor::First) => "the image's first print here",
+        };
+        let mut parts: Vec<String> = self
+            .tiers
+            .iter()
+            .map(|t| {
+                let off = if t.percent == Percent::FULL {
+                    "free".to_string()
+                } else {
+                    format!("{} off", t.percent)
+                };
+                format!("{what} {off} within {} of {since}", t.within)
+            })
+            .collect();
+        if self.basis == Basis::Image && self.applies_to.prints() {
+            parts.push(match self.image_scope {
+                ImageScope::AllIfAnyEligible => {
+                    "the print discount reaches every print of an order with one such image"
+                        .to_string()
+                }
+                ImageScope::EligibleOnly => {
+                    "the print discount reaches only the prints of such images".to_string()
+                }
+            });
+        }
+        if let Some(p) = self.registered {
+            parts.push(format!("{what} {p} off for registered customers"));
+        }
+        if parts.is_empty() {
+            "no repeat-order discount".to_string()
+        } else {
+            parts.join("; ")
+        }
+    }
+
     /// The first tier whose period from `anchor` contains `today`.
     pub fn tier_for(&self, anchor: NaiveDate, today: NaiveDate) -> Option<Tier> {
         self.tiers
@@ -409,5 +456,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(p, DiscountPolicy::demo_lab());
+        assert_eq!(
+            p.summary(),
+            "basic charge free within 7 days of your previous order here; basic charge 50 % off within 1 month of your previous order here"
+        );
+        assert_eq!(DiscountPolicy::none().summary(), "no repeat-order discount");
     }
 }
