@@ -102,9 +102,14 @@ impl DpofJob {
     pub fn resolved_sources(&self) -> Result<Vec<String>> {
         self.sources
             .iter()
-            .map(|s| resolve_source(s).ok_or_else(|| {
-                MediaError::dpof(self.line, format!("IMG SRC {s:?} points outside the medium"))
-            }))
+            .map(|s| {
+                resolve_source(s).ok_or_else(|| {
+                    MediaError::dpof(
+                        self.line,
+                        format!("IMG SRC {s:?} points outside the medium"),
+                    )
+                })
+            })
             .collect()
     }
 }
@@ -148,7 +153,10 @@ fn split_value(value: &str, line: usize) -> Result<(String, Vec<String>)> {
     while !rest.is_empty() {
         if let Some(after) = rest.strip_prefix('"') {
             let end = after.find('"').ok_or_else(|| {
-                MediaError::dpof(line, "string not closed (missing '\"'); is the file truncated?")
+                MediaError::dpof(
+                    line,
+                    "string not closed (missing '\"'); is the file truncated?",
+                )
             })?;
             tokens.push(after[..end].to_owned());
             rest = after[end + 1..].trim_start();
@@ -166,7 +174,10 @@ fn split_value(value: &str, line: usize) -> Result<(String, Vec<String>)> {
 fn number(value: &str, line: usize, what: &str) -> Result<u32> {
     let v = value.trim();
     if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(MediaError::dpof(line, format!("{what} {v:?} is not a number")));
+        return Err(MediaError::dpof(
+            line,
+            format!("{what} {v:?} is not a number"),
+        ));
     }
     v.parse()
         .map_err(|_| MediaError::dpof(line, format!("{what} {v:?} is not a number")))
@@ -261,7 +272,10 @@ pub fn parse(bytes: &[u8]) -> Result<Dpof> {
                         return Err(MediaError::dpof(line_no, "[JOB] before [HDR]"));
                     }
                     if jobs.len() >= MAX_JOBS {
-                        return Err(MediaError::dpof(line_no, format!("more than {MAX_JOBS} jobs")));
+                        return Err(MediaError::dpof(
+                            line_no,
+                            format!("more than {MAX_JOBS} jobs"),
+                        ));
                     }
                     job = Some(JobBuilder {
                         line: line_no,
@@ -283,14 +297,21 @@ pub fn parse(bytes: &[u8]) -> Result<Dpof> {
         // `<IMG SRC = "...">` is how cameras bracket source lines.
         let body = match line.strip_prefix('<') {
             Some(inner) => inner.strip_suffix('>').ok_or_else(|| {
-                MediaError::dpof(line_no, "'<' line not closed by '>'; is the file truncated?")
+                MediaError::dpof(
+                    line_no,
+                    "'<' line not closed by '>'; is the file truncated?",
+                )
             })?,
             None => line,
         };
-        let (key, value) = body
-            .split_once('=')
-            .ok_or_else(|| MediaError::dpof(line_no, format!("expected `KEY = value`, found {line:?}")))?;
-        let key: String = key.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_uppercase();
+        let (key, value) = body.split_once('=').ok_or_else(|| {
+            MediaError::dpof(line_no, format!("expected `KEY = value`, found {line:?}"))
+        })?;
+        let key: String = key
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_ascii_uppercase();
         let value = value.trim();
         if key == "VUQ RGN" {
             match value.to_ascii_uppercase().as_str() {
@@ -319,7 +340,10 @@ pub fn parse(bytes: &[u8]) -> Result<Dpof> {
         }
         match section {
             Section::None => {
-                return Err(MediaError::dpof(line_no, "content before the [HDR] section"));
+                return Err(MediaError::dpof(
+                    line_no,
+                    "content before the [HDR] section",
+                ));
             }
             Section::Unknown => {}
             Section::Header => {
@@ -355,7 +379,10 @@ pub fn parse(bytes: &[u8]) -> Result<Dpof> {
                     }
                     "PRT QTY" => {
                         if j.quantity.is_some() {
-                            return Err(MediaError::dpof(line_no, "PRT QTY given twice in one job"));
+                            return Err(MediaError::dpof(
+                                line_no,
+                                "PRT QTY given twice in one job",
+                            ));
                         }
                         let q = number(value, line_no, "PRT QTY")?;
                         if q == 0 || q > MAX_QUANTITY {
@@ -458,13 +485,22 @@ pub fn write_ticket(ticket: &HotFolderTicket) -> Result<String> {
     );
     for (i, item) in ticket.items.iter().enumerate() {
         check_text("file", &item.file)?;
-        if item.file.is_empty() || item.file.starts_with('/') || item.file.split('/').any(|p| p == "..") {
-            return Err(MediaError::dpof(0, format!("file {:?} must be a path inside the hot folder", item.file)));
+        if item.file.is_empty()
+            || item.file.starts_with('/')
+            || item.file.split('/').any(|p| p == "..")
+        {
+            return Err(MediaError::dpof(
+                0,
+                format!("file {:?} must be a path inside the hot folder", item.file),
+            ));
         }
         if item.quantity == 0 || item.quantity > MAX_QUANTITY {
             return Err(MediaError::dpof(
                 0,
-                format!("quantity {} for {} is outside 1..={MAX_QUANTITY}", item.quantity, item.file),
+                format!(
+                    "quantity {} for {} is outside 1..={MAX_QUANTITY}",
+                    item.quantity, item.file
+                ),
             ));
         }
         let upper = item.file.to_ascii_uppercase();

@@ -208,7 +208,12 @@ impl EditList {
         let (mut w, mut h) = (width, height);
         for e in &self.edits {
             match *e {
-                Edit::Crop { x, y, width: cw, height: ch } => {
+                Edit::Crop {
+                    x,
+                    y,
+                    width: cw,
+                    height: ch,
+                } => {
                     let r = crop_rect(w, h, x, y, cw, ch);
                     w = r.2;
                     h = r.3;
@@ -240,7 +245,12 @@ fn crop_rect(w: u32, h: u32, x: f32, y: f32, cw: f32, ch: f32) -> (u32, u32, u32
     let y0 = px(y, h).min(h.saturating_sub(1));
     let x1 = px(x + cw, w).max(x0 + 1).min(w.max(1));
     let y1 = px(y + ch, h).max(y0 + 1).min(h.max(1));
-    (x0, y0, x1.saturating_sub(x0).max(1), y1.saturating_sub(y0).max(1))
+    (
+        x0,
+        y0,
+        x1.saturating_sub(x0).max(1),
+        y1.saturating_sub(y0).max(1),
+    )
 }
 
 fn map_pixels(mut img: RgbImage, f: impl Fn([u8; 3]) -> [u8; 3]) -> RgbImage {
@@ -255,7 +265,9 @@ fn lut(img: RgbImage, f: impl Fn(f32) -> f32) -> RgbImage {
     for (i, t) in table.iter_mut().enumerate() {
         *t = clamp_u8(f(i as f32));
     }
-    map_pixels(img, |[r, g, b]| [table[r as usize], table[g as usize], table[b as usize]])
+    map_pixels(img, |[r, g, b]| {
+        [table[r as usize], table[g as usize], table[b as usize]]
+    })
 }
 
 fn apply_one(img: RgbImage, e: &Edit) -> RgbImage {
@@ -302,7 +314,9 @@ pub fn preview(bytes: &[u8], edits: &EditList, max_side: u32, limits: &Limits) -
     if max_side == 0 {
         return Err(MediaError::Edit("preview size 0".into()));
     }
-    let need = (max_side as f32 / edits.kept_fraction()).ceil().min(65_535.0) as u32;
+    let need = (max_side as f32 / edits.kept_fraction())
+        .ceil()
+        .min(65_535.0) as u32;
     let info = validate::inspect(bytes, limits)?;
     let scale = (need as f64 / info.width.max(info.height) as f64).min(1.0);
     let min_w = ((info.width as f64 * scale).ceil() as u32).max(1);

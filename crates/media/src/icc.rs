@@ -175,11 +175,24 @@ fn inv(m: &M3) -> Option<M3> {
     if det.abs() < 1e-12 || !det.is_finite() {
         return None;
     }
-    let c = |r0: usize, c0: usize, r1: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
+    let c =
+        |r0: usize, c0: usize, r1: usize, c1: usize| m[r0][c0] * m[r1][c1] - m[r0][c1] * m[r1][c0];
     Some([
-        [c(1, 1, 2, 2) / det, -c(0, 1, 2, 2) / det, c(0, 1, 1, 2) / det],
-        [-c(1, 0, 2, 2) / det, c(0, 0, 2, 2) / det, -c(0, 0, 1, 2) / det],
-        [c(1, 0, 2, 1) / det, -c(0, 0, 2, 1) / det, c(0, 0, 1, 1) / det],
+        [
+            c(1, 1, 2, 2) / det,
+            -c(0, 1, 2, 2) / det,
+            c(0, 1, 1, 2) / det,
+        ],
+        [
+            -c(1, 0, 2, 2) / det,
+            c(0, 0, 2, 2) / det,
+            -c(0, 0, 1, 2) / det,
+        ],
+        [
+            c(1, 0, 2, 1) / det,
+            -c(0, 0, 2, 1) / det,
+            c(0, 0, 1, 1) / det,
+        ],
     ])
 }
 
@@ -342,7 +355,9 @@ pub fn adobe_rgb_profile() -> Vec<u8> {
 /// describe the RGB pixels the decoder hands over.
 fn check_rgb(profile: &[u8], role: &str) -> Result<()> {
     if profile.len() > MAX_PROFILE {
-        return Err(MediaError::Icc(format!("{role} profile is larger than {MAX_PROFILE} bytes")));
+        return Err(MediaError::Icc(format!(
+            "{role} profile is larger than {MAX_PROFILE} bytes"
+        )));
     }
     match profile.get(16..20) {
         Some(b"RGB ") => Ok(()),

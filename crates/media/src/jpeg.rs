@@ -150,8 +150,8 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header> {
             frame = Some(Frame { width, height });
         }
         if m == SOS {
-            let frame =
-                frame.ok_or_else(|| MediaError::Malformed("JPEG: scan before frame header".into()))?;
+            let frame = frame
+                .ok_or_else(|| MediaError::Malformed("JPEG: scan before frame header".into()))?;
             return Ok(Header {
                 segments,
                 first_sos: start,
@@ -204,8 +204,9 @@ fn skip_entropy(bytes: &[u8], mut pos: usize) -> Result<usize> {
 
 /// Builds one marker segment (marker, length, payload). Payload must be at most 65533 bytes.
 pub(crate) fn segment_bytes(marker: u8, payload: &[u8]) -> Result<Vec<u8>> {
-    let len = u16::try_from(payload.len() + 2)
-        .map_err(|_| MediaError::Encode(format!("JPEG segment payload of {} bytes", payload.len())))?;
+    let len = u16::try_from(payload.len() + 2).map_err(|_| {
+        MediaError::Encode(format!("JPEG segment payload of {} bytes", payload.len()))
+    })?;
     let mut out = Vec::with_capacity(payload.len() + 4);
     out.extend_from_slice(&[0xFF, marker]);
     out.extend_from_slice(&len.to_be_bytes());

@@ -30,5 +30,5 @@ pub mod validate;
 
 pub use error::{MediaError, Result};
 pub use history::{PrintHistory, PrintRecord};
-pub use identity::{ContentHash, Identity, ImageId, PerceptualHash, PHASH_MATCH_THRESHOLD};
+pub use identity::{ContentHash, Identity, ImageId, PHASH_MATCH_THRESHOLD, PerceptualHash};
 pub use validate::{ImageFormat, ImageInfo, Limits};

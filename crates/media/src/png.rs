@@ -42,12 +42,16 @@ pub(crate) fn header_size(bytes: &[u8]) -> Result<(u32, u32)> {
         return Err(MediaError::Truncated("PNG ends inside IHDR".into()));
     }
     if &bytes[12..16] != b"IHDR" || u32_at(bytes, 8) != Some(13) {
-        return Err(MediaError::Malformed("PNG: first chunk is not a 13-byte IHDR".into()));
+        return Err(MediaError::Malformed(
+            "PNG: first chunk is not a 13-byte IHDR".into(),
+        ));
     }
     let w = u32_at(bytes, 16).unwrap_or(0);
     let h = u32_at(bytes, 20).unwrap_or(0);
     if w == 0 || h == 0 || w > 0x7FFF_FFFF || h > 0x7FFF_FFFF {
-        return Err(MediaError::Malformed(format!("PNG: IHDR declares {w}x{h} pixels")));
+        return Err(MediaError::Malformed(format!(
+            "PNG: IHDR declares {w}x{h} pixels"
+        )));
     }
     Ok((w, h))
 }
@@ -63,7 +67,9 @@ pub(crate) fn chunks(bytes: &[u8]) -> Result<Vec<Chunk>> {
             return Err(MediaError::Truncated("PNG ends before IEND".into()));
         };
         if len > 0x7FFF_FFFF {
-            return Err(MediaError::Malformed(format!("PNG: chunk length {len} at byte {pos}")));
+            return Err(MediaError::Malformed(format!(
+                "PNG: chunk length {len} at byte {pos}"
+            )));
         }
         let data_start = pos + 8;
         let data_end = data_start
@@ -77,7 +83,9 @@ pub(crate) fn chunks(bytes: &[u8]) -> Result<Vec<Chunk>> {
         let mut kind = [0u8; 4];
         kind.copy_from_slice(&bytes[pos + 4..pos + 8]);
         if !kind.iter().all(u8::is_ascii_alphabetic) {
-            return Err(MediaError::Malformed(format!("PNG: bad chunk type at byte {pos}")));
+            return Err(MediaError::Malformed(format!(
+                "PNG: bad chunk type at byte {pos}"
+            )));
         }
         let crc = crc32fast::hash(&bytes[pos + 4..data_end]);
         if u32_at(bytes, data_end) != Some(crc) {

@@ -110,7 +110,10 @@ impl PrintSpec {
             )));
         }
         if !(72..=2400).contains(&self.dpi) {
-            return Err(MediaError::PrintSpec(format!("{} dpi is outside 72..=2400", self.dpi)));
+            return Err(MediaError::PrintSpec(format!(
+                "{} dpi is outside 72..=2400",
+                self.dpi
+            )));
         }
         let px = |mm: f32| ((f64::from(mm) / 25.4 * f64::from(self.dpi)).round() as u32).max(1);
         Ok((px(self.size.width_mm), px(self.size.height_mm)))
@@ -122,7 +125,9 @@ impl PrintSpec {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum RenderWarning {
     /// The source has too few pixels for the paper: it is enlarged.
-    #[error("the picture has too few pixels for this size: {effective_dpi} dpi on paper, {minimum_dpi} wanted")]
+    #[error(
+        "the picture has too few pixels for this size: {effective_dpi} dpi on paper, {minimum_dpi} wanted"
+    )]
     LowResolution {
         /// Source pixels per inch of paper.
         effective_dpi: u32,
@@ -234,7 +239,9 @@ pub fn render_print(
 
     let mut jpeg = Vec::new();
     let mut enc = JpegEncoder::new_with_quality(&mut jpeg, spec.jpeg_quality.clamp(1, 100));
-    enc.set_pixel_density(PixelDensity::dpi(u16::try_from(spec.dpi).unwrap_or(u16::MAX)));
+    enc.set_pixel_density(PixelDensity::dpi(
+        u16::try_from(spec.dpi).unwrap_or(u16::MAX),
+    ));
     let profile = printer_profile.map_or_else(icc::srgb_profile, <[u8]>::to_vec);
     enc.set_icc_profile(profile)
         .map_err(|e| MediaError::Encode(e.to_string()))?;

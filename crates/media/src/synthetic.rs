@@ -52,16 +52,56 @@ impl Rng {
 }
 
 enum Background {
-    Linear { a: [f32; 3], b: [f32; 3], dx: f32, dy: f32 },
-    Radial { a: [f32; 3], b: [f32; 3], cx: f32, cy: f32 },
-    Horizon { sky: [f32; 3], sky2: [f32; 3], ground: [f32; 3], ground2: [f32; 3], y: f32 },
-    Noise { a: [f32; 3], b: [f32; 3], grid: Vec<f32>, n: usize },
+    Linear {
+        a: [f32; 3],
+        b: [f32; 3],
+        dx: f32,
+        dy: f32,
+    },
+    Radial {
+        a: [f32; 3],
+        b: [f32; 3],
+        cx: f32,
+        cy: f32,
+    },
+    Horizon {
+        sky: [f32; 3],
+        sky2: [f32; 3],
+        ground: [f32; 3],
+        ground2: [f32; 3],
+        y: f32,
+    },
+    Noise {
+        a: [f32; 3],
+        b: [f32; 3],
+        grid: Vec<f32>,
+        n: usize,
+    },
 }
 
 enum Shape {
-    Circle { cx: f32, cy: f32, r: f32, c: [f32; 3], soft: f32 },
-    Rect { x0: f32, y0: f32, x1: f32, y1: f32, c: [f32; 3] },
-    Band { nx: f32, ny: f32, d: f32, w: f32, c: [f32; 3], alpha: f32 },
+    Circle {
+        cx: f32,
+        cy: f32,
+        r: f32,
+        c: [f32; 3],
+        soft: f32,
+    },
+    Rect {
+        x0: f32,
+        y0: f32,
+        x1: f32,
+        y1: f32,
+        c: [f32; 3],
+    },
+    Band {
+        nx: f32,
+        ny: f32,
+        d: f32,
+        w: f32,
+        c: [f32; 3],
+        alpha: f32,
+    },
 }
 
 struct Scene {

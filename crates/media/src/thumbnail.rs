@@ -79,7 +79,12 @@ pub fn thumbnail(bytes: &[u8], max_side: u32, limits: &Limits) -> Result<RgbImag
 }
 
 /// [`thumbnail`] encoded as JPEG at `quality` (1-100).
-pub fn thumbnail_jpeg(bytes: &[u8], max_side: u32, quality: u8, limits: &Limits) -> Result<Vec<u8>> {
+pub fn thumbnail_jpeg(
+    bytes: &[u8],
+    max_side: u32,
+    quality: u8,
+    limits: &Limits,
+) -> Result<Vec<u8>> {
     let thumb = thumbnail(bytes, max_side, limits)?;
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality.clamp(1, 100))

@@ -91,7 +91,9 @@ fn broken_files_name_the_line() {
     assert!(msg.contains("truncated"), "{msg}");
 
     // Truncated after PRT QTY: the job has no IMG SRC.
-    let cut = &NIKON[..NIKON.find("IMG FMT = EXIF2 -J\n<IMG SRC = \"../DCIM/100NIKON/DSCN0001").unwrap()];
+    let cut = &NIKON[..NIKON
+        .find("IMG FMT = EXIF2 -J\n<IMG SRC = \"../DCIM/100NIKON/DSCN0001")
+        .unwrap()];
     let (line, msg) = err_line(cut);
     assert_eq!((line, msg.as_str()), (8, "job has no IMG SRC"));
 
@@ -126,7 +128,11 @@ fn sources_may_not_leave_the_medium() {
     let d = dpof::parse(evil.as_bytes()).unwrap();
     assert!(d.jobs[0].resolved_sources().is_err());
     let abs = CANON.replace("../DCIM/100CANON/IMG_0001.JPG", "/etc/passwd");
-    assert!(dpof::parse(abs.as_bytes()).unwrap().jobs[0].resolved_sources().is_err());
+    assert!(
+        dpof::parse(abs.as_bytes()).unwrap().jobs[0]
+            .resolved_sources()
+            .is_err()
+    );
 }
 
 #[test]

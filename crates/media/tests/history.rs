@@ -19,7 +19,8 @@ fn record(site: &str, reception: &str, day: u32) -> PrintRecord {
 fn history(n: u32) -> PrintHistory {
     let mut h = PrintHistory::new();
     for i in 0..n {
-        h.push(record("LAB-1", &format!("R{:07}", 1000 + i), 1 + i)).unwrap();
+        h.push(record("LAB-1", &format!("R{:07}", 1000 + i), 1 + i))
+            .unwrap();
     }
     h
 }
@@ -116,7 +117,11 @@ fn jpeg_append_keeps_earlier_entries() {
     let twice = xmp::append_record(&once, record("CTR-7", "X0001004", 20)).unwrap();
     let again = xmp::append_record(&twice, record("CTR-7", "X0001004", 20)).unwrap();
     let h = xmp::read_history(&again).unwrap();
-    assert_eq!(h.entries.len(), 2, "a retried append does not double the entry");
+    assert_eq!(
+        h.entries.len(),
+        2,
+        "a retried append does not double the entry"
+    );
     assert_eq!(h.entries[0].site, "LAB-1");
     assert_eq!(h.last_at("CTR-7").unwrap().reception_number, "X0001004");
     assert!(h.last_at("LAB-9").is_none());
@@ -215,7 +220,11 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            crc = if crc & 1 != 0 {
+                (crc >> 1) ^ 0xEDB8_8320
+            } else {
+                crc >> 1
+            };
         }
     }
     !crc
@@ -280,8 +289,12 @@ fn xmp_too_large_for_jpeg_is_an_error() {
     let h = history(1);
     let mut big = h.clone();
     for i in 0..400 {
-        big.push(record(&format!("SITE-{i:04}"), &format!("R{i}"), 1 + i % 28))
-            .unwrap();
+        big.push(record(
+            &format!("SITE-{i:04}"),
+            &format!("R{i}"),
+            1 + i % 28,
+        ))
+        .unwrap();
     }
     assert!(matches!(
         xmp::write_history(&original, &big),

@@ -25,7 +25,11 @@ fn variants(seed: u64) -> (Vec<u8>, Vec<(&'static str, Vec<u8>)>) {
     let original = synthetic::jpeg(&img, 90).unwrap();
     let decoded = image::load_from_memory(&original).unwrap().to_rgb8();
     let mut out = Vec::new();
-    for (what, q) in [("re-encode q75", 75), ("re-encode q50", 50), ("re-encode q30", 30)] {
+    for (what, q) in [
+        ("re-encode q75", 75),
+        ("re-encode q50", 50),
+        ("re-encode q30", 30),
+    ] {
         out.push((what, synthetic::jpeg(&decoded, q).unwrap()));
     }
     for (what, div) in [("resize 1/2", 2), ("resize 1/4", 4)] {
@@ -88,7 +92,10 @@ fn phash_threshold() {
     );
     // The figures written in the identity module's documentation.
     assert!(max_same <= 8, "same-photo distances grew to {max_same}");
-    assert!(min_diff >= 16, "different-photo distances shrank to {min_diff}");
+    assert!(
+        min_diff >= 16,
+        "different-photo distances shrank to {min_diff}"
+    );
 }
 
 #[test]

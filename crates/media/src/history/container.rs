@@ -106,7 +106,9 @@ fn read_entry<R: Read>(entry: R, declared: u64, limit: u64, what: &str) -> Resul
     let mut out = Vec::with_capacity(usize::try_from(declared).unwrap_or(0).min(64 << 20));
     entry.take(limit + 1).read_to_end(&mut out)?;
     if out.len() as u64 > limit {
-        return Err(MediaError::Container(format!("{what} is larger than {limit} bytes")));
+        return Err(MediaError::Container(format!(
+            "{what} is larger than {limit} bytes"
+        )));
     }
     Ok(out)
 }

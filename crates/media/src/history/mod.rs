@@ -44,7 +44,9 @@ impl PrintRecord {
                 )));
             }
             if v.chars().any(char::is_control) {
-                return Err(MediaError::History(format!("{name} contains control characters")));
+                return Err(MediaError::History(format!(
+                    "{name} contains control characters"
+                )));
             }
         }
         Ok(())

@@ -199,7 +199,10 @@ fn merge(existing: &str, history: &PrintHistory) -> Option<String> {
                 }
             }
             Event::End(e) if ns == Ns::Rdf && e.local_name().as_ref() == "RDF" => {
-                writer.get_mut().write_all(description(history).as_bytes()).ok()?;
+                writer
+                    .get_mut()
+                    .write_all(description(history).as_bytes())
+                    .ok()?;
                 writer.write_event(Event::End(e)).ok()?;
                 inserted = true;
             }
@@ -477,7 +480,9 @@ fn parse_itxt_xmp(data: &[u8]) -> Result<Option<Vec<u8>>> {
         .read_to_end(&mut out)
         .map_err(|e| MediaError::History(format!("compressed XMP chunk: {e}")))?;
     if out.len() as u64 > MAX_INFLATED {
-        return Err(MediaError::History("compressed XMP chunk inflates too far".into()));
+        return Err(MediaError::History(
+            "compressed XMP chunk inflates too far".into(),
+        ));
     }
     Ok(Some(out))
 }
