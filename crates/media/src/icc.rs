@@ -428,7 +428,7 @@ impl ColorTransform {
 
     /// Converts packed RGB8 pixels in place (length must be a multiple of 3).
     pub fn apply_rgb8(&self, pixels: &mut [u8]) -> Result<()> {
-        if pixels.len() % 3 != 0 {
+        if !pixels.len().is_multiple_of(3) {
             return Err(MediaError::Icc(format!(
                 "{} bytes are not whole RGB pixels",
                 pixels.len()

@@ -19,10 +19,11 @@ pub fn decode_scaled(
     limits: &Limits,
 ) -> Result<(ImageInfo, DynamicImage)> {
     let info = validate::inspect(bytes, limits)?;
-    if info.format == ImageFormat::Jpeg && (min_width < info.width || min_height < info.height) {
-        if let Some(img) = jpeg_scaled(bytes, min_width, min_height, limits) {
-            return Ok((info, img));
-        }
+    if info.format == ImageFormat::Jpeg
+        && (min_width < info.width || min_height < info.height)
+        && let Some(img) = jpeg_scaled(bytes, min_width, min_height, limits)
+    {
+        return Ok((info, img));
     }
     let (_, img) = validate::decode(bytes, limits)?;
     Ok((info, img))

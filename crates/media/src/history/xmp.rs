@@ -237,7 +237,7 @@ fn strip_our_attrs<'a>(
         if ns == Ns::Ours {
             continue;
         }
-        if !is_decl && !(ns == Ns::Rdf && local.as_ref() == "about") {
+        if !(is_decl || ns == Ns::Rdf && local.as_ref() == "about") {
             content = true;
         }
         out.push_attribute((key, value));
@@ -410,10 +410,11 @@ pub fn history_from_packet(packet: &str) -> Result<PrintHistory> {
                     if let Some(b) = current.as_mut() {
                         b.set(&name, value);
                     }
-                } else if ns == Ns::Rdf && local.as_ref() == "li" {
-                    if let Some(b) = current.take() {
-                        history.entries.push(b.finish()?);
-                    }
+                } else if ns == Ns::Rdf
+                    && local.as_ref() == "li"
+                    && let Some(b) = current.take()
+                {
+                    history.entries.push(b.finish()?);
                 }
             }
             _ => {}
