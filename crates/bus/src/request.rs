@@ -158,7 +158,8 @@ pub struct RpcServer {
 
 impl RpcServer {
     /// Subscribes to `subject` in `queue_group` (see [`crate::subjects::rpc_queue_group`]) and
-    /// flushes, so requests sent after this returns reach the server.
+    /// waits for a round trip to the server, so that requests sent by anyone after this
+    /// returns reach the server.
     pub async fn bind(
         client: &Client,
         subject: &str,
@@ -168,10 +169,7 @@ impl RpcServer {
             .queue_subscribe(subject.to_string(), queue_group.to_string())
             .await
             .map_err(|e| BusError::nats(format!("subscribe to {subject}"), e))?;
-        client
-            .flush()
-            .await
-            .map_err(|e| BusError::nats(format!("flush subscription to {subject}"), e))?;
+        sync_with_server(client).await?;
         Ok(RpcServer {
             client: client.clone(),
             subject: subject.to_string(),
@@ -229,6 +227,23 @@ impl RpcServer {
         while tasks.join_next().await.is_some() {}
         let _ = self.client.flush().await;
         Ok(())
+    }
+}
+
+/// Waits until the server has processed everything this client sent so far (a SUB above
+/// all). `Client::flush` only flushes the socket; the server handles a connection's protocol
+/// in order, so the answer to a request on a subject nobody listens to (an immediate "no
+/// responders" status) proves that earlier commands were processed.
+pub async fn sync_with_server(client: &Client) -> Result<(), BusError> {
+    let probe = client.new_inbox();
+    let request = async_nats::Request::new().timeout(Some(Duration::from_secs(10)));
+    match client.send_request(probe.clone(), request).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == RequestErrorKind::NoResponders => Ok(()),
+        Err(e) => Err(BusError::nats(
+            format!("round trip to the server ({probe})"),
+            e,
+        )),
     }
 }
 
