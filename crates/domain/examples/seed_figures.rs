@@ -27,12 +27,21 @@ impl Site {
         Ok(())
     }
 
-    fn order(&mut self, at: DateTime<Utc>, partner: &SiteId, items: Vec<OrderItem>, route: Route) -> Result<(), DomainError> {
+    fn order(
+        &mut self,
+        at: DateTime<Utc>,
+        partner: &SiteId,
+        items: Vec<OrderItem>,
+        route: Route,
+    ) -> Result<(), DomainError> {
         let number = ReceptionNumber::new(&self.rules.reception_number, self.next_reception)?;
         self.next_reception += 1;
         self.apply(Command::OpenReception(Box::new(OpenReception {
             number,
-            order: OrderId::from_parts(at.timestamp_millis() as u64, [self.next_reception as u8; 10]),
+            order: OrderId::from_parts(
+                at.timestamp_millis() as u64,
+                [self.next_reception as u8; 10],
+            ),
             route,
             received_at: at,
             data_receive: None,
@@ -47,15 +56,34 @@ impl Site {
     fn print(&self, title: &str) {
         println!("== {title}");
         if let Some(u) = &self.file.user {
-            println!("   user id area: registration No. {}  {}  tel {}", u.registration_number, u.name, u.telephone.as_str());
+            println!(
+                "   user id area: registration No. {}  {}  tel {}",
+                u.registration_number,
+                u.name,
+                u.telephone.as_str()
+            );
         }
         for r in &self.file.receptions {
             let local = r.received_at.with_timezone(&self.rules.time_zone);
-            println!("   reception No. {}  {:?}  {}  partner {}", r.number, r.route, local.format("%Y-%m-%d %H:%M"), r.partner);
+            println!(
+                "   reception No. {}  {:?}  {}  partner {}",
+                r.number,
+                r.route,
+                local.format("%Y-%m-%d %H:%M"),
+                r.partner
+            );
             for line in &r.charge.lines {
-                println!("      {:>10}  {}", line.amount.to_string(), line.description);
+                println!(
+                    "      {:>10}  {}",
+                    line.amount.to_string(),
+                    line.description
+                );
             }
-            println!("      {:>10}  total (basic charge {})", r.charge.total.to_string(), r.charge.basic_charge());
+            println!(
+                "      {:>10}  total (basic charge {})",
+                r.charge.total.to_string(),
+                r.charge.basic_charge()
+            );
         }
         println!();
     }
@@ -74,22 +102,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             at,
         })
     };
-    let photo = |n: u8, q| OrderItem { image: ImageId::of_bytes(&[n; 8]), name: format!("DSC_{n:04}.JPG"), size: PrintSize::L, quantity: q };
+    let photo = |n: u8, q| OrderItem {
+        image: ImageId::of_bytes(&[n; 8]),
+        name: format!("DSC_{n:04}.JPG"),
+        size: PrintSize::L,
+        quantity: q,
+    };
 
-    let mut lab = Site { rules: SiteRules::demo_lab(lab_id.clone()), file: UserFile::default(), next_reception: 455 };
-    let mut counter = Site { rules: SiteRules::demo_counter(counter_id.clone()), file: UserFile::default(), next_reception: 1003 };
+    let mut lab = Site {
+        rules: SiteRules::demo_lab(lab_id.clone()),
+        file: UserFile::default(),
+        next_reception: 455,
+    };
+    let mut counter = Site {
+        rules: SiteRules::demo_counter(counter_id.clone()),
+        file: UserFile::default(),
+        next_reception: 1003,
+    };
     lab.apply(register(&lab.rules, 123, tokyo(2026, 11, 14, 20, 5)?)?)?;
     counter.apply(register(&counter.rules, 88, tokyo(2026, 11, 15, 11, 0)?)?)?;
 
-    lab.order(tokyo(2026, 11, 14, 20, 5)?, &counter_id, vec![photo(1, 2), photo(2, 1)], Route::Internet)?;
-    counter.order(tokyo(2026, 11, 15, 11, 0)?, &lab_id, vec![photo(1, 2), photo(2, 1)], Route::Internet)?;
-    lab.order(tokyo(2026, 11, 18, 21, 40)?, &counter_id, vec![photo(3, 4)], Route::Internet)?;
-    counter.order(tokyo(2026, 11, 19, 17, 30)?, &lab_id, vec![photo(3, 4)], Route::Internet)?;
+    lab.order(
+        tokyo(2026, 11, 14, 20, 5)?,
+        &counter_id,
+        vec![photo(1, 2), photo(2, 1)],
+        Route::Internet,
+    )?;
+    counter.order(
+        tokyo(2026, 11, 15, 11, 0)?,
+        &lab_id,
+        vec![photo(1, 2), photo(2, 1)],
+        Route::Internet,
+    )?;
+    lab.order(
+        tokyo(2026, 11, 18, 21, 40)?,
+        &counter_id,
+        vec![photo(3, 4)],
+        Route::Internet,
+    )?;
+    counter.order(
+        tokyo(2026, 11, 19, 17, 30)?,
+        &lab_id,
+        vec![photo(3, 4)],
+        Route::Internet,
+    )?;
 
-    println!("reprint: the seed's worked examples (basic charge 500 yen per order, split 250 lab / 250 counter)\n");
+    println!(
+        "reprint: the seed's worked examples (basic charge 500 yen per order, split 250 lab / 250 counter)\n"
+    );
     lab.print("Fig. 7: A Corporation's laboratory, individual user file (free within a week, 50 % within a month)");
     counter.print("Fig. 9: delivery counter, individual user file (free within a month of the previous order)");
-    let (Some(lab_second), Some(counter_second)) = (lab.file.receptions.last(), counter.file.receptions.last()) else {
+    let (Some(lab_second), Some(counter_second)) =
+        (lab.file.receptions.last(), counter.file.receptions.last())
+    else {
         return Err("no receptions".into());
     };
     println!(
