@@ -1,7 +1,9 @@
 //! `reprint-bench`: each speed or memory figure measured beside its raw baseline in the same
 //! run. `reprint-bench <store|media> [--json]`.
 
+mod media;
 mod report;
+mod store;
 
 use clap::{Parser, Subcommand};
 
@@ -19,10 +21,18 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Event store, outbox relay and inbox consumer on Postgres and SQLite.
+    Store(store::StoreArgs),
+    /// Image identity, thumbnails, print rendering and perceptual hashes (reprint-media).
+    Media(media::MediaArgs),
+}
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let _report = report::Report::new(cli.json);
-    match cli.command {}
+    let mut report = report::Report::new(cli.json);
+    match cli.command {
+        Command::Store(args) => store::run(args, &mut report),
+        Command::Media(args) => media::run(args, &mut report),
+    }
 }
