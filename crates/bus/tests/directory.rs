@@ -125,8 +125,14 @@ async fn heartbeat_keeps_the_entry_fresh_and_stale_is_judged_by_interval() {
     );
 
     let hb = dir.start_heartbeat(ann.clone(), Duration::from_secs(1));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let first = dir.get(&ann.id).await.unwrap().expect("announced at once");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let first = loop {
+        if let Some(e) = dir.get(&ann.id).await.unwrap() {
+            break e;
+        }
+        assert!(std::time::Instant::now() < deadline, "announced at once");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert_eq!(first.site.heartbeat_interval_secs, 1);
     assert!(!first.site.is_stale(Utc::now()));
     tokio::time::sleep(Duration::from_millis(1500)).await;
