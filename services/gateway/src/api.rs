@@ -1,0 +1,1170 @@
+//! The ordering API of seed 000 (claims 9, 10, 11, 12, 26, 28, 29) as JSON under `/api/v1`.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
+use reprint_bus::BusError;
+use reprint_bus::request::request_json;
+use reprint_bus::subjects::{self, RpcMethod};
+use reprint_domain::protocol::{Customer, OrderPlaced, PlacedItem, Sender, Stage, StatusChanged};
+use reprint_domain::{Currency, ImageId, OrderId, PrintSize, Route, SiteId, SiteKind};
+use reprint_eventstore::{ExpectedVersion, OutboxMessage};
+use reprint_service::problem::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::User;
+use crate::db::{self, V};
+use crate::error::{AppError, AppResult};
+use crate::events::{ItemRecord, Order, OrderEvent};
+use crate::state::{AppState, now_ms};
+
+fn ms_to_rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
+/// A new order id (UUID v7) from the clock and the random source, here at the edge.
+pub fn new_order_id() -> OrderId {
+    let random: [u8; 10] = rand::random();
+    OrderId::from_parts(u64::try_from(now_ms()).unwrap_or(0), random)
+}
+
+fn parse_order(id: &str) -> AppResult<OrderId> {
+    OrderId::parse(id).map_err(|_| AppError::NotFound(format!("order {id}")))
+}
+
+/// The order if it is the user's; someone else's is "not found", like one that does not exist.
+pub async fn owned_order(state: &AppState, user: &User, id: &str) -> AppResult<(OrderId, Order)> {
+    let oid = parse_order(id)?;
+    let order = state.load_order(&oid.to_string()).await?;
+    if !order.exists() || order.account != user.id {
+        return Err(AppError::NotFound(format!("order {id}")));
+    }
+    Ok((oid, order))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderCreated {
+    pub order: String,
+    pub status_url: String,
+}
+
+/// Claim 26 a-c: an order id for the logged-in (verified) user.
+#[utoipa::path(post, path = "/api/v1/orders", responses((status = 201, body = OrderCreated), (status = 401)))]
+pub async fn create_order(State(state): State<AppState>, user: User) -> AppResult<Response> {
+    let oid = new_order_id();
+    let order = oid.to_string();
+    state
+        .append_order(
+            &order,
+            ExpectedVersion::NoStream,
+            &[OrderEvent::Requested {
+                account: user.id.clone(),
+                at_ms: now_ms(),
+            }],
+            &[],
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(OrderCreated {
+            status_url: format!("/api/v1/orders/{order}"),
+            order,
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StorageRequest {
+    /// Bytes the order's images need in all.
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Reservation {
+    pub order: String,
+    pub reserved: u64,
+    pub used: u64,
+    pub remaining: u64,
+    pub expires_at: String,
+}
+
+async fn committed_bytes(
+    state: &AppState,
+    account: Option<&str>,
+    except_order: &str,
+    now: i64,
+) -> AppResult<u64> {
+    let (filter, args) = match account {
+        Some(a) => ("WHERE account = $1", vec![V::T(a.to_string())]),
+        None => ("", vec![]),
+    };
+    let stored = db::fetch_one(
+        &state.store,
+        &format!("SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_images {filter}"),
+        &args,
+    )
+    .await?
+    .map(|r| r[0].i())
+    .unwrap_or(0);
+    let n = args.len();
+    let mut rargs = args;
+    rargs.push(V::I(now));
+    rargs.push(V::T(except_order.to_string()));
+    let and = if n == 0 { "WHERE" } else { "AND" };
+    let reserved = db::fetch_one(
+        &state.store,
+        &format!(
+            "SELECT CAST(COALESCE(SUM(reserved - used), 0) AS BIGINT) FROM gw_orders {filter} {and} stage = 'draft' AND expires_ms > ${} AND reserved > used AND id <> ${}",
+            n + 1,
+            n + 2
+        ),
+        &rargs,
+    )
+    .await?
+    .map(|r| r[0].i())
+    .unwrap_or(0);
+    Ok(u64::try_from(stored.max(0) + reserved.max(0)).unwrap_or(0))
+}
+
+/// Claims 9 and 26 d-e: declare the storage the order needs; reserved for a limited time, or
+/// refused with the reason (the user's quota, the gateway's free capacity).
+#[utoipa::path(put, path = "/api/v1/orders/{id}/storage", request_body = StorageRequest,
+    params(("id" = String, Path, description = "order id")),
+    responses((status = 200, body = Reservation), (status = 404), (status = 409, description = "over_quota or no_capacity")))]
+pub async fn reserve_storage(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Json(req): Json<StorageRequest>,
+) -> AppResult<Json<Reservation>> {
+    let (oid, order) = owned_order(&state, &user, &id).await?;
+    let now = now_ms();
+    let cfg = &state.config.storage;
+    if req.bytes == 0 {
+        return Err(AppError::Unprocessable("bytes must be more than 0".into()));
+    }
+    let ev = order.decide_reserve(req.bytes, now, cfg.reservation_ttl_secs * 1000)?;
+    let new_part = req.bytes.saturating_sub(order.used);
+    let mine = committed_bytes(&state, Some(&user.id), &oid.to_string(), now).await?;
+    if mine.saturating_add(new_part) > cfg.user_quota_bytes {
+        return Err(AppError::conflict(
+            "over_quota",
+            format!(
+                "your quota is {} bytes; {} are in use or reserved, so {} more cannot be reserved",
+                cfg.user_quota_bytes, mine, new_part
+            ),
+        ));
+    }
+    let all = committed_bytes(&state, None, &oid.to_string(), now).await?;
+    if all.saturating_add(new_part) > cfg.capacity_bytes {
+        return Err(AppError::conflict(
+            "no_capacity",
+            format!(
+                "the gateway has {} bytes free, less than the {} asked; try a smaller order or later",
+                cfg.capacity_bytes.saturating_sub(all),
+                new_part
+            ),
+        ));
+    }
+    let OrderEvent::StorageReserved { expires_ms, .. } = ev else {
+        return Err(AppError::internal("decide_reserve made another event"));
+    };
+    state
+        .append_order(
+            &oid.to_string(),
+            ExpectedVersion::after(order.version),
+            &[ev],
+            &[],
+        )
+        .await?;
+    Ok(Json(Reservation {
+        order: oid.to_string(),
+        reserved: req.bytes,
+        used: order.used,
+        remaining: req.bytes.saturating_sub(order.used),
+        expires_at: ms_to_rfc3339(expires_ms),
+    }))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemRequest {
+    /// The image id (SHA-256, 64 lowercase hex digits) of an image you uploaded.
+    pub image: String,
+    /// A print size code: L, 2L, KG, DSC, Hagaki, Square, 4x6, 5x7, 8x10.
+    pub size: String,
+    pub quantity: u32,
+    /// An edit list (JSON), applied at print time: the edited image is a reference plus edits.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub edits: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRequest {
+    pub lab: String,
+    /// The delivery counter where the prints are collected and paid.
+    pub counter: String,
+    pub items: Vec<ItemRequest>,
+    /// Optional here when the `Idempotency-Key` header is sent.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+struct Checked {
+    lab: SiteId,
+    counter: SiteId,
+    currency: Currency,
+    items: Vec<ItemRecord>,
+    placed_items: Vec<PlacedItem>,
+}
+
+async fn directory_site(state: &AppState, id: &str, kind: SiteKind) -> AppResult<(SiteId, String)> {
+    let sid = SiteId::parse(id).map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    let bid = subjects::SiteId::parse(id).map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    let entry = state.directory.get(&bid).await?;
+    let want = match kind {
+        SiteKind::Lab => subjects::SiteKind::Lab,
+        SiteKind::Counter => subjects::SiteKind::Counter,
+    };
+    match entry {
+        Some(e) if e.site.kind == want => Ok((sid, e.site.currency)),
+        _ => Err(AppError::Unprocessable(format!(
+            "{id} is not a {kind} of the site directory"
+        ))),
+    }
+}
+
+async fn check_order_request(
+    state: &AppState,
+    user: &User,
+    lab: &str,
+    counter: &str,
+    items: &[ItemRequest],
+) -> AppResult<Checked> {
+    if items.is_empty() {
+        return Err(AppError::Unprocessable(
+            "an order needs at least one item".into(),
+        ));
+    }
+    if items.len() > 500 {
+        return Err(AppError::Unprocessable(
+            "at most 500 items per order".into(),
+        ));
+    }
+    let (lab, currency) = directory_site(state, lab, SiteKind::Lab).await?;
+    let (counter, _) = directory_site(state, counter, SiteKind::Counter).await?;
+    let currency = Currency::parse(&currency)
+        .map_err(|e| AppError::Unavailable(format!("the lab announces a bad currency: {e}")))?;
+    let mut records = Vec::new();
+    let mut placed = Vec::new();
+    for it in items {
+        let image = ImageId::parse(&it.image)
+            .map_err(|_| AppError::NotFound(format!("image {}", it.image)))?;
+        let size = PrintSize::parse(&it.size)?;
+        if it.quantity == 0 || it.quantity > 1000 {
+            return Err(AppError::Unprocessable("quantity must be 1 to 1000".into()));
+        }
+        let edits = match &it.edits {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let s = v.to_string();
+                if s.len() > 16 * 1024 {
+                    return Err(AppError::Unprocessable("edit list over 16 KiB".into()));
+                }
+                Some(s)
+            }
+        };
+        let row = db::fetch_one(
+            &state.store,
+            "SELECT name, phash FROM gw_images WHERE account = $1 AND image = $2",
+            &[V::T(user.id.clone()), V::T(image.to_hex())],
+        )
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("image {}", it.image)))?;
+        let name = row[0].t();
+        let phash = row[1].ot().and_then(|h| u64::from_str_radix(&h, 16).ok());
+        records.push(ItemRecord {
+            image: image.to_hex(),
+            name: name.clone(),
+            size: size.code().to_string(),
+            quantity: it.quantity,
+            edits: edits.clone(),
+        });
+        placed.push(PlacedItem {
+            image,
+            name,
+            size,
+            quantity: it.quantity,
+            edits,
+            perceptual_hash: phash,
+            history: vec![],
+        });
+    }
+    Ok(Checked {
+        lab,
+        counter,
+        currency,
+        items: records,
+        placed_items: placed,
+    })
+}
+
+async fn customer(state: &AppState, account: &str, lab: &str) -> AppResult<Customer> {
+    let row = db::fetch_one(
+        &state.store,
+        "SELECT a.name, a.telephone, a.address, a.email, r.number FROM gw_accounts a
+         LEFT JOIN gw_registrations r ON r.account = a.id AND r.site = $2 WHERE a.id = $1",
+        &[V::T(account.to_string()), V::T(lab.to_string())],
+    )
+    .await?
+    .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
+    Ok(Customer {
+        name: row[0].t(),
+        telephone: row[1].t(),
+        address: row[2].ot(),
+        email: row[3].ot(),
+        registration_number: row[4].ot(),
+    })
+}
+
+fn placed(
+    state: &AppState,
+    order: OrderId,
+    c: &Checked,
+    customer: Customer,
+) -> AppResult<OrderPlaced> {
+    let gw = SiteId::parse(state.gateway.as_str())?;
+    Ok(OrderPlaced {
+        order,
+        route: Route::Internet,
+        sender: Sender::Gateway(gw),
+        lab: c.lab.clone(),
+        delivery_counter: c.counter.clone(),
+        placed_at: chrono::Utc::now(),
+        data_receive: None,
+        currency: c.currency.clone(),
+        customer,
+        items: c.placed_items.clone(),
+        counter_extract: None,
+    })
+}
+
+fn json_message(
+    subject: String,
+    message_id: String,
+    body: &impl Serialize,
+) -> AppResult<OutboxMessage> {
+    let payload = serde_json::to_vec(body).map_err(AppError::internal)?;
+    let trace = reprint_bus::trace::TraceContext::new_root();
+    Ok(OutboxMessage {
+        message_id,
+        subject,
+        payload,
+        headers: vec![
+            ("traceparent".to_string(), trace.traceparent()),
+            ("Content-Type".to_string(), "application/json".to_string()),
+        ],
+    })
+}
+
+fn idempotency_key(headers: &HeaderMap, body: Option<&String>) -> AppResult<String> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| body.cloned())
+        .ok_or_else(|| {
+            AppError::BadRequest(
+                "send an Idempotency-Key header (or idempotency_key) with the order".into(),
+            )
+        })?;
+    if key.is_empty() || key.len() > 200 {
+        return Err(AppError::BadRequest(
+            "the idempotency key must be 1 to 200 characters".into(),
+        ));
+    }
+    Ok(key)
+}
+
+async fn order_by_key(state: &AppState, user: &User, key: &str) -> AppResult<Option<String>> {
+    Ok(db::fetch_one(
+        &state.store,
+        "SELECT id FROM gw_orders WHERE account = $1 AND idem_key = $2",
+        &[V::T(user.id.clone()), V::T(key.to_string())],
+    )
+    .await?
+    .map(|r| r[0].t()))
+}
+
+/// Submit the order to the lab (idempotent: the same key returns the same order).
+#[utoipa::path(post, path = "/api/v1/orders/{id}/submit", request_body = OrderRequest,
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 200, body = OrderView), (status = 404), (status = 409), (status = 422)))]
+pub async fn submit(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<OrderRequest>,
+) -> AppResult<Json<OrderView>> {
+    let (oid, order) = owned_order(&state, &user, &id).await?;
+    let key = idempotency_key(&headers, req.idempotency_key.as_ref())?;
+    if let Some(existing) = order_by_key(&state, &user, &key).await? {
+        return Ok(Json(order_view(&state, &user, &existing).await?));
+    }
+    if order.submitted.is_some() || order.cancelled {
+        return Err(AppError::conflict(
+            "already_submitted",
+            "this order was already submitted with another idempotency key",
+        ));
+    }
+    let checked = check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
+    // Images sent with this order must have arrived whole; others are references to images
+    // uploaded before (claims 7, 16: a re-order sends no bytes).
+    let cust = customer(&state, &user.id, checked.lab.as_str()).await?;
+    let msg = placed(&state, oid, &checked, cust)?;
+    let ev = OrderEvent::Submitted {
+        lab: checked.lab.to_string(),
+        counter: checked.counter.to_string(),
+        items: checked.items.clone(),
+        idempotency_key: key,
+        reorder_of: None,
+        at_ms: now_ms(),
+    };
+    let out = json_message(
+        subjects::order_placed(&subjects::SiteId::parse(checked.lab.as_str())?),
+        format!("order-placed-{oid}"),
+        &msg,
+    )?;
+    state
+        .append_order(
+            &oid.to_string(),
+            ExpectedVersion::after(order.version),
+            &[ev],
+            &[out],
+        )
+        .await?;
+    state.metrics.orders.with_label_values(&["placed"]).inc();
+    state.publish_update(&oid.to_string(), "placed", "order placed");
+    Ok(Json(order_view(&state, &user, &oid.to_string()).await?))
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ReorderRequest {
+    #[serde(default)]
+    pub lab: Option<String>,
+    #[serde(default)]
+    pub counter: Option<String>,
+    /// Items to print this time; by default the same as the earlier order.
+    #[serde(default)]
+    pub items: Option<Vec<ItemRequest>>,
+}
+
+/// Re-order by reference (claims 7, 15 g, 16): a new order of images already uploaded, or
+/// edited versions of them (edit lists), without sending any bytes.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/reorder", request_body = ReorderRequest,
+    params(("id" = String, Path)), responses((status = 201, body = OrderView), (status = 404)))]
+pub async fn reorder(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> AppResult<Response> {
+    let req: ReorderRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        ReorderRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| AppError::Unprocessable(format!("re-order body: {e}")))?
+    };
+    let (src, order) = owned_order(&state, &user, &id).await?;
+    let Some(prev) = order.submitted.clone() else {
+        return Err(AppError::conflict(
+            "not_submitted",
+            "only a submitted order can be re-ordered",
+        ));
+    };
+    let key = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
+        Some(k) => k.to_string(),
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    if let Some(existing) = order_by_key(&state, &user, &key).await? {
+        return Ok((
+            StatusCode::OK,
+            Json(order_view(&state, &user, &existing).await?),
+        )
+            .into_response());
+    }
+    let items = req.items.unwrap_or_else(|| {
+        prev.items
+            .iter()
+            .map(|i| ItemRequest {
+                image: i.image.clone(),
+                size: i.size.clone(),
+                quantity: i.quantity,
+                edits: i
+                    .edits
+                    .as_deref()
+                    .and_then(|e| serde_json::from_str(e).ok()),
+            })
+            .collect()
+    });
+    let lab = req.lab.unwrap_or(prev.lab);
+    let counter = req.counter.unwrap_or(prev.counter);
+    let checked = check_order_request(&state, &user, &lab, &counter, &items).await?;
+    let oid = new_order_id();
+    let cust = customer(&state, &user.id, checked.lab.as_str()).await?;
+    let msg = placed(&state, oid, &checked, cust)?;
+    let now = now_ms();
+    let events = [
+        OrderEvent::Requested {
+            account: user.id.clone(),
+            at_ms: now,
+        },
+        OrderEvent::Submitted {
+            lab: checked.lab.to_string(),
+            counter: checked.counter.to_string(),
+            items: checked.items.clone(),
+            idempotency_key: key,
+            reorder_of: Some(src.to_string()),
+            at_ms: now,
+        },
+    ];
+    let out = json_message(
+        subjects::order_placed(&subjects::SiteId::parse(checked.lab.as_str())?),
+        format!("order-placed-{oid}"),
+        &msg,
+    )?;
+    state
+        .append_order(&oid.to_string(), ExpectedVersion::NoStream, &events, &[out])
+        .await?;
+    state.metrics.orders.with_label_values(&["placed"]).inc();
+    Ok((
+        StatusCode::CREATED,
+        Json(order_view(&state, &user, &oid.to_string()).await?),
+    )
+        .into_response())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QuoteView {
+    pub lab: SiteQuote,
+    pub counter: SiteQuote,
+    /// Both charges together, when both sites answered in the same currency.
+    #[schema(value_type = Option<Object>)]
+    pub total: Option<Value>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SiteQuote {
+    pub site: String,
+    /// The site's charge with its explained lines (`reprint_domain::Charge`), as it answered.
+    #[schema(value_type = Object)]
+    pub charge: Value,
+}
+
+fn as_charge(v: &Value) -> Option<reprint_domain::Charge> {
+    serde_json::from_value(v.clone()).ok().or_else(|| {
+        v.get("charge")
+            .and_then(|c| serde_json::from_value(c.clone()).ok())
+    })
+}
+
+fn rpc_error(site: &str, e: BusError) -> AppError {
+    match e {
+        BusError::NoResponders { .. } => {
+            AppError::Unavailable(format!("{site} is not answering (offline?)"))
+        }
+        BusError::TimedOut { .. } => {
+            AppError::Unavailable(format!("{site} did not answer in time"))
+        }
+        BusError::Remote { code, message } => {
+            AppError::Unprocessable(format!("{site} refused: {code}: {message}"))
+        }
+        other => AppError::Bus(other),
+    }
+}
+
+/// A price quote from the chosen lab and delivery counter, each by its own policy, with the
+/// explained lines. The request sent to each site is the `OrderPlaced` the order would be.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/quote", request_body = OrderRequest,
+    params(("id" = String, Path)), responses((status = 200, body = QuoteView), (status = 503)))]
+pub async fn quote(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Json(req): Json<OrderRequest>,
+) -> AppResult<Json<QuoteView>> {
+    let (oid, _) = owned_order(&state, &user, &id).await?;
+    let checked = check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
+    let lab_customer = customer(&state, &user.id, checked.lab.as_str()).await?;
+    let counter_customer = customer(&state, &user.id, checked.counter.as_str()).await?;
+    let for_lab = placed(&state, oid, &checked, lab_customer)?;
+    let for_counter = placed(&state, oid, &checked, counter_customer)?;
+    let timeout = state.rpc_timeout();
+    let lab_subject = subjects::rpc(
+        &subjects::SiteId::parse(checked.lab.as_str())?,
+        RpcMethod::Quote,
+    );
+    let counter_subject = subjects::rpc(
+        &subjects::SiteId::parse(checked.counter.as_str())?,
+        RpcMethod::Quote,
+    );
+    let (l, c) = tokio::join!(
+        request_json::<_, Value>(&state.nats, &lab_subject, &for_lab, timeout),
+        request_json::<_, Value>(&state.nats, &counter_subject, &for_counter, timeout),
+    );
+    let l = l.map_err(|e| rpc_error(checked.lab.as_str(), e))?;
+    let c = c.map_err(|e| rpc_error(checked.counter.as_str(), e))?;
+    let total = match (as_charge(&l), as_charge(&c)) {
+        (Some(a), Some(b)) => reprint_domain::amount_due(&a, &b)
+            .ok()
+            .and_then(|m| serde_json::to_value(m).ok()),
+        _ => None,
+    };
+    Ok(Json(QuoteView {
+        lab: SiteQuote {
+            site: checked.lab.to_string(),
+            charge: l,
+        },
+        counter: SiteQuote {
+            site: checked.counter.to_string(),
+            charge: c,
+        },
+        total,
+    }))
+}
+
+/// Cancel the order, until the lab starts printing it.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", params(("id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 404), (status = 409)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> AppResult<Json<OrderView>> {
+    let (oid, order) = owned_order(&state, &user, &id).await?;
+    if let Some(ev) = order.decide_cancel(now_ms())? {
+        let mut out = vec![];
+        if let Some(sub) = &order.submitted {
+            // Everybody following the order hears it (the lab follows the status of its orders).
+            let lab = SiteId::parse(&sub.lab)?;
+            let change = StatusChanged {
+                order: oid,
+                stage: Stage::Cancelled,
+                site: lab,
+                site_kind: SiteKind::Lab,
+                at: chrono::Utc::now(),
+                detail: "cancelled by the user at the gateway".into(),
+                charge: None,
+            };
+            out.push(json_message(
+                subjects::status(&subjects::OrderId::parse(oid.to_string())?),
+                format!("order-cancelled-{oid}"),
+                &change,
+            )?);
+        }
+        state
+            .append_order(
+                &oid.to_string(),
+                ExpectedVersion::after(order.version),
+                &[ev],
+                &out,
+            )
+            .await?;
+        state.metrics.orders.with_label_values(&["cancelled"]).inc();
+        state.publish_update(&oid.to_string(), "cancelled", "cancelled by the user");
+    }
+    Ok(Json(order_view(&state, &user, &oid.to_string()).await?))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntry {
+    pub stage: String,
+    pub site: String,
+    pub detail: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderImage {
+    pub image: String,
+    pub name: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderView {
+    pub order: String,
+    /// draft, placed, received, printing, printed, dispatched, ready_for_pickup, collected,
+    /// settled, rejected, cancelled.
+    pub stage: String,
+    /// Claims 10, 28: whether the order has been successfully completed.
+    pub completed: bool,
+    pub created_at: String,
+    pub lab: Option<String>,
+    pub counter: Option<String>,
+    pub reserved: u64,
+    pub used: u64,
+    pub reservation_expires_at: Option<String>,
+    pub images: Vec<OrderImage>,
+    #[schema(value_type = Vec<Object>)]
+    pub items: Value,
+    pub timeline: Vec<TimelineEntry>,
+    pub detail: Option<String>,
+    /// The lab's reception record (the slip), once the lab received the order.
+    #[schema(value_type = Option<Object>)]
+    pub slip: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub charge: Option<Value>,
+    pub reorder_of: Option<String>,
+}
+
+pub async fn order_view(state: &AppState, user: &User, id: &str) -> AppResult<OrderView> {
+    let row = db::fetch_one(
+        &state.store,
+        "SELECT id, stage, created_ms, lab, counter, reserved, used, expires_ms, items_json, detail,
+         slip_json, charge_json, reorder_of FROM gw_orders WHERE id = $1 AND account = $2",
+        &[V::T(id.to_string()), V::T(user.id.clone())],
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("order {id}")))?;
+    let images = db::fetch(
+        &state.store,
+        "SELECT image, name, bytes FROM gw_order_images WHERE order_id = $1 ORDER BY image",
+        &[V::T(id.to_string())],
+    )
+    .await?;
+    let timeline = db::fetch(
+        &state.store,
+        "SELECT stage, site, detail, at_ms FROM gw_timeline WHERE order_id = $1 ORDER BY position",
+        &[V::T(id.to_string())],
+    )
+    .await?;
+    let stage = row[1].t();
+    let parse = |c: &db::Cell| c.ot().and_then(|s| serde_json::from_str::<Value>(&s).ok());
+    Ok(OrderView {
+        order: row[0].t(),
+        completed: matches!(stage.as_str(), "collected" | "settled"),
+        stage,
+        created_at: ms_to_rfc3339(row[2].i()),
+        lab: row[3].ot(),
+        counter: row[4].ot(),
+        reserved: u64::try_from(row[5].i()).unwrap_or(0),
+        used: u64::try_from(row[6].i()).unwrap_or(0),
+        reservation_expires_at: (row[7].i() > 0).then(|| ms_to_rfc3339(row[7].i())),
+        images: images
+            .iter()
+            .map(|r| OrderImage {
+                image: r[0].t(),
+                name: r[1].t(),
+                bytes: u64::try_from(r[2].i()).unwrap_or(0),
+            })
+            .collect(),
+        items: parse(&row[8]).unwrap_or(Value::Array(vec![])),
+        timeline: timeline
+            .iter()
+            .map(|r| TimelineEntry {
+                stage: r[0].t(),
+                site: r[1].t(),
+                detail: r[2].t(),
+                at: ms_to_rfc3339(r[3].i()),
+            })
+            .collect(),
+        detail: row[9].ot(),
+        slip: parse(&row[10]),
+        charge: parse(&row[11]),
+        reorder_of: row[12].ot(),
+    })
+}
+
+/// Claims 10, 28: the status of an order.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 404)))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> AppResult<Json<OrderView>> {
+    let oid = parse_order(&id)?;
+    Ok(Json(order_view(&state, &user, &oid.to_string()).await?))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderSummary {
+    pub order: String,
+    pub stage: String,
+    pub created_at: String,
+    pub lab: Option<String>,
+    pub counter: Option<String>,
+    pub items: u64,
+}
+
+pub async fn list_orders_of(state: &AppState, user: &User) -> AppResult<Vec<OrderSummary>> {
+    let rows = db::fetch(
+        &state.store,
+        "SELECT id, stage, created_ms, lab, counter, items_json FROM gw_orders WHERE account = $1
+         ORDER BY created_ms DESC LIMIT 500",
+        &[V::T(user.id.clone())],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| OrderSummary {
+            order: r[0].t(),
+            stage: r[1].t(),
+            created_at: ms_to_rfc3339(r[2].i()),
+            lab: r[3].ot(),
+            counter: r[4].ot(),
+            items: r[5]
+                .ot()
+                .and_then(|s| serde_json::from_str::<Vec<Value>>(&s).ok())
+                .map_or(0, |v| v.len() as u64),
+        })
+        .collect())
+}
+
+/// The user's orders, newest first.
+#[utoipa::path(get, path = "/api/v1/orders", responses((status = 200, body = Vec<OrderSummary>)))]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    user: User,
+) -> AppResult<Json<Vec<OrderSummary>>> {
+    Ok(Json(list_orders_of(&state, &user).await?))
+}
+
+/// Live updates of one order (server-sent events): `stage` events with the new stage.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/events", params(("id" = String, Path)),
+    responses((status = 200, description = "text/event-stream")))]
+pub async fn order_events(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> AppResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let view = get_order(State(state.clone()), user, Path(id.clone()))
+        .await?
+        .0;
+    let rx = state.updates.subscribe();
+    let order = view.order.clone();
+    let first = futures::stream::once(async move {
+        Ok(SseEvent::default()
+            .event("stage")
+            .data(serde_json::json!({"stage": view.stage, "detail": view.detail}).to_string()))
+    });
+    let rest = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |u| {
+        let order = order.clone();
+        async move {
+            match u {
+                Ok(u) if u.order == order => Some(Ok(SseEvent::default()
+                    .event("stage")
+                    .data(serde_json::json!({"stage": u.stage, "detail": u.detail}).to_string()))),
+                _ => None,
+            }
+        }
+    });
+    Ok(Sse::new(first.chain(rest)).keep_alive(KeepAlive::default()))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SiteView {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub address: String,
+    pub time_zone: String,
+    pub currency: String,
+    pub sizes: Vec<String>,
+    #[schema(value_type = Vec<Object>)]
+    pub prices: Value,
+    pub policy_summary: String,
+    pub icc_profiles: Vec<String>,
+    pub stale: bool,
+}
+
+/// The labs and counters of the site directory, with addresses, sizes, prices and ICC
+/// profiles (claims 11, 25, 29).
+#[utoipa::path(get, path = "/api/v1/sites", responses((status = 200, body = Vec<SiteView>)))]
+pub async fn sites(State(state): State<AppState>) -> AppResult<Json<Vec<SiteView>>> {
+    Ok(Json(list_sites(&state).await?))
+}
+
+pub async fn list_sites(state: &AppState) -> AppResult<Vec<SiteView>> {
+    let now = chrono::Utc::now();
+    let entries = state.directory.list().await?;
+    Ok(entries
+        .into_iter()
+        .filter(|e| e.site.kind != subjects::SiteKind::Gateway)
+        .map(|e| SiteView {
+            stale: e.site.is_stale(now),
+            id: e.site.id.to_string(),
+            kind: e.site.kind.to_string(),
+            name: e.site.name,
+            address: e.site.address,
+            time_zone: e.site.time_zone,
+            currency: e.site.currency,
+            sizes: e.site.sizes,
+            prices: serde_json::to_value(&e.site.prices).unwrap_or(Value::Null),
+            policy_summary: e.site.policy_summary,
+            icc_profiles: e.site.icc_profiles,
+        })
+        .collect())
+}
+
+async fn site_rpc(state: &AppState, id: &str, method: RpcMethod) -> AppResult<Value> {
+    let sid = subjects::SiteId::parse(id).map_err(|_| AppError::NotFound(format!("site {id}")))?;
+    if state.directory.get(&sid).await?.is_none() {
+        return Err(AppError::NotFound(format!("site {id}")));
+    }
+    request_json::<_, Value>(
+        &state.nats,
+        &subjects::rpc(&sid, method),
+        &serde_json::json!({}),
+        state.rpc_timeout(),
+    )
+    .await
+    .map_err(|e| rpc_error(id, e))
+}
+
+/// A lab's services and products with prices (claims 11, 29), asked of the lab itself.
+#[utoipa::path(get, path = "/api/v1/sites/{id}/catalog", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 404), (status = 503)))]
+pub async fn site_catalog(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(site_rpc(&state, &id, RpcMethod::Catalog).await?))
+}
+
+/// A site's locale: currency, language, time zone, sizes (claim 12).
+#[utoipa::path(get, path = "/api/v1/sites/{id}/locale", params(("id" = String, Path)),
+    responses((status = 200, body = Object), (status = 404), (status = 503)))]
+pub async fn site_locale(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(site_rpc(&state, &id, RpcMethod::Locale).await?))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImageView {
+    pub image: String,
+    pub name: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub format: String,
+    /// Print sizes this image has enough pixels for.
+    pub sizes_ok: Vec<String>,
+}
+
+pub async fn images_of(state: &AppState, user: &User) -> AppResult<Vec<ImageView>> {
+    let rows = db::fetch(
+        &state.store,
+        "SELECT image, name, bytes, width, height, format FROM gw_images WHERE account = $1 ORDER BY created_ms DESC LIMIT 1000",
+        &[V::T(user.id.clone())],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let (w, h) = (
+                u32::try_from(r[3].i()).unwrap_or(0),
+                u32::try_from(r[4].i()).unwrap_or(0),
+            );
+            ImageView {
+                image: r[0].t(),
+                name: r[1].t(),
+                bytes: u64::try_from(r[2].i()).unwrap_or(0),
+                width: w,
+                height: h,
+                format: r[5].t(),
+                sizes_ok: PrintSize::ALL
+                    .iter()
+                    .filter(|s| s.has_enough_pixels(w, h, 300))
+                    .map(|s| s.code().to_string())
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
+/// The user's images.
+#[utoipa::path(get, path = "/api/v1/images", responses((status = 200, body = Vec<ImageView>)))]
+pub async fn list_images(
+    State(state): State<AppState>,
+    user: User,
+) -> AppResult<Json<Vec<ImageView>>> {
+    Ok(Json(images_of(&state, &user).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DownloadQuery {
+    /// `zip` for the ZIP container with history.json; default: the image with its history
+    /// embedded (XMP).
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+async fn owned_image(state: &AppState, user: &User, image: &str) -> AppResult<(String, String)> {
+    let id = ImageId::parse(image).map_err(|_| AppError::NotFound(format!("image {image}")))?;
+    let row = db::fetch_one(
+        &state.store,
+        "SELECT image, name FROM gw_images WHERE account = $1 AND image = $2",
+        &[V::T(user.id.clone()), V::T(id.to_hex())],
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("image {image}")))?;
+    Ok((row[0].t(), row[1].t()))
+}
+
+async fn read_image(state: &AppState, hash: &str) -> AppResult<Vec<u8>> {
+    let mut buf = Vec::new();
+    state.images.copy_to(hash, &mut buf).await?;
+    Ok(buf)
+}
+
+/// The print history of an image, from the slips of the user's orders that printed it.
+async fn history_of(
+    state: &AppState,
+    user: &User,
+    image: &str,
+) -> AppResult<reprint_media::PrintHistory> {
+    let rows = db::fetch(
+        &state.store,
+        "SELECT lab, slip_json, items_json FROM gw_orders WHERE account = $1 AND slip_json IS NOT NULL ORDER BY submitted_ms",
+        &[V::T(user.id.clone())],
+    )
+    .await?;
+    let mut history = reprint_media::PrintHistory::new();
+    for r in rows {
+        let items: Vec<ItemRecord> = r[2]
+            .ot()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        if !items.iter().any(|i| i.image == image) {
+            continue;
+        }
+        let Some(slip) = r[1]
+            .ot()
+            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
+        else {
+            continue;
+        };
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        let registration = text(slip.get("registration_number"));
+        let reception = text(slip.pointer("/reception/number"));
+        let date = text(slip.pointer("/reception/received_at"))
+            .and_then(|d| chrono::DateTime::parse_from_rfc3339(&d).ok())
+            .map(|d| d.date_naive());
+        if let (Some(registration_number), Some(reception_number), Some(date)) =
+            (registration, reception, date)
+        {
+            let _ = history.push(reprint_media::PrintRecord {
+                site: r[0].t(),
+                registration_number,
+                reception_number,
+                date,
+            });
+        }
+    }
+    Ok(history)
+}
+
+/// Download an image with its print history embedded (XMP), or as the ZIP container
+/// (`?format=zip`) (seed 004; claim 15 f-g).
+#[utoipa::path(get, path = "/api/v1/images/{image}", params(("image" = String, Path), ("format" = Option<String>, Query)),
+    responses((status = 200, description = "the image bytes or a ZIP"), (status = 404)))]
+pub async fn download_image(
+    State(state): State<AppState>,
+    user: User,
+    Path(image): Path<String>,
+    Query(q): Query<DownloadQuery>,
+) -> AppResult<Response> {
+    let (hash, name) = owned_image(&state, &user, &image).await?;
+    let bytes = read_image(&state, &hash).await?;
+    let history = history_of(&state, &user, &hash).await?;
+    let zip = q.format.as_deref() == Some("zip");
+    let (body, mime, filename) =
+        tokio::task::spawn_blocking(move || -> AppResult<(Vec<u8>, String, String)> {
+            if zip {
+                let z = reprint_media::history::container::container_bytes(&name, &bytes, &history)
+                    .map_err(crate::error::media_error)?;
+                Ok((z, "application/zip".into(), format!("{name}.zip")))
+            } else {
+                let mime = reprint_media::validate::sniff(&bytes)
+                    .map_or("application/octet-stream", |f| f.mime());
+                let out = if history.is_empty() {
+                    bytes
+                } else {
+                    reprint_media::history::xmp::write_history(&bytes, &history).unwrap_or(bytes)
+                };
+                Ok((out, mime.to_string(), name))
+            }
+        })
+        .await
+        .map_err(AppError::internal)??;
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        filename.replace(['"', '\\', '\r', '\n'], "_")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// A small JPEG preview of an image (EXIF orientation applied).
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    user: User,
+    Path(image): Path<String>,
+) -> AppResult<Response> {
+    let (hash, _) = owned_image(&state, &user, &image).await?;
+    let bytes = read_image(&state, &hash).await?;
+    let thumb = tokio::task::spawn_blocking(move || {
+        reprint_media::thumbnail::thumbnail_jpeg(&bytes, 320, 80, &reprint_media::Limits::default())
+    })
+    .await
+    .map_err(AppError::internal)?
+    .map_err(crate::error::media_error)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        thumb,
+    )
+        .into_response())
+}
+
+/// Counts of orders by stage and site, for the ops dashboard.
+pub async fn stage_counts(state: &AppState) -> AppResult<BTreeMap<(String, String), i64>> {
+    let rows = db::fetch(
+        &state.store,
+        "SELECT stage, COALESCE(lab, ''), CAST(COUNT(*) AS BIGINT) FROM gw_orders GROUP BY stage, lab",
+        &[],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| ((r[0].t(), r[1].t()), r[2].i()))
+        .collect())
+}

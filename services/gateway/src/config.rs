@@ -1,0 +1,163 @@
+//! The gateway's configuration: a TOML file, then `REPRINT_GATEWAY__<a>__<b>` environment
+//! variables over it (see `reprint_service::config`). Every field has a default, so an empty
+//! file runs a local gateway on an embedded SQLite store.
+
+use serde::Deserialize;
+
+/// Environment prefix of the overrides.
+pub const ENV_PREFIX: &str = "REPRINT_GATEWAY";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// This gateway's site id (its inbox is `reprint.v1.gateway.<id>.>`).
+    pub gateway_id: String,
+    pub http: HttpConfig,
+    pub store: StoreConfig,
+    pub nats: NatsConfig,
+    pub session: SessionConfig,
+    pub storage: StorageConfig,
+    pub ops: OpsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address to listen on; port 0 picks a free port (tests).
+    pub address: String,
+    /// Mark cookies `Secure` (behind TLS).
+    pub secure_cookies: bool,
+    /// Largest JSON or form body, in bytes (uploads are bounded by their reservation).
+    pub max_body_bytes: usize,
+    /// Log-in and sign-up attempts per key and window.
+    pub rate_limit_attempts: u32,
+    pub rate_limit_window_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite:...` (default, embedded) or `postgres://...` (production).
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    pub url: String,
+    /// Stream and bucket replicas (1 locally, 3 on the cluster).
+    pub replicas: usize,
+    /// Time-out of a quote, catalog or locale request to a site.
+    pub rpc_timeout_ms: u64,
+    /// How often the outbox relay looks for unsent messages when nothing woke it.
+    pub relay_interval_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// At least 32 bytes; without it a random key is used (sessions end with the process).
+    pub secret: Option<String>,
+    pub ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    /// What one user may keep: stored images plus open reservations.
+    pub user_quota_bytes: u64,
+    /// What the gateway offers in all: stored images plus open reservations of everybody.
+    pub capacity_bytes: u64,
+    /// How long a reservation holds.
+    pub reservation_ttl_secs: i64,
+    /// Largest single image.
+    pub max_image_bytes: u64,
+    /// Uploads validated at the same time.
+    pub concurrent_uploads: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OpsConfig {
+    /// Accounts signing up with these e-mail addresses get the `ops` role.
+    pub emails: Vec<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            gateway_id: "gw-1".to_string(),
+            http: HttpConfig::default(),
+            store: StoreConfig::default(),
+            nats: NatsConfig::default(),
+            session: SessionConfig::default(),
+            storage: StorageConfig::default(),
+            ops: OpsConfig::default(),
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            address: "127.0.0.1:8080".to_string(),
+            secure_cookies: false,
+            max_body_bytes: 64 * 1024,
+            rate_limit_attempts: 10,
+            rate_limit_window_secs: 60,
+        }
+    }
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            url: "sqlite:reprint-gateway.db".to_string(),
+        }
+    }
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            url: "nats://127.0.0.1:4222".to_string(),
+            replicas: 1,
+            rpc_timeout_ms: 3000,
+            relay_interval_ms: 500,
+        }
+    }
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            secret: None,
+            ttl_secs: 12 * 60 * 60,
+        }
+    }
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            user_quota_bytes: 2 * 1024 * 1024 * 1024,
+            capacity_bytes: 200 * 1024 * 1024 * 1024,
+            reservation_ttl_secs: 60 * 60,
+            max_image_bytes: 100 * 1024 * 1024,
+            concurrent_uploads: 4,
+        }
+    }
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig { emails: Vec::new() }
+    }
+}
+
+impl Config {
+    /// Reads `path` (optional) and the environment.
+    pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
+        Ok(reprint_service::config::load(path, ENV_PREFIX)?)
+    }
+}

@@ -1,0 +1,301 @@
+//! The inline projection: keeps the lookup tables of [`crate::db`] in step with the gateway's
+//! streams, in the same transaction as the append (a request sees its own command at once).
+
+use futures::future::BoxFuture;
+use reprint_eventstore::{Conn, Projection, RecordedEvent};
+
+use crate::db::{V, exec};
+use crate::events::{AccountEvent, ImageEvent, OrderEvent};
+
+pub struct Lookups;
+
+fn reborrow<'b>(c: &'b mut Conn<'_>) -> Conn<'b> {
+    match c {
+        Conn::Postgres(p) => Conn::Postgres(p),
+        Conn::Sqlite(s) => Conn::Sqlite(s),
+    }
+}
+
+fn codec_err(e: reprint_eventstore::CodecError) -> reprint_eventstore::Error {
+    reprint_eventstore::Error::from(e)
+}
+
+impl Projection for Lookups {
+    fn name(&self) -> &'static str {
+        "gateway-lookups"
+    }
+
+    fn apply<'a>(
+        &'a self,
+        mut conn: Conn<'a>,
+        events: &'a [RecordedEvent],
+    ) -> BoxFuture<'a, reprint_eventstore::Result<()>> {
+        Box::pin(async move {
+            for e in events {
+                if let Some(account) = e.stream_id.strip_prefix("gw-account-") {
+                    let ev: AccountEvent = e.decode().map_err(codec_err)?;
+                    account_event(reborrow(&mut conn), account, &ev).await?;
+                } else if e.stream_id.starts_with("gw-image-") {
+                    let ev: ImageEvent = e.decode().map_err(codec_err)?;
+                    image_event(reborrow(&mut conn), &ev).await?;
+                } else if let Some(order) = e.stream_id.strip_prefix("gw-order-") {
+                    let ev: OrderEvent = e.decode().map_err(codec_err)?;
+                    order_event(&mut conn, order, e.position, &ev).await?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+async fn account_event(
+    conn: Conn<'_>,
+    account: &str,
+    ev: &AccountEvent,
+) -> reprint_eventstore::Result<()> {
+    match ev {
+        AccountEvent::SignedUp {
+            account: _,
+            email,
+            name,
+            telephone,
+            address,
+            password_hash,
+            role,
+            at_ms,
+        } => {
+            exec(
+                conn,
+                "INSERT INTO gw_accounts (id, email, name, telephone, address, password_hash, role, created_ms)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                &[
+                    V::T(account.to_string()),
+                    V::T(email.clone()),
+                    V::T(name.clone()),
+                    V::T(telephone.clone()),
+                    V::OT(address.clone()),
+                    V::T(password_hash.clone()),
+                    V::T(role.clone()),
+                    V::I(*at_ms),
+                ],
+            )
+            .await?;
+        }
+        AccountEvent::RegistrationRecorded { site, number, .. } => {
+            exec(
+                conn,
+                "INSERT INTO gw_registrations (account, site, number) VALUES ($1, $2, $3)
+                 ON CONFLICT (account, site) DO UPDATE SET number = excluded.number",
+                &[
+                    V::T(account.to_string()),
+                    V::T(site.clone()),
+                    V::T(number.clone()),
+                ],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn image_event(conn: Conn<'_>, ev: &ImageEvent) -> reprint_eventstore::Result<()> {
+    let ImageEvent::Uploaded {
+        account,
+        image,
+        name,
+        bytes,
+        width,
+        height,
+        format,
+        phash,
+        at_ms,
+        ..
+    } = ev;
+    exec(
+        conn,
+        "INSERT INTO gw_images (account, image, name, bytes, width, height, format, phash, created_ms)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account, image) DO NOTHING",
+        &[
+            V::T(account.clone()),
+            V::T(image.clone()),
+            V::T(name.clone()),
+            V::I(i64::try_from(*bytes).unwrap_or(i64::MAX)),
+            V::I(i64::from(*width)),
+            V::I(i64::from(*height)),
+            V::T(format.clone()),
+            V::OT(phash.clone()),
+            V::I(*at_ms),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+fn big(n: u64) -> V {
+    V::I(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+async fn order_event(
+    conn: &mut Conn<'_>,
+    order: &str,
+    position: i64,
+    ev: &OrderEvent,
+) -> reprint_eventstore::Result<()> {
+    let id = V::T(order.to_string());
+    match ev {
+        OrderEvent::Requested { account, at_ms } => {
+            exec(
+                reborrow(conn),
+                "INSERT INTO gw_orders (id, account, created_ms, stage, updated_ms) VALUES ($1, $2, $3, 'draft', $3)",
+                &[id, V::T(account.clone()), V::I(*at_ms)],
+            )
+            .await?;
+        }
+        OrderEvent::StorageReserved {
+            bytes,
+            expires_ms,
+            at_ms,
+        } => {
+            exec(
+                reborrow(conn),
+                "UPDATE gw_orders SET reserved = $2, expires_ms = $3, updated_ms = $4 WHERE id = $1",
+                &[id, big(*bytes), V::I(*expires_ms), V::I(*at_ms)],
+            )
+            .await?;
+        }
+        OrderEvent::ImageAttached {
+            image,
+            name,
+            bytes,
+            at_ms,
+        } => {
+            exec(
+                reborrow(conn),
+                "UPDATE gw_orders SET used = used + $2, updated_ms = $3 WHERE id = $1",
+                &[id.clone(), big(*bytes), V::I(*at_ms)],
+            )
+            .await?;
+            exec(
+                reborrow(conn),
+                "INSERT INTO gw_order_images (order_id, image, name, bytes) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (order_id, image) DO NOTHING",
+                &[id, V::T(image.clone()), V::T(name.clone()), big(*bytes)],
+            )
+            .await?;
+        }
+        OrderEvent::Submitted {
+            lab,
+            counter,
+            items,
+            idempotency_key,
+            reorder_of,
+            at_ms,
+        } => {
+            let items_json = serde_json::to_string(items).unwrap_or_else(|_| "[]".into());
+            exec(
+                reborrow(conn),
+                "UPDATE gw_orders SET stage = 'placed', lab = $2, counter = $3, submitted_ms = $4,
+                 idem_key = $5, items_json = $6, reorder_of = $7, updated_ms = $4 WHERE id = $1",
+                &[
+                    id.clone(),
+                    V::T(lab.clone()),
+                    V::T(counter.clone()),
+                    V::I(*at_ms),
+                    V::T(idempotency_key.clone()),
+                    V::T(items_json),
+                    V::OT(reorder_of.clone()),
+                ],
+            )
+            .await?;
+            timeline(
+                conn,
+                order,
+                position,
+                "placed",
+                "gateway",
+                "order placed",
+                *at_ms,
+            )
+            .await?;
+        }
+        OrderEvent::StageChanged {
+            stage,
+            site,
+            detail,
+            charge_json,
+            at_ms,
+        } => {
+            exec(
+                reborrow(conn),
+                "UPDATE gw_orders SET stage = CASE WHEN stage = 'cancelled' THEN stage ELSE $2 END,
+                 detail = $3, charge_json = COALESCE($4, charge_json), updated_ms = $5 WHERE id = $1",
+                &[
+                    id,
+                    V::T(stage.clone()),
+                    V::T(detail.clone()),
+                    V::OT(charge_json.clone()),
+                    V::I(*at_ms),
+                ],
+            )
+            .await?;
+            timeline(conn, order, position, stage, site, detail, *at_ms).await?;
+        }
+        OrderEvent::SlipRecorded {
+            extract_json,
+            at_ms,
+            ..
+        } => {
+            exec(
+                reborrow(conn),
+                "UPDATE gw_orders SET slip_json = $2, updated_ms = $3 WHERE id = $1",
+                &[id, V::T(extract_json.clone()), V::I(*at_ms)],
+            )
+            .await?;
+        }
+        OrderEvent::Cancelled { reason, at_ms } => {
+            exec(
+                reborrow(conn),
+                "UPDATE gw_orders SET stage = 'cancelled', detail = $2, updated_ms = $3 WHERE id = $1",
+                &[id, V::T(reason.clone()), V::I(*at_ms)],
+            )
+            .await?;
+            timeline(
+                conn,
+                order,
+                position,
+                "cancelled",
+                "gateway",
+                reason,
+                *at_ms,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn timeline(
+    conn: &mut Conn<'_>,
+    order: &str,
+    position: i64,
+    stage: &str,
+    site: &str,
+    detail: &str,
+    at_ms: i64,
+) -> reprint_eventstore::Result<()> {
+    exec(
+        reborrow(conn),
+        "INSERT INTO gw_timeline (order_id, position, stage, site, detail, at_ms) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (order_id, position) DO NOTHING",
+        &[
+            V::T(order.to_string()),
+            V::I(position),
+            V::T(stage.to_string()),
+            V::T(site.to_string()),
+            V::T(detail.to_string()),
+            V::I(at_ms),
+        ],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! Claim 26 f: images uploaded against the order's reservation.
+//!
+//! The body is streamed to a temporary file while it is hashed (SHA-256) and counted; more
+//! bytes than the reservation has left stop the upload at once (413). A body that ends early
+//! (the connection dropped) is a 400. The file is then checked by content with
+//! `reprint_media` (format, header limits before decoding: a PNG that claims 100000x100000 is
+//! refused after 24 bytes; truncation), stored once per content in the object store (the hash
+//! is the name: already stored means nothing is sent), and only then recorded on the order.
+//! Any refusal leaves nothing behind: the temporary file goes, no chunks stay in the object
+//! store, no event is written.
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use reprint_eventstore::ExpectedVersion;
+use reprint_service::problem::Json;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use utoipa::ToSchema;
+
+use crate::api::owned_order;
+use crate::auth::User;
+use crate::error::{AppError, AppResult, media_error};
+use crate::events::{ImageEvent, OrderEvent, image_stream, order_stream};
+use crate::state::{AppState, now_ms, to_new};
+
+#[derive(Debug, Deserialize)]
+pub struct UploadQuery {
+    /// The file name the user knows the image by (for people only).
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Uploaded {
+    /// SHA-256 of the bytes: the image id, for items and re-orders.
+    pub image: String,
+    pub name: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub format: String,
+    /// False when the same content was stored already (nothing new was kept).
+    pub stored_now: bool,
+    /// What the reservation has left.
+    pub remaining: u64,
+}
+
+fn clean_name(name: Option<String>) -> AppResult<String> {
+    let name = name.unwrap_or_else(|| "image".to_string());
+    let name: String = name.chars().filter(|c| !c.is_control()).collect();
+    let name = name.trim().to_string();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(AppError::Unprocessable(
+            "name must be 1 to 200 characters".into(),
+        ));
+    }
+    Ok(name)
+}
+
+/// Upload one image (the raw bytes as the body) to an order with a reservation.
+#[utoipa::path(put, path = "/api/v1/orders/{id}/images", params(("id" = String, Path), ("name" = Option<String>, Query)),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Uploaded), (status = 400, description = "upload cut short"),
+              (status = 404), (status = 409, description = "no reservation"), (status = 413, description = "over the reservation"),
+              (status = 422, description = "not an image, or too many pixels")))]
+pub async fn upload(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Query(q): Query<UploadQuery>,
+    body: Body,
+) -> AppResult<Response> {
+    let (oid, order) = owned_order(&state, &user, &id).await?;
+    let name = clean_name(q.name)?;
+    let now = now_ms();
+    let allowed = order
+        .check_upload(now)?
+        .min(state.config.storage.max_image_bytes);
+    let _permit = state.uploads.acquire().await.map_err(AppError::internal)?;
+
+    // 1. Stream to a temporary file, hashing and counting.
+    let tmp = tempfile::NamedTempFile::new()?;
+    let mut file = tokio::fs::File::from_std(tmp.reopen()?);
+    let mut sha = Sha256::new();
+    let mut size: u64 = 0;
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            AppError::BadRequest(format!(
+                "the upload stopped before its end ({e}); nothing was kept"
+            ))
+        })?;
+        size += chunk.len() as u64;
+        if size > allowed {
+            return Err(AppError::TooLarge(format!(
+                "the image is larger than the {allowed} bytes this order's reservation has left; declare more storage first"
+            )));
+        }
+        sha.update(&chunk);
+        file.write_all(&chunk).await?;
+    }
+    file.flush().await?;
+    drop(file);
+    if size == 0 {
+        return Err(AppError::Unprocessable("the upload is empty".into()));
+    }
+    let hash = hex::encode(sha.finalize());
+
+    // 2. Check by content (in a blocking thread: parsing and hashing pixels is CPU work).
+    let path = tmp.path().to_path_buf();
+    let max = state.config.storage.max_image_bytes;
+    let (info, phash) = tokio::task::spawn_blocking(move || -> AppResult<_> {
+        let bytes = std::fs::read(&path)?;
+        let limits = reprint_media::Limits {
+            max_bytes: max,
+            ..reprint_media::Limits::default()
+        };
+        let info = reprint_media::validate::inspect(&bytes, &limits).map_err(media_error)?;
+        let phash = reprint_media::identity::phash_bytes(&bytes, &limits).map_err(media_error)?;
+        Ok((info, phash))
+    })
+    .await
+    .map_err(AppError::internal)??;
+
+    // 3. Store once per content.
+    let reader = tokio::fs::File::open(tmp.path()).await?;
+    let stored = state.images.put(reader, Some(&hash)).await?;
+
+    // 4. Record it on the order and as the user's image, in one transaction.
+    let (width, height) = info.display_size();
+    let order_id = oid.to_string();
+    let already_on_order = order.images.iter().any(|(i, _, _)| *i == hash);
+    let at_ms = now_ms();
+    let mut tx = state.store.begin().await?;
+    if !already_on_order {
+        let ev = OrderEvent::ImageAttached {
+            image: hash.clone(),
+            name: name.clone(),
+            bytes: size,
+            at_ms,
+        };
+        tx.append(
+            &order_stream(&order_id),
+            ExpectedVersion::after(order.version),
+            &to_new(&[ev])?,
+        )
+        .await?;
+    }
+    let image_stream_id = image_stream(&user.id, &hash);
+    if tx.stream_version(&image_stream_id).await? == 0 {
+        let ev = ImageEvent::Uploaded {
+            account: user.id.clone(),
+            image: hash.clone(),
+            name: name.clone(),
+            bytes: size,
+            width,
+            height,
+            format: info.format.name().to_string(),
+            phash: Some(phash.to_string()),
+            order: order_id.clone(),
+            at_ms,
+        };
+        tx.append(&image_stream_id, ExpectedVersion::NoStream, &to_new(&[ev])?)
+            .await?;
+    }
+    tx.commit().await?;
+    let used = if already_on_order {
+        order.used
+    } else {
+        order.used + size
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(Uploaded {
+            image: hash,
+            name,
+            bytes: size,
+            width,
+            height,
+            format: info.format.name().to_string(),
+            stored_now: stored.uploaded,
+            remaining: order.reserved.saturating_sub(used),
+        }),
+    )
+        .into_response())
+}

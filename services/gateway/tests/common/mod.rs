@@ -1,0 +1,325 @@
+//! Spawns the gateway on port 0 with a fresh store and a private nats-server, and plays the
+//! lab and the counter on that NATS (directory entries, quote responders, an order.placed
+//! subscriber): real peers over real NATS, not mocks.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use reprint_bus::directory::{Directory, PriceLine, SiteAnnouncement};
+use reprint_bus::request::{RpcError, RpcServer};
+use reprint_bus::subjects::{self, RpcMethod, SiteId, SiteKind};
+use reprint_domain::protocol::OrderPlaced;
+use reprint_domain::{Charge, ChargeLine, Currency, LineKind, Money};
+use reprint_gateway::{Application, Config};
+use reprint_service::shutdown::ShutdownTrigger;
+use reprint_testkit::{NatsServer, TestSqlite};
+use serde_json::{Value, json};
+
+pub const LAB: &str = "lab-a";
+pub const COUNTER: &str = "counter-x";
+
+pub struct TestApp {
+    pub base: String,
+    pub nats: NatsServer,
+    pub client: async_nats::Client,
+    pub js: async_nats::jetstream::Context,
+    pub trigger: ShutdownTrigger,
+    pub gateway_id: String,
+    _sqlite: Option<TestSqlite>,
+    _pg: Option<reprint_testkit::TestPostgres>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.trigger.trigger();
+    }
+}
+
+pub fn config(store_url: &str, nats_url: &str) -> Config {
+    let mut c = Config::default();
+    c.gateway_id = "gw-test".into();
+    c.http.address = "127.0.0.1:0".into();
+    c.http.rate_limit_attempts = 1000;
+    c.store.url = store_url.to_string();
+    c.nats.url = nats_url.to_string();
+    c.nats.relay_interval_ms = 50;
+    c.storage.user_quota_bytes = 50 * 1024 * 1024;
+    c.ops.emails = vec!["ops@example.com".into()];
+    c
+}
+
+pub async fn spawn() -> TestApp {
+    spawn_with(|_| {}).await
+}
+
+pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let sqlite = TestSqlite::create();
+    let nats = NatsServer::start();
+    let mut c = config(&sqlite.url, &nats.url);
+    tweak(&mut c);
+    start(c, nats, Some(sqlite), None).await
+}
+
+pub async fn spawn_postgres() -> TestApp {
+    let pg = reprint_testkit::TestPostgres::create().await;
+    let nats = NatsServer::start();
+    let c = config(&pg.url, &nats.url);
+    start(c, nats, None, Some(pg)).await
+}
+
+async fn start(
+    c: Config,
+    nats: NatsServer,
+    sqlite: Option<TestSqlite>,
+    pg: Option<reprint_testkit::TestPostgres>,
+) -> TestApp {
+    let gateway_id = c.gateway_id.clone();
+    let app = Application::build(c).await.expect("gateway builds");
+    let port = app.port();
+    let trigger = app.shutdown_trigger();
+    tokio::spawn(app.run_until_stopped());
+    let client = async_nats::connect(&nats.url).await.expect("nats");
+    let js = async_nats::jetstream::new(client.clone());
+    let dir = Directory::open(&js, 1).await.expect("directory");
+    dir.announce(&site(LAB, SiteKind::Lab))
+        .await
+        .expect("announce lab");
+    dir.announce(&site(COUNTER, SiteKind::Counter))
+        .await
+        .expect("announce counter");
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        nats,
+        client,
+        js,
+        trigger,
+        gateway_id,
+        _sqlite: sqlite,
+        _pg: pg,
+    }
+}
+
+pub fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
+    SiteAnnouncement {
+        id: SiteId::parse(id).unwrap(),
+        kind,
+        name: format!("Site {id}"),
+        address: "1-2-3 Ginza, Tokyo".into(),
+        time_zone: "Asia/Tokyo".into(),
+        currency: "JPY".into(),
+        sizes: vec!["L".into(), "2L".into()],
+        prices: vec![PriceLine {
+            item: "basic".into(),
+            amount_minor: 250,
+        }],
+        policy_summary: "basic charge free within 7 days".into(),
+        icc_profiles: vec!["lab-a-glossy".into()],
+        last_heartbeat: chrono::Utc::now(),
+        heartbeat_interval_secs: 3600,
+        version: "test".into(),
+    }
+}
+
+/// Answers `reprint.v1.rpc.<site>.quote` with a basic charge of 250 yen and a print line.
+pub async fn serve_quotes(app: &TestApp, site: &str) -> tokio::task::JoinHandle<()> {
+    let sid = SiteId::parse(site).unwrap();
+    let server = RpcServer::bind(
+        &app.client,
+        &subjects::rpc(&sid, RpcMethod::Quote),
+        &subjects::rpc_queue_group(&sid, RpcMethod::Quote),
+    )
+    .await
+    .unwrap();
+    let name = site.to_string();
+    tokio::spawn(async move {
+        let _ = server
+            .serve(
+                move |req: OrderPlaced, _ctx| {
+                    let name = name.clone();
+                    async move {
+                        let yen = |m| Money::new(m, Currency::JPY);
+                        let mut lines = vec![ChargeLine {
+                            kind: LineKind::BasicCharge,
+                            description: format!("basic charge at {name}"),
+                            amount: yen(250),
+                        }];
+                        for it in &req.items {
+                            lines.push(ChargeLine {
+                                kind: LineKind::Prints {
+                                    image: it.image,
+                                    size: it.size,
+                                    quantity: it.quantity,
+                                    unit_price: yen(30),
+                                },
+                                description: format!("{} x {}", it.quantity, it.size.code()),
+                                amount: yen(30 * i64::from(it.quantity)),
+                            });
+                        }
+                        let total = Money::sum(Currency::JPY, lines.iter().map(|l| &l.amount))
+                            .map_err(|e| RpcError::internal(e.to_string()))?;
+                        Ok::<_, RpcError>(Charge { lines, total })
+                    }
+                },
+                std::future::pending::<()>(),
+            )
+            .await;
+    })
+}
+
+/// Subscribes to the lab's order.placed subject (core NATS sees JetStream publishes too).
+pub async fn lab_orders(app: &TestApp) -> async_nats::Subscriber {
+    let s = app
+        .client
+        .subscribe(subjects::order_placed(&SiteId::parse(LAB).unwrap()))
+        .await
+        .unwrap();
+    app.client.flush().await.unwrap();
+    s
+}
+
+pub async fn next_order(sub: &mut async_nats::Subscriber) -> OrderPlaced {
+    let m = tokio::time::timeout(Duration::from_secs(10), sub.next())
+        .await
+        .expect("an order.placed within 10 s")
+        .expect("subscription open");
+    serde_json::from_slice(&m.payload).expect("OrderPlaced JSON")
+}
+
+/// Publishes a JSON message on JetStream and waits for the ack.
+pub async fn js_publish(app: &TestApp, subject: String, body: &Value, id: &str) {
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("Nats-Msg-Id", id);
+    app.js
+        .publish_with_headers(subject, h, serde_json::to_vec(body).unwrap().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+/// A logged-in user: a cookie-keeping HTTP client and the CSRF token.
+pub struct UserClient {
+    pub http: reqwest::Client,
+    pub csrf: String,
+    pub base: String,
+    pub account: String,
+}
+
+pub async fn sign_up(app: &TestApp, email: &str) -> UserClient {
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let res = http
+        .post(format!("{}/api/v1/accounts", app.base))
+        .json(&json!({
+            "name": "Hanako Yamada", "telephone": "03-1234-5678",
+            "address": "1-1 Chiyoda, Tokyo", "email": email, "password": "correct horse battery"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    let body: Value = res.json().await.unwrap();
+    UserClient {
+        http,
+        csrf: body["csrf_token"].as_str().unwrap().to_string(),
+        base: app.base.clone(),
+        account: body["account"].as_str().unwrap().to_string(),
+    }
+}
+
+impl UserClient {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self.http.get(self.url(path)).send().await.unwrap();
+        status_json(r).await
+    }
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .header("x-csrf-token", &self.csrf)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        status_json(r).await
+    }
+    pub async fn post_with(&self, path: &str, body: &Value, key: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .post(self.url(path))
+            .header("x-csrf-token", &self.csrf)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        status_json(r).await
+    }
+    pub async fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .put(self.url(path))
+            .header("x-csrf-token", &self.csrf)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        status_json(r).await
+    }
+    pub async fn upload(&self, order: &str, name: &str, bytes: Vec<u8>) -> (u16, Value) {
+        let r = self
+            .http
+            .put(self.url(&format!("/api/v1/orders/{order}/images?name={name}")))
+            .header("x-csrf-token", &self.csrf)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        status_json(r).await
+    }
+    pub async fn new_order(&self) -> String {
+        let (s, b) = self.post("/api/v1/orders", &json!({})).await;
+        assert_eq!(s, 201, "{b}");
+        b["order"].as_str().unwrap().to_string()
+    }
+}
+
+pub async fn status_json(r: reqwest::Response) -> (u16, Value) {
+    let s = r.status().as_u16();
+    let text = r.text().await.unwrap();
+    assert!(s < 500, "a server error: {s} {text}");
+    (
+        s,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+pub fn jpeg(seed: u64, w: u32, h: u32) -> Vec<u8> {
+    reprint_media::synthetic::jpeg(&reprint_media::synthetic::photo(seed, w, h), 85).unwrap()
+}
+
+/// Messages in the image object store's stream (chunks and metadata).
+pub async fn image_store_messages(app: &TestApp) -> u64 {
+    let mut s = app.js.get_stream("OBJ_reprint_images").await.unwrap();
+    s.info().await.unwrap().state.messages
+}
+
+pub async fn eventually<F, Fut>(what: &str, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if f().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting for {what}");
+}

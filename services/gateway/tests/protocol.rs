@@ -1,0 +1,359 @@
+//! Each step of the ordering protocol (seed 000) through the HTTP API, with the lab and the
+//! counter played on a private nats-server.
+
+mod common;
+
+use common::*;
+use reprint_bus::subjects::{self, Address, SiteId};
+use serde_json::json;
+
+#[tokio::test]
+async fn the_whole_protocol_from_sign_up_to_re_order() {
+    let app = spawn().await;
+    let _lab_quotes = serve_quotes(&app, LAB).await;
+    let _counter_quotes = serve_quotes(&app, COUNTER).await;
+    let mut lab = lab_orders(&app).await;
+    let u = sign_up(&app, "hanako@example.com").await;
+
+    // Claims 11, 29: the directory of labs and counters.
+    let (s, sites) = u.get("/api/v1/sites").await;
+    assert_eq!(s, 200);
+    let ids: Vec<&str> = sites
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&LAB) && ids.contains(&COUNTER), "{sites}");
+
+    // Claim 26 a-c: an order id.
+    let order = u.new_order().await;
+
+    // Claim 26 f: no upload without a reservation.
+    let photo = jpeg(1, 1800, 1200);
+    let (s, b) = u.upload(&order, "beach.jpg", photo.clone()).await;
+    assert_eq!(s, 409, "{b}");
+    assert_eq!(b["type"], "no_reservation");
+
+    // Claims 9, 26 d-e: reserve.
+    let size = photo.len() as u64;
+    let (s, r) = u
+        .put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({"bytes": size + 10}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["remaining"], size + 10);
+
+    let (s, up) = u.upload(&order, "beach.jpg", photo.clone()).await;
+    assert_eq!(s, 201, "{up}");
+    let image = up["image"].as_str().unwrap().to_string();
+    assert_eq!(image.len(), 64);
+    assert_eq!(up["width"], 1800);
+
+    // Over the reservation: refused, nothing kept.
+    let other = jpeg(2, 400, 300);
+    let before = image_store_messages(&app).await;
+    let (s, b) = u.upload(&order, "other.jpg", other).await;
+    assert_eq!(s, 413, "{b}");
+    assert_eq!(
+        image_store_messages(&app).await,
+        before,
+        "no chunks of a refused upload"
+    );
+
+    // A quote from both sites, explained lines.
+    let req = json!({"lab": LAB, "counter": COUNTER, "items": [{"image": image, "size": "L", "quantity": 2}]});
+    let (s, q) = u.post(&format!("/api/v1/orders/{order}/quote"), &req).await;
+    assert_eq!(s, 200, "{q}");
+    assert_eq!(q["lab"]["charge"]["lines"].as_array().unwrap().len(), 2);
+    assert_eq!(q["total"]["minor"], 620, "{q}");
+
+    // Submit: idempotent.
+    let (s, v) = u
+        .post_with(&format!("/api/v1/orders/{order}/submit"), &req, "key-1")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["stage"], "placed");
+    let placed = next_order(&mut lab).await;
+    assert_eq!(placed.order.to_string(), order);
+    assert_eq!(placed.items[0].image.to_hex(), image);
+    assert_eq!(
+        placed
+            .customer
+            .telephone
+            .chars()
+            .filter(|c| c.is_ascii_digit())
+            .count(),
+        10
+    );
+    let (s, again) = u
+        .post_with(&format!("/api/v1/orders/{order}/submit"), &req, "key-1")
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(again["order"], order);
+    let (s, b) = u
+        .post_with(&format!("/api/v1/orders/{order}/submit"), &req, "key-2")
+        .await;
+    assert_eq!(s, 409, "{b}");
+
+    // The lab's reception record comes back: the slip, and the registration number.
+    let slip = json!({
+        "order": order, "lab": LAB, "estimated_finish": null,
+        "extract": {
+            "from_site": LAB, "from_kind": "lab", "registration_number": "A0000001",
+            "name": "Hanako Yamada", "telephone": "0312345678", "address": null, "email": null,
+            "reception": {
+                "number": "B0000456", "order": order, "route": "internet",
+                "received_at": "2026-11-20T10:00:00Z", "data_receive": null, "partner": COUNTER,
+                "items": [], "charge": {"lines": [], "total": {"minor": 250, "currency": "JPY"}},
+                "partner_charge": null, "estimated_finish": null, "state": "open"
+            },
+            "other_receptions": []
+        }
+    });
+    let gw = Address::gateway(SiteId::parse(&app.gateway_id).unwrap());
+    js_publish(
+        &app,
+        subjects::reception_recorded(&gw).unwrap(),
+        &slip,
+        "slip-1",
+    )
+    .await;
+
+    // Claims 10, 28: status follows the network.
+    let change = json!({"order": order, "stage": "printing", "site": LAB, "site_kind": "lab",
+        "at": "2026-11-20T11:00:00Z", "detail": "printing", "charge": null});
+    let sub = subjects::OrderId::parse(order.clone()).unwrap();
+    js_publish(&app, subjects::status(&sub), &change, "status-1").await;
+    js_publish(&app, subjects::status(&sub), &change, "status-1-again").await;
+    let path = format!("/api/v1/orders/{order}");
+    eventually("stage printing", || async {
+        let (_, v) = u.get(&path).await;
+        v["stage"] == "printing"
+    })
+    .await;
+    let (_, v) = u.get(&path).await;
+    let stages: Vec<&str> = v["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["stage"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        stages.iter().filter(|s| **s == "printing").count(),
+        1,
+        "{stages:?}"
+    );
+    assert!(stages.contains(&"placed"), "{stages:?}");
+    eventually("the slip", || async {
+        let (_, v) = u.get(&path).await;
+        v["slip"]["reception"]["number"] == "B0000456"
+    })
+    .await;
+    let (_, me) = u.get("/api/v1/me").await;
+    assert_eq!(me["registrations"][LAB], "A0000001");
+
+    // Too late to cancel once printing.
+    let (s, b) = u
+        .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
+        .await;
+    assert_eq!(s, 409, "{b}");
+
+    // Claims 7, 16: re-order by reference, with an edit list, and no bytes.
+    let before = image_store_messages(&app).await;
+    let (s, re) = u
+        .post(
+            &format!("/api/v1/orders/{order}/reorder"),
+            &json!({"items": [{"image": image, "size": "2L", "quantity": 1, "edits": [{"op": "grayscale"}]}]}),
+        )
+        .await;
+    assert_eq!(s, 201, "{re}");
+    let second = next_order(&mut lab).await;
+    assert_eq!(second.order.to_string(), re["order"].as_str().unwrap());
+    assert_eq!(second.items[0].image.to_hex(), image);
+    assert!(
+        second.items[0]
+            .edits
+            .as_deref()
+            .unwrap()
+            .contains("grayscale")
+    );
+    assert_eq!(
+        second.customer.registration_number.as_deref(),
+        Some("A0000001")
+    );
+    assert_eq!(
+        image_store_messages(&app).await,
+        before,
+        "a re-order sends no image bytes"
+    );
+
+    // The list of orders, and download with the print history.
+    let (_, list) = u.get("/api/v1/orders").await;
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    let r = u
+        .http
+        .get(u.url(&format!("/api/v1/images/{image}?format=zip")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let zip = r.bytes().await.unwrap();
+    assert_eq!(&zip[..2], b"PK");
+
+    // The placed order can be cancelled before printing.
+    let (s, c) = u
+        .post(
+            &format!("/api/v1/orders/{}/cancel", re["order"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["stage"], "cancelled");
+}
+
+#[tokio::test]
+async fn someone_elses_order_and_image_are_not_found() {
+    let app = spawn().await;
+    let a = sign_up(&app, "a@example.com").await;
+    let b = sign_up(&app, "b@example.com").await;
+    let order = a.new_order().await;
+    let photo = jpeg(3, 640, 480);
+    let (s, _) = a
+        .put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({"bytes": 1_000_000}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, up) = a.upload(&order, "a.jpg", photo.clone()).await;
+    assert_eq!(s, 201, "{up}");
+    let image = up["image"].as_str().unwrap();
+
+    for (status, body) in [
+        b.get(&format!("/api/v1/orders/{order}")).await,
+        b.put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({"bytes": 10}),
+        )
+        .await,
+        b.upload(&order, "x.jpg", photo.clone()).await,
+        b.post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
+            .await,
+        b.get(&format!("/api/v1/images/{image}")).await,
+    ] {
+        assert_eq!(status, 404, "{body}");
+    }
+    // B orders A's image by reference in B's own order: not found either.
+    let mine = b.new_order().await;
+    let (s, body) = b
+        .post_with(
+            &format!("/api/v1/orders/{mine}/submit"),
+            &json!({"lab": LAB, "counter": COUNTER, "items": [{"image": image, "size": "L", "quantity": 1}]}),
+            "k",
+        )
+        .await;
+    assert_eq!(s, 404, "{body}");
+    // Without the session, 401; without the CSRF token, 403.
+    let anon = reqwest::Client::new();
+    let r = anon
+        .get(format!("{}/api/v1/orders", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = a.http.post(a.url("/api/v1/orders")).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+}
+
+#[tokio::test]
+async fn storage_over_the_quota_or_capacity_is_refused_with_the_reason() {
+    let app = spawn_with(|c| {
+        c.storage.user_quota_bytes = 1_000_000;
+        c.storage.capacity_bytes = 1_500_000;
+    })
+    .await;
+    let a = sign_up(&app, "q@example.com").await;
+    let o1 = a.new_order().await;
+    let (s, b) = a
+        .put(
+            &format!("/api/v1/orders/{o1}/storage"),
+            &json!({"bytes": 2_000_000}),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    assert_eq!(b["type"], "over_quota");
+    assert!(b["detail"].as_str().unwrap().contains("1000000"), "{b}");
+    let (s, _) = a
+        .put(
+            &format!("/api/v1/orders/{o1}/storage"),
+            &json!({"bytes": 900_000}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    // A second order of the same user: the first reservation counts.
+    let o2 = a.new_order().await;
+    let (s, b) = a
+        .put(
+            &format!("/api/v1/orders/{o2}/storage"),
+            &json!({"bytes": 200_000}),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    // Another user: within their quota, but the gateway's capacity is used up.
+    let other = sign_up(&app, "r@example.com").await;
+    let o3 = other.new_order().await;
+    let (s, b) = other
+        .put(
+            &format!("/api/v1/orders/{o3}/storage"),
+            &json!({"bytes": 700_000}),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    assert_eq!(b["type"], "no_capacity");
+}
+
+#[tokio::test]
+async fn the_api_serves_its_openapi_document_and_health() {
+    let app = spawn().await;
+    let r = reqwest::get(format!("{}/api/v1/openapi.json", app.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let doc: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        doc["paths"]["/api/v1/orders/{id}/storage"]["put"].is_object(),
+        "{doc}"
+    );
+    for p in ["/healthz", "/readyz", "/metrics"] {
+        let r = reqwest::get(format!("{}{p}", app.base)).await.unwrap();
+        assert_eq!(r.status(), 200, "{p}");
+    }
+}
+
+#[tokio::test]
+async fn runs_on_postgres_too() {
+    let app = spawn_postgres().await;
+    let _q = serve_quotes(&app, LAB).await;
+    let mut lab = lab_orders(&app).await;
+    let u = sign_up(&app, "pg@example.com").await;
+    let order = u.new_order().await;
+    let photo = jpeg(4, 800, 600);
+    let (s, _) = u
+        .put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({"bytes": photo.len()}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, up) = u.upload(&order, "p.jpg", photo).await;
+    assert_eq!(s, 201, "{up}");
+    let req = json!({"lab": LAB, "counter": COUNTER, "items": [{"image": up["image"], "size": "L", "quantity": 1}]});
+    let (s, v) = u
+        .post_with(&format!("/api/v1/orders/{order}/submit"), &req, "pg-1")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(next_order(&mut lab).await.order.to_string(), order);
+}
