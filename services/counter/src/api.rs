@@ -1,0 +1,653 @@
+//! The JSON API under `/api/v1`: the same things the terminal pages do, for a till or a
+//! scanner app. Described by the OpenAPI document at `/api/v1/openapi.json`.
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, NaiveDate, Utc};
+use reprint_domain::Charge;
+use reprint_service::problem::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+use crate::AppState;
+use crate::auth::{self, ApiStaff};
+use crate::error::{CounterError, Result};
+use crate::intake::{self, CustomerInput, Intake, IntakeRequest};
+use crate::medium::{self, Medium};
+use crate::pickup::{self, OrderSummary, PaymentInput, PickupView, Receipt};
+use crate::takings::{self, Takings};
+
+// ---------- DTOs ----------
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoginBody {
+    pub name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LoginReply {
+    pub staff: String,
+    /// Send it as `X-CSRF-Token` with every POST.
+    pub csrf_token: String,
+}
+
+/// One explained line of a charge.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LineDto {
+    pub description: String,
+    /// Minor units (yen).
+    pub amount: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ChargeDto {
+    pub lines: Vec<LineDto>,
+    pub total: i64,
+    pub currency: String,
+}
+
+impl From<&Charge> for ChargeDto {
+    fn from(c: &Charge) -> ChargeDto {
+        ChargeDto {
+            lines: c
+                .lines
+                .iter()
+                .map(|l| LineDto {
+                    description: l.description.clone(),
+                    amount: l.amount.minor,
+                })
+                .collect(),
+            total: c.total.minor,
+            currency: c.total.currency.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ItemDto {
+    pub image: String,
+    pub name: String,
+    pub size: String,
+    pub quantity: u32,
+}
+
+/// The multipart form of a walk-in intake (documentation only).
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct IntakeForm {
+    /// The counter's registration number, when the customer has one.
+    registration_number: Option<String>,
+    name: String,
+    telephone: String,
+    address: Option<String>,
+    email: Option<String>,
+    /// The lab's site id.
+    lab: String,
+    /// Print size for every print (L, 2L, KG, ...).
+    size: String,
+    /// Prints per image when the card has no print order (default 1).
+    quantity: Option<u32>,
+    /// A ZIP of the card.
+    #[schema(value_type = Option<String>, format = Binary)]
+    medium: Option<Vec<u8>>,
+    /// Image files (one part each), instead of a ZIP.
+    #[schema(value_type = Option<Vec<String>>, format = Binary)]
+    images: Option<Vec<Vec<u8>>>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IntakeReply {
+    pub order: String,
+    pub reception_number: String,
+    pub registration_number: String,
+    pub newly_registered: bool,
+    pub received_at: DateTime<Utc>,
+    pub expected_ready: DateTime<Utc>,
+    pub lab: String,
+    pub items: Vec<ItemDto>,
+    /// The counter's own charge (the lab's is filled in when the prints arrive).
+    pub counter_charge: ChargeDto,
+    /// Whether a DPOF print order on the card chose the prints.
+    pub from_dpof: bool,
+    /// The printable slip.
+    pub slip_url: String,
+}
+
+impl From<&Intake> for IntakeReply {
+    fn from(i: &Intake) -> IntakeReply {
+        IntakeReply {
+            order: i.order.to_string(),
+            reception_number: i.reception_number.to_string(),
+            registration_number: i.registration_number.clone(),
+            newly_registered: i.newly_registered,
+            received_at: i.received_at,
+            expected_ready: i.expected_ready,
+            lab: i.lab.clone(),
+            items: i
+                .items
+                .iter()
+                .map(|it| ItemDto {
+                    image: it.image.to_hex(),
+                    name: it.name.clone(),
+                    size: it.size.to_string(),
+                    quantity: it.quantity,
+                })
+                .collect(),
+            counter_charge: ChargeDto::from(&i.charge),
+            from_dpof: i.from_dpof,
+            slip_url: format!("/slip/{}", i.reception_number),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderDto {
+    pub order: String,
+    pub reception_number: String,
+    pub lab: String,
+    pub lab_reception: Option<String>,
+    pub route: String,
+    pub customer_name: String,
+    /// placed, received, ready, collected, rejected
+    pub state: String,
+    pub received_at: Option<DateTime<Utc>>,
+    pub expected_ready: Option<DateTime<Utc>>,
+    pub arrived_at: Option<DateTime<Utc>>,
+    /// For staff: why the lab rejected the order.
+    pub notice: Option<String>,
+}
+
+impl From<&OrderSummary> for OrderDto {
+    fn from(o: &OrderSummary) -> OrderDto {
+        OrderDto {
+            order: o.order.clone(),
+            reception_number: o.reception_number.clone(),
+            lab: o.lab.clone(),
+            lab_reception: o.lab_reception.clone(),
+            route: o.route.clone(),
+            customer_name: o.customer_name.clone(),
+            state: o.state.clone(),
+            received_at: o.received_at,
+            expected_ready: o.expected_ready,
+            arrived_at: o.arrived_at,
+            notice: o.notice.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ArrivalsReply {
+    /// Prints arrived, waiting for their customers.
+    pub ready: Vec<OrderDto>,
+    /// Walk-in orders sent to a lab, prints not here yet.
+    pub awaiting: Vec<OrderDto>,
+    /// Orders a lab rejected: tell the customer.
+    pub notices: Vec<OrderDto>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PickupReply {
+    pub order: OrderDto,
+    pub registration_number: String,
+    pub items: Vec<ItemDto>,
+    pub lab_name: String,
+    /// The lab's charge, once the prints arrived.
+    pub lab_charge: Option<ChargeDto>,
+    pub counter_charge: ChargeDto,
+    /// Lab charge + counter charge, once the prints arrived.
+    pub amount_due: Option<i64>,
+    pub currency: String,
+    pub can_collect: bool,
+}
+
+impl From<&PickupView> for PickupReply {
+    fn from(v: &PickupView) -> PickupReply {
+        PickupReply {
+            order: OrderDto::from(&v.summary),
+            registration_number: v.registration_number.clone(),
+            items: v
+                .reception
+                .items
+                .iter()
+                .map(|it| ItemDto {
+                    image: it.image.to_hex(),
+                    name: it.name.clone(),
+                    size: it.size.to_string(),
+                    quantity: it.quantity,
+                })
+                .collect(),
+            lab_name: v.lab_name.clone(),
+            lab_charge: v.lab_charge.as_ref().map(ChargeDto::from),
+            counter_charge: ChargeDto::from(&v.counter_charge),
+            amount_due: v.amount_due.map(|m| m.minor),
+            currency: v.counter_charge.total.currency.to_string(),
+            can_collect: v.can_collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CollectBody {
+    /// cash, card, e-money or qr
+    pub method: String,
+    /// What the customer handed over (minor units); absent for exact payment.
+    pub tendered: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReceiptReply {
+    pub reception_number: String,
+    pub amount_due: i64,
+    pub lab_charge: i64,
+    pub counter_charge: i64,
+    pub method: String,
+    pub tendered: i64,
+    pub change: i64,
+    pub currency: String,
+    pub collected_at: DateTime<Utc>,
+    pub settlement: String,
+}
+
+impl From<&Receipt> for ReceiptReply {
+    fn from(r: &Receipt) -> ReceiptReply {
+        ReceiptReply {
+            reception_number: r.reception_number.clone(),
+            amount_due: r.amount_due.minor,
+            lab_charge: r.lab_charge.minor,
+            counter_charge: r.counter_charge.minor,
+            method: r.payment.method.clone(),
+            tendered: r.payment.tendered.minor,
+            change: r.payment.change.minor,
+            currency: r.amount_due.currency.to_string(),
+            collected_at: r.collected_at,
+            settlement: r.settlement.to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MethodDto {
+    pub method: String,
+    pub count: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct LabBalanceDto {
+    pub lab: String,
+    pub lab_name: String,
+    pub collected_today: i64,
+    pub settled_today: i64,
+    pub collected_total: i64,
+    pub settled_total: i64,
+    /// Collected for the lab and not yet settled.
+    pub owed: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TakingsReply {
+    pub date: NaiveDate,
+    pub currency: String,
+    pub collections: i64,
+    pub total: i64,
+    pub counter_share: i64,
+    pub lab_share: i64,
+    pub by_method: Vec<MethodDto>,
+    pub by_lab: Vec<LabBalanceDto>,
+}
+
+impl From<&Takings> for TakingsReply {
+    fn from(t: &Takings) -> TakingsReply {
+        TakingsReply {
+            date: t.date,
+            currency: t.currency.clone(),
+            collections: t.collections,
+            total: t.total,
+            counter_share: t.counter_share,
+            lab_share: t.lab_share,
+            by_method: t
+                .by_method
+                .iter()
+                .map(|m| MethodDto {
+                    method: m.method.clone(),
+                    count: m.count,
+                    total: m.total,
+                })
+                .collect(),
+            by_lab: t
+                .by_lab
+                .iter()
+                .map(|l| LabBalanceDto {
+                    lab: l.lab.clone(),
+                    lab_name: l.lab_name.clone(),
+                    collected_today: l.collected_today,
+                    settled_today: l.settled_today,
+                    collected_total: l.collected_total,
+                    settled_total: l.settled_total,
+                    owed: l.owed(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SearchQuery {
+    pub q: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DateQuery {
+    pub date: Option<String>,
+}
+
+// ---------- the multipart intake form, shared with the pages ----------
+
+/// What the intake form carried.
+pub struct IntakeUpload {
+    pub request: IntakeRequest,
+    pub zip: Option<Vec<u8>>,
+    pub files: Vec<(String, Vec<u8>)>,
+    pub csrf: String,
+}
+
+fn bad_multipart(e: impl std::fmt::Display) -> CounterError {
+    CounterError::Invalid(format!("the upload could not be read: {e}"))
+}
+
+pub async fn read_intake_form(mut form: Multipart) -> Result<IntakeUpload> {
+    let mut request = IntakeRequest {
+        customer: CustomerInput::default(),
+        lab: String::new(),
+        size: "L".into(),
+        quantity: 1,
+    };
+    let mut zip = None;
+    let mut files = Vec::new();
+    let mut csrf = String::new();
+    while let Some(field) = form.next_field().await.map_err(bad_multipart)? {
+        let name = field.name().unwrap_or("").to_string();
+        match name.as_str() {
+            "medium" | "images" => {
+                let file_name = field.file_name().unwrap_or("").to_string();
+                let bytes = field.bytes().await.map_err(bad_multipart)?;
+                if bytes.is_empty() && file_name.is_empty() {
+                    continue; // an empty file input of the page
+                }
+                if name == "medium" {
+                    if zip.is_some() {
+                        return Err(CounterError::Invalid("hand in one ZIP per order".into()));
+                    }
+                    zip = Some(bytes.to_vec());
+                } else {
+                    files.push((
+                        if file_name.is_empty() {
+                            format!("image-{}", files.len() + 1)
+                        } else {
+                            file_name
+                        },
+                        bytes.to_vec(),
+                    ));
+                }
+            }
+            _ => {
+                let text = field.text().await.map_err(bad_multipart)?;
+                let opt = || Some(text.trim().to_string()).filter(|s| !s.is_empty());
+                match name.as_str() {
+                    "registration_number" => request.customer.registration_number = opt(),
+                    "name" => request.customer.name = text.trim().to_string(),
+                    "telephone" => request.customer.telephone = text.trim().to_string(),
+                    "address" => request.customer.address = opt(),
+                    "email" => request.customer.email = opt(),
+                    "lab" => request.lab = text.trim().to_string(),
+                    "size" => request.size = text.trim().to_string(),
+                    "quantity" => {
+                        if let Some(q) = opt() {
+                            request.quantity = q.parse().map_err(|_| {
+                                CounterError::Invalid(format!("quantity {q:?} is not a number"))
+                            })?;
+                        }
+                    }
+                    "csrf" => csrf = text,
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(IntakeUpload {
+        request,
+        zip,
+        files,
+        csrf,
+    })
+}
+
+/// Reads the medium and takes the order in.
+pub async fn run_intake(state: &AppState, upload: IntakeUpload) -> Result<Intake> {
+    let counter = state.counter.clone();
+    intake::check_request(&counter, &upload.request)?;
+    let limits = counter.config.uploads.clone();
+    let IntakeUpload {
+        request,
+        zip,
+        files,
+        ..
+    } = upload;
+    let medium: Medium = tokio::task::spawn_blocking(move || match (zip, files.is_empty()) {
+        (Some(_), false) => Err(CounterError::Invalid(
+            "hand in a ZIP or image files, not both".into(),
+        )),
+        (Some(zip), true) => medium::read_zip(&zip, &limits).map_err(CounterError::from),
+        (None, false) => medium::read_files(files, &limits).map_err(CounterError::from),
+        (None, true) => Err(CounterError::Invalid(
+            "no medium: attach a ZIP of the card or the image files".into(),
+        )),
+    })
+    .await
+    .map_err(|e| CounterError::Internal(format!("medium reader: {e}")))??;
+    intake::take_in(&counter, &request, &medium, Utc::now()).await
+}
+
+// ---------- handlers ----------
+
+#[utoipa::path(post, path = "/api/v1/login", request_body = LoginBody,
+    responses((status = 200, body = LoginReply), (status = 401, description = "wrong name or password")))]
+async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<LoginBody>,
+) -> Result<Response> {
+    let client = headers
+        .get("x-forwarded-for")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("local")
+        .to_string();
+    let session = auth::log_in(&state, &body.name, &body.password, &client)?;
+    let cookie = session.set_cookie(&state.key, state.counter.config.http.secure_cookies);
+    let reply = LoginReply {
+        staff: session.user.clone(),
+        csrf_token: session.csrf_token(&state.key),
+    };
+    let mut res = Json(reply).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    Ok(res)
+}
+
+#[utoipa::path(post, path = "/api/v1/intake",
+    request_body(content = IntakeForm, content_type = "multipart/form-data"),
+    responses((status = 201, body = IntakeReply), (status = 413, description = "medium over the limits"),
+        (status = 422, description = "not a ZIP, unsafe entry name, non-image, damaged DPOF, unknown lab ...")))]
+async fn post_intake(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Result<Response> {
+    staff.check_csrf(&state, &headers)?;
+    let upload = read_intake_form(form).await?;
+    let intake = run_intake(&state, upload).await?;
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(IntakeReply::from(&intake)),
+    )
+        .into_response())
+}
+
+#[utoipa::path(get, path = "/api/v1/arrivals", responses((status = 200, body = ArrivalsReply)))]
+async fn arrivals(State(state): State<AppState>, _staff: ApiStaff) -> Result<Json<ArrivalsReply>> {
+    let c = &state.counter;
+    Ok(Json(ArrivalsReply {
+        ready: pickup::orders_in(c, &["ready"], 500)
+            .await?
+            .iter()
+            .map(OrderDto::from)
+            .collect(),
+        awaiting: pickup::orders_in(c, &["placed", "received"], 500)
+            .await?
+            .iter()
+            .map(OrderDto::from)
+            .collect(),
+        notices: pickup::orders_in(c, &["rejected"], 100)
+            .await?
+            .iter()
+            .map(OrderDto::from)
+            .collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/pickups", params(("q" = String, Query, description = "slip number (this counter's or the lab's), scanned slip code, or telephone")),
+    responses((status = 200, body = [OrderDto]), (status = 404), (status = 422, description = "another counter's slip")))]
+async fn search(
+    State(state): State<AppState>,
+    _staff: ApiStaff,
+    Query(q): Query<SearchQuery>,
+) -> Result<Json<Vec<OrderDto>>> {
+    Ok(Json(
+        pickup::find(&state.counter, &q.q)
+            .await?
+            .iter()
+            .map(OrderDto::from)
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/pickups/{reception}", params(("reception" = String, Path)),
+    responses((status = 200, body = PickupReply), (status = 404)))]
+async fn pickup_view(
+    State(state): State<AppState>,
+    _staff: ApiStaff,
+    Path(reception): Path<String>,
+) -> Result<Json<PickupReply>> {
+    Ok(Json(PickupReply::from(
+        &pickup::view(&state.counter, &reception).await?,
+    )))
+}
+
+#[utoipa::path(post, path = "/api/v1/pickups/{reception}/collect", params(("reception" = String, Path)), request_body = CollectBody,
+    responses((status = 200, body = ReceiptReply), (status = 409, description = "not arrived, already collected or cancelled"),
+        (status = 422, description = "tendered less than due, unknown method")))]
+async fn collect(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    headers: HeaderMap,
+    Path(reception): Path<String>,
+    Json(body): Json<CollectBody>,
+) -> Result<Json<ReceiptReply>> {
+    staff.check_csrf(&state, &headers)?;
+    let receipt = pickup::collect(
+        &state.counter,
+        &reception,
+        &PaymentInput {
+            method: body.method,
+            tendered: body.tendered,
+        },
+        &staff.0.user,
+        Utc::now(),
+    )
+    .await?;
+    Ok(Json(ReceiptReply::from(&receipt)))
+}
+
+pub fn parse_date(state: &AppState, date: Option<&str>) -> Result<NaiveDate> {
+    match date.map(str::trim).filter(|d| !d.is_empty()) {
+        None => Ok(takings::today(&state.counter, Utc::now())),
+        Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map_err(|_| CounterError::Invalid(format!("date {d:?} is not YYYY-MM-DD"))),
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/takings", params(("date" = Option<String>, Query, description = "YYYY-MM-DD on the counter's calendar; today by default")),
+    responses((status = 200, body = TakingsReply)))]
+async fn get_takings(
+    State(state): State<AppState>,
+    _staff: ApiStaff,
+    Query(q): Query<DateQuery>,
+) -> Result<Json<TakingsReply>> {
+    let date = parse_date(&state, q.date.as_deref())?;
+    Ok(Json(TakingsReply::from(
+        &takings::takings(&state.counter, date).await?,
+    )))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "reprint counter",
+        description = "The reception/delivery counter of seed 004: walk-in intake, arrivals, pickup with one payment, takings."
+    ),
+    paths(
+        login,
+        post_intake,
+        arrivals,
+        search,
+        pickup_view,
+        collect,
+        get_takings
+    ),
+    components(schemas(
+        LoginBody,
+        LoginReply,
+        LineDto,
+        ChargeDto,
+        ItemDto,
+        IntakeForm,
+        IntakeReply,
+        OrderDto,
+        ArrivalsReply,
+        PickupReply,
+        CollectBody,
+        ReceiptReply,
+        MethodDto,
+        LabBalanceDto,
+        TakingsReply
+    ))
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}
+
+pub fn routes(state: AppState) -> Router {
+    let upload_limit =
+        usize::try_from(state.counter.config.uploads.max_request_bytes).unwrap_or(usize::MAX);
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/api/v1/login", post(login))
+        .route(
+            "/api/v1/intake",
+            post(post_intake).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/api/v1/arrivals", get(arrivals))
+        .route("/api/v1/pickups", get(search))
+        .route("/api/v1/pickups/{reception}", get(pickup_view))
+        .route("/api/v1/pickups/{reception}/collect", post(collect))
+        .route("/api/v1/takings", get(get_takings))
+        .with_state(state)
+}

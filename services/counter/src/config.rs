@@ -1,0 +1,357 @@
+//! The counter's configuration: a TOML file, then `REPRINT_COUNTER__a__b` environment variables
+//! over it (see `reprint_service::config`). A bad file fails at start with the field named.
+//!
+//! ```toml
+//! name = "Ginza mini-lab"
+//! address = "1-2-3 Ginza, Tokyo"
+//! data_dir = "./data/counter"
+//! session_secret = "... at least 32 bytes ..."
+//! [site]            # the counter's charging rules (reprint_domain::SiteRules)
+//! [[labs]]          # the labs it works with
+//! [[staff]]         # terminal accounts: name + argon2id hash (`reprint-counter hash-password`)
+//! [store] url = "sqlite://./data/counter/counter.sqlite"   # the default
+//! [nats] url = "nats://127.0.0.1:4222"
+//! [http] address = "127.0.0.1:8083"
+//! [uploads]         # limits on what a medium may hold
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use reprint_domain::extract::Sharing;
+use reprint_domain::{SiteId, SiteKind, SiteRules};
+use serde::Deserialize;
+
+use crate::error::CounterError;
+
+/// Environment prefix of the overrides.
+pub const ENV_PREFIX: &str = "REPRINT_COUNTER";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CounterConfig {
+    /// The counter's name, on the slip and the terminal.
+    pub name: String,
+    /// Its address, on the slip.
+    #[serde(default)]
+    pub address: String,
+    /// Where the SQLite store and the image spool live.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The counter's charging rules (site id, time zone, currency, numbers, prices, policy).
+    pub site: SiteRules,
+    /// The labs this counter works with.
+    pub labs: Vec<LabLink>,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub nats: NatsConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// Terminal accounts.
+    pub staff: Vec<StaffAccount>,
+    /// Signs the staff sessions; at least 32 bytes.
+    pub session_secret: String,
+    #[serde(default)]
+    pub uploads: UploadLimits,
+}
+
+/// A lab the counter forwards walk-in orders to and receives deliveries from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabLink {
+    pub id: SiteId,
+    pub name: String,
+    /// How much of the counter's file goes to the lab: `reception_only` (default) or
+    /// `whole_file` (an affiliated lab with a data-sharing agreement).
+    #[serde(default = "default_sharing")]
+    pub sharing: Sharing,
+    /// Hours the lab usually takes, for the expected ready time on the slip (the lab's own
+    /// estimate replaces it when its reception record arrives).
+    #[serde(default = "default_turnaround")]
+    pub turnaround_hours: u32,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// `sqlite://...` or `postgres://...`; default `sqlite://<data_dir>/counter.sqlite`.
+    pub url: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsConfig {
+    #[serde(default = "default_nats")]
+    pub url: String,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        NatsConfig {
+            url: default_nats(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// `host:port`; port 0 picks a free port (tests).
+    #[serde(default = "default_http")]
+    pub address: String,
+    /// Mark the session cookie `Secure` (behind TLS).
+    #[serde(default)]
+    pub secure_cookies: bool,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            address: default_http(),
+            secure_cookies: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaffAccount {
+    pub name: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+/// What a medium handed over at the counter may hold.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadLimits {
+    /// Largest request body (the ZIP or all image files together), bytes.
+    #[serde(default = "default_request_bytes")]
+    pub max_request_bytes: u64,
+    /// Most files in one ZIP (entries, directories included).
+    #[serde(default = "default_entries")]
+    pub max_entries: usize,
+    /// Most bytes all ZIP entries may expand to (declared and actual sizes are checked).
+    #[serde(default = "default_uncompressed")]
+    pub max_uncompressed_bytes: u64,
+    /// Largest single image, bytes.
+    #[serde(default = "default_image_bytes")]
+    pub max_image_bytes: u64,
+    /// Most images in one order.
+    #[serde(default = "default_images")]
+    pub max_images: usize,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        UploadLimits {
+            max_request_bytes: default_request_bytes(),
+            max_entries: default_entries(),
+            max_uncompressed_bytes: default_uncompressed(),
+            max_image_bytes: default_image_bytes(),
+            max_images: default_images(),
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./data/counter")
+}
+fn default_sharing() -> Sharing {
+    Sharing::ReceptionOnly
+}
+fn default_turnaround() -> u32 {
+    24
+}
+fn default_nats() -> String {
+    "nats://127.0.0.1:4222".into()
+}
+fn default_http() -> String {
+    "127.0.0.1:8083".into()
+}
+fn default_request_bytes() -> u64 {
+    512 * 1024 * 1024
+}
+fn default_entries() -> usize {
+    2_000
+}
+fn default_uncompressed() -> u64 {
+    1024 * 1024 * 1024
+}
+fn default_image_bytes() -> u64 {
+    100 * 1024 * 1024
+}
+fn default_images() -> usize {
+    500
+}
+
+impl CounterConfig {
+    /// Reads `path` (if any) and the environment, then checks what serde cannot.
+    pub fn load(path: Option<&Path>) -> Result<CounterConfig, CounterError> {
+        let config: CounterConfig = reprint_service::config::load(path, ENV_PREFIX)
+            .map_err(|e| CounterError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Parses TOML text (no environment), then validates.
+    pub fn from_toml(text: &str) -> Result<CounterConfig, CounterError> {
+        let config: CounterConfig =
+            reprint_service::config::from_str_with_env(text, "(text)", ENV_PREFIX, &[])
+                .map_err(|e| CounterError::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks across fields; every message names the field.
+    pub fn validate(&self) -> Result<(), CounterError> {
+        let bad = |field: &str, why: String| Err(CounterError::Config(format!("{field}: {why}")));
+        if self.name.trim().is_empty() {
+            return bad("name", "must not be empty".into());
+        }
+        if self.site.kind != SiteKind::Counter {
+            return bad(
+                "site.kind",
+                format!(
+                    "is \"{}\"; a counter's rules need kind = \"counter\"",
+                    self.site.kind
+                ),
+            );
+        }
+        if self.labs.is_empty() {
+            return bad(
+                "labs",
+                "name at least one lab ([[labs]] id = ..., name = ...)".into(),
+            );
+        }
+        for (i, lab) in self.labs.iter().enumerate() {
+            if lab.id == self.site.site {
+                return bad(
+                    &format!("labs[{i}].id"),
+                    format!("\"{}\" is this counter's own id", lab.id),
+                );
+            }
+            if self.labs[..i].iter().any(|l| l.id == lab.id) {
+                return bad(
+                    &format!("labs[{i}].id"),
+                    format!("\"{}\" is listed twice", lab.id),
+                );
+            }
+            if lab.turnaround_hours == 0 || lab.turnaround_hours > 24 * 60 {
+                return bad(
+                    &format!("labs[{i}].turnaround_hours"),
+                    format!("{} is not between 1 and 1440", lab.turnaround_hours),
+                );
+            }
+        }
+        if self.staff.is_empty() {
+            return bad(
+                "staff",
+                "add at least one terminal account ([[staff]] name = ..., password_hash = ...)"
+                    .into(),
+            );
+        }
+        for (i, s) in self.staff.iter().enumerate() {
+            if s.name.trim().is_empty() {
+                return bad(&format!("staff[{i}].name"), "must not be empty".into());
+            }
+            if !s.password_hash.starts_with("$argon2id$") {
+                return bad(
+                    &format!("staff[{i}].password_hash"),
+                    "is not an argon2id hash; make one with `reprint-counter hash-password`".into(),
+                );
+            }
+        }
+        if self.session_secret.len() < 32 {
+            return bad(
+                "session_secret",
+                format!(
+                    "is {} bytes; at least 32 are needed",
+                    self.session_secret.len()
+                ),
+            );
+        }
+        let u = &self.uploads;
+        if u.max_request_bytes == 0
+            || u.max_entries == 0
+            || u.max_uncompressed_bytes == 0
+            || u.max_image_bytes == 0
+            || u.max_images == 0
+        {
+            return bad("uploads", "every limit must be positive".into());
+        }
+        if let Some(url) = &self.store.url
+            && !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+        {
+            return bad(
+                "store.url",
+                format!("\"{url}\" is neither sqlite:... nor postgres://..."),
+            );
+        }
+        Ok(())
+    }
+
+    /// The store URL: the configured one, else `sqlite://<data_dir>/counter.sqlite`.
+    pub fn store_url(&self) -> String {
+        match &self.store.url {
+            Some(u) => u.clone(),
+            None => format!(
+                "sqlite://{}",
+                self.data_dir.join("counter.sqlite").display()
+            ),
+        }
+    }
+
+    /// The spool directory for image bytes waiting for the link.
+    pub fn spool_dir(&self) -> PathBuf {
+        self.data_dir.join("spool")
+    }
+
+    pub fn lab(&self, id: &str) -> Option<&LabLink> {
+        self.labs.iter().find(|l| l.id.as_str() == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../counter.example.toml");
+
+    #[test]
+    fn the_example_is_the_seeds_demo_counter() {
+        let c = CounterConfig::from_toml(EXAMPLE).unwrap();
+        assert_eq!(
+            c.site,
+            SiteRules::demo_counter(SiteId::parse("counter-ginza").unwrap())
+        );
+        assert_eq!(c.labs[0].id.as_str(), "lab-a");
+        assert!(c.store_url().ends_with("counter.sqlite"));
+    }
+
+    fn err_of(from: &str, to: &str) -> String {
+        let text = EXAMPLE.replace(from, to);
+        assert_ne!(text, EXAMPLE, "{from:?} must be in the example");
+        CounterConfig::from_toml(&text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn bad_files_name_the_field() {
+        let e = err_of("kind = \"counter\"", "kind = \"lab\"");
+        assert!(e.contains("site.kind"), "{e}");
+        let e = err_of("basic_charge = 250", "basic_charge = -250");
+        assert!(e.contains("basic_charge") && e.contains("-250"), "{e}");
+        let e = err_of("turnaround_hours = 24", "turnaround_hours = 0");
+        assert!(e.contains("labs[0].turnaround_hours"), "{e}");
+        let e = err_of("session_secret = \"", "session_secret = \"x\"\n#");
+        assert!(e.contains("session_secret"), "{e}");
+        let e = err_of("password_hash = \"$argon2id$", "password_hash = \"plain");
+        assert!(e.contains("staff[0].password_hash"), "{e}");
+        let e = err_of("[nats]", "[nats]\ncolour = 1");
+        assert!(e.contains("colour"), "{e}");
+        let e = err_of("id = \"lab-a\"", "id = \"Lab A\"");
+        assert!(e.contains("Lab A"), "{e}");
+    }
+}

@@ -1,0 +1,293 @@
+//! Walk-in intake (seed 004, Fig. 2 and Fig. 5 steps S401-S404): the customer hands over a
+//! medium; staff find or register them in the counter's individual user files; the counter
+//! opens its reception under its own reception number with its own charge, gives the slip, and
+//! sends the images and its file extract to the lab the customer chose.
+
+use chrono::{DateTime, Duration, Utc};
+use rand::RngCore;
+use reprint_bus::subjects;
+use reprint_domain::extract::{self, FileExtract};
+use reprint_domain::file::{OpenReception, Route};
+use reprint_domain::protocol::{Customer, OrderPlaced, PlacedItem, Sender, Stage};
+use reprint_domain::{Charge, OrderId, OrderItem, PrintSize, ReceptionNumber, SiteKind, Telephone};
+use reprint_site::Identity;
+
+use crate::db::{self, V};
+use crate::error::{CounterError, Result};
+use crate::medium::Medium;
+use crate::messages;
+use crate::state::{Counter, RETRIES};
+
+/// Who hands the medium over.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerInput {
+    /// The counter's registration number, when they have a card of this counter.
+    pub registration_number: Option<String>,
+    pub name: String,
+    pub telephone: String,
+    pub address: Option<String>,
+    pub email: Option<String>,
+}
+
+/// A walk-in order as staff entered it.
+#[derive(Debug, Clone)]
+pub struct IntakeRequest {
+    pub customer: CustomerInput,
+    pub lab: String,
+    pub size: String,
+    /// Prints of each image when the card has no print order (DPOF).
+    pub quantity: u32,
+}
+
+/// The reception opened: what the slip shows.
+#[derive(Debug, Clone)]
+pub struct Intake {
+    pub order: OrderId,
+    pub reception_number: ReceptionNumber,
+    pub registration_number: String,
+    pub newly_registered: bool,
+    pub received_at: DateTime<Utc>,
+    pub expected_ready: DateTime<Utc>,
+    pub lab: String,
+    pub items: Vec<OrderItem>,
+    pub charge: Charge,
+    pub from_dpof: bool,
+}
+
+/// Checks what staff typed before the medium is read.
+pub fn check_request(counter: &Counter, req: &IntakeRequest) -> Result<(Identity, PrintSize)> {
+    let name = req.customer.name.trim();
+    if name.is_empty() {
+        return Err(CounterError::Invalid(
+            "the customer's name is missing".into(),
+        ));
+    }
+    let telephone = Telephone::parse(&req.customer.telephone)?;
+    if counter.config.lab(&req.lab).is_none() {
+        let known: Vec<&str> = counter.config.labs.iter().map(|l| l.id.as_str()).collect();
+        return Err(CounterError::Invalid(format!(
+            "lab {:?} is not one this counter works with ({})",
+            req.lab,
+            known.join(", ")
+        )));
+    }
+    let size = PrintSize::parse(req.size.trim())?;
+    if req.quantity == 0 || req.quantity > 999 {
+        return Err(CounterError::Invalid(format!(
+            "quantity {} is not between 1 and 999",
+            req.quantity
+        )));
+    }
+    let nonempty = |s: &Option<String>| {
+        s.as_ref()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    Ok((
+        Identity {
+            registration_number: nonempty(&req.customer.registration_number),
+            name: name.to_string(),
+            telephone,
+            address: nonempty(&req.customer.address),
+            email: nonempty(&req.customer.email),
+        },
+        size,
+    ))
+}
+
+/// Takes a walk-in order: spools the images, then in one transaction finds or registers the
+/// customer, opens the reception, writes the order for the lab (held until its images are in
+/// the object store) and the status `placed`.
+pub async fn take_in(
+    counter: &Counter,
+    req: &IntakeRequest,
+    medium: &Medium,
+    now: DateTime<Utc>,
+) -> Result<Intake> {
+    let (identity, size) = check_request(counter, req)?;
+    let chosen = medium.chosen(req.quantity);
+    let items: Vec<OrderItem> = chosen
+        .iter()
+        .filter_map(|c| medium.images.get(c.image).map(|img| (img, c.quantity)))
+        .map(|(img, quantity)| OrderItem {
+            image: img.id,
+            name: img.name.clone(),
+            size,
+            quantity,
+        })
+        .collect();
+    for img in &medium.images {
+        if items.iter().any(|i| i.image == img.id) {
+            counter.spool.put(&img.id.to_hex(), &img.bytes).await?;
+        }
+    }
+    let mut random = [0u8; 10];
+    rand::thread_rng().fill_bytes(&mut random);
+    let order = OrderId::from_parts(now.timestamp_millis().max(0) as u64, random);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match open(
+            counter,
+            req,
+            &identity,
+            &items,
+            order,
+            now,
+            medium.dpof.is_some(),
+        )
+        .await
+        {
+            Err(e) if e.is_retryable() && attempt < RETRIES => continue,
+            Err(e) => return Err(e),
+            Ok(intake) => {
+                counter.forwarder.notify_one();
+                counter.relay.wake();
+                counter.metrics.orders.with_label_values(&["placed"]).inc();
+                return Ok(intake);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn open(
+    counter: &Counter,
+    req: &IntakeRequest,
+    identity: &Identity,
+    items: &[OrderItem],
+    order: OrderId,
+    now: DateTime<Utc>,
+    from_dpof: bool,
+) -> Result<Intake> {
+    let rules = counter.rules();
+    let lab = counter
+        .config
+        .lab(&req.lab)
+        .ok_or_else(|| CounterError::Invalid(format!("unknown lab {:?}", req.lab)))?;
+    let expected_ready = now + Duration::hours(i64::from(lab.turnaround_hours));
+    let mut tx = counter.store.begin().await?;
+    let (mut file, newly_registered) = counter
+        .files
+        .find_or_register(&mut tx, identity, now)
+        .await?;
+    let placeholder = ReceptionNumber::new(&rules.reception_number, 1)?;
+    let (reception, _) = counter
+        .files
+        .open_reception(
+            &mut tx,
+            &mut file,
+            OpenReception {
+                number: placeholder,
+                order,
+                route: Route::CounterMedium,
+                received_at: now,
+                data_receive: None,
+                partner: lab.id.clone(),
+                items: items.to_vec(),
+                evidence: vec![],
+                estimated_finish: Some(expected_ready),
+                rules: rules.clone(),
+            },
+        )
+        .await?;
+    let extract: FileExtract = extract::extract(
+        &file.file,
+        &rules.site,
+        SiteKind::Counter,
+        &reception.number,
+        lab.sharing,
+    )
+    .ok_or_else(|| CounterError::Internal("the reception just opened is not in the file".into()))?;
+    let user = file
+        .file
+        .user
+        .clone()
+        .ok_or_else(|| CounterError::Internal("the file just found has no user".into()))?;
+    let placed = OrderPlaced {
+        order,
+        route: Route::CounterMedium,
+        sender: Sender::Counter(rules.site.clone()),
+        lab: lab.id.clone(),
+        delivery_counter: rules.site.clone(),
+        placed_at: now,
+        data_receive: None,
+        currency: rules.currency,
+        customer: Customer {
+            name: user.name.clone(),
+            telephone: user.telephone.as_str().to_string(),
+            address: None,
+            email: None,
+            registration_number: None,
+        },
+        items: items
+            .iter()
+            .map(|i| PlacedItem {
+                image: i.image,
+                name: i.name.clone(),
+                size: i.size,
+                quantity: i.quantity,
+                edits: None,
+                perceptual_hash: None,
+                history: vec![],
+            })
+            .collect(),
+        counter_extract: Some(extract),
+    };
+    let payload =
+        serde_json::to_string(&placed).map_err(|e| CounterError::Internal(e.to_string()))?;
+    let hashes: Vec<String> = items.iter().map(|i| i.image.to_hex()).collect();
+    db::exec(
+        &mut tx,
+        "INSERT INTO counter_held_orders (order_id, message_id, subject, payload, images, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            V::from(order.to_string()),
+            V::from(messages::message_id(&rules.site, "order-placed", order)),
+            V::from(subjects::order_placed(&messages::bus_site(&lab.id)?)),
+            V::from(payload),
+            V::from(hashes.join(" ")),
+            V::from(db::time(now)),
+        ],
+    )
+    .await?;
+    db::exec(
+        &mut tx,
+        "INSERT INTO counter_orders (order_id, reception_number, registration_number, route, lab, customer_name, telephone, state, received_at, expected_ready, updated_at) VALUES ($1, $2, $3, 'counter_medium', $4, $5, $6, 'placed', $7, $8, $7)",
+        &[
+            V::from(order.to_string()),
+            V::from(reception.number.to_string()),
+            V::from(file.registration_number.to_string()),
+            V::from(lab.id.to_string()),
+            V::from(user.name.clone()),
+            V::from(user.telephone.as_str()),
+            V::from(db::time(now)),
+            V::from(db::time(expected_ready)),
+        ],
+    )
+    .await?;
+    tx.enqueue(&[messages::status(
+        &rules.site,
+        order,
+        Stage::Placed,
+        now,
+        format!(
+            "reception {} at {}, for {}",
+            reception.number, counter.config.name, lab.name
+        ),
+        Some(reception.charge.clone()),
+    )?])
+    .await?;
+    tx.commit().await?;
+    Ok(Intake {
+        order,
+        reception_number: reception.number.clone(),
+        registration_number: file.registration_number.to_string(),
+        newly_registered,
+        received_at: now,
+        expected_ready,
+        lab: lab.id.to_string(),
+        items: reception.items.clone(),
+        charge: reception.charge.clone(),
+        from_dpof,
+    })
+}

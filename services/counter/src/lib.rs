@@ -1,0 +1,227 @@
+//! `reprint-counter`: the seed's reception/delivery counter (seed 004, Figs. 1, 2, 5, 8, 9), a
+//! terminal in a mini-lab or a convenience store.
+//!
+//! | what | where |
+//! | --- | --- |
+//! | configuration (site rules, labs, staff accounts, limits) | [`config`] |
+//! | the medium handed over: ZIP safety, images, DPOF print order | [`medium`] |
+//! | walk-in intake: registration, reception, slip, order to the lab (Fig. 2) | [`intake`] |
+//! | images spooled while offline, held orders forwarded when the link returns | [`spool`] |
+//! | the inbox: reception recorded, order rejected, delivery dispatched (S408) | [`deliveries`] |
+//! | pickup: slip or telephone, amount due, one payment, hand-over, settlement | [`pickup`] |
+//! | the day's takings, per lab collected and settled | [`takings`] |
+//! | terminal pages and the JSON API | [`web`], [`api`] |
+//!
+//! `Application::build(config).await?.run_until_stopped().await` runs it; tests do the same on
+//! port 0.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod deliveries;
+pub mod error;
+pub mod intake;
+pub mod link;
+pub mod medium;
+pub mod messages;
+pub mod pickup;
+pub mod spool;
+pub mod state;
+pub mod takings;
+pub mod web;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use reprint_bus::connect::{ConnectSettings, connect};
+use reprint_bus::relay::{Relay, RelayConfig};
+use reprint_eventstore::Store;
+use reprint_service::auth::{RateLimiter, SessionKey};
+use reprint_service::health::{self, Check};
+use reprint_service::metrics::Metrics;
+use reprint_service::shutdown::{self, Shutdown, ShutdownTrigger};
+use reprint_site::{SiteFiles, UserIndex};
+use tokio::net::TcpListener;
+use tokio::sync::Notify;
+
+pub use config::CounterConfig;
+pub use error::CounterError;
+pub use state::Counter;
+
+/// What the HTTP handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub counter: Arc<Counter>,
+    pub key: SessionKey,
+    pub limiter: Arc<RateLimiter>,
+}
+
+/// A built counter, listening, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    router: Router,
+    counter: Arc<Counter>,
+    js: async_nats::jetstream::Context,
+    relay: Relay,
+    trigger: ShutdownTrigger,
+    shutdown: Shutdown,
+}
+
+impl Application {
+    pub async fn build(config: CounterConfig) -> Result<Application, CounterError> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            CounterError::Config(format!(
+                "data_dir {}: cannot be created: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+        let spool = spool::Spool::open(config.spool_dir())?;
+        let url = config.store_url();
+        let store = Store::open(&url)
+            .await
+            .map_err(|e| CounterError::Config(format!("store.url {url}: {e}")))?
+            .with_projection(UserIndex);
+        UserIndex::migrate(&store).await?;
+        db::migrate(&store).await?;
+        let settings = ConnectSettings::new(
+            config.nats.url.clone(),
+            format!("reprint-counter@{}", config.site.site),
+        )
+        .with_backoff(Duration::from_millis(100), Duration::from_secs(2));
+        let nats = connect(&settings)
+            .await
+            .map_err(|e| CounterError::Config(format!("nats.url {}: {e}", config.nats.url)))?;
+        let relay = Relay::new(
+            store.clone(),
+            nats.jetstream.clone(),
+            RelayConfig {
+                batch_size: 256,
+                poll_interval: Duration::from_millis(250),
+                error_backoff: Duration::from_millis(500),
+            },
+        );
+        let key = SessionKey::new(config.session_secret.as_bytes())
+            .map_err(|e| CounterError::Config(format!("session_secret: {e}")))?;
+        let listener = TcpListener::bind(&config.http.address).await.map_err(|e| {
+            CounterError::Config(format!("http.address {}: {e}", config.http.address))
+        })?;
+        let port = listener.local_addr()?.port();
+        let metrics = Metrics::new("counter");
+        let counter = Arc::new(Counter {
+            files: SiteFiles::new(config.site.clone()),
+            config,
+            store,
+            spool,
+            relay: relay.waker(),
+            forwarder: Arc::new(Notify::new()),
+            nats: nats.client.clone(),
+            metrics: metrics.clone(),
+        });
+        let state = AppState {
+            counter: counter.clone(),
+            key,
+            limiter: Arc::new(RateLimiter::new(10, 60)),
+        };
+        let checks_counter = counter.clone();
+        let health = health::routes(
+            move || {
+                let c = checks_counter.clone();
+                async move { readiness(&c).await }
+            },
+            metrics,
+        );
+        let router = Router::new()
+            .merge(health)
+            .merge(api::routes(state.clone()))
+            .merge(web::routes(state))
+            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .layer(tower_http::catch_panic::CatchPanicLayer::new());
+        let (trigger, shutdown) = shutdown::channel();
+        Ok(Application {
+            listener,
+            port,
+            router,
+            counter,
+            js: nats.jetstream,
+            relay,
+            trigger,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The counter (for tests and tools).
+    pub fn counter(&self) -> Arc<Counter> {
+        self.counter.clone()
+    }
+
+    /// Stops the application when triggered (Ctrl-C and SIGTERM are hooked by `main`).
+    pub fn shutdown_trigger(&self) -> ShutdownTrigger {
+        self.trigger.clone()
+    }
+
+    /// Serves until shutdown; the link to NATS runs beside it.
+    pub async fn run_until_stopped(self) -> Result<(), CounterError> {
+        let link = tokio::spawn(link::run(
+            self.counter.clone(),
+            self.js,
+            self.relay,
+            self.shutdown.clone(),
+        ));
+        let stop = self.shutdown.clone();
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move { stop.wait().await })
+            .await?;
+        let _ = link.await;
+        Ok(())
+    }
+}
+
+async fn readiness(c: &Counter) -> Vec<Check> {
+    let store = match c.store.begin().await {
+        Ok(tx) => match tx.commit().await {
+            Ok(()) => Check {
+                name: "store".into(),
+                ok: true,
+                detail: "ok".into(),
+            },
+            Err(e) => Check {
+                name: "store".into(),
+                ok: false,
+                detail: e.to_string(),
+            },
+        },
+        Err(e) => Check {
+            name: "store".into(),
+            ok: false,
+            detail: e.to_string(),
+        },
+    };
+    let backlog = c.store.unsent_count().await.unwrap_or(0);
+    c.metrics
+        .outbox_backlog
+        .with_label_values(&["counter"])
+        .set(backlog as i64);
+    let held = spool::held_count(c).await.unwrap_or(0);
+    // The counter serves its customers offline: the link is reported, not required.
+    let nats = Check {
+        name: "nats".into(),
+        ok: true,
+        detail: format!(
+            "{}; {backlog} messages waiting in the outbox, {held} walk-in orders held for their images",
+            if c.online() {
+                "connected"
+            } else {
+                "offline (working locally)"
+            }
+        ),
+    };
+    vec![store, nats]
+}

@@ -1,0 +1,58 @@
+//! `reprint-counter [--config counter.toml]` runs the counter terminal;
+//! `reprint-counter hash-password` reads a password on stdin and prints its argon2id hash for
+//! a `[[staff]]` account.
+
+use std::io::BufRead;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use reprint_counter::{Application, CounterConfig};
+
+#[derive(Parser)]
+#[command(
+    name = "reprint-counter",
+    about = "The reception/delivery counter of the reprint network"
+)]
+struct Cli {
+    /// The configuration file (TOML); REPRINT_COUNTER__a__b variables override it.
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Cmd>,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Runs the counter (the default).
+    Serve,
+    /// Reads a password from stdin and prints its argon2id hash.
+    HashPassword,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command.unwrap_or(Cmd::Serve) {
+        Cmd::HashPassword => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            let password = line.trim_end_matches(['\r', '\n']);
+            if password.is_empty() {
+                anyhow::bail!("no password given on stdin");
+            }
+            let hash =
+                reprint_service::auth::hash_password(password).map_err(anyhow::Error::msg)?;
+            println!("{hash}");
+            Ok(())
+        }
+        Cmd::Serve => {
+            reprint_service::telemetry::init("reprint-counter");
+            let config = CounterConfig::load(cli.config.as_deref())?;
+            let app = Application::build(config).await?;
+            app.shutdown_trigger().on_signals();
+            tracing::info!(port = app.port(), "reprint-counter listening");
+            app.run_until_stopped().await?;
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,410 @@
+//! The medium a walk-in customer hands over (seed 004, Fig. 2 ①): the contents of a card as a
+//! ZIP, or several image files. Pure and synchronous (run it on a blocking thread): bytes in,
+//! the images and the prints chosen out, or one [`MediumError`] written for the staff.
+//!
+//! Safety, before anything is stored:
+//! - a ZIP that is not one is refused;
+//! - a ZIP bomb: at most `max_entries` entries; each entry's declared size and the total of
+//!   declared sizes are checked before reading, and the actual bytes are counted while
+//!   inflating (a lying header stops at the limit, never fills memory);
+//! - entry names that could leave a folder (`..`, absolute, drive letters, backslashes,
+//!   NUL) are refused, naming the entry;
+//! - every file that is not the DPOF file, a folder or a system file (`.DS_Store`,
+//!   `__MACOSX/`, `Thumbs.db`, other files under `MISC/`) must be an image by its content
+//!   (`reprint_media::validate::inspect`, with its pixel limits), else it is named;
+//! - a DPOF `MISC/AUTPRINT.MRK` that does not parse (truncated) or names an image that is not
+//!   on the medium is refused, with its line.
+
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
+
+use reprint_domain::ImageId;
+use reprint_media::dpof::{self, PrintType};
+use reprint_media::validate::{self, ImageInfo};
+
+use crate::config::UploadLimits;
+
+/// Why the medium cannot be taken in.
+#[derive(Debug, thiserror::Error)]
+pub enum MediumError {
+    #[error(
+        "the file handed in is not a ZIP archive ({0}); hand in a ZIP of the card or the image files themselves"
+    )]
+    NotAZip(String),
+    #[error("the ZIP holds {count} entries, more than the {limit} this counter takes at once")]
+    TooManyEntries { count: usize, limit: usize },
+    #[error("{what} is over the limit of {limit} bytes (a ZIP bomb, or too much for one order)")]
+    TooLarge { what: String, limit: u64 },
+    #[error(
+        "the ZIP entry {0:?} has an unsafe name (it would leave its folder); nothing was taken in"
+    )]
+    UnsafeName(String),
+    #[error(
+        "{name:?} is not an image: {reason}; take it off the medium or hand in the images only"
+    )]
+    NotAnImage { name: String, reason: String },
+    #[error("{name:?} cannot be read from the ZIP: {reason}")]
+    Unreadable { name: String, reason: String },
+    #[error(
+        "the print order on the card (MISC/AUTPRINT.MRK) is damaged: {0}; nothing was taken in"
+    )]
+    Dpof(String),
+    #[error(
+        "the print order on the card (MISC/AUTPRINT.MRK), line {line}, names {path:?}, which is not on the medium; nothing was taken in"
+    )]
+    DpofMissingImage { line: usize, path: String },
+    #[error(
+        "the print order on the card (MISC/AUTPRINT.MRK) chooses no prints this counter makes (only index or multi-image prints)"
+    )]
+    DpofNothingToPrint,
+    #[error("there are no images on the medium")]
+    NoImages,
+    #[error("the medium holds {count} images, more than the {limit} one order takes")]
+    TooManyImages { count: usize, limit: usize },
+}
+
+impl MediumError {
+    /// A stable code for the problem body.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            MediumError::NotAZip(_) => "not_a_zip",
+            MediumError::TooManyEntries { .. } => "zip_too_many_entries",
+            MediumError::TooLarge { .. } => "too_large",
+            MediumError::UnsafeName(_) => "unsafe_name",
+            MediumError::NotAnImage { .. } => "not_an_image",
+            MediumError::Unreadable { .. } => "unreadable_entry",
+            MediumError::Dpof(_) => "dpof_invalid",
+            MediumError::DpofMissingImage { .. } => "dpof_missing_image",
+            MediumError::DpofNothingToPrint => "dpof_nothing_to_print",
+            MediumError::NoImages => "no_images",
+            MediumError::TooManyImages { .. } => "too_many_images",
+        }
+    }
+}
+
+/// One image of the medium.
+#[derive(Debug, Clone)]
+pub struct MediumImage {
+    /// Its path on the medium (or the file name as uploaded).
+    pub path: String,
+    /// The file name, for people.
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub id: ImageId,
+    pub info: ImageInfo,
+}
+
+/// What the customer chose: which image, how many prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    /// Index into [`Medium::images`].
+    pub image: usize,
+    pub quantity: u32,
+}
+
+/// A medium taken in.
+#[derive(Debug, Clone)]
+pub struct Medium {
+    pub images: Vec<MediumImage>,
+    /// The prints chosen on the camera (DPOF), when the card has a print order.
+    pub dpof: Option<Vec<Chosen>>,
+}
+
+impl Medium {
+    /// The prints: the DPOF choice, else `default_quantity` of every image.
+    pub fn chosen(&self, default_quantity: u32) -> Vec<Chosen> {
+        match &self.dpof {
+            Some(c) => c.clone(),
+            None => (0..self.images.len())
+                .map(|image| Chosen {
+                    image,
+                    quantity: default_quantity,
+                })
+                .collect(),
+        }
+    }
+}
+
+fn image_limits(limits: &UploadLimits) -> validate::Limits {
+    validate::Limits {
+        max_bytes: limits.max_image_bytes,
+        ..validate::Limits::default()
+    }
+}
+
+fn file_name(path: &str) -> String {
+    path.rsplit('/').next().unwrap_or(path).to_string()
+}
+
+/// Checks an entry name: relative, no `..`, no drive, no backslash, no control characters.
+fn safe_name(raw: &str) -> Option<String> {
+    if raw.is_empty()
+        || raw.starts_with('/')
+        || raw.contains('\\')
+        || raw.contains(':')
+        || raw.chars().any(|c| c.is_control())
+    {
+        return None;
+    }
+    let parts: Vec<&str> = raw
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.iter().any(|p| *p == "..") || parts.is_empty() {
+        return None;
+    }
+    Some(parts.join("/"))
+}
+
+/// Files a card or a computer adds that are not the customer's photos.
+fn is_system_file(path: &str) -> bool {
+    let upper = path.to_ascii_uppercase();
+    let name = file_name(&upper);
+    upper.starts_with("__MACOSX/")
+        || name.starts_with('.')
+        || name == "THUMBS.DB"
+        || name == "DESKTOP.INI"
+        || upper.split('/').any(|p| p == "MISC")
+}
+
+fn is_dpof_path(path: &str) -> Option<String> {
+    let upper = path.to_ascii_uppercase();
+    if upper == "MISC/AUTPRINT.MRK" {
+        return Some(String::new());
+    }
+    upper
+        .strip_suffix("/MISC/AUTPRINT.MRK")
+        .map(|root| path[..root.len() + 1].to_string())
+}
+
+fn check_image(
+    path: &str,
+    bytes: Vec<u8>,
+    limits: &UploadLimits,
+) -> Result<MediumImage, MediumError> {
+    let info =
+        validate::inspect(&bytes, &image_limits(limits)).map_err(|e| MediumError::NotAnImage {
+            name: path.to_string(),
+            reason: e.to_string(),
+        })?;
+    Ok(MediumImage {
+        path: path.to_string(),
+        name: file_name(path),
+        id: ImageId::of_bytes(&bytes),
+        bytes,
+        info,
+    })
+}
+
+/// Reads a ZIP of a card (or of image files).
+pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<Medium, MediumError> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+        .map_err(|e| MediumError::NotAZip(e.to_string()))?;
+    if archive.len() > limits.max_entries {
+        return Err(MediumError::TooManyEntries {
+            count: archive.len(),
+            limit: limits.max_entries,
+        });
+    }
+    // Names and declared sizes first: refuse before inflating anything.
+    let mut declared_total: u64 = 0;
+    for i in 0..archive.len() {
+        let entry = archive
+            .by_index_raw(i)
+            .map_err(|e| MediumError::Unreadable {
+                name: format!("entry {i}"),
+                reason: e.to_string(),
+            })?;
+        let raw = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        if safe_name(&raw).is_none() || entry.enclosed_name().is_none() {
+            return Err(MediumError::UnsafeName(raw));
+        }
+        if entry.size() > limits.max_image_bytes.max(dpof::MAX_FILE as u64) && !entry.is_dir() {
+            return Err(MediumError::TooLarge {
+                what: format!("the ZIP entry {raw:?} (declared {} bytes)", entry.size()),
+                limit: limits.max_image_bytes,
+            });
+        }
+        declared_total = declared_total.saturating_add(entry.size());
+    }
+    if declared_total > limits.max_uncompressed_bytes {
+        return Err(MediumError::TooLarge {
+            what: format!("the ZIP's contents ({declared_total} bytes uncompressed)"),
+            limit: limits.max_uncompressed_bytes,
+        });
+    }
+    let mut actual_total: u64 = 0;
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).map_err(|e| MediumError::Unreadable {
+            name: format!("entry {i}"),
+            reason: e.to_string(),
+        })?;
+        if entry.is_dir() {
+            continue;
+        }
+        let raw = String::from_utf8_lossy(entry.name_raw()).into_owned();
+        let name = safe_name(&raw).ok_or_else(|| MediumError::UnsafeName(raw.clone()))?;
+        let dpof = is_dpof_path(&name).is_some();
+        if is_system_file(&name) && !dpof {
+            continue;
+        }
+        let entry_limit = if dpof {
+            dpof::MAX_FILE as u64
+        } else {
+            limits.max_image_bytes
+        };
+        let remaining = limits.max_uncompressed_bytes.saturating_sub(actual_total);
+        let cap = entry_limit.min(remaining);
+        let mut buf = Vec::with_capacity(entry.size().min(cap) as usize);
+        // Count the real bytes: a header may lie about the size.
+        entry
+            .take(cap.saturating_add(1))
+            .read_to_end(&mut buf)
+            .map_err(|e| MediumError::Unreadable {
+                name: raw.clone(),
+                reason: e.to_string(),
+            })?;
+        if buf.len() as u64 > cap {
+            return Err(MediumError::TooLarge {
+                what: if cap == entry_limit {
+                    format!("the ZIP entry {raw:?} (inflates past its limit)")
+                } else {
+                    "the ZIP's contents (inflating)".to_string()
+                },
+                limit: if cap == entry_limit {
+                    entry_limit
+                } else {
+                    limits.max_uncompressed_bytes
+                },
+            });
+        }
+        actual_total += buf.len() as u64;
+        files.push((name, buf));
+    }
+    assemble(files, limits)
+}
+
+/// Reads several image files handed in one by one (no folders, so no DPOF).
+pub fn read_files(
+    files: Vec<(String, Vec<u8>)>,
+    limits: &UploadLimits,
+) -> Result<Medium, MediumError> {
+    let mut named = Vec::with_capacity(files.len());
+    for (name, bytes) in files {
+        let base = file_name(&name.replace('\\', "/"));
+        let safe = safe_name(&base).ok_or_else(|| MediumError::UnsafeName(name.clone()))?;
+        named.push((safe, bytes));
+    }
+    assemble(named, limits)
+}
+
+fn assemble(files: Vec<(String, Vec<u8>)>, limits: &UploadLimits) -> Result<Medium, MediumError> {
+    let mut dpof_file: Option<(String, Vec<u8>)> = None;
+    let mut images: Vec<MediumImage> = Vec::new();
+    for (path, bytes) in files {
+        if let Some(root) = is_dpof_path(&path) {
+            dpof_file = Some((root, bytes));
+            continue;
+        }
+        if is_system_file(&path) {
+            continue;
+        }
+        images.push(check_image(&path, bytes, limits)?);
+    }
+    if images.is_empty() {
+        return Err(MediumError::NoImages);
+    }
+    if images.len() > limits.max_images {
+        return Err(MediumError::TooManyImages {
+            count: images.len(),
+            limit: limits.max_images,
+        });
+    }
+    let dpof = match dpof_file {
+        None => None,
+        Some((root, bytes)) => Some(read_dpof(&root, &bytes, &images)?),
+    };
+    Ok(Medium { images, dpof })
+}
+
+fn read_dpof(root: &str, bytes: &[u8], images: &[MediumImage]) -> Result<Vec<Chosen>, MediumError> {
+    let parsed = dpof::parse(bytes).map_err(|e| MediumError::Dpof(e.to_string()))?;
+    let by_path: BTreeMap<String, usize> = images
+        .iter()
+        .enumerate()
+        .map(|(i, img)| (img.path.to_ascii_uppercase(), i))
+        .collect();
+    // Quantities per image, in the order the card lists them.
+    let mut order: Vec<usize> = Vec::new();
+    let mut quantities: BTreeMap<usize, u32> = BTreeMap::new();
+    for job in &parsed.jobs {
+        let sources = job
+            .resolved_sources()
+            .map_err(|e| MediumError::Dpof(e.to_string()))?;
+        let printable = !matches!(job.print_type, PrintType::Index | PrintType::Multiple);
+        for source in sources {
+            let key = format!("{root}{source}").to_ascii_uppercase();
+            let Some(&i) = by_path.get(&key) else {
+                return Err(MediumError::DpofMissingImage {
+                    line: job.line,
+                    path: source,
+                });
+            };
+            if !printable || job.quantity == 0 {
+                continue;
+            }
+            if !quantities.contains_key(&i) {
+                order.push(i);
+            }
+            let q = quantities.entry(i).or_insert(0);
+            *q = q.saturating_add(job.quantity).min(dpof::MAX_QUANTITY);
+        }
+    }
+    if order.is_empty() {
+        return Err(MediumError::DpofNothingToPrint);
+    }
+    Ok(order
+        .into_iter()
+        .map(|image| Chosen {
+            image,
+            quantity: quantities.get(&image).copied().unwrap_or(1),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_leave_the_folder_are_unsafe() {
+        for bad in [
+            "../x.jpg",
+            "/etc/passwd",
+            "a/../../b.jpg",
+            "C:/x.jpg",
+            "a\\..\\b.jpg",
+            "",
+        ] {
+            assert!(safe_name(bad).is_none(), "{bad}");
+        }
+        assert_eq!(
+            safe_name("DCIM/./100CANON/IMG_0001.JPG").unwrap(),
+            "DCIM/100CANON/IMG_0001.JPG"
+        );
+    }
+
+    #[test]
+    fn the_print_order_is_found_under_a_top_folder() {
+        assert_eq!(is_dpof_path("MISC/AUTPRINT.MRK"), Some(String::new()));
+        assert_eq!(is_dpof_path("CARD/misc/autprint.mrk"), Some("CARD/".into()));
+        assert_eq!(is_dpof_path("DCIM/IMG.JPG"), None);
+    }
+
+    #[test]
+    fn not_a_zip() {
+        let e = read_zip(b"hello, not a zip", &UploadLimits::default()).unwrap_err();
+        assert_eq!(e.kind(), "not_a_zip");
+    }
+}

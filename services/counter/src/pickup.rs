@@ -1,0 +1,491 @@
+//! Pickup and payment (Fig. 1 steps S311-S314, Fig. 2 steps S409-S411): staff find the order by
+//! the slip (the counter's or the lab's reception number, typed or scanned) or by telephone,
+//! verify, take one payment of the lab's and the counter's charges, and hand the prints over.
+//! Then the counter tells the lab of the collection and settles the lab's share (outbox: it
+//! works offline and goes out when the link returns).
+
+use chrono::{DateTime, Utc};
+use reprint_bus::subjects;
+use reprint_domain::charge::local_date;
+use reprint_domain::file::{Command, Reception, ReceptionState};
+use reprint_domain::protocol::{CollectionRecorded, Payment, SettlementRecorded, Stage};
+use reprint_domain::{Charge, Money, ReceptionNumber, Telephone};
+use reprint_site::index;
+
+use crate::db::{self, Row, V};
+use crate::error::{CounterError, Result};
+use crate::messages;
+use crate::state::{Counter, RETRIES};
+
+/// What a QR code on a slip holds: `REPRINT1:<counter>:<reception number>`.
+pub const SLIP_CODE_PREFIX: &str = "REPRINT1:";
+
+pub fn slip_code(counter: &str, reception: &str) -> String {
+    format!("{SLIP_CODE_PREFIX}{counter}:{reception}")
+}
+
+/// One order as the lists show it.
+#[derive(Debug, Clone)]
+pub struct OrderSummary {
+    pub order: String,
+    pub reception_number: String,
+    pub lab: String,
+    pub lab_reception: Option<String>,
+    pub route: String,
+    pub customer_name: String,
+    pub telephone: String,
+    pub state: String,
+    pub received_at: Option<DateTime<Utc>>,
+    pub expected_ready: Option<DateTime<Utc>>,
+    pub arrived_at: Option<DateTime<Utc>>,
+    pub notice: Option<String>,
+}
+
+impl OrderSummary {
+    pub fn from_row(r: &Row) -> OrderSummary {
+        OrderSummary {
+            order: r.str("order_id"),
+            reception_number: r.str("reception_number"),
+            lab: r.str("lab"),
+            lab_reception: r.text("lab_reception"),
+            route: r.str("route"),
+            customer_name: r.str("customer_name"),
+            telephone: r.str("telephone"),
+            state: r.str("state"),
+            received_at: r.text("received_at").as_deref().and_then(db::parse_time),
+            expected_ready: r
+                .text("lab_estimated_finish")
+                .or_else(|| r.text("expected_ready"))
+                .as_deref()
+                .and_then(db::parse_time),
+            arrived_at: r.text("arrived_at").as_deref().and_then(db::parse_time),
+            notice: r.text("notice"),
+        }
+    }
+}
+
+const ORDER_COLS: &str = "SELECT order_id, reception_number, registration_number, route, lab, customer_name, telephone, state, received_at, expected_ready, lab_reception, lab_estimated_finish, arrived_at, notice FROM counter_orders";
+
+/// Orders in some states, newest change first.
+pub async fn orders_in(
+    counter: &Counter,
+    states: &[&str],
+    limit: i64,
+) -> Result<Vec<OrderSummary>> {
+    let mut tx = counter.store.begin().await?;
+    let mut out = Vec::new();
+    for s in states {
+        let rows = db::fetch(
+            &mut tx,
+            &format!("{ORDER_COLS} WHERE state = $1 ORDER BY updated_at DESC LIMIT $2"),
+            &[V::from(*s), V::I(limit)],
+        )
+        .await?;
+        out.extend(rows.iter().map(OrderSummary::from_row));
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// Finds orders by what staff typed or scanned. One match or several (a telephone).
+pub async fn find(counter: &Counter, query: &str) -> Result<Vec<OrderSummary>> {
+    let q = query.trim();
+    if q.is_empty() {
+        return Err(CounterError::Invalid(
+            "type or scan a slip number, or a telephone number".into(),
+        ));
+    }
+    let rules = counter.rules();
+    let ours = rules.site.as_str();
+    let mut number = q.to_string();
+    if let Some(rest) = q.strip_prefix(SLIP_CODE_PREFIX) {
+        let (site, n) = rest.split_once(':').ok_or_else(|| {
+            CounterError::Invalid(format!(
+                "the scanned code {q:?} is not a slip of this network"
+            ))
+        })?;
+        if site != ours {
+            return Err(CounterError::ForeignSlip(format!(
+                "this slip ({n}) was issued by counter {site:?}, not by this counter ({ours}); the prints are collected where the slip was issued"
+            )));
+        }
+        number = n.to_string();
+    }
+    let mut tx = counter.store.begin().await?;
+    if ReceptionNumber::parse(&rules.reception_number, &number).is_ok() {
+        let rows = db::fetch(
+            &mut tx,
+            &format!("{ORDER_COLS} WHERE reception_number = $1"),
+            &[V::from(number.clone())],
+        )
+        .await?;
+        tx.commit().await?;
+        if rows.is_empty() {
+            return Err(CounterError::NotFound(format!(
+                "no reception {number} at this counter"
+            )));
+        }
+        return Ok(rows.iter().map(OrderSummary::from_row).collect());
+    }
+    let rows = db::fetch(
+        &mut tx,
+        &format!("{ORDER_COLS} WHERE lab_reception = $1"),
+        &[V::from(number.clone())],
+    )
+    .await?;
+    if !rows.is_empty() {
+        tx.commit().await?;
+        return Ok(rows.iter().map(OrderSummary::from_row).collect());
+    }
+    let looks_like_phone = !number.chars().any(|c| c.is_ascii_alphabetic());
+    if looks_like_phone && let Ok(phone) = Telephone::parse(&number) {
+        let receptions = index::receptions_by_telephone(&mut tx, phone.as_str()).await?;
+        let mut out = Vec::new();
+        for r in receptions {
+            if let Some(row) = db::fetch_one(
+                &mut tx,
+                &format!("{ORDER_COLS} WHERE reception_number = $1"),
+                &[V::from(r.reception_number)],
+            )
+            .await?
+            {
+                out.push(OrderSummary::from_row(&row));
+            }
+        }
+        tx.commit().await?;
+        if out.is_empty() {
+            return Err(CounterError::NotFound(format!(
+                "no orders for telephone {number} at this counter"
+            )));
+        }
+        return Ok(out);
+    }
+    tx.commit().await?;
+    let prefix = rules.reception_number.prefix();
+    let example = ReceptionNumber::new(&rules.reception_number, 1)
+        .map(|n| n.to_string())
+        .unwrap_or_default();
+    let slip_like = number
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic())
+        && number.chars().any(|c| c.is_ascii_digit());
+    if slip_like {
+        return Err(CounterError::ForeignSlip(format!(
+            "{number:?} is not a reception number of this counter (ours start with {prefix:?}, like {example}) nor the lab's number of an order delivered here; it may be another counter's slip"
+        )));
+    }
+    Err(CounterError::NotFound(format!(
+        "nothing found for {number:?}"
+    )))
+}
+
+/// The pickup page: the reception, both charges and the amount due.
+#[derive(Debug, Clone)]
+pub struct PickupView {
+    pub summary: OrderSummary,
+    pub registration_number: String,
+    pub reception: Reception,
+    pub lab_name: String,
+    pub lab_charge: Option<Charge>,
+    pub counter_charge: Charge,
+    pub amount_due: Option<Money>,
+    pub payment: Option<Row>,
+}
+
+impl PickupView {
+    pub fn can_collect(&self) -> bool {
+        self.reception.state == ReceptionState::Open && self.lab_charge.is_some()
+    }
+}
+
+pub async fn view(counter: &Counter, reception_number: &str) -> Result<PickupView> {
+    let rules = counter.rules();
+    let number =
+        ReceptionNumber::parse(&rules.reception_number, reception_number).map_err(|_| {
+            CounterError::NotFound(format!(
+                "{reception_number:?} is not a reception number of this counter"
+            ))
+        })?;
+    let mut tx = counter.store.begin().await?;
+    let (file, reception) = counter
+        .files
+        .by_reception(&mut tx, &number)
+        .await?
+        .ok_or_else(|| CounterError::NotFound(format!("no reception {number} at this counter")))?;
+    let row = db::fetch_one(
+        &mut tx,
+        &format!("{ORDER_COLS} WHERE reception_number = $1"),
+        &[V::from(number.to_string())],
+    )
+    .await?
+    .ok_or_else(|| CounterError::NotFound(format!("no order for reception {number}")))?;
+    let payment = db::fetch_one(
+        &mut tx,
+        "SELECT * FROM counter_payments WHERE reception_number = $1",
+        &[V::from(number.to_string())],
+    )
+    .await?;
+    tx.commit().await?;
+    let lab_charge = reception.partner_charge.clone();
+    let amount_due = match &lab_charge {
+        Some(l) => Some(reprint_domain::amount_due(l, &reception.charge)?),
+        None => None,
+    };
+    Ok(PickupView {
+        summary: OrderSummary::from_row(&row),
+        registration_number: file.registration_number.to_string(),
+        lab_name: counter.lab_name(reception.partner.as_str()),
+        counter_charge: reception.charge.clone(),
+        lab_charge,
+        amount_due,
+        reception,
+        payment,
+    })
+}
+
+/// What staff enter at the till.
+#[derive(Debug, Clone)]
+pub struct PaymentInput {
+    /// `cash`, `card`, `e-money`, `qr`.
+    pub method: String,
+    /// What the customer handed over, minor units; `None` for exact payment.
+    pub tendered: Option<i64>,
+}
+
+pub const METHODS: [&str; 4] = ["cash", "card", "e-money", "qr"];
+
+/// The collection as recorded.
+#[derive(Debug, Clone)]
+pub struct Receipt {
+    pub reception_number: String,
+    pub amount_due: Money,
+    pub lab_charge: Money,
+    pub counter_charge: Money,
+    pub payment: Payment,
+    pub collected_at: DateTime<Utc>,
+    pub settlement: uuid::Uuid,
+}
+
+/// Records the payment and the hand-over, and writes the collection, the settlement of the
+/// lab's share and the status `collected` to the outbox, in one transaction.
+pub async fn collect(
+    counter: &Counter,
+    reception_number: &str,
+    input: &PaymentInput,
+    staff: &str,
+    now: DateTime<Utc>,
+) -> Result<Receipt> {
+    let method = input.method.trim().to_lowercase();
+    if !METHODS.contains(&method.as_str()) {
+        return Err(CounterError::Invalid(format!(
+            "payment method {:?} is not one of {}",
+            input.method,
+            METHODS.join(", ")
+        )));
+    }
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match collect_once(
+            counter,
+            reception_number,
+            &method,
+            input.tendered,
+            staff,
+            now,
+        )
+        .await
+        {
+            Err(e) if e.is_retryable() && attempt < RETRIES => continue,
+            Err(e) => return Err(e),
+            Ok(r) => {
+                counter.relay.wake();
+                counter
+                    .metrics
+                    .orders
+                    .with_label_values(&["collected"])
+                    .inc();
+                return Ok(r);
+            }
+        }
+    }
+}
+
+async fn collect_once(
+    counter: &Counter,
+    reception_number: &str,
+    method: &str,
+    tendered: Option<i64>,
+    staff: &str,
+    now: DateTime<Utc>,
+) -> Result<Receipt> {
+    let rules = counter.rules();
+    let number =
+        ReceptionNumber::parse(&rules.reception_number, reception_number).map_err(|_| {
+            CounterError::NotFound(format!(
+                "{reception_number:?} is not a reception number of this counter"
+            ))
+        })?;
+    let mut tx = counter.store.begin().await?;
+    let (mut file, reception) = counter
+        .files
+        .by_reception(&mut tx, &number)
+        .await?
+        .ok_or_else(|| CounterError::NotFound(format!("no reception {number} at this counter")))?;
+    match &reception.state {
+        ReceptionState::Open => {}
+        ReceptionState::Collected { at } => {
+            return Err(CounterError::Conflict(format!(
+                "reception {number} was collected already, at {at}"
+            )));
+        }
+        ReceptionState::Cancelled { reason, .. } => {
+            return Err(CounterError::Conflict(format!(
+                "reception {number} is cancelled: {reason}"
+            )));
+        }
+    }
+    let lab_charge = reception.partner_charge.clone().ok_or_else(|| {
+        CounterError::Conflict(format!(
+            "the prints of reception {number} have not arrived from the lab yet"
+        ))
+    })?;
+    let due = reprint_domain::amount_due(&lab_charge, &reception.charge)?;
+    let tendered = Money::new(tendered.unwrap_or(due.minor), due.currency);
+    if tendered.minor < due.minor {
+        return Err(CounterError::Invalid(format!(
+            "{tendered} tendered is less than the amount due, {due}"
+        )));
+    }
+    if method != "cash" && tendered.minor != due.minor {
+        return Err(CounterError::Invalid(format!(
+            "a {method} payment is for the amount due exactly ({due}), not {tendered}"
+        )));
+    }
+    let change = tendered.checked_sub(due)?;
+    counter
+        .files
+        .execute(
+            &mut tx,
+            &mut file,
+            Command::RecordCollected {
+                number: number.clone(),
+                at: now,
+            },
+        )
+        .await?;
+    let order_row = db::fetch_one(
+        &mut tx,
+        "SELECT lab_reception FROM counter_orders WHERE order_id = $1",
+        &[V::from(reception.order.to_string())],
+    )
+    .await?;
+    let lab_reception = order_row
+        .and_then(|r| r.text("lab_reception"))
+        .unwrap_or_default();
+    let lab = reception.partner.clone();
+    let payment = Payment {
+        method: method.to_string(),
+        tendered,
+        change,
+    };
+    let date = local_date(rules, now).to_string();
+    db::exec(
+        &mut tx,
+        "INSERT INTO counter_payments (order_id, reception_number, lab, collected_at, local_date, method, tendered, change_given, lab_charge, counter_charge, total, currency, staff) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        &[
+            V::from(reception.order.to_string()),
+            V::from(number.to_string()),
+            V::from(lab.to_string()),
+            V::from(db::time(now)),
+            V::from(date.clone()),
+            V::from(method),
+            V::I(tendered.minor),
+            V::I(change.minor),
+            V::I(lab_charge.total.minor),
+            V::I(reception.charge.total.minor),
+            V::I(due.minor),
+            V::from(due.currency.to_string()),
+            V::from(staff),
+        ],
+    )
+    .await?;
+    let settlement = uuid::Uuid::now_v7();
+    db::exec(
+        &mut tx,
+        "INSERT INTO counter_settlements (settlement_id, order_id, lab, amount, currency, at, local_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            V::from(settlement.to_string()),
+            V::from(reception.order.to_string()),
+            V::from(lab.to_string()),
+            V::I(lab_charge.total.minor),
+            V::from(due.currency.to_string()),
+            V::from(db::time(now)),
+            V::from(date),
+        ],
+    )
+    .await?;
+    db::exec(
+        &mut tx,
+        "UPDATE counter_orders SET state = 'collected', updated_at = $2 WHERE order_id = $1",
+        &[V::from(reception.order.to_string()), V::from(db::time(now))],
+    )
+    .await?;
+    let bus_lab = messages::bus_site(&lab)?;
+    let collection = CollectionRecorded {
+        order: reception.order,
+        counter: rules.site.clone(),
+        lab: lab.clone(),
+        lab_reception: lab_reception.clone(),
+        collected_at: now,
+        lab_charge: lab_charge.total,
+        counter_charge: reception.charge.total,
+        payment: payment.clone(),
+    };
+    let settled = SettlementRecorded {
+        settlement,
+        order: reception.order,
+        counter: rules.site.clone(),
+        lab: lab.clone(),
+        lab_reception,
+        amount: lab_charge.total,
+        at: now,
+    };
+    tx.enqueue(&[
+        messages::json_message(
+            subjects::collection_recorded(&bus_lab),
+            messages::message_id(&rules.site, "collection", reception.order),
+            "collection_recorded",
+            &collection,
+        )?,
+        messages::json_message(
+            subjects::settlement_recorded(&bus_lab),
+            messages::message_id(&rules.site, "settlement", reception.order),
+            "settlement_recorded",
+            &settled,
+        )?,
+        messages::status(
+            &rules.site,
+            reception.order,
+            Stage::Collected,
+            now,
+            format!(
+                "collected at {} (reception {number}), paid {due} by {method}",
+                counter.config.name
+            ),
+            None,
+        )?,
+    ])
+    .await?;
+    tx.commit().await?;
+    Ok(Receipt {
+        reception_number: number.to_string(),
+        amount_due: due,
+        lab_charge: lab_charge.total,
+        counter_charge: reception.charge.total,
+        payment,
+        collected_at: now,
+        settlement,
+    })
+}
