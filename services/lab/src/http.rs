@@ -1,0 +1,843 @@
+//! The operator console (server-rendered HTML) and the JSON API (`/api/v1`, OpenAPI document at
+//! `/api/v1/openapi.json`). Everything but `/healthz`, `/readyz` and `/metrics` needs a log-in
+//! (argon2id password, signed session cookie); every form and every API `POST` carries the
+//! session's CSRF token (a hidden `csrf` field, or the `X-CSRF-Token` header).
+
+use axum::Router;
+use axum::extract::{Form, FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use reprint_domain::file::{ReceptionState, UserFile};
+use reprint_domain::{ReceptionNumber, RegistrationNumber, Telephone};
+use reprint_service::auth::{Session, clear_cookie, session_from_headers, verify_password};
+use reprint_service::health::{self, Check};
+use reprint_service::problem::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+use crate::db::{self, LogRow, ProductionRow};
+use crate::error::{LabError, LabResult};
+use crate::production;
+use crate::settlement::{self, LedgerLine};
+use crate::state::Lab;
+
+/// The production states, in order, as the queue shows them.
+pub const STATES: [&str; 7] = [
+    "received",
+    "printing",
+    "printed",
+    "dispatched",
+    "collected",
+    "settled",
+    "rejected",
+];
+
+const SESSION_TTL: i64 = 12 * 60 * 60;
+
+pub fn router(lab: Lab) -> Router {
+    let checks_lab = lab.clone();
+    let health = health::routes(
+        move || {
+            let lab = checks_lab.clone();
+            async move { readiness(&lab).await }
+        },
+        lab.metrics.clone(),
+    );
+    let app = Router::new()
+        .route("/", get(queue_page))
+        .route("/login", get(login_page).post(login_form))
+        .route("/logout", post(logout_form))
+        .route("/receptions/{number}", get(reception_page))
+        .route("/receptions/{number}/{action}", post(action_form))
+        .route("/search", get(search_page))
+        .route("/ledger", get(ledger_page))
+        .route("/api/v1/login", post(api_login))
+        .route("/api/v1/session", get(api_session))
+        .route("/api/v1/receptions", get(api_queue))
+        .route("/api/v1/receptions/{number}", get(api_reception))
+        .route("/api/v1/receptions/{number}/{action}", post(api_action))
+        .route("/api/v1/search", get(api_search))
+        .route("/api/v1/ledger", get(api_ledger))
+        .route("/api/v1/openapi.json", get(openapi_json))
+        .fallback(not_found)
+        .with_state(lab.clone());
+    let metrics = lab.metrics.clone();
+    app.merge(health)
+        .layer(axum::middleware::from_fn(
+            move |req, next: axum::middleware::Next| {
+                let metrics = metrics.clone();
+                async move {
+                    let response = next.run(req).await;
+                    let class = format!("{}xx", response.status().as_u16() / 100);
+                    metrics.http_requests.with_label_values(&[&class]).inc();
+                    response
+                }
+            },
+        ))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
+        .layer(tower_http::catch_panic::CatchPanicLayer::new())
+}
+
+async fn readiness(lab: &Lab) -> Vec<Check> {
+    let store = match lab.store.begin().await {
+        Ok(tx) => {
+            let _ = tx.rollback().await;
+            Check {
+                name: "store".into(),
+                ok: true,
+                detail: "ok".into(),
+            }
+        }
+        Err(e) => Check {
+            name: "store".into(),
+            ok: false,
+            detail: e.to_string(),
+        },
+    };
+    let connected = lab.client.connection_state() == async_nats::connection::State::Connected;
+    vec![
+        store,
+        Check {
+            name: "nats".into(),
+            ok: connected,
+            detail: if connected {
+                "connected"
+            } else {
+                "not connected"
+            }
+            .into(),
+        },
+    ]
+}
+
+async fn not_found() -> LabError {
+    LabError::NotFound("no such page".into())
+}
+
+fn now_unix(lab: &Lab) -> i64 {
+    lab.clock
+        .now()
+        .timestamp()
+        .max(chrono::Utc::now().timestamp())
+}
+
+/// A logged-in operator, for the JSON API: 401 without a session.
+pub struct Operator(pub Session);
+
+impl FromRequestParts<Lab> for Operator {
+    type Rejection = LabError;
+    async fn from_request_parts(parts: &mut Parts, lab: &Lab) -> Result<Self, Self::Rejection> {
+        session_from_headers(&parts.headers, &lab.session_key, now_unix(lab))
+            .map(Operator)
+            .ok_or(LabError::Unauthorized)
+    }
+}
+
+/// A logged-in operator, for pages: a redirect to the log-in page without a session.
+pub struct PageOperator(pub Session);
+
+impl FromRequestParts<Lab> for PageOperator {
+    type Rejection = Response;
+    async fn from_request_parts(parts: &mut Parts, lab: &Lab) -> Result<Self, Self::Rejection> {
+        session_from_headers(&parts.headers, &lab.session_key, now_unix(lab))
+            .map(PageOperator)
+            .ok_or_else(|| Redirect::to("/login").into_response())
+    }
+}
+
+fn check_csrf(lab: &Lab, session: &Session, token: Option<&str>) -> LabResult<()> {
+    match token {
+        Some(t) if session.check_csrf(&lab.session_key, t) => Ok(()),
+        _ => Err(LabError::Forbidden(
+            "the form's CSRF token is missing or not this session's; reload the page".into(),
+        )),
+    }
+}
+
+fn log_in(lab: &Lab, name: &str, password: &str) -> LabResult<Session> {
+    if !lab.login_limiter.allow(name, now_unix(lab)) {
+        return Err(LabError::TooMany);
+    }
+    let operator = lab.config.console.operators.iter().find(|o| o.name == name);
+    match operator {
+        Some(o) if verify_password(password, &o.password_hash) => {
+            Ok(Session::new(name, "operator", now_unix(lab), SESSION_TTL))
+        }
+        _ => Err(LabError::Unauthorized),
+    }
+}
+
+// ---------------------------------------------------------------- actions
+
+async fn run_action(
+    lab: &Lab,
+    number: &str,
+    action: &str,
+    reason: Option<&str>,
+    who: &str,
+) -> LabResult<ProductionRow> {
+    let actor = format!("operator {who}");
+    match action {
+        "start-printing" => production::start_printing(lab, number, &actor).await,
+        "finished" => production::finished(lab, number, &actor).await,
+        "dispatch" => production::dispatch(lab, number, &actor).await,
+        "reject" => production::reject(lab, number, reason.unwrap_or(""), &actor).await,
+        other => Err(LabError::NotFound(format!("no action {other:?}"))),
+    }
+}
+
+/// Receptions found by reception number, registration number or telephone.
+pub async fn search(lab: &Lab, q: &str) -> LabResult<Vec<ProductionRow>> {
+    let q = q.trim();
+    if q.is_empty() {
+        return Ok(vec![]);
+    }
+    let rules = lab.rules();
+    let upper = q.to_ascii_uppercase();
+    let mut tx = lab.store.begin().await?;
+    let rows = if let Ok(n) = ReceptionNumber::parse(&rules.reception_number, &upper) {
+        db::production_by_reception(&mut tx, n.as_str())
+            .await?
+            .into_iter()
+            .collect()
+    } else if let Ok(n) = RegistrationNumber::parse(&rules.registration_number, &upper) {
+        db::production_by_registration(&mut tx, n.as_str()).await?
+    } else if let Ok(t) = Telephone::parse(q) {
+        let found = reprint_site::index::receptions_by_telephone(&mut tx, t.as_str()).await?;
+        let mut rows = Vec::new();
+        for r in found {
+            if let Some(row) = db::production_by_reception(&mut tx, &r.reception_number).await? {
+                rows.push(row);
+            }
+        }
+        rows
+    } else {
+        vec![]
+    };
+    tx.commit().await?;
+    Ok(rows)
+}
+
+async fn queue(lab: &Lab, state: Option<&str>) -> LabResult<Vec<(String, Vec<ProductionRow>)>> {
+    let states: Vec<&str> = match state {
+        Some(s) if STATES.contains(&s) => vec![s],
+        Some(s) => {
+            return Err(LabError::BadRequest(format!(
+                "no state {s:?}; one of {}",
+                STATES.join(", ")
+            )));
+        }
+        None => STATES.to_vec(),
+    };
+    let mut tx = lab.store.begin().await?;
+    let mut out = Vec::new();
+    for s in states {
+        out.push((
+            s.to_string(),
+            db::production_by_state(&mut tx, s, 200).await?,
+        ));
+    }
+    tx.commit().await?;
+    Ok(out)
+}
+
+/// One reception with its individual user file.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReceptionView {
+    pub production: ProductionRow,
+    pub log: Vec<LogRow>,
+    /// The individual user file: the user id area and the reception contents area (Figs. 6, 7).
+    #[schema(value_type = Object)]
+    pub file: UserFile,
+}
+
+async fn reception_view(lab: &Lab, number: &str) -> LabResult<ReceptionView> {
+    let upper = number.to_ascii_uppercase();
+    let (loaded, _) = production::reception_of(lab, &upper).await?;
+    let mut tx = lab.store.begin().await?;
+    let production = db::production_by_reception(&mut tx, &upper)
+        .await?
+        .ok_or_else(|| LabError::NotFound(format!("no reception {upper} at this lab")))?;
+    let log = db::production_log(&mut tx, &production.order_id).await?;
+    tx.commit().await?;
+    Ok(ReceptionView {
+        production,
+        log,
+        file: loaded.file,
+    })
+}
+
+// ---------------------------------------------------------------- JSON API
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct LoginRequest {
+    pub name: String,
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub user: String,
+    /// Send it as `X-CSRF-Token` with every POST.
+    pub csrf_token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RejectRequest {
+    pub reason: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct StateQuery {
+    /// received, printing, printed, dispatched, collected, settled or rejected.
+    pub state: Option<String>,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SearchQuery {
+    /// A reception number, a registration number or a telephone number.
+    pub q: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QueueGroup {
+    pub state: String,
+    pub receptions: Vec<ProductionRow>,
+}
+
+/// Log in; the session cookie is set and the CSRF token returned.
+#[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,
+    responses((status = 200, body = SessionView), (status = 401, description = "wrong name or password")))]
+async fn api_login(State(lab): State<Lab>, Json(req): Json<LoginRequest>) -> LabResult<Response> {
+    let session = log_in(&lab, &req.name, &req.password)?;
+    let view = SessionView {
+        user: session.user.clone(),
+        csrf_token: session.csrf_token(&lab.session_key),
+    };
+    Ok((
+        [(
+            header::SET_COOKIE,
+            session.set_cookie(&lab.session_key, lab.config.http.secure_cookies),
+        )],
+        Json(view),
+    )
+        .into_response())
+}
+
+/// Who is logged in, and the CSRF token of the session.
+#[utoipa::path(get, path = "/api/v1/session", responses((status = 200, body = SessionView)))]
+async fn api_session(State(lab): State<Lab>, Operator(s): Operator) -> Json<SessionView> {
+    Json(SessionView {
+        user: s.user.clone(),
+        csrf_token: s.csrf_token(&lab.session_key),
+    })
+}
+
+/// The queue by production state.
+#[utoipa::path(get, path = "/api/v1/receptions", params(StateQuery),
+    responses((status = 200, body = Vec<QueueGroup>)))]
+async fn api_queue(
+    State(lab): State<Lab>,
+    _op: Operator,
+    query: Result<Query<StateQuery>, axum::extract::rejection::QueryRejection>,
+) -> LabResult<Json<Vec<QueueGroup>>> {
+    let Query(q) = query.map_err(|e| LabError::BadRequest(e.body_text()))?;
+    let groups = queue(&lab, q.state.as_deref()).await?;
+    Ok(Json(
+        groups
+            .into_iter()
+            .map(|(state, receptions)| QueueGroup { state, receptions })
+            .collect(),
+    ))
+}
+
+/// One reception with its individual user file.
+#[utoipa::path(get, path = "/api/v1/receptions/{number}",
+    params(("number" = String, Path, description = "reception number, e.g. B0000456")),
+    responses((status = 200, body = ReceptionView), (status = 404)))]
+async fn api_reception(
+    State(lab): State<Lab>,
+    _op: Operator,
+    Path(number): Path<String>,
+) -> LabResult<Json<ReceptionView>> {
+    Ok(Json(reception_view(&lab, &number).await?))
+}
+
+/// An action on a reception: `start-printing`, `finished`, `dispatch` or `reject` (body
+/// `{"reason": ...}`). Needs the `X-CSRF-Token` header.
+#[utoipa::path(post, path = "/api/v1/receptions/{number}/{action}",
+    params(("number" = String, Path), ("action" = String, Path, description = "start-printing, finished, dispatch or reject")),
+    request_body(content = Option<RejectRequest>, description = "for reject: the reason"),
+    responses((status = 200, body = ProductionRow), (status = 403, description = "no CSRF token"), (status = 409, description = "wrong state")))]
+async fn api_action(
+    State(lab): State<Lab>,
+    Operator(s): Operator,
+    Path((number, action)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> LabResult<Json<ProductionRow>> {
+    let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+    check_csrf(&lab, &s, token)?;
+    let reason = if action == "reject" {
+        let r: RejectRequest = serde_json::from_slice(&body)
+            .map_err(|e| LabError::BadRequest(format!("body: {e}")))?;
+        Some(r.reason)
+    } else {
+        None
+    };
+    let row = run_action(
+        &lab,
+        &number.to_ascii_uppercase(),
+        &action,
+        reason.as_deref(),
+        &s.user,
+    )
+    .await?;
+    Ok(Json(row))
+}
+
+/// Search by reception number, registration number or telephone.
+#[utoipa::path(get, path = "/api/v1/search", params(SearchQuery),
+    responses((status = 200, body = Vec<ProductionRow>)))]
+async fn api_search(
+    State(lab): State<Lab>,
+    _op: Operator,
+    query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> LabResult<Json<Vec<ProductionRow>>> {
+    let Query(q) = query.map_err(|e| LabError::BadRequest(e.body_text()))?;
+    Ok(Json(search(&lab, &q.q).await?))
+}
+
+/// The ledger per delivery counter.
+#[utoipa::path(get, path = "/api/v1/ledger", responses((status = 200, body = Vec<LedgerLine>)))]
+async fn api_ledger(State(lab): State<Lab>, _op: Operator) -> LabResult<Json<Vec<LedgerLine>>> {
+    Ok(Json(settlement::ledger(&lab).await?))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "reprint-lab",
+        description = "The lab's operator API: queue, receptions with their individual user files, production actions, search, ledger per delivery counter."
+    ),
+    paths(
+        api_login,
+        api_session,
+        api_queue,
+        api_reception,
+        api_action,
+        api_search,
+        api_ledger
+    ),
+    components(schemas(
+        LoginRequest,
+        SessionView,
+        RejectRequest,
+        QueueGroup,
+        ReceptionView,
+        ProductionRow,
+        LogRow,
+        LedgerLine
+    ))
+)]
+pub struct ApiDoc;
+
+async fn openapi_json(_op: Operator) -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}
+
+// ---------------------------------------------------------------- pages
+
+/// Escapes text for HTML.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn page(lab: &Lab, title: &str, session: Option<&Session>, body: &str) -> Html<String> {
+    let nav = match session {
+        Some(s) => format!(
+            r#"<nav><a href="/">Queue</a> · <a href="/ledger">Ledger</a> ·
+<form class="inline" method="get" action="/search"><input name="q" placeholder="reception / registration no. / telephone"><button>Search</button></form>
+· {user} <form class="inline" method="post" action="/logout"><input type="hidden" name="csrf" value="{csrf}"><button>Log out</button></form></nav>"#,
+            user = esc(&s.user),
+            csrf = esc(&s.csrf_token(&lab.session_key))
+        ),
+        None => String::new(),
+    };
+    Html(format!(
+        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title} · {site}</title>
+<style>body{{font-family:sans-serif;margin:1.5em;max-width:72em}}table{{border-collapse:collapse;margin:.5em 0 1.5em}}td,th{{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top}}th{{background:#eee}}.inline{{display:inline}}.area{{border:2px solid #333;padding:.5em 1em;margin:1em 0}}.current{{background:#ffd}}.error{{color:#a00}}</style></head>
+<body><header><strong>{site}</strong> — operator console</header>{nav}<h1>{title}</h1>{body}</body></html>"#,
+        title = esc(title),
+        site = esc(&lab.config.site.name),
+    ))
+}
+
+fn local(lab: &Lab, rfc3339: &str) -> String {
+    db::parse_ts(rfc3339)
+        .map(|t| {
+            t.with_timezone(&lab.rules().time_zone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| rfc3339.to_string())
+}
+
+fn money(currency: &str, minor: i64) -> String {
+    reprint_domain::Currency::parse(currency)
+        .map(|c| reprint_domain::Money::new(minor, c).to_string())
+        .unwrap_or_else(|_| format!("{minor} {currency}"))
+}
+
+fn rows_table(lab: &Lab, rows: &[ProductionRow]) -> String {
+    if rows.is_empty() {
+        return "<p>none</p>".into();
+    }
+    let mut s = String::from(
+        "<table><tr><th>Reception No.</th><th>Registration No.</th><th>Route</th><th>Delivery counter</th><th>Prints</th><th>Charge</th><th>Received</th><th>Estimated finish</th><th>State</th></tr>",
+    );
+    for r in rows {
+        s.push_str(&format!(
+            r#"<tr><td><a href="/receptions/{n}">{n}</a></td><td>{reg}</td><td>{route}</td><td>{counter}</td><td>{prints}</td><td>{charge}</td><td>{received}</td><td>{finish}</td><td>{state}</td></tr>"#,
+            n = esc(&r.reception_number),
+            reg = esc(&r.registration_number),
+            route = esc(&r.route),
+            counter = esc(&r.counter),
+            prints = r.prints,
+            charge = esc(&money(&r.currency, r.charge_minor)),
+            received = esc(&local(lab, &r.received_at)),
+            finish = esc(&r.estimated_finish.as_deref().map(|f| local(lab, f)).unwrap_or_default()),
+            state = esc(&r.state),
+        ));
+    }
+    s.push_str("</table>");
+    s
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    name: String,
+    password: String,
+}
+
+async fn login_page(State(lab): State<Lab>) -> Html<String> {
+    page(&lab, "Log in", None, LOGIN_FORM)
+}
+
+const LOGIN_FORM: &str = r#"<form method="post" action="/login"><p><label>Name <input name="name" autocomplete="username"></label></p><p><label>Password <input name="password" type="password" autocomplete="current-password"></label></p><p><button>Log in</button></p></form>"#;
+
+async fn login_form(
+    State(lab): State<Lab>,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return (
+            StatusCode::BAD_REQUEST,
+            page(&lab, "Log in", None, LOGIN_FORM),
+        )
+            .into_response();
+    };
+    match log_in(&lab, &form.name, &form.password) {
+        Ok(session) => (
+            [(
+                header::SET_COOKIE,
+                session.set_cookie(&lab.session_key, lab.config.http.secure_cookies),
+            )],
+            Redirect::to("/"),
+        )
+            .into_response(),
+        Err(e) => {
+            let status = e.problem().status_code();
+            let body = format!(
+                r#"<p class="error">{}</p>{LOGIN_FORM}"#,
+                esc(&e.to_string())
+            );
+            (status, page(&lab, "Log in", None, &body)).into_response()
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: Option<String>,
+    reason: Option<String>,
+}
+
+async fn logout_form(
+    State(lab): State<Lab>,
+    PageOperator(s): PageOperator,
+    Form(form): Form<CsrfForm>,
+) -> Response {
+    if let Err(e) = check_csrf(&lab, &s, form.csrf.as_deref()) {
+        return error_page(&lab, Some(&s), e);
+    }
+    (
+        [(header::SET_COOKIE, clear_cookie())],
+        Redirect::to("/login"),
+    )
+        .into_response()
+}
+
+fn error_page(lab: &Lab, s: Option<&Session>, e: LabError) -> Response {
+    let status = e.problem().status_code();
+    let body = format!(r#"<p class="error">{}</p>"#, esc(&e.problem().detail));
+    (status, page(lab, "Not done", s, &body)).into_response()
+}
+
+async fn queue_page(
+    State(lab): State<Lab>,
+    PageOperator(s): PageOperator,
+    query: Result<Query<StateQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let state = query.ok().and_then(|Query(q)| q.state);
+    match queue(&lab, state.as_deref()).await {
+        Ok(groups) => {
+            let mut body = String::from("<p>");
+            for st in STATES {
+                body.push_str(&format!(r#"<a href="/?state={st}">{st}</a> "#));
+            }
+            body.push_str("</p>");
+            for (st, rows) in groups {
+                body.push_str(&format!("<h2>{} ({})</h2>", esc(&st), rows.len()));
+                body.push_str(&rows_table(&lab, &rows));
+            }
+            page(&lab, "Queue", Some(&s), &body).into_response()
+        }
+        Err(e) => error_page(&lab, Some(&s), e),
+    }
+}
+
+fn reception_body(lab: &Lab, s: &Session, view: &ReceptionView) -> String {
+    let p = &view.production;
+    let csrf = esc(&s.csrf_token(&lab.session_key));
+    let mut b = String::new();
+    // The user id area (Figs. 6, 7).
+    b.push_str(r#"<div class="area"><h2>User ID area</h2><table>"#);
+    if let Some(u) = &view.file.user {
+        for (k, v) in [
+            (
+                "Registration No.",
+                u.registration_number.as_str().to_string(),
+            ),
+            ("Name", u.name.clone()),
+            ("Telephone", u.telephone.as_str().to_string()),
+            ("Address", u.address.clone().unwrap_or_default()),
+            ("E-mail", u.email.clone().unwrap_or_default()),
+            (
+                "Registered",
+                u.registered_at
+                    .with_timezone(&lab.rules().time_zone)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
+            ),
+        ] {
+            b.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v)));
+        }
+    }
+    b.push_str("</table></div>");
+    // The reception contents area.
+    b.push_str(r#"<div class="area"><h2>Reception contents area</h2><table><tr><th>(1) Reception No.</th><th>(2) Route</th><th>(3) Reception date</th><th>(4) Data receive start</th><th>(5) finish</th><th>(6) Delivery counter</th><th>(7) Images / prints</th><th>Basic charge</th><th>Amount</th><th>(8) Estimated finish</th><th>State</th></tr>"#);
+    let tz = lab.rules().time_zone;
+    let fmt = |t: chrono::DateTime<chrono::Utc>| {
+        t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string()
+    };
+    for r in &view.file.receptions {
+        let images = r
+            .items
+            .iter()
+            .map(|i| i.image)
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        let prints: u32 = r.items.iter().map(|i| i.quantity).sum();
+        let state = match &r.state {
+            ReceptionState::Open => "open".to_string(),
+            ReceptionState::Collected { at } => format!("collected {}", fmt(*at)),
+            ReceptionState::Cancelled { reason, .. } => format!("cancelled: {reason}"),
+        };
+        let class = if r.number.as_str() == p.reception_number {
+            r#" class="current""#
+        } else {
+            ""
+        };
+        b.push_str(&format!(
+            "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} images / {} prints</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(r.number.as_str()),
+            esc(crate::orders::route_name(r.route)),
+            esc(&fmt(r.received_at)),
+            esc(&r.data_receive.map(|d| fmt(d.start)).unwrap_or_default()),
+            esc(&r.data_receive.map(|d| fmt(d.finish)).unwrap_or_default()),
+            esc(r.partner.as_str()),
+            images,
+            prints,
+            esc(&r.charge.basic_charge().to_string()),
+            esc(&r.charge.total.to_string()),
+            esc(&r.estimated_finish.map(fmt).unwrap_or_default()),
+            esc(&state),
+        ));
+    }
+    b.push_str("</table></div>");
+    // This reception: its items and its charge explained.
+    if let Some(r) = view
+        .file
+        .receptions
+        .iter()
+        .find(|r| r.number.as_str() == p.reception_number)
+    {
+        b.push_str("<h2>Prints</h2><table><tr><th>Image</th><th>Name</th><th>Size</th><th>Quantity</th></tr>");
+        for i in &r.items {
+            b.push_str(&format!(
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&i.image.short()),
+                esc(&i.name),
+                esc(i.size.code()),
+                i.quantity
+            ));
+        }
+        b.push_str("</table><h2>Charge</h2><table>");
+        for l in &r.charge.lines {
+            b.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td></tr>",
+                esc(&l.description),
+                esc(&l.amount.to_string())
+            ));
+        }
+        b.push_str(&format!(
+            "<tr><th>Total</th><th>{}</th></tr></table>",
+            esc(&r.charge.total.to_string())
+        ));
+    }
+    // Production.
+    b.push_str(&format!(
+        "<h2>Production: {}</h2><p>Order {} from {} {}; digital copy: {}</p><table><tr><th>State</th><th>At</th><th>By</th><th>Note</th></tr>",
+        esc(&p.state),
+        esc(&p.order_id),
+        esc(&p.sender_kind),
+        esc(&p.sender_id),
+        if p.digital_copy != 0 { "yes" } else { "no" }
+    ));
+    for l in &view.log {
+        b.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&l.state),
+            esc(&local(lab, &l.at)),
+            esc(&l.actor),
+            esc(&l.note)
+        ));
+    }
+    b.push_str("</table>");
+    let n = esc(&p.reception_number);
+    let button = |action: &str, label: &str| {
+        format!(
+            r#"<form class="inline" method="post" action="/receptions/{n}/{action}"><input type="hidden" name="csrf" value="{csrf}"><button>{label}</button></form> "#
+        )
+    };
+    b.push_str("<h2>Actions</h2><p>");
+    match p.state.as_str() {
+        "received" => b.push_str(&button("start-printing", "Start printing")),
+        "printing" => b.push_str(&button("finished", "Prints finished")),
+        "printed" => b.push_str(&button("dispatch", "Dispatch to the delivery counter")),
+        _ => b.push_str("nothing to do here"),
+    }
+    b.push_str("</p>");
+    if ["received", "printing", "printed"].contains(&p.state.as_str()) {
+        b.push_str(&format!(
+            r#"<form method="post" action="/receptions/{n}/reject"><input type="hidden" name="csrf" value="{csrf}"><label>Reject, with the reason the sender will see: <input name="reason" size="50" required></label> <button>Reject</button></form>"#
+        ));
+    }
+    b
+}
+
+async fn reception_page(
+    State(lab): State<Lab>,
+    PageOperator(s): PageOperator,
+    Path(number): Path<String>,
+) -> Response {
+    match reception_view(&lab, &number).await {
+        Ok(view) => {
+            let title = format!("Reception {}", view.production.reception_number);
+            page(&lab, &title, Some(&s), &reception_body(&lab, &s, &view)).into_response()
+        }
+        Err(e) => error_page(&lab, Some(&s), e),
+    }
+}
+
+async fn action_form(
+    State(lab): State<Lab>,
+    PageOperator(s): PageOperator,
+    Path((number, action)): Path<(String, String)>,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(f)) => f,
+        Err(e) => return error_page(&lab, Some(&s), LabError::BadRequest(e.body_text())),
+    };
+    if let Err(e) = check_csrf(&lab, &s, form.csrf.as_deref()) {
+        return error_page(&lab, Some(&s), e);
+    }
+    let number = number.to_ascii_uppercase();
+    match run_action(&lab, &number, &action, form.reason.as_deref(), &s.user).await {
+        Ok(_) => Redirect::to(&format!("/receptions/{}", esc(&number))).into_response(),
+        Err(e) => error_page(&lab, Some(&s), e),
+    }
+}
+
+async fn search_page(
+    State(lab): State<Lab>,
+    PageOperator(s): PageOperator,
+    query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = query.map(|Query(q)| q.q).unwrap_or_default();
+    match search(&lab, &q).await {
+        Ok(rows)
+            if rows.len() == 1 && rows[0].reception_number == q.trim().to_ascii_uppercase() =>
+        {
+            Redirect::to(&format!("/receptions/{}", esc(&rows[0].reception_number))).into_response()
+        }
+        Ok(rows) => {
+            let body = format!(
+                "<p>Search for <strong>{}</strong>: {} found</p>{}",
+                esc(&q),
+                rows.len(),
+                rows_table(&lab, &rows)
+            );
+            page(&lab, "Search", Some(&s), &body).into_response()
+        }
+        Err(e) => error_page(&lab, Some(&s), e),
+    }
+}
+
+async fn ledger_page(State(lab): State<Lab>, PageOperator(s): PageOperator) -> Response {
+    match settlement::ledger(&lab).await {
+        Ok(lines) => {
+            let mut body = String::from(
+                "<table><tr><th>Delivery counter</th><th>Charged</th><th>Collected by the counter</th><th>Paid</th><th>Owed</th></tr>",
+            );
+            for l in &lines {
+                body.push_str(&format!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&l.counter),
+                    esc(&l.money(l.charged)),
+                    esc(&l.money(l.collected)),
+                    esc(&l.money(l.paid)),
+                    esc(&l.money(l.owed)),
+                ));
+            }
+            body.push_str("</table>");
+            page(&lab, "Ledger per delivery counter", Some(&s), &body).into_response()
+        }
+        Err(e) => error_page(&lab, Some(&s), e),
+    }
+}

@@ -1,0 +1,321 @@
+//! reprint-lab: the seed's "A Corporation's laboratory" (seed 004, Figs. 1, 2, 6, 7; the
+//! contract is docs/flows.md).
+//!
+//! | concern | module |
+//! |---|---|
+//! | configuration (TOML + `REPRINT_LAB__...` overrides) | [`config`] |
+//! | placed orders -> individual user file, reception, slip; rejections | [`orders`] |
+//! | production: hot folders, done-markers, dispatch, operator reject | [`production`] |
+//! | collections, settlements, the ledger per delivery counter | [`settlement`] |
+//! | quote, catalog, locale, site directory | [`rpc`] |
+//! | operator console (HTML) and JSON API with OpenAPI | [`http`] |
+//! | the lab's own tables | [`db`] |
+//!
+//! [`Application::build`] wires it all; [`Application::run_until_stopped`] runs the HTTP server,
+//! the inbox consumer, the outbox relay, the RPC servers, the directory heartbeat and the
+//! done-marker poll until shutdown.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod orders;
+pub mod production;
+pub mod rpc;
+pub mod settlement;
+pub mod state;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use async_nats::jetstream::consumer::PullConsumer;
+use reprint_bus::consumer::{ConsumerConfig, InboxConsumer};
+use reprint_bus::relay::{Relay, RelayConfig};
+use reprint_bus::request::RpcServer;
+use reprint_bus::subjects::{self, RpcMethod};
+use reprint_bus::{ProvisionSettings, connect, streams};
+use reprint_eventstore::Store;
+use reprint_service::auth::{RateLimiter, SessionKey};
+use reprint_service::metrics::Metrics;
+use reprint_service::shutdown::{self, Shutdown, ShutdownTrigger};
+use reprint_site::{SiteFiles, UserIndex};
+use tokio::net::TcpListener;
+
+pub use config::LabConfig;
+pub use error::LabError;
+pub use state::{Clock, Lab};
+
+use crate::state::{LabInner, Printer};
+
+/// A built lab, ready to run.
+pub struct Application {
+    port: u16,
+    listener: TcpListener,
+    lab: Lab,
+    consumer: PullConsumer,
+    consumer_name: String,
+    relay: Relay,
+    rpc: Vec<(RpcMethod, RpcServer)>,
+    trigger: ShutdownTrigger,
+    shutdown: Shutdown,
+}
+
+fn load_printers(config: &LabConfig) -> anyhow::Result<Vec<Printer>> {
+    let mut printers = Vec::new();
+    for (i, p) in config.printers.iter().enumerate() {
+        let (icc, icc_name) = if p.icc_profile.eq_ignore_ascii_case("srgb") {
+            (reprint_media::icc::srgb_profile(), "sRGB".to_string())
+        } else {
+            let bytes = std::fs::read(&p.icc_profile).with_context(|| {
+                format!(
+                    "configuration: printers[{i}].icc_profile: cannot read {}",
+                    p.icc_profile
+                )
+            })?;
+            reprint_media::icc::ColorTransform::new(None, Some(&bytes)).map_err(|e| {
+                anyhow::anyhow!(
+                    "configuration: printers[{i}].icc_profile: {} is not a usable profile: {e}",
+                    p.icc_profile
+                )
+            })?;
+            let name = std::path::Path::new(&p.icc_profile)
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_else(|| p.icc_profile.clone());
+            (bytes, name)
+        };
+        std::fs::create_dir_all(&p.hot_folder).with_context(|| {
+            format!(
+                "configuration: printers[{i}].hot_folder: cannot create {}",
+                p.hot_folder.display()
+            )
+        })?;
+        printers.push(Printer {
+            config: p.clone(),
+            icc,
+            icc_name,
+        });
+    }
+    Ok(printers)
+}
+
+impl Application {
+    /// Opens the store (migrating it), connects to NATS (provisioning streams, the directory and
+    /// the image bucket), creates the inbox consumer, binds the RPC subjects and the HTTP port.
+    pub async fn build(config: LabConfig) -> anyhow::Result<Application> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "configuration: data_dir: cannot create {}",
+                config.data_dir.display()
+            )
+        })?;
+        let printers = load_printers(&config)?;
+        let session_key = match &config.console.session_secret {
+            Some(s) => SessionKey::new(s.as_bytes())
+                .map_err(|e| anyhow::anyhow!("console.session_secret: {e}"))?,
+            None => SessionKey::random(),
+        };
+        let url = config.store_url();
+        let store = Store::open(&url)
+            .await
+            .with_context(|| format!("store.url: cannot open the store at {url}"))?
+            .with_projection(UserIndex);
+        UserIndex::migrate(&store).await?;
+        db::migrate(&store).await?;
+
+        let site = config.site().clone();
+        let bus_site = subjects::SiteId::parse(site.as_str())?;
+        let settings =
+            connect::ConnectSettings::new(&config.nats.url, format!("reprint-lab@{site}"));
+        let conn = connect::connect_and_wait(&settings, Duration::from_secs(30))
+            .await
+            .with_context(|| format!("nats.url: cannot reach NATS at {}", config.nats.url))?;
+        let backbone = reprint_bus::provision(
+            &conn.jetstream,
+            &ProvisionSettings::with_replicas(config.nats.replicas),
+        )
+        .await?;
+        let durable = streams::durable_consumer_for(&bus_site, subjects::SiteKind::Lab);
+        let consumer = streams::ensure_consumer(&conn.jetstream, &durable).await?;
+        let mut rpc = Vec::new();
+        for method in RpcMethod::ALL {
+            let server = RpcServer::bind(
+                &conn.client,
+                &subjects::rpc(&bus_site, method),
+                &subjects::rpc_queue_group(&bus_site, method),
+            )
+            .await?;
+            rpc.push((method, server));
+        }
+        let listener = TcpListener::bind(&config.http.address)
+            .await
+            .with_context(|| format!("http.address: cannot bind {}", config.http.address))?;
+        let port = listener.local_addr()?.port();
+
+        let (trigger, shutdown) = shutdown::channel();
+        let metrics = Metrics::new("lab");
+        let relay = Relay::new(
+            store.clone(),
+            conn.jetstream.clone(),
+            RelayConfig::default(),
+        );
+        let lab = Lab(std::sync::Arc::new(LabInner {
+            files: SiteFiles::new(config.site.rules.clone()),
+            config,
+            store,
+            client: conn.client.clone(),
+            images: backbone.images,
+            directory: backbone.directory,
+            metrics,
+            printers,
+            waker: relay.waker(),
+            session_key,
+            login_limiter: RateLimiter::new(10, 60),
+            clock: Clock::default(),
+        }));
+        Ok(Application {
+            port,
+            listener,
+            lab,
+            consumer,
+            consumer_name: durable.name().to_string(),
+            relay,
+            rpc,
+            trigger,
+            shutdown,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The running lab's shared state (tests pin its clock through it).
+    pub fn lab(&self) -> Lab {
+        self.lab.clone()
+    }
+
+    /// Stops [`Application::run_until_stopped`] from outside (tests; the binary uses signals).
+    pub fn shutdown_trigger(&self) -> ShutdownTrigger {
+        self.trigger.clone()
+    }
+
+    /// Runs everything until shutdown; then finishes what is in hand and closes the store.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            lab,
+            consumer,
+            consumer_name,
+            relay,
+            rpc,
+            shutdown,
+            ..
+        } = self;
+        let mut tasks = tokio::task::JoinSet::new();
+
+        // The outbox relay, woken by whoever commits outbox rows (and polling).
+        {
+            let s = shutdown.clone();
+            tasks.spawn(async move { relay.run(s.wait()).await });
+        }
+        // The inbox consumer.
+        {
+            let inbox = InboxConsumer::new(
+                lab.store.clone(),
+                consumer,
+                orders::LabInbox(lab.clone()),
+                ConsumerConfig::new(consumer_name),
+            );
+            let s = shutdown.clone();
+            tasks.spawn(async move {
+                if let Err(e) = inbox.run(s.wait()).await {
+                    tracing::error!(error = %e, "inbox consumer stopped");
+                }
+            });
+        }
+        // Request/reply.
+        for (method, server) in rpc {
+            let lab = lab.clone();
+            let s = shutdown.clone();
+            tasks.spawn(async move {
+                let result = match method {
+                    RpcMethod::Quote => {
+                        server
+                            .serve(move |req, _ctx| rpc::quote(lab.clone(), req), s.wait())
+                            .await
+                    }
+                    RpcMethod::Catalog => {
+                        server
+                            .serve(
+                                move |_req: serde::de::IgnoredAny, _ctx| {
+                                    let reply = rpc::catalog(&lab);
+                                    async move { Ok(reply) }
+                                },
+                                s.wait(),
+                            )
+                            .await
+                    }
+                    RpcMethod::Locale => {
+                        server
+                            .serve(
+                                move |_req: serde::de::IgnoredAny, _ctx| {
+                                    let reply = rpc::locale(&lab);
+                                    async move { Ok(reply) }
+                                },
+                                s.wait(),
+                            )
+                            .await
+                    }
+                };
+                if let Err(e) = result {
+                    tracing::error!(%method, error = %e, "rpc server stopped");
+                }
+            });
+        }
+        // The site directory heartbeat.
+        let heartbeat = lab.directory.start_heartbeat(
+            rpc::announcement(&lab)?,
+            Duration::from_secs(lab.config.production.heartbeat_secs.max(1)),
+        );
+        // Done-markers and the outbox gauge.
+        {
+            let lab = lab.clone();
+            let s = shutdown.clone();
+            tasks.spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_millis(
+                    lab.config.production.done_marker_poll_ms.max(50),
+                ));
+                loop {
+                    tokio::select! {
+                        _ = s.clone().wait() => break,
+                        _ = tick.tick() => {}
+                    }
+                    if let Err(e) = production::poll_done_markers(&lab).await {
+                        tracing::warn!(error = %e, "done-marker poll");
+                    }
+                    if let Ok(n) = lab.store.unsent_count().await {
+                        lab.metrics
+                            .outbox_backlog
+                            .with_label_values(&["lab"])
+                            .set(i64::try_from(n).unwrap_or(i64::MAX));
+                    }
+                }
+            });
+        }
+        tracing::info!(site = %lab.site(), port = listener.local_addr()?.port(), "reprint-lab running");
+        let app = http::router(lab.clone());
+        let server_shutdown = shutdown.clone();
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { server_shutdown.wait().await })
+            .await;
+        while tasks.join_next().await.is_some() {}
+        if let Err(e) = heartbeat.stop(false).await {
+            tracing::warn!(error = %e, "heartbeat stop");
+        }
+        lab.store.close().await;
+        served.context("HTTP server")?;
+        Ok(())
+    }
+}

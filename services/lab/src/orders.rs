@@ -1,0 +1,663 @@
+//! The lab's inbox (docs/flows.md, Fig. 1 step 2 and Fig. 2 step 2): placed orders from both
+//! routes, collections and settlements from the counters.
+//!
+//! An order is handled in ONE transaction with the inbox (the consumer's batch): it is checked
+//! (this lab, its currency, sizes it prices and prints, a known delivery counter, a customer it
+//! can identify, edits it can apply, images present in the object store); then the customer's
+//! individual user file is found or registered, a reception is opened under the next reception
+//! number with the lab's charge and estimated finish, the production row is written, and
+//! `ReceptionRecorded` (the slip, S307) plus `StatusChanged(received)` go to the outbox. An
+//! order it cannot fulfil gets `OrderRejected` with the reason plus `StatusChanged(rejected)`,
+//! and nothing else: the work on the file runs under a savepoint that is rolled back when the
+//! domain refuses, so nothing is half recorded.
+//!
+//! # The finish estimate
+//! Each printer makes `prints_per_hour` prints. Its queue is the prints of the receptions
+//! `received` or `printing` assigned to it (`lab_queue`). An order's prints of each size go to
+//! the first printer that prints the size; the order is finished when its slowest printer has
+//! worked off its queue plus this order: `now + handling_minutes + max over printers of
+//! (queue + order's prints) / prints_per_hour`, rounded up to the minute.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use futures::future::BoxFuture;
+use reprint_bus::consumer::{Handler, HandlerError, Incoming};
+use reprint_bus::subjects::{self, Address, Subject, Topic};
+use reprint_domain::charge::local_date;
+use reprint_domain::extract::{Sharing, extract};
+use reprint_domain::file::{OpenReception, OrderItem, Route};
+use reprint_domain::protocol::{
+    CollectionRecorded, OrderPlaced, OrderRejected, ReceptionRecorded, RejectCode, Sender,
+    SettlementRecorded, Stage, StatusChanged,
+};
+use reprint_domain::{
+    Charge, EarlierPrint, OrderId, ReceptionNumber, Recognition, SiteId, SiteKind, Telephone,
+};
+use reprint_eventstore::Transaction;
+use reprint_media::PerceptualHash;
+use reprint_media::edit::EditList;
+use reprint_site::{Identity, SiteError};
+
+use crate::db::{self, V, ts};
+use crate::error::LabError;
+use crate::state::{Lab, outbox};
+
+/// The consumer's name (its inbox table key and durable name).
+pub fn consumer_name(site: &SiteId) -> String {
+    format!("lab-{site}-inbox")
+}
+
+/// The inbox handler: routes by subject.
+pub struct LabInbox(pub Lab);
+
+impl Handler for LabInbox {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut Transaction,
+        message: &'a Incoming,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let topic = match Subject::parse(&message.subject) {
+                Ok(Subject::Inbox { topic, .. }) => topic,
+                _ => {
+                    return Err(HandlerError::permanent(format!(
+                        "not a lab inbox subject: {}",
+                        message.subject
+                    )));
+                }
+            };
+            let trace = message.header("traceparent").map(str::to_string);
+            let result = match topic {
+                Topic::OrderPlaced => receive_order(&self.0, tx, message, trace.as_deref()).await,
+                Topic::CollectionRecorded => {
+                    let c: CollectionRecorded = parse(&message.payload)?;
+                    crate::settlement::collection(&self.0, tx, &c).await
+                }
+                Topic::SettlementRecorded => {
+                    let s: SettlementRecorded = parse(&message.payload)?;
+                    crate::settlement::settlement(&self.0, tx, &s, trace.as_deref()).await
+                }
+                other => {
+                    return Err(HandlerError::permanent(format!(
+                        "a lab does not receive {other}"
+                    )));
+                }
+            };
+            result.map_err(handler_error)
+        })
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, HandlerError> {
+    serde_json::from_slice(payload).map_err(|e| HandlerError::permanent(format!("body: {e}")))
+}
+
+/// Store and NATS trouble is worth a retry; anything else will not get better.
+pub fn handler_error(e: LabError) -> HandlerError {
+    match e {
+        LabError::Store(s) => HandlerError::from(s),
+        LabError::Bus(b) if b.is_transient() => HandlerError::transient(b),
+        other => HandlerError::permanent(other.to_string()),
+    }
+}
+
+/// Why an order is refused, for the sender.
+#[derive(Debug)]
+pub struct Refusal {
+    pub code: RejectCode,
+    pub reason: String,
+}
+
+fn refuse(code: RejectCode, reason: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        reason: reason.into(),
+    }
+}
+
+/// The bus address of an order's sender.
+pub fn sender_address(sender: &Sender) -> Result<Address, LabError> {
+    let (kind, id) = match sender {
+        Sender::Gateway(id) => (subjects::SiteKind::Gateway, id),
+        Sender::Counter(id) => (subjects::SiteKind::Counter, id),
+    };
+    Address::parse(kind, id.as_str()).map_err(|e| LabError::BadRequest(e.to_string()))
+}
+
+pub fn status_subject(order: &OrderId) -> Result<String, LabError> {
+    let id = subjects::OrderId::parse(order.to_string())
+        .map_err(|e| LabError::BadRequest(e.to_string()))?;
+    Ok(subjects::status(&id))
+}
+
+fn json_err(e: serde_json::Error) -> LabError {
+    LabError::Internal(format!("JSON: {e}"))
+}
+
+/// Writes a status change to the outbox.
+pub async fn enqueue_status(
+    lab: &Lab,
+    tx: &mut Transaction,
+    order: OrderId,
+    stage: Stage,
+    detail: String,
+    charge: Option<Charge>,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    let at = lab.clock.now();
+    let change = StatusChanged {
+        order,
+        stage,
+        site: lab.site().clone(),
+        site_kind: SiteKind::Lab,
+        at,
+        detail,
+        charge,
+    };
+    let message = outbox(
+        format!("{}:{order}:status:{}", lab.site(), stage.as_str()),
+        status_subject(&order)?,
+        "status_changed",
+        &change,
+        trace,
+    )
+    .map_err(json_err)?;
+    tx.enqueue(&[message]).await?;
+    lab.metrics
+        .orders
+        .with_label_values(&[stage.as_str()])
+        .inc();
+    Ok(())
+}
+
+/// Writes the rejection of an order to its sender plus the status.
+pub async fn enqueue_rejection(
+    lab: &Lab,
+    tx: &mut Transaction,
+    order: OrderId,
+    sender: &Sender,
+    refusal: &Refusal,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    let to = sender_address(sender)?;
+    let rejected = OrderRejected {
+        order,
+        lab: lab.site().clone(),
+        code: refusal.code,
+        reason: refusal.reason.clone(),
+        at: lab.clock.now(),
+    };
+    let subject = subjects::order_rejected(&to).map_err(|e| LabError::BadRequest(e.to_string()))?;
+    let message = outbox(
+        format!("{}:{order}:rejected", lab.site()),
+        subject,
+        "order_rejected",
+        &rejected,
+        trace,
+    )
+    .map_err(json_err)?;
+    tx.enqueue(&[message]).await?;
+    enqueue_status(
+        lab,
+        tx,
+        order,
+        Stage::Rejected,
+        format!("rejected by {}: {}", lab.config.site.name, refusal.reason),
+        None,
+        trace,
+    )
+    .await
+}
+
+/// An optional product flag read from the order's JSON beside the typed message (the protocol
+/// has no field for it yet): `"digital_copy": true` orders the digital copy ZIP.
+fn wants_digital_copy(payload: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(payload)
+        .ok()
+        .and_then(|v| v.get("digital_copy").and_then(|d| d.as_bool()))
+        .unwrap_or(false)
+}
+
+async fn receive_order(
+    lab: &Lab,
+    tx: &mut Transaction,
+    message: &Incoming,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    let order: OrderPlaced = match serde_json::from_slice(&message.payload) {
+        Ok(o) => o,
+        Err(e) => {
+            // Tell the sender when the order id and sender can still be read.
+            let v: serde_json::Value = serde_json::from_slice(&message.payload)
+                .map_err(|_| LabError::BadRequest(format!("order body: {e}")))?;
+            let id = v
+                .get("order")
+                .cloned()
+                .map(serde_json::from_value::<OrderId>);
+            let sender = v
+                .get("sender")
+                .cloned()
+                .map(serde_json::from_value::<Sender>);
+            if let (Some(Ok(id)), Some(Ok(sender))) = (id, sender) {
+                let refusal = refuse(RejectCode::InvalidOrder, format!("unreadable order: {e}"));
+                return enqueue_rejection(lab, tx, id, &sender, &refusal, trace).await;
+            }
+            return Err(LabError::BadRequest(format!("order body: {e}")));
+        }
+    };
+    // A redelivery under another message id: the reception is there already.
+    if db::production_by_order(tx, &order.order.to_string())
+        .await?
+        .is_some()
+    {
+        tracing::debug!(order = %order.order, "order already received");
+        return Ok(());
+    }
+    if let Err(refusal) = check(lab, &order).await? {
+        tracing::info!(order = %order.order, code = ?refusal.code, reason = %refusal.reason, "order rejected");
+        return enqueue_rejection(lab, tx, order.order, &order.sender, &refusal, trace).await;
+    }
+    db::exec(tx, "SAVEPOINT lab_order", &[]).await?;
+    match open(lab, tx, &order, wants_digital_copy(&message.payload), trace).await {
+        Ok(()) => {
+            db::exec(tx, "RELEASE SAVEPOINT lab_order", &[]).await?;
+            Ok(())
+        }
+        Err(LabError::Domain(d)) => {
+            db::exec(tx, "ROLLBACK TO SAVEPOINT lab_order", &[]).await?;
+            db::exec(tx, "RELEASE SAVEPOINT lab_order", &[]).await?;
+            let refusal = refuse(RejectCode::InvalidOrder, d.to_string());
+            enqueue_rejection(lab, tx, order.order, &order.sender, &refusal, trace).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// The checks of flows.md step 2. `Ok(Err(refusal))` is an order the lab refuses; `Err` is
+/// trouble on our side (NATS away), worth a retry.
+pub async fn check(lab: &Lab, order: &OrderPlaced) -> Result<Result<(), Refusal>, LabError> {
+    if &order.lab != lab.site() {
+        return Ok(Err(refuse(
+            RejectCode::InvalidOrder,
+            format!("the order is for lab {}, this is {}", order.lab, lab.site()),
+        )));
+    }
+    if order.currency != lab.rules().currency {
+        return Ok(Err(refuse(
+            RejectCode::WrongCurrency,
+            format!(
+                "the order is in {}, this lab charges in {}",
+                order.currency,
+                lab.rules().currency
+            ),
+        )));
+    }
+    if order.items.is_empty() {
+        return Ok(Err(refuse(
+            RejectCode::InvalidOrder,
+            "the order has no prints",
+        )));
+    }
+    if let Err(r) = check_customer(&order.customer.name, &order.customer.telephone) {
+        return Ok(Err(r));
+    }
+    for item in &order.items {
+        if item.quantity == 0 || item.quantity > 999 {
+            return Ok(Err(refuse(
+                RejectCode::InvalidOrder,
+                format!(
+                    "{} x {} of {}: a quantity is 1 to 999",
+                    item.quantity, item.size, item.name
+                ),
+            )));
+        }
+        let priced = !lab.rules().prices.charges_prints()
+            || lab.rules().prices.print_price(item.size).is_ok();
+        if !priced || lab.printer_for(item.size).is_none() {
+            return Ok(Err(refuse(
+                RejectCode::UnknownSize,
+                format!(
+                    "this lab does not print size {} (asked for {})",
+                    item.size, item.name
+                ),
+            )));
+        }
+        if let Some(edits) = &item.edits {
+            let parsed: Result<EditList, _> = serde_json::from_str(edits);
+            match parsed {
+                Ok(list) => {
+                    if let Err(e) = list.validate() {
+                        return Ok(Err(refuse(
+                            RejectCode::InvalidOrder,
+                            format!("edits of {}: {e}", item.name),
+                        )));
+                    }
+                }
+                Err(e) => {
+                    return Ok(Err(refuse(
+                        RejectCode::InvalidOrder,
+                        format!("edits of {}: {e}", item.name),
+                    )));
+                }
+            }
+        }
+    }
+    if !counter_known(lab, &order.delivery_counter).await? {
+        return Ok(Err(refuse(
+            RejectCode::UnknownCounter,
+            format!(
+                "delivery counter {} is not one this lab delivers to",
+                order.delivery_counter
+            ),
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for item in &order.items {
+        if !seen.insert(item.image) {
+            continue;
+        }
+        if !lab.images.exists(&item.image.to_hex()).await? {
+            return Ok(Err(refuse(
+                RejectCode::ImageMissing,
+                format!(
+                    "image {} ({}) is not in the object store",
+                    item.image.short(),
+                    item.name
+                ),
+            )));
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn check_customer(name: &str, telephone: &str) -> Result<Telephone, Refusal> {
+    let n = name.split_whitespace().count();
+    if n == 0 || name.chars().count() > 200 {
+        return Err(refuse(
+            RejectCode::InvalidOrder,
+            "the customer's name must be 1 to 200 characters",
+        ));
+    }
+    Telephone::parse(telephone).map_err(|e| refuse(RejectCode::InvalidOrder, e.to_string()))
+}
+
+/// A delivery counter the lab works with: configured, or announced in the site directory.
+pub async fn counter_known(lab: &Lab, counter: &SiteId) -> Result<bool, LabError> {
+    if lab.config.counters.known.contains(counter)
+        || lab.config.counters.data_sharing.contains(counter)
+    {
+        return Ok(true);
+    }
+    if !lab.config.counters.accept_directory {
+        return Ok(false);
+    }
+    let id = subjects::SiteId::parse(counter.as_str())
+        .map_err(|e| LabError::BadRequest(e.to_string()))?;
+    Ok(lab
+        .directory
+        .get(&id)
+        .await?
+        .is_some_and(|e| e.site.kind == subjects::SiteKind::Counter))
+}
+
+/// The sizes of an order, with their prints and printers.
+fn queue_lines(lab: &Lab, items: &[OrderItem]) -> BTreeMap<String, (String, i64)> {
+    let mut lines: BTreeMap<String, (String, i64)> = BTreeMap::new();
+    for item in items {
+        if let Some(p) = lab.printer_for(item.size) {
+            let e = lines
+                .entry(item.size.code().to_string())
+                .or_insert((p.config.name.clone(), 0));
+            e.1 += i64::from(item.quantity);
+        }
+    }
+    lines
+}
+
+/// The finish estimate (see the module documentation).
+pub async fn estimate_finish(
+    lab: &Lab,
+    tx: &mut Transaction,
+    items: &[OrderItem],
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, LabError> {
+    let mut per_printer: BTreeMap<String, i64> = BTreeMap::new();
+    for (printer, prints) in queue_lines(lab, items).into_values() {
+        *per_printer.entry(printer).or_default() += prints;
+    }
+    let mut longest_minutes = 0i64;
+    for (printer, prints) in per_printer {
+        let backlog = db::printer_backlog(tx, &printer).await?;
+        let per_hour = lab
+            .printer(&printer)
+            .map_or(1, |p| i64::from(p.config.prints_per_hour.max(1)));
+        let minutes = ((backlog + prints) * 60 + per_hour - 1) / per_hour;
+        longest_minutes = longest_minutes.max(minutes);
+    }
+    let minutes = longest_minutes + i64::from(lab.config.production.handling_minutes);
+    Ok(now + ChronoDuration::minutes(minutes))
+}
+
+/// Earlier prints recognised by perceptual hash among this registration's printed images.
+async fn perceptual_evidence(
+    lab: &Lab,
+    tx: &mut Transaction,
+    registration: &str,
+    order: &OrderPlaced,
+) -> Result<Vec<EarlierPrint>, LabError> {
+    let mut evidence = Vec::new();
+    if order.items.iter().all(|i| i.perceptual_hash.is_none()) {
+        return Ok(evidence);
+    }
+    let known = db::hashes_of(tx, registration).await?;
+    for item in &order.items {
+        let Some(h) = item.perceptual_hash else {
+            continue;
+        };
+        let hash = PerceptualHash(h);
+        for row in &known {
+            if row.image == item.image.to_hex() {
+                continue; // the same bytes: the file shows it already
+            }
+            let distance = hash.distance(PerceptualHash(row.phash as u64));
+            if hash.matches(PerceptualHash(row.phash as u64))
+                && let Ok(on) = row.received_on.parse()
+            {
+                evidence.push(EarlierPrint {
+                    image: item.image,
+                    site: lab.site().clone(),
+                    on,
+                    reception: Some(row.reception_number.clone()),
+                    recognised_by: Recognition::PerceptualHash { distance },
+                });
+            }
+        }
+    }
+    Ok(evidence)
+}
+
+async fn open(
+    lab: &Lab,
+    tx: &mut Transaction,
+    order: &OrderPlaced,
+    digital_copy: bool,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    let now = lab.clock.now();
+    let telephone = Telephone::parse(&order.customer.telephone)?;
+    // Only `customer.registration_number` is this lab's; a counter's extract (Fig. 2) carries
+    // the counter's own registration number, never used here.
+    let who = Identity {
+        registration_number: order.customer.registration_number.clone(),
+        name: order.customer.name.clone(),
+        telephone,
+        address: order.customer.address.clone(),
+        email: order.customer.email.clone(),
+    };
+    let (mut loaded, _registered) = lab
+        .files
+        .find_or_register(tx, &who, now)
+        .await
+        .map_err(site_error)?;
+    let items: Vec<OrderItem> = order
+        .items
+        .iter()
+        .map(|i| OrderItem {
+            image: i.image,
+            name: i.name.clone(),
+            size: i.size,
+            quantity: i.quantity,
+        })
+        .collect();
+    let registration = loaded.registration_number.as_str().to_string();
+    let mut evidence: Vec<EarlierPrint> = order
+        .items
+        .iter()
+        .flat_map(|i| i.history.iter().cloned())
+        .filter(|e| &e.site == lab.site())
+        .collect();
+    evidence.extend(perceptual_evidence(lab, tx, &registration, order).await?);
+    let estimated_finish = estimate_finish(lab, tx, &items, now).await?;
+    let open = OpenReception {
+        // The number and rules are set by `open_reception`.
+        number: ReceptionNumber::foreign("-"),
+        order: order.order,
+        route: order.route,
+        received_at: now,
+        data_receive: order.data_receive,
+        partner: order.delivery_counter.clone(),
+        items: items.clone(),
+        evidence,
+        estimated_finish: Some(estimated_finish),
+        rules: lab.rules().clone(),
+    };
+    let (reception, _new) = lab
+        .files
+        .open_reception(tx, &mut loaded, open)
+        .await
+        .map_err(site_error)?;
+    let number = reception.number.as_str().to_string();
+
+    // Production row, queue, image hashes: the lab's own tables, same transaction.
+    let (sender_kind, sender_id) = match &order.sender {
+        Sender::Gateway(id) => ("gateway", id.as_str().to_string()),
+        Sender::Counter(id) => ("counter", id.as_str().to_string()),
+    };
+    let prints: i64 = items.iter().map(|i| i64::from(i.quantity)).sum();
+    let order_json = serde_json::to_string(order).map_err(json_err)?;
+    db::exec(
+        tx,
+        "INSERT INTO lab_receptions (order_id, reception_number, registration_number, counter, sender_kind, sender_id, route, state, prints, charge_minor, currency, received_at, estimated_finish, updated_at, note, digital_copy, order_json) VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', $8, $9, $10, $11, $12, $11, '', $13, $14) ON CONFLICT (order_id) DO NOTHING",
+        &[
+            order.order.to_string().into(),
+            number.clone().into(),
+            registration.clone().into(),
+            order.delivery_counter.as_str().into(),
+            sender_kind.into(),
+            sender_id.into(),
+            route_name(order.route).into(),
+            prints.into(),
+            reception.charge.total.minor.into(),
+            reception.charge.total.currency.code().into(),
+            ts(now).into(),
+            V::T(ts(estimated_finish)),
+            i64::from(digital_copy).into(),
+            order_json.into(),
+        ],
+    )
+    .await?;
+    db::exec(
+        tx,
+        "INSERT INTO lab_production_log (order_id, state, at, actor, note) VALUES ($1, 'received', $2, 'order consumer', $3)",
+        &[
+            order.order.to_string().into(),
+            ts(now).into(),
+            format!("reception {number}").into(),
+        ],
+    )
+    .await?;
+    for (size, (printer, prints)) in queue_lines(lab, &items) {
+        db::exec(
+            tx,
+            "INSERT INTO lab_queue (order_id, size, printer, prints) VALUES ($1, $2, $3, $4) ON CONFLICT (order_id, size) DO NOTHING",
+            &[order.order.to_string().into(), size.into(), printer.into(), prints.into()],
+        )
+        .await?;
+    }
+    let today = local_date(lab.rules(), now).to_string();
+    for item in &order.items {
+        if let Some(h) = item.perceptual_hash {
+            db::exec(
+                tx,
+                "INSERT INTO lab_image_hashes (registration_number, image, reception_number, phash, received_on) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (registration_number, image, reception_number) DO NOTHING",
+                &[
+                    registration.clone().into(),
+                    item.image.to_hex().into(),
+                    number.clone().into(),
+                    (h as i64).into(),
+                    today.clone().into(),
+                ],
+            )
+            .await?;
+        }
+    }
+
+    // The slip (S307) to the sender, and the status.
+    let slip = extract(
+        &loaded.file,
+        lab.site(),
+        SiteKind::Lab,
+        &reception.number,
+        Sharing::ReceptionOnly,
+    )
+    .ok_or_else(|| LabError::Internal(format!("no extract of reception {number}")))?;
+    let recorded = ReceptionRecorded {
+        order: order.order,
+        lab: lab.site().clone(),
+        extract: slip,
+        estimated_finish: Some(estimated_finish),
+    };
+    let to = sender_address(&order.sender)?;
+    let subject =
+        subjects::reception_recorded(&to).map_err(|e| LabError::BadRequest(e.to_string()))?;
+    let message = outbox(
+        format!("{}:{}:reception-recorded", lab.site(), order.order),
+        subject,
+        "reception_recorded",
+        &recorded,
+        trace,
+    )
+    .map_err(json_err)?;
+    tx.enqueue(&[message]).await?;
+    let local_finish = estimated_finish.with_timezone(&lab.rules().time_zone);
+    enqueue_status(
+        lab,
+        tx,
+        order.order,
+        Stage::Received,
+        format!(
+            "reception {number} at {}, registration {registration}, charge {}, ready about {}",
+            lab.config.site.name,
+            reception.charge.total,
+            local_finish.format("%Y-%m-%d %H:%M")
+        ),
+        Some(reception.charge.clone()),
+        trace,
+    )
+    .await?;
+    tracing::info!(order = %order.order, reception = %number, registration = %registration,
+        charge = %reception.charge.total, "reception opened");
+    Ok(())
+}
+
+pub fn route_name(route: Route) -> &'static str {
+    match route {
+        Route::Internet => "internet",
+        Route::CounterMedium => "counter_medium",
+    }
+}
+
+pub fn site_error(e: SiteError) -> LabError {
+    e.into()
+}

@@ -1,0 +1,606 @@
+//! Production (docs/flows.md, Fig. 1 step 3): received -> printing -> printed -> dispatched.
+//!
+//! - **Start printing** renders every print of the reception into its printer's hot folder: one
+//!   folder per reception and size (`<hot_folder>/<reception>-<size>/`), holding the rendered
+//!   JPEGs (`<reception>-<nn>.JPG`, the order's edits applied, converted to the printer's ICC
+//!   profile, this lab's print history embedded as XMP), `MISC/AUTPRINT.MRK` (DPOF, the
+//!   station's job ticket) and `ticket.json`. The folder is written under a temporary name
+//!   (`.tmp-...`) and renamed when complete, so a print station never sees half a job (the
+//!   minilab convention). A digital copy (each image with its print history in a ZIP) is
+//!   written to `<data_dir>/digital/<reception>/` when the order asked for it.
+//! - **Finished**: the operator says so, or the print station drops a `DONE` file into every
+//!   folder of the reception (polled).
+//! - **Dispatch** sends `DeliveryDispatched` with the lab's file extract to the delivery counter:
+//!   the reception only, or the whole file for a counter with a data-sharing agreement.
+//! - **Reject** (by the operator, before dispatch) cancels the reception in the file and tells
+//!   the sender.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use reprint_bus::subjects;
+use reprint_domain::charge::local_date;
+use reprint_domain::extract::{Sharing, extract};
+use reprint_domain::file::{Command, Reception};
+use reprint_domain::protocol::{DeliveryDispatched, OrderPlaced, RejectCode, Stage};
+use reprint_domain::{OrderId, ReceptionNumber};
+use reprint_media::dpof::{HotFolderTicket, TicketItem, write_ticket};
+use reprint_media::edit::EditList;
+use reprint_media::history::{container, xmp};
+use reprint_media::render::{PrintSize as PaperSize, PrintSpec, render_print};
+use reprint_media::{Limits, PrintHistory, PrintRecord};
+use serde::Serialize;
+use tokio::io::AsyncReadExt;
+
+use crate::db::{self, ProductionRow};
+use crate::error::{LabError, LabResult};
+use crate::orders::{Refusal, enqueue_rejection, enqueue_status};
+use crate::state::{Lab, Printer, outbox};
+
+/// The done-marker a print station writes into a finished job folder.
+pub const DONE_MARKER: &str = "DONE";
+
+/// A job folder of a reception: `<reception>-<size>`.
+pub fn job_folder_name(reception: &str, size: &str) -> String {
+    format!("{reception}-{size}")
+}
+
+async fn row_by_reception(lab: &Lab, number: &str) -> LabResult<ProductionRow> {
+    let mut tx = lab.store.begin().await?;
+    let row = db::production_by_reception(&mut tx, number).await?;
+    tx.commit().await?;
+    row.ok_or_else(|| LabError::NotFound(format!("no reception {number} at this lab")))
+}
+
+fn order_of(row: &ProductionRow) -> LabResult<OrderPlaced> {
+    serde_json::from_str(&row.order_json)
+        .map_err(|e| LabError::Internal(format!("stored order of {}: {e}", row.reception_number)))
+}
+
+fn order_id(row: &ProductionRow) -> LabResult<OrderId> {
+    OrderId::parse(&row.order_id).map_err(LabError::Domain)
+}
+
+fn wrong_state(row: &ProductionRow, action: &str) -> LabError {
+    LabError::Conflict(format!(
+        "reception {} is {}: cannot {action}",
+        row.reception_number, row.state
+    ))
+}
+
+/// One rendered file, as the JSON ticket lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TicketFile {
+    pub file: String,
+    pub image: String,
+    pub name: String,
+    pub quantity: u32,
+    pub width: u32,
+    pub height: u32,
+    pub warnings: Vec<String>,
+}
+
+/// `ticket.json` of a job folder.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobTicket {
+    pub lab: String,
+    pub reception: String,
+    pub order: String,
+    pub delivery_counter: String,
+    pub printer: String,
+    pub size: String,
+    pub dpi: u32,
+    pub icc_profile: String,
+    pub created: String,
+    pub files: Vec<TicketFile>,
+}
+
+/// Renders a reception into its printers' hot folders and moves it to `printing`.
+pub async fn start_printing(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
+    let row = row_by_reception(lab, number).await?;
+    if row.state != "received" {
+        return Err(wrong_state(&row, "start printing"));
+    }
+    let order = order_of(&row)?;
+    let now = lab.clock.now();
+    let registration = row.registration_number.clone();
+    render_reception(lab, &row, &order, &registration, now).await?;
+    if row.digital_copy != 0 {
+        write_digital_copy(lab, &row, &order, &registration, now).await?;
+    }
+    let mut tx = lab.store.begin().await?;
+    if !db::move_state(
+        &mut tx,
+        &row.order_id,
+        &["received"],
+        "printing",
+        now,
+        actor,
+        "rendered to the hot folders",
+    )
+    .await?
+    {
+        return Err(wrong_state(&row, "start printing"));
+    }
+    enqueue_status(
+        lab,
+        &mut tx,
+        order.order,
+        Stage::Printing,
+        format!("reception {number} is printing"),
+        None,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    lab.waker.wake();
+    row_by_reception(lab, number).await
+}
+
+async fn fetch_image(lab: &Lab, hash: &str) -> LabResult<Vec<u8>> {
+    let mut object = lab.images.get(hash).await?;
+    let mut bytes = Vec::new();
+    object.read_to_end(&mut bytes).await?;
+    Ok(bytes)
+}
+
+fn this_lab_record(
+    lab: &Lab,
+    registration: &str,
+    reception: &str,
+    now: DateTime<Utc>,
+) -> PrintRecord {
+    PrintRecord {
+        site: lab.site().as_str().to_string(),
+        registration_number: registration.to_string(),
+        reception_number: reception.to_string(),
+        date: local_date(lab.rules(), now),
+    }
+}
+
+/// The history to embed: what the original carries (XMP) plus this lab's entry.
+fn history_for(original: &[u8], record: &PrintRecord) -> PrintHistory {
+    let mut history = xmp::read_history(original).unwrap_or_default();
+    if history.push(record.clone()).is_err() {
+        return PrintHistory::new();
+    }
+    history
+}
+
+async fn render_reception(
+    lab: &Lab,
+    row: &ProductionRow,
+    order: &OrderPlaced,
+    registration: &str,
+    now: DateTime<Utc>,
+) -> LabResult<()> {
+    let record = this_lab_record(lab, registration, &row.reception_number, now);
+    let mut sizes: Vec<reprint_domain::PrintSize> = order.items.iter().map(|i| i.size).collect();
+    sizes.sort();
+    sizes.dedup();
+    for size in sizes {
+        let printer = lab
+            .printer_for(size)
+            .ok_or_else(|| LabError::Conflict(format!("no printer prints {size} any more")))?
+            .clone();
+        let folder_name = job_folder_name(&row.reception_number, size.code());
+        let root = printer.config.hot_folder.clone();
+        let final_dir = root.join(&folder_name);
+        if tokio::fs::try_exists(&final_dir).await? {
+            // Rendered before (a retried start): the station may already be printing it.
+            continue;
+        }
+        let tmp_dir = root.join(format!(
+            ".tmp-{folder_name}-{}",
+            uuid::Uuid::now_v7().simple()
+        ));
+        tokio::fs::create_dir_all(tmp_dir.join("MISC")).await?;
+        let result = render_job(lab, row, order, &printer, size, &tmp_dir, &record, now).await;
+        match result {
+            Ok(()) => tokio::fs::rename(&tmp_dir, &final_dir).await?,
+            Err(e) => {
+                let _ = tokio::fs::remove_dir_all(&tmp_dir).await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn render_job(
+    lab: &Lab,
+    row: &ProductionRow,
+    order: &OrderPlaced,
+    printer: &Printer,
+    size: reprint_domain::PrintSize,
+    dir: &Path,
+    record: &PrintRecord,
+    now: DateTime<Utc>,
+) -> LabResult<()> {
+    let (short_um, long_um) = size.micrometres();
+    let spec = PrintSpec::new(
+        PaperSize {
+            width_mm: short_um as f32 / 1000.0,
+            height_mm: long_um as f32 / 1000.0,
+        },
+        printer.config.dpi,
+    );
+    let mut files = Vec::new();
+    let mut dpof_items = Vec::new();
+    for (index, item) in order
+        .items
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.size == size)
+    {
+        let original = fetch_image(lab, &item.image.to_hex()).await?;
+        let edits: EditList = match &item.edits {
+            Some(e) => serde_json::from_str(e)
+                .map_err(|e| LabError::Conflict(format!("edits of {}: {e}", item.name)))?,
+            None => EditList::default(),
+        };
+        let icc = printer.icc.clone();
+        let history = history_for(&original, record);
+        let rendered = tokio::task::spawn_blocking(move || {
+            render_print(
+                &original,
+                &edits,
+                &spec,
+                Some(&icc),
+                &history,
+                &Limits::default(),
+            )
+        })
+        .await
+        .map_err(|e| LabError::Internal(format!("render task: {e}")))??;
+        let file = format!("{}-{:02}.JPG", row.reception_number, index + 1);
+        tokio::fs::write(dir.join(&file), &rendered.jpeg).await?;
+        dpof_items.push(TicketItem {
+            file: file.clone(),
+            quantity: item.quantity,
+        });
+        files.push(TicketFile {
+            file,
+            image: item.image.to_hex(),
+            name: item.name.clone(),
+            quantity: item.quantity,
+            width: rendered.width,
+            height: rendered.height,
+            warnings: rendered.warnings.iter().map(|w| w.to_string()).collect(),
+        });
+    }
+    let local = now.with_timezone(&lab.rules().time_zone).naive_local();
+    let dpof = write_ticket(&HotFolderTicket {
+        creator: format!("reprint {}", lab.site()),
+        created: local,
+        order: row.reception_number.clone(),
+        items: dpof_items,
+    })?;
+    tokio::fs::write(dir.join("MISC").join("AUTPRINT.MRK"), dpof).await?;
+    let ticket = JobTicket {
+        lab: lab.site().to_string(),
+        reception: row.reception_number.clone(),
+        order: row.order_id.clone(),
+        delivery_counter: row.counter.clone(),
+        printer: printer.config.name.clone(),
+        size: size.code().to_string(),
+        dpi: printer.config.dpi,
+        icc_profile: printer.icc_name.clone(),
+        created: db::ts(now),
+        files,
+    };
+    let json = serde_json::to_vec_pretty(&ticket)
+        .map_err(|e| LabError::Internal(format!("ticket: {e}")))?;
+    tokio::fs::write(dir.join("ticket.json"), json).await?;
+    Ok(())
+}
+
+/// Where the digital copy of a reception goes.
+pub fn digital_copy_dir(lab: &Lab, reception: &str) -> PathBuf {
+    lab.config.data_dir.join("digital").join(reception)
+}
+
+/// The digital copy: each original with its print history (this lab's entry added) in a ZIP
+/// container (seed 004: "converts this individual user file and graphics data into ... ZIP").
+async fn write_digital_copy(
+    lab: &Lab,
+    row: &ProductionRow,
+    order: &OrderPlaced,
+    registration: &str,
+    now: DateTime<Utc>,
+) -> LabResult<()> {
+    let final_dir = digital_copy_dir(lab, &row.reception_number);
+    if tokio::fs::try_exists(&final_dir).await? {
+        return Ok(());
+    }
+    let parent = lab.config.data_dir.join("digital");
+    let tmp = parent.join(format!(".tmp-{}", uuid::Uuid::now_v7().simple()));
+    tokio::fs::create_dir_all(&tmp).await?;
+    let record = this_lab_record(lab, registration, &row.reception_number, now);
+    let mut done = std::collections::HashSet::new();
+    for (index, item) in order.items.iter().enumerate() {
+        if !done.insert(item.image) {
+            continue;
+        }
+        let original = fetch_image(lab, &item.image.to_hex()).await?;
+        let history = history_for(&original, &record);
+        let name = safe_name(&item.name, index);
+        let zip = container::container_bytes(&name, &original, &history)?;
+        tokio::fs::write(tmp.join(format!("{:02}-{name}.zip", index + 1)), zip).await?;
+    }
+    tokio::fs::rename(&tmp, &final_dir).await?;
+    Ok(())
+}
+
+fn safe_name(name: &str, index: usize) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.trim_matches('.').is_empty() {
+        format!("image-{:02}.jpg", index + 1)
+    } else {
+        cleaned
+    }
+}
+
+/// The prints are finished (operator, or the done-markers).
+pub async fn finished(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
+    let row = row_by_reception(lab, number).await?;
+    if row.state != "printing" {
+        return Err(wrong_state(&row, "mark finished"));
+    }
+    let order = order_id(&row)?;
+    let now = lab.clock.now();
+    let mut tx = lab.store.begin().await?;
+    if !db::move_state(
+        &mut tx,
+        &row.order_id,
+        &["printing"],
+        "printed",
+        now,
+        actor,
+        "prints finished",
+    )
+    .await?
+    {
+        return Err(wrong_state(&row, "mark finished"));
+    }
+    enqueue_status(
+        lab,
+        &mut tx,
+        order,
+        Stage::Printed,
+        format!("reception {number}: prints finished"),
+        None,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    lab.waker.wake();
+    row_by_reception(lab, number).await
+}
+
+/// How much of the file goes to `counter`.
+pub fn sharing_with(lab: &Lab, counter: &str) -> Sharing {
+    if lab
+        .config
+        .counters
+        .data_sharing
+        .iter()
+        .any(|c| c.as_str() == counter)
+    {
+        Sharing::WholeFile
+    } else {
+        Sharing::ReceptionOnly
+    }
+}
+
+/// Ships the prints with the lab's file extract to the delivery counter.
+pub async fn dispatch(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
+    let row = row_by_reception(lab, number).await?;
+    if row.state != "printed" {
+        return Err(wrong_state(&row, "dispatch"));
+    }
+    let order = order_of(&row)?;
+    let now = lab.clock.now();
+    let reception_number = ReceptionNumber::parse(&lab.rules().reception_number, number)?;
+    let mut tx = lab.store.begin().await?;
+    let (loaded, reception) = lab
+        .files
+        .by_reception(&mut tx, &reception_number)
+        .await?
+        .ok_or_else(|| LabError::NotFound(format!("no reception {number} in the user files")))?;
+    let sharing = sharing_with(lab, &row.counter);
+    let file_extract = extract(
+        &loaded.file,
+        lab.site(),
+        reprint_domain::SiteKind::Lab,
+        &reception_number,
+        sharing,
+    )
+    .ok_or_else(|| LabError::Internal(format!("no extract of {number}")))?;
+    let dispatched = DeliveryDispatched {
+        order: order.order,
+        lab: lab.site().clone(),
+        counter: order.delivery_counter.clone(),
+        dispatched_at: now,
+        extract: file_extract,
+        customer: order.customer.clone(),
+        counter_reception: order
+            .counter_extract
+            .as_ref()
+            .map(|e| e.reception.number.as_str().to_string()),
+    };
+    let counter = subjects::SiteId::parse(order.delivery_counter.as_str())
+        .map_err(|e| LabError::BadRequest(e.to_string()))?;
+    let message = outbox(
+        format!("{}:{}:delivery-dispatched", lab.site(), order.order),
+        subjects::delivery_dispatched(&counter),
+        "delivery_dispatched",
+        &dispatched,
+        None,
+    )
+    .map_err(|e| LabError::Internal(e.to_string()))?;
+    if !db::move_state(
+        &mut tx,
+        &row.order_id,
+        &["printed"],
+        "dispatched",
+        now,
+        actor,
+        &format!("dispatched to {}", row.counter),
+    )
+    .await?
+    {
+        return Err(wrong_state(&row, "dispatch"));
+    }
+    tx.enqueue(&[message]).await?;
+    db::ledger_entry(
+        &mut tx,
+        &db::LedgerEntry {
+            entry_id: format!("{}:charged", row.order_id),
+            counter: &row.counter,
+            order: &row.order_id,
+            kind: "charged",
+            amount: reception.charge.total,
+            at: now,
+        },
+    )
+    .await?;
+    enqueue_status(
+        lab,
+        &mut tx,
+        order.order,
+        Stage::Dispatched,
+        format!("reception {number} dispatched to {}", row.counter),
+        Some(reception.charge.clone()),
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    lab.waker.wake();
+    row_by_reception(lab, number).await
+}
+
+/// The operator will not make the order: the reception is cancelled and the sender told.
+pub async fn reject(
+    lab: &Lab,
+    number: &str,
+    reason: &str,
+    actor: &str,
+) -> LabResult<ProductionRow> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 500 {
+        return Err(LabError::BadRequest(
+            "a reason of 1 to 500 characters is needed".into(),
+        ));
+    }
+    let row = row_by_reception(lab, number).await?;
+    if !["received", "printing", "printed"].contains(&row.state.as_str()) {
+        return Err(wrong_state(&row, "reject"));
+    }
+    let order = order_of(&row)?;
+    let now = lab.clock.now();
+    let reception_number = ReceptionNumber::parse(&lab.rules().reception_number, number)?;
+    let mut tx = lab.store.begin().await?;
+    if let Some((mut loaded, _)) = lab.files.by_reception(&mut tx, &reception_number).await? {
+        lab.files
+            .execute(
+                &mut tx,
+                &mut loaded,
+                Command::Cancel {
+                    number: reception_number.clone(),
+                    reason: reason.to_string(),
+                    at: now,
+                },
+            )
+            .await?;
+    }
+    if !db::move_state(
+        &mut tx,
+        &row.order_id,
+        &["received", "printing", "printed"],
+        "rejected",
+        now,
+        actor,
+        reason,
+    )
+    .await?
+    {
+        return Err(wrong_state(&row, "reject"));
+    }
+    let refusal = Refusal {
+        code: RejectCode::ByOperator,
+        reason: format!("reception {number}: {reason}"),
+    };
+    enqueue_rejection(lab, &mut tx, order.order, &order.sender, &refusal, None).await?;
+    tx.commit().await?;
+    lab.waker.wake();
+    row_by_reception(lab, number).await
+}
+
+/// Looks at the hot folders of every reception that is printing: when each of its job folders
+/// holds a done-marker, the reception is finished.
+pub async fn poll_done_markers(lab: &Lab) -> LabResult<usize> {
+    let mut tx = lab.store.begin().await?;
+    let printing = db::production_by_state(&mut tx, "printing", 500).await?;
+    let mut queues = Vec::with_capacity(printing.len());
+    for row in printing {
+        let queue = db::queue_of(&mut tx, &row.order_id).await?;
+        queues.push((row, queue));
+    }
+    tx.commit().await?;
+    let mut done = 0;
+    for (row, queue) in queues {
+        if queue.is_empty() {
+            continue;
+        }
+        let mut all = true;
+        for q in &queue {
+            let Some(printer) = lab.printer(&q.printer) else {
+                all = false;
+                break;
+            };
+            let marker = printer
+                .config
+                .hot_folder
+                .join(job_folder_name(&row.reception_number, &q.size))
+                .join(DONE_MARKER);
+            if !tokio::fs::try_exists(&marker).await.unwrap_or(false) {
+                all = false;
+                break;
+            }
+        }
+        if all {
+            match finished(lab, &row.reception_number, "print station (done-marker)").await {
+                Ok(_) => done += 1,
+                Err(LabError::Conflict(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// The reception of a production row in the user file (for pages and the API).
+pub async fn reception_of(
+    lab: &Lab,
+    number: &str,
+) -> LabResult<(reprint_site::LoadedFile, Reception)> {
+    let reception_number =
+        ReceptionNumber::parse(&lab.rules().reception_number, number).map_err(|_| {
+            LabError::NotFound(format!("{number:?} is not a reception number of this lab"))
+        })?;
+    let mut tx = lab.store.begin().await?;
+    let found = lab.files.by_reception(&mut tx, &reception_number).await?;
+    tx.commit().await?;
+    found.ok_or_else(|| LabError::NotFound(format!("no reception {number} at this lab")))
+}

@@ -1,0 +1,198 @@
+//! What the lab answers any client at once on core NATS (`reprint.v1.rpc.<lab>.<method>`):
+//! a **quote** by its own rules and its own file of the customer (read only: nothing is
+//! recorded), its **catalog** (sizes, prices, the ICC profiles of its printers, the digital copy,
+//! the discount policy in words) and its **locale**; and its entry in the site directory.
+
+use chrono::Utc;
+use reprint_bus::directory::{PriceLine, SiteAnnouncement};
+use reprint_bus::request::RpcError;
+use reprint_bus::subjects;
+use reprint_domain::file::{OrderItem, UserFile};
+use reprint_domain::protocol::{
+    CatalogProduct, CatalogReply, LocaleReply, QuoteReply, QuoteRequest,
+};
+use reprint_domain::{DomainError, Money, PrintSize, SiteKind, Telephone, determine_charge};
+use reprint_site::Identity;
+
+use crate::error::LabError;
+use crate::orders::estimate_finish;
+use crate::state::Lab;
+
+fn rpc_error(e: LabError) -> RpcError {
+    match e {
+        LabError::Domain(DomainError::UnknownSize { size }) => RpcError::new(
+            "unknown_size",
+            format!("this lab does not print size {size}"),
+        ),
+        LabError::Domain(d) => RpcError::bad_request(d.to_string()),
+        LabError::BadRequest(m) => RpcError::bad_request(m),
+        other => {
+            tracing::warn!(error = %other, "quote failed");
+            RpcError::internal("the lab could not quote now; try again")
+        }
+    }
+}
+
+/// The lab's charge for this customer and these prints now, with the finish estimate.
+pub async fn quote(lab: Lab, req: QuoteRequest) -> Result<QuoteReply, RpcError> {
+    quote_inner(&lab, req).await.map_err(rpc_error)
+}
+
+async fn quote_inner(lab: &Lab, req: QuoteRequest) -> Result<QuoteReply, LabError> {
+    let telephone = Telephone::parse(&req.customer.telephone)?;
+    for item in &req.items {
+        if lab.printer_for(item.size).is_none() {
+            return Err(LabError::Domain(DomainError::UnknownSize {
+                size: item.size.to_string(),
+            }));
+        }
+    }
+    let items: Vec<OrderItem> = req
+        .items
+        .iter()
+        .map(|i| OrderItem {
+            image: i.image,
+            name: i.name.clone(),
+            size: i.size,
+            quantity: i.quantity,
+        })
+        .collect();
+    let evidence: Vec<_> = req
+        .items
+        .iter()
+        .flat_map(|i| i.history.iter().cloned())
+        .filter(|e| &e.site == lab.site())
+        .collect();
+    let who = Identity {
+        registration_number: req.customer.registration_number.clone(),
+        name: req.customer.name.clone(),
+        telephone,
+        address: None,
+        email: None,
+    };
+    // Read only: the transaction is rolled back when dropped.
+    let mut tx = lab.store.begin().await?;
+    let file = match lab.files.find(&mut tx, &who).await? {
+        Some(number) => lab.files.load(&mut tx, &number).await?.file,
+        None => UserFile::default(),
+    };
+    let charge = determine_charge(lab.rules(), &file, &items, &evidence, req.at)?;
+    let estimated_finish = estimate_finish(lab, &mut tx, &items, lab.clock.now()).await?;
+    tx.rollback().await?;
+    Ok(QuoteReply {
+        site: lab.site().clone(),
+        site_kind: SiteKind::Lab,
+        charge,
+        estimated_finish: Some(estimated_finish),
+    })
+}
+
+/// The sizes the lab prints (priced and on a printer), in the domain's order.
+pub fn sizes(lab: &Lab) -> Vec<PrintSize> {
+    PrintSize::ALL
+        .into_iter()
+        .filter(|s| lab.printer_for(*s).is_some())
+        .filter(|s| {
+            !lab.rules().prices.charges_prints() || lab.rules().prices.print_price(*s).is_ok()
+        })
+        .collect()
+}
+
+pub fn icc_profiles(lab: &Lab) -> Vec<String> {
+    let mut names: Vec<String> = lab.printers.iter().map(|p| p.icc_name.clone()).collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+pub fn catalog(lab: &Lab) -> CatalogReply {
+    let rules = lab.rules();
+    let mut products: Vec<CatalogProduct> = sizes(lab)
+        .into_iter()
+        .map(|s| {
+            let (w, h) = s.millimetres();
+            CatalogProduct {
+                code: format!("print:{}", s.code()),
+                description: format!("{} print, {w} x {h} mm, silver-halide paper", s.code()),
+                size: Some(s),
+                unit_price: rules
+                    .prices
+                    .print_price(s)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(Money::zero(rules.currency)),
+            }
+        })
+        .collect();
+    products.push(CatalogProduct {
+        code: "digital-copy:zip".into(),
+        description: "digital copy: the order's images with their print history in a ZIP, delivered with the prints".into(),
+        size: None,
+        unit_price: Money::new(lab.config.production.digital_copy_price, rules.currency),
+    });
+    CatalogReply {
+        site: lab.site().clone(),
+        site_kind: SiteKind::Lab,
+        name: lab.config.site.name.clone(),
+        basic_charge: rules.prices.basic_charge,
+        products,
+        icc_profiles: icc_profiles(lab),
+        policy_summary: rules.policy.summary(),
+    }
+}
+
+pub fn locale(lab: &Lab) -> LocaleReply {
+    let rules = lab.rules();
+    LocaleReply {
+        site: lab.site().clone(),
+        currency: rules.currency,
+        language: language_of(rules.time_zone.name()).into(),
+        time_zone: rules.time_zone.name().to_string(),
+        sizes: sizes(lab),
+    }
+}
+
+fn language_of(tz: &str) -> &'static str {
+    match tz {
+        "Asia/Tokyo" => "ja",
+        t if t.starts_with("Europe/Berlin") || t.starts_with("Europe/Vienna") => "de",
+        t if t.starts_with("Europe/Paris") => "fr",
+        _ => "en",
+    }
+}
+
+/// The lab's entry in the site directory.
+pub fn announcement(lab: &Lab) -> Result<SiteAnnouncement, LabError> {
+    let rules = lab.rules();
+    let id = subjects::SiteId::parse(lab.site().as_str())
+        .map_err(|e| LabError::Internal(e.to_string()))?;
+    let mut prices = vec![PriceLine {
+        item: "basic".into(),
+        amount_minor: rules.prices.basic_charge.minor,
+    }];
+    for (size, money) in &rules.prices.prints {
+        prices.push(PriceLine {
+            item: size.code().into(),
+            amount_minor: money.minor,
+        });
+    }
+    prices.push(PriceLine {
+        item: "digital-copy:zip".into(),
+        amount_minor: lab.config.production.digital_copy_price,
+    });
+    Ok(SiteAnnouncement {
+        id,
+        kind: subjects::SiteKind::Lab,
+        name: lab.config.site.name.clone(),
+        address: lab.config.site.address.clone(),
+        time_zone: rules.time_zone.name().to_string(),
+        currency: rules.currency.code().to_string(),
+        sizes: sizes(lab).iter().map(|s| s.code().to_string()).collect(),
+        prices,
+        policy_summary: rules.policy.summary(),
+        icc_profiles: icc_profiles(lab),
+        last_heartbeat: Utc::now(),
+        heartbeat_interval_secs: lab.config.production.heartbeat_secs,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    })
+}

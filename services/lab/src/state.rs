@@ -1,0 +1,123 @@
+//! What every part of the lab shares: its rules and files, the store, NATS, the printers, the
+//! clock. Cheap to clone (one `Arc`).
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration as ChronoDuration, Utc};
+use reprint_bus::directory::Directory;
+use reprint_bus::objects::Images;
+use reprint_bus::relay::RelayWaker;
+use reprint_domain::{SiteId, SiteRules};
+use reprint_eventstore::{OutboxMessage, Store};
+use reprint_service::auth::{RateLimiter, SessionKey};
+use reprint_service::metrics::Metrics;
+use reprint_site::SiteFiles;
+use serde::Serialize;
+
+use crate::config::{LabConfig, PrinterConfig};
+
+/// The lab's clock: the system's, or one a test sets. Every time the lab records is read here,
+/// at the edge, and passed into the domain.
+#[derive(Debug, Clone, Default)]
+pub struct Clock(Arc<Mutex<Option<DateTime<Utc>>>>);
+
+impl Clock {
+    pub fn now(&self) -> DateTime<Utc> {
+        match self.0.lock() {
+            Ok(g) => g.unwrap_or_else(Utc::now),
+            Err(_) => Utc::now(),
+        }
+    }
+
+    /// Pins the clock (tests).
+    pub fn set(&self, at: DateTime<Utc>) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(at);
+        }
+    }
+
+    /// Moves a pinned clock on (tests).
+    pub fn advance(&self, by: ChronoDuration) {
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some(g.unwrap_or_else(Utc::now) + by);
+        }
+    }
+}
+
+/// A printer with its profile loaded.
+#[derive(Debug, Clone)]
+pub struct Printer {
+    pub config: PrinterConfig,
+    /// The printer's ICC profile bytes.
+    pub icc: Vec<u8>,
+    /// Its name for people ("sRGB" or the file name).
+    pub icc_name: String,
+}
+
+pub struct LabInner {
+    pub config: LabConfig,
+    pub files: SiteFiles,
+    pub store: Store,
+    pub client: async_nats::Client,
+    pub images: Images,
+    pub directory: Directory,
+    pub metrics: Metrics,
+    pub printers: Vec<Printer>,
+    pub waker: RelayWaker,
+    pub session_key: SessionKey,
+    pub login_limiter: RateLimiter,
+    pub clock: Clock,
+}
+
+#[derive(Clone)]
+pub struct Lab(pub Arc<LabInner>);
+
+impl std::ops::Deref for Lab {
+    type Target = LabInner;
+    fn deref(&self) -> &LabInner {
+        &self.0
+    }
+}
+
+impl Lab {
+    pub fn rules(&self) -> &SiteRules {
+        &self.files.rules
+    }
+
+    pub fn site(&self) -> &SiteId {
+        &self.files.rules.site
+    }
+
+    pub fn printer(&self, name: &str) -> Option<&Printer> {
+        self.printers.iter().find(|p| p.config.name == name)
+    }
+
+    /// The first printer that prints `size`.
+    pub fn printer_for(&self, size: reprint_domain::PrintSize) -> Option<&Printer> {
+        self.printers
+            .iter()
+            .find(|p| p.config.sizes.contains(&size))
+    }
+}
+
+/// A JSON message for the outbox: `id` becomes `Nats-Msg-Id` (deterministic per order and
+/// kind, so writing it twice is a no-op and a receiver's inbox sees one message).
+pub fn outbox<T: Serialize>(
+    id: String,
+    subject: String,
+    kind: &str,
+    body: &T,
+    traceparent: Option<&str>,
+) -> Result<OutboxMessage, serde_json::Error> {
+    let payload = serde_json::to_vec(body)?;
+    let mut headers = vec![("Reprint-Message".to_string(), kind.to_string())];
+    if let Some(tp) = traceparent {
+        headers.push(("traceparent".to_string(), tp.to_string()));
+    }
+    Ok(OutboxMessage {
+        message_id: id,
+        subject,
+        payload,
+        headers,
+    })
+}
