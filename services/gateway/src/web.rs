@@ -1,9 +1,547 @@
-//! Server-rendered pages for home users and ops.
+//! Server-rendered pages for home users (phone-friendly, a little vanilla JS) and the ops
+//! dashboard. The pages call the same `/api/v1` as any client; the CSRF token travels in a
+//! `<meta>` tag for the scripts and in a hidden field for forms.
 
 use axum::Router;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Form, Path, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
 
+use crate::api;
+use crate::auth::{self, ClientIp, LogIn, SignUp, User, optional_user};
+use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(home))
+        .route("/signup", get(signup_page).post(signup_form))
+        .route("/login", get(login_page).post(login_form))
+        .route("/logout", axum::routing::post(logout_form))
+        .route("/album", get(album))
+        .route("/orders", get(history))
+        .route("/orders/{id}", get(order_page))
+        .route("/orders/{id}/slip", get(slip))
+        .route("/ops", get(ops))
+}
+
+pub fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:0;padding:0 1rem 2rem;max-width:52rem;margin:auto;line-height:1.4}
+nav{display:flex;gap:1rem;padding:.8rem 0;border-bottom:1px solid #ddd;margin-bottom:1rem;flex-wrap:wrap}
+input,select,button{font-size:1rem;padding:.45rem;margin:.2rem 0;max-width:100%}
+label{display:block;margin:.4rem 0}.drop{border:3px dashed #999;padding:2rem;text-align:center;border-radius:.6rem}
+.drop.over{background:#eef}.thumbs{display:grid;grid-template-columns:repeat(auto-fill,minmax(9rem,1fr));gap:.6rem}
+.thumbs figure{margin:0;border:1px solid #ddd;padding:.3rem;border-radius:.4rem}.thumbs img{width:100%}
+progress{width:100%}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #eee;padding:.3rem;text-align:left}
+.warn{color:#a40}.tl li.done{font-weight:bold}.err{color:#b00}@media print{nav,.noprint{display:none}}";
+
+fn page(title: &str, user: Option<&User>, state: &AppState, body: &str) -> Html<String> {
+    let (nav, csrf) = match user {
+        Some(u) => {
+            let csrf = u.session.csrf_token(&state.key);
+            let ops = if u.is_ops() {
+                "<a href=\"/ops\">Ops</a>"
+            } else {
+                ""
+            };
+            (
+                format!(
+                    "<a href=\"/album\">Album</a><a href=\"/orders\">Orders</a>{ops}\
+                     <form method=\"post\" action=\"/logout\" style=\"display:inline\"><input type=\"hidden\" name=\"csrf\" value=\"{}\"><button>Log out</button></form>",
+                    esc(&csrf)
+                ),
+                csrf,
+            )
+        }
+        None => (
+            "<a href=\"/login\">Log in</a><a href=\"/signup\">Sign up</a>".to_string(),
+            String::new(),
+        ),
+    };
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <meta name=\"csrf\" content=\"{}\"><title>{} · reprint</title><style>{STYLE}</style></head>\
+         <body><nav><strong>reprint</strong>{nav}</nav><main>{body}</main></body></html>",
+        esc(&csrf),
+        esc(title)
+    ))
+}
+
+fn need_user(headers: &HeaderMap, state: &AppState) -> Result<User, Response> {
+    optional_user(headers, state).ok_or_else(|| Redirect::to("/login").into_response())
+}
+
+async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if optional_user(&headers, &state).is_some() {
+        return Redirect::to("/album").into_response();
+    }
+    page("Prints of your photos", None, &state,
+        "<h1>Prints of your photos</h1><p>Upload photos, choose a lab and the counter near you, see the price with every discount explained, and collect your prints.</p>\
+         <p><a href=\"/signup\">Sign up</a> or <a href=\"/login\">log in</a>.</p>").into_response()
+}
+
+fn signup_html(error: &str) -> String {
+    format!(
+        "<h1>Sign up</h1><p class=\"err\">{}</p><form method=\"post\" action=\"/signup\">\
+         <label>Name <input name=\"name\" required maxlength=\"200\" autocomplete=\"name\"></label>\
+         <label>Telephone <input name=\"telephone\" required type=\"tel\" autocomplete=\"tel\"></label>\
+         <label>Address <input name=\"address\" maxlength=\"500\" autocomplete=\"street-address\"></label>\
+         <label>Email <input name=\"email\" required type=\"email\" autocomplete=\"email\"></label>\
+         <label>Password <input name=\"password\" required type=\"password\" minlength=\"8\" autocomplete=\"new-password\"></label>\
+         <button id=\"signup\">Sign up</button></form>",
+        esc(error)
+    )
+}
+
+async fn signup_page(State(state): State<AppState>) -> Html<String> {
+    page("Sign up", None, &state, &signup_html(""))
+}
+
+#[derive(Deserialize)]
+struct SignUpForm {
+    name: String,
+    telephone: String,
+    #[serde(default)]
+    address: Option<String>,
+    email: String,
+    password: String,
+}
+
+fn logged_in(cookie: &str) -> Response {
+    let mut res = Redirect::to("/album").into_response();
+    if let Ok(v) = HeaderValue::from_str(cookie) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+fn form_error(e: AppError, state: &AppState, title: &str, html: fn(&str) -> String) -> Response {
+    let problem = e.problem();
+    if problem.status >= 500 {
+        return e.into_response();
+    }
+    let mut res = page(title, None, state, &html(&problem.detail)).into_response();
+    *res.status_mut() = problem.status_code();
+    res
+}
+
+async fn signup_form(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    form: Result<Form<SignUpForm>, FormRejection>,
+) -> Response {
+    let Form(f) = match form {
+        Ok(f) => f,
+        Err(r) => return reprint_service::Problem::from(r).into_response(),
+    };
+    let s = SignUp {
+        name: f.name,
+        telephone: f.telephone,
+        address: f.address.filter(|a| !a.trim().is_empty()),
+        email: f.email,
+        password: f.password,
+    };
+    match auth::sign_up(&state, &ip, s).await {
+        Ok((_, cookie)) => logged_in(&cookie),
+        Err(e) => form_error(e, &state, "Sign up", signup_html),
+    }
+}
+
+fn login_html(error: &str) -> String {
+    format!(
+        "<h1>Log in</h1><p class=\"err\">{}</p><form method=\"post\" action=\"/login\">\
+         <label>Email <input name=\"email\" required type=\"email\" autocomplete=\"email\"></label>\
+         <label>Password <input name=\"password\" required type=\"password\" autocomplete=\"current-password\"></label>\
+         <button>Log in</button></form>",
+        esc(error)
+    )
+}
+
+async fn login_page(State(state): State<AppState>) -> Html<String> {
+    page("Log in", None, &state, &login_html(""))
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    form: Result<Form<LogIn>, FormRejection>,
+) -> Response {
+    let Form(f) = match form {
+        Ok(f) => f,
+        Err(r) => return reprint_service::Problem::from(r).into_response(),
+    };
+    match auth::log_in(&state, &ip, f).await {
+        Ok((_, cookie)) => logged_in(&cookie),
+        Err(e) => form_error(e, &state, "Log in", login_html),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    if let (Some(u), Ok(Form(f))) = (optional_user(&headers, &state), form)
+        && !u.session.check_csrf(&state.key, &f.csrf)
+    {
+        return AppError::Forbidden("wrong CSRF token".into()).into_response();
+    }
+    let mut res = Redirect::to("/").into_response();
+    if let Ok(v) = HeaderValue::from_str(&reprint_service::auth::clear_cookie()) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+const ALBUM_JS: &str = r#"
+const csrf = document.querySelector('meta[name=csrf]').content;
+const H = {'x-csrf-token': csrf, 'content-type': 'application/json'};
+const $ = (s) => document.querySelector(s);
+let order = null, uploaded = [];
+async function api(method, path, body) {
+  const r = await fetch(path, {method, headers: H, body: body ? JSON.stringify(body) : undefined});
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(j.detail || r.statusText);
+  return j;
+}
+function put(file, url, bar) {
+  return new Promise((ok, fail) => {
+    const x = new XMLHttpRequest();
+    x.open('PUT', url); x.setRequestHeader('x-csrf-token', csrf);
+    x.upload.onprogress = (e) => { if (e.lengthComputable) bar.value = e.loaded / e.total; };
+    x.onload = () => { const j = JSON.parse(x.responseText || '{}'); x.status < 300 ? ok(j) : fail(new Error(j.detail || x.status)); };
+    x.onerror = () => fail(new Error('network error'));
+    x.send(file);
+  });
+}
+async function upload(files) {
+  files = [...files]; if (!files.length) return;
+  try {
+    if (!order) order = (await api('POST', '/api/v1/orders')).order;
+    const need = files.reduce((n, f) => n + f.size, 0) + uploaded.reduce((n, u) => n + u.bytes, 0);
+    await api('PUT', `/api/v1/orders/${order}/storage`, {bytes: need});
+  } catch (e) { $('#msg').textContent = e.message; return; }
+  await Promise.all(files.map(async (f) => {
+    const row = document.createElement('div');
+    row.className = 'upload';
+    row.innerHTML = `<span></span> <progress max="1" value="0"></progress> <em></em>`;
+    row.querySelector('span').textContent = f.name;
+    $('#progress').append(row);
+    try {
+      const u = await put(f, `/api/v1/orders/${order}/images?name=${encodeURIComponent(f.name)}`, row.querySelector('progress'));
+      row.querySelector('em').textContent = 'done'; uploaded.push(u); renderItems();
+    } catch (e) { row.querySelector('em').textContent = e.message; row.querySelector('em').className = 'err'; }
+  }));
+}
+const SIZES = ['L','2L','KG','DSC','Hagaki','Square','4x6','5x7','8x10'];
+function renderItems() {
+  $('#items').innerHTML = '';
+  for (const u of uploaded) {
+    const tr = document.createElement('tr');
+    tr.innerHTML = `<td></td><td><select>${SIZES.map(s => `<option>${s}</option>`).join('')}</select> <span class="warn"></span></td><td><input type="number" min="1" max="1000" value="1" style="width:4rem"></td>`;
+    tr.firstChild.textContent = u.name; tr.dataset.image = u.image; tr.dataset.w = u.width; tr.dataset.h = u.height;
+    const sel = tr.querySelector('select'), warn = tr.querySelector('.warn');
+    sel.onchange = () => { const need = {L:[1051,1500],'2L':[1500,2102],KG:[1205,1795],DSC:[1051,1406],Hagaki:[1181,1748],Square:[1051,1051],'4x6':[1200,1800],'5x7':[1500,2100],'8x10':[2400,3000]}[sel.value];
+      const s = Math.min(u.width, u.height), l = Math.max(u.width, u.height);
+      warn.textContent = (s < need[0] || l < need[1]) ? 'too few pixels for this size' : ''; };
+    sel.onchange();
+    $('#items').append(tr);
+  }
+  $('#orderform').hidden = uploaded.length === 0;
+}
+function request() {
+  return {lab: $('#lab').value, counter: $('#counter').value,
+    items: [...document.querySelectorAll('#items tr')].map(tr => ({image: tr.dataset.image, size: tr.querySelector('select').value, quantity: +tr.querySelector('input').value}))};
+}
+function lines(q) {
+  const c = q.charge.lines ? q.charge : (q.charge.charge || {lines: []});
+  return `<h3>${q.site}</h3><table>${c.lines.map(l => `<tr><td>${l.description}</td><td>${l.amount.minor} ${l.amount.currency}</td></tr>`).join('')}<tr><th>total</th><th>${c.total ? c.total.minor + ' ' + c.total.currency : ''}</th></tr></table>`;
+}
+$('#quote').onclick = async () => {
+  try { const q = await api('POST', `/api/v1/orders/${order}/quote`, request());
+    $('#quoted').innerHTML = lines(q.lab) + lines(q.counter) + (q.total ? `<p><strong>To pay at the counter: ${q.total.minor} ${q.total.currency}</strong></p>` : '');
+  } catch (e) { $('#quoted').textContent = e.message; }
+};
+$('#place').onclick = async () => {
+  try { const r = await fetch(`/api/v1/orders/${order}/submit`, {method: 'POST', headers: {...H, 'idempotency-key': order}, body: JSON.stringify(request())});
+    const j = await r.json(); if (!r.ok) throw new Error(j.detail); location.href = `/orders/${order}`;
+  } catch (e) { $('#quoted').textContent = e.message; }
+};
+const drop = $('#drop');
+drop.ondragover = (e) => { e.preventDefault(); drop.classList.add('over'); };
+drop.ondragleave = () => drop.classList.remove('over');
+drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove('over'); upload(e.dataTransfer.files); };
+$('#files').onchange = (e) => upload(e.target.files);
+"#;
+
+async fn album(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let user = match need_user(&headers, &state) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let images = api::images_of(&state, &user).await.unwrap_or_default();
+    let sites = api::list_sites(&state).await.unwrap_or_default();
+    let options = |kind: &str| -> String {
+        sites
+            .iter()
+            .filter(|s| s.kind == kind)
+            .map(|s| {
+                format!(
+                    "<option value=\"{}\">{} — {}{}</option>",
+                    esc(&s.id),
+                    esc(&s.name),
+                    esc(&s.address),
+                    if s.stale { " (offline?)" } else { "" }
+                )
+            })
+            .collect()
+    };
+    let thumbs: String = images
+        .iter()
+        .map(|i| {
+            format!(
+                "<figure><img loading=\"lazy\" alt=\"{n}\" src=\"/api/v1/images/{id}/thumbnail\"><figcaption>{n}<br>{w}×{h}</figcaption></figure>",
+                n = esc(&i.name),
+                id = esc(&i.image),
+                w = i.width,
+                h = i.height
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>Album</h1><div id=\"drop\" class=\"drop\">Drop photos here or <input id=\"files\" type=\"file\" accept=\"image/*\" multiple></div>\
+         <p id=\"msg\" class=\"err\"></p><div id=\"progress\"></div>\
+         <section id=\"orderform\" hidden><h2>Order prints</h2>\
+         <label>Lab <select id=\"lab\">{}</select></label><label>Delivery counter <select id=\"counter\">{}</select></label>\
+         <table><thead><tr><th>Image</th><th>Size</th><th>Quantity</th></tr></thead><tbody id=\"items\"></tbody></table>\
+         <button id=\"quote\" type=\"button\">Quote</button> <button id=\"place\" type=\"button\">Place order</button><div id=\"quoted\"></div></section>\
+         <h2>Your photos</h2><div class=\"thumbs\">{thumbs}</div><script>{ALBUM_JS}</script>",
+        options("lab"),
+        options("counter")
+    );
+    page("Album", Some(&user), &state, &body).into_response()
+}
+
+async fn history(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let user = match need_user(&headers, &state) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let orders = api::list_orders_of(&state, &user).await.unwrap_or_default();
+    let rows: String = orders
+        .iter()
+        .map(|o| {
+            let again = if o.stage != "draft" {
+                format!("<button class=\"reorder\" data-order=\"{}\">Re-order</button>", esc(&o.order))
+            } else {
+                String::new()
+            };
+            format!(
+                "<tr><td><a href=\"/orders/{id}\">{short}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{again}</td></tr>",
+                esc(&o.created_at[..o.created_at.len().min(16)]),
+                esc(&o.stage),
+                o.items,
+                id = esc(&o.order),
+                short = esc(&o.order[..8.min(o.order.len())])
+            )
+        })
+        .collect();
+    let js = "const csrf=document.querySelector('meta[name=csrf]').content;\
+      document.querySelectorAll('.reorder').forEach(b=>b.onclick=async()=>{const r=await fetch(`/api/v1/orders/${b.dataset.order}/reorder`,{method:'POST',headers:{'x-csrf-token':csrf}});\
+      const j=await r.json();if(r.ok)location.href=`/orders/${j.order}`;else alert(j.detail);});";
+    let body = format!(
+        "<h1>Your orders</h1><table><tr><th>Order</th><th>Placed</th><th>Stage</th><th>Items</th><th></th></tr>{rows}</table><script>{js}</script>"
+    );
+    page("Orders", Some(&user), &state, &body).into_response()
+}
+
+const STAGES: [(&str, &str); 6] = [
+    ("placed", "Placed"),
+    ("received", "Received at the lab"),
+    ("printing", "Printing"),
+    ("dispatched", "Dispatched"),
+    ("ready_for_pickup", "Ready at the counter"),
+    ("collected", "Collected"),
+];
+
+async fn order_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let user = match need_user(&headers, &state) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let view = match api::order_view(&state, &user, &id).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let steps: String = STAGES
+        .iter()
+        .map(|(k, label)| {
+            let done = view.timeline.iter().any(|t| t.stage == *k);
+            format!(
+                "<li data-stage=\"{k}\" class=\"{}\">{label}</li>",
+                if done { "done" } else { "" }
+            )
+        })
+        .collect();
+    let log: String = view
+        .timeline
+        .iter()
+        .map(|t| {
+            format!(
+                "<li>{} — {} ({}) {}</li>",
+                esc(&t.at),
+                esc(&t.stage),
+                esc(&t.site),
+                esc(&t.detail)
+            )
+        })
+        .collect();
+    let slip = if view.slip.is_some() {
+        format!(
+            "<p><a href=\"/orders/{}/slip\">Print the slip</a> to show at the counter.</p>",
+            esc(&view.order)
+        )
+    } else {
+        String::new()
+    };
+    let js = format!(
+        "const es=new EventSource('/api/v1/orders/{id}/events');es.addEventListener('stage',e=>{{const d=JSON.parse(e.data);\
+         document.getElementById('stage').textContent=d.stage;const li=document.querySelector(`li[data-stage=\"${{d.stage}}\"]`);if(li)li.className='done';\
+         const l=document.createElement('li');l.textContent=new Date().toISOString()+' — '+d.stage+' '+(d.detail||'');document.getElementById('log').append(l);}});",
+        id = esc(&view.order)
+    );
+    let body = format!(
+        "<h1>Order {short}</h1><p>Stage: <strong id=\"stage\">{stage}</strong></p><ol class=\"tl\">{steps}</ol>{slip}\
+         <p>Lab: {lab} · Counter: {counter}</p><h2>History</h2><ul id=\"log\">{log}</ul><script>{js}</script>",
+        short = esc(&view.order[..8.min(view.order.len())]),
+        stage = esc(&view.stage),
+        lab = esc(view.lab.as_deref().unwrap_or("-")),
+        counter = esc(view.counter.as_deref().unwrap_or("-")),
+    );
+    page("Order", Some(&user), &state, &body).into_response()
+}
+
+async fn slip(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let user = match need_user(&headers, &state) {
+        Ok(u) => u,
+        Err(r) => return r,
+    };
+    let view = match api::order_view(&state, &user, &id).await {
+        Ok(v) => v,
+        Err(e) => return e.into_response(),
+    };
+    let Some(slip) = view.slip else {
+        return AppError::NotFound("slip (the lab has not received the order yet)".into())
+            .into_response();
+    };
+    let get = |p: &str| {
+        slip.pointer(p)
+            .and_then(|v| v.as_str())
+            .unwrap_or("-")
+            .to_string()
+    };
+    let lines: String = slip
+        .pointer("/reception/charge/lines")
+        .and_then(|v| v.as_array())
+        .map(|ls| {
+            ls.iter()
+                .map(|l| {
+                    format!(
+                        "<tr><td>{}</td><td>{} {}</td></tr>",
+                        esc(l["description"].as_str().unwrap_or("")),
+                        l["amount"]["minor"],
+                        esc(l["amount"]["currency"].as_str().unwrap_or(""))
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let body = format!(
+        "<h1>Reception slip</h1><table><tr><th>Lab</th><td>{}</td></tr><tr><th>Reception No.</th><td>{}</td></tr>\
+         <tr><th>Registration No.</th><td>{}</td></tr><tr><th>Name</th><td>{}</td></tr><tr><th>Received</th><td>{}</td></tr>\
+         <tr><th>Delivery counter</th><td>{}</td></tr></table><h2>Lab charge</h2><table>{lines}</table>\
+         <p class=\"noprint\"><button onclick=\"print()\">Print</button></p>",
+        esc(&get("/from_site")),
+        esc(&get("/reception/number")),
+        esc(&get("/registration_number")),
+        esc(&get("/name")),
+        esc(&get("/reception/received_at")),
+        esc(&get("/reception/partner")),
+    );
+    page("Slip", Some(&user), &state, &body).into_response()
+}
+
+async fn ops(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
+    let user = match need_user(&headers, &state) {
+        Ok(u) => u,
+        Err(r) => return Ok(r),
+    };
+    if !user.is_ops() {
+        return Err(AppError::NotFound("page".into()));
+    }
+    let counts = api::stage_counts(&state).await?;
+    let rows: String = counts
+        .iter()
+        .map(|((stage, lab), n)| {
+            format!(
+                "<tr><td>{}</td><td>{}</td><td>{n}</td></tr>",
+                esc(stage),
+                esc(lab)
+            )
+        })
+        .collect();
+    let hours = crate::db::fetch(
+        &state.store,
+        "SELECT CAST(submitted_ms / 3600000 AS BIGINT) AS h, CAST(COUNT(*) AS BIGINT) FROM gw_orders
+         WHERE submitted_ms IS NOT NULL AND submitted_ms > $1 GROUP BY h ORDER BY h",
+        &[crate::db::V::I(crate::state::now_ms() - 24 * 3_600_000)],
+    )
+    .await?;
+    let max = hours.iter().map(|r| r[1].i()).max().unwrap_or(1).max(1);
+    let now_h = crate::state::now_ms() / 3_600_000;
+    let bars: String = hours
+        .iter()
+        .map(|r| {
+            let x = 24 - (now_h - r[0].i()).clamp(0, 24);
+            let h = r[1].i() * 100 / max;
+            format!("<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"{h}\" fill=\"#47a\"><title>{}</title></rect>", x * 12, 100 - h, r[1].i())
+        })
+        .collect();
+    let backlog = state.store.unsent_count().await.unwrap_or(0);
+    let metrics = state.metrics.render();
+    let lag: String = metrics
+        .lines()
+        .filter(|l| l.starts_with("reprint_consumer_lag"))
+        .map(|l| format!("<li><code>{}</code></li>", esc(l)))
+        .collect();
+    let body = format!(
+        "<h1>Ops</h1><h2>Orders per stage and lab</h2><table><tr><th>Stage</th><th>Lab</th><th>Orders</th></tr>{rows}</table>\
+         <h2>Orders placed, last 24 hours</h2><svg viewBox=\"0 0 300 100\" width=\"100%\" height=\"120\">{bars}</svg>\
+         <h2>Outbox backlog</h2><p>{backlog} message(s) not yet published</p><h2>Consumer lag</h2><ul>{lag}</ul>\
+         <p>Settlement balances between counters and labs are not visible to the gateway yet (they travel to the labs' inboxes).</p>"
+    );
+    Ok(page("Ops", Some(&user), &state, &body).into_response())
 }
