@@ -12,6 +12,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -81,6 +82,9 @@ pub struct Relay {
     js: jetstream::Context,
     config: RelayConfig,
     waker: RelayWaker,
+    /// The last outbox id published in order; the next round reads after it. Reset to 0
+    /// when a round finds less than a batch (or fails), so rows of late commits are found.
+    cursor: AtomicI64,
 }
 
 impl Relay {
@@ -91,6 +95,7 @@ impl Relay {
             js,
             config,
             waker: RelayWaker::default(),
+            cursor: AtomicI64::new(0),
         }
     }
 
@@ -103,8 +108,14 @@ impl Relay {
     /// sent. Exposed so that tests can stop a relay exactly between publish and mark-sent;
     /// services use [`Relay::run`].
     pub async fn publish_pending(&self) -> Result<Published, RelayError> {
-        let pending = self.store.pending_outbox(self.config.batch_size).await?;
+        let after = self.cursor.load(Ordering::Relaxed);
+        let pending = self
+            .store
+            .pending_outbox(after, self.config.batch_size)
+            .await?;
+        let full = pending.len() >= self.config.batch_size;
         if pending.is_empty() {
+            self.cursor.store(0, Ordering::Relaxed);
             return Ok(Published::default());
         }
         let mut acks: Vec<(i64, PublishAckFuture)> = Vec::with_capacity(pending.len());
@@ -147,6 +158,11 @@ impl Relay {
                 }
             }
         }
+        let next = match published.acked.last() {
+            Some(&last) if full && published.failed == 0 && send_error.is_none() => last,
+            _ => 0,
+        };
+        self.cursor.store(next, Ordering::Relaxed);
         match send_error {
             Some(e) if published.acked.is_empty() => Err(RelayError::Publish(e)),
             _ => Ok(published),

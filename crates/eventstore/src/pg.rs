@@ -45,12 +45,16 @@ FROM (SELECT COALESCE(MAX(version), 0) AS v FROM events WHERE stream_id = $1) AS
 WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = ANY($2::uuid[]))
 RETURNING position, tx_id::text::int8, version, recorded_at";
 
-/// Single-event forms of the two statements above (no arrays to build or unnest).
+/// Single-event forms of the two statements above (no arrays to build or unnest). A lost race
+/// for the version inserts nothing instead of raising, so the caller's transaction stays
+/// usable: the append then reports the conflict (exact) or tries again (any). Batches cannot
+/// do this, as a partly skipped batch would leave a gap.
 const INSERT_ONE_EXACT: &str = "\
 INSERT INTO events (stream_id, version, event_id, event_type, schema_version, payload, metadata)
 SELECT $1, $7 + 1, $2, $3, $4, $5, $6
 WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = $2)
   AND COALESCE((SELECT MAX(version) FROM events WHERE stream_id = $1), 0) = $7
+ON CONFLICT ON CONSTRAINT events_stream_version DO NOTHING
 RETURNING position, tx_id::text::int8, version, recorded_at";
 
 const INSERT_ONE_ANY: &str = "\
@@ -58,6 +62,7 @@ INSERT INTO events (stream_id, version, event_id, event_type, schema_version, pa
 SELECT $1, COALESCE((SELECT MAX(version) FROM events WHERE stream_id = $1), 0) + 1,
        $2, $3, $4, $5, $6
 WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = $2)
+ON CONFLICT ON CONSTRAINT events_stream_version DO NOTHING
 RETURNING position, tx_id::text::int8, version, recorded_at";
 
 const EVENT_COLUMNS: &str = "position, tx_id::text::int8 AS tx_id, stream_id, version, event_id, \
@@ -140,7 +145,7 @@ pub(crate) async fn append(
             inserted: Vec::new(),
         });
     }
-    if in_tx && expected == ExpectedVersion::Any {
+    if in_tx && expected == ExpectedVersion::Any && events.len() > 1 {
         // Writers that append "after whatever is there" queue up per stream instead of
         // racing for the same version (a lost race would abort the caller's transaction).
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))")
@@ -193,6 +198,10 @@ pub(crate) async fn append(
                             inserted: Vec::new(),
                         });
                     }
+                    continue;
+                }
+                if expected == ExpectedVersion::Any && attempts < 64 {
+                    // A single event lost the race for its version: take the next one.
                     continue;
                 }
                 let actual = stream_version(conn, stream_id).await?;
@@ -338,11 +347,16 @@ pub(crate) async fn enqueue(conn: &mut PgConnection, messages: &[OutboxMessage])
     Ok(())
 }
 
-pub(crate) async fn pending(conn: &mut PgConnection, limit: usize) -> Result<Vec<PendingMessage>> {
+pub(crate) async fn pending(
+    conn: &mut PgConnection,
+    after_id: i64,
+    limit: usize,
+) -> Result<Vec<PendingMessage>> {
     let rows = sqlx::query(
         "SELECT id, message_id, subject, payload, headers FROM outbox \
-         WHERE sent_at IS NULL ORDER BY id LIMIT $1",
+         WHERE sent_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
     )
+    .bind(after_id)
     .bind(clamp_limit(limit))
     .fetch_all(&mut *conn)
     .await?;

@@ -167,12 +167,14 @@ pub(crate) async fn enqueue(conn: &mut SqliteConnection, messages: &[OutboxMessa
 
 pub(crate) async fn pending(
     conn: &mut SqliteConnection,
+    after_id: i64,
     limit: usize,
 ) -> Result<Vec<PendingMessage>> {
     let rows = sqlx::query(
         "SELECT id, message_id, subject, payload, headers FROM outbox \
-         WHERE sent_at IS NULL ORDER BY id LIMIT ?",
+         WHERE sent_at IS NULL AND id > ? ORDER BY id LIMIT ?",
     )
+    .bind(after_id)
     .bind(clamp_limit(limit))
     .fetch_all(&mut *conn)
     .await?;

@@ -314,12 +314,15 @@ impl Store {
         tx.commit().await
     }
 
-    /// Up to `limit` outbox rows not yet marked sent, oldest first.
-    pub async fn pending_outbox(&self, limit: usize) -> Result<Vec<PendingMessage>> {
+    /// Up to `limit` outbox rows not yet marked sent with an id above `after_id` (0 for
+    /// all), oldest first. A relay goes on from the last id it handled so that it does not
+    /// scan rows it just marked, and starts again from 0 when it runs dry: on Postgres a
+    /// transaction that commits late may have taken a lower id.
+    pub async fn pending_outbox(&self, after_id: i64, limit: usize) -> Result<Vec<PendingMessage>> {
         match &self.pools {
-            Pools::Postgres(p) => pg::pending(&mut *p.acquire().await?, limit).await,
+            Pools::Postgres(p) => pg::pending(&mut *p.acquire().await?, after_id, limit).await,
             Pools::Sqlite { reader, .. } => {
-                sqlite::pending(&mut *reader.acquire().await?, limit).await
+                sqlite::pending(&mut *reader.acquire().await?, after_id, limit).await
             }
         }
     }

@@ -557,7 +557,7 @@ mod cases {
         tx.enqueue(std::slice::from_ref(&msg)).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(store.stream_version("order-1").await.unwrap(), 1);
-        let pending = store.pending_outbox(10).await.unwrap();
+        let pending = store.pending_outbox(0, 10).await.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].message, msg);
         assert_eq!(pending[0].message.message_id, e.event_id.to_string());
@@ -566,7 +566,7 @@ mod cases {
             "test.counted".to_string()
         )));
         store.mark_sent(&[pending[0].id]).await.unwrap();
-        assert!(store.pending_outbox(10).await.unwrap().is_empty());
+        assert!(store.pending_outbox(0, 10).await.unwrap().is_empty());
         assert_eq!(store.unsent_count().await.unwrap(), 0);
     }
 
