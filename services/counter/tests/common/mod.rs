@@ -1,0 +1,406 @@
+//! An in-process counter on port 0 with a fresh store, a real nats-server, and a real lab peer
+//! on NATS played by the test (it consumes the lab's inbox and publishes what a lab sends).
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer::PullConsumer};
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use reprint_bus::subjects::{self, Address, SiteId as BusSite, SiteKind as BusKind};
+use reprint_counter::{Application, Counter, CounterConfig};
+use reprint_domain::extract::FileExtract;
+use reprint_domain::file::{Reception, ReceptionState, Route};
+use reprint_domain::protocol::{Customer, DeliveryDispatched, OrderPlaced, ReceptionRecorded};
+use reprint_domain::*;
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+
+pub const PASSWORD: &str = "counter-demo";
+
+pub struct TestCounter {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub csrf: String,
+    pub counter: Arc<Counter>,
+    pub trigger: reprint_service::shutdown::ShutdownTrigger,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for TestCounter {
+    fn drop(&mut self) {
+        self.trigger.trigger();
+    }
+}
+
+pub fn config_text(
+    nats: &str,
+    data_dir: &str,
+    store_url: Option<&str>,
+    extra_uploads: &str,
+) -> String {
+    let hash = reprint_service::auth::hash_password(PASSWORD).unwrap();
+    let store = store_url
+        .map(|u| format!("url = \"{u}\""))
+        .unwrap_or_default();
+    format!(
+        r#"
+name = "Ginza mini-lab"
+address = "1-2-3 Ginza"
+data_dir = "{data_dir}"
+session_secret = "test-secret-test-secret-test-secret-0123"
+[site]
+site = "counter-ginza"
+kind = "counter"
+time_zone = "Asia/Tokyo"
+currency = "JPY"
+registration_number = {{ prefix = "W", width = 7 }}
+reception_number = {{ prefix = "X", width = 7 }}
+[site.prices]
+basic_charge = 250
+[site.policy]
+anchor = "previous"
+applies_to = "basic"
+[[site.policy.tiers]]
+within_months = 1
+percent = 100
+[[labs]]
+id = "lab-a"
+name = "A Corporation laboratory"
+[[staff]]
+name = "tanaka"
+password_hash = "{hash}"
+[store]
+{store}
+[nats]
+url = "{nats}"
+[http]
+address = "127.0.0.1:0"
+[uploads]
+{extra_uploads}
+"#
+    )
+}
+
+pub async fn spawn(nats: &str, store_url: Option<&str>, extra_uploads: &str) -> TestCounter {
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(
+        nats,
+        &dir.path().display().to_string(),
+        store_url,
+        extra_uploads,
+    );
+    let config = CounterConfig::from_toml(&text).unwrap();
+    let app = Application::build(config).await.unwrap();
+    let port = app.port();
+    let counter = app.counter();
+    let trigger = app.shutdown_trigger();
+    tokio::spawn(app.run_until_stopped());
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let login: Value = http
+        .post(format!("{base}/api/v1/login"))
+        .json(&serde_json::json!({"name": "tanaka", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = login["csrf_token"]
+        .as_str()
+        .expect("log-in works")
+        .to_string();
+    TestCounter {
+        base,
+        http,
+        csrf,
+        counter,
+        trigger,
+        _dir: dir,
+    }
+}
+
+impl TestCounter {
+    pub async fn intake(&self, form: reqwest::multipart::Form) -> (u16, Value) {
+        let res = self
+            .http
+            .post(format!("{}/api/v1/intake", self.base))
+            .header("x-csrf-token", &self.csrf)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let res = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
+        let res = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("x-csrf-token", &self.csrf)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        (status, res.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Polls the pickup view until the lab's amounts are in.
+    pub async fn wait_ready(&self, reception: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (s, v) = self.get(&format!("/api/v1/pickups/{reception}")).await;
+            if s == 200 && v["can_collect"] == true {
+                return v;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "reception {reception} never became ready: {s} {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+pub fn customer_fields(
+    form: reqwest::multipart::Form,
+    name: &str,
+    phone: &str,
+) -> reqwest::multipart::Form {
+    form.text("name", name.to_string())
+        .text("telephone", phone.to_string())
+        .text("lab", "lab-a")
+        .text("size", "L")
+}
+
+pub fn jpeg(seed: u64) -> Vec<u8> {
+    reprint_media::synthetic::jpeg(&reprint_media::synthetic::photo(seed, 64, 48), 80).unwrap()
+}
+
+/// A ZIP of (path, bytes) entries, deflated.
+pub fn zip_of(entries: &[(&str, Vec<u8>)]) -> Vec<u8> {
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated);
+    for (name, bytes) in entries {
+        w.start_file(*name, opts).unwrap();
+        w.write_all(bytes).unwrap();
+    }
+    w.finish().unwrap().into_inner()
+}
+
+pub fn zip_part(bytes: Vec<u8>) -> reqwest::multipart::Part {
+    reqwest::multipart::Part::bytes(bytes)
+        .file_name("card.zip")
+        .mime_str("application/zip")
+        .unwrap()
+}
+
+pub fn image_part(name: &str, bytes: Vec<u8>) -> reqwest::multipart::Part {
+    reqwest::multipart::Part::bytes(bytes).file_name(name.to_string())
+}
+
+pub const DPOF: &str = "[HDR]\r\nGEN REV = 01.10\r\nGEN CRT = \"Canon PowerShot G7 X\" -01.00\r\n\r\n[JOB]\r\nPRT PID = 001\r\nPRT TYP = STD\r\nPRT QTY = 001\r\nIMG FMT = EXIF2 -J\r\n<IMG SRC = \"../DCIM/100CANON/IMG_0001.JPG\">\r\n\r\n[JOB]\r\nPRT PID = 002\r\nPRT TYP = STD\r\nPRT QTY = 003\r\nIMG FMT = EXIF2 -J\r\n<IMG SRC = \"../DCIM/100CANON/IMG_0007.JPG\">\r\n";
+
+/// The lab, played by the test on the real NATS.
+pub struct LabPeer {
+    pub js: jetstream::Context,
+    pub inbox: PullConsumer,
+    pub id: SiteId,
+}
+
+impl LabPeer {
+    pub async fn start(nats: &str) -> LabPeer {
+        let client = async_nats::connect(nats).await.unwrap();
+        let js = jetstream::new(client);
+        reprint_bus::provision(&js, &reprint_bus::ProvisionSettings::default())
+            .await
+            .unwrap();
+        let site = BusSite::parse("lab-a").unwrap();
+        let inbox = reprint_bus::streams::ensure_consumer(
+            &js,
+            &reprint_bus::streams::durable_consumer_for(&site, BusKind::Lab),
+        )
+        .await
+        .unwrap();
+        LabPeer {
+            js,
+            inbox,
+            id: SiteId::parse("lab-a").unwrap(),
+        }
+    }
+
+    /// Messages in the lab's inbox within `wait` (acked): (subject, message id, body).
+    pub async fn receive(&self, want: usize, wait: Duration) -> Vec<(String, String, Value)> {
+        let deadline = Instant::now() + wait;
+        let mut out = Vec::new();
+        while out.len() < want && Instant::now() < deadline {
+            let mut batch = self
+                .inbox
+                .batch()
+                .max_messages(want - out.len())
+                .expires(Duration::from_millis(500))
+                .messages()
+                .await
+                .unwrap();
+            while let Some(Ok(m)) = batch.next().await {
+                let id = m
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(async_nats::header::NATS_MESSAGE_ID))
+                    .map(|v| v.to_string())
+                    .unwrap_or_default();
+                let body: Value = serde_json::from_slice(&m.payload).unwrap();
+                out.push((m.subject.to_string(), id, body));
+                m.ack().await.unwrap();
+            }
+        }
+        out
+    }
+
+    pub async fn send(&self, subject: String, id: &str, body: &impl Serialize) {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id);
+        self.js
+            .publish_with_headers(subject, headers, serde_json::to_vec(body).unwrap().into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+
+    fn counter_address() -> Address {
+        Address::counter(BusSite::parse("counter-ginza").unwrap())
+    }
+
+    /// The lab's reception of an order, charged by the seed's demo lab (Fig. 7), first order.
+    pub fn reception(
+        &self,
+        order: OrderId,
+        route: Route,
+        items: Vec<OrderItem>,
+        lab_number: &str,
+        at: DateTime<Utc>,
+    ) -> Reception {
+        let rules = SiteRules::demo_lab(self.id.clone());
+        let charge = determine_charge(&rules, &UserFile::default(), &items, &[], at).unwrap();
+        Reception {
+            number: ReceptionNumber::foreign(lab_number),
+            order,
+            route,
+            received_at: at,
+            data_receive: None,
+            partner: SiteId::parse("counter-ginza").unwrap(),
+            items,
+            charge,
+            partner_charge: None,
+            estimated_finish: Some(at + chrono::Duration::hours(20)),
+            state: ReceptionState::Open,
+        }
+    }
+
+    pub fn extract(&self, reception: Reception, name: &str, phone: &str) -> FileExtract {
+        FileExtract {
+            from_site: self.id.clone(),
+            from_kind: SiteKind::Lab,
+            registration_number: RegistrationNumber::foreign("A0000001"),
+            name: name.into(),
+            telephone: Telephone::parse(phone).unwrap(),
+            address: None,
+            email: None,
+            reception,
+            other_receptions: vec![],
+        }
+    }
+
+    pub async fn record_reception(&self, placed: &OrderPlaced, lab_number: &str) -> Reception {
+        let items: Vec<OrderItem> = placed
+            .items
+            .iter()
+            .map(|i| OrderItem {
+                image: i.image,
+                name: i.name.clone(),
+                size: i.size,
+                quantity: i.quantity,
+            })
+            .collect();
+        let reception = self.reception(
+            placed.order,
+            placed.route,
+            items,
+            lab_number,
+            placed.placed_at,
+        );
+        let msg = ReceptionRecorded {
+            order: placed.order,
+            lab: self.id.clone(),
+            extract: self.extract(
+                reception.clone(),
+                &placed.customer.name,
+                &placed.customer.telephone,
+            ),
+            estimated_finish: reception.estimated_finish,
+        };
+        self.send(
+            subjects::reception_recorded(&Self::counter_address()).unwrap(),
+            &format!("lab-a:reception:{}", placed.order),
+            &msg,
+        )
+        .await;
+        reception
+    }
+
+    pub async fn dispatch(
+        &self,
+        reception: Reception,
+        customer: Customer,
+        counter_reception: Option<String>,
+        at: DateTime<Utc>,
+    ) {
+        let msg = DeliveryDispatched {
+            order: reception.order,
+            lab: self.id.clone(),
+            counter: SiteId::parse("counter-ginza").unwrap(),
+            dispatched_at: at,
+            extract: self.extract(reception.clone(), &customer.name, &customer.telephone),
+            customer,
+            counter_reception,
+        };
+        self.send(
+            subjects::delivery_dispatched(&BusSite::parse("counter-ginza").unwrap()),
+            &format!("lab-a:dispatch:{}", reception.order),
+            &msg,
+        )
+        .await;
+    }
+}
+
+pub fn customer(name: &str, phone: &str) -> Customer {
+    Customer {
+        name: name.into(),
+        telephone: phone.into(),
+        address: None,
+        email: None,
+        registration_number: None,
+    }
+}
