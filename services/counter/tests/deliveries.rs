@@ -1,0 +1,166 @@
+//! Fig. 1 at the counter: deliveries of internet orders create the counter's own file and
+//! reception with its own charge (Fig. 9: basic charge 0 within a month of the previous order
+//! here); the amount due adds the lab's and the counter's charges. On SQLite and on Postgres.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use common::*;
+use reprint_domain::file::Route;
+use reprint_domain::*;
+use reprint_testkit::{NatsServer, TestPostgres};
+
+fn order_at(at: chrono::DateTime<Utc>, n: u8) -> OrderId {
+    OrderId::from_parts(at.timestamp_millis() as u64, [n; 10])
+}
+
+fn items(n: u8) -> Vec<OrderItem> {
+    vec![OrderItem {
+        image: ImageId::of_bytes(&[n]),
+        name: format!("IMG_{n}.JPG"),
+        size: PrintSize::L,
+        quantity: 2,
+    }]
+}
+
+async fn internet_deliveries_and_fig9(store_url: Option<&str>) {
+    let nats = NatsServer::start();
+    let lab = LabPeer::start(&nats.url).await;
+    let counter = spawn(&nats.url, store_url, "").await;
+    let tokyo = chrono_tz::Asia::Tokyo;
+    let first = tokyo
+        .with_ymd_and_hms(2026, 11, 18, 10, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    let second = tokyo
+        .with_ymd_and_hms(2026, 12, 10, 10, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+
+    // The first delivery of an internet order: the counter registers the user now (Fig. 1).
+    let r1 = lab.reception(
+        order_at(first, 1),
+        Route::Internet,
+        items(1),
+        "B0000455",
+        first,
+    );
+    let lab1 = r1.charge.total.minor;
+    lab.dispatch(r1, customer("Hanako Yamada", "03-1234-5678"), None, first)
+        .await;
+    let (s, found) = wait_found(&counter, "B0000455").await;
+    assert_eq!(s, 200, "{found}");
+    let number = found[0]["reception_number"].as_str().unwrap().to_string();
+    assert_eq!(number, "X0000001");
+    assert_eq!(found[0]["route"], "internet");
+    let view = counter.wait_ready(&number).await;
+    assert_eq!(
+        view["registration_number"], "W0000001",
+        "the counter's own file was made"
+    );
+    assert_eq!(
+        view["counter_charge"]["total"], 250,
+        "first order here: basic charge"
+    );
+    assert_eq!(view["amount_due"], lab1 + 250);
+    let (s, _) = counter
+        .post_json(
+            &format!("/api/v1/pickups/{number}/collect"),
+            serde_json::json!({"method": "card"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    // Fig. 9: the second order within a month of the previous one here: counter basic 0.
+    let r2 = lab.reception(
+        order_at(second, 2),
+        Route::Internet,
+        items(2),
+        "B0000460",
+        second,
+    );
+    let lab2 = r2.charge.total.minor;
+    lab.dispatch(
+        r2,
+        customer("hanako  YAMADA", "(03) 1234 5678"),
+        None,
+        second,
+    )
+    .await;
+    let (s, found) = wait_found(&counter, "B0000460").await;
+    assert_eq!(s, 200, "{found}");
+    let number2 = found[0]["reception_number"].as_str().unwrap().to_string();
+    assert_eq!(number2, "X0000002");
+    let view = counter.wait_ready(&number2).await;
+    assert_eq!(
+        view["registration_number"], "W0000001",
+        "the same file, found by name and telephone"
+    );
+    assert_eq!(
+        view["counter_charge"]["total"], 0,
+        "Fig. 9: basic charge waived within a month: {view}"
+    );
+    let lines: Vec<&str> = view["counter_charge"]["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["description"].as_str().unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("waived") && l.contains("2026-11-18")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        view["amount_due"], lab2,
+        "amount due = lab charge + counter charge (0)"
+    );
+
+    // Looked up by telephone: both receptions.
+    let (s, list) = counter.get("/api/v1/pickups?q=03-1234-5678").await;
+    assert_eq!((s, list.as_array().map(|a| a.len())), (200, Some(2)));
+
+    // A redelivery of the same dispatch (a new message id: after the dedup window) changes nothing.
+    let r2_again = lab.reception(
+        order_at(second, 2),
+        Route::Internet,
+        items(2),
+        "B0000460",
+        second,
+    );
+    lab.dispatch(
+        r2_again,
+        customer("Hanako Yamada", "03-1234-5678"),
+        None,
+        second + chrono::Duration::seconds(1),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (_, arrivals) = counter.get("/api/v1/arrivals").await;
+    assert_eq!(arrivals["ready"].as_array().unwrap().len(), 1, "{arrivals}");
+}
+
+async fn wait_found(counter: &TestCounter, q: &str) -> (u16, serde_json::Value) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (s, v) = counter.get(&format!("/api/v1/pickups?q={q}")).await;
+        if s == 200 || std::time::Instant::now() > deadline {
+            return (s, v);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_internet_deliveries_make_the_counters_file_and_fig9() {
+    internet_deliveries_and_fig9(None).await;
+}
+
+#[tokio::test]
+async fn postgres_internet_deliveries_make_the_counters_file_and_fig9() {
+    let db = TestPostgres::create().await;
+    internet_deliveries_and_fig9(Some(&db.url)).await;
+}
