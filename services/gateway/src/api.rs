@@ -355,7 +355,7 @@ fn placed(
         delivery_counter: c.counter.clone(),
         placed_at: chrono::Utc::now(),
         data_receive: None,
-        currency: c.currency.clone(),
+        currency: c.currency,
         customer,
         items: c.placed_items.clone(),
         counter_extract: None,

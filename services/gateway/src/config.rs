@@ -76,7 +76,7 @@ pub struct StorageConfig {
     pub concurrent_uploads: usize,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OpsConfig {
     /// Accounts signing up with these e-mail addresses get the `ops` role.
@@ -146,12 +146,6 @@ impl Default for StorageConfig {
             max_image_bytes: 100 * 1024 * 1024,
             concurrent_uploads: 4,
         }
-    }
-}
-
-impl Default for OpsConfig {
-    fn default() -> Self {
-        OpsConfig { emails: Vec::new() }
     }
 }
 

@@ -77,8 +77,8 @@ fn page(title: &str, user: Option<&User>, state: &AppState, body: &str) -> Html<
     ))
 }
 
-fn need_user(headers: &HeaderMap, state: &AppState) -> Result<User, Response> {
-    optional_user(headers, state).ok_or_else(|| Redirect::to("/login").into_response())
+fn need_user(headers: &HeaderMap, state: &AppState) -> Result<User, Box<Response>> {
+    optional_user(headers, state).ok_or_else(|| Box::new(Redirect::to("/login").into_response()))
 }
 
 async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -292,7 +292,7 @@ $('#files').onchange = (e) => upload(e.target.files);
 async fn album(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let user = match need_user(&headers, &state) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let images = api::images_of(&state, &user).await.unwrap_or_default();
     let sites = api::list_sites(&state).await.unwrap_or_default();
@@ -340,7 +340,7 @@ async fn album(State(state): State<AppState>, headers: HeaderMap) -> Response {
 async fn history(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let user = match need_user(&headers, &state) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let orders = api::list_orders_of(&state, &user).await.unwrap_or_default();
     let rows: String = orders
@@ -386,7 +386,7 @@ async fn order_page(
 ) -> Response {
     let user = match need_user(&headers, &state) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let view = match api::order_view(&state, &user, &id).await {
         Ok(v) => v,
@@ -447,7 +447,7 @@ async fn slip(
 ) -> Response {
     let user = match need_user(&headers, &state) {
         Ok(u) => u,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let view = match api::order_view(&state, &user, &id).await {
         Ok(v) => v,
@@ -497,7 +497,7 @@ async fn slip(
 async fn ops(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
     let user = match need_user(&headers, &state) {
         Ok(u) => u,
-        Err(r) => return Ok(r),
+        Err(r) => return Ok(*r),
     };
     if !user.is_ops() {
         return Err(AppError::NotFound("page".into()));

@@ -37,8 +37,10 @@ impl Drop for TestApp {
 }
 
 pub fn config(store_url: &str, nats_url: &str) -> Config {
-    let mut c = Config::default();
-    c.gateway_id = "gw-test".into();
+    let mut c = Config {
+        gateway_id: "gw-test".into(),
+        ..Config::default()
+    };
     c.http.address = "127.0.0.1:0".into();
     c.http.rate_limit_attempts = 1000;
     c.store.url = store_url.to_string();
