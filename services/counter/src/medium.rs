@@ -150,7 +150,7 @@ fn safe_name(raw: &str) -> Option<String> {
         .split('/')
         .filter(|p| !p.is_empty() && *p != ".")
         .collect();
-    if parts.iter().any(|p| *p == "..") || parts.is_empty() {
+    if parts.contains(&"..") || parts.is_empty() {
         return None;
     }
     Some(parts.join("/"))
