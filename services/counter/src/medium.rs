@@ -408,3 +408,40 @@ mod tests {
         assert_eq!(e.kind(), "not_a_zip");
     }
 }
+
+#[cfg(test)]
+mod bomb_tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A ZIP whose local and central headers claim 10 bytes for an entry that inflates to
+    /// 2 MB: the reader counts the real bytes and stops at the limit.
+    #[test]
+    fn a_header_that_lies_about_the_size_is_caught_while_inflating() {
+        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        w.start_file("DCIM/BOMB.JPG", opts).unwrap();
+        w.write_all(&vec![0u8; 2_000_000]).unwrap();
+        let mut bytes = w.finish().unwrap().into_inner();
+        // Patch every uncompressed-size field (local header offset 22, central 24) to 10.
+        let find = |sig: &[u8], bytes: &[u8]| bytes.windows(4).position(|win| win == sig);
+        let local = find(b"PK\x03\x04", &bytes).unwrap();
+        bytes[local + 22..local + 26].copy_from_slice(&10u32.to_le_bytes());
+        let central = find(b"PK\x01\x02", &bytes).unwrap();
+        bytes[central + 24..central + 28].copy_from_slice(&10u32.to_le_bytes());
+        let limits = UploadLimits {
+            max_image_bytes: 500_000,
+            max_uncompressed_bytes: 1_000_000,
+            ..UploadLimits::default()
+        };
+        let e = read_zip(&bytes, &limits).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MediumError::TooLarge { .. } | MediumError::Unreadable { .. }
+            ),
+            "{e}"
+        );
+    }
+}

@@ -199,3 +199,61 @@ async fn a_walk_in_card_with_a_print_order_reaches_the_lab_and_is_collected() {
         assert_eq!(res.status().as_u16(), 200, "{path}");
     }
 }
+
+#[tokio::test]
+async fn a_rejected_walk_in_order_cancels_the_counters_reception_and_tells_staff() {
+    use reprint_bus::subjects::{self, Address, SiteId as BusSite};
+    use reprint_domain::protocol::{OrderRejected, RejectCode};
+
+    let nats = NatsServer::start();
+    let lab = LabPeer::start(&nats.url).await;
+    let counter = spawn(&nats.url, None, "").await;
+    let form = customer_fields(reqwest::multipart::Form::new(), "Jiro Sato", "03-9999-0000")
+        .part("images", image_part("IMG_0001.JPG", jpeg(11)));
+    let (s, slip) = counter.intake(form).await;
+    assert_eq!(s, 201, "{slip}");
+    let got = lab.receive(1, Duration::from_secs(20)).await;
+    let placed: OrderPlaced = serde_json::from_value(got[0].2.clone()).unwrap();
+    let rejection = OrderRejected {
+        order: placed.order,
+        lab: lab.id.clone(),
+        code: RejectCode::UnknownSize,
+        reason: "size L is not printed here".into(),
+        at: chrono::Utc::now(),
+    };
+    lab.send(
+        subjects::order_rejected(&Address::counter(BusSite::parse("counter-ginza").unwrap()))
+            .unwrap(),
+        &format!("lab-a:rejected:{}", placed.order),
+        &rejection,
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, arrivals) = counter.get("/api/v1/arrivals").await;
+        if let Some(n) = arrivals["notices"].as_array().and_then(|a| a.first()) {
+            assert_eq!(n["reception_number"], "X0000001");
+            assert!(
+                n["notice"]
+                    .as_str()
+                    .unwrap()
+                    .contains("size L is not printed here"),
+                "{n}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no notice: {arrivals}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (s, p) = counter
+        .post_json(
+            "/api/v1/pickups/X0000001/collect",
+            serde_json::json!({"method": "cash", "tendered": 1000}),
+        )
+        .await;
+    assert_eq!(s, 409, "a cancelled reception cannot be collected: {p}");
+    assert!(p["detail"].as_str().unwrap().contains("cancelled"), "{p}");
+}
