@@ -154,6 +154,9 @@ pub struct NatsConfig {
     /// Stream replicas (1 locally, 3 on a cluster).
     #[serde(default = "default_replicas")]
     pub replicas: usize,
+    /// Most inbox messages handled in one store transaction.
+    #[serde(default = "default_batch")]
+    pub batch_size: usize,
 }
 
 impl Default for NatsConfig {
@@ -161,6 +164,7 @@ impl Default for NatsConfig {
         NatsConfig {
             url: default_nats(),
             replicas: default_replicas(),
+            batch_size: default_batch(),
         }
     }
 }
@@ -170,6 +174,9 @@ fn default_nats() -> String {
 }
 fn default_replicas() -> usize {
     1
+}
+fn default_batch() -> usize {
+    64
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -375,6 +382,9 @@ impl LabConfig {
                 "http.address",
                 format!("{:?} is not host:port", self.http.address),
             ));
+        }
+        if !(1..=1024).contains(&self.nats.batch_size) {
+            return Err(invalid("nats.batch_size", "1 to 1024"));
         }
         if self.production.digital_copy_price < 0 {
             return Err(invalid("production.digital_copy_price", "0 or more"));

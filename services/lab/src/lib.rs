@@ -226,7 +226,11 @@ impl Application {
                 lab.store.clone(),
                 consumer,
                 orders::LabInbox(lab.clone()),
-                ConsumerConfig::new(consumer_name),
+                {
+                    let mut c = ConsumerConfig::new(consumer_name);
+                    c.batch_size = lab.config.nats.batch_size;
+                    c
+                },
             );
             let s = shutdown.clone();
             tasks.spawn(async move {
