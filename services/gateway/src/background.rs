@@ -1,46 +1,109 @@
-//! The gateway's background work on NATS:
-//! - the outbox relay: publishes outbox rows to JetStream with `Nats-Msg-Id` (the duplicate
-//!   window drops a re-publish), then marks them sent;
-//! - the status consumer: every `reprint.v1.status.<order>` of the network, projected into the
-//!   timeline of the gateway's own orders;
-//! - the inbox consumer: the lab's reception record (the slip) and rejections addressed to this
-//!   gateway.
+//! The gateway's background work on NATS, on the bus crate's shared machinery:
+//! - the outbox relay ([`reprint_bus::relay::Relay`]), woken by every commit that wrote outbox
+//!   rows (see [`crate::state::Inner::append_order`]);
+//! - the inbox consumer ([`GatewayInbox`]): the lab's reception record (the slip) and
+//!   rejections addressed to this gateway (`reprint.v1.gateway.<gw>.>`);
+//! - the status consumer ([`StatusFeed`]): every `reprint.v1.status.<order>` of the network,
+//!   projected into the timeline of the gateway's own orders.
 //!
-//! Consumers record each message id in the inbox table in the same transaction as the events
-//! they append, then ack: at-least-once delivery, exactly-once effect.
+//! Both consumers are [`reprint_bus::consumer::InboxConsumer`]s: the message id is recorded in
+//! the inbox in the same transaction as the events the handler appends, then the message is
+//! acked (at-least-once delivery, exactly-once effect); a message that cannot be read is parked
+//! and termed, a transient failure (database away, a version conflict with a concurrent
+//! command on the same order) is retried after a delay.
 //!
-//! (`reprint_bus::relay` and `reprint_bus::consumer` were empty when this was written; these
-//! loops are the gateway's own and small.)
+//! The live timeline (server-sent events) and the order counters must not announce a change
+//! that was rolled back, so handlers hand their notifications to [`Notifier`], which sends each
+//! one only once the consumer's inbox shows the message as committed.
 
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_nats::HeaderMap;
-use async_nats::jetstream::{self, AckKind};
-use futures::StreamExt;
+use async_nats::jetstream::consumer::PullConsumer;
+use futures::future::BoxFuture;
+use reprint_bus::consumer::{ConsumerConfig, Handler, HandlerError, InboxConsumer, Incoming};
+use reprint_bus::relay::Relay;
 use reprint_bus::streams::{
-    ConsumerSettings, durable_consumer_for, ensure_consumer, status_consumer_for,
+    ConsumerSettings, DurableConsumer, durable_consumer_for, ensure_consumer, status_consumer_for,
 };
 use reprint_bus::subjects::SiteKind;
 use reprint_domain::protocol::{OrderRejected, ReceptionRecorded, StatusChanged};
-use reprint_eventstore::ExpectedVersion;
+use reprint_eventstore::{ExpectedVersion, Transaction};
 use reprint_service::shutdown::Shutdown;
 
-use crate::error::{AppError, AppResult};
-use crate::events::{AccountEvent, OrderEvent, account_stream, order_stream};
-use crate::state::{AppState, now_ms, to_new};
+use crate::events::{AccountEvent, Order, OrderEvent, account_stream, order_stream};
+use crate::state::{AppState, OrderUpdate, now_ms, to_new};
 
-/// Publishes what the outbox holds until shutdown.
-pub async fn relay(state: AppState, shutdown: Shutdown) {
-    let interval = Duration::from_millis(state.config.nats.relay_interval_ms.max(10));
+/// The inbox names (kept from the gateway's first consumers, so their records still count).
+pub const INBOX_CONSUMER: &str = "gateway-inbox";
+/// The status feed records each message id here, and beside it the *content* of the change
+/// (`status:<order>:<stage>:<site>:<at>`): the same change published twice with two message
+/// ids (a publisher that retried) lands once on the timeline.
+pub const STATUS_CONSUMER: &str = "gateway-status";
+
+/// How long a notification waits for its transaction to show as committed before it is
+/// dropped (the message was rolled back and will be redelivered, notifying then).
+const NOTIFY_PATIENCE: Duration = Duration::from_secs(10);
+
+/// The durable consumers of this gateway.
+pub fn inbox_durable(state: &AppState) -> DurableConsumer {
+    durable_consumer_for(&state.gateway, SiteKind::Gateway)
+}
+
+pub fn status_durable(state: &AppState) -> DurableConsumer {
+    status_consumer_for(&state.gateway, &ConsumerSettings::default())
+}
+
+/// Runs the outbox relay until shutdown.
+pub async fn run_relay(relay: Relay, shutdown: Shutdown) {
+    relay.run(shutdown.wait()).await;
+}
+
+/// Runs an inbox consumer of `durable` with `handler` until shutdown; re-opens it after a
+/// NATS failure (the consumer's message stream ended, the server restarted ...).
+pub async fn run_consumer<H: Handler + Clone>(
+    state: AppState,
+    durable: DurableConsumer,
+    inbox: &'static str,
+    handler: H,
+    shutdown: Shutdown,
+) {
+    let name = durable.name().to_string();
     loop {
         if shutdown.is_triggered() {
-            break;
+            return;
         }
-        match relay_once(&state).await {
-            Ok(n) if n > 0 => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "outbox relay"),
+        match ensure_consumer(&state.js, &durable).await {
+            Ok(pull) => {
+                let mut config = ConsumerConfig::new(inbox);
+                config.nak_delay = Duration::from_millis(state.config.nats.nak_delay_ms.max(10));
+                let consumer =
+                    InboxConsumer::new(state.store.clone(), pull, handler.clone(), config);
+                match consumer.run(shutdown.clone().wait()).await {
+                    Ok(()) => return,
+                    Err(e) => {
+                        tracing::warn!(consumer = %name, error = %e, "consumer stopped; re-opening")
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(consumer = %name, error = %e, "consumer not ready; retrying"),
         }
+        let sd = shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = sd.wait() => return,
+        }
+    }
+}
+
+/// Keeps the ops gauges current: the outbox backlog and each consumer's lag.
+pub async fn run_gauges(state: AppState, consumers: Vec<DurableConsumer>, shutdown: Shutdown) {
+    let mut pulls: Vec<(String, Option<PullConsumer>)> = consumers
+        .iter()
+        .map(|c| (c.name().to_string(), None))
+        .collect();
+    loop {
         if let Ok(n) = state.store.unsent_count().await {
             state
                 .metrics
@@ -48,292 +111,322 @@ pub async fn relay(state: AppState, shutdown: Shutdown) {
                 .with_label_values(&["gateway"])
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+        for ((name, pull), durable) in pulls.iter_mut().zip(&consumers) {
+            if pull.is_none() {
+                *pull = state
+                    .js
+                    .get_consumer_from_stream(durable.name(), durable.stream.as_str())
+                    .await
+                    .ok();
+            }
+            if let Some(p) = pull.as_mut() {
+                match p.info().await {
+                    Ok(info) => state
+                        .metrics
+                        .consumer_lag
+                        .with_label_values(&[name.as_str()])
+                        .set(i64::try_from(info.num_pending).unwrap_or(i64::MAX)),
+                    Err(_) => *pull = None,
+                }
+            }
+        }
         let sd = shutdown.clone();
         tokio::select! {
-            _ = state.relay_wake.notified() => {}
-            _ = tokio::time::sleep(interval) => {}
-            _ = sd.wait() => break,
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = sd.wait() => return,
         }
     }
 }
 
-async fn relay_once(state: &AppState) -> AppResult<usize> {
-    let pending = state.store.pending_outbox(0, 100).await?;
-    let mut sent = Vec::new();
-    for p in &pending {
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", p.message.message_id.as_str());
-        for (k, v) in &p.message.headers {
-            headers.insert(k.as_str(), v.as_str());
-        }
-        let ack = state
-            .js
-            .publish_with_headers(
-                p.message.subject.clone(),
-                headers,
-                p.message.payload.clone().into(),
-            )
-            .await
-            .map_err(|e| AppError::internal(format!("publish {}: {e}", p.message.subject)))?;
-        ack.await
-            .map_err(|e| AppError::internal(format!("ack of {}: {e}", p.message.subject)))?;
-        sent.push(p.id);
-    }
-    state.store.mark_sent(&sent).await?;
-    Ok(sent.len())
-}
-
-fn message_id(m: &jetstream::Message) -> String {
-    if let Some(id) = m.headers.as_ref().and_then(|h| h.get("Nats-Msg-Id")) {
-        return id.to_string();
-    }
-    match m.info() {
-        Ok(i) => format!("{}:{}", i.stream, i.stream_sequence),
-        Err(_) => format!("subject:{}", m.subject),
-    }
-}
-
-/// Runs a durable consumer until shutdown; `handle` returns Ok for done (ack), Err for retry.
-async fn consume<F, Fut>(
+/// Sends live updates only after the transaction that made them has committed.
+#[derive(Clone)]
+pub struct Notifier {
     state: AppState,
-    shutdown: Shutdown,
-    consumer: reprint_bus::streams::DurableConsumer,
-    handle: F,
-) where
-    F: Fn(AppState, String, String, bytes::Bytes) -> Fut,
-    Fut: std::future::Future<Output = AppResult<()>>,
-{
-    let name = consumer.name().to_string();
-    loop {
-        if shutdown.is_triggered() {
-            return;
+    /// Message ids already announced (bounded): a batch rolled back and then handled one by
+    /// one hands in the same notification twice.
+    sent: Arc<Mutex<(HashSet<String>, VecDeque<String>)>>,
+}
+
+impl Notifier {
+    pub fn new(state: AppState) -> Notifier {
+        Notifier {
+            state,
+            sent: Arc::default(),
         }
-        let pull = match ensure_consumer(&state.js, &consumer).await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(consumer = %name, error = %e, "consumer not ready, retrying");
-                let sd = shutdown.clone();
-                tokio::select! { _ = tokio::time::sleep(Duration::from_secs(1)) => continue, _ = sd.wait() => return }
+    }
+
+    /// Announces `update` once `consumer`'s inbox holds `message_id` (the handler's
+    /// transaction committed).
+    fn after_commit(&self, consumer: &str, message_id: &str, update: OrderUpdate) {
+        let this = self.clone();
+        let consumer = consumer.to_string();
+        let key = format!("{consumer}\u{1f}{message_id}\u{1f}{}", update.stage);
+        let message_id = message_id.to_string();
+        tokio::spawn(async move {
+            let deadline = tokio::time::Instant::now() + NOTIFY_PATIENCE;
+            let mut pause = Duration::from_millis(5);
+            loop {
+                match this
+                    .state
+                    .store
+                    .inbox_contains(&consumer, &message_id)
+                    .await
+                {
+                    Ok(true) => break,
+                    Ok(false) | Err(_) if tokio::time::Instant::now() < deadline => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_millis(200));
+                    }
+                    _ => return,
+                }
             }
+            if !this.first_time(key) {
+                return;
+            }
+            this.state
+                .metrics
+                .orders
+                .with_label_values(&[update.stage.as_str()])
+                .inc();
+            this.state
+                .publish_update(&update.order, &update.stage, &update.detail);
+        });
+    }
+
+    fn first_time(&self, key: String) -> bool {
+        let Ok(mut sent) = self.sent.lock() else {
+            return true; // a poisoned set only risks a repeated live update
         };
-        let mut messages = match pull.messages().await {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(consumer = %name, error = %e, "pull failed, retrying");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        loop {
-            let sd = shutdown.clone();
-            let next = tokio::select! { m = messages.next() => m, _ = sd.wait() => return };
-            let Some(next) = next else { break };
-            let msg = match next {
-                Ok(m) => m,
-                Err(e) => {
-                    tracing::warn!(consumer = %name, error = %e, "message stream error");
-                    break;
-                }
-            };
-            let id = message_id(&msg);
-            if let Ok(info) = msg.info() {
-                state
-                    .metrics
-                    .consumer_lag
-                    .with_label_values(&[name.as_str()])
-                    .set(i64::try_from(info.pending).unwrap_or(i64::MAX));
-            }
-            let result = handle(
-                state.clone(),
-                id.clone(),
-                msg.subject.to_string(),
-                msg.payload.clone(),
-            )
-            .await;
-            let ack = match result {
-                Ok(()) => msg.ack().await,
-                Err(AppError::BadRequest(reason)) => {
-                    tracing::warn!(consumer = %name, %id, %reason, "unreadable message, terminated");
-                    msg.ack_with(AckKind::Term).await
-                }
-                Err(e) => {
-                    tracing::warn!(consumer = %name, %id, error = %e, "message will be redelivered");
-                    msg.ack_with(AckKind::Nak(Some(Duration::from_secs(1))))
-                        .await
-                }
-            };
-            if let Err(e) = ack {
-                tracing::warn!(consumer = %name, error = %e, "ack failed");
-            }
+        let (set, order) = &mut *sent;
+        if !set.insert(key.clone()) {
+            return false;
         }
+        order.push_back(key);
+        if order.len() > 4096
+            && let Some(old) = order.pop_front()
+        {
+            set.remove(&old);
+        }
+        true
     }
 }
 
-pub async fn status_consumer(state: AppState, shutdown: Shutdown) {
-    let c = status_consumer_for(&state.gateway, &ConsumerSettings::default());
-    consume(
-        state,
-        shutdown,
-        c,
-        |state, id, _subject, payload| async move {
-            let change: StatusChanged = serde_json::from_slice(&payload)
-                .map_err(|e| AppError::BadRequest(format!("status change: {e}")))?;
-            apply_status(&state, &id, change).await
-        },
-    )
-    .await;
+fn permanent(what: &str, e: impl std::fmt::Display) -> HandlerError {
+    HandlerError::permanent(format!("{what}: {e}"))
 }
 
-const STATUS_CONSUMER: &str = "gateway-status";
-const INBOX_CONSUMER: &str = "gateway-inbox";
+/// The order as this transaction sees it (empty when this gateway does not know it).
+async fn order_in(tx: &mut Transaction, order: &str) -> Result<Order, HandlerError> {
+    let events = tx.read_stream(&order_stream(order), 1, 10_000).await?;
+    let mut state = Order::default();
+    for e in &events {
+        let ev: OrderEvent = e.decode()?;
+        state = state.evolve(&ev);
+    }
+    Ok(state)
+}
 
-/// Appends `events` to an order that this gateway knows, recording `message_id` in the inbox
-/// in the same transaction; a message seen before changes nothing.
-async fn apply_to_order(
-    state: &AppState,
-    consumer: &str,
-    message_id: &str,
+/// Appends `events` to `current` (the order read in this transaction) and `account_events`
+/// to its account. A concurrent command on the same order makes the append conflict: a
+/// transient error, and the message comes back.
+async fn append_to_order(
+    tx: &mut Transaction,
     order: &str,
-    events: Vec<OrderEvent>,
-    account_events: Vec<AccountEvent>,
-) -> AppResult<bool> {
-    let current = state.load_order(order).await?;
-    if !current.exists() {
-        return Ok(false); // another gateway's order, or a counter's
-    }
-    let mut tx = state.store.begin().await?;
-    let fresh = tx.inbox_record(consumer, &[message_id]).await?;
-    if !fresh.first().copied().unwrap_or(false) {
-        return Ok(false);
-    }
+    current: &Order,
+    events: &[OrderEvent],
+    account_events: &[AccountEvent],
+) -> Result<(), HandlerError> {
+    let new = to_new(events).map_err(HandlerError::transient)?;
     tx.append(
         &order_stream(order),
-        ExpectedVersion::Any,
-        &to_new(&events)?,
+        ExpectedVersion::after(current.version),
+        &new,
     )
     .await?;
     if !account_events.is_empty() {
+        let new = to_new(account_events).map_err(HandlerError::transient)?;
         tx.append(
             &account_stream(&current.account),
             ExpectedVersion::Any,
-            &to_new(&account_events)?,
+            &new,
         )
         .await?;
-    }
-    tx.commit().await?;
-    Ok(true)
-}
-
-async fn apply_status(state: &AppState, _message_id: &str, change: StatusChanged) -> AppResult<()> {
-    let order = change.order.to_string();
-    // Keyed by content, not by message id: the same change published twice (a publisher that
-    // retried with a new id) still lands once on the timeline.
-    let id = format!(
-        "status:{order}:{}:{}:{}",
-        change.stage.as_str(),
-        change.site,
-        change.at.timestamp_millis()
-    );
-    let id = id.as_str();
-    let stage = change.stage.as_str().to_string();
-    let ev = OrderEvent::StageChanged {
-        stage: stage.clone(),
-        site: change.site.to_string(),
-        detail: change.detail.clone(),
-        charge_json: change
-            .charge
-            .as_ref()
-            .and_then(|c| serde_json::to_string(c).ok()),
-        at_ms: change.at.timestamp_millis(),
-    };
-    if apply_to_order(state, STATUS_CONSUMER, id, &order, vec![ev], vec![]).await? {
-        state
-            .metrics
-            .orders
-            .with_label_values(&[stage.as_str()])
-            .inc();
-        state.publish_update(&order, &stage, &change.detail);
     }
     Ok(())
 }
 
-pub async fn inbox_consumer(state: AppState, shutdown: Shutdown) {
-    let c = durable_consumer_for(&state.gateway, SiteKind::Gateway);
-    consume(
-        state,
-        shutdown,
-        c,
-        |state, id, subject, payload| async move {
+/// Messages addressed to this gateway: the lab's reception record and rejections.
+#[derive(Clone)]
+pub struct GatewayInbox {
+    pub notifier: Notifier,
+}
+
+impl Handler for GatewayInbox {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut Transaction,
+        message: &'a Incoming,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let subject = message.subject.as_str();
             if subject.ends_with(".reception.recorded") {
-                let r: ReceptionRecorded = serde_json::from_slice(&payload)
-                    .map_err(|e| AppError::BadRequest(format!("reception record: {e}")))?;
-                let extract = serde_json::to_value(&r.extract).map_err(AppError::internal)?;
-                let registration = extract
-                    .get("registration_number")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string);
-                let now = now_ms();
-                let order = r.order.to_string();
-                let slip = OrderEvent::SlipRecorded {
-                    lab: r.lab.to_string(),
-                    extract_json: extract.to_string(),
-                    estimated_finish_ms: r.estimated_finish.map(|t| t.timestamp_millis()),
-                    at_ms: now,
-                };
-                let reception = extract
-                    .pointer("/reception/number")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_string();
-                let received = OrderEvent::StageChanged {
-                    stage: "received".into(),
-                    site: r.lab.to_string(),
-                    detail: format!("reception {reception} at {}", r.lab),
-                    charge_json: None,
-                    at_ms: now,
-                };
-                let account_events = registration
-                    .map(|number| AccountEvent::RegistrationRecorded {
-                        site: r.lab.to_string(),
-                        number,
-                        at_ms: now,
-                    })
-                    .into_iter()
-                    .collect();
-                if apply_to_order(
-                    &state,
-                    INBOX_CONSUMER,
-                    &id,
-                    &order,
-                    vec![slip, received],
-                    account_events,
-                )
-                .await?
-                {
-                    state.publish_update(&order, "received", &format!("reception {reception}"));
-                }
-                Ok(())
+                let r: ReceptionRecorded = serde_json::from_slice(&message.payload)
+                    .map_err(|e| permanent("reception record", e))?;
+                self.reception(tx, message, r).await
             } else if subject.ends_with(".order.rejected") {
-                let r: OrderRejected = serde_json::from_slice(&payload)
-                    .map_err(|e| AppError::BadRequest(format!("rejection: {e}")))?;
-                let order = r.order.to_string();
-                let ev = OrderEvent::StageChanged {
-                    stage: "rejected".into(),
-                    site: r.lab.to_string(),
-                    detail: format!("rejected by {}: {}", r.lab, r.reason),
-                    charge_json: None,
-                    at_ms: r.at.timestamp_millis(),
-                };
-                if apply_to_order(&state, INBOX_CONSUMER, &id, &order, vec![ev], vec![]).await? {
-                    state.publish_update(&order, "rejected", &r.reason);
-                }
-                Ok(())
+                let r: OrderRejected = serde_json::from_slice(&message.payload)
+                    .map_err(|e| permanent("rejection", e))?;
+                self.rejection(tx, message, r).await
             } else {
-                Err(AppError::BadRequest(format!(
-                    "unexpected subject {subject}"
-                )))
+                Err(permanent("unexpected subject", subject))
             }
-        },
-    )
-    .await;
+        })
+    }
+}
+
+impl GatewayInbox {
+    async fn reception(
+        &self,
+        tx: &mut Transaction,
+        message: &Incoming,
+        r: ReceptionRecorded,
+    ) -> Result<(), HandlerError> {
+        let order = r.order.to_string();
+        let current = order_in(tx, &order).await?;
+        if !current.exists() {
+            return Ok(()); // another gateway's order, or a counter's
+        }
+        let extract = serde_json::to_value(&r.extract).map_err(|e| permanent("extract", e))?;
+        let registration = extract
+            .get("registration_number")
+            .and_then(|v| v.as_str())
+            .map(str::to_string);
+        let reception = extract
+            .pointer("/reception/number")
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_string();
+        let now = now_ms();
+        let events = [
+            OrderEvent::SlipRecorded {
+                lab: r.lab.to_string(),
+                extract_json: extract.to_string(),
+                estimated_finish_ms: r.estimated_finish.map(|t| t.timestamp_millis()),
+                at_ms: now,
+            },
+            OrderEvent::StageChanged {
+                stage: "received".into(),
+                site: r.lab.to_string(),
+                detail: format!("reception {reception} at {}", r.lab),
+                charge_json: None,
+                at_ms: now,
+            },
+        ];
+        let account_events: Vec<AccountEvent> = registration
+            .map(|number| AccountEvent::RegistrationRecorded {
+                site: r.lab.to_string(),
+                number,
+                at_ms: now,
+            })
+            .into_iter()
+            .collect();
+        append_to_order(tx, &order, &current, &events, &account_events).await?;
+        self.notifier.after_commit(
+            INBOX_CONSUMER,
+            &message.message_id,
+            OrderUpdate {
+                order,
+                stage: "received".into(),
+                detail: format!("reception {reception}"),
+            },
+        );
+        Ok(())
+    }
+
+    async fn rejection(
+        &self,
+        tx: &mut Transaction,
+        message: &Incoming,
+        r: OrderRejected,
+    ) -> Result<(), HandlerError> {
+        let order = r.order.to_string();
+        let current = order_in(tx, &order).await?;
+        if !current.exists() {
+            return Ok(());
+        }
+        let ev = OrderEvent::StageChanged {
+            stage: "rejected".into(),
+            site: r.lab.to_string(),
+            detail: format!("rejected by {}: {}", r.lab, r.reason),
+            charge_json: None,
+            at_ms: r.at.timestamp_millis(),
+        };
+        append_to_order(tx, &order, &current, &[ev], &[]).await?;
+        self.notifier.after_commit(
+            INBOX_CONSUMER,
+            &message.message_id,
+            OrderUpdate {
+                order,
+                stage: "rejected".into(),
+                detail: r.reason,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// Every status change of the network; those of this gateway's orders go on their timeline.
+#[derive(Clone)]
+pub struct StatusFeed {
+    pub notifier: Notifier,
+}
+
+impl Handler for StatusFeed {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut Transaction,
+        message: &'a Incoming,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            let change: StatusChanged = serde_json::from_slice(&message.payload)
+                .map_err(|e| permanent("status change", e))?;
+            let order = change.order.to_string();
+            let current = order_in(tx, &order).await?;
+            if !current.exists() {
+                return Ok(()); // another gateway's order, or a counter's
+            }
+            let content = format!(
+                "status:{order}:{}:{}:{}",
+                change.stage.as_str(),
+                change.site,
+                change.at.timestamp_millis()
+            );
+            let fresh = tx.inbox_record(STATUS_CONSUMER, &[&content]).await?;
+            if fresh.first() != Some(&true) {
+                return Ok(());
+            }
+            let stage = change.stage.as_str().to_string();
+            let ev = OrderEvent::StageChanged {
+                stage: stage.clone(),
+                site: change.site.to_string(),
+                detail: change.detail.clone(),
+                charge_json: change
+                    .charge
+                    .as_ref()
+                    .and_then(|c| serde_json::to_string(c).ok()),
+                at_ms: change.at.timestamp_millis(),
+            };
+            append_to_order(tx, &order, &current, &[ev], &[]).await?;
+            self.notifier.after_commit(
+                STATUS_CONSUMER,
+                &message.message_id,
+                OrderUpdate {
+                    order,
+                    stage,
+                    detail: change.detail,
+                },
+            );
+            Ok(())
+        })
+    }
 }

@@ -51,6 +51,9 @@ pub struct NatsConfig {
     pub rpc_timeout_ms: u64,
     /// How often the outbox relay looks for unsent messages when nothing woke it.
     pub relay_interval_ms: u64,
+    /// How long a message whose handling failed for a passing reason waits before it is
+    /// delivered again.
+    pub nak_delay_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -124,6 +127,7 @@ impl Default for NatsConfig {
             replicas: 1,
             rpc_timeout_ms: 3000,
             relay_interval_ms: 500,
+            nak_delay_ms: 1000,
         }
     }
 }

@@ -28,6 +28,7 @@ use axum::routing::{get, post, put};
 use reprint_bus::connect::{ConnectSettings, connect};
 use reprint_bus::directory::Directory;
 use reprint_bus::objects::{ImageStoreSettings, Images};
+use reprint_bus::relay::{Relay, RelayConfig};
 use reprint_bus::streams::{StreamSettings, provision_streams};
 use reprint_eventstore::Store;
 use reprint_service::auth::{RateLimiter, SessionKey};
@@ -35,7 +36,7 @@ use reprint_service::health::{self, Check};
 use reprint_service::metrics::Metrics;
 use reprint_service::shutdown::{Shutdown, ShutdownTrigger};
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::sync::{Semaphore, broadcast};
 
 pub use config::Config;
 pub use state::AppState;
@@ -45,6 +46,7 @@ pub struct Application {
     port: u16,
     router: Router,
     state: AppState,
+    relay: Relay,
     trigger: ShutdownTrigger,
     shutdown: Shutdown,
 }
@@ -90,6 +92,14 @@ impl Application {
         let listener = TcpListener::bind(&config.http.address).await?;
         let port = listener.local_addr()?.port();
         let (updates, _) = broadcast::channel(1024);
+        let relay = Relay::new(
+            store.clone(),
+            conn.jetstream.clone(),
+            RelayConfig {
+                poll_interval: Duration::from_millis(config.nats.relay_interval_ms.max(10)),
+                ..RelayConfig::default()
+            },
+        );
         let state = AppState(Arc::new(state::Inner {
             limiter: RateLimiter::new(
                 config.http.rate_limit_attempts,
@@ -99,7 +109,7 @@ impl Application {
             metrics: Metrics::new("gateway"),
             nats: conn.client.clone(),
             js: conn.jetstream.clone(),
-            relay_wake: Notify::new(),
+            relay_wake: relay.waker(),
             gateway,
             config,
             store,
@@ -115,6 +125,7 @@ impl Application {
             port,
             router,
             state,
+            relay,
             trigger,
             shutdown,
         })
@@ -135,13 +146,32 @@ impl Application {
 
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let s = self.state.clone();
+        let notifier = background::Notifier::new(s.clone());
+        let inbox = background::inbox_durable(&s);
+        let status = background::status_durable(&s);
         let tasks = vec![
-            tokio::spawn(background::relay(s.clone(), self.shutdown.clone())),
-            tokio::spawn(background::status_consumer(
+            tokio::spawn(background::run_relay(self.relay, self.shutdown.clone())),
+            tokio::spawn(background::run_consumer(
                 s.clone(),
+                inbox.clone(),
+                background::INBOX_CONSUMER,
+                background::GatewayInbox {
+                    notifier: notifier.clone(),
+                },
                 self.shutdown.clone(),
             )),
-            tokio::spawn(background::inbox_consumer(s.clone(), self.shutdown.clone())),
+            tokio::spawn(background::run_consumer(
+                s.clone(),
+                status.clone(),
+                background::STATUS_CONSUMER,
+                background::StatusFeed { notifier },
+                self.shutdown.clone(),
+            )),
+            tokio::spawn(background::run_gauges(
+                s.clone(),
+                vec![inbox, status],
+                self.shutdown.clone(),
+            )),
         ];
         let sd = self.shutdown.clone();
         axum::serve(

@@ -5,10 +5,11 @@ use std::time::Duration;
 
 use reprint_bus::directory::Directory;
 use reprint_bus::objects::Images;
+use reprint_bus::relay::RelayWaker;
 use reprint_eventstore::{ExpectedVersion, NewEvent, OutboxMessage, Store};
 use reprint_service::auth::{RateLimiter, SessionKey};
 use reprint_service::metrics::Metrics;
-use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::sync::{Semaphore, broadcast};
 
 use crate::config::Config;
 use crate::error::AppResult;
@@ -36,7 +37,8 @@ pub struct Inner {
     pub limiter: RateLimiter,
     pub metrics: Metrics,
     pub updates: broadcast::Sender<OrderUpdate>,
-    pub relay_wake: Notify,
+    /// Wakes the outbox relay after a commit that wrote outbox rows.
+    pub relay_wake: RelayWaker,
     pub uploads: Semaphore,
     pub gateway: reprint_bus::subjects::SiteId,
 }
@@ -87,7 +89,7 @@ impl Inner {
         }
         tx.commit().await?;
         if !outbox.is_empty() {
-            self.relay_wake.notify_one();
+            self.relay_wake.wake();
         }
         Ok(())
     }

@@ -357,3 +357,77 @@ async fn runs_on_postgres_too() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(next_order(&mut lab).await.order.to_string(), order);
 }
+
+#[tokio::test]
+async fn a_rejection_lands_and_an_unreadable_message_is_parked_not_blocking() {
+    let app = spawn().await;
+    let _q = serve_quotes(&app, LAB).await;
+    let mut lab = lab_orders(&app).await;
+    let u = sign_up(&app, "rejected@example.com").await;
+    let order = u.new_order().await;
+    let photo = jpeg(5, 640, 480);
+    let (s, _) = u
+        .put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({"bytes": photo.len()}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, up) = u.upload(&order, "r.jpg", photo).await;
+    assert_eq!(s, 201, "{up}");
+    let req = json!({"lab": LAB, "counter": COUNTER, "items": [{"image": up["image"], "size": "L", "quantity": 1}]});
+    let (s, v) = u
+        .post_with(&format!("/api/v1/orders/{order}/submit"), &req, "r-1")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    next_order(&mut lab).await;
+
+    let gw = Address::gateway(SiteId::parse(&app.gateway_id).unwrap());
+    // Garbage first: it must be parked, and must not hold back the rejection behind it.
+    js_publish(
+        &app,
+        subjects::order_rejected(&gw).unwrap(),
+        &json!({"not": "a rejection"}),
+        "garbage-1",
+    )
+    .await;
+    let rejection = json!({"order": order, "lab": LAB, "code": "unknown_size",
+        "reason": "size L is not printed here", "at": "2026-11-20T10:00:00Z"});
+    js_publish(
+        &app,
+        subjects::order_rejected(&gw).unwrap(),
+        &rejection,
+        "reject-1",
+    )
+    .await;
+    let path = format!("/api/v1/orders/{order}");
+    eventually("stage rejected", || async {
+        let (_, v) = u.get(&path).await;
+        v["stage"] == "rejected"
+    })
+    .await;
+    let (_, v) = u.get(&path).await;
+    assert!(
+        v["detail"].as_str().unwrap().contains("not printed here"),
+        "{v}"
+    );
+    eventually("the garbage parked", || async {
+        app.state
+            .store
+            .parked(reprint_gateway::background::INBOX_CONSUMER)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.message.message_id == "garbage-1")
+    })
+    .await;
+    // A redelivered rejection (same message id, after the duplicate window too) changes
+    // nothing: the inbox has it.
+    assert!(
+        app.state
+            .store
+            .inbox_contains(reprint_gateway::background::INBOX_CONSUMER, "reject-1")
+            .await
+            .unwrap()
+    );
+}

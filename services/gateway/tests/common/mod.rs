@@ -26,6 +26,8 @@ pub struct TestApp {
     pub js: async_nats::jetstream::Context,
     pub trigger: ShutdownTrigger,
     pub gateway_id: String,
+    /// The running gateway's state (its store, for looking at inbox and parked records).
+    pub state: reprint_gateway::AppState,
     _sqlite: Option<TestSqlite>,
     _pg: Option<reprint_testkit::TestPostgres>,
 }
@@ -80,6 +82,7 @@ async fn start(
     let app = Application::build(c).await.expect("gateway builds");
     let port = app.port();
     let trigger = app.shutdown_trigger();
+    let state = app.state();
     tokio::spawn(app.run_until_stopped());
     let client = async_nats::connect(&nats.url).await.expect("nats");
     let js = async_nats::jetstream::new(client.clone());
@@ -97,6 +100,7 @@ async fn start(
         js,
         trigger,
         gateway_id,
+        state,
         _sqlite: sqlite,
         _pg: pg,
     }
