@@ -11,8 +11,13 @@ use futures::{Stream, StreamExt};
 use reprint_bus::BusError;
 use reprint_bus::request::request_json;
 use reprint_bus::subjects::{self, RpcMethod};
-use reprint_domain::protocol::{Customer, OrderPlaced, PlacedItem, Sender, Stage, StatusChanged};
-use reprint_domain::{Currency, ImageId, OrderId, PrintSize, Route, SiteId, SiteKind};
+use reprint_domain::protocol::{
+    CatalogReply, Customer, LocaleReply, OrderPlaced, PlacedItem, QuoteReply, QuoteRequest, Sender,
+    Stage, StatusChanged,
+};
+use reprint_domain::{
+    Charge, Currency, ImageId, Money, OrderId, PrintSize, Route, SiteId, SiteKind,
+};
 use reprint_eventstore::{ExpectedVersion, OutboxMessage};
 use reprint_service::problem::Json;
 use serde::{Deserialize, Serialize};
@@ -564,24 +569,42 @@ pub async fn reorder(
 pub struct QuoteView {
     pub lab: SiteQuote,
     pub counter: SiteQuote,
-    /// Both charges together, when both sites answered in the same currency.
+    /// Both charges together (what the user pays at the counter), when both sites answered
+    /// in the same currency.
     #[schema(value_type = Option<Object>)]
-    pub total: Option<Value>,
+    pub total: Option<Money>,
 }
 
+/// One site's answer to the quote (`reprint_domain::protocol::QuoteReply`).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SiteQuote {
     pub site: String,
-    /// The site's charge with its explained lines (`reprint_domain::Charge`), as it answered.
+    /// `lab` or `counter`.
+    pub site_kind: String,
+    /// The site's charge with its explained lines (`reprint_domain::Charge`).
     #[schema(value_type = Object)]
-    pub charge: Value,
+    pub charge: Charge,
+    /// When the prints would be ready (labs only).
+    pub estimated_finish: Option<String>,
 }
 
-fn as_charge(v: &Value) -> Option<reprint_domain::Charge> {
-    serde_json::from_value(v.clone()).ok().or_else(|| {
-        v.get("charge")
-            .and_then(|c| serde_json::from_value(c.clone()).ok())
-    })
+impl SiteQuote {
+    fn from_reply(asked: &SiteId, kind: SiteKind, r: QuoteReply) -> AppResult<SiteQuote> {
+        if &r.site != asked || r.site_kind != kind {
+            return Err(AppError::Unavailable(format!(
+                "{asked} answered the quote as {} {}",
+                r.site_kind, r.site
+            )));
+        }
+        Ok(SiteQuote {
+            site: r.site.to_string(),
+            site_kind: r.site_kind.to_string(),
+            charge: r.charge,
+            estimated_finish: r
+                .estimated_finish
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        })
+    }
 }
 
 fn rpc_error(site: &str, e: BusError) -> AppError {
@@ -592,15 +615,25 @@ fn rpc_error(site: &str, e: BusError) -> AppError {
         BusError::TimedOut { .. } => {
             AppError::Unavailable(format!("{site} did not answer in time"))
         }
+        BusError::Remote { code, message } if code == "internal" => {
+            AppError::Unavailable(format!("{site} could not answer: {message}"))
+        }
         BusError::Remote { code, message } => {
             AppError::Unprocessable(format!("{site} refused: {code}: {message}"))
+        }
+        BusError::Json { source, .. } => {
+            tracing::warn!(%site, error = %source, "unreadable reply");
+            AppError::Unavailable(format!(
+                "{site} answered something this gateway cannot read"
+            ))
         }
         other => AppError::Bus(other),
     }
 }
 
 /// A price quote from the chosen lab and delivery counter, each by its own policy, with the
-/// explained lines. The request sent to each site is the `OrderPlaced` the order would be.
+/// explained lines: `QuoteRequest { customer, items, at }` on `reprint.v1.rpc.<site>.quote`
+/// to both sites at once, each with the user's registration number at that site.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/quote", request_body = OrderRequest,
     params(("id" = String, Path)), responses((status = 200, body = QuoteView), (status = 503)))]
 pub async fn quote(
@@ -609,12 +642,19 @@ pub async fn quote(
     Path(id): Path<String>,
     Json(req): Json<OrderRequest>,
 ) -> AppResult<Json<QuoteView>> {
-    let (oid, _) = owned_order(&state, &user, &id).await?;
+    owned_order(&state, &user, &id).await?;
     let checked = check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
-    let lab_customer = customer(&state, &user.id, checked.lab.as_str()).await?;
-    let counter_customer = customer(&state, &user.id, checked.counter.as_str()).await?;
-    let for_lab = placed(&state, oid, &checked, lab_customer)?;
-    let for_counter = placed(&state, oid, &checked, counter_customer)?;
+    let at = chrono::Utc::now();
+    let for_lab = QuoteRequest {
+        customer: customer(&state, &user.id, checked.lab.as_str()).await?,
+        items: checked.placed_items.clone(),
+        at,
+    };
+    let for_counter = QuoteRequest {
+        customer: customer(&state, &user.id, checked.counter.as_str()).await?,
+        items: checked.placed_items.clone(),
+        at,
+    };
     let timeout = state.rpc_timeout();
     let lab_subject = subjects::rpc(
         &subjects::SiteId::parse(checked.lab.as_str())?,
@@ -625,26 +665,15 @@ pub async fn quote(
         RpcMethod::Quote,
     );
     let (l, c) = tokio::join!(
-        request_json::<_, Value>(&state.nats, &lab_subject, &for_lab, timeout),
-        request_json::<_, Value>(&state.nats, &counter_subject, &for_counter, timeout),
+        request_json::<_, QuoteReply>(&state.nats, &lab_subject, &for_lab, timeout),
+        request_json::<_, QuoteReply>(&state.nats, &counter_subject, &for_counter, timeout),
     );
     let l = l.map_err(|e| rpc_error(checked.lab.as_str(), e))?;
     let c = c.map_err(|e| rpc_error(checked.counter.as_str(), e))?;
-    let total = match (as_charge(&l), as_charge(&c)) {
-        (Some(a), Some(b)) => reprint_domain::amount_due(&a, &b)
-            .ok()
-            .and_then(|m| serde_json::to_value(m).ok()),
-        _ => None,
-    };
+    let total = reprint_domain::amount_due(&l.charge, &c.charge).ok();
     Ok(Json(QuoteView {
-        lab: SiteQuote {
-            site: checked.lab.to_string(),
-            charge: l,
-        },
-        counter: SiteQuote {
-            site: checked.counter.to_string(),
-            charge: c,
-        },
+        lab: SiteQuote::from_reply(&checked.lab, SiteKind::Lab, l)?,
+        counter: SiteQuote::from_reply(&checked.counter, SiteKind::Counter, c)?,
         total,
     }))
 }
@@ -924,12 +953,17 @@ pub async fn list_sites(state: &AppState) -> AppResult<Vec<SiteView>> {
         .collect())
 }
 
-async fn site_rpc(state: &AppState, id: &str, method: RpcMethod) -> AppResult<Value> {
+/// Asks site `id` (of the directory) `method` with the empty request `{}`.
+async fn site_rpc<R: serde::de::DeserializeOwned>(
+    state: &AppState,
+    id: &str,
+    method: RpcMethod,
+) -> AppResult<R> {
     let sid = subjects::SiteId::parse(id).map_err(|_| AppError::NotFound(format!("site {id}")))?;
     if state.directory.get(&sid).await?.is_none() {
         return Err(AppError::NotFound(format!("site {id}")));
     }
-    request_json::<_, Value>(
+    request_json::<_, R>(
         &state.nats,
         &subjects::rpc(&sid, method),
         &serde_json::json!({}),
@@ -939,23 +973,24 @@ async fn site_rpc(state: &AppState, id: &str, method: RpcMethod) -> AppResult<Va
     .map_err(|e| rpc_error(id, e))
 }
 
-/// A lab's services and products with prices (claims 11, 29), asked of the lab itself.
+/// A lab's services and products with prices and ICC profiles (claims 11, 25, 29), asked of
+/// the site itself (`CatalogReply`).
 #[utoipa::path(get, path = "/api/v1/sites/{id}/catalog", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404), (status = 503)))]
 pub async fn site_catalog(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<CatalogReply>> {
     Ok(Json(site_rpc(&state, &id, RpcMethod::Catalog).await?))
 }
 
-/// A site's locale: currency, language, time zone, sizes (claim 12).
+/// A site's locale: currency, language, time zone, sizes (claim 12; `LocaleReply`).
 #[utoipa::path(get, path = "/api/v1/sites/{id}/locale", params(("id" = String, Path)),
     responses((status = 200, body = Object), (status = 404), (status = 503)))]
 pub async fn site_locale(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<LocaleReply>> {
     Ok(Json(site_rpc(&state, &id, RpcMethod::Locale).await?))
 }
 

@@ -268,13 +268,15 @@ function request() {
   return {lab: $('#lab').value, counter: $('#counter').value,
     items: [...document.querySelectorAll('#items tr')].map(tr => ({image: tr.dataset.image, size: tr.querySelector('select').value, quantity: +tr.querySelector('input').value}))};
 }
+const esc = (t) => String(t ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 function lines(q) {
-  const c = q.charge.lines ? q.charge : (q.charge.charge || {lines: []});
-  return `<h3>${q.site}</h3><table>${c.lines.map(l => `<tr><td>${l.description}</td><td>${l.amount.minor} ${l.amount.currency}</td></tr>`).join('')}<tr><th>total</th><th>${c.total ? c.total.minor + ' ' + c.total.currency : ''}</th></tr></table>`;
+  const c = q.charge, m = (a) => `${esc(a.minor)} ${esc(a.currency)}`;
+  const ready = q.estimated_finish ? `<p>Ready about ${esc(new Date(q.estimated_finish).toLocaleString())}</p>` : '';
+  return `<h3>${esc(q.site)} (${esc(q.site_kind)})</h3><table>${c.lines.map(l => `<tr><td>${esc(l.description)}</td><td>${m(l.amount)}</td></tr>`).join('')}<tr><th>total</th><th>${m(c.total)}</th></tr></table>${ready}`;
 }
 $('#quote').onclick = async () => {
   try { const q = await api('POST', `/api/v1/orders/${order}/quote`, request());
-    $('#quoted').innerHTML = lines(q.lab) + lines(q.counter) + (q.total ? `<p><strong>To pay at the counter: ${q.total.minor} ${q.total.currency}</strong></p>` : '');
+    $('#quoted').innerHTML = lines(q.lab) + lines(q.counter) + (q.total ? `<p><strong>To pay at the counter: ${esc(q.total.minor)} ${esc(q.total.currency)}</strong></p>` : '');
   } catch (e) { $('#quoted').textContent = e.message; }
 };
 $('#place').onclick = async () => {

@@ -69,6 +69,9 @@ async fn the_whole_protocol_from_sign_up_to_re_order() {
     assert_eq!(s, 200, "{q}");
     assert_eq!(q["lab"]["charge"]["lines"].as_array().unwrap().len(), 2);
     assert_eq!(q["total"]["minor"], 620, "{q}");
+    assert_eq!(q["lab"]["site_kind"], "lab", "{q}");
+    assert_eq!(q["counter"]["site_kind"], "counter", "{q}");
+    assert!(q["lab"]["estimated_finish"].is_string(), "{q}");
 
     // Submit: idempotent.
     let (s, v) = u
@@ -154,6 +157,12 @@ async fn the_whole_protocol_from_sign_up_to_re_order() {
     .await;
     let (_, me) = u.get("/api/v1/me").await;
     assert_eq!(me["registrations"][LAB], "A0000001");
+    // The quote now carries that registration number to the lab (whose fake waives the
+    // basic charge for a registered customer), and none to the counter.
+    let (s, q) = u.post(&format!("/api/v1/orders/{order}/quote"), &req).await;
+    assert_eq!(s, 200, "{q}");
+    assert_eq!(q["lab"]["charge"]["total"]["minor"], 60, "{q}");
+    assert_eq!(q["counter"]["charge"]["total"]["minor"], 310, "{q}");
 
     // Too late to cancel once printing.
     let (s, b) = u
@@ -430,4 +439,63 @@ async fn a_rejection_lands_and_an_unreadable_message_is_parked_not_blocking() {
             .await
             .unwrap()
     );
+}
+
+#[tokio::test]
+async fn quote_catalog_and_locale_speak_the_shared_protocol() {
+    let app = spawn().await;
+    let _lab = serve_quotes(&app, LAB).await;
+    let u = sign_up(&app, "quote@example.com").await;
+    let order = u.new_order().await;
+    let photo = jpeg(6, 640, 480);
+    let (s, _) = u
+        .put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({"bytes": photo.len()}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, up) = u.upload(&order, "q.jpg", photo).await;
+    assert_eq!(s, 201, "{up}");
+    let quote = |size: &str| json!({"lab": LAB, "counter": COUNTER, "items": [{"image": up["image"], "size": size, "quantity": 1}]});
+
+    // The counter does not answer: 503 (the one 5xx that is right here), saying which site.
+    let r = u
+        .http
+        .post(u.url(&format!("/api/v1/orders/{order}/quote")))
+        .header("x-csrf-token", &u.csrf)
+        .json(&quote("L"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let b: serde_json::Value = r.json().await.unwrap();
+    assert!(b["detail"].as_str().unwrap().contains(COUNTER), "{b}");
+
+    let _counter = serve_quotes(&app, COUNTER).await;
+    // A site refusing the request (`{"err": {"code": "unknown_size", ...}}`): 422 with its words.
+    let (s, b) = u
+        .post(&format!("/api/v1/orders/{order}/quote"), &quote("KG"))
+        .await;
+    assert_eq!(s, 422, "{b}");
+    assert!(
+        b["detail"].as_str().unwrap().contains("unknown_size"),
+        "{b}"
+    );
+    let (s, q) = u
+        .post(&format!("/api/v1/orders/{order}/quote"), &quote("2L"))
+        .await;
+    assert_eq!(s, 200, "{q}");
+    assert_eq!(q["total"]["minor"], 560, "{q}");
+    assert!(q["counter"]["estimated_finish"].is_null(), "{q}");
+
+    let (s, c) = u.get(&format!("/api/v1/sites/{LAB}/catalog")).await;
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["site_kind"], "lab");
+    assert_eq!(c["products"][0]["unit_price"]["minor"], 30, "{c}");
+    let (s, l) = u.get(&format!("/api/v1/sites/{COUNTER}/locale")).await;
+    assert_eq!(s, 200, "{l}");
+    assert_eq!(l["currency"], "JPY", "{l}");
+    let (s, _) = u.get("/api/v1/sites/nowhere/locale").await;
+    assert_eq!(s, 404);
 }

@@ -9,8 +9,10 @@ use futures::StreamExt;
 use reprint_bus::directory::{Directory, PriceLine, SiteAnnouncement};
 use reprint_bus::request::{RpcError, RpcServer};
 use reprint_bus::subjects::{self, RpcMethod, SiteId, SiteKind};
-use reprint_domain::protocol::OrderPlaced;
-use reprint_domain::{Charge, ChargeLine, Currency, LineKind, Money};
+use reprint_domain::protocol::{
+    CatalogProduct, CatalogReply, LocaleReply, OrderPlaced, QuoteReply, QuoteRequest,
+};
+use reprint_domain::{Charge, ChargeLine, Currency, LineKind, Money, PrintSize};
 use reprint_gateway::{Application, Config};
 use reprint_service::shutdown::ShutdownTrigger;
 use reprint_testkit::{NatsServer, TestSqlite};
@@ -127,30 +129,60 @@ pub fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
     }
 }
 
-/// Answers `reprint.v1.rpc.<site>.quote` with a basic charge of 250 yen and a print line.
-pub async fn serve_quotes(app: &TestApp, site: &str) -> tokio::task::JoinHandle<()> {
+/// Plays site `site` of `kind` on request/reply as the lab and the counter do, with the
+/// shared protocol types and the bus's `RpcReply` envelope (`RpcServer`):
+/// - `quote`: `QuoteRequest` -> `QuoteReply`, a basic charge of 250 yen (waived for a customer
+///   who sends a registration number here) and 30 yen a print; a size other than L or 2L is
+///   refused with `unknown_size`, like a real site;
+/// - `catalog` and `locale`: `{}` -> `CatalogReply` / `LocaleReply`.
+pub async fn serve_site(
+    app: &TestApp,
+    site: &str,
+    kind: reprint_domain::SiteKind,
+) -> Vec<tokio::task::JoinHandle<()>> {
     let sid = SiteId::parse(site).unwrap();
-    let server = RpcServer::bind(
-        &app.client,
-        &subjects::rpc(&sid, RpcMethod::Quote),
-        &subjects::rpc_queue_group(&sid, RpcMethod::Quote),
-    )
-    .await
-    .unwrap();
-    let name = site.to_string();
-    tokio::spawn(async move {
-        let _ = server
+    let domain_site = reprint_domain::SiteId::parse(site).unwrap();
+    let bind = |method| {
+        let client = app.client.clone();
+        let sid = sid.clone();
+        async move {
+            RpcServer::bind(
+                &client,
+                &subjects::rpc(&sid, method),
+                &subjects::rpc_queue_group(&sid, method),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let yen = |m| Money::new(m, Currency::JPY);
+    let quote = bind(RpcMethod::Quote).await;
+    let catalog = bind(RpcMethod::Catalog).await;
+    let locale = bind(RpcMethod::Locale).await;
+    let s1 = domain_site.clone();
+    let quotes = tokio::spawn(async move {
+        let _ = quote
             .serve(
-                move |req: OrderPlaced, _ctx| {
-                    let name = name.clone();
+                move |req: QuoteRequest, _ctx| {
+                    let site = s1.clone();
                     async move {
-                        let yen = |m| Money::new(m, Currency::JPY);
+                        let basic = if req.customer.registration_number.is_some() {
+                            0
+                        } else {
+                            250
+                        };
                         let mut lines = vec![ChargeLine {
                             kind: LineKind::BasicCharge,
-                            description: format!("basic charge at {name}"),
-                            amount: yen(250),
+                            description: format!("basic charge at {site}"),
+                            amount: yen(basic),
                         }];
                         for it in &req.items {
+                            if !matches!(it.size, PrintSize::L | PrintSize::L2) {
+                                return Err(RpcError::new(
+                                    "unknown_size",
+                                    format!("{site} does not print {}", it.size.code()),
+                                ));
+                            }
                             lines.push(ChargeLine {
                                 kind: LineKind::Prints {
                                     image: it.image,
@@ -164,13 +196,77 @@ pub async fn serve_quotes(app: &TestApp, site: &str) -> tokio::task::JoinHandle<
                         }
                         let total = Money::sum(Currency::JPY, lines.iter().map(|l| &l.amount))
                             .map_err(|e| RpcError::internal(e.to_string()))?;
-                        Ok::<_, RpcError>(Charge { lines, total })
+                        Ok::<_, RpcError>(QuoteReply {
+                            site,
+                            site_kind: kind,
+                            charge: Charge { lines, total },
+                            estimated_finish: (kind == reprint_domain::SiteKind::Lab)
+                                .then(|| req.at + chrono::Duration::hours(2)),
+                        })
                     }
                 },
                 std::future::pending::<()>(),
             )
             .await;
-    })
+    });
+    let s2 = domain_site.clone();
+    let catalogs = tokio::spawn(async move {
+        let _ = catalog
+            .serve(
+                move |_req: Value, _ctx| {
+                    let site = s2.clone();
+                    async move {
+                        Ok::<_, RpcError>(CatalogReply {
+                            name: format!("Site {site}"),
+                            site,
+                            site_kind: kind,
+                            basic_charge: yen(250),
+                            products: vec![CatalogProduct {
+                                code: "print:L".into(),
+                                description: "L print, glossy".into(),
+                                size: Some(PrintSize::L),
+                                unit_price: yen(30),
+                            }],
+                            icc_profiles: vec!["lab-a-glossy".into()],
+                            policy_summary: "basic charge free within 7 days".into(),
+                        })
+                    }
+                },
+                std::future::pending::<()>(),
+            )
+            .await;
+    });
+    let s3 = domain_site;
+    let locales = tokio::spawn(async move {
+        let _ = locale
+            .serve(
+                move |_req: Value, _ctx| {
+                    let site = s3.clone();
+                    async move {
+                        Ok::<_, RpcError>(LocaleReply {
+                            site,
+                            currency: Currency::JPY,
+                            language: "ja".into(),
+                            time_zone: "Asia/Tokyo".into(),
+                            sizes: vec![PrintSize::L, PrintSize::L2],
+                        })
+                    }
+                },
+                std::future::pending::<()>(),
+            )
+            .await;
+    });
+    vec![quotes, catalogs, locales]
+}
+
+/// [`serve_site`] for the test's lab (`LAB`) or counter (`COUNTER`).
+pub async fn serve_quotes(app: &TestApp, site: &str) -> Vec<tokio::task::JoinHandle<()>> {
+    let kind = if site == COUNTER {
+        reprint_domain::SiteKind::Counter
+    } else {
+        reprint_domain::SiteKind::Lab
+    };
+    serve_site(app, site, kind).await
 }
 
 /// Subscribes to the lab's order.placed subject (core NATS sees JetStream publishes too).
