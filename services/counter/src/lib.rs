@@ -10,6 +10,7 @@
 //! | the inbox: reception recorded, order rejected, delivery dispatched (S408) | [`deliveries`] |
 //! | pickup: slip or telephone, amount due, one payment, hand-over, settlement | [`pickup`] |
 //! | the day's takings, per lab collected and settled | [`takings`] |
+//! | quote, catalog and locale on request/reply | [`rpc`] |
 //! | terminal pages and the JSON API | [`web`], [`api`] |
 //!
 //! `Application::build(config).await?.run_until_stopped().await` runs it; tests do the same on
@@ -26,6 +27,7 @@ pub mod link;
 pub mod medium;
 pub mod messages;
 pub mod pickup;
+pub mod rpc;
 pub mod spool;
 pub mod state;
 pub mod takings;

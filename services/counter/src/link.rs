@@ -1,20 +1,25 @@
-//! The link to NATS, which may be down for hours: the client keeps reconnecting by itself; once
-//! a server answers, the streams and buckets are provisioned, then the outbox relay, the
-//! forwarder of held walk-in orders and the inbox consumer run. Everything the counter does for
-//! its customers works without the link; what it owes the network waits in the outbox.
+//! The link to NATS, which may be down for hours (or at start): the client keeps reconnecting
+//! by itself; once a server answers, the streams and buckets are provisioned (retried with
+//! back-off), then the forwarder of held walk-in orders (image uploads), the inbox consumer,
+//! the request/reply servers (quote, catalog, locale) run; the outbox relay runs from the
+//! start and sends once it can. Everything the counter does for its customers works without
+//! the link; what it owes the network waits in the outbox.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use reprint_bus::connect::backoff_delay;
 use reprint_bus::consumer::{ConsumerConfig, InboxConsumer};
 use reprint_bus::relay::Relay;
+use reprint_bus::request::{RpcError, RpcServer};
 use reprint_bus::streams;
-use reprint_bus::subjects::SiteKind as BusKind;
+use reprint_bus::subjects::{self, RpcMethod, SiteKind as BusKind};
 use reprint_bus::{ProvisionSettings, provision};
 use reprint_service::shutdown::Shutdown;
 
 use crate::deliveries::Deliveries;
 use crate::messages;
+use crate::rpc;
 use crate::spool;
 use crate::state::Counter;
 
@@ -25,7 +30,54 @@ async fn pause(shutdown: &Shutdown, d: Duration) -> bool {
     }
 }
 
-/// Runs the link's tasks until shutdown.
+/// First and longest wait between two failed attempts at something that needs the server.
+const FIRST_RETRY: Duration = Duration::from_millis(250);
+const LONGEST_RETRY: Duration = Duration::from_secs(5);
+/// How often the link is looked at while it is down (a local check, no network traffic: the
+/// client reconnects by itself, with its own back-off).
+const OFFLINE_POLL: Duration = Duration::from_millis(200);
+
+/// Runs `attempt` until it succeeds, waiting while the link is down and backing off after
+/// each failure; `None` on shutdown.
+async fn until_done<T, E, F, Fut>(
+    counter: &Counter,
+    shutdown: &Shutdown,
+    what: &str,
+    mut attempt: F,
+) -> Option<T>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut failures = 0usize;
+    loop {
+        if shutdown.is_triggered() {
+            return None;
+        }
+        if !counter.online() {
+            if pause(shutdown, OFFLINE_POLL).await {
+                return None;
+            }
+            continue;
+        }
+        match attempt().await {
+            Ok(v) => return Some(v),
+            Err(e) => {
+                failures += 1;
+                let delay = backoff_delay(failures, FIRST_RETRY, LONGEST_RETRY);
+                tracing::warn!(error = %e, failures, delay_ms = delay.as_millis() as u64,
+                    "cannot {what} yet; retrying");
+                if pause(shutdown, delay).await {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Runs the link's tasks until shutdown. Nothing here blocks the terminal: the HTTP server
+/// serves intake and pickup from the start, whether or not NATS is reachable.
 pub async fn run(
     counter: Arc<Counter>,
     js: async_nats::jetstream::Context,
@@ -37,25 +89,22 @@ pub async fn run(
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "the counter's site id is not a subject token");
+            let _ = relay_task.await;
             return;
         }
     };
-    let backbone = loop {
-        if shutdown.is_triggered() {
-            return;
-        }
-        if counter.online() {
-            match provision(&js, &ProvisionSettings::default()).await {
-                Ok(b) => break b,
-                Err(e) => tracing::warn!(error = %e, "cannot provision streams yet"),
-            }
-        }
-        if pause(&shutdown, Duration::from_millis(250)).await {
-            return;
-        }
+    let settings = ProvisionSettings::default();
+    let Some(backbone) = until_done(&counter, &shutdown, "provision the streams", || {
+        provision(&js, &settings)
+    })
+    .await
+    else {
+        let _ = relay_task.await;
+        return;
     };
     tracing::info!(
-        "NATS link up: forwarding held orders, relaying the outbox, consuming deliveries"
+        "NATS link up: forwarding held orders, relaying the outbox, consuming deliveries, \
+         answering quotes, announcing the counter"
     );
     let forwarder = tokio::spawn(spool::run_forwarder(
         counter.clone(),
@@ -63,33 +112,103 @@ pub async fn run(
         counter.forwarder.clone(),
         shutdown.clone(),
     ));
+    let mut servers = tokio::task::JoinSet::new();
+    for method in RpcMethod::ALL {
+        servers.spawn(serve_rpc(
+            counter.clone(),
+            site.clone(),
+            method,
+            shutdown.clone(),
+        ));
+    }
     let durable = streams::durable_consumer_for(&site, BusKind::Counter);
-    loop {
-        if shutdown.is_triggered() {
-            break;
+    while let Some(pull) = until_done(&counter, &shutdown, "open the inbox consumer", || {
+        streams::ensure_consumer(&js, &durable)
+    })
+    .await
+    {
+        let mut config = ConsumerConfig::new(durable.name());
+        config.nak_delay = Duration::from_millis(500);
+        let consumer = InboxConsumer::new(
+            counter.store.clone(),
+            pull,
+            Deliveries {
+                counter: counter.clone(),
+            },
+            config,
+        );
+        if let Err(e) = consumer.run(shutdown.clone().wait()).await {
+            tracing::warn!(error = %e, "inbox consumer stopped; restarting");
         }
-        match streams::ensure_consumer(&js, &durable).await {
-            Ok(pull) => {
-                let mut config = ConsumerConfig::new(durable.name());
-                config.nak_delay = Duration::from_millis(500);
-                let consumer = InboxConsumer::new(
-                    counter.store.clone(),
-                    pull,
-                    Deliveries {
-                        counter: counter.clone(),
-                    },
-                    config,
-                );
-                if let Err(e) = consumer.run(shutdown.clone().wait()).await {
-                    tracing::warn!(error = %e, "inbox consumer stopped; restarting");
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot open the inbox consumer yet"),
-        }
-        if pause(&shutdown, Duration::from_millis(500)).await {
+        if pause(&shutdown, FIRST_RETRY).await {
             break;
         }
     }
+    while servers.join_next().await.is_some() {}
     let _ = forwarder.await;
     let _ = relay_task.await;
+}
+
+/// Binds `reprint.v1.rpc.<counter>.<method>` and serves it until shutdown, binding again if
+/// the subscription ends early.
+async fn serve_rpc(
+    counter: Arc<Counter>,
+    site: subjects::SiteId,
+    method: RpcMethod,
+    shutdown: Shutdown,
+) {
+    let subject = subjects::rpc(&site, method);
+    let group = subjects::rpc_queue_group(&site, method);
+    let client = counter.nats.clone();
+    let what = format!("serve {subject}");
+    while let Some(server) = until_done(&counter, &shutdown, &what, || {
+        RpcServer::bind(&client, &subject, &group)
+    })
+    .await
+    {
+        tracing::info!(%subject, "answering requests");
+        let stop = shutdown.clone().wait();
+        let c = counter.clone();
+        let served = match method {
+            RpcMethod::Quote => {
+                server
+                    .serve(
+                        move |body: serde_json::Value, _ctx| {
+                            let c = c.clone();
+                            async move { rpc::quote(&c, body).await }
+                        },
+                        stop,
+                    )
+                    .await
+            }
+            RpcMethod::Catalog => {
+                server
+                    .serve(
+                        move |_: serde::de::IgnoredAny, _ctx| {
+                            let reply = rpc::catalog(&c);
+                            async move { Ok::<_, RpcError>(reply) }
+                        },
+                        stop,
+                    )
+                    .await
+            }
+            RpcMethod::Locale => {
+                server
+                    .serve(
+                        move |_: serde::de::IgnoredAny, _ctx| {
+                            let reply = rpc::locale(&c);
+                            async move { Ok::<_, RpcError>(reply) }
+                        },
+                        stop,
+                    )
+                    .await
+            }
+        };
+        if let Err(e) = served {
+            tracing::warn!(%subject, error = %e, "request server stopped");
+        }
+        if pause(&shutdown, FIRST_RETRY).await {
+            break;
+        }
+    }
 }

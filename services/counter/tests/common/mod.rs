@@ -86,13 +86,23 @@ address = "127.0.0.1:0"
 }
 
 pub async fn spawn(nats: &str, store_url: Option<&str>, extra_uploads: &str) -> TestCounter {
+    spawn_edited(nats, store_url, extra_uploads, |t| t).await
+}
+
+/// As [`spawn`], with the configuration text changed by `edit` first.
+pub async fn spawn_edited(
+    nats: &str,
+    store_url: Option<&str>,
+    extra_uploads: &str,
+    edit: impl FnOnce(String) -> String,
+) -> TestCounter {
     let dir = tempfile::tempdir().unwrap();
-    let text = config_text(
+    let text = edit(config_text(
         nats,
         &dir.path().display().to_string(),
         store_url,
         extra_uploads,
-    );
+    ));
     let config = CounterConfig::from_toml(&text).unwrap();
     let app = Application::build(config).await.unwrap();
     let port = app.port();
@@ -402,5 +412,55 @@ pub fn customer(name: &str, phone: &str) -> Customer {
         address: None,
         email: None,
         registration_number: None,
+    }
+}
+
+/// A quote request for `prints` L prints of distinct images.
+pub fn quote_request(name: &str, phone: &str, prints: u64, at: DateTime<Utc>) -> Value {
+    let items: Vec<Value> = (0..prints)
+        .map(|i| {
+            serde_json::to_value(reprint_domain::protocol::PlacedItem {
+                image: ImageId::of_bytes(&jpeg(500 + i)),
+                name: format!("IMG_{i:04}.JPG"),
+                size: PrintSize::L,
+                quantity: 1,
+                edits: None,
+                perceptual_hash: None,
+                history: vec![],
+            })
+            .unwrap()
+        })
+        .collect();
+    serde_json::json!({
+        "customer": customer(name, phone),
+        "items": items,
+        "at": at,
+    })
+}
+
+/// Sends `body` to the counter's `method`, waiting (at most 20 s) for the counter to start
+/// serving it: "no responders" is retried, anything else is returned.
+pub async fn counter_rpc<T: serde::de::DeserializeOwned>(
+    client: &async_nats::Client,
+    method: subjects::RpcMethod,
+    body: &Value,
+) -> Result<T, reprint_bus::BusError> {
+    let site = BusSite::parse("counter-ginza").unwrap();
+    let subject = subjects::rpc(&site, method);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match reprint_bus::request::request_json::<_, T>(
+            client,
+            &subject,
+            body,
+            Duration::from_secs(5),
+        )
+        .await
+        {
+            Err(reprint_bus::BusError::NoResponders { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return other,
+        }
     }
 }

@@ -1,0 +1,201 @@
+//! What the counter answers any client at once on core NATS (`reprint.v1.rpc.<counter>.<method>`),
+//! as a lab does: a **quote** of the counter's own charge by its own policy and its own file of
+//! the customer (read only: nothing is recorded), its **catalog** (the basic charge, the
+//! discount policy in words) and its **locale**.
+//!
+//! A bad request (an unknown print size, a bad telephone number, no prints) is answered with an
+//! [`RpcError`] whose message is written for the person who asked; only our own faults are
+//! `internal`, with the details in the log.
+
+use reprint_bus::request::RpcError;
+use reprint_domain::file::{OrderItem, UserFile};
+use reprint_domain::protocol::{
+    CatalogProduct, CatalogReply, LocaleReply, QuoteReply, QuoteRequest,
+};
+use reprint_domain::{DomainError, PrintSize, SiteKind, Telephone, determine_charge};
+use reprint_site::Identity;
+
+use crate::error::CounterError;
+use crate::state::Counter;
+
+fn known_sizes() -> String {
+    PrintSize::ALL
+        .iter()
+        .map(|s| s.code())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn rpc_error(e: CounterError) -> RpcError {
+    match e {
+        CounterError::Domain(DomainError::UnknownSize { size }) => RpcError::new(
+            "unknown_size",
+            format!("this counter does not take size {size}"),
+        ),
+        CounterError::Domain(DomainError::EmptyOrder) => {
+            RpcError::bad_request("the quote request names no prints (items is empty)")
+        }
+        CounterError::Domain(d) => RpcError::bad_request(d.to_string()),
+        CounterError::Invalid(m) => RpcError::bad_request(m),
+        other => {
+            tracing::warn!(error = %other, "quote failed");
+            RpcError::internal("the counter could not quote now; try again")
+        }
+    }
+}
+
+/// Reads a quote request from its JSON, telling an unknown print size apart from any other
+/// unreadable body (a size is a closed set, so serde alone would only say "invalid value").
+pub fn read_quote_request(body: serde_json::Value) -> Result<QuoteRequest, RpcError> {
+    if let Some(items) = body.get("items").and_then(|i| i.as_array()) {
+        for item in items {
+            if let Some(size) = item.get("size").and_then(|s| s.as_str())
+                && PrintSize::parse(size).is_err()
+            {
+                return Err(RpcError::new(
+                    "unknown_size",
+                    format!(
+                        "size {size:?} is not a print size (one of {})",
+                        known_sizes()
+                    ),
+                ));
+            }
+        }
+    }
+    serde_json::from_value(body)
+        .map_err(|e| RpcError::bad_request(format!("unreadable quote request: {e}")))
+}
+
+/// The counter's charge for this customer and these prints now.
+pub async fn quote(counter: &Counter, body: serde_json::Value) -> Result<QuoteReply, RpcError> {
+    let req = read_quote_request(body)?;
+    quote_inner(counter, req).await.map_err(rpc_error)
+}
+
+async fn quote_inner(counter: &Counter, req: QuoteRequest) -> Result<QuoteReply, CounterError> {
+    let name = req.customer.name.trim();
+    if name.is_empty() {
+        return Err(CounterError::Invalid(
+            "the customer's name is missing".into(),
+        ));
+    }
+    let telephone = Telephone::parse(&req.customer.telephone)?;
+    if req.items.is_empty() {
+        return Err(CounterError::Domain(DomainError::EmptyOrder));
+    }
+    let items: Vec<OrderItem> = req
+        .items
+        .iter()
+        .map(|i| OrderItem {
+            image: i.image,
+            name: i.name.clone(),
+            size: i.size,
+            quantity: i.quantity,
+        })
+        .collect();
+    let who = Identity {
+        registration_number: req.customer.registration_number.clone(),
+        name: name.to_string(),
+        telephone,
+        address: None,
+        email: None,
+    };
+    // Read only: nothing is written, and the transaction is rolled back.
+    let mut tx = counter.store.begin().await?;
+    let found = match counter.files.find(&mut tx, &who).await? {
+        Some(number) => Some(counter.files.load(&mut tx, &number).await?.file),
+        None => None,
+    };
+    tx.rollback().await?;
+    let file = found.unwrap_or_else(UserFile::default);
+    // No evidence besides the file: intake and deliveries charge by the file alone, and a
+    // quote must say what the counter will charge.
+    let charge = determine_charge(counter.rules(), &file, &items, &[], req.at)?;
+    Ok(QuoteReply {
+        site: counter.rules().site.clone(),
+        site_kind: SiteKind::Counter,
+        charge,
+        estimated_finish: None,
+    })
+}
+
+/// The sizes the counter prices itself (none for a counter that charges the basic charge only:
+/// its labs price the prints).
+pub fn sizes(counter: &Counter) -> Vec<PrintSize> {
+    counter.rules().prices.prints.keys().copied().collect()
+}
+
+pub fn catalog(counter: &Counter) -> CatalogReply {
+    let rules = counter.rules();
+    let products = rules
+        .prices
+        .prints
+        .iter()
+        .map(|(s, price)| {
+            let (w, h) = s.millimetres();
+            CatalogProduct {
+                code: format!("print:{}", s.code()),
+                description: format!("{} print, {w} x {h} mm, made by a partner lab", s.code()),
+                size: Some(*s),
+                unit_price: *price,
+            }
+        })
+        .collect();
+    CatalogReply {
+        site: rules.site.clone(),
+        site_kind: SiteKind::Counter,
+        name: counter.config.name.clone(),
+        basic_charge: rules.prices.basic_charge,
+        products,
+        icc_profiles: vec![],
+        policy_summary: rules.policy.summary(),
+    }
+}
+
+pub fn locale(counter: &Counter) -> LocaleReply {
+    let rules = counter.rules();
+    LocaleReply {
+        site: rules.site.clone(),
+        currency: rules.currency,
+        language: language_of(rules.time_zone.name()).into(),
+        time_zone: rules.time_zone.name().to_string(),
+        sizes: sizes(counter),
+    }
+}
+
+fn language_of(tz: &str) -> &'static str {
+    match tz {
+        "Asia/Tokyo" => "ja",
+        t if t.starts_with("Europe/Berlin") || t.starts_with("Europe/Vienna") => "de",
+        t if t.starts_with("Europe/Paris") => "fr",
+        _ => "en",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_size_is_named() {
+        let body = serde_json::json!({
+            "customer": {"name": "A", "telephone": "03-1234-5678", "address": null,
+                         "email": null, "registration_number": null},
+            "items": [{"size": "XL"}],
+            "at": "2026-01-01T00:00:00Z",
+        });
+        let e = read_quote_request(body).unwrap_err();
+        assert_eq!(e.code, "unknown_size");
+        assert!(
+            e.message.contains("\"XL\"") && e.message.contains("2L"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn other_bad_bodies_are_bad_requests() {
+        let e = read_quote_request(serde_json::json!({"items": []})).unwrap_err();
+        assert_eq!(e.code, "bad_request");
+        assert!(e.message.contains("customer"), "{e}");
+    }
+}
