@@ -679,6 +679,15 @@ pub async fn quote(
 }
 
 /// Cancel the order, until the lab starts printing it.
+///
+/// How the lab learns of it: a submitted order's cancellation is published, through the
+/// outbox, as a `StatusChanged { stage: cancelled }` on `reprint.v1.status.<order>` (the
+/// status stream everybody following an order reads). There is no subject addressed to the
+/// lab for it (`reprint.v1.lab.<lab>.order.cancelled` does not exist in
+/// `reprint_bus::subjects`), so a lab stops the order only if it follows the status stream;
+/// see the README of this crate, "Cancelling an order". The gateway's own record is final
+/// either way: later status changes of a cancelled order go on its timeline but do not move
+/// its stage.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", params(("id" = String, Path)),
     responses((status = 200, body = OrderView), (status = 404), (status = 409)))]
 pub async fn cancel(

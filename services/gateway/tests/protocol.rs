@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use futures::StreamExt;
 use reprint_bus::subjects::{self, Address, SiteId};
 use serde_json::json;
 
@@ -212,7 +213,15 @@ async fn the_whole_protocol_from_sign_up_to_re_order() {
     let zip = r.bytes().await.unwrap();
     assert_eq!(&zip[..2], b"PK");
 
-    // The placed order can be cancelled before printing.
+    // The placed order can be cancelled before printing; the lab hears of it only on the
+    // order's status subject (there is no cancellation subject addressed to a lab).
+    let second_order = subjects::OrderId::parse(re["order"].as_str().unwrap()).unwrap();
+    let mut status = app
+        .client
+        .subscribe(subjects::status(&second_order))
+        .await
+        .unwrap();
+    app.client.flush().await.unwrap();
     let (s, c) = u
         .post(
             &format!("/api/v1/orders/{}/cancel", re["order"].as_str().unwrap()),
@@ -221,6 +230,14 @@ async fn the_whole_protocol_from_sign_up_to_re_order() {
         .await;
     assert_eq!(s, 200, "{c}");
     assert_eq!(c["stage"], "cancelled");
+    let m = tokio::time::timeout(std::time::Duration::from_secs(10), status.next())
+        .await
+        .expect("a status message within 10 s")
+        .unwrap();
+    let change: reprint_domain::protocol::StatusChanged =
+        serde_json::from_slice(&m.payload).unwrap();
+    assert_eq!(change.stage, reprint_domain::protocol::Stage::Cancelled);
+    assert_eq!(change.site.as_str(), LAB);
 }
 
 #[tokio::test]
