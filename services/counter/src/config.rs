@@ -83,12 +83,16 @@ pub struct StoreConfig {
 pub struct NatsConfig {
     #[serde(default = "default_nats")]
     pub url: String,
+    /// Seconds between the counter's heartbeats in the site directory (at least 1).
+    #[serde(default = "default_heartbeat")]
+    pub heartbeat_secs: u64,
 }
 
 impl Default for NatsConfig {
     fn default() -> Self {
         NatsConfig {
             url: default_nats(),
+            heartbeat_secs: default_heartbeat(),
         }
     }
 }
@@ -165,6 +169,9 @@ fn default_turnaround() -> u32 {
 }
 fn default_nats() -> String {
     "nats://127.0.0.1:4222".into()
+}
+fn default_heartbeat() -> u64 {
+    15
 }
 fn default_http() -> String {
     "127.0.0.1:8083".into()
@@ -271,6 +278,12 @@ impl CounterConfig {
                 ),
             );
         }
+        if self.nats.heartbeat_secs == 0 || self.nats.heartbeat_secs > 3600 {
+            return bad(
+                "nats.heartbeat_secs",
+                format!("{} is not between 1 and 3600", self.nats.heartbeat_secs),
+            );
+        }
         let u = &self.uploads;
         if u.max_request_bytes == 0
             || u.max_entries == 0
@@ -349,6 +362,8 @@ mod tests {
         assert!(e.contains("session_secret"), "{e}");
         let e = err_of("password_hash = \"$argon2id$", "password_hash = \"plain");
         assert!(e.contains("staff[0].password_hash"), "{e}");
+        let e = err_of("heartbeat_secs = 15", "heartbeat_secs = 0");
+        assert!(e.contains("nats.heartbeat_secs"), "{e}");
         let e = err_of("[nats]", "[nats]\ncolour = 1");
         assert!(e.contains("colour"), "{e}");
         let e = err_of("id = \"lab-a\"", "id = \"Lab A\"");

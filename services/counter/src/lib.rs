@@ -10,7 +10,7 @@
 //! | the inbox: reception recorded, order rejected, delivery dispatched (S408) | [`deliveries`] |
 //! | pickup: slip or telephone, amount due, one payment, hand-over, settlement | [`pickup`] |
 //! | the day's takings, per lab collected and settled | [`takings`] |
-//! | quote, catalog and locale on request/reply | [`rpc`] |
+//! | quote, catalog and locale on request/reply; the site directory entry | [`rpc`] |
 //! | terminal pages and the JSON API | [`web`], [`api`] |
 //!
 //! `Application::build(config).await?.run_until_stopped().await` runs it; tests do the same on

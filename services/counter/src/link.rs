@@ -1,9 +1,9 @@
 //! The link to NATS, which may be down for hours (or at start): the client keeps reconnecting
 //! by itself; once a server answers, the streams and buckets are provisioned (retried with
 //! back-off), then the forwarder of held walk-in orders (image uploads), the inbox consumer,
-//! the request/reply servers (quote, catalog, locale) run; the outbox relay runs from the
-//! start and sends once it can. Everything the counter does for its customers works without
-//! the link; what it owes the network waits in the outbox.
+//! the request/reply servers (quote, catalog, locale) and the directory heartbeat run; the
+//! outbox relay runs from the start and sends once it can. Everything the counter does for
+//! its customers works without the link; what it owes the network waits in the outbox.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -121,6 +121,16 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
+    let heartbeat = match rpc::announcement(&counter) {
+        Ok(a) => Some(backbone.directory.start_heartbeat(
+            a,
+            Duration::from_secs(counter.config.nats.heartbeat_secs.max(1)),
+        )),
+        Err(e) => {
+            tracing::error!(error = %e, "the counter cannot be announced in the directory");
+            None
+        }
+    };
     let durable = streams::durable_consumer_for(&site, BusKind::Counter);
     while let Some(pull) = until_done(&counter, &shutdown, "open the inbox consumer", || {
         streams::ensure_consumer(&js, &durable)
@@ -143,6 +153,13 @@ pub async fn run(
         if pause(&shutdown, FIRST_RETRY).await {
             break;
         }
+    }
+    // Stop beating but leave the entry: a counter that restarts refreshes it, one that stays
+    // away is shown stale by the readers.
+    if let Some(h) = heartbeat
+        && let Err(e) = h.stop(false).await
+    {
+        tracing::warn!(error = %e, "stopping the directory heartbeat");
     }
     while servers.join_next().await.is_some() {}
     let _ = forwarder.await;

@@ -1,21 +1,25 @@
 //! What the counter answers any client at once on core NATS (`reprint.v1.rpc.<counter>.<method>`),
 //! as a lab does: a **quote** of the counter's own charge by its own policy and its own file of
 //! the customer (read only: nothing is recorded), its **catalog** (the basic charge, the
-//! discount policy in words) and its **locale**.
+//! discount policy in words) and its **locale**; and its entry in the site directory.
 //!
 //! A bad request (an unknown print size, a bad telephone number, no prints) is answered with an
 //! [`RpcError`] whose message is written for the person who asked; only our own faults are
 //! `internal`, with the details in the log.
 
+use chrono::Utc;
+use reprint_bus::directory::{PriceLine, SiteAnnouncement};
 use reprint_bus::request::RpcError;
+use reprint_bus::subjects;
 use reprint_domain::file::{OrderItem, UserFile};
 use reprint_domain::protocol::{
     CatalogProduct, CatalogReply, LocaleReply, QuoteReply, QuoteRequest,
 };
-use reprint_domain::{DomainError, PrintSize, SiteKind, Telephone, determine_charge};
+use reprint_domain::{DomainError, Money, PrintSize, SiteKind, Telephone, determine_charge};
 use reprint_site::Identity;
 
 use crate::error::CounterError;
+use crate::messages;
 use crate::state::Counter;
 
 fn known_sizes() -> String {
@@ -170,6 +174,43 @@ fn language_of(tz: &str) -> &'static str {
         t if t.starts_with("Europe/Paris") => "fr",
         _ => "en",
     }
+}
+
+/// The counter's entry in the site directory.
+pub fn announcement(counter: &Counter) -> Result<SiteAnnouncement, CounterError> {
+    let rules = counter.rules();
+    let mut prices = vec![PriceLine {
+        item: "basic".into(),
+        amount_minor: rules.prices.basic_charge.minor,
+    }];
+    prices.extend(
+        rules
+            .prices
+            .prints
+            .iter()
+            .map(|(size, money): (_, &Money)| PriceLine {
+                item: size.code().into(),
+                amount_minor: money.minor,
+            }),
+    );
+    Ok(SiteAnnouncement {
+        id: messages::bus_site(&rules.site)?,
+        kind: subjects::SiteKind::Counter,
+        name: counter.config.name.clone(),
+        address: counter.config.address.clone(),
+        time_zone: rules.time_zone.name().to_string(),
+        currency: rules.currency.code().to_string(),
+        sizes: sizes(counter)
+            .iter()
+            .map(|s| s.code().to_string())
+            .collect(),
+        prices,
+        policy_summary: rules.policy.summary(),
+        icc_profiles: vec![],
+        last_heartbeat: Utc::now(),
+        heartbeat_interval_secs: counter.config.nats.heartbeat_secs,
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -1,11 +1,15 @@
-//! The counter's request/reply servers (quote, catalog, locale) on a real nats-server and SQLite.
+//! The counter's request/reply servers (quote, catalog, locale) and its entry in the site
+//! directory, on a real nats-server and SQLite.
 
 mod common;
+
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use common::*;
 use reprint_bus::BusError;
-use reprint_bus::subjects::RpcMethod;
+use reprint_bus::directory::Directory;
+use reprint_bus::subjects::{RpcMethod, SiteId as BusSite, SiteKind as BusKind};
 use reprint_domain::charge::LineKind;
 use reprint_domain::protocol::{CatalogReply, LocaleReply, QuoteReply};
 use reprint_domain::{Currency, Money, SiteKind, SiteRules};
@@ -146,4 +150,82 @@ async fn quote_catalog_and_locale_answer_by_the_counters_own_rules() {
     assert_eq!(l.time_zone, "Asia/Tokyo");
     assert_eq!(l.language, "ja");
     assert!(l.sizes.is_empty(), "{:?}", l.sizes);
+}
+
+#[tokio::test]
+async fn the_counter_is_in_the_directory_with_a_fresh_heartbeat_until_it_stops() {
+    let nats = NatsServer::start();
+    let counter = spawn_edited(&nats.url, None, "", |t| {
+        t.replace("[nats]\n", "[nats]\nheartbeat_secs = 1\n")
+    })
+    .await;
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let js = async_nats::jetstream::new(client);
+    let id = BusSite::parse("counter-ginza").unwrap();
+
+    // The entry appears once the link is up.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (directory, first) = loop {
+        if let Ok(d) = Directory::open(&js, 1).await
+            && let Ok(Some(e)) = d.get(&id).await
+        {
+            break (d, e);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the counter never announced itself"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let site = &first.site;
+    assert_eq!(site.kind, BusKind::Counter);
+    assert_eq!(site.name, "Ginza mini-lab");
+    assert_eq!(site.address, "1-2-3 Ginza");
+    assert_eq!(site.time_zone, "Asia/Tokyo");
+    assert_eq!(site.currency, "JPY");
+    assert!(site.sizes.is_empty(), "{:?}", site.sizes);
+    assert_eq!(site.prices.len(), 1, "{:?}", site.prices);
+    assert_eq!(site.prices[0].item, "basic");
+    assert_eq!(site.prices[0].amount_minor, 250);
+    assert_eq!(
+        site.policy_summary,
+        counter.counter.rules().policy.summary()
+    );
+    assert_eq!(site.heartbeat_interval_secs, 1);
+    assert!(!site.is_stale(Utc::now()));
+    assert!(
+        (Utc::now() - site.last_heartbeat).num_seconds() < 5,
+        "fresh: {}",
+        site.last_heartbeat
+    );
+
+    // It beats: a later entry, with a later heartbeat.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let later = loop {
+        let e = directory.get(&id).await.unwrap().unwrap();
+        if e.revision > first.revision {
+            break e;
+        }
+        assert!(Instant::now() < deadline, "no second heartbeat");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(later.site.last_heartbeat > first.site.last_heartbeat);
+
+    // On shutdown the heartbeat stops (the entry stays, to go stale) and the RPC subjects
+    // have no responders.
+    counter.trigger.trigger();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stopped = directory.get(&id).await.unwrap().expect("the entry stays");
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let still = directory.get(&id).await.unwrap().unwrap();
+    assert_eq!(still.revision, stopped.revision, "no beat after shutdown");
+    let err = reprint_bus::request::request_json::<_, CatalogReply>(
+        &async_nats::connect(&nats.url).await.unwrap(),
+        &reprint_bus::subjects::rpc(&id, RpcMethod::Catalog),
+        &json!({}),
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, BusError::NoResponders { .. }), "{err:?}");
 }
