@@ -126,7 +126,12 @@ fn sha256(report: &mut Report, dir: &Path, mib: usize) -> anyhow::Result<()> {
     if !theirs.starts_with(&ours.to_hex()) {
         bail!("sha256 mismatch: ours {ours}, sha256sum {theirs}");
     }
-    report.push(Figure::new("media.sha256", mb / t_ours, "MB/s", mb / t_base));
+    report.push(Figure::new(
+        "media.sha256",
+        mb / t_ours,
+        "MB/s",
+        mb / t_base,
+    ));
     Ok(())
 }
 
@@ -177,7 +182,14 @@ pub fn run(args: MediaArgs, report: &mut Report) -> anyhow::Result<()> {
     let h = history()?;
     let limits = Limits::default();
     let t_ours = best_of(3, || {
-        let p = render_print(&big, &EditList::default(), &spec, Some(&printer), &h, &limits)?;
+        let p = render_print(
+            &big,
+            &EditList::default(),
+            &spec,
+            Some(&printer),
+            &h,
+            &limits,
+        )?;
         std::hint::black_box(p);
         Ok(())
     })?;
