@@ -19,6 +19,7 @@
 pub mod codec;
 mod error;
 mod pg;
+pub mod sql;
 mod sqlite;
 mod store;
 mod types;
