@@ -57,3 +57,11 @@ pg_ready() {
         (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
     fi
 }
+
+# Debian's Chromium for the browser tests; they skip with a message when it cannot be had.
+ensure_chromium() {
+    command -v chromium >/dev/null 2>&1 && return 0
+    [ "$(id -u)" = 0 ] || { say "chromium is missing: the browser tests will skip (apt-get install chromium)"; return 0; }
+    say "chromium is missing: installing Debian's chromium for the browser tests"
+    apt_install chromium || say "could not install chromium: the browser tests will skip"
+}
