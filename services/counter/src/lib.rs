@@ -73,6 +73,10 @@ pub struct Application {
 }
 
 impl Application {
+    /// Opens the store, binds the HTTP port and starts the NATS client, without waiting for
+    /// NATS: a counter starts and serves intake and pickup with the server unreachable. All
+    /// that needs the server (provisioning, the directory, the inbox consumer, the request/reply
+    /// servers, image uploads) runs in [`link::run`], retried with back-off until the link is up.
     pub async fn build(config: CounterConfig) -> Result<Application, CounterError> {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {

@@ -86,3 +86,77 @@ async fn walk_in_orders_taken_offline_reach_the_lab_once_when_the_link_returns()
     );
     assert_eq!(counter.counter.spool.count(), 0);
 }
+
+/// The counter starts with NATS unreachable (never seen it): the terminal serves at once, a
+/// walk-in order is taken; when the server comes up, the counter provisions, answers quotes
+/// and the order reaches the lab exactly once.
+#[tokio::test]
+async fn the_counter_starts_and_takes_orders_while_nats_is_down() {
+    let mut nats = NatsServer::start();
+    nats.stop();
+
+    let started = std::time::Instant::now();
+    let counter = spawn(&nats.url, None, "").await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the terminal must not wait for NATS: {:?}",
+        started.elapsed()
+    );
+    assert!(!counter.counter.online());
+    let (s, ready) = counter.get("/readyz").await;
+    assert_eq!(s, 200, "{ready}");
+    assert!(ready.to_string().contains("offline"), "{ready}");
+
+    let form = customer_fields(
+        reqwest::multipart::Form::new(),
+        "Offline Start",
+        "03-7777-0001",
+    )
+    .part("images", image_part("IMG_0001.JPG", jpeg(7)));
+    let (s, slip) = counter.intake(form).await;
+    assert_eq!(s, 201, "taken with NATS down: {slip}");
+    let number = slip["reception_number"].as_str().unwrap().to_string();
+    let (s, _) = counter.get(&format!("/api/v1/pickups/{number}")).await;
+    assert_eq!(s, 200);
+
+    nats.start_again();
+    // The quote is served only after the counter provisioned the streams itself.
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let q: reprint_domain::protocol::QuoteReply = counter_rpc(
+        &client,
+        reprint_bus::subjects::RpcMethod::Quote,
+        &quote_request("Offline Start", "03-7777-0001", 1, chrono::Utc::now()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        q.charge.total.minor, 0,
+        "second order within a month: {q:?}"
+    );
+    assert!(counter.counter.online());
+
+    let lab = LabPeer::start(&nats.url).await;
+    let got = lab.receive(1, Duration::from_secs(20)).await;
+    let placed: Vec<OrderPlaced> = got
+        .iter()
+        .filter(|(s, _, _)| s == "reprint.v1.lab.lab-a.order.placed")
+        .map(|(_, _, b)| serde_json::from_value(b.clone()).unwrap())
+        .collect();
+    assert_eq!(placed.len(), 1, "{got:?}");
+    assert_eq!(
+        placed[0]
+            .counter_extract
+            .as_ref()
+            .unwrap()
+            .reception
+            .number
+            .to_string(),
+        number
+    );
+    let more = lab.receive(1, Duration::from_secs(2)).await;
+    assert!(
+        more.iter().all(|(s, _, _)| !s.ends_with("order.placed")),
+        "exactly once: {more:?}"
+    );
+    assert_eq!(counter.counter.spool.count(), 0, "images uploaded");
+}
