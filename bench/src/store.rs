@@ -380,7 +380,7 @@ async fn relay(
     Ok(())
 }
 
-/// The consumer's work: one event appended per message, to one of 1000 order streams.
+/// The consumer's work: one event appended per message, to one of 251 order streams.
 struct AppendOne;
 
 impl Handler for AppendOne {
@@ -391,12 +391,12 @@ impl Handler for AppendOne {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             let stream = format!("order-{}", message.payload.first().copied().unwrap_or(0));
-            tx.append(
-                &stream,
+            // Queued: the batch's appends go to the database in one statement at commit.
+            tx.append_deferred(
+                stream,
                 ExpectedVersion::Any,
-                &[new_event(&message.payload)],
-            )
-            .await?;
+                vec![new_event(&message.payload)],
+            );
             Ok(())
         })
     }

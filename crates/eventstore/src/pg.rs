@@ -248,6 +248,165 @@ pub(crate) async fn append(
     }
 }
 
+/// Several appends of one unit of work (see `Transaction::append_deferred`).
+pub(crate) struct Deferred {
+    pub stream_id: String,
+    pub expected: ExpectedVersion,
+    pub events: Vec<NewEvent>,
+}
+
+/// All events of a set of appends, to any streams, in one statement: each stream's version is
+/// read once, every event of an exact append is checked against it, and either every event is
+/// stored or none is (no error raised, so the caller's transaction stays usable).
+const INSERT_MANY: &str = "\
+WITH e AS (
+    SELECT * FROM UNNEST($1::text[], $2::int8[], $3::uuid[], $4::text[], $5::int4[],
+                         $6::bytea[], $7::text[])
+        WITH ORDINALITY AS e(stream_id, expected, id, ty, sv, pl, md, ord)
+), b AS (
+    SELECT s.stream_id,
+           COALESCE((SELECT MAX(version) FROM events v WHERE v.stream_id = s.stream_id), 0) AS base
+    FROM (SELECT DISTINCT stream_id FROM e) AS s
+), n AS (
+    SELECT e.*, b.base + row_number() OVER (PARTITION BY e.stream_id ORDER BY e.ord) AS version
+    FROM e JOIN b ON b.stream_id = e.stream_id
+)
+INSERT INTO events (stream_id, version, event_id, event_type, schema_version, payload, metadata)
+SELECT n.stream_id, n.version, n.id, n.ty, n.sv, n.pl, n.md FROM n
+WHERE NOT EXISTS (SELECT 1 FROM events WHERE event_id = ANY($3::uuid[]))
+  AND NOT EXISTS (SELECT 1 FROM n AS c WHERE c.expected >= 0 AND c.expected <> c.version - 1)
+ORDER BY n.ord
+RETURNING event_id, position, tx_id::text::int8, version, recorded_at";
+
+/// Runs `appends` in the caller's transaction, in order, with the outcome of each. The common
+/// case (new event ids, versions as expected) is one statement for all of them; anything else
+/// (a stored event id, a version off, an event id twice in the set) goes through [`append`]
+/// one by one, with its rules and errors.
+pub(crate) async fn append_many(
+    conn: &mut PgConnection,
+    appends: &[Deferred],
+) -> Result<Vec<Outcome>> {
+    let total: usize = appends.iter().map(|a| a.events.len()).sum();
+    let mut ids = Vec::with_capacity(total);
+    let mut seen = std::collections::HashMap::with_capacity(total);
+    let mut simple = appends.len() > 1 && appends.iter().all(|a| !a.events.is_empty());
+    if simple {
+        for (a, d) in appends.iter().enumerate() {
+            for (i, e) in d.events.iter().enumerate() {
+                if seen.insert(e.event_id, (a, i)).is_some() {
+                    simple = false;
+                }
+                ids.push(e.event_id);
+            }
+        }
+    }
+    if !simple {
+        let mut outcomes = Vec::with_capacity(appends.len());
+        for d in appends {
+            outcomes.push(append(conn, &d.stream_id, d.expected, &d.events, true).await?);
+        }
+        return Ok(outcomes);
+    }
+    let mut streams = Vec::with_capacity(total);
+    let mut expected = Vec::with_capacity(total);
+    let mut types = Vec::with_capacity(total);
+    let mut versions = Vec::with_capacity(total);
+    let mut payloads = Vec::with_capacity(total);
+    let mut metadata = Vec::with_capacity(total);
+    for d in appends {
+        for (i, e) in d.events.iter().enumerate() {
+            streams.push(d.stream_id.as_str());
+            expected.push(match d.expected.exact() {
+                Some(v) => (v + i as u64) as i64,
+                None => -1,
+            });
+            types.push(e.event_type.as_str());
+            versions.push(e.schema_version as i32);
+            payloads.push(e.payload.as_slice());
+            metadata.push(codec::metadata_to_json(&e.metadata)?);
+        }
+    }
+    let rows: Vec<(Uuid, i64, i64, i64, DateTime<Utc>)> = match sqlx::query_as(INSERT_MANY)
+        .bind(streams)
+        .bind(expected)
+        .bind(&ids)
+        .bind(types)
+        .bind(versions)
+        .bind(payloads)
+        .bind(metadata)
+        .fetch_all(&mut *conn)
+        .await
+    {
+        Ok(rows) => rows,
+        Err(e) => {
+            let Some(constraint) = unique_violation(&e) else {
+                return Err(e.into());
+            };
+            // A concurrent transaction stored one of these ids or versions first; this
+            // transaction is aborted.
+            if constraint.contains("events_event_id") {
+                return Err(Error::ConcurrentDuplicate {
+                    what: "event id",
+                    id: ids
+                        .iter()
+                        .map(Uuid::to_string)
+                        .collect::<Vec<_>>()
+                        .join(","),
+                });
+            }
+            return Err(VersionConflict {
+                stream_id: appends
+                    .iter()
+                    .map(|a| a.stream_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                expected: appends.first().map_or(ExpectedVersion::Any, |a| a.expected),
+                actual: None,
+            }
+            .into());
+        }
+    };
+    if rows.is_empty() {
+        // Nothing stored (all or nothing): take the appends one by one for the exact rules.
+        let mut outcomes = Vec::with_capacity(appends.len());
+        for d in appends {
+            outcomes.push(append(conn, &d.stream_id, d.expected, &d.events, true).await?);
+        }
+        return Ok(outcomes);
+    }
+    if rows.len() != total {
+        return Err(Error::Corrupt(format!(
+            "batched append stored {} of {total} events",
+            rows.len()
+        )));
+    }
+    let mut outcomes: Vec<Outcome> = appends
+        .iter()
+        .map(|d| Outcome {
+            stream_version: 0,
+            inserted: Vec::with_capacity(d.events.len()),
+        })
+        .collect();
+    for (event_id, position, tx_id, version, recorded_at) in rows {
+        let &(a, index) = seen
+            .get(&event_id)
+            .ok_or_else(|| Error::Corrupt(format!("append returned unknown event {event_id}")))?;
+        let out = &mut outcomes[a];
+        out.stream_version = out.stream_version.max(version as u64);
+        out.inserted.push(Inserted {
+            index,
+            position,
+            tx_id,
+            version: version as u64,
+            recorded_at,
+        });
+    }
+    for out in &mut outcomes {
+        out.inserted.sort_by_key(|i| i.version);
+    }
+    Ok(outcomes)
+}
+
 pub(crate) async fn stream_version(conn: &mut PgConnection, stream_id: &str) -> Result<u64> {
     let v: i64 =
         sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM events WHERE stream_id = $1")

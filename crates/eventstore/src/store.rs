@@ -12,7 +12,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 
 use crate::error::{Error, Result};
-use crate::pg::Outcome;
+use crate::pg::{Deferred, Outcome};
 use crate::types::{
     AppendResult, Checkpoint, ExpectedVersion, NewEvent, OutboxMessage, ParkedMessage,
     ParkedRecord, PendingMessage, RecordedEvent, Snapshot,
@@ -214,6 +214,7 @@ impl Store {
         Ok(Transaction {
             inner,
             projections: self.projections.clone(),
+            deferred: Vec::new(),
         })
     }
 
@@ -435,6 +436,8 @@ enum TxInner {
 pub struct Transaction {
     inner: TxInner,
     projections: Arc<[Arc<dyn Projection>]>,
+    /// Appends of [`Transaction::append_deferred`] not yet written.
+    deferred: Vec<Deferred>,
 }
 
 impl Transaction {
@@ -462,18 +465,73 @@ impl Transaction {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<AppendResult> {
+        self.flush().await?;
         let out = match &mut self.inner {
             TxInner::Postgres(t) => pg::append(t, stream_id, expected, events, true).await?,
             TxInner::Sqlite(t) => sqlite::append(t, stream_id, expected, events).await?,
         };
+        self.project(stream_id, events, &out).await?;
+        Ok(result_of(&out))
+    }
+
+    /// Runs the inline projections with what an append stored.
+    async fn project(&mut self, stream_id: &str, events: &[NewEvent], out: &Outcome) -> Result<()> {
         if !self.projections.is_empty() && !out.inserted.is_empty() {
-            let recorded = records(stream_id, events, &out);
+            let recorded = records(stream_id, events, out);
             let projections = self.projections.clone();
             for p in projections.iter() {
                 p.apply(self.conn(), &recorded).await?;
             }
         }
-        Ok(result_of(&out))
+        Ok(())
+    }
+
+    /// Queues an append (rules as [`Transaction::append`]) to be written with the other
+    /// queued ones in one statement: at [`Transaction::flush`], at the next
+    /// [`Transaction::append`], read or version query of this transaction, or at
+    /// [`Transaction::commit`]. A consumer handling a batch of messages queues one append per
+    /// message this way and pays one round trip for all of them instead of one each.
+    ///
+    /// Errors (a version conflict, a concurrent duplicate) come out of whichever of those
+    /// writes the queue, and concern the queue as a whole. SQL run through
+    /// [`Transaction::conn`] does not see queued events until they are flushed.
+    pub fn append_deferred(
+        &mut self,
+        stream_id: impl Into<String>,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) {
+        self.deferred.push(Deferred {
+            stream_id: stream_id.into(),
+            expected,
+            events,
+        });
+    }
+
+    /// Writes the appends queued by [`Transaction::append_deferred`] now (Postgres: one
+    /// statement for all when their event ids are new and their versions hold), runs the inline
+    /// projections, and returns the result of each in queue order.
+    pub async fn flush(&mut self) -> Result<Vec<AppendResult>> {
+        if self.deferred.is_empty() {
+            return Ok(Vec::new());
+        }
+        let deferred = std::mem::take(&mut self.deferred);
+        let outcomes = match &mut self.inner {
+            TxInner::Postgres(t) => pg::append_many(t, &deferred).await?,
+            TxInner::Sqlite(t) => {
+                let mut outcomes = Vec::with_capacity(deferred.len());
+                for d in &deferred {
+                    outcomes.push(sqlite::append(t, &d.stream_id, d.expected, &d.events).await?);
+                }
+                outcomes
+            }
+        };
+        let mut results = Vec::with_capacity(outcomes.len());
+        for (d, out) in deferred.iter().zip(&outcomes) {
+            self.project(&d.stream_id, &d.events, out).await?;
+            results.push(result_of(out));
+        }
+        Ok(results)
     }
 
     /// Reads a stream in this transaction (sees this transaction's own appends).
@@ -483,6 +541,7 @@ impl Transaction {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>> {
+        self.flush().await?;
         match &mut self.inner {
             TxInner::Postgres(t) => pg::read_stream(t, stream_id, from_version, limit).await,
             TxInner::Sqlite(t) => sqlite::read_stream(t, stream_id, from_version, limit).await,
@@ -491,6 +550,7 @@ impl Transaction {
 
     /// The stream's version as this transaction sees it.
     pub async fn stream_version(&mut self, stream_id: &str) -> Result<u64> {
+        self.flush().await?;
         match &mut self.inner {
             TxInner::Postgres(t) => pg::stream_version(t, stream_id).await,
             TxInner::Sqlite(t) => sqlite::stream_version(t, stream_id).await,
@@ -557,14 +617,16 @@ impl Transaction {
 
     /// The latest snapshot of `stream_id` as this transaction sees it.
     pub async fn load_snapshot(&mut self, stream_id: &str) -> Result<Option<Snapshot>> {
+        self.flush().await?;
         match &mut self.inner {
             TxInner::Postgres(t) => pg::load_snapshot(t, stream_id).await,
             TxInner::Sqlite(t) => sqlite::load_snapshot(t, stream_id).await,
         }
     }
 
-    /// Commits everything.
-    pub async fn commit(self) -> Result<()> {
+    /// Writes the queued appends ([`Transaction::append_deferred`]), then commits everything.
+    pub async fn commit(mut self) -> Result<()> {
+        self.flush().await?;
         match self.inner {
             TxInner::Postgres(t) => t.commit().await?,
             TxInner::Sqlite(t) => t.commit().await?,

@@ -112,6 +112,12 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn deferred_appends_keep_the_append_rules() {
+                let f = $fixture().await;
+                cases::deferred(f.store.clone()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn snapshots_keep_the_latest() {
                 let f = $fixture().await;
                 cases::snapshots(&f.store).await;
@@ -737,6 +743,95 @@ mod cases {
         }
         assert_eq!(count(&store, "c").await, 30);
         assert_eq!(store.stream_version("c").await.unwrap(), 30);
+    }
+
+    /// `Transaction::append_deferred`: one write for many appends, with the rules of
+    /// `append` (versions, stored ids skipped, conflicts, projections, rollback).
+    pub async fn deferred(store: Store) {
+        let mut tx = store.begin().await.unwrap();
+        let ddl = "CREATE TABLE stream_counts (stream_id TEXT PRIMARY KEY, n BIGINT NOT NULL)";
+        match tx.conn() {
+            Conn::Postgres(c) => {
+                sqlx::query(ddl).execute(c).await.unwrap();
+            }
+            Conn::Sqlite(c) => {
+                sqlx::query(ddl).execute(c).await.unwrap();
+            }
+        }
+        tx.commit().await.unwrap();
+        let store = store.with_projection(CountPerStream { fail_on: None });
+        store
+            .append("x", ExpectedVersion::NoStream, &[event(0)])
+            .await
+            .unwrap();
+
+        // Many streams, several appends to one stream, exact and any, in one flush.
+        let mut tx = store.begin().await.unwrap();
+        tx.append_deferred("x", ExpectedVersion::Exact(1), vec![event(1), event(2)]);
+        tx.append_deferred("y", ExpectedVersion::NoStream, vec![event(1)]);
+        tx.append_deferred("x", ExpectedVersion::Any, vec![event(3)]);
+        tx.append_deferred("x", ExpectedVersion::Exact(4), vec![event(4)]);
+        tx.append_deferred("z", ExpectedVersion::Any, vec![event(1), event(2)]);
+        let results = tx.flush().await.unwrap();
+        let versions: Vec<u64> = results.iter().map(|r| r.stream_version).collect();
+        assert_eq!(versions, vec![3, 1, 4, 5, 2]);
+        assert_eq!(results[0].positions.len(), 2);
+        // Read in the transaction: queued appends are flushed first.
+        tx.append_deferred("y", ExpectedVersion::Exact(1), vec![event(2)]);
+        assert_eq!(tx.stream_version("y").await.unwrap(), 2);
+        tx.commit().await.unwrap();
+        let x = store.read_stream("x", 1, 100).await.unwrap();
+        let got: Vec<u32> = x
+            .iter()
+            .map(|e| codec::from_postcard(&e.payload).unwrap())
+            .collect();
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        assert_eq!(count(&store, "x").await, 5);
+        assert_eq!(count(&store, "y").await, 2);
+        assert_eq!(count(&store, "z").await, 2);
+
+        // Commit writes what is queued.
+        let again = event(9);
+        let mut tx = store.begin().await.unwrap();
+        tx.append_deferred("w", ExpectedVersion::NoStream, vec![again.clone()]);
+        tx.append_deferred("z", ExpectedVersion::Exact(2), vec![event(3)]);
+        tx.commit().await.unwrap();
+        assert_eq!(store.stream_version("w").await.unwrap(), 1);
+        assert_eq!(store.stream_version("z").await.unwrap(), 3);
+
+        // A stored event id is skipped, the rest is stored.
+        let mut tx = store.begin().await.unwrap();
+        tx.append_deferred("w", ExpectedVersion::NoStream, vec![again.clone()]);
+        tx.append_deferred("v", ExpectedVersion::NoStream, vec![event(1)]);
+        let results = tx.flush().await.unwrap();
+        assert!(results[0].is_noop());
+        assert_eq!(results[1].stream_version, 1);
+        tx.commit().await.unwrap();
+        assert_eq!(store.stream_version("w").await.unwrap(), 1);
+        assert_eq!(store.stream_version("v").await.unwrap(), 1);
+
+        // The same event queued twice is stored once.
+        let twice = event(5);
+        let mut tx = store.begin().await.unwrap();
+        tx.append_deferred("u", ExpectedVersion::Any, vec![twice.clone()]);
+        tx.append_deferred("u", ExpectedVersion::Any, vec![twice.clone()]);
+        tx.commit().await.unwrap();
+        assert_eq!(store.stream_version("u").await.unwrap(), 1);
+
+        // A version off fails the commit and nothing of the unit of work is stored.
+        let mut tx = store.begin().await.unwrap();
+        tx.append_deferred("t", ExpectedVersion::NoStream, vec![event(1)]);
+        tx.append_deferred("x", ExpectedVersion::Exact(3), vec![event(5)]);
+        let err = tx.commit().await.unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        assert_eq!(store.stream_version("t").await.unwrap(), 0);
+        assert_eq!(store.stream_version("x").await.unwrap(), 5);
+
+        // Dropped without commit: nothing queued is stored.
+        let mut tx = store.begin().await.unwrap();
+        tx.append_deferred("s", ExpectedVersion::NoStream, vec![event(1)]);
+        drop(tx);
+        assert_eq!(store.stream_version("s").await.unwrap(), 0);
     }
 
     pub async fn snapshots(store: &Store) {
