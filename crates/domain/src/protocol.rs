@@ -258,3 +258,20 @@ pub struct LocaleReply {
     pub time_zone: String,
     pub sizes: Vec<PrintSize>,
 }
+
+impl PlacedItem {
+    /// The line of a site's reception this item becomes.
+    pub fn order_item(&self) -> crate::OrderItem {
+        crate::OrderItem {
+            image: self.image,
+            name: self.name.clone(),
+            size: self.size,
+            quantity: self.quantity,
+        }
+    }
+}
+
+/// The lines of a site's reception for these items.
+pub fn order_items(items: &[PlacedItem]) -> Vec<crate::OrderItem> {
+    items.iter().map(PlacedItem::order_item).collect()
+}

@@ -61,6 +61,34 @@ pub struct Identity {
     pub email: Option<String>,
 }
 
+impl Identity {
+    /// The identity a sender gave with an order or a quote request: the name must not be
+    /// empty and the telephone must be a telephone number.
+    pub fn from_customer(
+        customer: &reprint_domain::protocol::Customer,
+    ) -> std::result::Result<Identity, DomainError> {
+        let name = customer
+            .name
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if name.is_empty() {
+            return Err(DomainError::invalid(
+                "name",
+                &customer.name,
+                "the customer's name",
+            ));
+        }
+        Ok(Identity {
+            registration_number: customer.registration_number.clone(),
+            name,
+            telephone: Telephone::parse(&customer.telephone)?,
+            address: customer.address.clone(),
+            email: customer.email.clone(),
+        })
+    }
+}
+
 /// A file as loaded, with the version to append after.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadedFile {
@@ -284,6 +312,33 @@ impl SiteFiles {
                 "an opened reception",
             ))),
         }
+    }
+
+    /// What this site would charge for a quote request now, by its own policy and its file of
+    /// the customer if it has one. Nothing is written: the caller rolls `tx` back.
+    pub async fn quote(
+        &self,
+        tx: &mut Transaction,
+        request: &reprint_domain::protocol::QuoteRequest,
+    ) -> Result<reprint_domain::Charge> {
+        let who = Identity::from_customer(&request.customer)?;
+        let file = match self.find(tx, &who).await? {
+            Some(number) => self.load(tx, &number).await?.file,
+            None => UserFile::default(),
+        };
+        let items = reprint_domain::protocol::order_items(&request.items);
+        let evidence: Vec<_> = request
+            .items
+            .iter()
+            .flat_map(|i| i.history.iter().cloned())
+            .collect();
+        Ok(reprint_domain::determine_charge(
+            &self.rules,
+            &file,
+            &items,
+            &evidence,
+            request.at,
+        )?)
     }
 
     /// The file and reception of a reception number of this site.

@@ -250,3 +250,89 @@ async fn postgres_two_concurrent_first_orders_of_one_person_make_one_file() {
     assert!(!created);
     assert_eq!(file.registration_number.as_str(), "A0000001");
 }
+
+async fn quotes_record_nothing(url: &str) {
+    use reprint_domain::protocol::{Customer, PlacedItem, QuoteRequest};
+    let (store, files) = open(url).await;
+    let customer = Customer {
+        name: "Hanako Yamada".into(),
+        telephone: "03-1234-5678".into(),
+        address: None,
+        email: None,
+        registration_number: None,
+    };
+    let item = PlacedItem {
+        image: ImageId::of_bytes(b"x"),
+        name: "IMG.JPG".into(),
+        size: PrintSize::L,
+        quantity: 2,
+        edits: None,
+        perceptual_hash: None,
+        history: vec![],
+    };
+    let request = QuoteRequest {
+        customer: customer.clone(),
+        items: vec![item.clone()],
+        at: tokyo(2026, 11, 18, 10),
+    };
+    let mut tx = store.begin().await.unwrap();
+    let first = files.quote(&mut tx, &request).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(
+        first.total.minor,
+        250 + 60,
+        "a new customer pays the basic charge"
+    );
+    let mut tx = store.begin().await.unwrap();
+    let (mut file, _) = files
+        .find_or_register(&mut tx, &hanako("03-1234-5678"), tokyo(2026, 11, 18, 10))
+        .await
+        .unwrap();
+    files
+        .open_reception(&mut tx, &mut file, order(tokyo(2026, 11, 18, 10), 1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    let again = files
+        .quote(
+            &mut tx,
+            &QuoteRequest {
+                at: tokyo(2026, 11, 20, 10),
+                ..request.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.basic_charge().minor,
+        0,
+        "within a week of the previous order"
+    );
+    assert_eq!(
+        tx.stream_version("sequence-reception").await.unwrap(),
+        1,
+        "a quote issues no number"
+    );
+    let bad = QuoteRequest {
+        customer: Customer {
+            telephone: "call me".into(),
+            ..customer
+        },
+        ..request
+    };
+    assert!(
+        files
+            .quote(&mut tx, &bad)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("telephone")
+    );
+}
+
+#[tokio::test]
+async fn sqlite_quotes_record_nothing() {
+    let db = TestSqlite::create();
+    quotes_record_nothing(&db.url).await;
+}
