@@ -18,7 +18,7 @@ use reprint_domain::protocol::{
 use reprint_domain::{
     Charge, Currency, ImageId, Money, OrderId, PrintSize, Route, SiteId, SiteKind,
 };
-use reprint_eventstore::{ExpectedVersion, OutboxMessage};
+use reprint_eventstore::{ExpectedVersion, OutboxMessage, Transaction};
 use reprint_service::problem::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -27,8 +27,8 @@ use utoipa::ToSchema;
 use crate::auth::User;
 use crate::db::{self, V};
 use crate::error::{AppError, AppResult};
-use crate::events::{ItemRecord, Order, OrderEvent};
-use crate::state::{AppState, now_ms};
+use crate::events::{ItemRecord, Order, OrderEvent, StorageEvent, order_stream, storage_stream};
+use crate::state::{AppState, now_ms, to_new};
 
 fn ms_to_rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -104,8 +104,10 @@ pub struct Reservation {
     pub expires_at: String,
 }
 
+/// Bytes stored plus bytes reserved and not yet used by open draft orders other than
+/// `except_order`, of one account or of everybody, as the transaction `tx` sees them.
 async fn committed_bytes(
-    state: &AppState,
+    tx: &mut Transaction,
     account: Option<&str>,
     except_order: &str,
     now: i64,
@@ -114,21 +116,21 @@ async fn committed_bytes(
         Some(a) => ("WHERE account = $1", vec![V::T(a.to_string())]),
         None => ("", vec![]),
     };
-    let stored = db::fetch_one(
-        &state.store,
+    let stored = db::fetch_in(
+        tx.conn(),
         &format!("SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_images {filter}"),
         &args,
     )
     .await?
-    .map(|r| r[0].i())
-    .unwrap_or(0);
+    .first()
+    .map_or(0, |r| r[0].i());
     let n = args.len();
     let mut rargs = args;
     rargs.push(V::I(now));
     rargs.push(V::T(except_order.to_string()));
     let and = if n == 0 { "WHERE" } else { "AND" };
-    let reserved = db::fetch_one(
-        &state.store,
+    let reserved = db::fetch_in(
+        tx.conn(),
         &format!(
             "SELECT CAST(COALESCE(SUM(reserved - used), 0) AS BIGINT) FROM gw_orders {filter} {and} stage = 'draft' AND expires_ms > ${} AND reserved > used AND id <> ${}",
             n + 1,
@@ -137,13 +139,24 @@ async fn committed_bytes(
         &rargs,
     )
     .await?
-    .map(|r| r[0].i())
-    .unwrap_or(0);
+    .first()
+    .map_or(0, |r| r[0].i());
     Ok(u64::try_from(stored.max(0) + reserved.max(0)).unwrap_or(0))
 }
 
+/// How often a reservation that lost a race with another one of the same account is decided
+/// again before the user is asked to retry.
+const RESERVE_ATTEMPTS: u32 = 16;
+
 /// Claims 9 and 26 d-e: declare the storage the order needs; reserved for a limited time, or
 /// refused with the reason (the user's quota, the gateway's free capacity).
+///
+/// Race-free per account: the decision reads the account's storage stream version, the sums
+/// and the order in one transaction and appends to both streams with the versions it read, so
+/// of two concurrent reservations the second conflicts and is decided again, seeing the first.
+/// The gateway's capacity (everybody's sum) is checked in the same transaction but not
+/// serialised across accounts: it may be overshot by reservations of different users made at
+/// the same instant.
 #[utoipa::path(put, path = "/api/v1/orders/{id}/storage", request_body = StorageRequest,
     params(("id" = String, Path, description = "order id")),
     responses((status = 200, body = Reservation), (status = 404), (status = 409, description = "over_quota or no_capacity")))]
@@ -153,15 +166,47 @@ pub async fn reserve_storage(
     Path(id): Path<String>,
     Json(req): Json<StorageRequest>,
 ) -> AppResult<Json<Reservation>> {
-    let (oid, order) = owned_order(&state, &user, &id).await?;
-    let now = now_ms();
-    let cfg = &state.config.storage;
+    let (oid, _) = owned_order(&state, &user, &id).await?;
     if req.bytes == 0 {
         return Err(AppError::Unprocessable("bytes must be more than 0".into()));
     }
-    let ev = order.decide_reserve(req.bytes, now, cfg.reservation_ttl_secs * 1000)?;
-    let new_part = req.bytes.saturating_sub(order.used);
-    let mine = committed_bytes(&state, Some(&user.id), &oid.to_string(), now).await?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_reserve(&state, &user, oid, req.bytes).await {
+            Err(AppError::Store(e)) if e.is_retryable() && attempt < RESERVE_ATTEMPTS => {
+                let pause = rand::random::<u64>() % (5 * u64::from(attempt)) + 1;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            Err(AppError::Store(e)) if e.is_retryable() => {
+                return Err(AppError::Unavailable(
+                    "too many reservations at once; try again in a moment".into(),
+                ));
+            }
+            other => return other.map(Json),
+        }
+    }
+}
+
+async fn try_reserve(
+    state: &AppState,
+    user: &User,
+    oid: OrderId,
+    bytes: u64,
+) -> AppResult<Reservation> {
+    let order_id = oid.to_string();
+    let now = now_ms();
+    let cfg = &state.config.storage;
+    let mut tx = state.store.begin().await?;
+    let ledger = storage_stream(&user.id);
+    let claims = tx.stream_version(&ledger).await?;
+    let mut order = Order::default();
+    for e in tx.read_stream(&order_stream(&order_id), 1, 10_000).await? {
+        order = order.evolve(&e.decode::<OrderEvent>()?);
+    }
+    let ev = order.decide_reserve(bytes, now, cfg.reservation_ttl_secs * 1000)?;
+    let new_part = bytes.saturating_sub(order.used);
+    let mine = committed_bytes(&mut tx, Some(&user.id), &order_id, now).await?;
     if mine.saturating_add(new_part) > cfg.user_quota_bytes {
         return Err(AppError::conflict(
             "over_quota",
@@ -171,7 +216,7 @@ pub async fn reserve_storage(
             ),
         ));
     }
-    let all = committed_bytes(&state, None, &oid.to_string(), now).await?;
+    let all = committed_bytes(&mut tx, None, &order_id, now).await?;
     if all.saturating_add(new_part) > cfg.capacity_bytes {
         return Err(AppError::conflict(
             "no_capacity",
@@ -185,21 +230,28 @@ pub async fn reserve_storage(
     let OrderEvent::StorageReserved { expires_ms, .. } = ev else {
         return Err(AppError::internal("decide_reserve made another event"));
     };
-    state
-        .append_order(
-            &oid.to_string(),
-            ExpectedVersion::after(order.version),
-            &[ev],
-            &[],
-        )
+    let claim = StorageEvent::Claimed {
+        order: order_id.clone(),
+        bytes,
+        expires_ms,
+        at_ms: now,
+    };
+    tx.append(&ledger, ExpectedVersion::after(claims), &to_new(&[claim])?)
         .await?;
-    Ok(Json(Reservation {
-        order: oid.to_string(),
-        reserved: req.bytes,
+    tx.append(
+        &order_stream(&order_id),
+        ExpectedVersion::after(order.version),
+        &to_new(&[ev])?,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Reservation {
+        order: order_id,
+        reserved: bytes,
         used: order.used,
-        remaining: req.bytes.saturating_sub(order.used),
+        remaining: bytes.saturating_sub(order.used),
         expires_at: ms_to_rfc3339(expires_ms),
-    }))
+    })
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]

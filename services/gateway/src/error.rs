@@ -68,6 +68,11 @@ impl AppError {
                 Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", d.clone())
             }
             AppError::Unavailable(d) => Problem::unavailable(d.clone()),
+            AppError::Store(reprint_eventstore::Error::Conflict(_)) => Problem::new(
+                StatusCode::CONFLICT,
+                "concurrent_change",
+                "the order changed at the same moment (another tab or request); reload it and try again",
+            ),
             AppError::Store(e) => Problem::internal(format!("store: {e}")),
             AppError::Bus(e) => Problem::internal(format!("bus: {e}")),
             AppError::Internal(e) => Problem::internal(e),

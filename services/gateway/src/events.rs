@@ -20,6 +20,12 @@ pub fn image_stream(account: &str, image: &str) -> String {
 pub fn order_stream(order: &str) -> String {
     format!("gw-order-{order}")
 }
+/// The storage claims of one account: every reservation appends here with the version it
+/// read, so two concurrent reservations of the same account cannot both pass the quota check
+/// (the second conflicts and is decided again, seeing the first).
+pub fn storage_stream(account: &str) -> String {
+    format!("gw-storage-{account}")
+}
 
 macro_rules! event_enum {
     ($name:ident { $($variant:ident => $ty:literal),* $(,)? }) => {
@@ -86,6 +92,22 @@ pub enum ImageEvent {
 }
 event_enum!(ImageEvent {
     Uploaded => "gateway.image.uploaded",
+});
+
+/// The account's storage ledger (see [`storage_stream`]); the read models hold the sums.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StorageEvent {
+    /// Claims 9, 26 d-e: `bytes` reserved for `order` until `expires_ms`, decided against the
+    /// quota with this stream at the version before it.
+    Claimed {
+        order: String,
+        bytes: u64,
+        expires_ms: i64,
+        at_ms: i64,
+    },
+}
+event_enum!(StorageEvent {
+    Claimed => "gateway.storage.claimed",
 });
 
 /// One line of a submitted order, by reference to an image (never its bytes).

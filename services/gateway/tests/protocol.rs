@@ -516,3 +516,58 @@ async fn quote_catalog_and_locale_speak_the_shared_protocol() {
     let (s, _) = u.get("/api/v1/sites/nowhere/locale").await;
     assert_eq!(s, 404);
 }
+
+/// Fires `n` reservations of `each` bytes at once, one per fresh order of `u`; returns how
+/// many were granted. None may fail with anything but `over_quota`.
+async fn concurrent_reservations(u: &UserClient, n: usize, each: u64) -> usize {
+    let mut orders = Vec::new();
+    for _ in 0..n {
+        orders.push(u.new_order().await);
+    }
+    let body = json!({ "bytes": each });
+    let paths: Vec<String> = orders
+        .iter()
+        .map(|o| format!("/api/v1/orders/{o}/storage"))
+        .collect();
+    let replies = futures::future::join_all(paths.iter().map(|p| u.put(p, &body))).await;
+    let mut granted = 0;
+    for (s, b) in replies {
+        match s {
+            200 => granted += 1,
+            409 => assert_eq!(b["type"], "over_quota", "{b}"),
+            other => panic!("unexpected {other}: {b}"),
+        }
+    }
+    granted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reservations_on_postgres_keep_the_quota() {
+    let app = spawn_postgres_with(|c| c.storage.user_quota_bytes = 1_000_000).await;
+    let u = sign_up(&app, "race@example.com").await;
+    // 12 reservations of 300 kB against a 1 MB quota, all at once: exactly 3 fit.
+    assert_eq!(concurrent_reservations(&u, 12, 300_000).await, 3);
+    // And what was granted is what the quota sees: nothing more fits.
+    let o = u.new_order().await;
+    let (s, b) = u
+        .put(
+            &format!("/api/v1/orders/{o}/storage"),
+            &json!({"bytes": 100_001}),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    let (s, b) = u
+        .put(
+            &format!("/api/v1/orders/{o}/storage"),
+            &json!({"bytes": 100_000}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reservations_on_sqlite_keep_the_quota() {
+    let app = spawn_with(|c| c.storage.user_quota_bytes = 1_000_000).await;
+    let u = sign_up(&app, "race-lite@example.com").await;
+    assert_eq!(concurrent_reservations(&u, 12, 300_000).await, 3);
+}

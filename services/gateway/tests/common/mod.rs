@@ -68,9 +68,14 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 pub async fn spawn_postgres() -> TestApp {
+    spawn_postgres_with(|_| {}).await
+}
+
+pub async fn spawn_postgres_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let pg = reprint_testkit::TestPostgres::create().await;
     let nats = NatsServer::start();
-    let c = config(&pg.url, &nats.url);
+    let mut c = config(&pg.url, &nats.url);
+    tweak(&mut c);
     start(c, nats, None, Some(pg)).await
 }
 
