@@ -1227,20 +1227,37 @@ pub async fn download_image(
         .into_response())
 }
 
-/// A small JPEG preview of an image (EXIF orientation applied).
+/// A small JPEG preview of an image (EXIF orientation applied), built once per content and
+/// size and then served from the cache ([`crate::thumbs`]).
 pub async fn thumbnail(
     State(state): State<AppState>,
     user: User,
     Path(image): Path<String>,
 ) -> AppResult<Response> {
     let (hash, _) = owned_image(&state, &user, &image).await?;
-    let bytes = read_image(&state, &hash).await?;
-    let thumb = tokio::task::spawn_blocking(move || {
-        reprint_media::thumbnail::thumbnail_jpeg(&bytes, 320, 80, &reprint_media::Limits::default())
-    })
-    .await
-    .map_err(AppError::internal)?
-    .map_err(crate::error::media_error)?;
+    let edge = crate::thumbs::ALBUM_EDGE;
+    let thumb = match crate::thumbs::get(&state.store, &hash, edge).await? {
+        Some(t) => t,
+        None => {
+            let bytes = read_image(&state, &hash).await?;
+            let thumb = tokio::task::spawn_blocking(move || {
+                reprint_media::thumbnail::thumbnail_jpeg(
+                    &bytes,
+                    edge,
+                    crate::thumbs::ALBUM_QUALITY,
+                    &reprint_media::Limits::default(),
+                )
+            })
+            .await
+            .map_err(AppError::internal)?
+            .map_err(crate::error::media_error)?;
+            if let Err(e) = crate::thumbs::put(&state.store, &hash, edge, &thumb, now_ms()).await {
+                // The preview is still good for this response; the next one builds it again.
+                tracing::warn!(image = %hash, error = %e, "thumbnail not cached");
+            }
+            thumb
+        }
+    };
     Ok((
         [
             (header::CONTENT_TYPE, "image/jpeg"),

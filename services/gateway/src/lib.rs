@@ -15,6 +15,7 @@ pub mod events;
 pub mod openapi;
 pub mod projection;
 pub mod state;
+pub mod thumbs;
 pub mod upload;
 pub mod web;
 
@@ -59,6 +60,7 @@ impl Application {
             .await?
             .with_projection(projection::Lookups);
         db::migrate(&store).await?;
+        thumbs::migrate(&store).await?;
 
         let conn = connect(&ConnectSettings::new(
             config.nats.url.clone(),

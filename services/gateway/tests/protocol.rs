@@ -382,6 +382,32 @@ async fn runs_on_postgres_too() {
         .await;
     assert_eq!(s, 200, "{v}");
     assert_eq!(next_order(&mut lab).await.order.to_string(), order);
+    thumbnails_are_cached(&app, &u, up["image"].as_str().unwrap()).await;
+}
+
+#[tokio::test]
+async fn thumbnails_are_built_once() {
+    let app = spawn().await;
+    let u = sign_up(&app, "thumbs@example.com").await;
+    let order = u.new_order().await;
+    let photo = jpeg(7, 1600, 1200);
+    let (s, _) = u
+        .put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({"bytes": photo.len()}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (s, up) = u.upload(&order, "t.jpg", photo).await;
+    assert_eq!(s, 201, "{up}");
+    let image = up["image"].as_str().unwrap();
+    // Someone else's image: not found, cached or not.
+    let other = sign_up(&app, "thumbs-other@example.com").await;
+    let (s, _, _) = thumbnail(&other, image).await;
+    assert_eq!(s, 404);
+    thumbnails_are_cached(&app, &u, image).await;
+    let (s, _, _) = thumbnail(&other, image).await;
+    assert_eq!(s, 404);
 }
 
 #[tokio::test]

@@ -430,3 +430,46 @@ where
     }
     panic!("timed out waiting for {what}");
 }
+
+/// Fetches an image's thumbnail: (status, content type, bytes).
+pub async fn thumbnail(u: &UserClient, image: &str) -> (u16, String, Vec<u8>) {
+    let r = u
+        .http
+        .get(u.url(&format!("/api/v1/images/{image}/thumbnail")))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    let ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, ct, r.bytes().await.unwrap().to_vec())
+}
+
+/// Takes an image's bytes out of the object store (so only a cache can still answer for it).
+pub async fn delete_image_bytes(app: &TestApp, image: &str) {
+    let bucket = app
+        .js
+        .get_object_store(reprint_bus::objects::BUCKET)
+        .await
+        .unwrap();
+    bucket.delete(image).await.unwrap();
+}
+
+/// Thumbnails are built once and then served from the cache: after the first one, the image's
+/// bytes are taken out of the object store and the thumbnail still comes, the same.
+pub async fn thumbnails_are_cached(app: &TestApp, u: &UserClient, image: &str) {
+    let (s, ct, first) = thumbnail(u, image).await;
+    assert_eq!(s, 200);
+    assert_eq!(ct, "image/jpeg");
+    assert_eq!(&first[..2], &[0xff, 0xd8], "a JPEG");
+    delete_image_bytes(app, image).await;
+    let (s, _, again) = thumbnail(u, image).await;
+    assert_eq!(
+        s, 200,
+        "served from the cache, not rebuilt from the (gone) image"
+    );
+    assert_eq!(again, first);
+}
