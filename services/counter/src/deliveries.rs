@@ -22,7 +22,8 @@ use reprint_eventstore::Transaction;
 use reprint_site::{Identity, SiteError};
 use serde::de::DeserializeOwned;
 
-use crate::db::{self, V};
+use reprint_eventstore::sql::{self, Arg};
+
 use crate::error::CounterError;
 use crate::messages;
 use crate::state::Counter;
@@ -86,14 +87,14 @@ async fn reception_recorded(
     tx: &mut Transaction,
     m: ReceptionRecorded,
 ) -> Result<(), CounterError> {
-    let n = db::exec(
-        tx,
+    let n = sql::exec(
+        tx.conn(),
         "UPDATE counter_orders SET lab_reception = $2, lab_estimated_finish = $3, state = CASE WHEN state = 'placed' THEN 'received' ELSE state END, updated_at = $4 WHERE order_id = $1",
         &[
-            V::from(m.order.to_string()),
-            V::from(m.extract.reception.number.to_string()),
-            V::from(m.estimated_finish.map(db::time)),
-            V::from(db::time(Utc::now())),
+            Arg::from(m.order.to_string()),
+            Arg::from(m.extract.reception.number.to_string()),
+            Arg::from(m.estimated_finish.map(sql::ts)),
+            Arg::from(sql::ts(Utc::now())),
         ],
     )
     .await?;
@@ -129,18 +130,18 @@ async fn order_rejected(
             },
         )
         .await?;
-    db::exec(
-        tx,
+    sql::exec(
+        tx.conn(),
         "UPDATE counter_orders SET state = 'rejected', notice = $2, updated_at = $3 WHERE order_id = $1",
-        &[V::from(m.order.to_string()), V::from(reason), V::from(db::time(m.at))],
+        &[Arg::from(m.order.to_string()), Arg::from(reason), Arg::from(sql::ts(m.at))],
     )
     .await?;
     // The order may still be held for its images (a rejection cannot come before the order
     // was sent, but a held copy must never go out after it).
-    db::exec(
-        tx,
+    sql::exec(
+        tx.conn(),
         "DELETE FROM counter_held_orders WHERE order_id = $1",
-        &[V::from(m.order.to_string())],
+        &[Arg::from(m.order.to_string())],
     )
     .await?;
     c.metrics.orders.with_label_values(&["rejected"]).inc();
@@ -217,17 +218,17 @@ async fn delivery_dispatched(
                 .user
                 .clone()
                 .ok_or_else(|| CounterError::Internal("registered file without user".into()))?;
-            db::exec(
-                tx,
+            sql::exec(
+                tx.conn(),
                 "INSERT INTO counter_orders (order_id, reception_number, registration_number, route, lab, customer_name, telephone, state, received_at, updated_at) VALUES ($1, $2, $3, 'internet', $4, $5, $6, 'received', $7, $7) ON CONFLICT (order_id) DO NOTHING",
                 &[
-                    V::from(m.order.to_string()),
-                    V::from(reception.number.to_string()),
-                    V::from(file.registration_number.to_string()),
-                    V::from(m.lab.to_string()),
-                    V::from(user.name),
-                    V::from(user.telephone.as_str()),
-                    V::from(db::time(m.dispatched_at)),
+                    Arg::from(m.order.to_string()),
+                    Arg::from(reception.number.to_string()),
+                    Arg::from(file.registration_number.to_string()),
+                    Arg::from(m.lab.to_string()),
+                    Arg::from(user.name),
+                    Arg::from(user.telephone.as_str()),
+                    Arg::from(sql::ts(m.dispatched_at)),
                 ],
             )
             .await?;
@@ -255,13 +256,13 @@ async fn delivery_dispatched(
         Err(e) => return Err(e.into()),
     }
     let now = Utc::now();
-    db::exec(
-        tx,
+    sql::exec(
+        tx.conn(),
         "UPDATE counter_orders SET state = 'ready', lab_reception = $2, arrived_at = $3, updated_at = $3 WHERE order_id = $1",
         &[
-            V::from(m.order.to_string()),
-            V::from(m.extract.reception.number.to_string()),
-            V::from(db::time(now)),
+            Arg::from(m.order.to_string()),
+            Arg::from(m.extract.reception.number.to_string()),
+            Arg::from(sql::ts(now)),
         ],
     )
     .await?;

@@ -51,6 +51,12 @@ pub enum CounterError {
     Internal(String),
 }
 
+impl From<sqlx::Error> for CounterError {
+    fn from(e: sqlx::Error) -> CounterError {
+        CounterError::Store(reprint_eventstore::Error::Database(e))
+    }
+}
+
 impl From<reprint_site::SiteError> for CounterError {
     fn from(e: reprint_site::SiteError) -> CounterError {
         match e {

@@ -12,7 +12,8 @@ use reprint_domain::protocol::{Customer, OrderPlaced, PlacedItem, Sender, Stage}
 use reprint_domain::{Charge, OrderId, OrderItem, PrintSize, ReceptionNumber, SiteKind, Telephone};
 use reprint_site::Identity;
 
-use crate::db::{self, V};
+use reprint_eventstore::sql::{self, Arg};
+
 use crate::error::{CounterError, Result};
 use crate::medium::Medium;
 use crate::messages;
@@ -237,31 +238,31 @@ async fn open(
     let payload =
         serde_json::to_string(&placed).map_err(|e| CounterError::Internal(e.to_string()))?;
     let hashes: Vec<String> = items.iter().map(|i| i.image.to_hex()).collect();
-    db::exec(
-        &mut tx,
+    sql::exec(
+        tx.conn(),
         "INSERT INTO counter_held_orders (order_id, message_id, subject, payload, images, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         &[
-            V::from(order.to_string()),
-            V::from(messages::message_id(&rules.site, "order-placed", order)),
-            V::from(subjects::order_placed(&messages::bus_site(&lab.id)?)),
-            V::from(payload),
-            V::from(hashes.join(" ")),
-            V::from(db::time(now)),
+            Arg::from(order.to_string()),
+            Arg::from(messages::message_id(&rules.site, "order-placed", order)),
+            Arg::from(subjects::order_placed(&messages::bus_site(&lab.id)?)),
+            Arg::from(payload),
+            Arg::from(hashes.join(" ")),
+            Arg::from(sql::ts(now)),
         ],
     )
     .await?;
-    db::exec(
-        &mut tx,
+    sql::exec(
+        tx.conn(),
         "INSERT INTO counter_orders (order_id, reception_number, registration_number, route, lab, customer_name, telephone, state, received_at, expected_ready, updated_at) VALUES ($1, $2, $3, 'counter_medium', $4, $5, $6, 'placed', $7, $8, $7)",
         &[
-            V::from(order.to_string()),
-            V::from(reception.number.to_string()),
-            V::from(file.registration_number.to_string()),
-            V::from(lab.id.to_string()),
-            V::from(user.name.clone()),
-            V::from(user.telephone.as_str()),
-            V::from(db::time(now)),
-            V::from(db::time(expected_ready)),
+            Arg::from(order.to_string()),
+            Arg::from(reception.number.to_string()),
+            Arg::from(file.registration_number.to_string()),
+            Arg::from(lab.id.to_string()),
+            Arg::from(user.name.clone()),
+            Arg::from(user.telephone.as_str()),
+            Arg::from(sql::ts(now)),
+            Arg::from(sql::ts(expected_ready)),
         ],
     )
     .await?;

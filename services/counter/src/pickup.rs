@@ -12,7 +12,9 @@ use reprint_domain::protocol::{CollectionRecorded, Payment, SettlementRecorded, 
 use reprint_domain::{Charge, Money, ReceptionNumber, Telephone};
 use reprint_site::index;
 
-use crate::db::{self, Row, V};
+use reprint_eventstore::sql::{self, Arg};
+
+use crate::db::{ORDER_COLS, OrderRow, PaymentRow};
 use crate::error::{CounterError, Result};
 use crate::messages;
 use crate::state::{Counter, RETRIES};
@@ -42,29 +44,27 @@ pub struct OrderSummary {
 }
 
 impl OrderSummary {
-    pub fn from_row(r: &Row) -> OrderSummary {
+    pub fn from_row(r: &OrderRow) -> OrderSummary {
         OrderSummary {
-            order: r.str("order_id"),
-            reception_number: r.str("reception_number"),
-            lab: r.str("lab"),
-            lab_reception: r.text("lab_reception"),
-            route: r.str("route"),
-            customer_name: r.str("customer_name"),
-            telephone: r.str("telephone"),
-            state: r.str("state"),
-            received_at: r.text("received_at").as_deref().and_then(db::parse_time),
+            order: r.order_id.clone(),
+            reception_number: r.reception_number.clone(),
+            lab: r.lab.clone(),
+            lab_reception: r.lab_reception.clone(),
+            route: r.route.clone(),
+            customer_name: r.customer_name.clone(),
+            telephone: r.telephone.clone(),
+            state: r.state.clone(),
+            received_at: sql::parse_ts(&r.received_at),
             expected_ready: r
-                .text("lab_estimated_finish")
-                .or_else(|| r.text("expected_ready"))
+                .lab_estimated_finish
                 .as_deref()
-                .and_then(db::parse_time),
-            arrived_at: r.text("arrived_at").as_deref().and_then(db::parse_time),
-            notice: r.text("notice"),
+                .or(r.expected_ready.as_deref())
+                .and_then(sql::parse_ts),
+            arrived_at: r.arrived_at.as_deref().and_then(sql::parse_ts),
+            notice: r.notice.clone(),
         }
     }
 }
-
-const ORDER_COLS: &str = "SELECT order_id, reception_number, registration_number, route, lab, customer_name, telephone, state, received_at, expected_ready, lab_reception, lab_estimated_finish, arrived_at, notice FROM counter_orders";
 
 /// Orders in some states, newest change first.
 pub async fn orders_in(
@@ -75,10 +75,10 @@ pub async fn orders_in(
     let mut tx = counter.store.begin().await?;
     let mut out = Vec::new();
     for s in states {
-        let rows = db::fetch(
-            &mut tx,
+        let rows: Vec<OrderRow> = sql::fetch(
+            tx.conn(),
             &format!("{ORDER_COLS} WHERE state = $1 ORDER BY updated_at DESC LIMIT $2"),
-            &[V::from(*s), V::I(limit)],
+            &[Arg::from(*s), Arg::from(limit)],
         )
         .await?;
         out.extend(rows.iter().map(OrderSummary::from_row));
@@ -113,10 +113,10 @@ pub async fn find(counter: &Counter, query: &str) -> Result<Vec<OrderSummary>> {
     }
     let mut tx = counter.store.begin().await?;
     if ReceptionNumber::parse(&rules.reception_number, &number).is_ok() {
-        let rows = db::fetch(
-            &mut tx,
+        let rows: Vec<OrderRow> = sql::fetch(
+            tx.conn(),
             &format!("{ORDER_COLS} WHERE reception_number = $1"),
-            &[V::from(number.clone())],
+            &[Arg::from(number.clone())],
         )
         .await?;
         tx.commit().await?;
@@ -127,10 +127,10 @@ pub async fn find(counter: &Counter, query: &str) -> Result<Vec<OrderSummary>> {
         }
         return Ok(rows.iter().map(OrderSummary::from_row).collect());
     }
-    let rows = db::fetch(
-        &mut tx,
+    let rows: Vec<OrderRow> = sql::fetch(
+        tx.conn(),
         &format!("{ORDER_COLS} WHERE lab_reception = $1"),
-        &[V::from(number.clone())],
+        &[Arg::from(number.clone())],
     )
     .await?;
     if !rows.is_empty() {
@@ -142,10 +142,10 @@ pub async fn find(counter: &Counter, query: &str) -> Result<Vec<OrderSummary>> {
         let receptions = index::receptions_by_telephone(&mut tx, phone.as_str()).await?;
         let mut out = Vec::new();
         for r in receptions {
-            if let Some(row) = db::fetch_one(
-                &mut tx,
+            if let Some(row) = sql::fetch_optional::<OrderRow>(
+                tx.conn(),
                 &format!("{ORDER_COLS} WHERE reception_number = $1"),
-                &[V::from(r.reception_number)],
+                &[Arg::from(r.reception_number)],
             )
             .await?
             {
@@ -190,7 +190,7 @@ pub struct PickupView {
     pub lab_charge: Option<Charge>,
     pub counter_charge: Charge,
     pub amount_due: Option<Money>,
-    pub payment: Option<Row>,
+    pub payment: Option<PaymentRow>,
 }
 
 impl PickupView {
@@ -213,17 +213,17 @@ pub async fn view(counter: &Counter, reception_number: &str) -> Result<PickupVie
         .by_reception(&mut tx, &number)
         .await?
         .ok_or_else(|| CounterError::NotFound(format!("no reception {number} at this counter")))?;
-    let row = db::fetch_one(
-        &mut tx,
+    let row: OrderRow = sql::fetch_optional(
+        tx.conn(),
         &format!("{ORDER_COLS} WHERE reception_number = $1"),
-        &[V::from(number.to_string())],
+        &[Arg::from(number.to_string())],
     )
     .await?
     .ok_or_else(|| CounterError::NotFound(format!("no order for reception {number}")))?;
-    let payment = db::fetch_one(
-        &mut tx,
+    let payment: Option<PaymentRow> = sql::fetch_optional(
+        tx.conn(),
         "SELECT * FROM counter_payments WHERE reception_number = $1",
-        &[V::from(number.to_string())],
+        &[Arg::from(number.to_string())],
     )
     .await?;
     tx.commit().await?;
@@ -375,14 +375,14 @@ async fn collect_once(
             },
         )
         .await?;
-    let order_row = db::fetch_one(
-        &mut tx,
+    let order_row: Option<(Option<String>,)> = sql::fetch_optional(
+        tx.conn(),
         "SELECT lab_reception FROM counter_orders WHERE order_id = $1",
-        &[V::from(reception.order.to_string())],
+        &[Arg::from(reception.order.to_string())],
     )
     .await?;
     let lab_reception = order_row
-        .and_then(|r| r.text("lab_reception"))
+        .and_then(|(lab_reception,)| lab_reception)
         .unwrap_or_default();
     let lab = reception.partner.clone();
     let payment = Payment {
@@ -391,45 +391,48 @@ async fn collect_once(
         change,
     };
     let date = local_date(rules, now).to_string();
-    db::exec(
-        &mut tx,
+    sql::exec(
+        tx.conn(),
         "INSERT INTO counter_payments (order_id, reception_number, lab, collected_at, local_date, method, tendered, change_given, lab_charge, counter_charge, total, currency, staff) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         &[
-            V::from(reception.order.to_string()),
-            V::from(number.to_string()),
-            V::from(lab.to_string()),
-            V::from(db::time(now)),
-            V::from(date.clone()),
-            V::from(method),
-            V::I(tendered.minor),
-            V::I(change.minor),
-            V::I(lab_charge.total.minor),
-            V::I(reception.charge.total.minor),
-            V::I(due.minor),
-            V::from(due.currency.to_string()),
-            V::from(staff),
+            Arg::from(reception.order.to_string()),
+            Arg::from(number.to_string()),
+            Arg::from(lab.to_string()),
+            Arg::from(sql::ts(now)),
+            Arg::from(date.clone()),
+            Arg::from(method),
+            Arg::from(tendered.minor),
+            Arg::from(change.minor),
+            Arg::from(lab_charge.total.minor),
+            Arg::from(reception.charge.total.minor),
+            Arg::from(due.minor),
+            Arg::from(due.currency.to_string()),
+            Arg::from(staff),
         ],
     )
     .await?;
     let settlement = uuid::Uuid::now_v7();
-    db::exec(
-        &mut tx,
+    sql::exec(
+        tx.conn(),
         "INSERT INTO counter_settlements (settlement_id, order_id, lab, amount, currency, at, local_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
-            V::from(settlement.to_string()),
-            V::from(reception.order.to_string()),
-            V::from(lab.to_string()),
-            V::I(lab_charge.total.minor),
-            V::from(due.currency.to_string()),
-            V::from(db::time(now)),
-            V::from(date),
+            Arg::from(settlement.to_string()),
+            Arg::from(reception.order.to_string()),
+            Arg::from(lab.to_string()),
+            Arg::from(lab_charge.total.minor),
+            Arg::from(due.currency.to_string()),
+            Arg::from(sql::ts(now)),
+            Arg::from(date),
         ],
     )
     .await?;
-    db::exec(
-        &mut tx,
+    sql::exec(
+        tx.conn(),
         "UPDATE counter_orders SET state = 'collected', updated_at = $2 WHERE order_id = $1",
-        &[V::from(reception.order.to_string()), V::from(db::time(now))],
+        &[
+            Arg::from(reception.order.to_string()),
+            Arg::from(sql::ts(now)),
+        ],
     )
     .await?;
     let bus_lab = messages::bus_site(&lab)?;

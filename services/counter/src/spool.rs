@@ -13,7 +13,9 @@ use reprint_bus::objects::Images;
 use reprint_eventstore::OutboxMessage;
 use tokio::sync::Notify;
 
-use crate::db::{self, V};
+use reprint_eventstore::sql::{self, Arg};
+
+use crate::db::HeldRow;
 use crate::error::{CounterError, Result};
 use crate::state::Counter;
 
@@ -70,22 +72,17 @@ impl Spool {
 /// Orders held for their images, oldest first.
 pub async fn held_count(counter: &Counter) -> Result<i64> {
     let mut tx = counter.store.begin().await?;
-    let row = db::fetch_one(
-        &mut tx,
-        "SELECT COUNT(*) AS n FROM counter_held_orders",
-        &[],
-    )
-    .await?;
+    let n = sql::scalar_i64(tx.conn(), "SELECT COUNT(*) FROM counter_held_orders", &[]).await?;
     tx.commit().await?;
-    Ok(row.map(|r| r.int("n")).unwrap_or(0))
+    Ok(n)
 }
 
 /// Uploads the images of every held order and moves its message into the outbox. Returns how
 /// many orders were forwarded; stops at the first failure (the link went down), keeping order.
 pub async fn forward_held(counter: &Counter, images: &Images) -> Result<usize> {
     let mut tx = counter.store.begin().await?;
-    let held = db::fetch(
-        &mut tx,
+    let held: Vec<HeldRow> = sql::fetch(
+        tx.conn(),
         "SELECT order_id, message_id, subject, payload, images FROM counter_held_orders ORDER BY created_at, order_id",
         &[],
     )
@@ -93,11 +90,7 @@ pub async fn forward_held(counter: &Counter, images: &Images) -> Result<usize> {
     tx.commit().await?;
     let mut forwarded = 0;
     for row in held {
-        let hashes: Vec<String> = row
-            .str("images")
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
+        let hashes: Vec<String> = row.images.split_whitespace().map(str::to_string).collect();
         for hash in &hashes {
             let path = counter.spool.path(hash);
             match tokio::fs::File::open(&path).await {
@@ -115,7 +108,7 @@ pub async fn forward_held(counter: &Counter, images: &Images) -> Result<usize> {
                     if !stored {
                         return Err(CounterError::Internal(format!(
                             "image {hash} of order {} is neither spooled nor in the object store",
-                            row.str("order_id")
+                            row.order_id
                         )));
                     }
                 }
@@ -124,9 +117,9 @@ pub async fn forward_held(counter: &Counter, images: &Images) -> Result<usize> {
         }
         let mut tx = counter.store.begin().await?;
         tx.enqueue(&[OutboxMessage {
-            message_id: row.str("message_id"),
-            subject: row.str("subject"),
-            payload: row.str("payload").into_bytes(),
+            message_id: row.message_id.clone(),
+            subject: row.subject.clone(),
+            payload: row.payload.clone().into_bytes(),
             headers: vec![
                 ("Content-Type".to_string(), "application/json".to_string()),
                 (
@@ -136,23 +129,19 @@ pub async fn forward_held(counter: &Counter, images: &Images) -> Result<usize> {
             ],
         }])
         .await?;
-        db::exec(
-            &mut tx,
+        sql::exec(
+            tx.conn(),
             "DELETE FROM counter_held_orders WHERE order_id = $1",
-            &[V::from(row.str("order_id"))],
+            &[Arg::from(&row.order_id)],
         )
         .await?;
         // Images still needed by another held order stay in the spool.
-        let still: Vec<String> = db::fetch(&mut tx, "SELECT images FROM counter_held_orders", &[])
-            .await?
-            .iter()
-            .flat_map(|r| {
-                r.str("images")
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let still: Vec<String> =
+            sql::fetch::<(String,)>(tx.conn(), "SELECT images FROM counter_held_orders", &[])
+                .await?
+                .iter()
+                .flat_map(|(images,)| images.split_whitespace().map(str::to_string))
+                .collect();
         tx.commit().await?;
         counter.relay.wake();
         for hash in hashes.iter().filter(|h| !still.contains(h)) {

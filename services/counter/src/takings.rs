@@ -4,13 +4,15 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use reprint_domain::charge::local_date;
 
-use crate::db::{self, V};
+use reprint_eventstore::sql::{self, Arg};
+
 use crate::error::Result;
 use crate::state::Counter;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct MethodTotal {
     pub method: String,
+    #[sqlx(rename = "n")]
     pub count: i64,
     pub total: i64,
 }
@@ -45,6 +47,15 @@ pub struct Takings {
     pub by_lab: Vec<LabBalance>,
 }
 
+/// The day's payments in one row.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+struct DayTotals {
+    n: i64,
+    total: i64,
+    counter_share: i64,
+    lab_share: i64,
+}
+
 async fn sum(
     tx: &mut reprint_eventstore::Transaction,
     table: &str,
@@ -52,16 +63,13 @@ async fn sum(
     lab: &str,
     day: Option<&str>,
 ) -> Result<i64> {
-    let mut args = vec![V::from(lab)];
-    let mut sql = format!("SELECT COALESCE(SUM({col}), 0) AS s FROM {table} WHERE lab = $1");
+    let mut args = vec![Arg::from(lab)];
+    let mut query = format!("SELECT CAST(SUM({col}) AS BIGINT) FROM {table} WHERE lab = $1");
     if let Some(day) = day {
-        sql.push_str(" AND local_date = $2");
-        args.push(V::from(day));
+        query.push_str(" AND local_date = $2");
+        args.push(Arg::from(day));
     }
-    Ok(db::fetch_one(tx, &sql, &args)
-        .await?
-        .map(|r| r.int("s"))
-        .unwrap_or(0))
+    Ok(sql::scalar_i64(tx.conn(), &query, &args).await?)
 }
 
 pub fn today(counter: &Counter, now: DateTime<Utc>) -> NaiveDate {
@@ -71,26 +79,19 @@ pub fn today(counter: &Counter, now: DateTime<Utc>) -> NaiveDate {
 pub async fn takings(counter: &Counter, date: NaiveDate) -> Result<Takings> {
     let d = date.to_string();
     let mut tx = counter.store.begin().await?;
-    let totals = db::fetch_one(
-        &mut tx,
-        "SELECT COUNT(*) AS n, COALESCE(SUM(total), 0) AS total, COALESCE(SUM(counter_charge), 0) AS counter_share, COALESCE(SUM(lab_charge), 0) AS lab_share FROM counter_payments WHERE local_date = $1",
-        &[V::from(d.clone())],
+    let totals: DayTotals = sql::fetch_optional(
+        tx.conn(),
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(total), 0) AS BIGINT) AS total, CAST(COALESCE(SUM(counter_charge), 0) AS BIGINT) AS counter_share, CAST(COALESCE(SUM(lab_charge), 0) AS BIGINT) AS lab_share FROM counter_payments WHERE local_date = $1",
+        &[Arg::from(d.clone())],
     )
     .await?
     .unwrap_or_default();
-    let by_method = db::fetch(
-        &mut tx,
-        "SELECT method, COUNT(*) AS n, COALESCE(SUM(total), 0) AS total FROM counter_payments WHERE local_date = $1 GROUP BY method ORDER BY method",
-        &[V::from(d.clone())],
+    let by_method: Vec<MethodTotal> = sql::fetch(
+        tx.conn(),
+        "SELECT method, COUNT(*) AS n, CAST(COALESCE(SUM(total), 0) AS BIGINT) AS total FROM counter_payments WHERE local_date = $1 GROUP BY method ORDER BY method",
+        &[Arg::from(d.clone())],
     )
-    .await?
-    .iter()
-    .map(|r| MethodTotal {
-        method: r.str("method"),
-        count: r.int("n"),
-        total: r.int("total"),
-    })
-    .collect();
+    .await?;
     let mut by_lab: Vec<LabBalance> = Vec::new();
     let mut labs: Vec<String> = counter
         .config
@@ -98,14 +99,13 @@ pub async fn takings(counter: &Counter, date: NaiveDate) -> Result<Takings> {
         .iter()
         .map(|l| l.id.to_string())
         .collect();
-    for r in db::fetch(
-        &mut tx,
+    for (lab,) in sql::fetch::<(String,)>(
+        tx.conn(),
         "SELECT DISTINCT lab FROM counter_payments ORDER BY lab",
         &[],
     )
     .await?
     {
-        let lab = r.str("lab");
         if !labs.contains(&lab) {
             labs.push(lab);
         }
@@ -129,10 +129,10 @@ pub async fn takings(counter: &Counter, date: NaiveDate) -> Result<Takings> {
     Ok(Takings {
         date,
         currency: counter.rules().currency.to_string(),
-        collections: totals.int("n"),
-        total: totals.int("total"),
-        counter_share: totals.int("counter_share"),
-        lab_share: totals.int("lab_share"),
+        collections: totals.n,
+        total: totals.total,
+        counter_share: totals.counter_share,
+        lab_share: totals.lab_share,
         by_method,
         by_lab,
     })

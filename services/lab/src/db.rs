@@ -10,11 +10,10 @@
 //! - `lab_ledger`: per delivery counter, what was charged, collected by the counter, and paid;
 //! - `lab_production_log`: who moved which reception when.
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use reprint_eventstore::{Conn, Store, Transaction};
-use sqlx::postgres::PgRow;
-use sqlx::sqlite::SqliteRow;
-use sqlx::{FromRow, Row};
+use chrono::{DateTime, Utc};
+use reprint_eventstore::sql::{self, Arg, ts};
+use reprint_eventstore::{Store, Transaction};
+use sqlx::FromRow;
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS lab_receptions (
@@ -75,122 +74,16 @@ const SCHEMA: &[&str] = &[
 
 /// Creates the lab's tables (idempotent).
 pub async fn migrate(store: &Store) -> Result<(), reprint_eventstore::Error> {
-    let mut tx = store.begin().await?;
-    for ddl in SCHEMA {
-        exec(&mut tx, ddl, &[]).await?;
-    }
-    tx.commit().await
-}
-
-/// A bound value.
-#[derive(Debug, Clone)]
-pub enum V {
-    T(String),
-    I(i64),
-    Null,
-}
-
-impl From<&str> for V {
-    fn from(s: &str) -> V {
-        V::T(s.to_string())
-    }
-}
-impl From<String> for V {
-    fn from(s: String) -> V {
-        V::T(s)
-    }
-}
-impl From<i64> for V {
-    fn from(i: i64) -> V {
-        V::I(i)
-    }
-}
-impl From<Option<String>> for V {
-    fn from(s: Option<String>) -> V {
-        s.map_or(V::Null, V::T)
-    }
-}
-
-/// A time as stored: RFC 3339 in UTC with milliseconds (sorts as text).
-pub fn ts(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-pub fn parse_ts(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
-}
-
-macro_rules! bind_all {
-    ($q:expr, $binds:expr) => {{
-        let mut q = $q;
-        for b in $binds {
-            q = match b {
-                V::T(s) => q.bind(s.clone()),
-                V::I(i) => q.bind(*i),
-                V::Null => q.bind(None::<String>),
-            };
-        }
-        q
-    }};
-}
-
-/// Runs a statement; returns the rows affected.
-pub async fn exec(tx: &mut Transaction, sql: &str, binds: &[V]) -> Result<u64, sqlx::Error> {
-    exec_conn(tx.conn(), sql, binds).await
-}
-
-pub async fn exec_conn(conn: Conn<'_>, sql: &str, binds: &[V]) -> Result<u64, sqlx::Error> {
-    Ok(match conn {
-        Conn::Postgres(c) => bind_all!(sqlx::query(sql), binds)
-            .execute(&mut *c)
-            .await?
-            .rows_affected(),
-        Conn::Sqlite(c) => bind_all!(sqlx::query(sql), binds)
-            .execute(&mut *c)
-            .await?
-            .rows_affected(),
-    })
-}
-
-/// Fetches rows as `T` (a `sqlx::FromRow` on both backends).
-pub async fn fetch<T>(tx: &mut Transaction, sql: &str, binds: &[V]) -> Result<Vec<T>, sqlx::Error>
-where
-    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
-{
-    Ok(match tx.conn() {
-        Conn::Postgres(c) => {
-            bind_all!(sqlx::query_as::<_, T>(sql), binds)
-                .fetch_all(&mut *c)
-                .await?
-        }
-        Conn::Sqlite(c) => {
-            bind_all!(sqlx::query_as::<_, T>(sql), binds)
-                .fetch_all(&mut *c)
-                .await?
-        }
-    })
+    sql::migrate(store, SCHEMA).await
 }
 
 /// One integer of the first row (e.g. a sum), 0 when there is none.
-pub async fn scalar_i64(tx: &mut Transaction, sql: &str, binds: &[V]) -> Result<i64, sqlx::Error> {
-    Ok(match tx.conn() {
-        Conn::Postgres(c) => bind_all!(sqlx::query(sql), binds)
-            .fetch_optional(&mut *c)
-            .await?
-            .map(|r| r.try_get::<Option<i64>, _>(0))
-            .transpose()?
-            .flatten()
-            .unwrap_or(0),
-        Conn::Sqlite(c) => bind_all!(sqlx::query(sql), binds)
-            .fetch_optional(&mut *c)
-            .await?
-            .map(|r| r.try_get::<Option<i64>, _>(0))
-            .transpose()?
-            .flatten()
-            .unwrap_or(0),
-    })
+pub async fn scalar_i64(
+    tx: &mut Transaction,
+    query: &str,
+    args: &[Arg],
+) -> Result<i64, sqlx::Error> {
+    sql::scalar_i64(tx.conn(), query, args).await
 }
 
 /// A reception's production row.
@@ -222,16 +115,16 @@ pub async fn production_by_reception(
     tx: &mut Transaction,
     number: &str,
 ) -> Result<Option<ProductionRow>, sqlx::Error> {
-    let sql = format!("{PRODUCTION_COLS} WHERE reception_number = $1");
-    Ok(fetch(tx, &sql, &[number.into()]).await?.into_iter().next())
+    let query = format!("{PRODUCTION_COLS} WHERE reception_number = $1");
+    sql::fetch_optional(tx.conn(), &query, &[number.into()]).await
 }
 
 pub async fn production_by_order(
     tx: &mut Transaction,
     order: &str,
 ) -> Result<Option<ProductionRow>, sqlx::Error> {
-    let sql = format!("{PRODUCTION_COLS} WHERE order_id = $1");
-    Ok(fetch(tx, &sql, &[order.into()]).await?.into_iter().next())
+    let query = format!("{PRODUCTION_COLS} WHERE order_id = $1");
+    sql::fetch_optional(tx.conn(), &query, &[order.into()]).await
 }
 
 pub async fn production_by_state(
@@ -239,16 +132,17 @@ pub async fn production_by_state(
     state: &str,
     limit: i64,
 ) -> Result<Vec<ProductionRow>, sqlx::Error> {
-    let sql = format!("{PRODUCTION_COLS} WHERE state = $1 ORDER BY received_at LIMIT $2");
-    fetch(tx, &sql, &[state.into(), limit.into()]).await
+    let query = format!("{PRODUCTION_COLS} WHERE state = $1 ORDER BY received_at LIMIT $2");
+    sql::fetch(tx.conn(), &query, &[state.into(), limit.into()]).await
 }
 
 pub async fn production_by_registration(
     tx: &mut Transaction,
     registration: &str,
 ) -> Result<Vec<ProductionRow>, sqlx::Error> {
-    let sql = format!("{PRODUCTION_COLS} WHERE registration_number = $1 ORDER BY received_at DESC");
-    fetch(tx, &sql, &[registration.into()]).await
+    let query =
+        format!("{PRODUCTION_COLS} WHERE registration_number = $1 ORDER BY received_at DESC");
+    sql::fetch(tx.conn(), &query, &[registration.into()]).await
 }
 
 /// Moves a reception from one of `from` to `to`; false when it was in none of them.
@@ -262,16 +156,16 @@ pub async fn move_state(
     note: &str,
 ) -> Result<bool, sqlx::Error> {
     let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 5)).collect();
-    let sql = format!(
+    let query = format!(
         "UPDATE lab_receptions SET state = $1, updated_at = $2, note = $3 WHERE order_id = $4 AND state IN ({})",
         placeholders.join(", ")
     );
-    let mut binds: Vec<V> = vec![to.into(), ts(at).into(), note.into(), order.into()];
-    binds.extend(from.iter().map(|s| V::from(*s)));
-    let moved = exec(tx, &sql, &binds).await? == 1;
+    let mut binds: Vec<Arg> = vec![to.into(), ts(at).into(), note.into(), order.into()];
+    binds.extend(from.iter().map(|s| Arg::from(*s)));
+    let moved = sql::exec(tx.conn(), &query, &binds).await? == 1;
     if moved {
-        exec(
-            tx,
+        sql::exec(
+            tx.conn(),
             "INSERT INTO lab_production_log (order_id, state, at, actor, note) VALUES ($1, $2, $3, $4, $5)",
             &[order.into(), to.into(), ts(at).into(), actor.into(), note.into()],
         )
@@ -290,8 +184,8 @@ pub struct LogRow {
 }
 
 pub async fn production_log(tx: &mut Transaction, order: &str) -> Result<Vec<LogRow>, sqlx::Error> {
-    fetch(
-        tx,
+    sql::fetch(
+        tx.conn(),
         "SELECT state, at, actor, note FROM lab_production_log WHERE order_id = $1 ORDER BY at",
         &[order.into()],
     )
@@ -307,8 +201,8 @@ pub struct QueueRow {
 }
 
 pub async fn queue_of(tx: &mut Transaction, order: &str) -> Result<Vec<QueueRow>, sqlx::Error> {
-    fetch(
-        tx,
+    sql::fetch(
+        tx.conn(),
         "SELECT size, printer, prints FROM lab_queue WHERE order_id = $1 ORDER BY size",
         &[order.into()],
     )
@@ -317,8 +211,8 @@ pub async fn queue_of(tx: &mut Transaction, order: &str) -> Result<Vec<QueueRow>
 
 /// Prints waiting on a printer (receptions received or printing).
 pub async fn printer_backlog(tx: &mut Transaction, printer: &str) -> Result<i64, sqlx::Error> {
-    scalar_i64(
-        tx,
+    sql::scalar_i64(
+        tx.conn(),
         "SELECT CAST(SUM(q.prints) AS BIGINT) FROM lab_queue q JOIN lab_receptions r ON r.order_id = q.order_id WHERE q.printer = $1 AND r.state IN ('received', 'printing')",
         &[printer.into()],
     )
@@ -338,8 +232,8 @@ pub async fn hashes_of(
     tx: &mut Transaction,
     registration: &str,
 ) -> Result<Vec<HashRow>, sqlx::Error> {
-    fetch(
-        tx,
+    sql::fetch(
+        tx.conn(),
         "SELECT image, reception_number, phash, received_on FROM lab_image_hashes WHERE registration_number = $1",
         &[registration.into()],
     )
@@ -360,8 +254,8 @@ pub struct LedgerEntry<'a> {
 
 /// Records a ledger entry; false when it was recorded before.
 pub async fn ledger_entry(tx: &mut Transaction, e: &LedgerEntry<'_>) -> Result<bool, sqlx::Error> {
-    Ok(exec(
-        tx,
+    Ok(sql::exec(
+        tx.conn(),
         "INSERT INTO lab_ledger (entry_id, counter, order_id, kind, amount_minor, currency, at) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (entry_id) DO NOTHING",
         &[
             e.entry_id.clone().into(),
@@ -386,8 +280,8 @@ pub struct LedgerSum {
 }
 
 pub async fn ledger_sums(tx: &mut Transaction) -> Result<Vec<LedgerSum>, sqlx::Error> {
-    fetch(
-        tx,
+    sql::fetch(
+        tx.conn(),
         "SELECT counter, kind, currency, CAST(SUM(amount_minor) AS BIGINT) AS amount FROM lab_ledger GROUP BY counter, kind, currency ORDER BY counter, kind",
         &[],
     )

@@ -487,7 +487,7 @@ fn page(lab: &Lab, title: &str, session: Option<&Session>, body: &str) -> Html<S
 }
 
 fn local(lab: &Lab, rfc3339: &str) -> String {
-    db::parse_ts(rfc3339)
+    reprint_eventstore::sql::parse_ts(rfc3339)
         .map(|t| {
             t.with_timezone(&lab.rules().time_zone)
                 .format("%Y-%m-%d %H:%M")

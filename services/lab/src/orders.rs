@@ -35,11 +35,12 @@ use reprint_domain::{
     Charge, EarlierPrint, OrderId, ReceptionNumber, Recognition, SiteId, SiteKind, Telephone,
 };
 use reprint_eventstore::Transaction;
+use reprint_eventstore::sql::{self, ts};
 use reprint_media::PerceptualHash;
 use reprint_media::edit::EditList;
 use reprint_site::{Identity, SiteError};
 
-use crate::db::{self, V, ts};
+use crate::db;
 use crate::error::LabError;
 use crate::state::{Lab, outbox};
 
@@ -258,15 +259,15 @@ async fn receive_order(
         tracing::info!(order = %order.order, code = ?refusal.code, reason = %refusal.reason, "order rejected");
         return enqueue_rejection(lab, tx, order.order, &order.sender, &refusal, trace).await;
     }
-    db::exec(tx, "SAVEPOINT lab_order", &[]).await?;
+    sql::exec(tx.conn(), "SAVEPOINT lab_order", &[]).await?;
     match open(lab, tx, &order, wants_digital_copy(&message.payload), trace).await {
         Ok(()) => {
-            db::exec(tx, "RELEASE SAVEPOINT lab_order", &[]).await?;
+            sql::exec(tx.conn(), "RELEASE SAVEPOINT lab_order", &[]).await?;
             Ok(())
         }
         Err(LabError::Domain(d)) => {
-            db::exec(tx, "ROLLBACK TO SAVEPOINT lab_order", &[]).await?;
-            db::exec(tx, "RELEASE SAVEPOINT lab_order", &[]).await?;
+            sql::exec(tx.conn(), "ROLLBACK TO SAVEPOINT lab_order", &[]).await?;
+            sql::exec(tx.conn(), "RELEASE SAVEPOINT lab_order", &[]).await?;
             let refusal = refuse(RejectCode::InvalidOrder, d.to_string());
             enqueue_rejection(lab, tx, order.order, &order.sender, &refusal, trace).await
         }
@@ -546,8 +547,8 @@ async fn open(
     };
     let prints: i64 = items.iter().map(|i| i64::from(i.quantity)).sum();
     let order_json = serde_json::to_string(order).map_err(json_err)?;
-    db::exec(
-        tx,
+    sql::exec(
+        tx.conn(),
         "INSERT INTO lab_receptions (order_id, reception_number, registration_number, counter, sender_kind, sender_id, route, state, prints, charge_minor, currency, received_at, estimated_finish, updated_at, note, digital_copy, order_json) VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', $8, $9, $10, $11, $12, $11, '', $13, $14) ON CONFLICT (order_id) DO NOTHING",
         &[
             order.order.to_string().into(),
@@ -561,14 +562,14 @@ async fn open(
             reception.charge.total.minor.into(),
             reception.charge.total.currency.code().into(),
             ts(now).into(),
-            V::T(ts(estimated_finish)),
+            ts(estimated_finish).into(),
             i64::from(digital_copy).into(),
             order_json.into(),
         ],
     )
     .await?;
-    db::exec(
-        tx,
+    sql::exec(
+        tx.conn(),
         "INSERT INTO lab_production_log (order_id, state, at, actor, note) VALUES ($1, 'received', $2, 'order consumer', $3)",
         &[
             order.order.to_string().into(),
@@ -578,8 +579,8 @@ async fn open(
     )
     .await?;
     for (size, (printer, prints)) in queue_lines(lab, &items) {
-        db::exec(
-            tx,
+        sql::exec(
+            tx.conn(),
             "INSERT INTO lab_queue (order_id, size, printer, prints) VALUES ($1, $2, $3, $4) ON CONFLICT (order_id, size) DO NOTHING",
             &[order.order.to_string().into(), size.into(), printer.into(), prints.into()],
         )
@@ -588,8 +589,8 @@ async fn open(
     let today = local_date(lab.rules(), now).to_string();
     for item in &order.items {
         if let Some(h) = item.perceptual_hash {
-            db::exec(
-                tx,
+            sql::exec(
+                tx.conn(),
                 "INSERT INTO lab_image_hashes (registration_number, image, reception_number, phash, received_on) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (registration_number, image, reception_number) DO NOTHING",
                 &[
                     registration.clone().into(),

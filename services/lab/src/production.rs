@@ -287,7 +287,8 @@ async fn render_job(
         size: size.code().to_string(),
         dpi: printer.config.dpi,
         icc_profile: printer.icc_name.clone(),
-        created: db::ts(now),
+        // The ticket keeps its milliseconds (what the printers' drivers read).
+        created: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         files,
     };
     let json = serde_json::to_vec_pretty(&ticket)
