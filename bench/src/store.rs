@@ -4,7 +4,7 @@
 //! | figure | value | baseline |
 //! |---|---|---|
 //! | `store.append.<b>.w<N>` | appends/s through `Store::append`, one event per transaction, N writers each on its own stream with an exact expected version | raw sqlx `INSERT` of the same row into a table of the same shape and indexes, same pool, same N |
-//! | `store.relay.<b>` | outbox rows published and marked sent per second by `Relay` | raw async-nats JetStream publish with message ids, pipelined in windows of the relay's batch size |
+//! | `store.relay.<b>` | outbox rows published and marked sent per second by `Relay::drain` (what `Relay::run` does) | raw async-nats JetStream publish of the same messages (payload, headers, message ids), pipelined in windows of the relay's batch size |
 //! | `store.consume.<b>` | messages handled per second by `InboxConsumer` (inbox + one append each, batched) | raw pull consume + ack of the same messages, same batch size, no database |
 //!
 //! The bench starts its own nats-server and makes fresh databases (reprint-testkit).
@@ -318,18 +318,30 @@ async fn relay(
     let n = args.relay;
     let payload = vec![7u8; args.payload];
 
-    // Raw: pipelined publishes with message ids, acks awaited per window.
+    // The same messages for both sides: an event's outbox message (message id, event type
+    // and schema version headers, payload).
+    let messages = |subject: &str| -> Vec<OutboxMessage> {
+        (0..n)
+            .map(|_| OutboxMessage::for_event(subject.to_string(), &new_event(&payload)))
+            .collect()
+    };
+
+    // Raw: pipelined publishes with the same headers and message ids, acks awaited per window.
     let subject = bench_stream(js, &format!("RAW_RELAY_{}", b.name())).await?;
+    let raw_messages = messages(&subject);
     let start = Instant::now();
-    let mut sent = 0;
-    while sent < n {
-        let mut acks = Vec::with_capacity(WINDOW);
-        for _ in 0..WINDOW.min(n - sent) {
+    for window in raw_messages.chunks(WINDOW) {
+        let mut acks = Vec::with_capacity(window.len());
+        for m in window {
+            let mut headers = async_nats::HeaderMap::new();
+            for (name, value) in &m.headers {
+                headers.append(name.as_str(), value.as_str());
+            }
             let publish = jetstream::message::PublishMessage::build()
-                .payload(payload.clone().into())
-                .message_id(Uuid::now_v7().to_string());
-            acks.push(js.send_publish(subject.clone(), publish).await?);
-            sent += 1;
+                .payload(m.payload.clone().into())
+                .headers(headers)
+                .message_id(m.message_id.as_str());
+            acks.push(js.send_publish(m.subject.clone(), publish).await?);
         }
         for a in acks {
             a.await?;
@@ -341,16 +353,10 @@ async fn relay(
     let subject = bench_stream(js, &format!("RELAY_{}", b.name())).await?;
     let db = Db::create(b).await;
     let store = Store::open(db.url()).await?;
-    let mut left = n;
-    while left > 0 {
-        let k = left.min(1000);
+    for chunk in messages(&subject).chunks(1000) {
         let mut tx = store.begin().await?;
-        let messages: Vec<OutboxMessage> = (0..k)
-            .map(|_| OutboxMessage::for_event(subject.clone(), &new_event(&payload)))
-            .collect();
-        tx.enqueue(&messages).await?;
+        tx.enqueue(chunk).await?;
         tx.commit().await?;
-        left -= k;
     }
     let relay = Relay::new(
         store.clone(),
@@ -363,7 +369,8 @@ async fn relay(
     let start = Instant::now();
     let mut relayed = 0;
     while relayed < n {
-        let k = relay.run_once().await?;
+        // What `Relay::run` does while rows are waiting.
+        let k = relay.drain().await?;
         if k == 0 {
             bail!("relay stopped at {relayed} of {n}");
         }

@@ -118,17 +118,29 @@ impl Relay {
             self.cursor.store(0, Ordering::Relaxed);
             return Ok(Published::default());
         }
+        let (published, send_error) = self.publish(pending).await;
+        let next = match published.acked.last() {
+            Some(&last) if full && published.failed == 0 && send_error.is_none() => last,
+            _ => 0,
+        };
+        self.cursor.store(next, Ordering::Relaxed);
+        match send_error {
+            Some(e) if published.acked.is_empty() => Err(RelayError::Publish(e)),
+            _ => Ok(published),
+        }
+    }
+
+    /// Sends a batch (pipelined) and awaits its acks: what was acknowledged in order, and the
+    /// error that stopped the sending, if any.
+    async fn publish(&self, pending: Vec<PendingMessage>) -> (Published, Option<String>) {
         let mut acks: Vec<(i64, PublishAckFuture)> = Vec::with_capacity(pending.len());
         let mut send_error = None;
         for PendingMessage { id, message } in pending {
             let mut headers = HeaderMap::new();
-            for (name, value) in &message.headers {
-                headers.append(name.as_str(), value.as_str());
+            for (name, value) in message.headers {
+                headers.append(name, value);
             }
-            headers.insert(
-                async_nats::header::NATS_MESSAGE_ID,
-                message.message_id.as_str(),
-            );
+            headers.insert(async_nats::header::NATS_MESSAGE_ID, message.message_id);
             let publish = jetstream::message::PublishMessage::build()
                 .payload(Bytes::from(message.payload))
                 .headers(headers);
@@ -140,7 +152,10 @@ impl Relay {
                 }
             }
         }
-        let mut published = Published::default();
+        let mut published = Published {
+            acked: Vec::with_capacity(acks.len()),
+            ..Published::default()
+        };
         let mut in_order = true;
         for (id, ack) in acks {
             match ack.await {
@@ -158,14 +173,74 @@ impl Relay {
                 }
             }
         }
-        let next = match published.acked.last() {
-            Some(&last) if full && published.failed == 0 && send_error.is_none() => last,
-            _ => 0,
-        };
-        self.cursor.store(next, Ordering::Relaxed);
-        match send_error {
-            Some(e) if published.acked.is_empty() => Err(RelayError::Publish(e)),
-            _ => Ok(published),
+        (published, send_error)
+    }
+
+    /// Relays until a round finds less than a full batch (the outbox is drained) and returns
+    /// how many rows were marked sent. The rounds overlap: while one batch is published and
+    /// acknowledged, the previous one is marked sent and the next one read (on two other
+    /// connections), so the database work hides behind the JetStream round trips. At most one batch is in flight, and rows
+    /// are marked sent only once acknowledged, in outbox order, as with [`Relay::run_once`];
+    /// a failed publish ends the drain after marking what was acknowledged before it.
+    pub async fn drain(&self) -> Result<usize, RelayError> {
+        Ok(self.drain_until(|| false).await?.0)
+    }
+
+    /// [`Relay::drain`], stopping between batches when `stop` says so; also says whether it
+    /// stopped that way.
+    async fn drain_until(
+        &self,
+        mut stop: impl FnMut() -> bool,
+    ) -> Result<(usize, bool), RelayError> {
+        let size = self.config.batch_size.max(1);
+        let mut pending = self
+            .store
+            .pending_outbox(self.cursor.load(Ordering::Relaxed), size)
+            .await?;
+        let mut to_mark: Vec<i64> = Vec::new();
+        let mut marked = 0;
+        loop {
+            if pending.is_empty() {
+                self.store.mark_sent(&to_mark).await?;
+                self.cursor.store(0, Ordering::Relaxed);
+                return Ok((marked + to_mark.len(), false));
+            }
+            if stop() {
+                // The cursor stays at the last batch published, as between two rounds.
+                self.store.mark_sent(&to_mark).await?;
+                return Ok((marked + to_mark.len(), true));
+            }
+            let full = pending.len() >= size;
+            let last = pending.last().map_or(0, |p| p.id);
+            let fetch = async {
+                if full {
+                    self.store.pending_outbox(last, size).await
+                } else {
+                    Ok(Vec::new())
+                }
+            };
+            let ((published, send_error), mark, next) =
+                tokio::join!(self.publish(pending), self.store.mark_sent(&to_mark), fetch);
+            marked += to_mark.len();
+            let next = match mark.and(next) {
+                Ok(next) => next,
+                Err(e) => {
+                    // Not marked: the acked rows are published again later (deduplicated).
+                    self.cursor.store(0, Ordering::Relaxed);
+                    return Err(e.into());
+                }
+            };
+            to_mark = published.acked;
+            if published.failed > 0 || send_error.is_some() || !full {
+                self.store.mark_sent(&to_mark).await?;
+                self.cursor.store(0, Ordering::Relaxed);
+                return match send_error {
+                    Some(e) if to_mark.is_empty() && marked == 0 => Err(RelayError::Publish(e)),
+                    _ => Ok((marked + to_mark.len(), false)),
+                };
+            }
+            self.cursor.store(last, Ordering::Relaxed);
+            pending = next;
         }
     }
 
@@ -183,20 +258,24 @@ impl Relay {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
-            let wait = match self.run_once().await {
-                Ok(n) if n >= self.config.batch_size => Duration::ZERO,
+            let mut stopped = false;
+            // Drain, honouring a shutdown between batches.
+            let drained = self
+                .drain_until(|| {
+                    stopped = stopped || futures::FutureExt::now_or_never(&mut shutdown).is_some();
+                    stopped
+                })
+                .await;
+            let wait = match drained {
+                Ok((_, true)) => return,
                 Ok(_) => self.config.poll_interval,
                 Err(e) => {
                     tracing::warn!(error = %e, "outbox relay round failed");
                     self.config.error_backoff
                 }
             };
-            if wait.is_zero() {
-                // More is waiting; still honour a shutdown between rounds.
-                if futures::FutureExt::now_or_never(&mut shutdown).is_some() {
-                    return;
-                }
-                continue;
+            if stopped {
+                return;
             }
             tokio::select! {
                 _ = &mut shutdown => return,

@@ -196,12 +196,16 @@ pub(crate) async fn pending(
 
 pub(crate) async fn mark_sent(conn: &mut SqliteConnection, ids: &[i64]) -> Result<()> {
     let now = Utc::now();
-    for id in ids {
-        sqlx::query("UPDATE outbox SET sent_at = ? WHERE id = ? AND sent_at IS NULL")
-            .bind(now)
-            .bind(id)
-            .execute(&mut *conn)
-            .await?;
+    // One statement per chunk of ids (far below SQLite's limit of bound parameters).
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let sql =
+            format!("UPDATE outbox SET sent_at = ? WHERE id IN ({marks}) AND sent_at IS NULL");
+        let mut q = sqlx::query(&sql).bind(now);
+        for id in chunk {
+            q = q.bind(id);
+        }
+        q.execute(&mut *conn).await?;
     }
     Ok(())
 }

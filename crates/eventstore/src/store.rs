@@ -334,7 +334,18 @@ impl Store {
             return Ok(());
         }
         match &self.pools {
-            Pools::Postgres(p) => pg::mark_sent(&mut *p.acquire().await?, ids).await,
+            Pools::Postgres(p) => {
+                // Without waiting for the WAL flush: should the server crash before it, the
+                // rows are published again, which JetStream's duplicate window and the
+                // consumers' inboxes make harmless (as a relay crash before mark-sent).
+                let mut tx = p.begin().await?;
+                sqlx::query("SET LOCAL synchronous_commit = off")
+                    .execute(&mut *tx)
+                    .await?;
+                pg::mark_sent(&mut tx, ids).await?;
+                tx.commit().await?;
+                Ok(())
+            }
             Pools::Sqlite { .. } => {
                 let mut tx = self.begin().await?;
                 if let TxInner::Sqlite(t) = &mut tx.inner {
