@@ -3,9 +3,10 @@
 //! (SQLite files in a temporary directory, or a PostgreSQL database), and the tests drive them
 //! through their HTTP JSON APIs the way a browser or a till would.
 //!
-//! - [`binaries`] builds `reprint-lab`, `reprint-counter` and `reprint-gateway` once per test
-//!   process (`cargo build --bin ...`, a no-op when they are fresh; set `REPRINT_E2E_NO_BUILD=1`
-//!   to use whatever is in the target directory) and finds them in the target directory.
+//! - [`binaries`] finds `reprint-lab`, `reprint-counter` and `reprint-gateway` in the target
+//!   directory (`$CARGO_TARGET_DIR/debug` or `target/debug`) and, when one is missing or a
+//!   source file of `crates/` or `services/` is newer than it, runs `cargo build --bin ...` once
+//!   per test process (`REPRINT_E2E_NO_BUILD=1`: never build when they are there).
 //! - [`Network::start`] writes each service's configuration into a temporary directory, based on
 //!   `deploy/local/*.toml` with free ports and the environment overrides
 //!   (`REPRINT_LAB__NATS__URL`, `REPRINT_GATEWAY__STORE__URL`, ...), starts the processes with
@@ -71,7 +72,7 @@ pub fn binaries() -> &'static Path {
         let dir = binary_dir();
         let present = BINARIES.iter().all(|b| dir.join(b).is_file());
         let skip = std::env::var("REPRINT_E2E_NO_BUILD").is_ok_and(|v| v == "1");
-        if !(present && skip) {
+        if !present || (!skip && binaries_stale(&dir)) {
             // Cargo's own lock on the target directory serialises the test processes that
             // get here at the same time; a fresh build is a no-op.
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -103,6 +104,48 @@ pub fn binaries() -> &'static Path {
         }
         dir
     })
+}
+
+/// Whether a source file of the workspace is newer than the oldest service binary.
+fn binaries_stale(dir: &Path) -> bool {
+    let oldest = BINARIES
+        .iter()
+        .filter_map(|b| {
+            std::fs::metadata(dir.join(b))
+                .and_then(|m| m.modified())
+                .ok()
+        })
+        .min();
+    let Some(oldest) = oldest else { return true };
+    let root = workspace_root();
+    let mut newest = std::time::SystemTime::UNIX_EPOCH;
+    let mut todo: Vec<PathBuf> = vec![root.join("crates"), root.join("services")];
+    for f in ["Cargo.toml", "Cargo.lock"] {
+        if let Ok(t) = std::fs::metadata(root.join(f)).and_then(|m| m.modified()) {
+            newest = newest.max(t);
+        }
+    }
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let Ok(meta) = e.metadata() else { continue };
+            if meta.is_dir() {
+                let name = e.file_name();
+                if name != "tests" && name != "target" && name != "benches" && name != "fuzz" {
+                    todo.push(p);
+                }
+            } else if (p.extension().is_some_and(|x| x == "rs" || x == "sql")
+                || p.file_name().is_some_and(|n| n == "Cargo.toml"))
+                && let Ok(t) = meta.modified()
+            {
+                newest = newest.max(t);
+            }
+        }
+    }
+    newest > oldest
 }
 
 // ------------------------------------------------------------------ processes
