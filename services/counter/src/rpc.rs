@@ -11,12 +11,10 @@ use chrono::Utc;
 use reprint_bus::directory::{PriceLine, SiteAnnouncement};
 use reprint_bus::request::RpcError;
 use reprint_bus::subjects;
-use reprint_domain::file::{OrderItem, UserFile};
 use reprint_domain::protocol::{
     CatalogProduct, CatalogReply, LocaleReply, QuoteReply, QuoteRequest,
 };
-use reprint_domain::{DomainError, Money, PrintSize, SiteKind, Telephone, determine_charge};
-use reprint_site::Identity;
+use reprint_domain::{DomainError, Money, PrintSize, SiteKind};
 
 use crate::error::CounterError;
 use crate::messages;
@@ -76,45 +74,21 @@ pub async fn quote(counter: &Counter, body: serde_json::Value) -> Result<QuoteRe
     quote_inner(counter, req).await.map_err(rpc_error)
 }
 
-async fn quote_inner(counter: &Counter, req: QuoteRequest) -> Result<QuoteReply, CounterError> {
-    let name = req.customer.name.trim();
-    if name.is_empty() {
+async fn quote_inner(counter: &Counter, mut req: QuoteRequest) -> Result<QuoteReply, CounterError> {
+    if req.customer.name.trim().is_empty() {
         return Err(CounterError::Invalid(
             "the customer's name is missing".into(),
         ));
     }
-    let telephone = Telephone::parse(&req.customer.telephone)?;
-    if req.items.is_empty() {
-        return Err(CounterError::Domain(DomainError::EmptyOrder));
-    }
-    let items: Vec<OrderItem> = req
-        .items
-        .iter()
-        .map(|i| OrderItem {
-            image: i.image,
-            name: i.name.clone(),
-            size: i.size,
-            quantity: i.quantity,
-        })
-        .collect();
-    let who = Identity {
-        registration_number: req.customer.registration_number.clone(),
-        name: name.to_string(),
-        telephone,
-        address: None,
-        email: None,
-    };
-    // Read only: nothing is written, and the transaction is rolled back.
-    let mut tx = counter.store.begin().await?;
-    let found = match counter.files.find(&mut tx, &who).await? {
-        Some(number) => Some(counter.files.load(&mut tx, &number).await?.file),
-        None => None,
-    };
-    tx.rollback().await?;
-    let file = found.unwrap_or_else(UserFile::default);
     // No evidence besides the file: intake and deliveries charge by the file alone, and a
     // quote must say what the counter will charge.
-    let charge = determine_charge(counter.rules(), &file, &items, &[], req.at)?;
+    for item in &mut req.items {
+        item.history.clear();
+    }
+    // Read only: nothing is written, and the transaction is rolled back.
+    let mut tx = counter.store.begin().await?;
+    let charge = counter.files.quote(&mut tx, &req).await?;
+    tx.rollback().await?;
     Ok(QuoteReply {
         site: counter.rules().site.clone(),
         site_kind: SiteKind::Counter,

@@ -29,7 +29,7 @@ use reprint_domain::extract::{Sharing, extract};
 use reprint_domain::file::{OpenReception, OrderItem, Route};
 use reprint_domain::protocol::{
     CollectionRecorded, OrderPlaced, OrderRejected, ReceptionRecorded, RejectCode, Sender,
-    SettlementRecorded, Stage, StatusChanged,
+    SettlementRecorded, Stage, StatusChanged, order_items,
 };
 use reprint_domain::{
     Charge, EarlierPrint, OrderId, ReceptionNumber, Recognition, SiteId, SiteKind, Telephone,
@@ -501,16 +501,7 @@ async fn open(
         .find_or_register(tx, &who, now)
         .await
         .map_err(site_error)?;
-    let items: Vec<OrderItem> = order
-        .items
-        .iter()
-        .map(|i| OrderItem {
-            image: i.image,
-            name: i.name.clone(),
-            size: i.size,
-            quantity: i.quantity,
-        })
-        .collect();
+    let items = order_items(&order.items);
     let registration = loaded.registration_number.as_str().to_string();
     let mut evidence: Vec<EarlierPrint> = order
         .items

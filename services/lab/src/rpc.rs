@@ -7,12 +7,10 @@ use chrono::Utc;
 use reprint_bus::directory::{PriceLine, SiteAnnouncement};
 use reprint_bus::request::RpcError;
 use reprint_bus::subjects;
-use reprint_domain::file::{OrderItem, UserFile};
 use reprint_domain::protocol::{
-    CatalogProduct, CatalogReply, LocaleReply, QuoteReply, QuoteRequest,
+    CatalogProduct, CatalogReply, LocaleReply, QuoteReply, QuoteRequest, order_items,
 };
-use reprint_domain::{DomainError, Money, PrintSize, SiteKind, Telephone, determine_charge};
-use reprint_site::Identity;
+use reprint_domain::{DomainError, Money, PrintSize, SiteKind, Telephone};
 
 use crate::error::LabError;
 use crate::orders::estimate_finish;
@@ -39,7 +37,7 @@ pub async fn quote(lab: Lab, req: QuoteRequest) -> Result<QuoteReply, RpcError> 
 }
 
 async fn quote_inner(lab: &Lab, req: QuoteRequest) -> Result<QuoteReply, LabError> {
-    let telephone = Telephone::parse(&req.customer.telephone)?;
+    Telephone::parse(&req.customer.telephone)?;
     for item in &req.items {
         if lab.printer_for(item.size).is_none() {
             return Err(LabError::Domain(DomainError::UnknownSize {
@@ -47,36 +45,10 @@ async fn quote_inner(lab: &Lab, req: QuoteRequest) -> Result<QuoteReply, LabErro
             }));
         }
     }
-    let items: Vec<OrderItem> = req
-        .items
-        .iter()
-        .map(|i| OrderItem {
-            image: i.image,
-            name: i.name.clone(),
-            size: i.size,
-            quantity: i.quantity,
-        })
-        .collect();
-    let evidence: Vec<_> = req
-        .items
-        .iter()
-        .flat_map(|i| i.history.iter().cloned())
-        .filter(|e| &e.site == lab.site())
-        .collect();
-    let who = Identity {
-        registration_number: req.customer.registration_number.clone(),
-        name: req.customer.name.clone(),
-        telephone,
-        address: None,
-        email: None,
-    };
-    // Read only: the transaction is rolled back when dropped.
+    // Read only: the transaction is rolled back.
     let mut tx = lab.store.begin().await?;
-    let file = match lab.files.find(&mut tx, &who).await? {
-        Some(number) => lab.files.load(&mut tx, &number).await?.file,
-        None => UserFile::default(),
-    };
-    let charge = determine_charge(lab.rules(), &file, &items, &evidence, req.at)?;
+    let charge = lab.files.quote(&mut tx, &req).await?;
+    let items = order_items(&req.items);
     let estimated_finish = estimate_finish(lab, &mut tx, &items, lab.clock.now()).await?;
     tx.rollback().await?;
     Ok(QuoteReply {
