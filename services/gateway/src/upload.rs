@@ -24,7 +24,7 @@ use utoipa::ToSchema;
 use crate::api::owned_order;
 use crate::auth::User;
 use crate::error::{AppError, AppResult, media_error};
-use crate::events::{ImageEvent, OrderEvent, image_stream, order_stream};
+use crate::events::{ImageEvent, Order, OrderEvent, image_stream, order_stream};
 use crate::state::{AppState, now_ms, to_new};
 
 #[derive(Debug, Deserialize)]
@@ -130,48 +130,34 @@ pub async fn upload(
     let reader = tokio::fs::File::open(tmp.path()).await?;
     let stored = state.images.put(reader, Some(&hash)).await?;
 
-    // 4. Record it on the order and as the user's image, in one transaction.
+    // 4. Record it on the order and as the user's image, in one transaction. The album
+    //    uploads several files at once: one that lost the race for the order's version is
+    //    checked and recorded again (the reservation may be used up by then: 413).
     let (width, height) = info.display_size();
+    let format = info.format.name().to_string();
     let order_id = oid.to_string();
-    let already_on_order = order.images.iter().any(|(i, _, _)| *i == hash);
-    let at_ms = now_ms();
-    let mut tx = state.store.begin().await?;
-    if !already_on_order {
-        let ev = OrderEvent::ImageAttached {
-            image: hash.clone(),
-            name: name.clone(),
-            bytes: size,
-            at_ms,
-        };
-        tx.append(
-            &order_stream(&order_id),
-            ExpectedVersion::after(order.version),
-            &to_new(&[ev])?,
-        )
-        .await?;
-    }
-    let image_stream_id = image_stream(&user.id, &hash);
-    if tx.stream_version(&image_stream_id).await? == 0 {
-        let ev = ImageEvent::Uploaded {
-            account: user.id.clone(),
-            image: hash.clone(),
-            name: name.clone(),
-            bytes: size,
-            width,
-            height,
-            format: info.format.name().to_string(),
-            phash: Some(phash.to_string()),
-            order: order_id.clone(),
-            at_ms,
-        };
-        tx.append(&image_stream_id, ExpectedVersion::NoStream, &to_new(&[ev])?)
-            .await?;
-    }
-    tx.commit().await?;
-    let used = if already_on_order {
-        order.used
-    } else {
-        order.used + size
+    let image = ImageEvent::Uploaded {
+        account: user.id.clone(),
+        image: hash.clone(),
+        name: name.clone(),
+        bytes: size,
+        width,
+        height,
+        format: format.clone(),
+        phash: Some(phash.to_string()),
+        order: order_id.clone(),
+        at_ms: now_ms(),
+    };
+    let mut attempt = 0u32;
+    let remaining = loop {
+        attempt += 1;
+        match record(&state, &order_id, &image).await {
+            Err(AppError::Store(e)) if e.is_retryable() && attempt < RECORD_ATTEMPTS => {
+                let pause = rand::random::<u64>() % (5 * u64::from(attempt)) + 1;
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
+            other => break other?,
+        }
     };
     Ok((
         StatusCode::CREATED,
@@ -181,10 +167,65 @@ pub async fn upload(
             bytes: size,
             width,
             height,
-            format: info.format.name().to_string(),
+            format,
             stored_now: stored.uploaded,
-            remaining: order.reserved.saturating_sub(used),
+            remaining,
         }),
     )
         .into_response())
+}
+
+/// Attempts at recording an upload that races other uploads to the same order.
+const RECORD_ATTEMPTS: u32 = 16;
+
+/// Records `image` on order `order_id` (if not there yet) and as the user's image, checking
+/// the reservation against the order as this transaction reads it. Returns what the
+/// reservation has left.
+async fn record(state: &AppState, order_id: &str, image: &ImageEvent) -> AppResult<u64> {
+    let ImageEvent::Uploaded {
+        account,
+        image: hash,
+        name,
+        bytes,
+        at_ms,
+        ..
+    } = image;
+    let mut tx = state.store.begin().await?;
+    let mut order = Order::default();
+    for e in tx.read_stream(&order_stream(order_id), 1, 10_000).await? {
+        order = order.evolve(&e.decode::<OrderEvent>()?);
+    }
+    let mut used = order.used;
+    if !order.images.iter().any(|(i, _, _)| i == hash) {
+        let left = order.check_upload(now_ms())?;
+        if *bytes > left {
+            return Err(AppError::TooLarge(format!(
+                "the image is larger than the {left} bytes this order's reservation has left; declare more storage first"
+            )));
+        }
+        let ev = OrderEvent::ImageAttached {
+            image: hash.clone(),
+            name: name.clone(),
+            bytes: *bytes,
+            at_ms: *at_ms,
+        };
+        tx.append(
+            &order_stream(order_id),
+            ExpectedVersion::after(order.version),
+            &to_new(&[ev])?,
+        )
+        .await?;
+        used += bytes;
+    }
+    let image_stream_id = image_stream(account, hash);
+    if tx.stream_version(&image_stream_id).await? == 0 {
+        tx.append(
+            &image_stream_id,
+            ExpectedVersion::NoStream,
+            &to_new(std::slice::from_ref(image))?,
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(order.reserved.saturating_sub(used))
 }

@@ -1,5 +1,5 @@
 //! The server-rendered pages: sign-up by form, the album, the order page, the ops dashboard.
-//! (A headless-browser test is not written yet; see the issue.)
+//! (The same pages in a real browser: `tests/browser.rs`.)
 
 mod common;
 

@@ -597,3 +597,49 @@ async fn concurrent_reservations_on_sqlite_keep_the_quota() {
     let u = sign_up(&app, "race-lite@example.com").await;
     assert_eq!(concurrent_reservations(&u, 12, 300_000).await, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_uploads_to_one_order_all_land_within_the_reservation() {
+    let app = spawn().await;
+    let u = sign_up(&app, "parallel@example.com").await;
+    let order = u.new_order().await;
+    let photos: Vec<Vec<u8>> = (20..24).map(|seed| jpeg(seed, 800, 600)).collect();
+    let total: usize = photos.iter().map(Vec::len).sum();
+    let (s, _) = u
+        .put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({ "bytes": total }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let names: Vec<String> = (0..photos.len()).map(|i| format!("p{i}.jpg")).collect();
+    let replies = futures::future::join_all(
+        photos
+            .iter()
+            .zip(&names)
+            .map(|(p, n)| u.upload(&order, n, p.clone())),
+    )
+    .await;
+    for (s, b) in &replies {
+        assert_eq!(*s, 201, "{b}");
+    }
+    let (_, v) = u.get(&format!("/api/v1/orders/{order}")).await;
+    assert_eq!(v["images"].as_array().unwrap().len(), 4, "{v}");
+    assert_eq!(v["used"], total, "{v}");
+
+    // Two at once that fit only one by one: one lands, the other is over the reservation.
+    let o2 = u.new_order().await;
+    let a = jpeg(30, 800, 600);
+    let b = jpeg(31, 800, 600);
+    let (s, _) = u
+        .put(
+            &format!("/api/v1/orders/{o2}/storage"),
+            &json!({ "bytes": a.len().max(b.len()) + 10 }),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (ra, rb) = tokio::join!(u.upload(&o2, "a.jpg", a), u.upload(&o2, "b.jpg", b));
+    let mut statuses = [ra.0, rb.0];
+    statuses.sort();
+    assert_eq!(statuses, [201, 413], "{ra:?} {rb:?}");
+}
