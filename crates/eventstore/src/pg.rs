@@ -248,6 +248,43 @@ pub(crate) async fn append(
     }
 }
 
+/// The plainest form of a single-event append at an exact version, for an append that is its
+/// own transaction: no look-up of the event id and no `ON CONFLICT` (a stored event id or a
+/// lost version race raises, which aborts nothing outside a transaction).
+const INSERT_ONE_EXACT_AUTOCOMMIT: &str = "\
+INSERT INTO events (stream_id, version, event_id, event_type, schema_version, payload, metadata)
+SELECT $1, $7 + 1, $2, $3, $4, $5, $6
+WHERE COALESCE((SELECT MAX(version) FROM events WHERE stream_id = $1), 0) = $7
+RETURNING position";
+
+/// One event at an exact version, outside a transaction, in one round trip. `None` when the
+/// statement stored nothing (version off, event id stored, a concurrent writer first): then
+/// [`append`] works out which, with its rules.
+pub(crate) async fn append_one_exact(
+    conn: &mut PgConnection,
+    stream_id: &str,
+    expected: u64,
+    e: &NewEvent,
+) -> Result<Option<i64>> {
+    let md = codec::metadata_to_json(&e.metadata)?;
+    let r: std::result::Result<Option<i64>, sqlx::Error> =
+        sqlx::query_scalar(INSERT_ONE_EXACT_AUTOCOMMIT)
+            .bind(stream_id)
+            .bind(e.event_id)
+            .bind(&e.event_type)
+            .bind(e.schema_version as i32)
+            .bind(&e.payload)
+            .bind(md)
+            .bind(expected as i64)
+            .fetch_optional(&mut *conn)
+            .await;
+    match r {
+        Ok(position) => Ok(position),
+        Err(e) if unique_violation(&e).is_some() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Several appends of one unit of work (see `Transaction::append_deferred`).
 pub(crate) struct Deferred {
     pub stream_id: String,

@@ -233,6 +233,14 @@ impl Store {
         {
             // One statement, its own transaction: one round trip.
             let mut conn = pool.acquire().await?;
+            if let ([event], Some(v)) = (events, expected.exact())
+                && let Some(position) = pg::append_one_exact(&mut conn, stream_id, v, event).await?
+            {
+                return Ok(AppendResult {
+                    stream_version: v + 1,
+                    positions: vec![position],
+                });
+            }
             let out = pg::append(&mut conn, stream_id, expected, events, false).await?;
             return Ok(result_of(&out));
         }
