@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 pub use reprint_testkit::{NatsServer, TestPostgres};
 use serde_json::Value;
 
+pub mod cluster;
 pub mod flows;
 pub mod media;
 

@@ -1,0 +1,151 @@
+//! NATS as a 3-node cluster: three `nats-server` processes with JetStream, routes between
+//! them, each with its own store and monitoring port. A node can be killed (SIGKILL) and
+//! started again on its store.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use reprint_testkit::nats::{free_port, server_binary};
+use serde_json::Value;
+
+struct Node {
+    name: String,
+    port: u16,
+    cluster_port: u16,
+    monitor_port: u16,
+    store: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+pub struct NatsCluster {
+    nodes: Vec<Node>,
+    routes: String,
+}
+
+impl NatsCluster {
+    /// Three nodes, started and with JetStream ready (each node's `/healthz` answers 200).
+    pub async fn start() -> NatsCluster {
+        let nodes: Vec<Node> = (1..=3)
+            .map(|i| Node {
+                name: format!("n{i}"),
+                port: free_port(),
+                cluster_port: free_port(),
+                monitor_port: free_port(),
+                store: tempfile::tempdir().expect("JetStream store"),
+                child: None,
+            })
+            .collect();
+        let routes = nodes
+            .iter()
+            .map(|n| format!("nats://127.0.0.1:{}", n.cluster_port))
+            .collect::<Vec<_>>()
+            .join(",");
+        let mut c = NatsCluster { nodes, routes };
+        for i in 0..3 {
+            c.spawn(i);
+        }
+        for i in 0..3 {
+            c.wait_ready(i).await;
+        }
+        c
+    }
+
+    fn spawn(&mut self, i: usize) {
+        let routes = self.routes.clone();
+        let n = &mut self.nodes[i];
+        let child = Command::new(server_binary())
+            .args(["-a", "127.0.0.1", "-p", &n.port.to_string()])
+            .args(["-n", &n.name, "-js", "-sd"])
+            .arg(n.store.path())
+            .args(["--cluster_name", "reprint-e2e"])
+            .args(["--cluster", &format!("nats://127.0.0.1:{}", n.cluster_port)])
+            .args(["--routes", &routes])
+            .args(["-m", &n.monitor_port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server");
+        n.child = Some(child);
+    }
+
+    /// Waits until node `i` reports JetStream healthy (60 s at most).
+    pub async fn wait_ready(&self, i: usize) {
+        let url = format!("http://127.0.0.1:{}/healthz", self.nodes[i].monitor_port);
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = http.get(&url).send().await
+                && r.status().is_success()
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nats node {} not healthy within 60 s",
+                self.nodes[i].name
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The client URL: every node, comma-separated.
+    pub fn url(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|n| format!("nats://127.0.0.1:{}", n.port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// SIGKILL node `i`.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.nodes[i].child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Starts node `i` again on its store.
+    pub async fn start_again(&mut self, i: usize) {
+        self.kill(i);
+        self.spawn(i);
+        self.wait_ready(i).await;
+    }
+
+    /// The streams as node `i` reports them (`/jsz`): (name, replicas), sorted.
+    pub async fn stream_replicas(&self, i: usize) -> Vec<(String, u64)> {
+        let url = format!(
+            "http://127.0.0.1:{}/jsz?streams=true&config=true",
+            self.nodes[i].monitor_port
+        );
+        let v: Value = reqwest::get(&url)
+            .await
+            .expect("jsz")
+            .json()
+            .await
+            .expect("jsz json");
+        let mut out: Vec<(String, u64)> = v["account_details"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default())
+            .map(|s| {
+                (
+                    s["name"].as_str().unwrap_or_default().to_string(),
+                    s["config"]["num_replicas"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+impl Drop for NatsCluster {
+    fn drop(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.kill(i);
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! Fig. 1 with NATS as a 3-node cluster and replicated streams (the lab and the gateway with
+//! `nats.replicas = 3`); one node is killed mid-flow and the order still goes through, once.
+
+use std::time::Instant;
+
+use reprint_e2e::cluster::NatsCluster;
+use reprint_e2e::flows::{
+    collect_in_cash, counter_wait_ready, lab_print_and_dispatch, ledger, place_internet_order,
+    wait_for_slip, wait_for_stage,
+};
+use reprint_e2e::media::photo_jpeg;
+use reprint_e2e::{Network, Options, stage_counts, step, wait_for};
+use serde_json::json;
+
+async fn clustered_network(cluster: &NatsCluster) -> Network {
+    Network::start_with(Options {
+        nats_url: Some(cluster.url()),
+        replicas: Some(3),
+        ..Options::default()
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "bug: the counter provisions every stream and bucket with ProvisionSettings::default() \
+            (services/counter/src/link.rs, replicas 1; its config has no nats.replicas) through \
+            create_or_update, so at its start the lab's and gateway's R3 streams, the site \
+            directory and the image bucket drop to 1 replica; killing the node holding \
+            OBJ_reprint_images then fails the lab's start-printing with 503 (image get timed out)"]
+async fn fig1_on_a_three_node_cluster_survives_a_node_killed_mid_flow() {
+    let t0 = Instant::now();
+    let mut cluster = NatsCluster::start().await;
+    step(t0, "3-node cluster up");
+    let net = clustered_network(&cluster).await;
+    step(t0, "network up");
+    // Every stream and bucket replicated on all three nodes.
+    let mut streams = Vec::new();
+    for i in 0..3 {
+        streams.extend(cluster.stream_replicas(i).await);
+    }
+    streams.sort();
+    streams.dedup();
+    eprintln!("streams (name, replicas): {streams:?}");
+    let single: Vec<_> = streams.iter().filter(|(_, r)| *r < 3).collect();
+    assert!(
+        single.is_empty(),
+        "streams with fewer than 3 replicas: {single:?}"
+    );
+    let op = net.lab_operator().await;
+    let staff = net.counter_staff().await;
+    let user = net
+        .home_user("hanako@example.jp", "Hanako Yamada", "03-1234-5678")
+        .await;
+
+    let placed = place_internet_order(
+        &user,
+        &[("beach.jpg", photo_jpeg(1, 1600, 1200, 90))],
+        2,
+        true,
+    )
+    .await;
+    let view = wait_for_slip(&user, &placed.order, 30).await;
+    let lab_number = view["slip"]["reception"]["number"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(lab_number, "B0000001");
+    let lab_total = view["slip"]["reception"]["charge"]["total"]["minor"]
+        .as_i64()
+        .unwrap();
+    step(t0, "lab reception on the slip");
+
+    // A node dies mid-flow.
+    cluster.kill(0);
+    step(t0, "node n1 killed (SIGKILL)");
+
+    lab_print_and_dispatch(&op, &lab_number).await;
+    let pickup = counter_wait_ready(&staff, &lab_number, 45).await;
+    assert_eq!(pickup["amount_due"], lab_total + 250, "{pickup}");
+    step(t0, "ready at the counter");
+    let number = pickup["order"]["reception_number"].as_str().unwrap();
+    collect_in_cash(&staff, number, lab_total + 250).await;
+    let order = wait_for_stage(&user, &placed.order, "collected", 45).await;
+    let counts = stage_counts(&order);
+    for stage in ["received", "dispatched", "ready_for_pickup", "collected"] {
+        assert_eq!(counts.get(stage), Some(&1), "{stage} once: {counts:?}");
+    }
+    let settled = wait_for("the settlement at the lab", 45, || async {
+        let l = ledger(&op).await;
+        ((l.2 == lab_total).then_some(l), json!(format!("{l:?}")))
+    })
+    .await;
+    assert_eq!(settled, (lab_total, lab_total, lab_total, 0));
+    step(t0, "collected and settled with one node down");
+
+    cluster.start_again(0).await;
+    step(t0, "node n1 back");
+}
