@@ -13,6 +13,7 @@
 //! | `reprint.v1.lab.<lab>.order.placed` | gateway (Fig. 1) or counter (Fig. 2) | the lab |
 //! | `reprint.v1.lab.<lab>.collection.recorded` | the counter that handed the prints over | the lab (closes its reception record) |
 //! | `reprint.v1.lab.<lab>.settlement.recorded` | the counter, paying the lab's share | the lab |
+//! | `reprint.v1.lab.<lab>.order.cancelled` | the gateway, for a user's cancellation before printing | the lab |
 //! | `reprint.v1.counter.<counter>.order.rejected` | the lab, for an order the counter forwarded | the counter |
 //! | `reprint.v1.counter.<counter>.reception.recorded` | the lab: its reception record and file extract | the counter |
 //! | `reprint.v1.counter.<counter>.delivery.dispatched` | the lab: prints shipped plus its file extract | the counter |
@@ -266,17 +267,20 @@ pub enum Topic {
     CollectionRecorded,
     /// `settlement.recorded`: the counter settled the lab's share (counter -> lab).
     SettlementRecorded,
+    /// `order.cancelled`: the user cancelled before printing started (gateway -> lab).
+    OrderCancelled,
 }
 
 impl Topic {
     /// Every topic, in a fixed order.
-    pub const ALL: [Topic; 6] = [
+    pub const ALL: [Topic; 7] = [
         Topic::OrderPlaced,
         Topic::OrderRejected,
         Topic::ReceptionRecorded,
         Topic::DeliveryDispatched,
         Topic::CollectionRecorded,
         Topic::SettlementRecorded,
+        Topic::OrderCancelled,
     ];
 
     /// The subject suffix, e.g. `order.placed`.
@@ -288,15 +292,17 @@ impl Topic {
             Topic::DeliveryDispatched => "delivery.dispatched",
             Topic::CollectionRecorded => "collection.recorded",
             Topic::SettlementRecorded => "settlement.recorded",
+            Topic::OrderCancelled => "order.cancelled",
         }
     }
 
     /// The kinds of site that receive this topic.
     pub fn recipients(self) -> &'static [SiteKind] {
         match self {
-            Topic::OrderPlaced | Topic::CollectionRecorded | Topic::SettlementRecorded => {
-                &[SiteKind::Lab]
-            }
+            Topic::OrderPlaced
+            | Topic::CollectionRecorded
+            | Topic::SettlementRecorded
+            | Topic::OrderCancelled => &[SiteKind::Lab],
             Topic::OrderRejected | Topic::ReceptionRecorded => {
                 &[SiteKind::Counter, SiteKind::Gateway]
             }
@@ -446,6 +452,12 @@ fn inbox_string(kind: SiteKind, site: &SiteId, topic: Topic) -> String {
 /// `reprint.v1.lab.<lab>.order.placed`: gateway or counter -> lab.
 pub fn order_placed(lab: &SiteId) -> String {
     inbox_string(SiteKind::Lab, lab, Topic::OrderPlaced)
+}
+
+/// `reprint.v1.lab.<lab>.order.cancelled`: a user's cancellation, for the lab to honour
+/// while it has not started printing.
+pub fn order_cancelled(lab: &SiteId) -> String {
+    inbox_string(SiteKind::Lab, lab, Topic::OrderCancelled)
 }
 
 /// `reprint.v1.lab.<lab>.collection.recorded`: counter -> lab.

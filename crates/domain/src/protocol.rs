@@ -8,6 +8,7 @@
 //! | [`OrderRejected`] | `<gateway\|counter>.<sender>.order.rejected` | the lab |
 //! | [`ReceptionRecorded`] | `<gateway\|counter>.<sender>.reception.recorded` | the lab (Fig. 1 S307: the slip) |
 //! | [`DeliveryDispatched`] | `counter.<counter>.delivery.dispatched` | the lab (Fig. 1 ③, Fig. 2 ④) |
+//! | [`OrderCancelled`] | `lab.<lab>.order.cancelled` | the gateway, before printing starts |
 //! | [`CollectionRecorded`] | `lab.<lab>.collection.recorded` | the counter (Fig. 1 ④⑤, Fig. 2 ⑤⑥) |
 //! | [`SettlementRecorded`] | `lab.<lab>.settlement.recorded` | the counter, paying the lab's share |
 //! | [`StatusChanged`] | `status.<order>` | whoever moves the order on |
@@ -126,6 +127,17 @@ pub struct Payment {
     pub method: String,
     pub tendered: Money,
     pub change: Money,
+}
+
+/// The user cancelled the order (seed 000: a client may withdraw an order the fulfilment
+/// system has not started on). The lab cancels its reception if printing has not started;
+/// otherwise the order goes on and the lab says so in the order's status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderCancelled {
+    pub order: OrderId,
+    pub lab: SiteId,
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 /// The prints were handed over and paid for, in one payment of both charges.
