@@ -429,3 +429,12 @@ async fn ack(message: &jetstream::Message, kind: AckKind) {
         tracing::warn!(error = %e, "ack failed");
     }
 }
+
+impl Incoming {
+    /// The body read as JSON; an unreadable body is a permanent error (it will not get better
+    /// on redelivery), naming the subject.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HandlerError> {
+        serde_json::from_slice(&self.payload)
+            .map_err(|e| HandlerError::permanent(format!("{}: unreadable body: {e}", self.subject)))
+    }
+}

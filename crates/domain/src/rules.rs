@@ -105,6 +105,17 @@ impl TryFrom<RawSiteRules> for SiteRules {
 }
 
 impl SiteRules {
+    /// The language a site's replies are written in, from its time zone (a locale reply's
+    /// `language`): `ja`, `de`, `fr`, else `en`.
+    pub fn language(&self) -> &'static str {
+        match self.time_zone.name() {
+            "Asia/Tokyo" => "ja",
+            t if t.starts_with("Europe/Berlin") || t.starts_with("Europe/Vienna") => "de",
+            t if t.starts_with("Europe/Paris") => "fr",
+            _ => "en",
+        }
+    }
+
     /// Parses rules from TOML text. The error names the field (and, from the TOML parser, the
     /// line) and the refused value.
     pub fn from_toml(text: &str) -> Result<SiteRules, String> {
@@ -206,5 +217,20 @@ percent = 50
         assert!(e.contains("reception_number.prefix"), "{e}");
         let e = err_of(("within_months = 1", "within_days = 5"));
         assert!(e.contains("policy.tiers[1]"), "{e}");
+    }
+
+    #[test]
+    fn the_language_follows_the_time_zone() {
+        let mut rules = SiteRules::demo_lab(SiteId::parse("lab-a").unwrap());
+        for (tz, language) in [
+            (chrono_tz::Asia::Tokyo, "ja"),
+            (chrono_tz::Europe::Berlin, "de"),
+            (chrono_tz::Europe::Vienna, "de"),
+            (chrono_tz::Europe::Paris, "fr"),
+            (chrono_tz::America::New_York, "en"),
+        ] {
+            rules.time_zone = tz;
+            assert_eq!(rules.language(), language, "{tz}");
+        }
     }
 }

@@ -20,7 +20,6 @@ use reprint_domain::protocol::{DeliveryDispatched, OrderRejected, ReceptionRecor
 use reprint_domain::{ReceptionNumber, Telephone};
 use reprint_eventstore::Transaction;
 use reprint_site::{Identity, SiteError};
-use serde::de::DeserializeOwned;
 
 use reprint_eventstore::sql::{self, Arg};
 
@@ -41,11 +40,6 @@ fn classify(e: CounterError) -> HandlerError {
     }
 }
 
-fn body<T: DeserializeOwned>(m: &Incoming) -> Result<T, HandlerError> {
-    serde_json::from_slice(&m.payload)
-        .map_err(|e| HandlerError::permanent(format!("{}: unreadable body: {e}", m.subject)))
-}
-
 impl Handler for Deliveries {
     fn handle<'a>(
         &'a self,
@@ -64,13 +58,13 @@ impl Handler for Deliveries {
             };
             let c = &self.counter;
             match topic {
-                Topic::ReceptionRecorded => reception_recorded(c, tx, body(message)?)
+                Topic::ReceptionRecorded => reception_recorded(c, tx, message.json()?)
                     .await
                     .map_err(classify),
-                Topic::OrderRejected => order_rejected(c, tx, body(message)?)
+                Topic::OrderRejected => order_rejected(c, tx, message.json()?)
                     .await
                     .map_err(classify),
-                Topic::DeliveryDispatched => delivery_dispatched(c, tx, body(message)?)
+                Topic::DeliveryDispatched => delivery_dispatched(c, tx, message.json()?)
                     .await
                     .map_err(classify),
                 other => {

@@ -2,7 +2,6 @@
 //! `reprint-counter hash-password` reads a password on stdin and prints its argon2id hash for
 //! a `[[staff]]` account.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -34,14 +33,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command.unwrap_or(Cmd::Serve) {
         Cmd::HashPassword => {
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            if password.is_empty() {
-                anyhow::bail!("no password given on stdin");
-            }
-            let hash =
-                reprint_service::auth::hash_password(password).map_err(anyhow::Error::msg)?;
+            let hash = reprint_service::cli::hash_password_from_stdin("no password given on stdin")
+                .map_err(anyhow::Error::msg)?;
             println!("{hash}");
             Ok(())
         }

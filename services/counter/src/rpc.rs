@@ -135,18 +135,9 @@ pub fn locale(counter: &Counter) -> LocaleReply {
     LocaleReply {
         site: rules.site.clone(),
         currency: rules.currency,
-        language: language_of(rules.time_zone.name()).into(),
+        language: rules.language().into(),
         time_zone: rules.time_zone.name().to_string(),
         sizes: sizes(counter),
-    }
-}
-
-fn language_of(tz: &str) -> &'static str {
-    match tz {
-        "Asia/Tokyo" => "ja",
-        t if t.starts_with("Europe/Berlin") || t.starts_with("Europe/Vienna") => "de",
-        t if t.starts_with("Europe/Paris") => "fr",
-        _ => "en",
     }
 }
 

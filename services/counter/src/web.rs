@@ -19,21 +19,7 @@ use crate::error::CounterError;
 use crate::pickup::{self, OrderSummary, PaymentInput};
 use crate::takings;
 
-/// HTML-escapes text.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub use reprint_service::html::esc;
 
 const STYLE: &str = "body{font:20px/1.4 system-ui,sans-serif;margin:0;background:#f4f4f0;color:#222}
 header{background:#234;color:#fff;padding:10px 16px;display:flex;gap:12px;align-items:center;flex-wrap:wrap}

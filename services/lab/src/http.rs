@@ -17,6 +17,8 @@ use reprint_service::problem::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
+pub use reprint_service::html::esc;
+
 use crate::db::{self, LogRow, ProductionRow};
 use crate::error::{LabError, LabResult};
 use crate::production;
@@ -449,22 +451,6 @@ async fn openapi_json(_op: Operator) -> impl IntoResponse {
 }
 
 // ---------------------------------------------------------------- pages
-
-/// Escapes text for HTML.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 fn page(lab: &Lab, title: &str, session: Option<&Session>, body: &str) -> Html<String> {
     let nav = match session {

@@ -1,7 +1,6 @@
 //! `reprint-lab --config lab.toml`: runs the lab. `reprint-lab hash-password`: reads a password
 //! from standard input and prints its argon2id hash for `[[console.operators]]`.
 
-use std::io::BufRead;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -33,14 +32,8 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Cmd::HashPassword) => {
-            let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line)?;
-            let password = line.trim_end_matches(['\r', '\n']);
-            if password.is_empty() {
-                anyhow::bail!("an empty password");
-            }
-            let hash =
-                reprint_service::auth::hash_password(password).map_err(anyhow::Error::msg)?;
+            let hash = reprint_service::cli::hash_password_from_stdin("an empty password")
+                .map_err(anyhow::Error::msg)?;
             println!("{hash}");
             Ok(())
         }

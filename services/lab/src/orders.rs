@@ -72,11 +72,11 @@ impl Handler for LabInbox {
             let result = match topic {
                 Topic::OrderPlaced => receive_order(&self.0, tx, message, trace.as_deref()).await,
                 Topic::CollectionRecorded => {
-                    let c: CollectionRecorded = parse(&message.payload)?;
+                    let c: CollectionRecorded = message.json()?;
                     crate::settlement::collection(&self.0, tx, &c).await
                 }
                 Topic::SettlementRecorded => {
-                    let s: SettlementRecorded = parse(&message.payload)?;
+                    let s: SettlementRecorded = message.json()?;
                     crate::settlement::settlement(&self.0, tx, &s, trace.as_deref()).await
                 }
                 other => {
@@ -88,10 +88,6 @@ impl Handler for LabInbox {
             result.map_err(handler_error)
         })
     }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(payload: &[u8]) -> Result<T, HandlerError> {
-    serde_json::from_slice(payload).map_err(|e| HandlerError::permanent(format!("body: {e}")))
 }
 
 /// Store and NATS trouble is worth a retry; anything else will not get better.
