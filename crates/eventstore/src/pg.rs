@@ -530,9 +530,11 @@ pub(crate) async fn enqueue(conn: &mut PgConnection, messages: &[OutboxMessage])
         headers.push(codec::headers_to_json(&m.headers)?);
     }
     sqlx::query(
-        "INSERT INTO outbox (message_id, subject, payload, headers) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[]) \
-         ON CONFLICT (message_id) DO NOTHING",
+        "WITH o AS (\
+           INSERT INTO outbox (message_id, subject, payload, headers) \
+           SELECT * FROM UNNEST($1::text[], $2::text[], $3::bytea[], $4::text[]) \
+           ON CONFLICT (message_id) DO NOTHING RETURNING id) \
+         INSERT INTO outbox_pending (id) SELECT id FROM o",
     )
     .bind(ids)
     .bind(subjects)
@@ -550,7 +552,8 @@ pub(crate) async fn pending(
 ) -> Result<Vec<PendingMessage>> {
     let rows = sqlx::query(
         "SELECT id, message_id, subject, payload, headers FROM outbox \
-         WHERE sent_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
+         WHERE id = ANY(ARRAY(SELECT id FROM outbox_pending WHERE id > $1 ORDER BY id LIMIT $2)) \
+         ORDER BY id",
     )
     .bind(after_id)
     .bind(clamp_limit(limit))
@@ -576,7 +579,7 @@ pub(crate) async fn mark_sent(conn: &mut PgConnection, ids: &[i64]) -> Result<()
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query("UPDATE outbox SET sent_at = now() WHERE id = ANY($1) AND sent_at IS NULL")
+    sqlx::query("DELETE FROM outbox_pending WHERE id = ANY($1)")
         .bind(ids)
         .execute(&mut *conn)
         .await?;
@@ -584,7 +587,7 @@ pub(crate) async fn mark_sent(conn: &mut PgConnection, ids: &[i64]) -> Result<()
 }
 
 pub(crate) async fn unsent_count(conn: &mut PgConnection) -> Result<u64> {
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_pending")
         .fetch_one(&mut *conn)
         .await?;
     Ok(n as u64)

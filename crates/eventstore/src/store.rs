@@ -98,7 +98,10 @@ impl std::fmt::Debug for Store {
     }
 }
 
-const PG_MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/pg/0001_events.sql"))];
+const PG_MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/pg/0001_events.sql")),
+    (2, include_str!("../migrations/pg/0002_outbox_pending.sql")),
+];
 const SQLITE_MIGRATIONS: &[(i64, &str)] =
     &[(1, include_str!("../migrations/sqlite/0001_events.sql"))];
 
