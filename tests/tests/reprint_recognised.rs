@@ -80,10 +80,6 @@ async fn the_same_photo_re_encoded_is_recognised_as_a_reprint_by_the_lab() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: the lab's quote (services/lab/src/rpc.rs quote_inner -> lab.files.quote) \
-            ignores the order items' perceptual hashes, which the reception \
-            (services/lab/src/orders.rs open -> perceptual_evidence) uses: a re-encoded reprint \
-            is quoted 280 and charged 140"]
 async fn the_quote_of_a_re_encoded_reprint_is_what_the_lab_charges() {
     let t0 = Instant::now();
     let net = network().await;

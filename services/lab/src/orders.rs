@@ -28,8 +28,8 @@ use reprint_domain::charge::local_date;
 use reprint_domain::extract::{Sharing, extract};
 use reprint_domain::file::{OpenReception, OrderItem, Route};
 use reprint_domain::protocol::{
-    CollectionRecorded, OrderPlaced, OrderRejected, ReceptionRecorded, RejectCode, Sender,
-    SettlementRecorded, Stage, StatusChanged, order_items,
+    CollectionRecorded, OrderPlaced, OrderRejected, PlacedItem, ReceptionRecorded, RejectCode,
+    Sender, SettlementRecorded, Stage, StatusChanged, order_items,
 };
 use reprint_domain::{
     Charge, EarlierPrint, OrderId, ReceptionNumber, Recognition, SiteId, SiteKind, Telephone,
@@ -436,19 +436,41 @@ pub async fn estimate_finish(
     Ok(now + ChronoDuration::minutes(minutes))
 }
 
+/// The earlier prints this lab counts for these items besides the exact image ids of its file:
+/// the sender's history entries made at this lab, plus the photos recognised by perceptual hash
+/// among the images printed here for `registration` (none for a customer without a file here).
+/// The quote (`rpc::quote`) and the reception (`open`) both use it, so the lab charges what it
+/// quoted.
+pub async fn evidence(
+    lab: &Lab,
+    tx: &mut Transaction,
+    registration: Option<&str>,
+    items: &[PlacedItem],
+) -> Result<Vec<EarlierPrint>, LabError> {
+    let mut evidence: Vec<EarlierPrint> = items
+        .iter()
+        .flat_map(|i| i.history.iter().cloned())
+        .filter(|e| &e.site == lab.site())
+        .collect();
+    if let Some(registration) = registration {
+        evidence.extend(perceptual_evidence(lab, tx, registration, items).await?);
+    }
+    Ok(evidence)
+}
+
 /// Earlier prints recognised by perceptual hash among this registration's printed images.
 async fn perceptual_evidence(
     lab: &Lab,
     tx: &mut Transaction,
     registration: &str,
-    order: &OrderPlaced,
+    items: &[PlacedItem],
 ) -> Result<Vec<EarlierPrint>, LabError> {
     let mut evidence = Vec::new();
-    if order.items.iter().all(|i| i.perceptual_hash.is_none()) {
+    if items.iter().all(|i| i.perceptual_hash.is_none()) {
         return Ok(evidence);
     }
     let known = db::hashes_of(tx, registration).await?;
-    for item in &order.items {
+    for item in items {
         let Some(h) = item.perceptual_hash else {
             continue;
         };
@@ -499,13 +521,7 @@ async fn open(
         .map_err(site_error)?;
     let items = order_items(&order.items);
     let registration = loaded.registration_number.as_str().to_string();
-    let mut evidence: Vec<EarlierPrint> = order
-        .items
-        .iter()
-        .flat_map(|i| i.history.iter().cloned())
-        .filter(|e| &e.site == lab.site())
-        .collect();
-    evidence.extend(perceptual_evidence(lab, tx, &registration, order).await?);
+    let evidence = evidence(lab, tx, Some(&registration), &order.items).await?;
     let estimated_finish = estimate_finish(lab, tx, &items, now).await?;
     let open = OpenReception {
         // The number and rules are set by `open_reception`.

@@ -7,13 +7,15 @@ use chrono::Utc;
 use reprint_bus::directory::{PriceLine, SiteAnnouncement};
 use reprint_bus::request::RpcError;
 use reprint_bus::subjects;
+use reprint_domain::file::UserFile;
 use reprint_domain::protocol::{
     CatalogProduct, CatalogReply, LocaleReply, QuoteReply, QuoteRequest, order_items,
 };
-use reprint_domain::{DomainError, Money, PrintSize, SiteKind, Telephone};
+use reprint_domain::{DomainError, Money, PrintSize, SiteKind, Telephone, determine_charge};
+use reprint_site::Identity;
 
 use crate::error::LabError;
-use crate::orders::estimate_finish;
+use crate::orders::{estimate_finish, evidence};
 use crate::state::Lab;
 
 fn rpc_error(e: LabError) -> RpcError {
@@ -45,10 +47,21 @@ async fn quote_inner(lab: &Lab, req: QuoteRequest) -> Result<QuoteReply, LabErro
             }));
         }
     }
+    let who = Identity::from_customer(&req.customer)?;
     // Read only: the transaction is rolled back.
     let mut tx = lab.store.begin().await?;
-    let charge = lab.files.quote(&mut tx, &req).await?;
+    // The customer's file here, if they have one, and the evidence the reception will count
+    // (`orders::evidence`): the quote is what the lab will charge.
+    let (file, registration) = match lab.files.find(&mut tx, &who).await? {
+        Some(number) => {
+            let loaded = lab.files.load(&mut tx, &number).await?;
+            (loaded.file, Some(number.as_str().to_string()))
+        }
+        None => (UserFile::default(), None),
+    };
     let items = order_items(&req.items);
+    let evidence = evidence(lab, &mut tx, registration.as_deref(), &req.items).await?;
+    let charge = determine_charge(lab.rules(), &file, &items, &evidence, req.at)?;
     let estimated_finish = estimate_finish(lab, &mut tx, &items, lab.clock.now()).await?;
     tx.rollback().await?;
     Ok(QuoteReply {
