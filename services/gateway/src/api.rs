@@ -12,8 +12,8 @@ use reprint_bus::BusError;
 use reprint_bus::request::request_json;
 use reprint_bus::subjects::{self, RpcMethod};
 use reprint_domain::protocol::{
-    CatalogReply, Customer, LocaleReply, OrderPlaced, PlacedItem, QuoteReply, QuoteRequest, Sender,
-    Stage, StatusChanged,
+    CatalogReply, Customer, LocaleReply, OrderCancelled, OrderPlaced, PlacedItem, QuoteReply,
+    QuoteRequest, Sender, Stage, StatusChanged,
 };
 use reprint_domain::{
     Charge, Currency, ImageId, Money, OrderId, PrintSize, Route, SiteId, SiteKind,
@@ -732,14 +732,14 @@ pub async fn quote(
 
 /// Cancel the order, until the lab starts printing it.
 ///
-/// How the lab learns of it: a submitted order's cancellation is published, through the
-/// outbox, as a `StatusChanged { stage: cancelled }` on `reprint.v1.status.<order>` (the
-/// status stream everybody following an order reads). There is no subject addressed to the
-/// lab for it (`reprint.v1.lab.<lab>.order.cancelled` does not exist in
-/// `reprint_bus::subjects`), so a lab stops the order only if it follows the status stream;
-/// see the README of this crate, "Cancelling an order". The gateway's own record is final
-/// either way: later status changes of a cancelled order go on its timeline but do not move
-/// its stage.
+/// How the lab learns of it: for a submitted order, two messages go to the outbox in the
+/// transaction that records the cancellation: `OrderCancelled` on
+/// `reprint.v1.lab.<lab>.order.cancelled` (the lab's inbox: it cancels its reception if it has
+/// not started printing, else it says in the order's status that the cancellation came too
+/// late) and `StatusChanged { stage: cancelled }` on `reprint.v1.status.<order>` (everybody
+/// following the order). See the README of this crate, "Cancelling an order". The gateway's own
+/// record is final either way: later status changes of a cancelled order go on its timeline
+/// but do not move its stage.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", params(("id" = String, Path)),
     responses((status = 200, body = OrderView), (status = 404), (status = 409)))]
 pub async fn cancel(
@@ -751,14 +751,27 @@ pub async fn cancel(
     if let Some(ev) = order.decide_cancel(now_ms())? {
         let mut out = vec![];
         if let Some(sub) = &order.submitted {
-            // Everybody following the order hears it (the lab follows the status of its orders).
             let lab = SiteId::parse(&sub.lab)?;
+            let at = chrono::Utc::now();
+            // The lab, in its inbox: it stops the order if it has not started printing.
+            let cancelled = OrderCancelled {
+                order: oid,
+                lab: lab.clone(),
+                reason: "cancelled by the user at the gateway".into(),
+                at,
+            };
+            out.push(json_message(
+                subjects::order_cancelled(&subjects::SiteId::parse(lab.as_str())?),
+                format!("order-cancelled-to-lab-{oid}"),
+                &cancelled,
+            )?);
+            // Everybody following the order.
             let change = StatusChanged {
                 order: oid,
                 stage: Stage::Cancelled,
                 site: lab,
                 site_kind: SiteKind::Lab,
-                at: chrono::Utc::now(),
+                at,
                 detail: "cancelled by the user at the gateway".into(),
                 charge: None,
             };

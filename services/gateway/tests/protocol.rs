@@ -213,12 +213,18 @@ async fn the_whole_protocol_from_sign_up_to_re_order() {
     let zip = r.bytes().await.unwrap();
     assert_eq!(&zip[..2], b"PK");
 
-    // The placed order can be cancelled before printing; the lab hears of it only on the
-    // order's status subject (there is no cancellation subject addressed to a lab).
+    // The placed order can be cancelled before printing: the lab hears of it in its inbox
+    // (`OrderCancelled` on its `order.cancelled` subject), everybody else on the order's
+    // status subject.
     let second_order = subjects::OrderId::parse(re["order"].as_str().unwrap()).unwrap();
     let mut status = app
         .client
         .subscribe(subjects::status(&second_order))
+        .await
+        .unwrap();
+    let mut lab_cancellations = app
+        .client
+        .subscribe(subjects::order_cancelled(&SiteId::parse(LAB).unwrap()))
         .await
         .unwrap();
     app.client.flush().await.unwrap();
@@ -238,6 +244,43 @@ async fn the_whole_protocol_from_sign_up_to_re_order() {
         serde_json::from_slice(&m.payload).unwrap();
     assert_eq!(change.stage, reprint_domain::protocol::Stage::Cancelled);
     assert_eq!(change.site.as_str(), LAB);
+    let m = tokio::time::timeout(std::time::Duration::from_secs(10), lab_cancellations.next())
+        .await
+        .expect("an order.cancelled to the lab within 10 s")
+        .unwrap();
+    assert_eq!(
+        m.subject.as_str(),
+        format!("reprint.v1.lab.{LAB}.order.cancelled")
+    );
+    assert!(
+        m.headers
+            .as_ref()
+            .and_then(|h| h.get("Nats-Msg-Id"))
+            .is_some(),
+        "published through the outbox, with a message id"
+    );
+    let cancelled: reprint_domain::protocol::OrderCancelled =
+        serde_json::from_slice(&m.payload).unwrap();
+    assert_eq!(cancelled.order.to_string(), re["order"].as_str().unwrap());
+    assert_eq!(cancelled.lab.as_str(), LAB);
+    assert!(!cancelled.reason.is_empty());
+    // A second cancellation is a no-op: nothing more goes to the lab.
+    let (s, c) = u
+        .post(
+            &format!("/api/v1/orders/{}/cancel", re["order"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 200, "{c}");
+    assert!(
+        tokio::time::timeout(
+            std::time::Duration::from_millis(500),
+            lab_cancellations.next()
+        )
+        .await
+        .is_err(),
+        "one cancellation message per order"
+    );
 }
 
 #[tokio::test]

@@ -2,7 +2,8 @@
 //! SQL both PostgreSQL and SQLite understand):
 //!
 //! - `lab_receptions`: the production state of each reception (received -> printing -> printed
-//!   -> dispatched -> collected -> settled, or rejected), with the order as placed;
+//!   -> dispatched -> collected -> settled, or rejected by the operator, or cancelled by the
+//!   user before printing), with the order as placed;
 //! - `lab_queue`: prints per reception, size and printer (the finish estimate and the hot
 //!   folders are made from it);
 //! - `lab_image_hashes`: perceptual hashes of the images printed for each registration (to

@@ -26,7 +26,7 @@ use crate::settlement::{self, LedgerLine};
 use crate::state::Lab;
 
 /// The production states, in order, as the queue shows them.
-pub const STATES: [&str; 7] = [
+pub const STATES: [&str; 8] = [
     "received",
     "printing",
     "printed",
@@ -34,6 +34,7 @@ pub const STATES: [&str; 7] = [
     "collected",
     "settled",
     "rejected",
+    "cancelled",
 ];
 
 const SESSION_TTL: i64 = 12 * 60 * 60;

@@ -1,5 +1,6 @@
 //! The lab's inbox (docs/flows.md, Fig. 1 step 2 and Fig. 2 step 2): placed orders from both
-//! routes, collections and settlements from the counters.
+//! routes, collections and settlements from the counters, users' cancellations from the
+//! gateway (`cancel_order`).
 //!
 //! An order is handled in ONE transaction with the inbox (the consumer's batch): it is checked
 //! (this lab, its currency, sizes it prices and prints, a known delivery counter, a customer it
@@ -26,10 +27,10 @@ use reprint_bus::consumer::{Handler, HandlerError, Incoming};
 use reprint_bus::subjects::{self, Address, Subject, Topic};
 use reprint_domain::charge::local_date;
 use reprint_domain::extract::{Sharing, extract};
-use reprint_domain::file::{OpenReception, OrderItem, Route};
+use reprint_domain::file::{Command, OpenReception, OrderItem, Route};
 use reprint_domain::protocol::{
-    CollectionRecorded, OrderPlaced, OrderRejected, PlacedItem, ReceptionRecorded, RejectCode,
-    Sender, SettlementRecorded, Stage, StatusChanged, order_items,
+    CollectionRecorded, OrderCancelled, OrderPlaced, OrderRejected, PlacedItem, ReceptionRecorded,
+    RejectCode, Sender, SettlementRecorded, Stage, StatusChanged, order_items,
 };
 use reprint_domain::{
     Charge, EarlierPrint, OrderId, ReceptionNumber, Recognition, SiteId, SiteKind, Telephone,
@@ -78,6 +79,10 @@ impl Handler for LabInbox {
                 Topic::SettlementRecorded => {
                     let s: SettlementRecorded = message.json()?;
                     crate::settlement::settlement(&self.0, tx, &s, trace.as_deref()).await
+                }
+                Topic::OrderCancelled => {
+                    let c: OrderCancelled = message.json()?;
+                    cancel_order(&self.0, tx, &c, trace.as_deref()).await
                 }
                 other => {
                     return Err(HandlerError::permanent(format!(
@@ -142,6 +147,23 @@ pub async fn enqueue_status(
     charge: Option<Charge>,
     trace: Option<&str>,
 ) -> Result<(), LabError> {
+    let id = format!("{}:{order}:status:{}", lab.site(), stage.as_str());
+    enqueue_status_as(lab, tx, id, order, stage, detail, charge, trace).await
+}
+
+/// Writes a status change under the message id `id` (one per order and stage for a move;
+/// another for a note at the same stage, which the stage's id would deduplicate away).
+#[allow(clippy::too_many_arguments)]
+async fn enqueue_status_as(
+    lab: &Lab,
+    tx: &mut Transaction,
+    id: String,
+    order: OrderId,
+    stage: Stage,
+    detail: String,
+    charge: Option<Charge>,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
     let at = lab.clock.now();
     let change = StatusChanged {
         order,
@@ -153,7 +175,7 @@ pub async fn enqueue_status(
         charge,
     };
     let message = outbox(
-        format!("{}:{order}:status:{}", lab.site(), stage.as_str()),
+        id,
         status_subject(&order)?,
         "status_changed",
         &change,
@@ -205,6 +227,133 @@ pub async fn enqueue_rejection(
         trace,
     )
     .await
+}
+
+/// The order's stage for a production state of this lab (`None` for an unknown state).
+fn stage_of(state: &str) -> Option<Stage> {
+    Some(match state {
+        "received" => Stage::Received,
+        "printing" => Stage::Printing,
+        "printed" => Stage::Printed,
+        "dispatched" => Stage::Dispatched,
+        "collected" => Stage::Collected,
+        "settled" => Stage::Settled,
+        "rejected" => Stage::Rejected,
+        "cancelled" => Stage::Cancelled,
+        _ => return None,
+    })
+}
+
+/// A user's cancellation (`order.cancelled`, from the gateway), in the inbox transaction.
+///
+/// - The reception is still `received` (printing has not started): it is cancelled in the
+///   user file, the production row moves to `cancelled` (off the queue and the printers'
+///   backlog) and `StatusChanged(cancelled)` goes out.
+/// - Printing has started (or the order went further): the file is left alone and a status
+///   note at the order's current stage says the cancellation came too late.
+/// - Already cancelled or rejected: nothing more to do (a redelivery).
+/// - An order this lab has not received: nothing is recorded (the cancellation may overtake
+///   the order on a redelivery); the message is acknowledged.
+///
+/// The production row is moved first, conditionally on `received`: when a start of printing
+/// wins the race, the move fails, nothing has been written, and the cancellation is too late.
+pub async fn cancel_order(
+    lab: &Lab,
+    tx: &mut Transaction,
+    c: &OrderCancelled,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    if &c.lab != lab.site() {
+        return Err(LabError::BadRequest(format!(
+            "a cancellation for lab {}, this is {}",
+            c.lab,
+            lab.site()
+        )));
+    }
+    let order = c.order.to_string();
+    let Some(row) = db::production_by_order(tx, &order).await? else {
+        tracing::info!(order = %c.order, "cancellation of an order not received here: nothing to cancel");
+        return Ok(());
+    };
+    let now = lab.clock.now();
+    let reason = match c.reason.trim() {
+        "" => "cancelled by the user".to_string(),
+        r => r.chars().take(500).collect(),
+    };
+    if row.state == "received"
+        && db::move_state(
+            tx,
+            &order,
+            &["received"],
+            "cancelled",
+            now,
+            "order consumer (the user's cancellation)",
+            &reason,
+        )
+        .await?
+    {
+        let number = ReceptionNumber::parse(&lab.rules().reception_number, &row.reception_number)?;
+        if let Some((mut loaded, _)) = lab.files.by_reception(tx, &number).await? {
+            lab.files
+                .execute(
+                    tx,
+                    &mut loaded,
+                    Command::Cancel {
+                        number: number.clone(),
+                        reason: reason.clone(),
+                        at: now,
+                    },
+                )
+                .await
+                .map_err(site_error)?;
+        }
+        enqueue_status(
+            lab,
+            tx,
+            c.order,
+            Stage::Cancelled,
+            format!(
+                "reception {number} cancelled at {}: {reason}",
+                lab.config.site.name
+            ),
+            None,
+            trace,
+        )
+        .await?;
+        tracing::info!(order = %c.order, reception = %number, "reception cancelled by the user");
+        return Ok(());
+    }
+    // Re-read: a start of printing may have moved the row since it was read.
+    let state = db::production_by_order(tx, &order)
+        .await?
+        .map_or(row.state, |r| r.state);
+    match stage_of(&state) {
+        Some(Stage::Cancelled | Stage::Rejected) => {
+            tracing::debug!(order = %c.order, state = %state, "cancellation of a closed order");
+            Ok(())
+        }
+        Some(stage) => {
+            tracing::info!(order = %c.order, state = %state, "cancellation too late");
+            enqueue_status_as(
+                lab,
+                tx,
+                format!("{}:{}:status:cancellation-too-late", lab.site(), c.order),
+                c.order,
+                stage,
+                format!(
+                    "the cancellation came too late: reception {} is {state} at {}; the order goes on",
+                    row.reception_number, lab.config.site.name
+                ),
+                None,
+                trace,
+            )
+            .await
+        }
+        None => Err(LabError::Internal(format!(
+            "reception {} in an unknown production state {state:?}",
+            row.reception_number
+        ))),
+    }
 }
 
 /// An optional product flag read from the order's JSON beside the typed message (the protocol

@@ -120,7 +120,14 @@ pub async fn start_printing(lab: &Lab, number: &str, actor: &str) -> LabResult<P
     )
     .await?
     {
-        return Err(wrong_state(&row, "start printing"));
+        drop(tx);
+        // Cancelled (or rejected) while it was rendering: take the jobs back off the hot
+        // folders before a print station picks them up.
+        let now_row = row_by_reception(lab, number).await?;
+        if ["cancelled", "rejected"].contains(&now_row.state.as_str()) {
+            remove_job_folders(lab, &row, &order).await;
+        }
+        return Err(wrong_state(&now_row, "start printing"));
     }
     enqueue_status(
         lab,
@@ -135,6 +142,29 @@ pub async fn start_printing(lab: &Lab, number: &str, actor: &str) -> LabResult<P
     tx.commit().await?;
     lab.waker.wake();
     row_by_reception(lab, number).await
+}
+
+/// Removes the job folders of a reception from its printers' hot folders (best effort: a
+/// folder already gone is fine, any other failure is logged).
+async fn remove_job_folders(lab: &Lab, row: &ProductionRow, order: &OrderPlaced) {
+    let mut sizes: Vec<reprint_domain::PrintSize> = order.items.iter().map(|i| i.size).collect();
+    sizes.sort();
+    sizes.dedup();
+    for size in sizes {
+        let Some(printer) = lab.printer_for(size) else {
+            continue;
+        };
+        let dir = printer
+            .config
+            .hot_folder
+            .join(job_folder_name(&row.reception_number, size.code()));
+        match tokio::fs::remove_dir_all(&dir).await {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(folder = %dir.display(), error = %e,
+                "could not take a cancelled job off the hot folder"),
+        }
+    }
 }
 
 async fn fetch_image(lab: &Lab, hash: &str) -> LabResult<Vec<u8>> {

@@ -12,9 +12,9 @@ use reprint_bus::subjects;
 use reprint_domain::extract::{FileExtract, Sharing, extract};
 use reprint_domain::file::{self, Route};
 use reprint_domain::protocol::{
-    CatalogReply, CollectionRecorded, Customer, DeliveryDispatched, LocaleReply, OrderPlaced,
-    OrderRejected, Payment, PlacedItem, QuoteReply, QuoteRequest, ReceptionRecorded, RejectCode,
-    Sender, SettlementRecorded, Stage, StatusChanged,
+    CatalogReply, CollectionRecorded, Customer, DeliveryDispatched, LocaleReply, OrderCancelled,
+    OrderPlaced, OrderRejected, Payment, PlacedItem, QuoteReply, QuoteRequest, ReceptionRecorded,
+    RejectCode, Sender, SettlementRecorded, Stage, StatusChanged,
 };
 use reprint_domain::*;
 use reprint_lab::{Application, Lab, LabConfig};
@@ -1112,5 +1112,259 @@ async fn the_console_needs_a_log_in_and_csrf_tokens() {
         .await
         .unwrap();
     assert!(spec["paths"]["/api/v1/receptions/{number}/{action}"].is_object());
+    lab.stop().await;
+}
+
+// ------------------------------------------------------------------ the user's cancellation
+
+impl Peer {
+    /// Plays the gateway: a user's cancellation on the lab's `order.cancelled`.
+    async fn cancel(&self, order: OrderId, msg_id: &str) {
+        let cancelled = OrderCancelled {
+            order,
+            lab: site(LAB),
+            reason: "cancelled by the user at the gateway".into(),
+            at: Utc::now(),
+        };
+        self.publish(
+            subjects::order_cancelled(&subjects::SiteId::parse(LAB).unwrap()),
+            msg_id,
+            &cancelled,
+        )
+        .await;
+    }
+}
+
+/// The production log states of an order, oldest first.
+async fn log_states(lab: &Running, order: OrderId) -> Vec<String> {
+    let mut tx = lab.lab.store.begin().await.unwrap();
+    let log = reprint_lab::db::production_log(&mut tx, &order.to_string())
+        .await
+        .unwrap();
+    drop(tx);
+    log.into_iter().map(|l| l.state).collect()
+}
+
+/// The events in an order's user file stream at the lab.
+async fn file_version(lab: &Running, order: OrderId) -> u64 {
+    let mut tx = lab.lab.store.begin().await.unwrap();
+    let (loaded, _) = lab
+        .lab
+        .files
+        .by_order(&mut tx, order)
+        .await
+        .unwrap()
+        .expect("a reception for the order");
+    drop(tx);
+    loaded.version
+}
+
+async fn reception_state(lab: &Running, order: OrderId) -> file::ReceptionState {
+    let mut tx = lab.lab.store.begin().await.unwrap();
+    let (_, reception) = lab
+        .lab
+        .files
+        .by_order(&mut tx, order)
+        .await
+        .unwrap()
+        .expect("a reception for the order");
+    drop(tx);
+    reception.state
+}
+
+/// Places a marker order (another customer) and waits for its reception: every message
+/// published before it has been handled.
+async fn drain(
+    peer: &Peer,
+    replies: &mut async_nats::Subscriber,
+    image: ImageId,
+    at: DateTime<Utc>,
+) {
+    let mut marker = internet_order(image, PrintSize::L, at);
+    marker.customer.name = "Taro Suzuki".into();
+    marker.customer.telephone = format!("090-1111-{:04}", rand_suffix());
+    peer.place(&marker).await;
+    let _: ReceptionRecorded = next(replies, "reception.recorded", |r: &ReceptionRecorded| {
+        r.order == marker.order
+    })
+    .await;
+}
+
+fn rand_suffix() -> u16 {
+    (uuid::Uuid::new_v4().as_u128() % 10_000) as u16
+}
+
+#[tokio::test]
+async fn a_cancellation_before_printing_cancels_the_reception_once() {
+    let rig = Rig::new(false).await;
+    let at = tokyo(2026, 11, 18, 10);
+    let lab = Running::start(rig.config(), Some(at)).await;
+    let peer = Peer::connect(&rig.nats.url).await;
+    let mut replies = peer.subscribe("reprint.v1.gateway.gw-1.>").await;
+    let mut status = peer.subscribe("reprint.v1.status.>").await;
+    let image = peer.upload(7).await;
+
+    // A cancellation of an order the lab has not received: acknowledged, nothing recorded.
+    let early = internet_order(image, PrintSize::L, at);
+    peer.cancel(early.order, "early-cancel").await;
+
+    let order = internet_order(image, PrintSize::L, at);
+    peer.place(&order).await;
+    let r: ReceptionRecorded = next(
+        &mut replies,
+        "reception.recorded",
+        |r: &ReceptionRecorded| r.order == order.order,
+    )
+    .await;
+    let number = r.extract.reception.number.as_str().to_string();
+    assert_eq!(number, "B0000001", "the early cancellation took no number");
+    let versions_before = file_version(&lab, order.order).await;
+
+    peer.cancel(order.order, "cancel-1").await;
+    let s: StatusChanged = next(&mut status, "", |s: &StatusChanged| {
+        s.order == order.order && s.stage == Stage::Cancelled
+    })
+    .await;
+    assert_eq!(s.site, site(LAB));
+    assert!(s.detail.contains(&number), "{}", s.detail);
+    assert!(
+        matches!(
+            reception_state(&lab, order.order).await,
+            file::ReceptionState::Cancelled { .. }
+        ),
+        "the reception is cancelled in the user file"
+    );
+    assert_eq!(file_version(&lab, order.order).await, versions_before + 1);
+    assert_eq!(
+        log_states(&lab, order.order).await,
+        ["received", "cancelled"]
+    );
+
+    // Redelivery: the same message id (JetStream's window), then another id (past it).
+    peer.cancel(order.order, "cancel-1").await;
+    peer.cancel(order.order, "cancel-1-again").await;
+    drain(&peer, &mut replies, image, at).await;
+    assert_eq!(
+        file_version(&lab, order.order).await,
+        versions_before + 1,
+        "no second event in the file"
+    );
+    assert_eq!(
+        log_states(&lab, order.order).await,
+        ["received", "cancelled"]
+    );
+
+    // The console: off the queue, on the cancelled list; printing it is refused.
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let csrf = log_in(&http, &lab).await;
+    let queue: serde_json::Value = http
+        .get(lab.url("/api/v1/receptions?state=received"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !queue.to_string().contains(&number),
+        "not in the received queue: {queue}"
+    );
+    let cancelled: serde_json::Value = http
+        .get(lab.url("/api/v1/receptions?state=cancelled"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(cancelled.to_string().contains(&number), "{cancelled}");
+    let r = http
+        .post(lab.url(&format!("/api/v1/receptions/{number}/start-printing")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let hot = rig.dir.path().join("hot/minilab-1");
+    assert!(
+        !hot.exists() || list(&hot).is_empty(),
+        "nothing in the hot folder"
+    );
+
+    // The early cancellation recorded nothing: no status, no reception, no parked message.
+    let mut tx = lab.lab.store.begin().await.unwrap();
+    assert!(
+        reprint_lab::db::production_by_order(&mut tx, &early.order.to_string())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    drop(tx);
+    let parked = lab
+        .lab
+        .store
+        .parked(&reprint_lab::orders::consumer_name(&site(LAB)))
+        .await
+        .unwrap();
+    assert!(parked.is_empty(), "{parked:?}");
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn a_cancellation_after_printing_started_is_too_late() {
+    let rig = Rig::new(false).await;
+    let at = tokyo(2026, 11, 18, 10);
+    let lab = Running::start(rig.config(), Some(at)).await;
+    let peer = Peer::connect(&rig.nats.url).await;
+    let mut replies = peer.subscribe("reprint.v1.gateway.gw-1.>").await;
+    let mut status = peer.subscribe("reprint.v1.status.>").await;
+    let image = peer.upload(8).await;
+
+    let order = internet_order(image, PrintSize::L, at);
+    peer.place(&order).await;
+    let r: ReceptionRecorded = next(
+        &mut replies,
+        "reception.recorded",
+        |r: &ReceptionRecorded| r.order == order.order,
+    )
+    .await;
+    let number = r.extract.reception.number.as_str().to_string();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let csrf = log_in(&http, &lab).await;
+    let row = act(&http, &lab, &csrf, &number, "start-printing").await;
+    assert_eq!(row["state"], "printing");
+    let versions_before = file_version(&lab, order.order).await;
+
+    // The cancellation crossed "printing" on the wire.
+    peer.cancel(order.order, "late-cancel").await;
+    let s: StatusChanged = next(&mut status, "", |s: &StatusChanged| {
+        s.order == order.order && s.detail.contains("too late")
+    })
+    .await;
+    assert_eq!(s.stage, Stage::Printing, "the stage stays as it is");
+    assert!(s.detail.contains(&number), "{}", s.detail);
+
+    // Redelivered under another id: still nothing done to the order.
+    peer.cancel(order.order, "late-cancel-again").await;
+    drain(&peer, &mut replies, image, at).await;
+    assert_eq!(
+        reception_state(&lab, order.order).await,
+        file::ReceptionState::Open,
+        "the file is left alone"
+    );
+    assert_eq!(file_version(&lab, order.order).await, versions_before);
+    assert_eq!(
+        log_states(&lab, order.order).await,
+        ["received", "printing"]
+    );
+    // The order goes on.
+    let row = act(&http, &lab, &csrf, &number, "finished").await;
+    assert_eq!(row["state"], "printed");
     lab.stop().await;
 }
