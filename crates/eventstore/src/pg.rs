@@ -575,14 +575,22 @@ pub(crate) async fn pending(
         .collect()
 }
 
+/// Marks outbox rows sent, in one statement that is its own transaction (autocommit). The
+/// commit does not wait for the WAL flush (`set_config(..., true)` lasts until the end of the
+/// statement's implicit transaction, its commit included): should the server crash before the
+/// flush, the rows are published again, which JetStream's duplicate window and the consumers'
+/// inboxes make harmless (as a relay crash before mark-sent).
 pub(crate) async fn mark_sent(conn: &mut PgConnection, ids: &[i64]) -> Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    sqlx::query("DELETE FROM outbox_pending WHERE id = ANY($1)")
-        .bind(ids)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "DELETE FROM outbox_pending WHERE id = ANY($1) \
+         AND (SELECT set_config('synchronous_commit', 'off', true)) = 'off'",
+    )
+    .bind(ids)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -346,16 +346,8 @@ impl Store {
         }
         match &self.pools {
             Pools::Postgres(p) => {
-                // Without waiting for the WAL flush: should the server crash before it, the
-                // rows are published again, which JetStream's duplicate window and the
-                // consumers' inboxes make harmless (as a relay crash before mark-sent).
-                let mut tx = p.begin().await?;
-                sqlx::query("SET LOCAL synchronous_commit = off")
-                    .execute(&mut *tx)
-                    .await?;
-                pg::mark_sent(&mut tx, ids).await?;
-                tx.commit().await?;
-                Ok(())
+                // One statement, its own transaction, one round trip (see `pg::mark_sent`).
+                pg::mark_sent(&mut *p.acquire().await?, ids).await
             }
             Pools::Sqlite { .. } => {
                 let mut tx = self.begin().await?;
