@@ -4,7 +4,7 @@
 //! | figure | value | baseline |
 //! |---|---|---|
 //! | `store.append.<b>.w<N>` | appends/s through `Store::append`, one event per transaction, N writers each on its own stream with an exact expected version | raw sqlx `INSERT` of the same row into a table of the same shape and indexes, same pool, same N |
-//! | `store.relay.<b>` | outbox rows published and marked sent per second by `Relay::drain` (what `Relay::run` does) | raw async-nats JetStream publish of the same messages (payload, headers, message ids), pipelined in windows of the relay's batch size |
+//! | `store.relay.<b>` | outbox rows published and marked sent per second by `Relay::drain` (what `Relay::run` does), best of 3 rounds alternating with the raw side | raw async-nats JetStream publish of the same messages (payload, headers, message ids), pipelined in windows of the relay's batch size, best of 3 |
 //! | `store.consume.<b>` | messages handled per second by `InboxConsumer` (inbox + one append each, batched) | raw pull consume + ack of the same messages, same batch size, no database |
 //!
 //! The bench starts its own nats-server and makes fresh databases (reprint-testkit).
@@ -326,38 +326,10 @@ async fn relay(
             .collect()
     };
 
-    // Raw: pipelined publishes with the same headers and message ids, acks awaited per window.
-    let subject = bench_stream(js, &format!("RAW_RELAY_{}", b.name())).await?;
-    let raw_messages = messages(&subject);
-    let start = Instant::now();
-    for window in raw_messages.chunks(WINDOW) {
-        let mut acks = Vec::with_capacity(window.len());
-        for m in window {
-            let mut headers = async_nats::HeaderMap::new();
-            for (name, value) in &m.headers {
-                headers.append(name.as_str(), value.as_str());
-            }
-            let publish = jetstream::message::PublishMessage::build()
-                .payload(m.payload.clone().into())
-                .headers(headers)
-                .message_id(m.message_id.as_str());
-            acks.push(js.send_publish(m.subject.clone(), publish).await?);
-        }
-        for a in acks {
-            a.await?;
-        }
-    }
-    let raw_rate = n as f64 / start.elapsed().as_secs_f64();
-
-    // Ours: fill the outbox (not timed), then relay it all.
+    let raw_subject = bench_stream(js, &format!("RAW_RELAY_{}", b.name())).await?;
     let subject = bench_stream(js, &format!("RELAY_{}", b.name())).await?;
     let db = Db::create(b).await;
     let store = Store::open(db.url()).await?;
-    for chunk in messages(&subject).chunks(1000) {
-        let mut tx = store.begin().await?;
-        tx.enqueue(chunk).await?;
-        tx.commit().await?;
-    }
     let relay = Relay::new(
         store.clone(),
         js.clone(),
@@ -366,22 +338,58 @@ async fn relay(
             ..Default::default()
         },
     );
-    let start = Instant::now();
-    let mut relayed = 0;
-    while relayed < n {
-        // What `Relay::run` does while rows are waiting.
-        let k = relay.drain().await?;
-        if k == 0 {
-            bail!("relay stopped at {relayed} of {n}");
+    let mut raw_best = 0f64;
+    let mut ours_best = 0f64;
+    // Three alternating rounds each, new messages every round (the first also warms up); the
+    // best of each side counts, as a single round of a fraction of a second on a shared
+    // machine is mostly noise.
+    for _ in 0..3 {
+        // Raw: pipelined publishes with the same headers and message ids, acks awaited per
+        // window.
+        let raw_messages = messages(&raw_subject);
+        let start = Instant::now();
+        for window in raw_messages.chunks(WINDOW) {
+            let mut acks = Vec::with_capacity(window.len());
+            for m in window {
+                let mut headers = async_nats::HeaderMap::new();
+                for (name, value) in &m.headers {
+                    headers.append(name.as_str(), value.as_str());
+                }
+                let publish = jetstream::message::PublishMessage::build()
+                    .payload(m.payload.clone().into())
+                    .headers(headers)
+                    .message_id(m.message_id.as_str());
+                acks.push(js.send_publish(m.subject.clone(), publish).await?);
+            }
+            for a in acks {
+                a.await?;
+            }
         }
-        relayed += k;
+        raw_best = raw_best.max(n as f64 / start.elapsed().as_secs_f64());
+
+        // Ours: fill the outbox (not timed), then relay it all.
+        for chunk in messages(&subject).chunks(1000) {
+            let mut tx = store.begin().await?;
+            tx.enqueue(chunk).await?;
+            tx.commit().await?;
+        }
+        let start = Instant::now();
+        let mut relayed = 0;
+        while relayed < n {
+            // What `Relay::run` does while rows are waiting.
+            let k = relay.drain().await?;
+            if k == 0 {
+                bail!("relay stopped at {relayed} of {n}");
+            }
+            relayed += k;
+        }
+        ours_best = ours_best.max(n as f64 / start.elapsed().as_secs_f64());
     }
-    let ours_rate = n as f64 / start.elapsed().as_secs_f64();
     report.push(Figure::new(
         format!("store.relay.{}", b.name()),
-        ours_rate,
+        ours_best,
         "msgs/s",
-        raw_rate,
+        raw_best,
     ));
     store.close().await;
     Ok(())
