@@ -1281,16 +1281,17 @@ pub async fn thumbnail(
         .into_response())
 }
 
-/// Counts of orders by stage and site, for the ops dashboard.
-pub async fn stage_counts(state: &AppState) -> AppResult<BTreeMap<(String, String), i64>> {
+/// Counts of this gateway's orders by stage, lab and delivery counter, for the ops dashboard.
+pub async fn stage_counts(state: &AppState) -> AppResult<BTreeMap<(String, String, String), i64>> {
     let rows = db::fetch(
         &state.store,
-        "SELECT stage, COALESCE(lab, ''), CAST(COUNT(*) AS BIGINT) FROM gw_orders GROUP BY stage, lab",
+        "SELECT stage, COALESCE(lab, ''), COALESCE(counter, ''), CAST(COUNT(*) AS BIGINT)
+         FROM gw_orders GROUP BY stage, lab, counter",
         &[],
     )
     .await?;
     Ok(rows
         .iter()
-        .map(|r| ((r[0].t(), r[1].t()), r[2].i()))
+        .map(|r| ((r[0].t(), r[1].t(), r[2].t()), r[3].i()))
         .collect())
 }

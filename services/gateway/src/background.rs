@@ -4,7 +4,8 @@
 //! - the inbox consumer ([`GatewayInbox`]): the lab's reception record (the slip) and
 //!   rejections addressed to this gateway (`reprint.v1.gateway.<gw>.>`);
 //! - the status consumer ([`StatusFeed`]): every `reprint.v1.status.<order>` of the network,
-//!   projected into the timeline of the gateway's own orders.
+//!   projected into the timeline of the gateway's own orders, and every order's lab charge and
+//!   milestones into the settlement balances ([`crate::settlements`]).
 //!
 //! Both consumers are [`reprint_bus::consumer::InboxConsumer`]s: the message id is recorded in
 //! the inbox in the same transaction as the events the handler appends, then the message is
@@ -33,6 +34,7 @@ use reprint_eventstore::{ExpectedVersion, Transaction};
 use reprint_service::shutdown::Shutdown;
 
 use crate::events::{AccountEvent, Order, OrderEvent, account_stream, order_stream};
+use crate::settlements;
 use crate::state::{AppState, OrderUpdate, now_ms, to_new};
 
 /// The inbox names (kept from the gateway's first consumers, so their records still count).
@@ -392,6 +394,14 @@ impl Handler for StatusFeed {
                 .map_err(|e| permanent("status change", e))?;
             let order = change.order.to_string();
             let current = order_in(tx, &order).await?;
+            // Every order's balance between its lab and its counter, walk-ins included.
+            let placed = current
+                .submitted
+                .as_ref()
+                .map(|s| (s.lab.as_str(), s.counter.as_str()));
+            settlements::record(tx, &order, &settlements::Fact::of(&change, placed))
+                .await
+                .map_err(HandlerError::transient)?;
             if !current.exists() {
                 return Ok(()); // another gateway's order, or a counter's
             }

@@ -190,6 +190,12 @@ const SCHEMA: &[&str] = &[
         order_id TEXT NOT NULL, position BIGINT NOT NULL, stage TEXT NOT NULL,
         site TEXT NOT NULL, detail TEXT NOT NULL, at_ms BIGINT NOT NULL,
         PRIMARY KEY (order_id, position))",
+    // Every order heard on the status stream, walk-ins included (crate::settlements).
+    "CREATE TABLE IF NOT EXISTS gw_network_orders (
+        order_id TEXT PRIMARY KEY, lab TEXT, counter TEXT, currency TEXT, lab_charge BIGINT,
+        charge_rank BIGINT NOT NULL DEFAULT 0, dispatched BIGINT NOT NULL DEFAULT 0,
+        collected BIGINT NOT NULL DEFAULT 0, settled BIGINT NOT NULL DEFAULT 0,
+        stage TEXT NOT NULL, at_ms BIGINT NOT NULL)",
 ];
 
 /// Creates the read model tables (idempotent).

@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod openapi;
 pub mod projection;
+pub mod settlements;
 pub mod state;
 pub mod thumbs;
 pub mod upload;
@@ -236,6 +237,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/orders/{id}/cancel", post(api::cancel))
         .route("/api/v1/orders/{id}/reorder", post(api::reorder))
         .route("/api/v1/orders/{id}/events", get(api::order_events))
+        .route("/api/v1/ops/settlements", get(settlements::ops_settlements))
         .route("/api/v1/images", get(api::list_images))
         .route("/api/v1/images/{image}", get(api::download_image))
         .route("/api/v1/images/{image}/thumbnail", get(api::thumbnail))

@@ -30,6 +30,7 @@ use utoipa::OpenApi;
         crate::api::order_events,
         crate::api::list_images,
         crate::api::download_image,
+        crate::settlements::ops_settlements,
     ),
     components(schemas(
         crate::auth::SignUp,
@@ -50,6 +51,8 @@ use utoipa::OpenApi;
         crate::api::SiteView,
         crate::api::ImageView,
         crate::upload::Uploaded,
+        crate::settlements::Settlements,
+        crate::settlements::SettlementBalance,
     ))
 )]
 pub struct ApiDoc;

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use crate::api;
 use crate::auth::{self, ClientIp, LogIn, SignUp, User, optional_user};
 use crate::error::{AppError, AppResult};
+use crate::settlements;
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
@@ -505,16 +506,49 @@ async fn ops(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Res
         return Err(AppError::NotFound("page".into()));
     }
     let counts = api::stage_counts(&state).await?;
+    let row = |stage: &str, lab: &str, counter: &str, n: i64| {
+        format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{n}</td></tr>",
+            esc(stage),
+            esc(lab),
+            esc(counter)
+        )
+    };
     let rows: String = counts
         .iter()
-        .map(|((stage, lab), n)| {
+        .map(|((stage, lab, counter), n)| row(stage, lab, counter, *n))
+        .collect();
+    let network: String = settlements::network_stage_counts(&state)
+        .await?
+        .iter()
+        .map(|(stage, lab, counter, n)| row(stage, lab, counter, *n))
+        .collect();
+    let balances = settlements::balances(&state).await?;
+    let money = |minor: i64, currency: &str| esc(&settlements::display(minor, currency));
+    let settlement_rows: String = balances
+        .balances
+        .iter()
+        .map(|b| {
             format!(
-                "<tr><td>{}</td><td>{}</td><td>{n}</td></tr>",
-                esc(stage),
-                esc(lab)
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><strong>{}</strong></td></tr>",
+                esc(&b.lab),
+                esc(&b.counter),
+                b.orders,
+                money(b.charged_minor, &b.currency),
+                money(b.collected_minor, &b.currency),
+                money(b.settled_minor, &b.currency),
+                money(b.owed_minor, &b.currency),
             )
         })
         .collect();
+    let unattributed = if balances.unattributed_orders > 0 {
+        format!(
+            "<p class=\"warn\">{} dispatched order(s) not in the balances: their lab, counter or lab charge was not heard.</p>",
+            balances.unattributed_orders
+        )
+    } else {
+        String::new()
+    };
     let hours = crate::db::fetch(
         &state.store,
         "SELECT CAST(submitted_ms / 3600000 AS BIGINT) AS h, CAST(COUNT(*) AS BIGINT) FROM gw_orders
@@ -540,10 +574,16 @@ async fn ops(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Res
         .map(|l| format!("<li><code>{}</code></li>", esc(l)))
         .collect();
     let body = format!(
-        "<h1>Ops</h1><h2>Orders per stage and lab</h2><table><tr><th>Stage</th><th>Lab</th><th>Orders</th></tr>{rows}</table>\
+        "<h1>Ops</h1><h2>Orders per stage and site</h2><h3>Placed through this gateway</h3>\
+         <table><tr><th>Stage</th><th>Lab</th><th>Counter</th><th>Orders</th></tr>{rows}</table>\
+         <h3>All orders on the status stream (walk-in orders at counters included)</h3>\
+         <table><tr><th>Last stage</th><th>Lab</th><th>Counter</th><th>Orders</th></tr>{network}</table>\
+         <h2>Settlement balances between counters and labs</h2>\
+         <table><tr><th>Lab</th><th>Counter</th><th>Orders</th><th>Charged by the lab</th><th>Collected by the counter</th><th>Settled</th><th>Owed to the lab</th></tr>{settlement_rows}</table>\
+         <p>Counted: {scope}. Charged: the lab's charges of the orders dispatched or ready at the counter; owed: collected minus settled.</p>{unattributed}\
          <h2>Orders placed, last 24 hours</h2><svg viewBox=\"0 0 300 100\" width=\"100%\" height=\"120\">{bars}</svg>\
-         <h2>Outbox backlog</h2><p>{backlog} message(s) not yet published</p><h2>Consumer lag</h2><ul>{lag}</ul>\
-         <p>Settlement balances between counters and labs are not visible to the gateway yet (they travel to the labs' inboxes).</p>"
+         <h2>Outbox backlog</h2><p>{backlog} message(s) not yet published</p><h2>Consumer lag</h2><ul>{lag}</ul>",
+        scope = esc(settlements::SCOPE),
     );
     Ok(page("Ops", Some(&user), &state, &body).into_response())
 }
