@@ -44,13 +44,26 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
+static RELEASE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Use (and build) the release binaries of the services (`<target>/release`, `cargo build
+/// --release`) instead of the debug ones: for benchmarks. Call before the first network starts.
+pub fn use_release_binaries() {
+    RELEASE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
+fn release() -> bool {
+    RELEASE.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// The directory holding the service binaries: `$CARGO_TARGET_DIR/debug` (or the workspace's
-/// `target/debug`), else the directory the test binary itself was built into.
+/// `target/debug`; `release` after [`use_release_binaries`]), else the directory the test
+/// binary itself was built into.
 fn binary_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"));
-    let dir = target.join("debug");
+    let dir = target.join(if release() { "release" } else { "debug" });
     if dir.is_dir() {
         return dir;
     }
@@ -79,6 +92,9 @@ pub fn binaries() -> &'static Path {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut cmd = Command::new(cargo);
             cmd.current_dir(workspace_root()).args(["build", "--quiet"]);
+            if release() {
+                cmd.arg("--release");
+            }
             for b in BINARIES {
                 cmd.args(["--bin", b]);
             }
@@ -239,6 +255,11 @@ impl Service {
         }
     }
 
+    /// The process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Whether the process is running.
     pub fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
@@ -319,7 +340,7 @@ pub struct Options {
     pub lab_config: Option<ConfigEdit>,
     /// An external NATS (a cluster); default a private `nats-server` owned by the network.
     pub nats_url: Option<String>,
-    /// Stream replicas for the lab and the gateway (`nats.replicas`).
+    /// Stream replicas for the lab, the counter and the gateway (`nats.replicas`).
     pub replicas: Option<usize>,
 }
 
@@ -438,7 +459,10 @@ impl Network {
         set(&mut counter, &["nats", "heartbeat_secs"], 2);
         let counter_cfg = root.join("counter-ginza.toml");
         write_toml(&counter_cfg, &counter);
-        let counter_env = vec![("REPRINT_COUNTER__NATS__URL".to_string(), nats_url.clone())];
+        let mut counter_env = vec![("REPRINT_COUNTER__NATS__URL".to_string(), nats_url.clone())];
+        if let Some(r) = opts.replicas {
+            counter_env.push(("REPRINT_COUNTER__NATS__REPLICAS".into(), r.to_string()));
+        }
 
         // The gateway.
         let gw_dir = root.join("gateway");

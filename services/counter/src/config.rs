@@ -83,6 +83,11 @@ pub struct StoreConfig {
 pub struct NatsConfig {
     #[serde(default = "default_nats")]
     pub url: String,
+    /// Replicas of the streams, the site directory and the image bucket the counter provisions
+    /// (1 locally, 3 on a cluster; 1 to 5). Every service provisions the whole backbone at its
+    /// start, so this must match the lab's and the gateway's `nats.replicas`.
+    #[serde(default = "default_replicas")]
+    pub replicas: usize,
     /// Seconds between the counter's heartbeats in the site directory (at least 1).
     #[serde(default = "default_heartbeat")]
     pub heartbeat_secs: u64,
@@ -92,9 +97,14 @@ impl Default for NatsConfig {
     fn default() -> Self {
         NatsConfig {
             url: default_nats(),
+            replicas: default_replicas(),
             heartbeat_secs: default_heartbeat(),
         }
     }
+}
+
+fn default_replicas() -> usize {
+    1
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -278,6 +288,12 @@ impl CounterConfig {
                 ),
             );
         }
+        if !(1..=5).contains(&self.nats.replicas) {
+            return bad(
+                "nats.replicas",
+                format!("{} is not between 1 and 5", self.nats.replicas),
+            );
+        }
         if self.nats.heartbeat_secs == 0 || self.nats.heartbeat_secs > 3600 {
             return bad(
                 "nats.heartbeat_secs",
@@ -342,6 +358,16 @@ mod tests {
         );
         assert_eq!(c.labs[0].id.as_str(), "lab-a");
         assert!(c.store_url().ends_with("counter.sqlite"));
+        assert_eq!(c.nats.replicas, 1);
+    }
+
+    #[test]
+    fn replicas_default_to_one_and_take_three() {
+        let without = EXAMPLE.replace("replicas = 1\n", "");
+        assert_ne!(without, EXAMPLE);
+        assert_eq!(CounterConfig::from_toml(&without).unwrap().nats.replicas, 1);
+        let three = EXAMPLE.replace("replicas = 1", "replicas = 3");
+        assert_eq!(CounterConfig::from_toml(&three).unwrap().nats.replicas, 3);
     }
 
     fn err_of(from: &str, to: &str) -> String {
@@ -364,6 +390,10 @@ mod tests {
         assert!(e.contains("staff[0].password_hash"), "{e}");
         let e = err_of("heartbeat_secs = 15", "heartbeat_secs = 0");
         assert!(e.contains("nats.heartbeat_secs"), "{e}");
+        let e = err_of("replicas = 1", "replicas = 0");
+        assert!(e.contains("nats.replicas") && e.contains('0'), "{e}");
+        let e = err_of("replicas = 1", "replicas = 6");
+        assert!(e.contains("nats.replicas") && e.contains('6'), "{e}");
         let e = err_of("[nats]", "[nats]\ncolour = 1");
         assert!(e.contains("colour"), "{e}");
         let e = err_of("id = \"lab-a\"", "id = \"Lab A\"");

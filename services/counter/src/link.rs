@@ -93,7 +93,9 @@ pub async fn run(
             return;
         }
     };
-    let settings = ProvisionSettings::default();
+    // The configured replicas: provisioning updates existing streams and buckets, so a
+    // default of 1 here would shrink a cluster's R3 backbone at every start of the counter.
+    let settings = ProvisionSettings::with_replicas(counter.config.nats.replicas);
     let Some(backbone) = until_done(&counter, &shutdown, "provision the streams", || {
         provision(&js, &settings)
     })

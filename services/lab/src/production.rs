@@ -167,10 +167,82 @@ async fn remove_job_folders(lab: &Lab, row: &ProductionRow, order: &OrderPlaced)
     }
 }
 
+/// How long reading an image may keep failing for a passing reason before the start of
+/// printing gives up (with 503). A NATS node lost on a cluster leaves JetStream without a meta
+/// leader (or the image stream without a leader) until the others elect one, seconds later;
+/// meanwhile the reader's consumer cannot be created and a request to a gone leader waits out
+/// its whole time-out. Well under a client's usual 30 s request time-out.
+const IMAGE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// How long one attempt may take to get its first bytes (the look-up and the reader's
+/// consumer): much shorter than async-nats' own 10 s request time-out, so that an attempt
+/// stuck on a gone leader is abandoned and the next one reaches the new leader.
+const IMAGE_FIRST_BYTES: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The bytes of a stored image, retried while the failure is a passing one (see
+/// [`IMAGE_PATIENCE`]); an image missing or whose bytes do not match its digest is not retried.
 async fn fetch_image(lab: &Lab, hash: &str) -> LabResult<Vec<u8>> {
-    let mut object = lab.images.get(hash).await?;
+    let deadline = tokio::time::Instant::now() + IMAGE_PATIENCE;
+    let mut failures = 0usize;
+    loop {
+        match fetch_image_once(lab, hash).await {
+            Ok(bytes) => return Ok(bytes),
+            Err(LabError::Bus(e)) if e.is_transient() && tokio::time::Instant::now() < deadline => {
+                failures += 1;
+                let delay = reprint_bus::connect::backoff_delay(
+                    failures,
+                    std::time::Duration::from_millis(250),
+                    std::time::Duration::from_secs(2),
+                );
+                tracing::warn!(image = %hash, error = %e, failures, delay_ms = delay.as_millis() as u64,
+                    "cannot read the image yet; retrying");
+                tokio::time::sleep(delay).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A read error: the bytes not matching the stored digest will not get better; time-outs and
+/// a lost subscription are NATS trouble, worth another attempt (503 at last).
+fn read_error(hash: &str, e: std::io::Error) -> LabError {
+    if e.kind() == std::io::ErrorKind::InvalidData {
+        LabError::Production(format!("image {hash}: {e}"))
+    } else {
+        LabError::Bus(reprint_bus::BusError::Io(e))
+    }
+}
+
+async fn fetch_image_once(lab: &Lab, hash: &str) -> LabResult<Vec<u8>> {
     let mut bytes = Vec::new();
-    object.read_to_end(&mut bytes).await?;
+    let first = tokio::time::timeout(IMAGE_FIRST_BYTES, async {
+        let mut object = lab.images.get(hash).await?;
+        let mut chunk = vec![0u8; 64 * 1024];
+        let n = object
+            .read(&mut chunk)
+            .await
+            .map_err(|e| read_error(hash, e))?;
+        Ok::<_, LabError>((object, chunk, n))
+    })
+    .await;
+    let (mut object, chunk, n) = match first {
+        Ok(started) => started?,
+        Err(_) => {
+            return Err(LabError::Bus(reprint_bus::BusError::Io(
+                std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no bytes of image {hash} within {IMAGE_FIRST_BYTES:?}"),
+                ),
+            )));
+        }
+    };
+    bytes.extend_from_slice(&chunk[..n]);
+    if n > 0 {
+        object
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(|e| read_error(hash, e))?;
+    }
     Ok(bytes)
 }
 
