@@ -1,7 +1,9 @@
 //! `reprint-bench`: each speed or memory figure measured beside its raw baseline in the same
-//! run. `reprint-bench <store|media> [--json]`.
+//! run. `reprint-bench <store|media|network> [--json]`.
 
 mod media;
+mod network;
+mod network_chaos;
 mod report;
 mod store;
 
@@ -26,6 +28,8 @@ enum Command {
     Store(store::StoreArgs),
     /// Image identity, thumbnails, print rendering and perceptual hashes (reprint-media).
     Media(media::MediaArgs),
+    /// N orders through the whole network (gateway, lab, counter as processes on NATS).
+    Network(network::NetworkArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,5 +38,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Store(args) => store::run(args, &mut report),
         Command::Media(args) => media::run(args, &mut report),
+        Command::Network(args) => network::run(args, &mut report),
     }
 }
