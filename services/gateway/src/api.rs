@@ -18,6 +18,7 @@ use reprint_domain::protocol::{
 use reprint_domain::{
     Charge, Currency, ImageId, Money, OrderId, PrintSize, Route, SiteId, SiteKind,
 };
+use reprint_eventstore::sql::{self, Arg};
 use reprint_eventstore::{ExpectedVersion, OutboxMessage, Transaction};
 use reprint_service::problem::Json;
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::auth::User;
-use crate::db::{self, V};
+use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::events::{ItemRecord, Order, OrderEvent, StorageEvent, order_stream, storage_stream};
 use crate::state::{AppState, now_ms, to_new};
@@ -113,23 +114,21 @@ async fn committed_bytes(
     now: i64,
 ) -> AppResult<u64> {
     let (filter, args) = match account {
-        Some(a) => ("WHERE account = $1", vec![V::T(a.to_string())]),
+        Some(a) => ("WHERE account = $1", vec![Arg::Text(a.to_string())]),
         None => ("", vec![]),
     };
-    let stored = db::fetch_in(
+    let stored = sql::scalar_i64(
         tx.conn(),
         &format!("SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_images {filter}"),
         &args,
     )
-    .await?
-    .first()
-    .map_or(0, |r| r[0].i());
+    .await?;
     let n = args.len();
     let mut rargs = args;
-    rargs.push(V::I(now));
-    rargs.push(V::T(except_order.to_string()));
+    rargs.push(Arg::Int(now));
+    rargs.push(Arg::Text(except_order.to_string()));
     let and = if n == 0 { "WHERE" } else { "AND" };
-    let reserved = db::fetch_in(
+    let reserved = sql::scalar_i64(
         tx.conn(),
         &format!(
             "SELECT CAST(COALESCE(SUM(reserved - used), 0) AS BIGINT) FROM gw_orders {filter} {and} stage = 'draft' AND expires_ms > ${} AND reserved > used AND id <> ${}",
@@ -138,9 +137,7 @@ async fn committed_bytes(
         ),
         &rargs,
     )
-    .await?
-    .first()
-    .map_or(0, |r| r[0].i());
+    .await?;
     Ok(u64::try_from(stored.max(0) + reserved.max(0)).unwrap_or(0))
 }
 
@@ -344,15 +341,14 @@ async fn check_order_request(
                 Some(s)
             }
         };
-        let row = db::fetch_one(
+        let (name, phash): (String, Option<String>) = db::fetch_one(
             &state.store,
             "SELECT name, phash FROM gw_images WHERE account = $1 AND image = $2",
-            &[V::T(user.id.clone()), V::T(image.to_hex())],
+            &[Arg::Text(user.id.clone()), Arg::Text(image.to_hex())],
         )
         .await?
         .ok_or_else(|| AppError::NotFound(format!("image {}", it.image)))?;
-        let name = row[0].t();
-        let phash = row[1].ot().and_then(|h| u64::from_str_radix(&h, 16).ok());
+        let phash = phash.and_then(|h| u64::from_str_radix(&h, 16).ok());
         records.push(ItemRecord {
             image: image.to_hex(),
             name: name.clone(),
@@ -380,20 +376,26 @@ async fn check_order_request(
 }
 
 async fn customer(state: &AppState, account: &str, lab: &str) -> AppResult<Customer> {
-    let row = db::fetch_one(
+    let (name, telephone, address, email, registration_number): (
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+    ) = db::fetch_one(
         &state.store,
         "SELECT a.name, a.telephone, a.address, a.email, r.number FROM gw_accounts a
          LEFT JOIN gw_registrations r ON r.account = a.id AND r.site = $2 WHERE a.id = $1",
-        &[V::T(account.to_string()), V::T(lab.to_string())],
+        &[Arg::Text(account.to_string()), Arg::Text(lab.to_string())],
     )
     .await?
     .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
     Ok(Customer {
-        name: row[0].t(),
-        telephone: row[1].t(),
-        address: row[2].ot(),
-        email: row[3].ot(),
-        registration_number: row[4].ot(),
+        name,
+        telephone,
+        address,
+        email: Some(email),
+        registration_number,
     })
 }
 
@@ -457,13 +459,13 @@ fn idempotency_key(headers: &HeaderMap, body: Option<&String>) -> AppResult<Stri
 }
 
 async fn order_by_key(state: &AppState, user: &User, key: &str) -> AppResult<Option<String>> {
-    Ok(db::fetch_one(
+    Ok(db::fetch_one::<(String,)>(
         &state.store,
         "SELECT id FROM gw_orders WHERE account = $1 AND idem_key = $2",
-        &[V::T(user.id.clone()), V::T(key.to_string())],
+        &[Arg::Text(user.id.clone()), Arg::Text(key.to_string())],
     )
     .await?
-    .map(|r| r[0].t()))
+    .map(|(id,)| id))
 }
 
 /// Submit the order to the lab (idempotent: the same key returns the same order).
@@ -838,61 +840,78 @@ pub struct OrderView {
 }
 
 pub async fn order_view(state: &AppState, user: &User, id: &str) -> AppResult<OrderView> {
-    let row = db::fetch_one(
+    let row: OrderRow = db::fetch_one(
         &state.store,
         "SELECT id, stage, created_ms, lab, counter, reserved, used, expires_ms, items_json, detail,
          slip_json, charge_json, reorder_of FROM gw_orders WHERE id = $1 AND account = $2",
-        &[V::T(id.to_string()), V::T(user.id.clone())],
+        &[Arg::Text(id.to_string()), Arg::Text(user.id.clone())],
     )
     .await?
     .ok_or_else(|| AppError::NotFound(format!("order {id}")))?;
-    let images = db::fetch(
+    let images: Vec<(String, String, i64)> = db::fetch(
         &state.store,
         "SELECT image, name, bytes FROM gw_order_images WHERE order_id = $1 ORDER BY image",
-        &[V::T(id.to_string())],
+        &[Arg::Text(id.to_string())],
     )
     .await?;
-    let timeline = db::fetch(
+    let timeline: Vec<(String, String, String, i64)> = db::fetch(
         &state.store,
         "SELECT stage, site, detail, at_ms FROM gw_timeline WHERE order_id = $1 ORDER BY position",
-        &[V::T(id.to_string())],
+        &[Arg::Text(id.to_string())],
     )
     .await?;
-    let stage = row[1].t();
-    let parse = |c: &db::Cell| c.ot().and_then(|s| serde_json::from_str::<Value>(&s).ok());
+    let parse = |c: Option<String>| c.and_then(|s| serde_json::from_str::<Value>(&s).ok());
     Ok(OrderView {
-        order: row[0].t(),
-        completed: matches!(stage.as_str(), "collected" | "settled"),
-        stage,
-        created_at: ms_to_rfc3339(row[2].i()),
-        lab: row[3].ot(),
-        counter: row[4].ot(),
-        reserved: u64::try_from(row[5].i()).unwrap_or(0),
-        used: u64::try_from(row[6].i()).unwrap_or(0),
-        reservation_expires_at: (row[7].i() > 0).then(|| ms_to_rfc3339(row[7].i())),
+        order: row.id,
+        completed: matches!(row.stage.as_str(), "collected" | "settled"),
+        stage: row.stage,
+        created_at: ms_to_rfc3339(row.created_ms),
+        lab: row.lab,
+        counter: row.counter,
+        reserved: u64::try_from(row.reserved).unwrap_or(0),
+        used: u64::try_from(row.used).unwrap_or(0),
+        reservation_expires_at: (row.expires_ms > 0).then(|| ms_to_rfc3339(row.expires_ms)),
         images: images
-            .iter()
-            .map(|r| OrderImage {
-                image: r[0].t(),
-                name: r[1].t(),
-                bytes: u64::try_from(r[2].i()).unwrap_or(0),
+            .into_iter()
+            .map(|(image, name, bytes)| OrderImage {
+                image,
+                name,
+                bytes: u64::try_from(bytes).unwrap_or(0),
             })
             .collect(),
-        items: parse(&row[8]).unwrap_or(Value::Array(vec![])),
+        items: parse(row.items_json).unwrap_or(Value::Array(vec![])),
         timeline: timeline
-            .iter()
-            .map(|r| TimelineEntry {
-                stage: r[0].t(),
-                site: r[1].t(),
-                detail: r[2].t(),
-                at: ms_to_rfc3339(r[3].i()),
+            .into_iter()
+            .map(|(stage, site, detail, at_ms)| TimelineEntry {
+                stage,
+                site,
+                detail,
+                at: ms_to_rfc3339(at_ms),
             })
             .collect(),
-        detail: row[9].ot(),
-        slip: parse(&row[10]),
-        charge: parse(&row[11]),
-        reorder_of: row[12].ot(),
+        detail: row.detail,
+        slip: parse(row.slip_json),
+        charge: parse(row.charge_json),
+        reorder_of: row.reorder_of,
     })
+}
+
+/// An order as [`order_view`] reads it (`gw_orders`).
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: String,
+    stage: String,
+    created_ms: i64,
+    lab: Option<String>,
+    counter: Option<String>,
+    reserved: i64,
+    used: i64,
+    expires_ms: i64,
+    items_json: Option<String>,
+    detail: Option<String>,
+    slip_json: Option<String>,
+    charge_json: Option<String>,
+    reorder_of: Option<String>,
 }
 
 /// Claims 10, 28: the status of an order.
@@ -917,24 +936,35 @@ pub struct OrderSummary {
     pub items: u64,
 }
 
+/// An order as [`list_orders_of`] reads it (`gw_orders`).
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: String,
+    stage: String,
+    created_ms: i64,
+    lab: Option<String>,
+    counter: Option<String>,
+    items_json: Option<String>,
+}
+
 pub async fn list_orders_of(state: &AppState, user: &User) -> AppResult<Vec<OrderSummary>> {
-    let rows = db::fetch(
+    let rows: Vec<SummaryRow> = db::fetch(
         &state.store,
         "SELECT id, stage, created_ms, lab, counter, items_json FROM gw_orders WHERE account = $1
          ORDER BY created_ms DESC LIMIT 500",
-        &[V::T(user.id.clone())],
+        &[Arg::Text(user.id.clone())],
     )
     .await?;
     Ok(rows
-        .iter()
+        .into_iter()
         .map(|r| OrderSummary {
-            order: r[0].t(),
-            stage: r[1].t(),
-            created_at: ms_to_rfc3339(r[2].i()),
-            lab: r[3].ot(),
-            counter: r[4].ot(),
-            items: r[5]
-                .ot()
+            order: r.id,
+            stage: r.stage,
+            created_at: ms_to_rfc3339(r.created_ms),
+            lab: r.lab,
+            counter: r.counter,
+            items: r
+                .items_json
                 .and_then(|s| serde_json::from_str::<Vec<Value>>(&s).ok())
                 .map_or(0, |v| v.len() as u64),
         })
@@ -1081,26 +1111,26 @@ pub struct ImageView {
 }
 
 pub async fn images_of(state: &AppState, user: &User) -> AppResult<Vec<ImageView>> {
-    let rows = db::fetch(
+    let rows: Vec<(String, String, i64, i64, i64, String)> = db::fetch(
         &state.store,
         "SELECT image, name, bytes, width, height, format FROM gw_images WHERE account = $1 ORDER BY created_ms DESC LIMIT 1000",
-        &[V::T(user.id.clone())],
+        &[Arg::Text(user.id.clone())],
     )
     .await?;
     Ok(rows
-        .iter()
-        .map(|r| {
+        .into_iter()
+        .map(|(image, name, bytes, width, height, format)| {
             let (w, h) = (
-                u32::try_from(r[3].i()).unwrap_or(0),
-                u32::try_from(r[4].i()).unwrap_or(0),
+                u32::try_from(width).unwrap_or(0),
+                u32::try_from(height).unwrap_or(0),
             );
             ImageView {
-                image: r[0].t(),
-                name: r[1].t(),
-                bytes: u64::try_from(r[2].i()).unwrap_or(0),
+                image,
+                name,
+                bytes: u64::try_from(bytes).unwrap_or(0),
                 width: w,
                 height: h,
-                format: r[5].t(),
+                format,
                 sizes_ok: PrintSize::ALL
                     .iter()
                     .filter(|s| s.has_enough_pixels(w, h, 300))
@@ -1130,14 +1160,13 @@ pub struct DownloadQuery {
 
 async fn owned_image(state: &AppState, user: &User, image: &str) -> AppResult<(String, String)> {
     let id = ImageId::parse(image).map_err(|_| AppError::NotFound(format!("image {image}")))?;
-    let row = db::fetch_one(
+    db::fetch_one(
         &state.store,
         "SELECT image, name FROM gw_images WHERE account = $1 AND image = $2",
-        &[V::T(user.id.clone()), V::T(id.to_hex())],
+        &[Arg::Text(user.id.clone()), Arg::Text(id.to_hex())],
     )
     .await?
-    .ok_or_else(|| AppError::NotFound(format!("image {image}")))?;
-    Ok((row[0].t(), row[1].t()))
+    .ok_or_else(|| AppError::NotFound(format!("image {image}")))
 }
 
 async fn read_image(state: &AppState, hash: &str) -> AppResult<Vec<u8>> {
@@ -1152,25 +1181,21 @@ async fn history_of(
     user: &User,
     image: &str,
 ) -> AppResult<reprint_media::PrintHistory> {
-    let rows = db::fetch(
+    let rows: Vec<(Option<String>, Option<String>, Option<String>)> = db::fetch(
         &state.store,
         "SELECT lab, slip_json, items_json FROM gw_orders WHERE account = $1 AND slip_json IS NOT NULL ORDER BY submitted_ms",
-        &[V::T(user.id.clone())],
+        &[Arg::Text(user.id.clone())],
     )
     .await?;
     let mut history = reprint_media::PrintHistory::new();
-    for r in rows {
-        let items: Vec<ItemRecord> = r[2]
-            .ot()
+    for (lab, slip_json, items_json) in rows {
+        let items: Vec<ItemRecord> = items_json
             .and_then(|s| serde_json::from_str(&s).ok())
             .unwrap_or_default();
         if !items.iter().any(|i| i.image == image) {
             continue;
         }
-        let Some(slip) = r[1]
-            .ot()
-            .and_then(|s| serde_json::from_str::<Value>(&s).ok())
-        else {
+        let Some(slip) = slip_json.and_then(|s| serde_json::from_str::<Value>(&s).ok()) else {
             continue;
         };
         let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
@@ -1183,7 +1208,7 @@ async fn history_of(
             (registration, reception, date)
         {
             let _ = history.push(reprint_media::PrintRecord {
-                site: r[0].t(),
+                site: lab.unwrap_or_default(),
                 registration_number,
                 reception_number,
                 date,
@@ -1283,7 +1308,7 @@ pub async fn thumbnail(
 
 /// Counts of this gateway's orders by stage, lab and delivery counter, for the ops dashboard.
 pub async fn stage_counts(state: &AppState) -> AppResult<BTreeMap<(String, String, String), i64>> {
-    let rows = db::fetch(
+    let rows: Vec<(String, String, String, i64)> = db::fetch(
         &state.store,
         "SELECT stage, COALESCE(lab, ''), COALESCE(counter, ''), CAST(COUNT(*) AS BIGINT)
          FROM gw_orders GROUP BY stage, lab, counter",
@@ -1291,7 +1316,7 @@ pub async fn stage_counts(state: &AppState) -> AppResult<BTreeMap<(String, Strin
     )
     .await?;
     Ok(rows
-        .iter()
-        .map(|r| ((r[0].t(), r[1].t(), r[2].t()), r[3].i()))
+        .into_iter()
+        .map(|(stage, lab, counter, n)| ((stage, lab, counter), n))
         .collect())
 }

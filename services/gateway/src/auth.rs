@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use reprint_eventstore::ExpectedVersion;
+use reprint_eventstore::sql::Arg;
 use reprint_service::auth::{
     Session, clear_cookie, hash_password, session_from_headers, verify_password,
 };
@@ -16,7 +17,7 @@ use reprint_service::problem::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::db::{self, V};
+use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::events::{AccountEvent, account_stream};
 use crate::state::{AppState, now_ms, to_new};
@@ -163,10 +164,10 @@ pub async fn sign_up(state: &AppState, ip: &str, s: SignUp) -> AppResult<(Sessio
     }
     validate(&s)?;
     let email = normalise_email(&s.email);
-    let taken = db::fetch_one(
+    let taken = db::fetch_one::<(String,)>(
         &state.store,
         "SELECT id FROM gw_accounts WHERE email = $1",
-        &[V::T(email.clone())],
+        &[Arg::Text(email.clone())],
     )
     .await?;
     if taken.is_some() {
@@ -239,15 +240,15 @@ pub async fn log_in(state: &AppState, ip: &str, l: LogIn) -> AppResult<(SessionI
         ));
     }
     check_len("password", &l.password, 1, 200)?;
-    let row = db::fetch_one(
+    let row: Option<(String, String)> = db::fetch_one(
         &state.store,
         "SELECT id, password_hash FROM gw_accounts WHERE email = $1",
-        &[V::T(email)],
+        &[Arg::Text(email)],
     )
     .await?;
     // Verify against a dummy hash when the account is unknown, so timing does not tell.
     let (id, hash) = match row {
-        Some(r) => (Some(r[0].t()), r[1].t()),
+        Some((id, hash)) => (Some(id), hash),
         None => (None, String::new()),
     };
     let password = l.password.clone();
@@ -282,28 +283,28 @@ pub async fn account_info(
     account: &str,
     session: Option<&Session>,
 ) -> AppResult<SessionInfo> {
-    let row = db::fetch_one(
+    let (name, email, role): (String, String, String) = db::fetch_one(
         &state.store,
         "SELECT name, email, role FROM gw_accounts WHERE id = $1",
-        &[V::T(account.to_string())],
+        &[Arg::Text(account.to_string())],
     )
     .await?
     .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
-    let regs = db::fetch(
+    let regs: Vec<(String, String)> = db::fetch(
         &state.store,
         "SELECT site, number FROM gw_registrations WHERE account = $1",
-        &[V::T(account.to_string())],
+        &[Arg::Text(account.to_string())],
     )
     .await?;
     Ok(SessionInfo {
         account: account.to_string(),
-        name: row[0].t(),
-        email: row[1].t(),
-        role: row[2].t(),
+        name,
+        email,
+        role,
         csrf_token: session
             .map(|s| s.csrf_token(&state.key))
             .unwrap_or_default(),
-        registrations: regs.into_iter().map(|r| (r[0].t(), r[1].t())).collect(),
+        registrations: regs.into_iter().collect(),
     })
 }
 

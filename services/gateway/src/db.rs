@@ -1,165 +1,37 @@
-//! The gateway's own tables (the read models of its inline projection) on Postgres or SQLite,
-//! through one small helper: SQL written once with `$1` placeholders, values as [`V`], rows as
-//! [`Cell`]s.
+//! The gateway's own tables (the read models of its inline projection) on Postgres or SQLite.
+//! Statements and rows go through [`reprint_eventstore::sql`]; reads outside a transaction
+//! use the store's read pool ([`fetch`], [`fetch_one`]).
 
+use reprint_eventstore::sql::{self, Arg};
 use reprint_eventstore::{Conn, Store};
-use sqlx::Row;
+use sqlx::FromRow;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
 
 use crate::error::{AppError, AppResult};
 
-/// A bound value.
-#[derive(Debug, Clone)]
-pub enum V {
-    I(i64),
-    T(String),
-    OT(Option<String>),
-    OI(Option<i64>),
-}
-
-/// A column of a result row.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
-    Null,
-    I(i64),
-    T(String),
-}
-
-impl Cell {
-    pub fn i(&self) -> i64 {
-        match self {
-            Cell::I(i) => *i,
-            Cell::T(t) => t.parse().unwrap_or(0),
-            Cell::Null => 0,
-        }
-    }
-    pub fn t(&self) -> String {
-        match self {
-            Cell::T(t) => t.clone(),
-            Cell::I(i) => i.to_string(),
-            Cell::Null => String::new(),
-        }
-    }
-    pub fn ot(&self) -> Option<String> {
-        match self {
-            Cell::Null => None,
-            other => Some(other.t()),
-        }
-    }
-    pub fn oi(&self) -> Option<i64> {
-        match self {
-            Cell::Null => None,
-            other => Some(other.i()),
-        }
-    }
-}
-
-pub type Rows = Vec<Vec<Cell>>;
-
-fn sqlite_sql(sql: &str) -> String {
-    sql.replace('$', "?")
-}
-
-macro_rules! bind_all {
-    ($q:expr, $args:expr) => {{
-        let mut q = $q;
-        for a in $args {
-            q = match a {
-                V::I(i) => q.bind(*i),
-                V::T(s) => q.bind(s.clone()),
-                V::OT(s) => q.bind(s.clone()),
-                V::OI(i) => q.bind(*i),
-            };
-        }
-        q
-    }};
-}
-
-fn pg_cells(r: &sqlx::postgres::PgRow) -> Vec<Cell> {
-    (0..r.len())
-        .map(|i| {
-            if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
-                v.map_or(Cell::Null, Cell::I)
-            } else if let Ok(v) = r.try_get::<Option<i32>, _>(i) {
-                v.map_or(Cell::Null, |v| Cell::I(i64::from(v)))
-            } else if let Ok(v) = r.try_get::<Option<String>, _>(i) {
-                v.map_or(Cell::Null, Cell::T)
-            } else {
-                Cell::Null
-            }
-        })
-        .collect()
-}
-
-fn sqlite_cells(r: &sqlx::sqlite::SqliteRow) -> Vec<Cell> {
-    use sqlx::{TypeInfo, ValueRef};
-    (0..r.len())
-        .map(|i| {
-            let Ok(raw) = r.try_get_raw(i) else {
-                return Cell::Null;
-            };
-            if raw.is_null() {
-                return Cell::Null;
-            }
-            let is_int = raw.type_info().name() == "INTEGER";
-            if is_int {
-                r.try_get::<i64, _>(i).map_or(Cell::Null, Cell::I)
-            } else {
-                r.try_get::<String, _>(i).map_or(Cell::Null, Cell::T)
-            }
-        })
-        .collect()
-}
-
-/// Runs a statement in a transaction's connection.
-pub async fn exec(conn: Conn<'_>, sql: &str, args: &[V]) -> Result<u64, sqlx::Error> {
-    match conn {
-        Conn::Postgres(c) => Ok(bind_all!(sqlx::query(sql), args)
-            .execute(&mut *c)
-            .await?
-            .rows_affected()),
-        Conn::Sqlite(c) => {
-            let sql = sqlite_sql(sql);
-            Ok(bind_all!(sqlx::query(&sql), args)
-                .execute(&mut *c)
-                .await?
-                .rows_affected())
-        }
-    }
-}
-
-/// Runs a query in a transaction's connection.
-pub async fn fetch_in(conn: Conn<'_>, sql: &str, args: &[V]) -> Result<Rows, sqlx::Error> {
-    match conn {
-        Conn::Postgres(c) => {
-            let rows = bind_all!(sqlx::query(sql), args).fetch_all(&mut *c).await?;
-            Ok(rows.iter().map(pg_cells).collect())
-        }
-        Conn::Sqlite(c) => {
-            let sql = sqlite_sql(sql);
-            let rows = bind_all!(sqlx::query(&sql), args)
-                .fetch_all(&mut *c)
-                .await?;
-            Ok(rows.iter().map(sqlite_cells).collect())
-        }
-    }
-}
-
-/// Runs a query on the store's read pool.
-pub async fn fetch(store: &Store, sql: &str, args: &[V]) -> AppResult<Rows> {
+/// Rows as `T` from the store's read pool.
+pub async fn fetch<T>(store: &Store, query: &str, args: &[Arg]) -> AppResult<Vec<T>>
+where
+    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+{
     if let Some(pool) = store.postgres_pool() {
         let mut c = pool.acquire().await?;
-        return Ok(fetch_in(Conn::Postgres(&mut c), sql, args).await?);
+        return Ok(sql::fetch(Conn::Postgres(&mut c), query, args).await?);
     }
     if let Some(pool) = store.sqlite_reader_pool() {
         let mut c = pool.acquire().await?;
-        return Ok(fetch_in(Conn::Sqlite(&mut c), sql, args).await?);
+        return Ok(sql::fetch(Conn::Sqlite(&mut c), query, args).await?);
     }
     Err(AppError::internal("store has no pool"))
 }
 
-/// The first row, if any.
-pub async fn fetch_one(store: &Store, sql: &str, args: &[V]) -> AppResult<Option<Vec<Cell>>> {
-    Ok(fetch(store, sql, args).await?.into_iter().next())
+/// The first row as `T`, if any, from the store's read pool.
+pub async fn fetch_one<T>(store: &Store, query: &str, args: &[Arg]) -> AppResult<Option<T>>
+where
+    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
+{
+    Ok(fetch(store, query, args).await?.into_iter().next())
 }
 
 /// The read models. Plain types only (TEXT, BIGINT), so one script serves both databases.
@@ -200,10 +72,5 @@ const SCHEMA: &[&str] = &[
 
 /// Creates the read model tables (idempotent).
 pub async fn migrate(store: &Store) -> AppResult<()> {
-    let mut tx = store.begin().await?;
-    for stmt in SCHEMA {
-        exec(tx.conn(), stmt, &[]).await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    Ok(sql::migrate(store, SCHEMA).await?)
 }

@@ -2,9 +2,9 @@
 //! streams, in the same transaction as the append (a request sees its own command at once).
 
 use futures::future::BoxFuture;
+use reprint_eventstore::sql::{Arg, exec};
 use reprint_eventstore::{Conn, Projection, RecordedEvent};
 
-use crate::db::{V, exec};
 use crate::events::{AccountEvent, ImageEvent, OrderEvent};
 
 pub struct Lookups;
@@ -69,14 +69,14 @@ async fn account_event(
                 "INSERT INTO gw_accounts (id, email, name, telephone, address, password_hash, role, created_ms)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 &[
-                    V::T(account.to_string()),
-                    V::T(email.clone()),
-                    V::T(name.clone()),
-                    V::T(telephone.clone()),
-                    V::OT(address.clone()),
-                    V::T(password_hash.clone()),
-                    V::T(role.clone()),
-                    V::I(*at_ms),
+                    Arg::Text(account.to_string()),
+                    Arg::Text(email.clone()),
+                    Arg::Text(name.clone()),
+                    Arg::Text(telephone.clone()),
+                    Arg::from(address.clone()),
+                    Arg::Text(password_hash.clone()),
+                    Arg::Text(role.clone()),
+                    Arg::Int(*at_ms),
                 ],
             )
             .await?;
@@ -87,9 +87,9 @@ async fn account_event(
                 "INSERT INTO gw_registrations (account, site, number) VALUES ($1, $2, $3)
                  ON CONFLICT (account, site) DO UPDATE SET number = excluded.number",
                 &[
-                    V::T(account.to_string()),
-                    V::T(site.clone()),
-                    V::T(number.clone()),
+                    Arg::Text(account.to_string()),
+                    Arg::Text(site.clone()),
+                    Arg::Text(number.clone()),
                 ],
             )
             .await?;
@@ -116,23 +116,23 @@ async fn image_event(conn: Conn<'_>, ev: &ImageEvent) -> reprint_eventstore::Res
         "INSERT INTO gw_images (account, image, name, bytes, width, height, format, phash, created_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account, image) DO NOTHING",
         &[
-            V::T(account.clone()),
-            V::T(image.clone()),
-            V::T(name.clone()),
-            V::I(i64::try_from(*bytes).unwrap_or(i64::MAX)),
-            V::I(i64::from(*width)),
-            V::I(i64::from(*height)),
-            V::T(format.clone()),
-            V::OT(phash.clone()),
-            V::I(*at_ms),
+            Arg::Text(account.clone()),
+            Arg::Text(image.clone()),
+            Arg::Text(name.clone()),
+            Arg::Int(i64::try_from(*bytes).unwrap_or(i64::MAX)),
+            Arg::Int(i64::from(*width)),
+            Arg::Int(i64::from(*height)),
+            Arg::Text(format.clone()),
+            Arg::from(phash.clone()),
+            Arg::Int(*at_ms),
         ],
     )
     .await?;
     Ok(())
 }
 
-fn big(n: u64) -> V {
-    V::I(i64::try_from(n).unwrap_or(i64::MAX))
+fn big(n: u64) -> Arg {
+    Arg::Int(i64::try_from(n).unwrap_or(i64::MAX))
 }
 
 async fn order_event(
@@ -141,13 +141,13 @@ async fn order_event(
     position: i64,
     ev: &OrderEvent,
 ) -> reprint_eventstore::Result<()> {
-    let id = V::T(order.to_string());
+    let id = Arg::Text(order.to_string());
     match ev {
         OrderEvent::Requested { account, at_ms } => {
             exec(
                 reborrow(conn),
                 "INSERT INTO gw_orders (id, account, created_ms, stage, updated_ms) VALUES ($1, $2, $3, 'draft', $3)",
-                &[id, V::T(account.clone()), V::I(*at_ms)],
+                &[id, Arg::Text(account.clone()), Arg::Int(*at_ms)],
             )
             .await?;
         }
@@ -159,7 +159,7 @@ async fn order_event(
             exec(
                 reborrow(conn),
                 "UPDATE gw_orders SET reserved = $2, expires_ms = $3, updated_ms = $4 WHERE id = $1",
-                &[id, big(*bytes), V::I(*expires_ms), V::I(*at_ms)],
+                &[id, big(*bytes), Arg::Int(*expires_ms), Arg::Int(*at_ms)],
             )
             .await?;
         }
@@ -172,14 +172,19 @@ async fn order_event(
             exec(
                 reborrow(conn),
                 "UPDATE gw_orders SET used = used + $2, updated_ms = $3 WHERE id = $1",
-                &[id.clone(), big(*bytes), V::I(*at_ms)],
+                &[id.clone(), big(*bytes), Arg::Int(*at_ms)],
             )
             .await?;
             exec(
                 reborrow(conn),
                 "INSERT INTO gw_order_images (order_id, image, name, bytes) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (order_id, image) DO NOTHING",
-                &[id, V::T(image.clone()), V::T(name.clone()), big(*bytes)],
+                &[
+                    id,
+                    Arg::Text(image.clone()),
+                    Arg::Text(name.clone()),
+                    big(*bytes),
+                ],
             )
             .await?;
         }
@@ -198,12 +203,12 @@ async fn order_event(
                  idem_key = $5, items_json = $6, reorder_of = $7, updated_ms = $4 WHERE id = $1",
                 &[
                     id.clone(),
-                    V::T(lab.clone()),
-                    V::T(counter.clone()),
-                    V::I(*at_ms),
-                    V::T(idempotency_key.clone()),
-                    V::T(items_json),
-                    V::OT(reorder_of.clone()),
+                    Arg::Text(lab.clone()),
+                    Arg::Text(counter.clone()),
+                    Arg::Int(*at_ms),
+                    Arg::Text(idempotency_key.clone()),
+                    Arg::Text(items_json),
+                    Arg::from(reorder_of.clone()),
                 ],
             )
             .await?;
@@ -231,10 +236,10 @@ async fn order_event(
                  detail = $3, charge_json = COALESCE($4, charge_json), updated_ms = $5 WHERE id = $1",
                 &[
                     id,
-                    V::T(stage.clone()),
-                    V::T(detail.clone()),
-                    V::OT(charge_json.clone()),
-                    V::I(*at_ms),
+                    Arg::Text(stage.clone()),
+                    Arg::Text(detail.clone()),
+                    Arg::from(charge_json.clone()),
+                    Arg::Int(*at_ms),
                 ],
             )
             .await?;
@@ -248,7 +253,7 @@ async fn order_event(
             exec(
                 reborrow(conn),
                 "UPDATE gw_orders SET slip_json = $2, updated_ms = $3 WHERE id = $1",
-                &[id, V::T(extract_json.clone()), V::I(*at_ms)],
+                &[id, Arg::Text(extract_json.clone()), Arg::Int(*at_ms)],
             )
             .await?;
         }
@@ -256,7 +261,7 @@ async fn order_event(
             exec(
                 reborrow(conn),
                 "UPDATE gw_orders SET stage = 'cancelled', detail = $2, updated_ms = $3 WHERE id = $1",
-                &[id, V::T(reason.clone()), V::I(*at_ms)],
+                &[id, Arg::Text(reason.clone()), Arg::Int(*at_ms)],
             )
             .await?;
             timeline(
@@ -288,12 +293,12 @@ async fn timeline(
         "INSERT INTO gw_timeline (order_id, position, stage, site, detail, at_ms) VALUES ($1, $2, $3, $4, $5, $6)
          ON CONFLICT (order_id, position) DO NOTHING",
         &[
-            V::T(order.to_string()),
-            V::I(position),
-            V::T(stage.to_string()),
-            V::T(site.to_string()),
-            V::T(detail.to_string()),
-            V::I(at_ms),
+            Arg::Text(order.to_string()),
+            Arg::Int(position),
+            Arg::Text(stage.to_string()),
+            Arg::Text(site.to_string()),
+            Arg::Text(detail.to_string()),
+            Arg::Int(at_ms),
         ],
     )
     .await?;

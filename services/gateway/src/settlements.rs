@@ -19,12 +19,13 @@ use axum::extract::State;
 use reprint_domain::protocol::{Stage, StatusChanged};
 use reprint_domain::{Currency, Money, SiteKind};
 use reprint_eventstore::Transaction;
+use reprint_eventstore::sql::{Arg, exec};
 use reprint_service::problem::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::User;
-use crate::db::{self, V, exec};
+use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -92,8 +93,8 @@ impl Fact {
     }
 }
 
-fn flag(b: bool) -> V {
-    V::I(i64::from(b))
+fn flag(b: bool) -> Arg {
+    Arg::Int(i64::from(b))
 }
 
 /// Folds one status into its order's row, in the consumer's transaction (idempotent).
@@ -101,7 +102,7 @@ pub async fn record(tx: &mut Transaction, order: &str, fact: &Fact) -> Result<()
     let sql = format!(
         "INSERT INTO {TABLE} (order_id, lab, counter, currency, lab_charge, charge_rank,
             dispatched, collected, settled, stage, at_ms)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+         VALUES ($1, $2, $3, $4, CAST($5 AS BIGINT), $6, $7, $8, $9, $10, $11)
          ON CONFLICT (order_id) DO UPDATE SET
             lab = COALESCE(excluded.lab, {TABLE}.lab),
             counter = COALESCE(excluded.counter, {TABLE}.counter),
@@ -133,17 +134,17 @@ pub async fn record(tx: &mut Transaction, order: &str, fact: &Fact) -> Result<()
         tx.conn(),
         &sql,
         &[
-            V::T(order.to_string()),
-            V::OT(fact.lab.clone()),
-            V::OT(fact.counter.clone()),
-            V::OT(currency),
-            V::OI(charge),
-            V::I(rank),
+            Arg::Text(order.to_string()),
+            Arg::from(fact.lab.clone()),
+            Arg::from(fact.counter.clone()),
+            Arg::from(currency),
+            Arg::from(charge),
+            Arg::Int(rank),
             flag(fact.dispatched),
             flag(fact.collected),
             flag(fact.settled),
-            V::T(fact.stage.as_str().to_string()),
-            V::I(fact.at_ms),
+            Arg::Text(fact.stage.as_str().to_string()),
+            Arg::Int(fact.at_ms),
         ],
     )
     .await?;
@@ -180,9 +181,20 @@ pub struct Settlements {
     pub scope: String,
 }
 
+/// lab, counter, currency, orders, charged, collected, settled (the sums NULL-safe).
+type BalanceRow = (
+    String,
+    String,
+    Option<String>,
+    i64,
+    Option<i64>,
+    Option<i64>,
+    Option<i64>,
+);
+
 /// The balances now, from the read pool.
 pub async fn balances(state: &AppState) -> AppResult<Settlements> {
-    let rows = db::fetch(
+    let rows: Vec<BalanceRow> = db::fetch(
         &state.store,
         &format!(
             "SELECT lab, counter, currency, CAST(COUNT(*) AS BIGINT),
@@ -198,22 +210,24 @@ pub async fn balances(state: &AppState) -> AppResult<Settlements> {
     )
     .await?;
     let balances = rows
-        .iter()
-        .map(|r| {
-            let (collected, settled) = (r[5].i(), r[6].i());
-            SettlementBalance {
-                lab: r[0].t(),
-                counter: r[1].t(),
-                currency: r[2].t(),
-                orders: r[3].i(),
-                charged_minor: r[4].i(),
-                collected_minor: collected,
-                settled_minor: settled,
-                owed_minor: collected - settled,
-            }
-        })
+        .into_iter()
+        .map(
+            |(lab, counter, currency, orders, charged, collected, settled)| {
+                let (collected, settled) = (collected.unwrap_or(0), settled.unwrap_or(0));
+                SettlementBalance {
+                    lab,
+                    counter,
+                    currency: currency.unwrap_or_default(),
+                    orders,
+                    charged_minor: charged.unwrap_or(0),
+                    collected_minor: collected,
+                    settled_minor: settled,
+                    owed_minor: collected - settled,
+                }
+            },
+        )
         .collect();
-    let unattributed = db::fetch_one(
+    let unattributed = db::fetch_one::<(i64,)>(
         &state.store,
         &format!(
             "SELECT CAST(COUNT(*) AS BIGINT) FROM {TABLE} WHERE dispatched = 1
@@ -222,8 +236,7 @@ pub async fn balances(state: &AppState) -> AppResult<Settlements> {
         &[],
     )
     .await?
-    .map(|r| r[0].i())
-    .unwrap_or(0);
+    .map_or(0, |(n,)| n);
     Ok(Settlements {
         balances,
         unattributed_orders: unattributed,
@@ -235,7 +248,7 @@ pub async fn balances(state: &AppState) -> AppResult<Settlements> {
 pub async fn network_stage_counts(
     state: &AppState,
 ) -> AppResult<Vec<(String, String, String, i64)>> {
-    let rows = db::fetch(
+    let rows: Vec<(String, String, String, i64)> = db::fetch(
         &state.store,
         &format!(
             "SELECT stage, COALESCE(lab, ''), COALESCE(counter, ''), CAST(COUNT(*) AS BIGINT)
@@ -244,10 +257,7 @@ pub async fn network_stage_counts(
         &[],
     )
     .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r[0].t(), r[1].t(), r[2].t(), r[3].i()))
-        .collect())
+    Ok(rows)
 }
 
 /// An amount for people ("¥1,200"), or the minor units and code when the code is unknown.

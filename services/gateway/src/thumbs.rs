@@ -7,6 +7,7 @@
 //! read. Rows are immutable (same key, same bytes), so a write is `ON CONFLICT DO NOTHING`
 //! and two requests that build the same missing preview at once both succeed.
 
+use reprint_eventstore::sql::{self, Arg};
 use reprint_eventstore::{Backend, Conn, Store};
 
 use crate::error::AppResult;
@@ -22,7 +23,7 @@ pub async fn migrate(store: &Store) -> AppResult<()> {
         Backend::Sqlite => "BLOB",
     };
     let mut tx = store.begin().await?;
-    crate::db::exec(
+    sql::exec(
         tx.conn(),
         &format!(
             "CREATE TABLE IF NOT EXISTS gw_thumbnails (
@@ -40,22 +41,10 @@ const SELECT: &str = "SELECT jpeg FROM gw_thumbnails WHERE image = $1 AND edge =
 
 /// The cached preview of `image` at `edge`, if built before.
 pub async fn get(store: &Store, image: &str, edge: u32) -> AppResult<Option<Vec<u8>>> {
-    let edge = i64::from(edge);
-    if let Some(pool) = store.postgres_pool() {
-        return Ok(sqlx::query_scalar::<_, Vec<u8>>(SELECT)
-            .bind(image)
-            .bind(edge)
-            .fetch_optional(pool)
-            .await?);
-    }
-    if let Some(pool) = store.sqlite_reader_pool() {
-        return Ok(sqlx::query_scalar::<_, Vec<u8>>(&SELECT.replace('$', "?"))
-            .bind(image)
-            .bind(edge)
-            .fetch_optional(pool)
-            .await?);
-    }
-    Ok(None)
+    let args = [Arg::from(image), Arg::from(i64::from(edge))];
+    Ok(crate::db::fetch_one::<(Vec<u8>,)>(store, SELECT, &args)
+        .await?
+        .map(|(jpeg,)| jpeg))
 }
 
 /// Keeps a built preview (a no-op when another request kept it first).
@@ -76,7 +65,7 @@ pub async fn put(store: &Store, image: &str, edge: u32, jpeg: &[u8], now_ms: i64
                 .await?;
         }
         Conn::Sqlite(c) => {
-            sqlx::query(&INSERT.replace('$', "?"))
+            sqlx::query(INSERT)
                 .bind(image)
                 .bind(edge)
                 .bind(jpeg)

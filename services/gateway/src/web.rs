@@ -549,21 +549,23 @@ async fn ops(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Res
     } else {
         String::new()
     };
-    let hours = crate::db::fetch(
+    let hours: Vec<(i64, i64)> = crate::db::fetch(
         &state.store,
         "SELECT CAST(submitted_ms / 3600000 AS BIGINT) AS h, CAST(COUNT(*) AS BIGINT) FROM gw_orders
          WHERE submitted_ms IS NOT NULL AND submitted_ms > $1 GROUP BY h ORDER BY h",
-        &[crate::db::V::I(crate::state::now_ms() - 24 * 3_600_000)],
+        &[reprint_eventstore::sql::Arg::Int(
+            crate::state::now_ms() - 24 * 3_600_000,
+        )],
     )
     .await?;
-    let max = hours.iter().map(|r| r[1].i()).max().unwrap_or(1).max(1);
+    let max = hours.iter().map(|&(_, n)| n).max().unwrap_or(1).max(1);
     let now_h = crate::state::now_ms() / 3_600_000;
     let bars: String = hours
         .iter()
-        .map(|r| {
-            let x = 24 - (now_h - r[0].i()).clamp(0, 24);
-            let h = r[1].i() * 100 / max;
-            format!("<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"{h}\" fill=\"#47a\"><title>{}</title></rect>", x * 12, 100 - h, r[1].i())
+        .map(|&(hour, n)| {
+            let x = 24 - (now_h - hour).clamp(0, 24);
+            let h = n * 100 / max;
+            format!("<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"{h}\" fill=\"#47a\"><title>{}</title></rect>", x * 12, 100 - h, n)
         })
         .collect();
     let backlog = state.store.unsent_count().await.unwrap_or(0);
