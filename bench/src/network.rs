@@ -110,6 +110,17 @@ fn proc_status_kb(pid: u32, key: &str) -> Option<f64> {
         .and_then(|v| v.parse::<f64>().ok())
 }
 
+/// CPU seconds (user + system) a process used so far (`/proc/<pid>/stat`, 100 ticks/s).
+fn cpu_secs(pid: Option<u32>) -> f64 {
+    let Some(pid) = pid else { return 0.0 };
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name in parentheses: state is field 3, utime 14, stime 15.
+    let rest = text.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (tick(11) + tick(12)) / 100.0
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -583,6 +594,10 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         ),
     );
 
+    let cpu_before: Vec<f64> = [&net.lab, &net.counter, &net.gateway]
+        .iter()
+        .map(|s| cpu_secs(s.pid()))
+        .collect();
     let seen = Arc::new(Seen::default());
     let deadline = Instant::now() + Duration::from_secs(if args.chaos { 900 } else { 600 });
     let lab = tokio::spawn(lab_operator(net.lab.base(), seen.clone(), deadline, 8));
@@ -672,6 +687,27 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         .unwrap_or_else(Instant::now);
     let elapsed = last.duration_since(started).as_secs_f64();
     let failed = seen.failed.lock().unwrap().clone();
+    if !args.chaos {
+        let cpu: Vec<String> = [&net.lab, &net.counter, &net.gateway]
+            .iter()
+            .zip(&cpu_before)
+            .map(|(s, before)| {
+                let used = cpu_secs(s.pid()) - before;
+                format!(
+                    "{} {used:.1} s ({:.0} % of one core)",
+                    short_name(&s.name),
+                    100.0 * used / elapsed
+                )
+            })
+            .collect();
+        note(
+            t0,
+            &format!(
+                "CPU during the orders ({elapsed:.1} s, 2 cores): {}",
+                cpu.join(", ")
+            ),
+        );
+    }
     note(
         t0,
         &format!(
@@ -694,7 +730,12 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
     }
 
     // The timelines, once the gateway heard every order's collection.
-    let views = timelines(&users, &placed_by).await;
+    let quiet = Instant::now();
+    let views = timelines(&users, &placed_by, args.chaos).await;
+    note(
+        t0,
+        &format!("timelines read in {:.1} s", quiet.elapsed().as_secs_f64()),
+    );
     let mut recorded = Vec::new();
     let mut ready = Vec::new();
     for v in views.values() {
@@ -787,6 +828,23 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         ),
     );
 
+    // What the services' logs say about messages they could not handle.
+    for svc in [&net.lab, &net.counter, &net.gateway] {
+        let text = std::fs::read_to_string(&svc.log).unwrap_or_default();
+        let parked = text.matches("parking message").count();
+        let retried = text.matches("retrying later").count();
+        let nul = text.matches("invalid byte sequence").count();
+        if parked + retried > 0 {
+            note(
+                t0,
+                &format!(
+                    "{}: {parked} messages parked, {retried} deliveries retried ({nul} of them 'invalid byte sequence' from the database)",
+                    svc.name
+                ),
+            );
+        }
+    }
+
     if args.chaos {
         let ok = crate::network_chaos::check(
             &net,
@@ -834,11 +892,28 @@ fn seen_summary(seen: &Seen) -> SeenSummary {
     }
 }
 
+/// The stages every finished order passes.
+pub const CHAOS_STAGES: [&str; 8] = [
+    "placed",
+    "received",
+    "printing",
+    "printed",
+    "dispatched",
+    "ready_for_pickup",
+    "collected",
+    "settled",
+];
+
 /// Every placed order's view on the gateway, once its timeline reached a final stage
-/// (collected, settled, rejected, cancelled) or 60 s passed.
-async fn timelines(users: &[Arc<Client>], placed: &[(String, usize)]) -> BTreeMap<String, Value> {
+/// (collected, settled, rejected, cancelled) or 60 s passed; with `all_stages` (chaos), once
+/// every stage of a finished order is on its timeline, or 150 s passed.
+async fn timelines(
+    users: &[Arc<Client>],
+    placed: &[(String, usize)],
+    all_stages: bool,
+) -> BTreeMap<String, Value> {
     let out = Arc::new(Mutex::new(BTreeMap::new()));
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(if all_stages { 150 } else { 60 });
     futures::stream::iter(placed.iter().cloned())
         .for_each_concurrent(16, |(order, owner)| {
             let out = out.clone();
@@ -850,9 +925,14 @@ async fn timelines(users: &[Arc<Client>], placed: &[(String, usize)]) -> BTreeMa
                     })
                     .await;
                     let stages = reprint_e2e::timeline_stages(&last);
-                    let final_ = stages.iter().any(|s| {
-                        ["collected", "settled", "rejected", "cancelled"].contains(&s.as_str())
-                    });
+                    let has = |want: &[&str]| want.iter().any(|w| stages.iter().any(|s| s == w));
+                    let final_ = if all_stages {
+                        // Quiet: every stage of a finished order heard (redeliveries after a
+                        // kill come after the consumers' ack wait), or the order refused.
+                        has(&["rejected", "cancelled"]) || CHAOS_STAGES.iter().all(|w| has(&[w]))
+                    } else {
+                        has(&["collected", "settled", "rejected", "cancelled"])
+                    };
                     if final_ || Instant::now() > deadline {
                         out.lock().unwrap().insert(order, last);
                         return;

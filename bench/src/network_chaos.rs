@@ -76,13 +76,31 @@ pub async fn check(
     // The gateway: one final state per order, each stage once.
     let mut finals: BTreeMap<String, usize> = BTreeMap::new();
     let mut doubled_stages = 0;
+    let mut missing: BTreeMap<&str, usize> = BTreeMap::new();
     for order in placed {
         let v = views.get(order).cloned().unwrap_or(Value::Null);
         let counts = reprint_e2e::stage_counts(&v);
-        let final_: Vec<&str> = ["collected", "rejected", "cancelled"]
-            .into_iter()
-            .filter(|s| counts.contains_key(*s))
-            .collect();
+        let done = counts.contains_key("collected") || counts.contains_key("settled");
+        let final_: Vec<&str> = [
+            ("collected+settled", done),
+            ("rejected", counts.contains_key("rejected")),
+            ("cancelled", counts.contains_key("cancelled")),
+        ]
+        .into_iter()
+        .filter_map(|(s, on)| on.then_some(s))
+        .collect();
+        // A finished order passed every stage: each on its timeline.
+        if done {
+            for stage in crate::network::CHAOS_STAGES {
+                if !counts.contains_key(stage) {
+                    *missing.entry(stage).or_insert(0) += 1;
+                    problems.push(format!(
+                        "order {order}: no {stage} on its timeline (stage {}): {counts:?}",
+                        v["stage"]
+                    ));
+                }
+            }
+        }
         let key = if final_.is_empty() {
             format!("none (stage {})", v["stage"])
         } else {
@@ -106,7 +124,7 @@ pub async fn check(
         }
     }
     say(&format!(
-        "gateway: {} orders checked, final states {finals:?}, stages doubled on timelines {doubled_stages}",
+        "gateway: {} orders checked, final states {finals:?}, stages doubled on timelines {doubled_stages}, stages missing {missing:?}",
         placed.len()
     ));
 
@@ -250,6 +268,17 @@ pub async fn check(
         say("the books balance: nothing lost, nothing doubled");
         Ok(true)
     } else {
+        // Keep the services' logs for the diagnosis (the network's directory goes with it).
+        let kept = std::env::temp_dir().join(format!(
+            "reprint-network-chaos-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S")
+        ));
+        if std::fs::create_dir_all(&kept).is_ok() {
+            for name in ["lab-a.log", "counter-ginza.log", "gateway.log"] {
+                let _ = std::fs::copy(net.dir.path().join(name), kept.join(name));
+            }
+            say(&format!("service logs kept in {}", kept.display()));
+        }
         say(&format!("{} problems:", problems.len()));
         for p in problems.iter().take(40) {
             say(&format!("  {p}"));

@@ -67,6 +67,15 @@ fn binary_dir() -> PathBuf {
     if dir.is_dir() {
         return dir;
     }
+    // <target>/release/<bench binary>, beside the service binaries.
+    if release()
+        && let Some(exe_dir) = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(Path::to_path_buf))
+        && exe_dir.file_name().is_some_and(|n| n == "release")
+    {
+        return exe_dir;
+    }
     // <target>/debug/deps/<test binary>
     std::env::current_exe()
         .ok()
