@@ -16,10 +16,20 @@ use sqlx::{FromRow, Row};
 use crate::store::{Conn, Store};
 
 /// A value bound to a placeholder.
+///
+/// A NULL keeps its type ([`Arg::OptText`], [`Arg::OptInt`]): PostgreSQL fixes a placeholder's
+/// type when sqlx first prepares (and caches) a statement on a connection, so binding an
+/// untyped text NULL one time and an integer the next would send the integer's 8 binary bytes
+/// as text ("invalid byte sequence for encoding UTF8: 0x00").
 #[derive(Debug, Clone, PartialEq)]
 pub enum Arg {
     Text(String),
     Int(i64),
+    /// A text value or a text NULL.
+    OptText(Option<String>),
+    /// An integer value or an integer NULL.
+    OptInt(Option<i64>),
+    /// A text NULL (same as `OptText(None)`).
     Null,
 }
 
@@ -47,9 +57,27 @@ impl From<i64> for Arg {
     }
 }
 
-impl<T: Into<Arg>> From<Option<T>> for Arg {
-    fn from(v: Option<T>) -> Arg {
-        v.map_or(Arg::Null, Into::into)
+impl From<Option<String>> for Arg {
+    fn from(v: Option<String>) -> Arg {
+        Arg::OptText(v)
+    }
+}
+
+impl From<Option<&str>> for Arg {
+    fn from(v: Option<&str>) -> Arg {
+        Arg::OptText(v.map(str::to_string))
+    }
+}
+
+impl From<Option<&String>> for Arg {
+    fn from(v: Option<&String>) -> Arg {
+        Arg::OptText(v.cloned())
+    }
+}
+
+impl From<Option<i64>> for Arg {
+    fn from(v: Option<i64>) -> Arg {
+        Arg::OptInt(v)
     }
 }
 
@@ -72,6 +100,8 @@ macro_rules! bind_all {
             q = match a {
                 Arg::Text(s) => q.bind(s.clone()),
                 Arg::Int(i) => q.bind(*i),
+                Arg::OptText(v) => q.bind(v.clone()),
+                Arg::OptInt(v) => q.bind(*v),
                 Arg::Null => q.bind(None::<String>),
             };
         }
