@@ -104,23 +104,24 @@ impl Charge {
 
     /// The basic charge after its discount (the seed's "basic charge" column of Figs. 7, 9).
     pub fn basic_charge(&self) -> Money {
-        let mut amount = Money::zero(self.total.currency);
-        for (i, line) in self.lines.iter().enumerate() {
-            let counts = match line.kind {
+        let is_basic = |index: usize| {
+            matches!(
+                self.lines.get(index).map(|l| &l.kind),
+                Some(LineKind::BasicCharge)
+            )
+        };
+        let minor = self
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(i, line)| match line.kind {
                 LineKind::BasicCharge => true,
-                LineKind::Discount { of, .. } => {
-                    matches!(
-                        self.lines.get(of).map(|l| &l.kind),
-                        Some(LineKind::BasicCharge)
-                    ) && of < i
-                }
+                LineKind::Discount { of, .. } => is_basic(of) && of != *i,
                 LineKind::Prints { .. } => false,
-            };
-            if counts {
-                amount.minor += line.amount.minor;
-            }
-        }
-        amount
+            })
+            .map(|(_, line)| line.amount.minor)
+            .sum();
+        Money::new(minor, self.total.currency)
     }
 
     /// The discount lines.

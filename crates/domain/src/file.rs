@@ -55,12 +55,14 @@ impl Telephone {
     }
 }
 
-/// A name as it is compared: trimmed, inner whitespace collapsed, case folded.
+/// A name as it is written in a file: trimmed, inner whitespace collapsed to one space.
+pub fn tidy_name(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// A name as it is compared: [`tidy_name`], case folded.
 pub fn normalise_name(name: &str) -> String {
-    name.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .to_lowercase()
+    tidy_name(name).to_lowercase()
 }
 
 /// The user id area.
@@ -450,7 +452,7 @@ pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> UserFile {
 }
 
 fn checked_name(name: &str) -> Result<String, DomainError> {
-    let n = name.split_whitespace().collect::<Vec<_>>().join(" ");
+    let n = tidy_name(name);
     if n.is_empty() || n.chars().count() > 200 {
         return Err(DomainError::invalid("name", name, "1 to 200 characters"));
     }

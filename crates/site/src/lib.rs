@@ -67,11 +67,7 @@ impl Identity {
     pub fn from_customer(
         customer: &reprint_domain::protocol::Customer,
     ) -> std::result::Result<Identity, DomainError> {
-        let name = customer
-            .name
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let name = file::tidy_name(&customer.name);
         if name.is_empty() {
             return Err(DomainError::invalid(
                 "name",
