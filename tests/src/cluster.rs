@@ -20,11 +20,32 @@ struct Node {
 pub struct NatsCluster {
     nodes: Vec<Node>,
     routes: String,
+    // One cluster at a time in a test binary: two clusters and their services on a 2-core
+    // machine starve each other's raft heartbeats into elections that never settle.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
+static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 impl NatsCluster {
-    /// Three nodes, started and with JetStream ready (each node's `/healthz` answers 200).
+    /// Three nodes, started and with JetStream ready: each node's `/healthz` answers 200 and
+    /// reports a meta leader of a 3-peer meta group.
     pub async fn start() -> NatsCluster {
+        let c = NatsCluster::start_partly(3).await;
+        for i in 0..3 {
+            c.wait_ready(i).await;
+        }
+        for i in 0..3 {
+            c.wait_meta_leader(i).await;
+        }
+        c
+    }
+
+    /// Three nodes configured, only the first `running` started, not waited for: a new cluster
+    /// elects no meta leader before all its nodes have met, so JetStream stays unavailable
+    /// until [`NatsCluster::start_again`] starts the others.
+    pub async fn start_partly(running: usize) -> NatsCluster {
+        let turn = ONE_CLUSTER_AT_A_TIME.lock().await;
         let nodes: Vec<Node> = (1..=3)
             .map(|i| Node {
                 name: format!("n{i}"),
@@ -40,14 +61,38 @@ impl NatsCluster {
             .map(|n| format!("nats://127.0.0.1:{}", n.cluster_port))
             .collect::<Vec<_>>()
             .join(",");
-        let mut c = NatsCluster { nodes, routes };
-        for i in 0..3 {
+        let mut c = NatsCluster {
+            nodes,
+            routes,
+            _turn: turn,
+        };
+        for i in 0..running {
             c.spawn(i);
         }
-        for i in 0..3 {
-            c.wait_ready(i).await;
-        }
         c
+    }
+
+    /// Waits until node `i` knows a meta leader and all three peers (60 s at most).
+    pub async fn wait_meta_leader(&self, i: usize) {
+        let url = format!("http://127.0.0.1:{}/jsz", self.nodes[i].monitor_port);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = reqwest::get(&url).await
+                && let Ok(v) = r.json::<Value>().await
+                && v["meta_cluster"]["leader"]
+                    .as_str()
+                    .is_some_and(|l| !l.is_empty())
+                && v["meta_cluster"]["cluster_size"].as_u64() >= Some(3)
+            {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nats node {} has no meta leader of 3 peers within 60 s",
+                self.nodes[i].name
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     fn spawn(&mut self, i: usize) {
@@ -110,6 +155,11 @@ impl NatsCluster {
         self.kill(i);
         self.spawn(i);
         self.wait_ready(i).await;
+    }
+
+    /// The client URL of node `i` alone.
+    pub fn node_url(&self, i: usize) -> String {
+        format!("nats://127.0.0.1:{}", self.nodes[i].port)
     }
 
     /// The streams as node `i` reports them (`/jsz`): (name, replicas), sorted.

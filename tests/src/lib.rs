@@ -315,7 +315,9 @@ impl Service {
     /// The last `n` lines of the service's log.
     pub fn log_tail(&self, n: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
+        // Backtrace frames ("  12: fn", "      at file:line") would push the error itself out
+        // of the tail when RUST_BACKTRACE is set.
+        let lines: Vec<&str> = text.lines().filter(|l| !is_backtrace_frame(l)).collect();
         let from = lines.len().saturating_sub(n);
         format!(
             "----- {} ({}), last {} lines -----\n{}",
@@ -325,6 +327,14 @@ impl Service {
             lines[from..].join("\n")
         )
     }
+}
+
+fn is_backtrace_frame(line: &str) -> bool {
+    let t = line.trim_start();
+    line.starts_with(' ')
+        && (t.starts_with("at ")
+            || t.split_once(':')
+                .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit())))
 }
 
 impl Drop for Service {
@@ -351,6 +361,9 @@ pub struct Options {
     pub nats_url: Option<String>,
     /// Stream replicas for the lab, the counter and the gateway (`nats.replicas`).
     pub replicas: Option<usize>,
+    /// More environment for all three services: OTEL_* for traces, each service's own
+    /// `REPRINT_<SVC>__...` (e.g. its NATS user and password; the others ignore it).
+    pub env: Vec<(String, String)>,
 }
 
 /// The lab `lab-a`, the counter `counter-ginza` and the gateway, as processes.
@@ -501,6 +514,9 @@ impl Network {
             gw_env.push(("REPRINT_GATEWAY__NATS__REPLICAS".into(), r.to_string()));
         }
 
+        for env in [&mut lab_env, &mut counter_env, &mut gw_env] {
+            env.extend(opts.env.iter().cloned());
+        }
         let service = |name: &str, binary: &str, config: PathBuf, env, port| Service {
             name: name.to_string(),
             binary: bin.join(binary),

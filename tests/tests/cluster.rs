@@ -2,7 +2,7 @@
 //! gateway with `nats.replicas = 3`); one node is killed mid-flow and the order still goes
 //! through, once.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reprint_e2e::cluster::NatsCluster;
 use reprint_e2e::flows::{
@@ -105,4 +105,44 @@ async fn fig1_on_a_three_node_cluster_survives_a_node_killed_mid_flow() {
 
     cluster.start_again(0).await;
     step(t0, "node n1 back");
+}
+
+/// A service starting before its new cluster has formed (two nodes of three up, no meta leader
+/// yet: JetStream unavailable) waits for JetStream to place its 3-replica streams instead of
+/// exiting: provisioning goes through once the third node is there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioning_waits_for_a_cluster_still_forming() {
+    use reprint_bus::connect::{ConnectSettings, connect_and_wait};
+    use reprint_bus::streams::{StreamSettings, provision_streams};
+
+    let mut cluster = NatsCluster::start_partly(2).await;
+    let conn = connect_and_wait(
+        &ConnectSettings::new(cluster.node_url(0), "test-provision"),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("connect to n1");
+    let provisioning = tokio::spawn(async move {
+        let started = Instant::now();
+        let result = provision_streams(&conn.jetstream, &StreamSettings::clustered()).await;
+        (result, started.elapsed())
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !provisioning.is_finished(),
+        "3 replicas placed, or given up, with two nodes of three"
+    );
+    cluster.start_again(2).await;
+    let (result, took) = tokio::time::timeout(Duration::from_secs(60), provisioning)
+        .await
+        .expect("provisioning ends within 60 s of the third node's start")
+        .expect("provisioning task");
+    let infos = result.expect("streams provisioned once the third node is there");
+    assert!(took >= Duration::from_secs(2), "took {took:?}");
+    for info in &infos {
+        assert_eq!(info.config.num_replicas, 3, "{}", info.config.name);
+    }
+    let mut streams = cluster.stream_replicas(2).await;
+    streams.retain(|(name, _)| name.starts_with("REPRINT_"));
+    assert_eq!(streams.len(), infos.len(), "{streams:?}");
 }

@@ -9,11 +9,21 @@
 //!
 //! Connection events (connected, disconnected, lame duck, slow consumer, server errors) are
 //! logged with `tracing` under the target `reprint_bus::connect`.
+//!
+//! # Logging in
+//!
+//! A service logs in with a user and password or a `.creds` file ([`Auth::from_parts`], from
+//! the service's `[nats]` `user`, `password`, `creds_file`; secrets are never printed). Every
+//! service also sets its reply inbox to `_INBOX.<site>` ([`site_inbox_prefix`]) instead of the
+//! shared `_INBOX`, so that `deploy/nats/users.conf` can let a site subscribe to its own
+//! replies only: with `_INBOX.>` for everybody, a counter could read the JetStream deliveries
+//! pulled by another counter (they travel to the puller's reply inbox).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use async_nats::{Client, ConnectOptions, Event, ServerAddr, connection::State, jetstream};
+use serde::Deserialize;
 
 use crate::error::BusError;
 
@@ -51,6 +61,76 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+/// A secret read from a configuration (a password): never printed by `Debug`.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Auth {
+    /// The credentials a service configured: `user` + `password`, or `creds_file`, or none.
+    /// Anything half given (a user without a password, a password without a user, both a
+    /// user and a creds file, an empty value) is an error naming the `nats.*` key.
+    pub fn from_parts(
+        user: Option<&str>,
+        password: Option<&Secret>,
+        creds_file: Option<&std::path::Path>,
+    ) -> Result<Auth, BusError> {
+        let invalid = |reason: &str| BusError::Invalid {
+            what: "NATS credentials",
+            reason: reason.to_string(),
+        };
+        match (user, password, creds_file) {
+            (None, None, None) => Ok(Auth::None),
+            (Some(u), Some(p), None) => {
+                if u.trim().is_empty() {
+                    return Err(invalid("nats.user is empty"));
+                }
+                if p.expose().is_empty() {
+                    return Err(invalid("nats.password is empty"));
+                }
+                Ok(Auth::UserPassword {
+                    user: u.to_string(),
+                    password: p.expose().to_string(),
+                })
+            }
+            (Some(_), None, None) => Err(invalid("nats.user is set but nats.password is not")),
+            (None, Some(_), None) => Err(invalid("nats.password is set but nats.user is not")),
+            (None, None, Some(path)) => {
+                if path.as_os_str().is_empty() {
+                    return Err(invalid("nats.creds_file is empty"));
+                }
+                Ok(Auth::CredentialsFile(path.to_path_buf()))
+            }
+            (_, _, Some(_)) => Err(invalid(
+                "give either nats.user and nats.password or nats.creds_file, not both",
+            )),
+        }
+    }
+}
+
+/// The reply inbox prefix of a site: `_INBOX.<site>`. `deploy/nats/users.conf` lets each site's
+/// user subscribe to `_INBOX.<site>.>` only.
+pub fn site_inbox_prefix(site: &str) -> String {
+    format!("_INBOX.{site}")
+}
+
 /// Everything [`connect`] needs.
 #[derive(Debug, Clone)]
 pub struct ConnectSettings {
@@ -68,6 +148,8 @@ pub struct ConnectSettings {
     pub connection_timeout: Duration,
     /// Default time-out of a core request and of a JetStream API call.
     pub request_timeout: Duration,
+    /// Prefix of the client's reply subjects (`_INBOX` unless set; see [`site_inbox_prefix`]).
+    pub inbox_prefix: Option<String>,
 }
 
 impl ConnectSettings {
@@ -81,7 +163,14 @@ impl ConnectSettings {
             max_backoff: Duration::from_secs(10),
             connection_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
+            inbox_prefix: None,
         }
+    }
+
+    /// Sets the reply inbox prefix (e.g. [`site_inbox_prefix`]).
+    pub fn with_inbox_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.inbox_prefix = Some(prefix.into());
+        self
     }
 
     /// Sets the credentials.
@@ -200,6 +289,9 @@ async fn options(settings: &ConnectSettings) -> Result<ConnectOptions, BusError>
             source: e.into(),
         })?,
     };
+    if let Some(prefix) = &settings.inbox_prefix {
+        opts = opts.custom_inbox_prefix(prefix);
+    }
     let name = settings.name.clone();
     let event_name = name.clone();
     let (initial, max) = (settings.initial_backoff, settings.max_backoff);
@@ -298,6 +390,33 @@ mod tests {
         };
         assert!(!format!("{a:?}").contains("s3cret"));
         assert!(!format!("{:?}", Auth::Token("tok".into())).contains("tok"));
+    }
+
+    #[test]
+    fn credentials_must_be_whole() {
+        let pw = Secret::new("s3cret");
+        assert!(matches!(
+            Auth::from_parts(None, None, None).unwrap(),
+            Auth::None
+        ));
+        assert!(matches!(
+            Auth::from_parts(Some("lab-a"), Some(&pw), None).unwrap(),
+            Auth::UserPassword { .. }
+        ));
+        assert!(matches!(
+            Auth::from_parts(None, None, Some(std::path::Path::new("/etc/x.creds"))).unwrap(),
+            Auth::CredentialsFile(_)
+        ));
+        let empty = Secret::new("");
+        let err = |u, p, c| Auth::from_parts(u, p, c).unwrap_err().to_string();
+        assert!(err(Some("lab-a"), None, None).contains("nats.password"));
+        assert!(err(None, Some(&pw), None).contains("nats.user"));
+        assert!(err(Some(""), Some(&pw), None).contains("nats.user is empty"));
+        assert!(err(Some("a"), Some(&empty), None).contains("nats.password is empty"));
+        let both = err(Some("a"), Some(&pw), Some(std::path::Path::new("x")));
+        assert!(both.contains("not both"), "{both}");
+        assert!(!both.contains("s3cret"));
+        assert_eq!(format!("{pw:?}"), "***");
     }
 
     #[test]

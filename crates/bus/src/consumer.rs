@@ -12,16 +12,44 @@
 //!   a parked-message record and terms the message: nothing is silently dropped, and the
 //!   consumer goes on.
 //!
+//! Pulling: one pull request of at most `batch_size` messages ([`PULL_WAIT`] long at most) is
+//! open at a time, and what has arrived of it is handled as a batch, so no more than
+//! `batch_size` messages are in hand. A batch handled longer than a third of the consumer's
+//! `ack_wait` tells JetStream it is in progress (`AckKind::Progress`) every third of it, so a
+//! long render or a stalled database does not get its messages redelivered meanwhile. On
+//! shutdown the batch being handled is finished, the request in hand read to its end, and
+//! every message pulled but not handled is nak'ed without delay: a restarted service (or
+//! another instance) gets them at once, not after `ack_wait`.
+//!
+//! Lag: with [`InboxConsumer::with_lag_reporter`], a task beside [`InboxConsumer::run`] asks
+//! JetStream for the consumer's info every [`ConsumerConfig::lag_interval`] and reports its
+//! lag, `num_pending` (not delivered yet) plus `num_ack_pending` (delivered, not acked), under
+//! the durable consumer's name; a service feeds its `consumer_lag` gauge with it.
+//!
+//! Every handling runs in its own span (`handle <topic>`, with `subject`, `message_id` and an
+//! `order` the handler may record), a child of the sender's span named by the message's
+//! `traceparent` header ([`Incoming::trace`]); what the handler sends should carry
+//! [`TraceContext::outgoing`] from inside it.
+//!
 //! Error choices: a handler says what kind of failure it has ([`HandlerError`]); store errors
 //! convert by [`reprint_eventstore::Error::is_retryable`] and codec errors are permanent.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use reprint_eventstore::{ParkedMessage, Store, Transaction};
+use tracing::Instrument;
+
+use crate::subjects::Subject;
+use crate::trace::{TRACEPARENT, TRACESTATE, TraceContext};
+
+/// The longest a pull request waits for messages; also the longest a shutdown waits for the
+/// request in hand to end (when no message is coming).
+pub const PULL_WAIT: Duration = Duration::from_secs(1);
 
 /// A boxed error from a handler.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -87,6 +115,61 @@ impl Incoming {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// The sender's trace context from the `traceparent` (and `tracestate`) header; `None`
+    /// when there is none or it is malformed (logged: a bad header must not stop work).
+    pub fn trace(&self) -> Option<TraceContext> {
+        let parent = self.header(TRACEPARENT)?;
+        match TraceContext::parse(parent, self.header(TRACESTATE)) {
+            Ok(ctx) => Some(ctx),
+            Err(e) => {
+                tracing::debug!(message_id = %self.message_id, error = %e,
+                    "ignoring malformed trace context, starting a new trace");
+                None
+            }
+        }
+    }
+
+    /// Runs `work` (the handling of this message) in [`Incoming::span`], carrying the sender's
+    /// context for [`TraceContext::outgoing`].
+    pub async fn run<F: Future>(&self, work: F) -> F::Output {
+        let span = self.span();
+        match self.trace() {
+            Some(ctx) => ctx.run(span, work).await,
+            None => work.instrument(span).await,
+        }
+    }
+
+    /// The span to handle this message in: a child of the sender's span, or the root of a new
+    /// trace when the message carried no (valid) context.
+    pub fn span(&self) -> tracing::Span {
+        let operation = match Subject::parse(&self.subject) {
+            Ok(Subject::Inbox { topic, .. }) => format!("handle {topic}"),
+            Ok(Subject::Status { .. }) => "handle status".to_string(),
+            Ok(Subject::Rpc { method, .. }) => format!("handle rpc {method}"),
+            Err(_) => "handle message".to_string(),
+        };
+        let span = match self.trace() {
+            Some(ctx) => ctx.span(&operation),
+            None => TraceContext::root_span(&operation),
+        };
+        span.record("subject", self.subject.as_str());
+        span.record("message_id", self.message_id.as_str());
+        if !span.is_disabled() {
+            // Every message of the protocol names its order: the span says which.
+            // Read borrowed (no copy of the payload's other fields), only while the span is on.
+            #[derive(serde::Deserialize)]
+            struct About<'a> {
+                #[serde(borrow)]
+                order: Option<std::borrow::Cow<'a, str>>,
+            }
+            if let Ok(About { order: Some(order) }) = serde_json::from_slice::<About>(&self.payload)
+            {
+                span.record("order", order.as_ref());
+            }
+        }
+        span
+    }
 }
 
 /// Handles one message inside the batch's transaction: append events (with expected
@@ -127,17 +210,59 @@ pub struct ConsumerConfig {
     pub nak_delay: Duration,
     /// The last delivery allowed; `None` reads `max_deliver` from the consumer's config.
     pub max_deliver: Option<u64>,
+    /// How often the lag is asked for (with a [`LagReporter`] only).
+    pub lag_interval: Duration,
 }
 
 impl ConsumerConfig {
     /// Defaults for the inbox `name`: batches of 256, 1 s nak delay, `max_deliver` from the
-    /// JetStream consumer.
+    /// JetStream consumer, the lag asked for every 2 s.
     pub fn new(name: impl Into<String>) -> ConsumerConfig {
         ConsumerConfig {
             name: name.into(),
             batch_size: 256,
             nak_delay: Duration::from_secs(1),
             max_deliver: None,
+            lag_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Told a consumer's lag: the durable consumer's name and the messages it has not finished
+/// (`num_pending + num_ack_pending`).
+pub type LagReporter = Arc<dyn Fn(&str, u64) + Send + Sync>;
+
+/// The lag of a consumer as JetStream counts it: messages not delivered yet plus messages
+/// delivered and not acked yet.
+pub async fn lag_of(consumer: &PullConsumer) -> Result<u64, ConsumerError> {
+    let info = consumer
+        .get_info()
+        .await
+        .map_err(|e| ConsumerError::Nats(e.to_string()))?;
+    Ok(info
+        .num_pending
+        .saturating_add(u64::try_from(info.num_ack_pending).unwrap_or(u64::MAX)))
+}
+
+/// Aborts the lag poller when the consumer's run ends, however it ends (also when the run's
+/// future is dropped); [`AbortOnDrop::stop`] also waits until it has stopped.
+struct AbortOnDrop(Option<tokio::task::JoinHandle<()>>);
+
+impl AbortOnDrop {
+    /// Aborts the poller and waits for it: no report comes after this returns (an abort alone
+    /// lets a poll already running on another worker thread still report once).
+    async fn stop(mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
         }
     }
 }
@@ -171,6 +296,9 @@ pub struct InboxConsumer<H> {
     handler: H,
     config: ConsumerConfig,
     max_deliver: u64,
+    lag: Option<LagReporter>,
+    relay: Option<crate::relay::RelayWaker>,
+    progress_every: Duration,
 }
 
 struct Received {
@@ -195,51 +323,198 @@ impl<H: Handler> InboxConsumer<H> {
                 u64::MAX
             }
         });
+        // A batch still being handled says so (`AckKind::Progress`) three times per ack_wait,
+        // so that JetStream does not redeliver it meanwhile.
+        let ack_wait = consumer.cached_info().config.ack_wait;
+        let ack_wait = if ack_wait.is_zero() {
+            Duration::from_secs(30)
+        } else {
+            ack_wait
+        };
         InboxConsumer {
             store,
             consumer,
             handler,
             config,
             max_deliver,
+            lag: None,
+            relay: None,
+            progress_every: (ack_wait / 3).max(Duration::from_millis(50)),
         }
+    }
+
+    /// The same consumer waking `relay` once a transaction that handled a message has
+    /// committed, so that what the handler put into the outbox (a reception's slip, a status)
+    /// goes out at once instead of at the relay's next poll.
+    pub fn with_relay_waker(mut self, relay: crate::relay::RelayWaker) -> InboxConsumer<H> {
+        self.relay = Some(relay);
+        self
+    }
+
+    fn wake_relay(&self) {
+        if let Some(relay) = &self.relay {
+            relay.wake();
+        }
+    }
+
+    /// The same consumer reporting its lag to `reporter` while it runs (see the module
+    /// documentation).
+    pub fn with_lag_reporter(mut self, reporter: LagReporter) -> InboxConsumer<H> {
+        self.lag = Some(reporter);
+        self
+    }
+
+    /// Starts the lag poller, if there is a reporter.
+    fn poll_lag(&self) -> Option<AbortOnDrop> {
+        let reporter = self.lag.clone()?;
+        let consumer = self.consumer.clone();
+        let name = consumer.cached_info().name.clone();
+        let every = self.config.lag_interval.max(Duration::from_millis(50));
+        Some(AbortOnDrop(Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                match lag_of(&consumer).await {
+                    Ok(n) => reporter(&name, n),
+                    // NATS away: keep the last value; the consumer's own errors say more.
+                    Err(e) => tracing::debug!(consumer = %name, error = %e, "consumer lag"),
+                }
+            }
+        }))))
     }
 
     /// Runs until `shutdown` completes, then returns after the batch in hand. Errors of a
     /// batch (store or NATS away) are logged; the messages come back after their nak delay or
-    /// ack wait.
+    /// ack wait. Returns an error when the durable consumer can no longer be read (deleted,
+    /// or JetStream not answering after it refused a pull request).
+    ///
+    /// Messages are pulled one request of at most `batch_size` at a time ([`PULL_WAIT`] long
+    /// at most), and what has arrived of it is handled as one batch while the rest may still
+    /// come: so no more than `batch_size` messages are ever in hand. On shutdown the request
+    /// in hand is read to its end (the server ends it within [`PULL_WAIT`]) and every message
+    /// pulled but not handled is nak'ed without delay, so that a restarted service (or another
+    /// instance) gets it at once, not after the consumer's `ack_wait`.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), ConsumerError> {
+        let lag = self.poll_lag();
+        let result = self.pull_and_handle(shutdown).await;
+        if let Some(lag) = lag {
+            lag.stop().await;
+        }
+        result
+    }
+
+    async fn pull_and_handle(
+        &self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), ConsumerError> {
         tokio::pin!(shutdown);
-        let messages = self
-            .consumer
-            .stream()
-            .max_messages_per_batch(self.config.batch_size.max(1))
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
-            .messages()
-            .await
-            .map_err(|e| ConsumerError::Nats(e.to_string()))?;
-        let mut batches = messages.ready_chunks(self.config.batch_size.max(1));
+        let size = self.config.batch_size.max(1);
         loop {
-            let batch = tokio::select! {
+            let request = tokio::select! {
+                biased;
                 _ = &mut shutdown => return Ok(()),
-                batch = batches.next() => batch,
+                request = self
+                    .consumer
+                    .batch()
+                    .max_messages(size)
+                    .expires(PULL_WAIT)
+                    .messages() => request,
             };
-            let Some(batch) = batch else {
-                return Err(ConsumerError::Nats("message stream ended".into()));
+            let request = match request {
+                Ok(request) => request,
+                Err(e) => {
+                    // NATS away: say so and try again after a pause, as the old stream did.
+                    tracing::warn!(consumer = %self.config.name, error = %e, "pull request");
+                    tokio::select! {
+                        biased;
+                        _ = &mut shutdown => return Ok(()),
+                        _ = tokio::time::sleep(PULL_WAIT) => continue,
+                    }
+                }
             };
-            let mut received = Vec::with_capacity(batch.len());
-            for m in batch {
-                match m {
-                    Ok(m) => received.push(m),
-                    Err(e) => tracing::warn!(consumer = %self.config.name, error = %e, "pull"),
+            let mut chunks = request.ready_chunks(size);
+            // A request the server refused (409 consumer deleted or leader changing, 503 no
+            // responders): a consumer that is gone ends the run (the service re-opens it, as
+            // when the old message stream ended); otherwise pause before the next request, so
+            // as not to spin.
+            let mut refused = false;
+            loop {
+                let chunk = tokio::select! {
+                    biased;
+                    _ = &mut shutdown => {
+                        self.give_back(chunks).await;
+                        return Ok(());
+                    }
+                    chunk = chunks.next() => chunk,
+                };
+                // The request ended (all its messages came, or it expired): pull again.
+                let Some(chunk) = chunk else { break };
+                refused |= chunk.iter().any(Result::is_err);
+                let received = self.pulled(chunk);
+                if received.is_empty() {
+                    continue;
+                }
+                if let Err(e) = self.handle_batch(received).await {
+                    tracing::warn!(consumer = %self.config.name, error = %e, "batch failed");
                 }
             }
-            if received.is_empty() {
-                continue;
+            if refused {
+                if let Err(e) = self.consumer.get_info().await {
+                    return Err(ConsumerError::Nats(format!("consumer gone: {e}")));
+                }
+                tokio::select! {
+                    biased;
+                    _ = &mut shutdown => return Ok(()),
+                    _ = tokio::time::sleep(PULL_WAIT) => {}
+                }
             }
-            if let Err(e) = self.handle_batch(received).await {
-                tracing::warn!(consumer = %self.config.name, error = %e, "batch failed");
+        }
+    }
+
+    /// The messages of a pulled chunk; errors of the pull are logged.
+    fn pulled(
+        &self,
+        chunk: Vec<Result<jetstream::Message, async_nats::Error>>,
+    ) -> Vec<jetstream::Message> {
+        let mut received = Vec::with_capacity(chunk.len());
+        for m in chunk {
+            match m {
+                Ok(m) => received.push(m),
+                Err(e) => tracing::warn!(consumer = %self.config.name, error = %e, "pull"),
             }
+        }
+        received
+    }
+
+    /// On shutdown: reads the pull request in hand to its end and naks, without delay, every
+    /// message of it not handled, so that they are redelivered at once.
+    async fn give_back(
+        &self,
+        mut chunks: impl futures::Stream<Item = Vec<Result<jetstream::Message, async_nats::Error>>>
+        + Unpin,
+    ) {
+        // Nak only once the request has ended: a message nak'ed while it is open could be
+        // delivered to it again (and count a delivery towards max_deliver each time).
+        let mut unhandled = Vec::new();
+        // The server ends the request by PULL_WAIT; the client's own timer a little later.
+        let deadline = PULL_WAIT + Duration::from_secs(5);
+        let drained = tokio::time::timeout(deadline, async {
+            while let Some(chunk) = chunks.next().await {
+                unhandled.extend(self.pulled(chunk));
+            }
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(consumer = %self.config.name,
+                "pull request not ended at shutdown; what is left of it comes back after ack_wait");
+        }
+        for m in &unhandled {
+            ack(m, AckKind::Nak(None)).await;
+        }
+        if !unhandled.is_empty() {
+            tracing::info!(consumer = %self.config.name, messages = unhandled.len(),
+                "gave back unhandled messages on shutdown");
         }
     }
 
@@ -274,8 +549,14 @@ impl<H: Handler> InboxConsumer<H> {
         messages: Vec<jetstream::Message>,
     ) -> Result<BatchOutcome, ConsumerError> {
         let received: Vec<Received> = messages.into_iter().map(received).collect();
-        match self.batch_transaction(&received).await {
+        match self
+            .with_progress(&received, self.batch_transaction(&received))
+            .await
+        {
             Ok(outcome) => {
+                if outcome.handled > 0 {
+                    self.wake_relay();
+                }
                 for r in &received {
                     ack(&r.message, AckKind::Ack).await;
                 }
@@ -286,9 +567,34 @@ impl<H: Handler> InboxConsumer<H> {
                     "batch rolled back; handling its messages one by one");
                 let mut outcome = BatchOutcome::default();
                 for r in &received {
-                    outcome.add(&self.handle_one(r).await);
+                    outcome.add(
+                        &self
+                            .with_progress(std::slice::from_ref(r), self.handle_one(r))
+                            .await,
+                    );
                 }
                 Ok(outcome)
+            }
+        }
+    }
+
+    /// Runs `work` (the handling of `received`), telling JetStream every third of the
+    /// consumer's `ack_wait` that the messages are still in progress: a batch that renders or
+    /// waits on the database longer than `ack_wait` is not redelivered while it is handled.
+    async fn with_progress<T>(&self, received: &[Received], work: impl Future<Output = T>) -> T {
+        tokio::pin!(work);
+        let every = self.progress_every;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                biased;
+                out = &mut work => return out,
+                _ = tick.tick() => {
+                    for r in received {
+                        ack(&r.message, AckKind::Progress).await;
+                    }
+                }
             }
         }
     }
@@ -306,7 +612,9 @@ impl<H: Handler> InboxConsumer<H> {
                 outcome.skipped += 1;
                 continue;
             }
-            self.handler.handle(&mut tx, &r.incoming).await?;
+            r.incoming
+                .run(self.handler.handle(&mut tx, &r.incoming))
+                .await?;
             outcome.handled += 1;
         }
         tx.commit().await?;
@@ -324,13 +632,16 @@ impl<H: Handler> InboxConsumer<H> {
                 tx.commit().await?;
                 return Ok(false);
             }
-            self.handler.handle(&mut tx, &r.incoming).await?;
+            r.incoming
+                .run(self.handler.handle(&mut tx, &r.incoming))
+                .await?;
             tx.commit().await?;
             Ok::<bool, HandlerError>(true)
         }
         .await;
         match result {
             Ok(true) => {
+                self.wake_relay();
                 ack(&r.message, AckKind::Ack).await;
                 outcome.handled = 1;
             }
@@ -436,5 +747,55 @@ impl Incoming {
     pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, HandlerError> {
         serde_json::from_slice(&self.payload)
             .map_err(|e| HandlerError::permanent(format!("{}: unreadable body: {e}", self.subject)))
+    }
+}
+
+/// Runs a site's inbox consumer until `shutdown` resolves: ensures its durable consumer on
+/// JetStream (creating it again if it was deleted), runs the [`InboxConsumer`] that `build`
+/// makes on it, and when that stops with an error (NATS away, the durable consumer gone, the
+/// pull refused) or the durable cannot be ensured, waits `pause` and starts again. `shutdown`
+/// gives a fresh future each time it is called (e.g. `|| signal.clone().wait()`).
+pub async fn run_until_shutdown<H, B, S, SF>(
+    js: jetstream::Context,
+    durable: crate::streams::DurableConsumer,
+    build: B,
+    pause: Duration,
+    shutdown: S,
+) where
+    H: Handler,
+    B: Fn(PullConsumer) -> InboxConsumer<H>,
+    S: Fn() -> SF,
+    SF: Future<Output = ()>,
+{
+    let name = durable.name().to_string();
+    loop {
+        let ensured = tokio::select! {
+            biased;
+            _ = shutdown() => return,
+            ensured = crate::streams::ensure_consumer(&js, &durable) => ensured,
+        };
+        // The consumer itself watches `shutdown`: it finishes its batch and gives back the
+        // rest (see [`InboxConsumer::run`]), so it is never dropped mid-batch.
+        let stopped = match ensured {
+            Ok(pull) => match build(pull).run(shutdown()).await {
+                Ok(()) => true,
+                Err(e) => {
+                    tracing::warn!(consumer = %name, error = %e, "inbox consumer stopped; starting it again");
+                    false
+                }
+            },
+            Err(e) => {
+                tracing::warn!(consumer = %name, error = %e, "inbox consumer cannot be opened; trying again");
+                false
+            }
+        };
+        if stopped {
+            return;
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown() => return,
+            _ = tokio::time::sleep(pause) => {}
+        }
     }
 }

@@ -157,7 +157,8 @@ impl Directory {
             duplicate_window: Duration::from_secs(120),
             ..Default::default()
         };
-        js.create_or_update_stream(config)
+        let deadline = tokio::time::Instant::now() + crate::streams::READY_WITHIN;
+        crate::streams::create_or_update_stream_patiently(js, config, deadline)
             .await
             .map_err(|e| BusError::nats(format!("create or update KV bucket {BUCKET}"), e))?;
         let kv = js

@@ -189,7 +189,8 @@ impl Images {
             duplicate_window: Duration::from_secs(120),
             ..Default::default()
         };
-        js.create_or_update_stream(config)
+        let deadline = tokio::time::Instant::now() + crate::streams::READY_WITHIN;
+        crate::streams::create_or_update_stream_patiently(js, config, deadline)
             .await
             .map_err(|e| BusError::nats(format!("create or update object store {BUCKET}"), e))?;
         let store = js
@@ -293,7 +294,13 @@ impl Images {
         loop {
             let mut filled = 0;
             while filled < chunk_size {
-                let n = reader.read(&mut buf[filled..]).await?;
+                let n = match reader.read(&mut buf[filled..]).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        drain(&mut acks).await;
+                        return Err(e.into());
+                    }
+                };
                 if n == 0 {
                     break;
                 }
@@ -304,20 +311,27 @@ impl Images {
             }
             size += filled as u64;
             if size > self.settings.max_object_size {
+                drain(&mut acks).await;
                 return Err(BusError::TooLarge {
                     limit: self.settings.max_object_size,
                 });
             }
             sha.update(&buf[..filled]);
             chunks += 1;
-            let ack = self
+            let ack = match self
                 .js
                 .publish(
                     chunk_subject.to_string(),
                     Bytes::copy_from_slice(&buf[..filled]),
                 )
                 .await
-                .map_err(|e| BusError::nats(format!("publish chunk of {BUCKET}"), e))?;
+            {
+                Ok(ack) => ack,
+                Err(e) => {
+                    drain(&mut acks).await;
+                    return Err(BusError::nats(format!("publish chunk of {BUCKET}"), e));
+                }
+            };
             acks.push_back(ack);
             if acks.len() >= self.settings.chunks_in_flight
                 && let Some(ack) = acks.pop_front()
@@ -462,5 +476,14 @@ impl Images {
             .delete(&hash)
             .await
             .map_err(|e| BusError::nats(format!("delete {BUCKET}/{hash}"), e))
+    }
+}
+
+/// Waits for the chunks still in flight of an upload that is being given up, so that the
+/// caller's purge of its chunk subject removes them all (a chunk acknowledged after the purge
+/// would stay in the bucket for ever).
+async fn drain(acks: &mut VecDeque<PublishAckFuture>) {
+    while let Some(ack) = acks.pop_front() {
+        let _ = ack.await;
     }
 }

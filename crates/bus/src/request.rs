@@ -254,8 +254,21 @@ where
     H: Fn(Req, RequestContext) -> Fut,
     Fut: Future<Output = Result<Resp, RpcError>>,
 {
-    let trace = TraceContext::extract_or_new(message.headers.as_ref());
-    let span = trace.span(message.subject.as_str());
+    let incoming = match message.headers.as_ref().map(TraceContext::extract) {
+        Some(Ok(Some(ctx))) => Some(ctx),
+        Some(Err(e)) => {
+            tracing::debug!(error = %e, "ignoring malformed trace context, starting a new trace");
+            None
+        }
+        _ => None,
+    };
+    let span = match &incoming {
+        Some(ctx) => ctx.span(message.subject.as_str()),
+        None => TraceContext::root_span(message.subject.as_str()),
+    };
+    let trace = incoming
+        .or_else(|| span.in_scope(TraceContext::current))
+        .unwrap_or_else(TraceContext::new_root);
     async move {
         let Some(reply_to) = message.reply.clone() else {
             tracing::warn!(subject = %message.subject, "request without a reply subject, ignored");
@@ -288,7 +301,7 @@ where
                 .unwrap_or_default()
             }
         };
-        let headers = trace.child().to_headers();
+        let headers = TraceContext::outgoing(Some(&trace)).to_headers();
         if let Err(e) = client
             .publish_with_headers(reply_to, headers, Bytes::from(body))
             .await

@@ -16,7 +16,9 @@
 //!
 //! A site reads its inbox with one durable pull consumer ([`durable_consumer_for`]) filtered on
 //! `reprint.v1.<kind>.<site>.>`, explicit ack, bounded `max_deliver` (the consumer loop parks a
-//! message that reaches it) and an `ack_wait` that covers one batch transaction.
+//! message that reaches it) and an `ack_wait` after which an unacked message is redelivered
+//! (the consumer loop says a longer batch is in progress every third of it, and naks what it
+//! has not handled when it stops).
 
 use std::time::Duration;
 
@@ -40,6 +42,10 @@ pub const STREAM_STATUS: &str = "REPRINT_STATUS";
 
 /// The JetStream duplicate window: a re-publish with the same `Nats-Msg-Id` within it is dropped.
 pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(120);
+
+/// How long a service's start waits for JetStream to be able to place a stream or consumer
+/// (the default of [`StreamSettings::ready_within`]).
+pub const READY_WITHIN: Duration = Duration::from_secs(60);
 
 const DAY: Duration = Duration::from_secs(24 * 60 * 60);
 
@@ -65,6 +71,10 @@ pub struct StreamSettings {
     pub max_message_size: i32,
     /// Size limit of each stream in bytes, -1 for none.
     pub max_bytes: i64,
+    /// How long provisioning waits for JetStream to be able to place a stream: a cluster that
+    /// is still electing its meta leader or has not met all its peers yet answers "temporarily
+    /// unavailable" or "no suitable peers" for a few seconds after its nodes start.
+    pub ready_within: Duration,
 }
 
 impl Default for StreamSettings {
@@ -75,6 +85,7 @@ impl Default for StreamSettings {
             status_max_age: 90 * DAY,
             max_message_size: 1024 * 1024,
             max_bytes: -1,
+            ready_within: READY_WITHIN,
         }
     }
 }
@@ -143,15 +154,19 @@ pub fn stream_configs(s: &StreamSettings) -> Vec<stream::Config> {
 
 /// Creates every stream, or updates it to the configuration of [`stream_configs`]. Running it
 /// again with the same settings changes nothing (messages and consumers are kept).
+///
+/// While JetStream cannot place a stream yet (a cluster still forming or electing, a request
+/// timing out: see [`create_or_update_stream_patiently`]) it tries again for at most
+/// `settings.ready_within`; a configuration JetStream refuses fails at once.
 pub async fn provision_streams(
     js: &jetstream::Context,
     settings: &StreamSettings,
 ) -> Result<Vec<stream::Info>, BusError> {
+    let deadline = tokio::time::Instant::now() + settings.ready_within;
     let mut infos = Vec::new();
     for config in stream_configs(settings) {
         let name = config.name.clone();
-        let info = js
-            .create_or_update_stream(config)
+        let info = create_or_update_stream_patiently(js, config, deadline)
             .await
             .map_err(|e| BusError::nats(format!("create or update stream {name}"), e))?;
         tracing::debug!(stream = %name, messages = info.state.messages, "stream provisioned");
@@ -160,10 +175,81 @@ pub async fn provision_streams(
     Ok(infos)
 }
 
+/// `create_or_update_stream`, tried again (backing off from 200 ms to 2 s) until `deadline`
+/// while the failure is one of a cluster that is forming or moving leaders ([`is_forming`]) or
+/// a request that timed out or found no JetStream responder.
+pub async fn create_or_update_stream_patiently(
+    js: &jetstream::Context,
+    config: stream::Config,
+    deadline: tokio::time::Instant,
+) -> Result<stream::Info, jetstream::context::CreateStreamError> {
+    use jetstream::context::CreateStreamErrorKind as Kind;
+    let name = config.name.clone();
+    patiently(
+        &name,
+        deadline,
+        || js.create_or_update_stream(config.clone()),
+        |e| match e.kind() {
+            Kind::TimedOut | Kind::JetStreamUnavailable => true,
+            Kind::JetStream(e) => is_forming(e.error_code()),
+            _ => false,
+        },
+    )
+    .await
+}
+
+/// Whether a JetStream API error is one of a cluster that is still forming or moving a leader:
+/// no meta leader, too few peers met for the replicas, a stream or consumer group without a
+/// leader yet. A configuration JetStream refuses is not.
+pub fn is_forming(code: jetstream::ErrorCode) -> bool {
+    use jetstream::ErrorCode;
+    matches!(
+        code,
+        ErrorCode::CLUSTER_NOT_AVAILABLE
+            | ErrorCode::CLUSTER_NO_PEERS
+            | ErrorCode::INSUFFICIENT_RESOURCES
+            | ErrorCode::CLUSTER_NOT_ACTIVE
+            | ErrorCode::CLUSTER_NOT_LEADER
+            | ErrorCode::CLUSTER_INCOMPLETE
+            | ErrorCode::CLUSTER_NOT_ASSIGNED
+    )
+}
+
+/// Runs `op` until it succeeds, fails with an error `worth_waiting` does not accept, or the
+/// next try would start after `deadline`; waits 200 ms, then twice as long up to 2 s.
+async fn patiently<T, E, F, Fut>(
+    what: &str,
+    deadline: tokio::time::Instant,
+    mut op: F,
+    worth_waiting: impl Fn(&E) -> bool,
+) -> Result<T, E>
+where
+    E: std::fmt::Display,
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match op().await {
+            Err(e) if worth_waiting(&e) && tokio::time::Instant::now() + delay < deadline => {
+                tracing::warn!(
+                    what,
+                    error = %e,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "JetStream is not ready for this yet, trying again"
+                );
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            result => return result,
+        }
+    }
+}
+
 /// Delivery settings of a durable consumer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsumerSettings {
-    /// How long the server waits for an ack before redelivering (covers a batch transaction).
+    /// How long the server waits for an ack (or a progress signal) before redelivering.
     pub ack_wait: Duration,
     /// Deliveries before the server stops redelivering; the consumer loop parks the message
     /// on the last one.
@@ -266,18 +352,31 @@ pub async fn ensure_consumer(
     js: &jetstream::Context,
     consumer: &DurableConsumer,
 ) -> Result<PullConsumer, BusError> {
-    js.create_consumer_on_stream(consumer.config.clone(), consumer.stream.as_str())
-        .await
-        .map_err(|e| {
-            BusError::nats(
-                format!(
-                    "create or update consumer {} on {}",
-                    consumer.name(),
-                    consumer.stream
-                ),
-                e,
-            )
-        })
+    use jetstream::stream::ConsumerErrorKind as Kind;
+    // A stream just created on a cluster may not have elected its leader yet. A timeout is not
+    // waited out here: the streams are placed, so JetStream answers, and a creation the user's
+    // permissions refuse also ends in a timeout.
+    let deadline = tokio::time::Instant::now() + READY_WITHIN;
+    patiently(
+        consumer.name(),
+        deadline,
+        || js.create_consumer_on_stream(consumer.config.clone(), consumer.stream.as_str()),
+        |e| match e.kind() {
+            Kind::JetStream(e) => is_forming(e.error_code()),
+            _ => false,
+        },
+    )
+    .await
+    .map_err(|e| {
+        BusError::nats(
+            format!(
+                "create or update consumer {} on {}",
+                consumer.name(),
+                consumer.stream
+            ),
+            e,
+        )
+    })
 }
 
 #[cfg(test)]

@@ -107,10 +107,27 @@ impl Handler for Effects {
     }
 }
 
+/// [`Effects`] taking `0` per message: a lab rendering, a slow database.
+struct Slow(Duration);
+
+impl Handler for Slow {
+    fn handle<'a>(
+        &'a self,
+        tx: &'a mut Transaction,
+        message: &'a Incoming,
+    ) -> BoxFuture<'a, Result<(), HandlerError>> {
+        Box::pin(async move {
+            tokio::time::sleep(self.0).await;
+            Effects.handle(tx, message).await
+        })
+    }
+}
+
 fn consumer(r: &Rig) -> InboxConsumer<Effects> {
     let mut config = ConsumerConfig::new("effects");
     config.nak_delay = Duration::from_millis(50);
     config.batch_size = 64;
+    config.lag_interval = Duration::from_millis(100);
     InboxConsumer::new(r.store.clone(), r.consumer.clone(), Effects, config)
 }
 
@@ -192,10 +209,20 @@ async fn publish(r: &Rig, id: &str, payload: &str) -> bool {
     ack.duplicate
 }
 
+/// Long enough after a 300 ms duplicate window for nats-server to have forgotten a message id:
+/// it purges ids on a timer of the window's length, so an id can live up to two windows, more
+/// when the machine is loaded.
+const AFTER_WINDOW: Duration = Duration::from_millis(1200);
+
 macro_rules! suite {
     ($backend:ident, $pg:expr) => {
         mod $backend {
             use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_deleted_durable_consumer_is_created_again_and_intake_goes_on() {
+                cases::durable_recreated(rig($pg, Duration::from_secs(120)).await).await;
+            }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn outbox_rows_are_published_and_take_effect_once() {
@@ -223,6 +250,26 @@ macro_rules! suite {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_running_consumer_reports_its_lag_until_it_is_back_to_zero() {
+                cases::lag(rig($pg, Duration::from_secs(120)).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_stopped_consumer_gives_back_what_it_had_not_handled() {
+                cases::gives_back_on_shutdown(rig($pg, Duration::from_secs(120)).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_batch_handled_longer_than_ack_wait_is_not_redelivered() {
+                cases::long_batch_in_progress(rig($pg, Duration::from_secs(120)).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_consumer_whose_durable_is_deleted_stops_with_an_error() {
+                cases::durable_deleted(rig($pg, Duration::from_secs(120)).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn relay_and_consumer_run_until_shutdown() {
                 cases::run_loops(rig($pg, Duration::from_secs(120)).await).await;
             }
@@ -235,6 +282,86 @@ suite!(sqlite, false);
 
 mod cases {
     use super::*;
+
+    /// An operator deletes the site's durable consumer while the service runs (or JetStream
+    /// loses it): intake must go on without a restart, and the new durable, which starts at
+    /// the beginning of the stream, must not make old messages take effect again.
+    pub async fn durable_recreated(r: Rig) {
+        let durable = reprint_bus::streams::DurableConsumer {
+            stream: r.stream.clone(),
+            config: jetstream::consumer::pull::Config {
+                durable_name: Some("effects".into()),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                max_deliver: MAX_DELIVER,
+                ack_wait: Duration::from_secs(30),
+                ..Default::default()
+            },
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let store = r.store.clone();
+        let task = tokio::spawn(reprint_bus::consumer::run_until_shutdown(
+            r.js.clone(),
+            durable,
+            move |pull| {
+                let mut config = ConsumerConfig::new("effects");
+                config.nak_delay = Duration::from_millis(50);
+                InboxConsumer::new(store.clone(), pull, Effects, config)
+            },
+            Duration::from_millis(100),
+            move || {
+                let mut stopped = stopped.clone();
+                async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                }
+            },
+        ));
+        let wait_effects = |n: u64| {
+            let r = &r;
+            async move {
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while effects(r).await < n {
+                    assert!(
+                        Instant::now() < deadline,
+                        "intake stuck at {}",
+                        effects(r).await
+                    );
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        };
+        publish(&r, "order-a", "a").await;
+        wait_effects(1).await;
+
+        r.js.get_stream(&r.stream)
+            .await
+            .unwrap()
+            .delete_consumer("effects")
+            .await
+            .unwrap();
+        publish(&r, "order-b", "b").await;
+        wait_effects(2).await;
+        // The new durable was delivered "a" again: the inbox kept it from a second effect.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(effects(&r).await, 2);
+        let info =
+            r.js.get_stream(&r.stream)
+                .await
+                .unwrap()
+                .consumer_info("effects")
+                .await
+                .unwrap();
+        assert_eq!(
+            info.num_pending + info.num_ack_pending as u64,
+            0,
+            "{info:?}"
+        );
+
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(15), task)
+            .await
+            .expect("stops on shutdown")
+            .unwrap();
+    }
 
     pub async fn relay_and_consume(r: Rig) {
         commit_with_outbox(&r, 40).await;
@@ -298,7 +425,7 @@ mod cases {
         let c = consumer(&r);
         consume_until(&c, |n| n == 10, &r).await;
         // The relay comes back after the duplicate window: JetStream takes the copies...
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        tokio::time::sleep(AFTER_WINDOW).await;
         let second = relay(&r);
         let mut sent = 0;
         while sent < 10 {
@@ -329,14 +456,14 @@ mod cases {
         consume_until(&c, |n| n == 1, &r).await;
         // After the window (300 ms here, 2 minutes in production) the copy is delivered and
         // the inbox skips it.
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        tokio::time::sleep(AFTER_WINDOW).await;
         assert!(!publish(&r, "order-1-placed", "a").await);
         let o = c.run_once(Duration::from_millis(500)).await.unwrap();
         assert_eq!((o.handled, o.skipped), (0, 1));
         // Both copies in one batch: the second is skipped in the same transaction.
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        tokio::time::sleep(AFTER_WINDOW).await;
         assert!(!publish(&r, "order-2-placed", "b").await);
-        tokio::time::sleep(Duration::from_millis(700)).await;
+        tokio::time::sleep(AFTER_WINDOW).await;
         assert!(!publish(&r, "order-2-placed", "b").await);
         let o = c.run_once(Duration::from_millis(500)).await.unwrap();
         assert_eq!((o.handled, o.skipped), (1, 1));
@@ -472,5 +599,223 @@ mod cases {
             .unwrap();
         assert_eq!(effects(&r).await, 30);
         assert_eq!(r.store.unsent_count().await.unwrap(), 0);
+    }
+
+    pub async fn lag(r: Rig) {
+        for i in 0..5 {
+            publish(&r, &format!("lag-{i}"), "x").await;
+        }
+        assert_eq!(
+            reprint_bus::consumer::lag_of(&r.consumer).await.unwrap(),
+            5,
+            "five messages waiting before the consumer runs"
+        );
+        let reports: std::sync::Arc<std::sync::Mutex<Vec<(String, u64)>>> = Default::default();
+        let sink = reports.clone();
+        let mut c = consumer(&r);
+        c = c.with_lag_reporter(std::sync::Arc::new(move |name: &str, n: u64| {
+            sink.lock().unwrap().push((name.to_string(), n));
+        }));
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut rx = stop_rx.clone();
+        let task = tokio::spawn(c.run(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let last = reports.lock().unwrap().last().cloned();
+            if effects(&r).await == 5 && last.as_ref().is_some_and(|(_, n)| *n == 0) {
+                assert_eq!(last.unwrap().0, "effects", "labelled by the durable's name");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "lag reports: {:?}",
+                reports.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        stop_tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("consumer stops on shutdown")
+            .unwrap()
+            .unwrap();
+        let after = reports.lock().unwrap().len();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(
+            reports.lock().unwrap().len(),
+            after,
+            "the lag poller stops with the consumer"
+        );
+    }
+
+    /// A service stopped (cleanly) while messages wait: what it had pulled and not handled
+    /// goes to the next consumer at once, not after the consumer's 30 s ack_wait.
+    pub async fn gives_back_on_shutdown(r: Rig) {
+        const N: usize = 24;
+        for i in 0..N {
+            publish(&r, &format!("order-{i}-placed"), &format!("m{i}")).await;
+        }
+        let mut config = ConsumerConfig::new("effects");
+        config.batch_size = 4;
+        let slow = InboxConsumer::new(
+            r.store.clone(),
+            r.consumer.clone(),
+            Slow(Duration::from_millis(100)),
+            config,
+        );
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut rx = stop_rx.clone();
+        let task = tokio::spawn(slow.run(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while effects(&r).await < 4 {
+            assert!(Instant::now() < deadline, "slow consumer handled nothing");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop_tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("consumer stops on shutdown")
+            .unwrap()
+            .unwrap();
+        let handled_before = effects(&r).await;
+        assert!(
+            handled_before < N as u64,
+            "stopped with messages left ({handled_before} of {N} handled)"
+        );
+
+        // The "restarted" service: a new consumer on the same durable.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut rx = stop_rx.clone();
+        let started = Instant::now();
+        let task = tokio::spawn(consumer(&r).run(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
+        while effects(&r).await < N as u64 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "after a restart only {} of {N} handled in 5 s (the rest waits for ack_wait)",
+                effects(&r).await
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let took = started.elapsed();
+        stop_tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task)
+            .await
+            .expect("consumer stops on shutdown")
+            .unwrap()
+            .unwrap();
+        // Each exactly once: the inbox kept the ones handled before the stop from counting
+        // twice.
+        let mut payloads: Vec<Vec<u8>> = r
+            .store
+            .read_stream("effects", 1, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.payload)
+            .collect();
+        payloads.sort();
+        let mut expected: Vec<Vec<u8>> = (0..N).map(|i| format!("m{i}").into_bytes()).collect();
+        expected.sort();
+        assert_eq!(payloads, expected);
+        assert_eq!(
+            reprint_bus::consumer::lag_of(&r.consumer).await.unwrap(),
+            0,
+            "nothing left pending or unacked"
+        );
+        eprintln!(
+            "{handled_before} handled before the stop, the other {} in {took:?} after the restart",
+            N as u64 - handled_before
+        );
+    }
+
+    /// A batch that takes three times the consumer's ack_wait (a lab render, a database that
+    /// stalls) while another instance waits on the same durable: the batch says it is in
+    /// progress, so JetStream does not hand its messages to the other instance meanwhile.
+    pub async fn long_batch_in_progress(r: Rig) {
+        let quick =
+            r.js.create_consumer_on_stream(
+                jetstream::consumer::pull::Config {
+                    durable_name: Some("quick".into()),
+                    ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                    max_deliver: MAX_DELIVER,
+                    ack_wait: Duration::from_secs(1),
+                    ..Default::default()
+                },
+                r.stream.as_str(),
+            )
+            .await
+            .unwrap();
+        publish(&r, "order-1-placed", "a").await;
+        publish(&r, "order-2-placed", "b").await;
+        let slow = InboxConsumer::new(
+            r.store.clone(),
+            quick.clone(),
+            Slow(Duration::from_millis(1500)),
+            ConsumerConfig::new("effects"),
+        );
+        let first = tokio::spawn(async move { slow.run_once(Duration::from_millis(200)).await });
+        // Both messages in the slow instance's hands before the other instance starts.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info = quick.clone().info().await.unwrap().clone();
+            if info.num_ack_pending == 2 && info.num_pending == 0 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not pulled: {info:?}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let other = InboxConsumer::new(
+            r.store.clone(),
+            quick.clone(),
+            Effects,
+            ConsumerConfig::new("effects"),
+        );
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut rx = stop_rx.clone();
+        let other = tokio::spawn(other.run(async move {
+            let _ = rx.wait_for(|s| *s).await;
+        }));
+        let outcome = tokio::time::timeout(Duration::from_secs(20), first)
+            .await
+            .expect("slow batch ends")
+            .unwrap()
+            .unwrap();
+        assert_eq!(outcome.handled, 2);
+        // Time for a late redelivery to show.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stop_tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), other)
+            .await
+            .expect("consumer stops on shutdown")
+            .unwrap()
+            .unwrap();
+        let info = quick.clone().info().await.unwrap().clone();
+        assert_eq!(
+            info.delivered.consumer_sequence, 2,
+            "each message delivered once, none redelivered during the long batch"
+        );
+        assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
+        assert_eq!(effects(&r).await, 2);
+    }
+
+    /// The durable deleted under a running consumer (an operator's mistake, a stream
+    /// re-created): the run ends with an error, so that the service re-opens the consumer,
+    /// instead of pulling from nothing forever.
+    pub async fn durable_deleted(r: Rig) {
+        let task = tokio::spawn(consumer(&r).run(futures::future::pending()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let stream = r.js.get_stream(&r.stream).await.unwrap();
+        assert!(stream.delete_consumer("effects").await.unwrap().success);
+        let result = tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the run ends once its durable is gone")
+            .unwrap();
+        assert!(result.is_err(), "{result:?}");
     }
 }

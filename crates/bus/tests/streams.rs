@@ -192,3 +192,23 @@ async fn provision_sets_up_everything_and_is_repeatable() {
         ]
     );
 }
+
+#[tokio::test]
+async fn replicas_a_single_server_cannot_have_fail_at_once_with_the_reason() {
+    // A configuration mistake (3 replicas on a server that is not in a cluster) is not worth
+    // waiting for: the service must stop at once and say why, not retry for `ready_within`.
+    let server = NatsServer::start();
+    let c = conn(&server).await;
+    let started = std::time::Instant::now();
+    let err = provision_streams(&c.jetstream, &StreamSettings::clustered())
+        .await
+        .expect_err("3 replicas on a single server");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "refused after {:?}: {err}",
+        started.elapsed()
+    );
+    let text = format!("{err:#}");
+    assert!(text.contains("REPRINT_"), "names the stream: {text}");
+    assert!(text.to_lowercase().contains("replicas"), "says why: {text}");
+}

@@ -74,6 +74,11 @@ pub struct OrderPlaced {
     pub items: Vec<PlacedItem>,
     /// Fig. 2: the counter's extract of its file (its reception number and its registration).
     pub counter_extract: Option<FileExtract>,
+    /// The lab's digital copy besides the prints: each original with its print history in a
+    /// ZIP container (seed 004), written when the prints are finished. Absent in older
+    /// messages, which decode as `false` (no copy).
+    #[serde(default)]
+    pub digital_copy: bool,
 }
 
 /// Why a lab cannot fulfil an order.

@@ -11,6 +11,11 @@
 //!   together.
 //! - [`codec`]: envelopes (type, schema version, postcard payload) and upcasting.
 //! - [`Snapshot`]s for long streams.
+//! - [`Store::with_observer`] reports each committed append's latency by [`stream_kind`]
+//!   (for a service's metrics, without this crate knowing Prometheus);
+//!   [`Transaction::after_commit`] runs an effect only once the unit of work has committed.
+//! - [`Store::prune`] deletes published outbox rows and inbox records older than a
+//!   [`Retention`]; events are never deleted.
 //!
 //! Error choices: one [`Error`] enum; the conflict is a variant of its own (a normal outcome
 //! of optimistic concurrency that callers match on), [`Error::is_retryable`] tells what a
@@ -27,7 +32,8 @@ mod types;
 pub use codec::{CodecError, Event};
 pub use error::{Error, Result, VersionConflict};
 pub use store::{
-    Backend, Conn, EventAppender, EventReader, Projection, Store, StoreOptions, Transaction,
+    AppendObserver, Backend, Conn, EventAppender, EventReader, Projection, Pruned, Retention,
+    Store, StoreOptions, Transaction, stream_kind,
 };
 pub use types::{
     AppendResult, Checkpoint, ExpectedVersion, Metadata, NewEvent, OutboxMessage, ParkedMessage,

@@ -594,6 +594,40 @@ pub(crate) async fn mark_sent(conn: &mut PgConnection, ids: &[i64]) -> Result<()
     Ok(())
 }
 
+/// Deletes up to `limit` outbox rows created before `before` and no longer pending.
+pub(crate) async fn prune_sent_outbox(
+    conn: &mut PgConnection,
+    before: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o WHERE o.created_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM outbox_pending p WHERE p.id = o.id) LIMIT $2)",
+    )
+    .bind(before)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes up to `limit` inbox records processed before `before`.
+pub(crate) async fn prune_inbox(
+    conn: &mut PgConnection,
+    before: chrono::DateTime<chrono::Utc>,
+    limit: u64,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM inbox WHERE (consumer, message_id) IN (SELECT consumer, message_id \
+         FROM inbox WHERE processed_at < $1 LIMIT $2)",
+    )
+    .bind(before)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 pub(crate) async fn unsent_count(conn: &mut PgConnection) -> Result<u64> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox_pending")
         .fetch_one(&mut *conn)

@@ -210,6 +210,40 @@ pub(crate) async fn mark_sent(conn: &mut SqliteConnection, ids: &[i64]) -> Resul
     Ok(())
 }
 
+/// Deletes up to `limit` outbox rows created before `before` and marked sent.
+pub(crate) async fn prune_sent_outbox(
+    conn: &mut SqliteConnection,
+    before: chrono::DateTime<Utc>,
+    limit: u64,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox \
+         WHERE sent_at IS NOT NULL AND created_at < ? LIMIT ?)",
+    )
+    .bind(before)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
+/// Deletes up to `limit` inbox records processed before `before`.
+pub(crate) async fn prune_inbox(
+    conn: &mut SqliteConnection,
+    before: chrono::DateTime<Utc>,
+    limit: u64,
+) -> Result<u64> {
+    let done = sqlx::query(
+        "DELETE FROM inbox WHERE (consumer, message_id) IN (SELECT consumer, message_id \
+         FROM inbox WHERE processed_at < ? LIMIT ?)",
+    )
+    .bind(before)
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .execute(&mut *conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 pub(crate) async fn unsent_count(conn: &mut SqliteConnection) -> Result<u64> {
     let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
         .fetch_one(&mut *conn)

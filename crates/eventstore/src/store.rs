@@ -4,7 +4,7 @@
 use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 use sqlx::postgres::PgPoolOptions;
@@ -82,11 +82,62 @@ enum Pools {
     },
 }
 
+/// Told of every committed append: the [`stream_kind`] of the (first) stream appended to and
+/// how long it took. A service feeds its latency histogram with it (see
+/// [`Store::with_observer`]); it runs on the appending task, so it must be quick.
+pub type AppendObserver = Arc<dyn Fn(&str, Duration) + Send + Sync>;
+
+/// The kind of a stream, for metrics: its leading `-`-separated words of lowercase ASCII
+/// letters (or `_`), at most two: `user-file-B0000456` is `user-file`, `gw-order-<uuid>` is
+/// `gw-order`, `sequence-reception` is `sequence-reception`. A stream id that starts with
+/// anything else is `other`. Name streams `<kind>-<id>` with an id that is not all lowercase
+/// letters (or a kind of two words) to keep the label's values few.
+pub fn stream_kind(stream_id: &str) -> &str {
+    let mut end = 0;
+    for (i, word) in stream_id.split('-').take(2).enumerate() {
+        if word.is_empty() || !word.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            break;
+        }
+        end = if i == 0 {
+            word.len()
+        } else {
+            end + 1 + word.len()
+        };
+    }
+    if end == 0 { "other" } else { &stream_id[..end] }
+}
+
+/// A [`stream_kind`] kept inline in a transaction (no allocation per append).
+#[derive(Clone, Copy)]
+struct KindBuf {
+    len: u8,
+    bytes: [u8; 32],
+}
+
+impl KindBuf {
+    fn of(stream_id: &str) -> KindBuf {
+        // `stream_kind` is ASCII, so any prefix of it is a whole string.
+        let kind = stream_kind(stream_id).as_bytes();
+        let len = kind.len().min(32);
+        let mut bytes = [0u8; 32];
+        bytes[..len].copy_from_slice(&kind[..len]);
+        KindBuf {
+            len: len as u8,
+            bytes,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or("other")
+    }
+}
+
 /// The event store: cheap to clone, shared by a whole service.
 #[derive(Clone)]
 pub struct Store {
     pools: Pools,
     projections: Arc<[Arc<dyn Projection>]>,
+    observer: Option<AppendObserver>,
 }
 
 impl std::fmt::Debug for Store {
@@ -155,6 +206,7 @@ impl Store {
         Ok(Store {
             pools,
             projections: Arc::from(Vec::new()),
+            observer: None,
         })
     }
 
@@ -165,6 +217,19 @@ impl Store {
         Store {
             pools: self.pools,
             projections: Arc::from(all),
+            observer: self.observer,
+        }
+    }
+
+    /// The same store telling `observer` how long each committed append took: a
+    /// [`Store::append`] from its start to its commit, and a [`Transaction`] that appended from
+    /// its first append (or [`Transaction::append_deferred`]) to the end of its commit, under
+    /// the [`stream_kind`] of that first stream. A unit of work that appends nothing and one
+    /// that rolls back are not observed. Without an observer no clock is read.
+    pub fn with_observer(self, observer: AppendObserver) -> Store {
+        Store {
+            observer: Some(observer),
+            ..self
         }
     }
 
@@ -218,6 +283,9 @@ impl Store {
             inner,
             projections: self.projections.clone(),
             deferred: Vec::new(),
+            observer: self.observer.clone(),
+            timing: None,
+            after_commit: Vec::new(),
         })
     }
 
@@ -235,16 +303,19 @@ impl Store {
             && self.projections.is_empty()
         {
             // One statement, its own transaction: one round trip.
+            let started = self.observer.as_ref().map(|_| Instant::now());
             let mut conn = pool.acquire().await?;
             if let ([event], Some(v)) = (events, expected.exact())
                 && let Some(position) = pg::append_one_exact(&mut conn, stream_id, v, event).await?
             {
+                self.observe(stream_id, started);
                 return Ok(AppendResult {
                     stream_version: v + 1,
                     positions: vec![position],
                 });
             }
             let out = pg::append(&mut conn, stream_id, expected, events, false).await?;
+            self.observe(stream_id, started);
             return Ok(result_of(&out));
         }
         let mut attempt = 0;
@@ -259,6 +330,12 @@ impl Store {
                 Err(e) if attempt < 8 && retry_alone(&e, expected) => continue,
                 Err(e) => return Err(e),
             }
+        }
+    }
+
+    fn observe(&self, stream_id: &str, started: Option<Instant>) {
+        if let (Some(observer), Some(started)) = (&self.observer, started) {
+            observer(stream_kind(stream_id), started.elapsed());
         }
     }
 
@@ -369,6 +446,56 @@ impl Store {
         }
     }
 
+    /// Deletes what the store no longer needs as of `now`: outbox rows published longer than
+    /// `retention.sent_outbox` ago and inbox records older than `retention.inbox`. Unsent
+    /// outbox rows, events, snapshots and parked messages are never touched. Deletes in
+    /// batches of at most 5,000 rows so that a first prune of a large table never holds its
+    /// locks for long.
+    pub async fn prune(
+        &self,
+        retention: Retention,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Pruned> {
+        let outbox_before = cutoff(now, retention.sent_outbox);
+        let inbox_before = cutoff(now, retention.inbox);
+        let mut pruned = Pruned::default();
+        loop {
+            let (outbox, inbox) = match &self.pools {
+                Pools::Postgres(p) => {
+                    let mut c = p.acquire().await?;
+                    let outbox = match outbox_before {
+                        Some(t) => pg::prune_sent_outbox(&mut c, t, PRUNE_BATCH).await?,
+                        None => 0,
+                    };
+                    let inbox = match inbox_before {
+                        Some(t) => pg::prune_inbox(&mut c, t, PRUNE_BATCH).await?,
+                        None => 0,
+                    };
+                    (outbox, inbox)
+                }
+                Pools::Sqlite { .. } => {
+                    let mut tx = self.begin().await?;
+                    let mut n = (0, 0);
+                    if let TxInner::Sqlite(t) = &mut tx.inner {
+                        if let Some(before) = outbox_before {
+                            n.0 = sqlite::prune_sent_outbox(t, before, PRUNE_BATCH).await?;
+                        }
+                        if let Some(before) = inbox_before {
+                            n.1 = sqlite::prune_inbox(t, before, PRUNE_BATCH).await?;
+                        }
+                    }
+                    tx.commit().await?;
+                    n
+                }
+            };
+            pruned.sent_outbox += outbox;
+            pruned.inbox += inbox;
+            if outbox < PRUNE_BATCH && inbox < PRUNE_BATCH {
+                return Ok(pruned);
+            }
+        }
+    }
+
     /// Whether `consumer` has recorded `message_id` as processed.
     pub async fn inbox_contains(&self, consumer: &str, message_id: &str) -> Result<bool> {
         match &self.pools {
@@ -441,6 +568,51 @@ enum TxInner {
     Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
 }
 
+const PRUNE_BATCH: u64 = 5_000;
+
+/// `now - keep`, or `None` when that is before 1970: no row is that old, and Postgres refuses
+/// dates far enough back.
+fn cutoff(
+    now: chrono::DateTime<chrono::Utc>,
+    keep: Duration,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::TimeDelta::from_std(keep)
+        .ok()
+        .and_then(|keep| now.checked_sub_signed(keep))
+        .filter(|t| *t > chrono::DateTime::UNIX_EPOCH)
+}
+
+/// How long the store keeps what it needs only for a while ([`Store::prune`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Outbox rows already published: JetStream drops a re-publish within its 2-minute
+    /// duplicate window, so they are kept only for whoever looks into what was sent.
+    pub sent_outbox: Duration,
+    /// Inbox records (the message ids a consumer has handled): they make a redelivery take
+    /// effect once, so they must outlast every chance of one, that is the time an inbox
+    /// stream keeps a message (30 days).
+    pub inbox: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        const DAY: u64 = 24 * 60 * 60;
+        Retention {
+            sent_outbox: Duration::from_secs(7 * DAY),
+            inbox: Duration::from_secs(45 * DAY),
+        }
+    }
+}
+
+/// What one [`Store::prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Published outbox rows.
+    pub sent_outbox: u64,
+    /// Inbox records.
+    pub inbox: u64,
+}
+
 /// A unit of work on the store: everything done through it commits together or not at all.
 /// A consumer records its inbox ids, appends to one or more streams, writes outbox rows and
 /// its own tables, then commits. Dropping it without [`Transaction::commit`] rolls back.
@@ -452,6 +624,13 @@ pub struct Transaction {
     projections: Arc<[Arc<dyn Projection>]>,
     /// Appends of [`Transaction::append_deferred`] not yet written.
     deferred: Vec<Deferred>,
+    /// See [`Store::with_observer`].
+    observer: Option<AppendObserver>,
+    /// When the first append of this transaction started, and its stream's kind (only with an
+    /// observer).
+    timing: Option<(Instant, KindBuf)>,
+    /// Run once the commit succeeded (see [`Transaction::after_commit`]).
+    after_commit: Vec<Box<dyn FnOnce() + Send>>,
 }
 
 impl Transaction {
@@ -471,6 +650,21 @@ impl Transaction {
         }
     }
 
+    /// Starts the append clock at the first append, when the store has an observer.
+    fn start_timing(&mut self, stream_id: &str) {
+        if self.observer.is_some() && self.timing.is_none() {
+            self.timing = Some((Instant::now(), KindBuf::of(stream_id)));
+        }
+    }
+
+    /// Runs `f` once this transaction has committed; never when it rolls back, fails to
+    /// commit or is dropped. For effects outside the database that must follow only a real
+    /// change: a metric counted once per committed transition, not once per attempt of a
+    /// batch that was rolled back and handled again.
+    pub fn after_commit(&mut self, f: impl FnOnce() + Send + 'static) {
+        self.after_commit.push(Box::new(f));
+    }
+
     /// Appends in this transaction (rules as [`Store::append`]) and runs the inline
     /// projections with the stored events.
     pub async fn append(
@@ -479,6 +673,7 @@ impl Transaction {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<AppendResult> {
+        self.start_timing(stream_id);
         self.flush().await?;
         let out = match &mut self.inner {
             TxInner::Postgres(t) => pg::append(t, stream_id, expected, events, true).await?,
@@ -515,8 +710,10 @@ impl Transaction {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) {
+        let stream_id = stream_id.into();
+        self.start_timing(&stream_id);
         self.deferred.push(Deferred {
-            stream_id: stream_id.into(),
+            stream_id,
             expected,
             events,
         });
@@ -639,11 +836,19 @@ impl Transaction {
     }
 
     /// Writes the queued appends ([`Transaction::append_deferred`]), then commits everything.
+    /// Runs the hooks of [`Transaction::after_commit`] once it has, and tells the store's
+    /// observer how long the appends took.
     pub async fn commit(mut self) -> Result<()> {
         self.flush().await?;
         match self.inner {
             TxInner::Postgres(t) => t.commit().await?,
             TxInner::Sqlite(t) => t.commit().await?,
+        }
+        if let (Some(observer), Some((started, kind))) = (&self.observer, &self.timing) {
+            observer(kind.as_str(), started.elapsed());
+        }
+        for f in self.after_commit {
+            f();
         }
         Ok(())
     }
@@ -776,4 +981,28 @@ async fn migrate_sqlite(writer: &SqlitePool) -> Result<()> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{KindBuf, stream_kind};
+
+    #[test]
+    fn a_stream_kind_is_its_leading_lowercase_words() {
+        assert_eq!(stream_kind("user-file-B0000456"), "user-file");
+        assert_eq!(stream_kind("sequence-reception"), "sequence-reception");
+        assert_eq!(
+            stream_kind("gw-order-0190f3a2-7b1c-7d3e-8f00-000000000001"),
+            "gw-order"
+        );
+        assert_eq!(stream_kind("gw-image-acct-abc"), "gw-image");
+        assert_eq!(stream_kind("file-B0000456"), "file");
+        assert_eq!(stream_kind("orders"), "orders");
+        assert_eq!(stream_kind("B0000456"), "other");
+        assert_eq!(stream_kind(""), "other");
+        assert_eq!(stream_kind("-x"), "other");
+        assert_eq!(KindBuf::of("user-file-B1").as_str(), "user-file");
+        let long = format!("{}-x1", "a".repeat(40));
+        assert_eq!(KindBuf::of(&long).as_str(), "a".repeat(32));
+    }
 }

@@ -106,6 +106,12 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn prune_deletes_only_sent_messages_and_old_inbox_records() {
+                let f = $fixture().await;
+                cases::prune(&f.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn inline_projection_runs_in_the_append_transaction() {
                 let f = $fixture().await;
                 cases::inline_projection(f.store.clone()).await;
@@ -136,6 +142,12 @@ macro_rules! conformance {
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn committed_appends_are_observed_and_after_commit_runs_once() {
+                let f = $fixture().await;
+                cases::observed(&f.store).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn reopening_keeps_data_and_migrations_are_idempotent() {
                 let f = $fixture().await;
                 let url = match (&f._pg, &f._sqlite) {
@@ -154,6 +166,60 @@ conformance!(sqlite, sqlite);
 
 mod cases {
     use super::*;
+
+    /// Every committed append is reported once under its stream's kind; a rolled-back unit of
+    /// work, and one that appends nothing, are not; `after_commit` runs only on commit.
+    pub async fn observed(store: &Store) {
+        let seen: Arc<std::sync::Mutex<Vec<(String, std::time::Duration)>>> = Arc::default();
+        let sink = seen.clone();
+        let store =
+            store
+                .clone()
+                .with_observer(Arc::new(move |kind: &str, took: std::time::Duration| {
+                    sink.lock().unwrap().push((kind.to_string(), took));
+                }));
+        let taken = || std::mem::take(&mut *seen.lock().unwrap());
+
+        store
+            .append("user-file-B0000456", ExpectedVersion::NoStream, &[event(1)])
+            .await
+            .unwrap();
+        let one = taken();
+        assert_eq!(one.len(), 1, "{one:?}");
+        assert_eq!(one[0].0, "user-file");
+        assert!(one[0].1 > std::time::Duration::ZERO);
+
+        let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tx = store.begin().await.unwrap();
+        tx.append("gw-order-0190aa", ExpectedVersion::NoStream, &[event(2)])
+            .await
+            .unwrap();
+        tx.append_deferred("sequence-reception", ExpectedVersion::Any, vec![event(3)]);
+        let r = ran.clone();
+        tx.after_commit(move || {
+            r.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        tx.commit().await.unwrap();
+        let kinds: Vec<String> = taken().into_iter().map(|(k, _)| k).collect();
+        assert_eq!(kinds, ["gw-order"], "one observation per transaction");
+        assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 1);
+
+        let mut tx = store.begin().await.unwrap();
+        tx.append("gw-order-0190bb", ExpectedVersion::NoStream, &[event(4)])
+            .await
+            .unwrap();
+        let r = ran.clone();
+        tx.after_commit(move || {
+            r.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        tx.rollback().await.unwrap();
+        let mut tx = store.begin().await.unwrap();
+        tx.append_deferred("gw-order-0190cc", ExpectedVersion::NoStream, vec![event(5)]);
+        drop(tx);
+        store.begin().await.unwrap().commit().await.unwrap();
+        assert!(taken().is_empty(), "rolled back or empty: not observed");
+        assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 1);
+    }
 
     pub async fn parallel_writers(store: &Store) {
         const WRITERS: usize = 8;
@@ -595,6 +661,99 @@ mod cases {
         tx.rollback().await.unwrap();
         assert!(!store.inbox_contains("lab", "m3").await.unwrap());
         assert!(!store.inbox_contains("counter", "m1").await.unwrap());
+    }
+
+    pub async fn prune(store: &Store) {
+        use reprint_eventstore::{Pruned, Retention};
+        const DAY: std::time::Duration = std::time::Duration::from_secs(24 * 60 * 60);
+        let retention = Retention::default();
+        assert_eq!(retention.sent_outbox, 7 * DAY);
+        assert_eq!(retention.inbox, 45 * DAY);
+        // Two messages, one published; two handled message ids; one parked message.
+        let (sent, unsent) = (event(1), event(2));
+        let mut tx = store.begin().await.unwrap();
+        tx.append(
+            "order-1",
+            ExpectedVersion::NoStream,
+            &[sent.clone(), unsent.clone()],
+        )
+        .await
+        .unwrap();
+        tx.enqueue(&[
+            OutboxMessage::for_event("reprint.v1.test", &sent),
+            OutboxMessage::for_event("reprint.v1.test", &unsent),
+        ])
+        .await
+        .unwrap();
+        tx.inbox_record("lab", &["m1", "m2"]).await.unwrap();
+        tx.commit().await.unwrap();
+        let pending = store.pending_outbox(0, 10).await.unwrap();
+        store.mark_sent(&[pending[0].id]).await.unwrap();
+        store
+            .park(&ParkedMessage {
+                consumer: "lab".into(),
+                message_id: "m9".into(),
+                subject: "reprint.v1.lab.lab-a.order.placed".into(),
+                payload: b"{".to_vec(),
+                headers: vec![],
+                deliveries: 5,
+                reason: "malformed".into(),
+            })
+            .await
+            .unwrap();
+        let now = chrono::Utc::now();
+
+        // Six days on: everything is younger than its retention.
+        let pruned = store
+            .prune(retention, now + chrono::Duration::days(6))
+            .await
+            .unwrap();
+        assert_eq!(pruned, Pruned::default());
+        // A retention longer than dates reach prunes nothing, however late.
+        let forever = Retention {
+            sent_outbox: std::time::Duration::MAX,
+            inbox: std::time::Duration::MAX,
+        };
+        let later = now + chrono::Duration::days(3650);
+        assert_eq!(
+            store.prune(forever, later).await.unwrap(),
+            Pruned::default()
+        );
+
+        // Eight days on: the published message goes, the unsent one stays and is still sent
+        // by the relay, handled ids still stop a redelivery.
+        let pruned = store
+            .prune(retention, now + chrono::Duration::days(8))
+            .await
+            .unwrap();
+        assert_eq!(
+            pruned,
+            Pruned {
+                sent_outbox: 1,
+                inbox: 0
+            }
+        );
+        let left = store.pending_outbox(0, 10).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].message.message_id, unsent.event_id.to_string());
+        assert!(store.inbox_contains("lab", "m1").await.unwrap());
+
+        // Forty-six days on: the handled ids go; events and parked messages are never pruned.
+        let pruned = store
+            .prune(retention, now + chrono::Duration::days(46))
+            .await
+            .unwrap();
+        assert_eq!(
+            pruned,
+            Pruned {
+                sent_outbox: 0,
+                inbox: 2
+            }
+        );
+        assert!(!store.inbox_contains("lab", "m1").await.unwrap());
+        assert_eq!(store.unsent_count().await.unwrap(), 1);
+        assert_eq!(store.stream_version("order-1").await.unwrap(), 2);
+        assert_eq!(store.parked("lab").await.unwrap().len(), 1);
     }
 
     /// Counts events per stream in a table of its own.

@@ -292,3 +292,46 @@ fn edits_are_applied_at_print_time() {
         .is_err()
     );
 }
+
+/// The print is the photo, centred and cropped to the paper (resize-to-fill), not shifted,
+/// stretched or blurred: it matches the image crate's own Lanczos3 `resize_to_fill` of the
+/// same pixels within JPEG noise, for a landscape photo cropped top and bottom on a 2L print
+/// and for an upsampled small one.
+#[test]
+fn fill_matches_a_plain_lanczos_resize_to_fill() {
+    for (w, h, size, dpi) in [
+        (3000, 1400, PrintSize::L2, 300),
+        (400, 300, PrintSize::L, 300),
+    ] {
+        let img = synthetic::photo(7, w, h);
+        let source = synthetic::jpeg(&img, 98).unwrap();
+        let spec = PrintSpec::new(size, dpi);
+        let print = render_print(
+            &source,
+            &EditList::default(),
+            &spec,
+            None,
+            &PrintHistory::new(),
+            &Limits::default(),
+        )
+        .unwrap();
+        let got = image::load_from_memory(&print.jpeg).unwrap().into_rgb8();
+        let decoded = image::load_from_memory(&source).unwrap();
+        let want = decoded
+            .resize_to_fill(
+                print.width,
+                print.height,
+                image::imageops::FilterType::Lanczos3,
+            )
+            .into_rgb8();
+        assert_eq!(got.dimensions(), want.dimensions());
+        let diff: u64 = got
+            .as_raw()
+            .iter()
+            .zip(want.as_raw())
+            .map(|(a, b)| u64::from(a.abs_diff(*b)))
+            .sum();
+        let mean = diff as f64 / got.as_raw().len() as f64;
+        assert!(mean < 4.0, "{w}x{h} on {size:?}: mean difference {mean:.2}");
+    }
+}

@@ -2,13 +2,15 @@
 //! in what they do: configuration in layers ([`config`]), telemetry ([`telemetry`]), one JSON
 //! problem body for every error ([`problem`]), `/healthz`, `/readyz` and `/metrics`
 //! ([`health`], [`metrics`]), operator and staff log-in with argon2id passwords and signed
-//! session cookies with CSRF tokens ([`auth`]), graceful shutdown ([`shutdown`]), the
-//! `hash-password` subcommand ([`cli`]) and HTML escaping for server-rendered pages ([`html`]).
+//! session cookies with CSRF tokens ([`auth`]), pruning of the store ([`housekeeping`]),
+//! graceful shutdown ([`shutdown`]), the `hash-password` subcommand ([`cli`]) and HTML escaping
+//! for server-rendered pages ([`html`]).
 
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod health;
+pub mod housekeeping;
 pub mod html;
 pub mod metrics;
 pub mod problem;

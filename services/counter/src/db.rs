@@ -1,10 +1,13 @@
 //! The counter's own tables, beside the event store's and the user index (same database, same
 //! transactions): what staff look at (orders and their arrival, notices of rejection), the
 //! payments taken, the settlements sent, and the orders held back until their images are in
-//! the object store. Plain SQL both SQLite and Postgres understand.
+//! the object store, and the trace each order is in (`counter_traces`: the W3C `traceparent`
+//! of the span that took it in or received its delivery, so that the pickup and the settlement
+//! continue the order's trace). Plain SQL both SQLite and Postgres understand.
 
-use reprint_eventstore::Store;
+use reprint_bus::trace::TraceContext;
 use reprint_eventstore::sql;
+use reprint_eventstore::{Store, Transaction};
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS counter_orders (
@@ -59,11 +62,55 @@ const SCHEMA: &[&str] = &[
         images TEXT NOT NULL,
         created_at TEXT NOT NULL
     )",
+    "CREATE TABLE IF NOT EXISTS counter_traces (
+        order_id TEXT PRIMARY KEY,
+        traceparent TEXT NOT NULL
+    )",
 ];
 
 /// Creates the tables (idempotent).
 pub async fn migrate(store: &Store) -> Result<(), reprint_eventstore::Error> {
     sql::migrate(store, SCHEMA).await
+}
+
+/// Remembers that the order's work goes on in the current span's trace (its child).
+pub async fn save_trace(tx: &mut Transaction, order: &str) -> Result<(), sqlx::Error> {
+    let traceparent = TraceContext::outgoing(None).traceparent();
+    sql::exec(
+        tx.conn(),
+        "INSERT INTO counter_traces (order_id, traceparent) VALUES ($1, $2) ON CONFLICT (order_id) DO UPDATE SET traceparent = excluded.traceparent",
+        &[order.into(), traceparent.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The trace kept for an order (`None` for orders from before traces were kept).
+pub async fn order_trace(
+    tx: &mut Transaction,
+    order: &str,
+) -> Result<Option<TraceContext>, sqlx::Error> {
+    let row: Option<(String,)> = sql::fetch_optional(
+        tx.conn(),
+        "SELECT traceparent FROM counter_traces WHERE order_id = $1",
+        &[order.into()],
+    )
+    .await?;
+    Ok(row.and_then(|(tp,)| TraceContext::parse(&tp, None).ok()))
+}
+
+/// The order of the counter's reception `number` and the trace kept for it.
+pub async fn reception_trace(
+    tx: &mut Transaction,
+    number: &str,
+) -> Result<Option<(String, TraceContext)>, sqlx::Error> {
+    let row: Option<(String, String)> = sql::fetch_optional(
+        tx.conn(),
+        "SELECT t.order_id, t.traceparent FROM counter_traces t JOIN counter_orders o ON o.order_id = t.order_id WHERE o.reception_number = $1",
+        &[number.into()],
+    )
+    .await?;
+    Ok(row.and_then(|(order, tp)| TraceContext::parse(&tp, None).ok().map(|ctx| (order, ctx))))
 }
 
 /// The columns of [`OrderRow`].

@@ -23,6 +23,7 @@ use reprint_site::{Identity, SiteError};
 
 use reprint_eventstore::sql::{self, Arg};
 
+use crate::db;
 use crate::error::CounterError;
 use crate::messages;
 use crate::state::Counter;
@@ -138,7 +139,9 @@ async fn order_rejected(
         &[Arg::from(m.order.to_string())],
     )
     .await?;
-    c.metrics.orders.with_label_values(&["rejected"]).inc();
+    // Counted once the consumer's transaction commits (not per attempt of a batch).
+    let orders = c.metrics.orders.clone();
+    tx.after_commit(move || orders.with_label_values(&["rejected"]).inc());
     Ok(())
 }
 
@@ -250,9 +253,11 @@ async fn delivery_dispatched(
         Err(e) => return Err(e.into()),
     }
     let now = Utc::now();
-    sql::exec(
+    // Only the first arrival moves the order to ready (and sets its arrival time); the same
+    // dispatch again under another message id, while the order waits, changes nothing here.
+    let arrived = sql::exec(
         tx.conn(),
-        "UPDATE counter_orders SET state = 'ready', lab_reception = $2, arrived_at = $3, updated_at = $3 WHERE order_id = $1",
+        "UPDATE counter_orders SET state = 'ready', lab_reception = $2, arrived_at = $3, updated_at = $3 WHERE order_id = $1 AND state <> 'ready'",
         &[
             Arg::from(m.order.to_string()),
             Arg::from(m.extract.reception.number.to_string()),
@@ -260,6 +265,8 @@ async fn delivery_dispatched(
         ],
     )
     .await?;
+    // The pickup and the settlement continue this trace.
+    db::save_trace(tx, &m.order.to_string()).await?;
     let lab_name = c.lab_name(m.lab.as_str());
     let due =
         messages::amount_due_charge(&lab_name, &lab_charge, &c.config.name, &reception.charge)?;
@@ -282,9 +289,9 @@ async fn delivery_dispatched(
     )?])
     .await?;
     c.relay.wake();
-    c.metrics
-        .orders
-        .with_label_values(&["ready_for_pickup"])
-        .inc();
+    if arrived > 0 {
+        let orders = c.metrics.orders.clone();
+        tx.after_commit(move || orders.with_label_values(&["ready_for_pickup"]).inc());
+    }
     Ok(())
 }

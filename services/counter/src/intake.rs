@@ -14,6 +14,7 @@ use reprint_site::Identity;
 
 use reprint_eventstore::sql::{self, Arg};
 
+use crate::db;
 use crate::error::{CounterError, Result};
 use crate::medium::Medium;
 use crate::messages;
@@ -234,6 +235,8 @@ async fn open(
             })
             .collect(),
         counter_extract: Some(extract),
+        // Intake takes prints only; the lab's digital copy is not offered at the counter yet.
+        digital_copy: false,
     };
     let payload =
         serde_json::to_string(&placed).map_err(|e| CounterError::Internal(e.to_string()))?;
@@ -266,6 +269,8 @@ async fn open(
         ],
     )
     .await?;
+    // The order, forwarded later, and its pickup continue this trace (the intake's span).
+    db::save_trace(&mut tx, &order.to_string()).await?;
     tx.enqueue(&[messages::status(
         &rules.site,
         order,

@@ -37,11 +37,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use reprint_bus::connect::{ConnectSettings, connect};
+use reprint_bus::connect::{ConnectSettings, connect, site_inbox_prefix};
 use reprint_bus::relay::{Relay, RelayConfig};
 use reprint_eventstore::Store;
 use reprint_service::auth::{RateLimiter, SessionKey};
 use reprint_service::health::{self, Check};
+use reprint_service::housekeeping::run_pruning_as_configured;
 use reprint_service::metrics::Metrics;
 use reprint_service::shutdown::{self, Shutdown, ShutdownTrigger};
 use reprint_site::{SiteFiles, UserIndex};
@@ -87,17 +88,26 @@ impl Application {
         })?;
         let spool = spool::Spool::open(config.spool_dir())?;
         let url = config.store_url();
+        let metrics = Metrics::new("counter");
         let store = Store::open(&url)
             .await
             .map_err(|e| CounterError::Config(format!("store.url {url}: {e}")))?
-            .with_projection(UserIndex);
+            .with_projection(UserIndex)
+            .with_observer(metrics.append_observer());
         UserIndex::migrate(&store).await?;
         db::migrate(&store).await?;
         let settings = ConnectSettings::new(
             config.nats.url.clone(),
             format!("reprint-counter@{}", config.site.site),
         )
-        .with_backoff(Duration::from_millis(100), Duration::from_secs(2));
+        .with_backoff(Duration::from_millis(100), Duration::from_secs(2))
+        .with_auth(
+            config
+                .nats
+                .auth()
+                .map_err(|e| CounterError::Config(format!("nats.user/password/creds_file: {e}")))?,
+        )
+        .with_inbox_prefix(site_inbox_prefix(config.site.site.as_str()));
         let nats = connect(&settings)
             .await
             .map_err(|e| CounterError::Config(format!("nats.url {}: {e}", config.nats.url)))?;
@@ -116,7 +126,6 @@ impl Application {
             CounterError::Config(format!("http.address {}: {e}", config.http.address))
         })?;
         let port = listener.local_addr()?.port();
-        let metrics = Metrics::new("counter");
         let counter = Arc::new(Counter {
             files: SiteFiles::new(config.site.clone()),
             config,
@@ -144,7 +153,11 @@ impl Application {
             .merge(health)
             .merge(api::routes(state.clone()))
             .merge(web::routes(state))
-            .layer(tower_http::trace::TraceLayer::new_for_http())
+            .layer(
+                tower_http::trace::TraceLayer::new_for_http()
+                    .make_span_with(reprint_service::telemetry::http_span)
+                    .on_response(reprint_service::telemetry::http_response),
+            )
             .layer(tower_http::catch_panic::CatchPanicLayer::new());
         let (trigger, shutdown) = shutdown::channel();
         Ok(Application {
@@ -181,11 +194,38 @@ impl Application {
             self.relay,
             self.shutdown.clone(),
         ));
+        // The outbox backlog gauge, also while nobody asks `/readyz` (offline it grows).
+        let gauge = {
+            let c = self.counter.clone();
+            let stop = self.shutdown.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Ok(n) = c.store.unsent_count().await {
+                        c.metrics
+                            .outbox_backlog
+                            .with_label_values(&["counter"])
+                            .set(i64::try_from(n).unwrap_or(i64::MAX));
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                        _ = stop.clone().wait() => return,
+                    }
+                }
+            })
+        };
+        // `CounterConfig::validate` checked the retention before the counter was built.
+        let pruning = tokio::spawn(run_pruning_as_configured(
+            self.counter.store.clone(),
+            self.counter.config.store.retention.clone(),
+            self.shutdown.clone(),
+        ));
         let stop = self.shutdown.clone();
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move { stop.wait().await })
             .await?;
         let _ = link.await;
+        let _ = gauge.await;
+        let _ = pruning.await;
         Ok(())
     }
 }

@@ -148,7 +148,9 @@ pub async fn run(
                 counter: counter.clone(),
             },
             config,
-        );
+        )
+        .with_lag_reporter(counter.metrics.lag_reporter())
+        .with_relay_waker(counter.relay.clone());
         if let Err(e) = consumer.run(shutdown.clone().wait()).await {
             tracing::warn!(error = %e, "inbox consumer stopped; restarting");
         }

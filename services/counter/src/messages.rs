@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use reprint_bus::subjects;
+use reprint_bus::trace::{TRACEPARENT, TraceContext};
 use reprint_domain::charge::{ChargeLine, LineKind};
 use reprint_domain::protocol::{Stage, StatusChanged};
 use reprint_domain::{Charge, DomainError, OrderId, SiteId, SiteKind, amount_due};
@@ -24,7 +25,7 @@ pub fn bus_order(order: OrderId) -> Result<subjects::OrderId, CounterError> {
     subjects::OrderId::parse(order.to_string()).map_err(|e| CounterError::Internal(e.to_string()))
 }
 
-/// An outbox row carrying `body` as JSON.
+/// An outbox row carrying `body` as JSON and the current span's trace context.
 pub fn json_message(
     subject: String,
     message_id: String,
@@ -39,6 +40,11 @@ pub fn json_message(
         headers: vec![
             (JSON.0.to_string(), JSON.1.to_string()),
             ("Reprint-Message-Type".to_string(), event_type.to_string()),
+            // The receiver's span becomes a child of the span sending this.
+            (
+                TRACEPARENT.to_string(),
+                TraceContext::outgoing(None).traceparent(),
+            ),
         ],
     })
 }

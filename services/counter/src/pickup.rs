@@ -6,11 +6,13 @@
 
 use chrono::{DateTime, Utc};
 use reprint_bus::subjects;
+use reprint_bus::trace::TraceContext;
 use reprint_domain::charge::local_date;
 use reprint_domain::file::{Command, Reception, ReceptionState};
 use reprint_domain::protocol::{CollectionRecorded, Payment, SettlementRecorded, Stage};
 use reprint_domain::{Charge, Money, ReceptionNumber, Telephone};
 use reprint_site::index;
+use tracing::Instrument;
 
 use reprint_eventstore::sql::{self, Arg};
 
@@ -284,13 +286,39 @@ pub async fn collect(
             METHODS.join(", ")
         )));
     }
+    // The hand-over, the collection and the settlement continue the order's trace.
+    let mut tx = counter.store.begin().await?;
+    let trace = crate::db::reception_trace(&mut tx, reception_number).await?;
+    tx.rollback().await?;
+    let work = collect_retrying(counter, reception_number, &method, input, staff, now);
+    match trace {
+        Some((order, ctx)) => {
+            let span = ctx.span("counter collect");
+            span.record("order", order.as_str());
+            ctx.run(span, work).await
+        }
+        None => {
+            work.instrument(TraceContext::root_span("counter collect"))
+                .await
+        }
+    }
+}
+
+async fn collect_retrying(
+    counter: &Counter,
+    reception_number: &str,
+    method: &str,
+    input: &PaymentInput,
+    staff: &str,
+    now: DateTime<Utc>,
+) -> Result<Receipt> {
     let mut attempt = 0;
     loop {
         attempt += 1;
         match collect_once(
             counter,
             reception_number,
-            &method,
+            method,
             input.tendered,
             staff,
             now,

@@ -116,6 +116,10 @@ pub async fn forward_held(counter: &Counter, images: &Images) -> Result<usize> {
             }
         }
         let mut tx = counter.store.begin().await?;
+        // The order goes on in the trace of its intake.
+        let trace = crate::db::order_trace(&mut tx, &row.order_id)
+            .await?
+            .map(|ctx| ctx.traceparent());
         tx.enqueue(&[OutboxMessage {
             message_id: row.message_id.clone(),
             subject: row.subject.clone(),
@@ -126,7 +130,10 @@ pub async fn forward_held(counter: &Counter, images: &Images) -> Result<usize> {
                     "Reprint-Message-Type".to_string(),
                     "order_placed".to_string(),
                 ),
-            ],
+            ]
+            .into_iter()
+            .chain(trace.map(|tp| (reprint_bus::trace::TRACEPARENT.to_string(), tp)))
+            .collect(),
         }])
         .await?;
         sql::exec(

@@ -418,6 +418,8 @@ fn placed(
         customer,
         items: c.placed_items.clone(),
         counter_extract: None,
+        // The web's order form offers prints only; the lab's digital copy is not sold here yet.
+        digital_copy: false,
     })
 }
 
@@ -427,7 +429,8 @@ fn json_message(
     body: &impl Serialize,
 ) -> AppResult<OutboxMessage> {
     let payload = serde_json::to_vec(body).map_err(AppError::internal)?;
-    let trace = reprint_bus::trace::TraceContext::new_root();
+    // The current span's context (the HTTP request's): the lab's handling becomes its child.
+    let trace = reprint_bus::trace::TraceContext::outgoing(None);
     Ok(OutboxMessage {
         message_id,
         subject,

@@ -21,12 +21,11 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use async_nats::jetstream::consumer::PullConsumer;
 use futures::future::BoxFuture;
 use reprint_bus::consumer::{ConsumerConfig, Handler, HandlerError, InboxConsumer, Incoming};
 use reprint_bus::relay::Relay;
 use reprint_bus::streams::{
-    ConsumerSettings, DurableConsumer, durable_consumer_for, ensure_consumer, status_consumer_for,
+    ConsumerSettings, DurableConsumer, durable_consumer_for, status_consumer_for,
 };
 use reprint_bus::subjects::SiteKind;
 use reprint_domain::protocol::{OrderRejected, ReceptionRecorded, StatusChanged};
@@ -63,7 +62,7 @@ pub async fn run_relay(relay: Relay, shutdown: Shutdown) {
 }
 
 /// Runs an inbox consumer of `durable` with `handler` until shutdown; re-opens it after a
-/// NATS failure (the consumer's message stream ended, the server restarted ...).
+/// NATS failure (the server restarted, the durable consumer deleted: it is created again).
 pub async fn run_consumer<H: Handler + Clone>(
     state: AppState,
     durable: DurableConsumer,
@@ -71,40 +70,26 @@ pub async fn run_consumer<H: Handler + Clone>(
     handler: H,
     shutdown: Shutdown,
 ) {
-    let name = durable.name().to_string();
-    loop {
-        if shutdown.is_triggered() {
-            return;
-        }
-        match ensure_consumer(&state.js, &durable).await {
-            Ok(pull) => {
-                let mut config = ConsumerConfig::new(inbox);
-                config.nak_delay = Duration::from_millis(state.config.nats.nak_delay_ms.max(10));
-                let consumer =
-                    InboxConsumer::new(state.store.clone(), pull, handler.clone(), config);
-                match consumer.run(shutdown.clone().wait()).await {
-                    Ok(()) => return,
-                    Err(e) => {
-                        tracing::warn!(consumer = %name, error = %e, "consumer stopped; re-opening")
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(consumer = %name, error = %e, "consumer not ready; retrying"),
-        }
-        let sd = shutdown.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = sd.wait() => return,
-        }
-    }
+    let nak_delay = Duration::from_millis(state.config.nats.nak_delay_ms.max(10));
+    reprint_bus::consumer::run_until_shutdown(
+        state.js.clone(),
+        durable,
+        move |pull| {
+            let mut config = ConsumerConfig::new(inbox);
+            config.nak_delay = nak_delay;
+            InboxConsumer::new(state.store.clone(), pull, handler.clone(), config)
+                .with_lag_reporter(state.metrics.lag_reporter())
+                .with_relay_waker(state.relay_wake.clone())
+        },
+        Duration::from_secs(1),
+        move || shutdown.clone().wait(),
+    )
+    .await
 }
 
-/// Keeps the ops gauges current: the outbox backlog and each consumer's lag.
-pub async fn run_gauges(state: AppState, consumers: Vec<DurableConsumer>, shutdown: Shutdown) {
-    let mut pulls: Vec<(String, Option<PullConsumer>)> = consumers
-        .iter()
-        .map(|c| (c.name().to_string(), None))
-        .collect();
+/// Keeps the outbox backlog gauge current (each consumer reports its own lag: see
+/// [`run_consumer`]).
+pub async fn run_gauges(state: AppState, shutdown: Shutdown) {
     loop {
         if let Ok(n) = state.store.unsent_count().await {
             state
@@ -112,25 +97,6 @@ pub async fn run_gauges(state: AppState, consumers: Vec<DurableConsumer>, shutdo
                 .outbox_backlog
                 .with_label_values(&["gateway"])
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
-        }
-        for ((name, pull), durable) in pulls.iter_mut().zip(&consumers) {
-            if pull.is_none() {
-                *pull = state
-                    .js
-                    .get_consumer_from_stream(durable.name(), durable.stream.as_str())
-                    .await
-                    .ok();
-            }
-            if let Some(p) = pull.as_mut() {
-                match p.info().await {
-                    Ok(info) => state
-                        .metrics
-                        .consumer_lag
-                        .with_label_values(&[name.as_str()])
-                        .set(i64::try_from(info.num_pending).unwrap_or(i64::MAX)),
-                    Err(_) => *pull = None,
-                }
-            }
         }
         let sd = shutdown.clone();
         tokio::select! {

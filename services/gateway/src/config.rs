@@ -39,6 +39,8 @@ pub struct HttpConfig {
 pub struct StoreConfig {
     /// `sqlite:...` (default, embedded) or `postgres://...` (production).
     pub url: String,
+    /// `[store.retention]`: how long published messages and handled message ids are kept.
+    pub retention: reprint_service::housekeeping::RetentionConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -54,6 +56,13 @@ pub struct NatsConfig {
     /// How long a message whose handling failed for a passing reason waits before it is
     /// delivered again.
     pub nak_delay_ms: u64,
+    /// NATS user (`deploy/nats/users.conf`: the site id); with `password`. Unset: no log-in.
+    pub user: Option<String>,
+    /// NATS password of `user`; best from the environment (`REPRINT_<SVC>__NATS__PASSWORD`).
+    /// Never logged.
+    pub password: Option<reprint_bus::connect::Secret>,
+    /// A `.creds` file (JWT + NKey seed) instead of user and password.
+    pub creds_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -116,7 +125,19 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             url: "sqlite:reprint-gateway.db".to_string(),
+            retention: Default::default(),
         }
+    }
+}
+
+impl NatsConfig {
+    /// The NATS credentials of `user`/`password`/`creds_file`.
+    pub fn auth(&self) -> Result<reprint_bus::connect::Auth, reprint_bus::BusError> {
+        reprint_bus::connect::Auth::from_parts(
+            self.user.as_deref(),
+            self.password.as_ref(),
+            self.creds_file.as_deref(),
+        )
     }
 }
 
@@ -128,6 +149,9 @@ impl Default for NatsConfig {
             rpc_timeout_ms: 3000,
             relay_interval_ms: 500,
             nak_delay_ms: 1000,
+            user: None,
+            password: None,
+            creds_file: None,
         }
     }
 }

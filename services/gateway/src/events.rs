@@ -182,6 +182,57 @@ event_enum!(OrderEvent {
 /// Stages an order goes through before the network hears of it.
 pub const STAGE_DRAFT: &str = "draft";
 
+/// The stages of an order in the order it goes through them; the last two end it.
+pub const STAGE_ORDER: &[&str] = &[
+    STAGE_DRAFT,
+    "placed",
+    "received",
+    "printing",
+    "printed",
+    "dispatched",
+    "ready_for_pickup",
+    "collected",
+    "settled",
+];
+/// Stages that end an order early: nothing moves it off them.
+pub const STAGE_ENDS: &[&str] = &["rejected", "cancelled"];
+
+/// Where `stage` sits in an order's life (an end stage after every other), `None` for a stage
+/// this gateway does not know.
+pub fn stage_rank(stage: &str) -> Option<i64> {
+    if let Some(i) = STAGE_ORDER.iter().position(|s| *s == stage) {
+        return i64::try_from(i).ok();
+    }
+    STAGE_ENDS
+        .contains(&stage)
+        .then(|| i64::try_from(STAGE_ORDER.len()).unwrap_or(i64::MAX))
+}
+
+/// Whether an order at `current` moves to `next` on a status: only forward by
+/// [`STAGE_ORDER`] (statuses arrive out of order after redeliveries: a late `dispatched`
+/// after `collected` must not move the order back), the same stage again (a note), and
+/// never off an end stage.
+pub fn stage_moves(current: &str, next: &str) -> bool {
+    if current == next {
+        return true;
+    }
+    if STAGE_ENDS.contains(&current) {
+        return false;
+    }
+    match (stage_rank(current), stage_rank(next)) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(c), Some(n)) => n >= c,
+    }
+}
+
+/// [`stage_rank`] in SQL, of the column `stage` (an unknown stage ranks as a draft); keep in
+/// step with [`STAGE_ORDER`] (a test checks it).
+pub const STAGE_RANK_SQL: &str = "CASE stage WHEN 'draft' THEN 0 WHEN 'placed' THEN 1 \
+     WHEN 'received' THEN 2 WHEN 'printing' THEN 3 WHEN 'printed' THEN 4 WHEN 'dispatched' THEN 5 \
+     WHEN 'ready_for_pickup' THEN 6 WHEN 'collected' THEN 7 WHEN 'settled' THEN 8 \
+     WHEN 'rejected' THEN 9 WHEN 'cancelled' THEN 9 ELSE 0 END";
+
 /// The order, folded from its events.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Order {
@@ -245,7 +296,7 @@ impl Order {
                 self.stage = "placed".to_string();
             }
             OrderEvent::StageChanged { stage, .. } => {
-                if !self.cancelled {
+                if !self.cancelled && stage_moves(&self.stage, stage) {
                     self.stage = stage.clone();
                 }
             }
@@ -342,6 +393,52 @@ impl Order {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stages_only_move_forward() {
+        assert!(stage_moves("placed", "received"));
+        assert!(
+            stage_moves("received", "received"),
+            "a note at the same stage"
+        );
+        assert!(stage_moves("dispatched", "collected"));
+        assert!(!stage_moves("collected", "dispatched"), "a late status");
+        assert!(!stage_moves("ready_for_pickup", "received"));
+        assert!(stage_moves("printing", "rejected"));
+        assert!(!stage_moves("cancelled", "received"));
+        assert!(!stage_moves("rejected", "cancelled"));
+        assert!(!stage_moves("placed", "teleported"), "an unknown stage");
+        // The SQL rank agrees with the Rust one, stage by stage.
+        for stage in STAGE_ORDER.iter().chain(STAGE_ENDS) {
+            let rank = stage_rank(stage).unwrap();
+            assert!(
+                STAGE_RANK_SQL.contains(&format!("WHEN '{stage}' THEN {rank} ")),
+                "{stage} {rank}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_late_status_does_not_move_the_order_back() {
+        let changed = |stage: &str| OrderEvent::StageChanged {
+            stage: stage.into(),
+            site: "x".into(),
+            detail: String::new(),
+            charge_json: None,
+            at_ms: 0,
+        };
+        let o = requested()
+            .evolve(&changed("received"))
+            .evolve(&changed("collected"))
+            .evolve(&changed("dispatched"));
+        assert_eq!(o.stage, "collected");
+        // A late `received` after printing started does not make the order cancellable.
+        let o = requested()
+            .evolve(&changed("printing"))
+            .evolve(&changed("received"));
+        assert_eq!(o.stage, "printing");
+        assert!(o.decide_cancel(0).is_err());
+    }
 
     fn requested() -> Order {
         Order::default().evolve(&OrderEvent::Requested {

@@ -27,7 +27,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
-use reprint_bus::connect::{ConnectSettings, connect};
+use reprint_bus::connect::{ConnectSettings, connect, site_inbox_prefix};
 use reprint_bus::directory::Directory;
 use reprint_bus::objects::{ImageStoreSettings, Images};
 use reprint_bus::relay::{Relay, RelayConfig};
@@ -35,6 +35,7 @@ use reprint_bus::streams::{StreamSettings, provision_streams};
 use reprint_eventstore::Store;
 use reprint_service::auth::{RateLimiter, SessionKey};
 use reprint_service::health::{self, Check};
+use reprint_service::housekeeping::run_pruning_as_configured;
 use reprint_service::metrics::Metrics;
 use reprint_service::shutdown::{Shutdown, ShutdownTrigger};
 use tokio::net::TcpListener;
@@ -56,17 +57,29 @@ pub struct Application {
 impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let gateway = reprint_bus::subjects::SiteId::parse(config.gateway_id.as_str())?;
+        // Refused at start, like the other services' `validate`.
+        config.store.retention.retention()?;
         reprint_domain::SiteId::parse(&config.gateway_id)?;
+        let metrics = Metrics::new("gateway");
         let store = Store::open(&config.store.url)
             .await?
-            .with_projection(projection::Lookups);
+            .with_projection(projection::Lookups)
+            .with_observer(metrics.append_observer());
         db::migrate(&store).await?;
         thumbs::migrate(&store).await?;
 
-        let conn = connect(&ConnectSettings::new(
-            config.nats.url.clone(),
-            format!("reprint-gateway@{}", config.gateway_id),
-        ))
+        let auth = config
+            .nats
+            .auth()
+            .map_err(|e| anyhow::anyhow!("nats.user/password/creds_file: {e}"))?;
+        let conn = connect(
+            &ConnectSettings::new(
+                config.nats.url.clone(),
+                format!("reprint-gateway@{}", config.gateway_id),
+            )
+            .with_auth(auth)
+            .with_inbox_prefix(site_inbox_prefix(&config.gateway_id)),
+        )
         .await?;
         conn.wait_connected(Duration::from_secs(10)).await?;
         let settings = StreamSettings {
@@ -109,7 +122,7 @@ impl Application {
                 config.http.rate_limit_window_secs,
             ),
             uploads: Semaphore::new(config.storage.concurrent_uploads.max(1)),
-            metrics: Metrics::new("gateway"),
+            metrics,
             nats: conn.client.clone(),
             js: conn.jetstream.clone(),
             relay_wake: relay.waker(),
@@ -170,9 +183,10 @@ impl Application {
                 background::StatusFeed { notifier },
                 self.shutdown.clone(),
             )),
-            tokio::spawn(background::run_gauges(
-                s.clone(),
-                vec![inbox, status],
+            tokio::spawn(background::run_gauges(s.clone(), self.shutdown.clone())),
+            tokio::spawn(run_pruning_as_configured(
+                s.store.clone(),
+                s.config.store.retention.clone(),
                 self.shutdown.clone(),
             )),
         ];
@@ -255,5 +269,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .merge(health::routes(checks, state.metrics.clone()))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(reprint_service::telemetry::http_span)
+                .on_response(reprint_service::telemetry::http_response),
+        )
 }

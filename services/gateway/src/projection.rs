@@ -5,9 +5,22 @@ use futures::future::BoxFuture;
 use reprint_eventstore::sql::{Arg, exec};
 use reprint_eventstore::{Conn, Projection, RecordedEvent};
 
-use crate::events::{AccountEvent, ImageEvent, OrderEvent};
+use crate::events::{AccountEvent, ImageEvent, OrderEvent, STAGE_RANK_SQL, stage_rank};
 
 pub struct Lookups;
+
+/// A status moves an order's stage only forward: [`crate::events::stage_moves`] in SQL
+/// (`$2` the status's stage, `$6` its rank, -1 for an unknown stage).
+static STAGE_CHANGED_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let moves = format!(
+        "(stage = $2 OR (stage NOT IN ('rejected', 'cancelled') AND {STAGE_RANK_SQL} <= $6))"
+    );
+    format!(
+        "UPDATE gw_orders SET stage = CASE WHEN {moves} THEN $2 ELSE stage END,
+         detail = CASE WHEN {moves} THEN $3 ELSE detail END,
+         charge_json = COALESCE($4, charge_json), updated_ms = $5 WHERE id = $1"
+    )
+});
 
 fn reborrow<'b>(c: &'b mut Conn<'_>) -> Conn<'b> {
     match c {
@@ -230,16 +243,19 @@ async fn order_event(
             charge_json,
             at_ms,
         } => {
+            // The stage moves only forward (see `events::stage_moves`, the same rule in SQL);
+            // its detail goes with it. The timeline keeps every status as it came.
             exec(
                 reborrow(conn),
-                "UPDATE gw_orders SET stage = CASE WHEN stage = 'cancelled' THEN stage ELSE $2 END,
-                 detail = $3, charge_json = COALESCE($4, charge_json), updated_ms = $5 WHERE id = $1",
+                &STAGE_CHANGED_SQL,
                 &[
                     id,
                     Arg::Text(stage.clone()),
                     Arg::Text(detail.clone()),
                     Arg::from(charge_json.clone()),
                     Arg::Int(*at_ms),
+                    // An unknown stage ranks below every stage: it moves nothing.
+                    Arg::Int(stage_rank(stage).unwrap_or(-1)),
                 ],
             )
             .await?;

@@ -144,6 +144,9 @@ pub struct CountersConfig {
 pub struct StoreConfig {
     /// `postgres://...` or `sqlite://...`; default `sqlite://<data_dir>/lab.sqlite`.
     pub url: Option<String>,
+    /// `[store.retention]`: how long published messages and handled message ids are kept.
+    #[serde(default)]
+    pub retention: reprint_service::housekeeping::RetentionConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -157,6 +160,16 @@ pub struct NatsConfig {
     /// Most inbox messages handled in one store transaction.
     #[serde(default = "default_batch")]
     pub batch_size: usize,
+    /// NATS user (`deploy/nats/users.conf`: the site id); with `password`. Unset: no log-in.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// NATS password of `user`; best from the environment (`REPRINT_<SVC>__NATS__PASSWORD`).
+    /// Never logged.
+    #[serde(default)]
+    pub password: Option<reprint_bus::connect::Secret>,
+    /// A `.creds` file (JWT + NKey seed) instead of user and password.
+    #[serde(default)]
+    pub creds_file: Option<std::path::PathBuf>,
 }
 
 impl Default for NatsConfig {
@@ -165,7 +178,21 @@ impl Default for NatsConfig {
             url: default_nats(),
             replicas: default_replicas(),
             batch_size: default_batch(),
+            user: None,
+            password: None,
+            creds_file: None,
         }
+    }
+}
+
+impl NatsConfig {
+    /// The NATS credentials of `user`/`password`/`creds_file`.
+    pub fn auth(&self) -> Result<reprint_bus::connect::Auth, reprint_bus::BusError> {
+        reprint_bus::connect::Auth::from_parts(
+            self.user.as_deref(),
+            self.password.as_ref(),
+            self.creds_file.as_deref(),
+        )
     }
 }
 
@@ -237,6 +264,11 @@ pub struct ProductionConfig {
     /// minor units.
     #[serde(default)]
     pub digital_copy_price: i64,
+    /// Prints rendered at the same time (CPU-bound work off the async threads). Default: one
+    /// less than the machine's cores, at least one, so that receiving orders and answering the
+    /// consoles keep a core while a large reception renders.
+    #[serde(default = "default_render_threads")]
+    pub render_threads: usize,
 }
 
 impl Default for ProductionConfig {
@@ -246,8 +278,15 @@ impl Default for ProductionConfig {
             done_marker_poll_ms: default_poll(),
             heartbeat_secs: default_heartbeat(),
             digital_copy_price: 0,
+            render_threads: default_render_threads(),
         }
     }
+}
+
+fn default_render_threads() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
 }
 
 fn default_handling() -> u32 {
@@ -318,6 +357,13 @@ impl LabConfig {
                 "a lab's configuration needs kind = \"lab\"",
             ));
         }
+        self.nats
+            .auth()
+            .map_err(|e| invalid("nats.user/password/creds_file", e.to_string()))?;
+        self.store
+            .retention
+            .retention()
+            .map_err(|e| invalid(e.field, e.why))?;
         if self.printers.is_empty() {
             return Err(invalid("printers", "at least one [[printers]] entry"));
         }
@@ -431,5 +477,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("site.name"), "{e}");
+        let short = "[store]\n[store.retention]\ninbox_days = 30\n";
+        let e = LabConfig::from_toml(&EXAMPLE.replace("[store]\n", short))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("store.retention.inbox_days"), "{e}");
+        let ok = "[store]\n[store.retention]\ninbox_days = 60\n";
+        let c = LabConfig::from_toml(&EXAMPLE.replace("[store]\n", ok)).unwrap();
+        assert_eq!(c.store.retention.inbox_days, 60);
     }
 }

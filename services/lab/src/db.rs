@@ -9,7 +9,12 @@
 //! - `lab_image_hashes`: perceptual hashes of the images printed for each registration (to
 //!   recognise the same photo renamed or re-encoded, Fig. 10);
 //! - `lab_ledger`: per delivery counter, what was charged, collected by the counter, and paid;
-//! - `lab_production_log`: who moved which reception when.
+//! - `lab_production_log`: who moved which reception when;
+//! - `lab_traces`: the W3C `traceparent` of the span that received each order, so that its
+//!   production, dispatch and settlement continue the order's trace.
+//! - `lab_early_cancellations`: users' cancellations of orders the lab had not received yet
+//!   (the cancellation overtook its order, e.g. on a redelivery); when the order arrives it is
+//!   closed as cancelled instead of opened (`order_arrived_at` is then set).
 
 use chrono::{DateTime, Utc};
 use reprint_eventstore::sql::{self, Arg, ts};
@@ -71,11 +76,118 @@ const SCHEMA: &[&str] = &[
         note TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS lab_production_log_order ON lab_production_log (order_id, at)",
+    "CREATE TABLE IF NOT EXISTS lab_traces (
+        order_id TEXT PRIMARY KEY,
+        traceparent TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS lab_early_cancellations (
+        order_id TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        cancelled_at TEXT NOT NULL,
+        recorded_at TEXT NOT NULL,
+        order_arrived_at TEXT
+    )",
 ];
 
 /// Creates the lab's tables (idempotent).
 pub async fn migrate(store: &Store) -> Result<(), reprint_eventstore::Error> {
     sql::migrate(store, SCHEMA).await
+}
+
+/// Remembers the trace an order arrived in (the receiving span's `traceparent`).
+pub async fn save_trace(
+    tx: &mut Transaction,
+    order: &str,
+    traceparent: &str,
+) -> Result<(), sqlx::Error> {
+    sql::exec(
+        tx.conn(),
+        "INSERT INTO lab_traces (order_id, traceparent) VALUES ($1, $2) ON CONFLICT (order_id) DO NOTHING",
+        &[order.into(), traceparent.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The order of reception `number` and the trace it arrived in, if that was recorded (orders
+/// received before traces were kept have none).
+pub async fn reception_trace(
+    tx: &mut Transaction,
+    number: &str,
+) -> Result<Option<(String, reprint_bus::trace::TraceContext)>, sqlx::Error> {
+    let row: Option<(String, String)> = sql::fetch_optional(
+        tx.conn(),
+        "SELECT t.order_id, t.traceparent FROM lab_traces t JOIN lab_receptions r ON r.order_id = t.order_id WHERE r.reception_number = $1",
+        &[number.into()],
+    )
+    .await?;
+    Ok(row.and_then(|(order, tp)| {
+        reprint_bus::trace::TraceContext::parse(&tp, None)
+            .ok()
+            .map(|ctx| (order, ctx))
+    }))
+}
+
+/// A user's cancellation of an order that had not arrived here when it came.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct EarlyCancellation {
+    pub order_id: String,
+    pub reason: String,
+    pub cancelled_at: String,
+    pub recorded_at: String,
+    /// When the order itself arrived (and was closed as cancelled); `None` while it has not.
+    pub order_arrived_at: Option<String>,
+}
+
+/// Records the cancellation of an order not received here; false when it was recorded before
+/// (a redelivery of the cancellation).
+pub async fn record_early_cancellation(
+    tx: &mut Transaction,
+    order: &str,
+    reason: &str,
+    cancelled_at: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    Ok(sql::exec(
+        tx.conn(),
+        "INSERT INTO lab_early_cancellations (order_id, reason, cancelled_at, recorded_at) VALUES ($1, $2, $3, $4) ON CONFLICT (order_id) DO NOTHING",
+        &[
+            order.into(),
+            reason.into(),
+            ts(cancelled_at).into(),
+            ts(now).into(),
+        ],
+    )
+    .await?
+        == 1)
+}
+
+pub async fn early_cancellation(
+    tx: &mut Transaction,
+    order: &str,
+) -> Result<Option<EarlyCancellation>, sqlx::Error> {
+    sql::fetch_optional(
+        tx.conn(),
+        "SELECT order_id, reason, cancelled_at, recorded_at, order_arrived_at FROM lab_early_cancellations WHERE order_id = $1",
+        &[order.into()],
+    )
+    .await
+}
+
+/// Notes that the cancelled order has arrived; false when it had arrived before (a redelivery
+/// of the order, already closed).
+pub async fn early_cancelled_order_arrived(
+    tx: &mut Transaction,
+    order: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, sqlx::Error> {
+    Ok(sql::exec(
+        tx.conn(),
+        "UPDATE lab_early_cancellations SET order_arrived_at = $1 WHERE order_id = $2 AND order_arrived_at IS NULL",
+        &[ts(now).into(), order.into()],
+    )
+    .await?
+        == 1)
 }
 
 /// One integer of the first row (e.g. a sum), 0 when there is none.

@@ -81,6 +81,11 @@ pub fn router(lab: Lab) -> Router {
         ))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(64 * 1024))
         .layer(tower_http::catch_panic::CatchPanicLayer::new())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(reprint_service::telemetry::http_span)
+                .on_response(reprint_service::telemetry::http_response),
+        )
 }
 
 async fn readiness(lab: &Lab) -> Vec<Check> {

@@ -28,7 +28,6 @@ pub mod state;
 use std::time::Duration;
 
 use anyhow::Context;
-use async_nats::jetstream::consumer::PullConsumer;
 use reprint_bus::consumer::{ConsumerConfig, InboxConsumer};
 use reprint_bus::relay::{Relay, RelayConfig};
 use reprint_bus::request::RpcServer;
@@ -36,6 +35,7 @@ use reprint_bus::subjects::{self, RpcMethod};
 use reprint_bus::{ProvisionSettings, connect, streams};
 use reprint_eventstore::Store;
 use reprint_service::auth::{RateLimiter, SessionKey};
+use reprint_service::housekeeping::run_pruning_as_configured;
 use reprint_service::metrics::Metrics;
 use reprint_service::shutdown::{self, Shutdown, ShutdownTrigger};
 use reprint_site::{SiteFiles, UserIndex};
@@ -52,8 +52,8 @@ pub struct Application {
     port: u16,
     listener: TcpListener,
     lab: Lab,
-    consumer: PullConsumer,
-    consumer_name: String,
+    js: async_nats::jetstream::Context,
+    durable: streams::DurableConsumer,
     relay: Relay,
     rpc: Vec<(RpcMethod, RpcServer)>,
     trigger: ShutdownTrigger,
@@ -117,17 +117,25 @@ impl Application {
             None => SessionKey::random(),
         };
         let url = config.store_url();
+        let metrics = Metrics::new("lab");
         let store = Store::open(&url)
             .await
             .with_context(|| format!("store.url: cannot open the store at {url}"))?
-            .with_projection(UserIndex);
+            .with_projection(UserIndex)
+            .with_observer(metrics.append_observer());
         UserIndex::migrate(&store).await?;
         db::migrate(&store).await?;
 
         let site = config.site().clone();
         let bus_site = subjects::SiteId::parse(site.as_str())?;
+        let auth = config
+            .nats
+            .auth()
+            .context("nats.user/password/creds_file")?;
         let settings =
-            connect::ConnectSettings::new(&config.nats.url, format!("reprint-lab@{site}"));
+            connect::ConnectSettings::new(&config.nats.url, format!("reprint-lab@{site}"))
+                .with_auth(auth)
+                .with_inbox_prefix(connect::site_inbox_prefix(site.as_str()));
         let conn = connect::connect_and_wait(&settings, Duration::from_secs(30))
             .await
             .with_context(|| format!("nats.url: cannot reach NATS at {}", config.nats.url))?;
@@ -137,7 +145,8 @@ impl Application {
         )
         .await?;
         let durable = streams::durable_consumer_for(&bus_site, subjects::SiteKind::Lab);
-        let consumer = streams::ensure_consumer(&conn.jetstream, &durable).await?;
+        // Created here so that a start that cannot open it fails; run again while running.
+        streams::ensure_consumer(&conn.jetstream, &durable).await?;
         let mut rpc = Vec::new();
         for method in RpcMethod::ALL {
             let server = RpcServer::bind(
@@ -154,12 +163,14 @@ impl Application {
         let port = listener.local_addr()?.port();
 
         let (trigger, shutdown) = shutdown::channel();
-        let metrics = Metrics::new("lab");
         let relay = Relay::new(
             store.clone(),
             conn.jetstream.clone(),
             RelayConfig::default(),
         );
+        let render_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(
+            config.production.render_threads.max(1),
+        ));
         let lab = Lab(std::sync::Arc::new(LabInner {
             files: SiteFiles::new(config.site.rules.clone()),
             config,
@@ -173,13 +184,14 @@ impl Application {
             session_key,
             login_limiter: RateLimiter::new(10, 60),
             clock: Clock::default(),
+            render_slots,
         }));
         Ok(Application {
             port,
             listener,
             lab,
-            consumer,
-            consumer_name: durable.name().to_string(),
+            js: conn.jetstream.clone(),
+            durable,
             relay,
             rpc,
             trigger,
@@ -206,8 +218,8 @@ impl Application {
         let Application {
             listener,
             lab,
-            consumer,
-            consumer_name,
+            js,
+            durable,
             relay,
             rpc,
             shutdown,
@@ -220,24 +232,25 @@ impl Application {
             let s = shutdown.clone();
             tasks.spawn(async move { relay.run(s.wait()).await });
         }
-        // The inbox consumer.
+        // The inbox consumer; opened again (the durable created again if it was deleted)
+        // after an error, with a pause, until shutdown.
         {
-            let inbox = InboxConsumer::new(
-                lab.store.clone(),
-                consumer,
-                orders::LabInbox(lab.clone()),
-                {
-                    let mut c = ConsumerConfig::new(consumer_name);
-                    c.batch_size = lab.config.nats.batch_size;
-                    c
-                },
-            );
+            let lab = lab.clone();
             let s = shutdown.clone();
-            tasks.spawn(async move {
-                if let Err(e) = inbox.run(s.wait()).await {
-                    tracing::error!(error = %e, "inbox consumer stopped");
-                }
-            });
+            let name = durable.name().to_string();
+            tasks.spawn(reprint_bus::consumer::run_until_shutdown(
+                js,
+                durable,
+                move |pull| {
+                    let mut c = ConsumerConfig::new(name.clone());
+                    c.batch_size = lab.config.nats.batch_size;
+                    InboxConsumer::new(lab.store.clone(), pull, orders::LabInbox(lab.clone()), c)
+                        .with_lag_reporter(lab.metrics.lag_reporter())
+                        .with_relay_waker(lab.waker.clone())
+                },
+                std::time::Duration::from_secs(1),
+                move || s.clone().wait(),
+            ));
         }
         // Request/reply.
         for (method, server) in rpc {
@@ -308,6 +321,12 @@ impl Application {
                 }
             });
         }
+        // Published messages and old inbox records (`LabConfig::validate` checked the retention).
+        tasks.spawn(run_pruning_as_configured(
+            lab.store.clone(),
+            lab.config.store.retention.clone(),
+            shutdown.clone(),
+        ));
         tracing::info!(site = %lab.site(), port = listener.local_addr()?.port(), "reprint-lab running");
         let app = http::router(lab.clone());
         let server_shutdown = shutdown.clone();

@@ -43,11 +43,18 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         None => {
-            reprint_service::telemetry::init("lab");
             let config = LabConfig::load(cli.config.as_deref())?;
-            let app = Application::build(config).await?;
-            app.shutdown_trigger().on_signals();
-            app.run_until_stopped().await
+            let site = config.site.rules.site.to_string();
+            let telemetry = reprint_service::telemetry::init("reprint-lab", Some(&site));
+            let result = async {
+                let app = Application::build(config).await?;
+                app.shutdown_trigger().on_signals();
+                app.run_until_stopped().await
+            }
+            .await;
+            // Export the spans still in the batch before the process ends.
+            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+            result
         }
     }
 }

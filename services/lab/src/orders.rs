@@ -12,6 +12,13 @@
 //! and nothing else: the work on the file runs under a savepoint that is rolled back when the
 //! domain refuses, so nothing is half recorded.
 //!
+//! A cancellation may overtake its order (a redelivery of the order after the user cancelled):
+//! `cancel_order` then records it in `lab_early_cancellations`, and when the order arrives it is
+//! not opened (no user file, no reception number, nothing on the printers' queue):
+//! `StatusChanged(cancelled)` goes out instead, plus `OrderRejected` when the sender is a
+//! counter (which closes its own reception on a rejection); a gateway closed the order itself
+//! when the user cancelled. A redelivery of either message changes nothing more.
+//!
 //! # The finish estimate
 //! Each printer makes `prints_per_hour` prints. Its queue is the prints of the receptions
 //! `received` or `printing` assigned to it (`lab_queue`). An order's prints of each size go to
@@ -25,6 +32,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use futures::future::BoxFuture;
 use reprint_bus::consumer::{Handler, HandlerError, Incoming};
 use reprint_bus::subjects::{self, Address, Subject, Topic};
+use reprint_bus::trace::TraceContext;
 use reprint_domain::charge::local_date;
 use reprint_domain::extract::{Sharing, extract};
 use reprint_domain::file::{Command, OpenReception, OrderItem, Route};
@@ -69,7 +77,9 @@ impl Handler for LabInbox {
                     )));
                 }
             };
-            let trace = message.header("traceparent").map(str::to_string);
+            // What this handling sends continues the trace from its span (the consumer's
+            // `handle <topic>` span, a child of the sender's).
+            let trace = Some(TraceContext::outgoing(message.trace().as_ref()).traceparent());
             let result = match topic {
                 Topic::OrderPlaced => receive_order(&self.0, tx, message, trace.as_deref()).await,
                 Topic::CollectionRecorded => {
@@ -148,7 +158,13 @@ pub async fn enqueue_status(
     trace: Option<&str>,
 ) -> Result<(), LabError> {
     let id = format!("{}:{order}:status:{}", lab.site(), stage.as_str());
-    enqueue_status_as(lab, tx, id, order, stage, detail, charge, trace).await
+    enqueue_status_as(lab, tx, id, order, stage, detail, charge, trace).await?;
+    // `reprint_orders_total{stage}`: an order moved to `stage` here, counted once the move has
+    // committed (a batch rolled back and handled again, a redelivery skipped by the inbox, a
+    // request that failed count nothing). A note at the same stage is not a move.
+    let orders = lab.metrics.orders.clone();
+    tx.after_commit(move || orders.with_label_values(&[stage.as_str()]).inc());
+    Ok(())
 }
 
 /// Writes a status change under the message id `id` (one per order and stage for a move;
@@ -183,15 +199,33 @@ async fn enqueue_status_as(
     )
     .map_err(json_err)?;
     tx.enqueue(&[message]).await?;
-    lab.metrics
-        .orders
-        .with_label_values(&[stage.as_str()])
-        .inc();
     Ok(())
 }
 
 /// Writes the rejection of an order to its sender plus the status.
 pub async fn enqueue_rejection(
+    lab: &Lab,
+    tx: &mut Transaction,
+    order: OrderId,
+    sender: &Sender,
+    refusal: &Refusal,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    enqueue_order_rejected(lab, tx, order, sender, refusal, trace).await?;
+    enqueue_status(
+        lab,
+        tx,
+        order,
+        Stage::Rejected,
+        format!("rejected by {}: {}", lab.config.site.name, refusal.reason),
+        None,
+        trace,
+    )
+    .await
+}
+
+/// Writes `OrderRejected` to the order's sender (without a status).
+async fn enqueue_order_rejected(
     lab: &Lab,
     tx: &mut Transaction,
     order: OrderId,
@@ -217,16 +251,7 @@ pub async fn enqueue_rejection(
     )
     .map_err(json_err)?;
     tx.enqueue(&[message]).await?;
-    enqueue_status(
-        lab,
-        tx,
-        order,
-        Stage::Rejected,
-        format!("rejected by {}: {}", lab.config.site.name, refusal.reason),
-        None,
-        trace,
-    )
-    .await
+    Ok(())
 }
 
 /// The order's stage for a production state of this lab (`None` for an unknown state).
@@ -252,8 +277,9 @@ fn stage_of(state: &str) -> Option<Stage> {
 /// - Printing has started (or the order went further): the file is left alone and a status
 ///   note at the order's current stage says the cancellation came too late.
 /// - Already cancelled or rejected: nothing more to do (a redelivery).
-/// - An order this lab has not received: nothing is recorded (the cancellation may overtake
-///   the order on a redelivery); the message is acknowledged.
+/// - An order this lab has not received (the cancellation overtook it, e.g. on a redelivery of
+///   the order): the cancellation is recorded in `lab_early_cancellations` (once), and
+///   `receive_order` closes the order as cancelled when it arrives.
 ///
 /// The production row is moved first, conditionally on `received`: when a start of printing
 /// wins the race, the move fails, nothing has been written, and the cancellation is too late.
@@ -271,14 +297,18 @@ pub async fn cancel_order(
         )));
     }
     let order = c.order.to_string();
-    let Some(row) = db::production_by_order(tx, &order).await? else {
-        tracing::info!(order = %c.order, "cancellation of an order not received here: nothing to cancel");
-        return Ok(());
-    };
     let now = lab.clock.now();
     let reason = match c.reason.trim() {
         "" => "cancelled by the user".to_string(),
         r => r.chars().take(500).collect(),
+    };
+    let Some(row) = db::production_by_order(tx, &order).await? else {
+        if db::record_early_cancellation(tx, &order, &reason, c.at, now).await? {
+            tracing::info!(order = %c.order, "cancellation of an order not received yet: recorded, the order will not be opened");
+        } else {
+            tracing::debug!(order = %c.order, "cancellation of an order not received yet: recorded before");
+        }
+        return Ok(());
     };
     if row.state == "received"
         && db::move_state(
@@ -356,15 +386,6 @@ pub async fn cancel_order(
     }
 }
 
-/// An optional product flag read from the order's JSON beside the typed message (the protocol
-/// has no field for it yet): `"digital_copy": true` orders the digital copy ZIP.
-fn wants_digital_copy(payload: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(payload)
-        .ok()
-        .and_then(|v| v.get("digital_copy").and_then(|d| d.as_bool()))
-        .unwrap_or(false)
-}
-
 async fn receive_order(
     lab: &Lab,
     tx: &mut Transaction,
@@ -400,12 +421,16 @@ async fn receive_order(
         tracing::debug!(order = %order.order, "order already received");
         return Ok(());
     }
+    // The user cancelled it before it arrived: closed, never opened.
+    if let Some(early) = db::early_cancellation(tx, &order.order.to_string()).await? {
+        return close_cancelled(lab, tx, &order, &early, trace).await;
+    }
     if let Err(refusal) = check(lab, &order).await? {
         tracing::info!(order = %order.order, code = ?refusal.code, reason = %refusal.reason, "order rejected");
         return enqueue_rejection(lab, tx, order.order, &order.sender, &refusal, trace).await;
     }
     sql::exec(tx.conn(), "SAVEPOINT lab_order", &[]).await?;
-    match open(lab, tx, &order, wants_digital_copy(&message.payload), trace).await {
+    match open(lab, tx, &order, trace).await {
         Ok(()) => {
             sql::exec(tx.conn(), "RELEASE SAVEPOINT lab_order", &[]).await?;
             Ok(())
@@ -418,6 +443,34 @@ async fn receive_order(
         }
         Err(e) => Err(e),
     }
+}
+
+/// An order whose cancellation arrived first: no file, no reception, no queue; the status
+/// `cancelled` (and, to a counter, `OrderRejected` so it closes its reception). Once: a
+/// redelivery of the order finds `order_arrived_at` set and does nothing.
+async fn close_cancelled(
+    lab: &Lab,
+    tx: &mut Transaction,
+    order: &OrderPlaced,
+    early: &db::EarlyCancellation,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    let now = lab.clock.now();
+    if !db::early_cancelled_order_arrived(tx, &early.order_id, now).await? {
+        tracing::debug!(order = %order.order, "cancelled order redelivered: closed before");
+        return Ok(());
+    }
+    let detail = format!(
+        "cancelled before the order reached {}: {}; nothing was received or printed",
+        lab.config.site.name, early.reason
+    );
+    if matches!(order.sender, Sender::Counter(_)) {
+        let refusal = refuse(RejectCode::InvalidOrder, detail.clone());
+        enqueue_order_rejected(lab, tx, order.order, &order.sender, &refusal, trace).await?;
+    }
+    enqueue_status(lab, tx, order.order, Stage::Cancelled, detail, None, trace).await?;
+    tracing::info!(order = %order.order, "order cancelled before it arrived: closed, not opened");
+    Ok(())
 }
 
 /// The checks of flows.md step 2. `Ok(Err(refusal))` is an order the lab refuses; `Err` is
@@ -649,7 +702,6 @@ async fn open(
     lab: &Lab,
     tx: &mut Transaction,
     order: &OrderPlaced,
-    digital_copy: bool,
     trace: Option<&str>,
 ) -> Result<(), LabError> {
     let now = lab.clock.now();
@@ -715,11 +767,15 @@ async fn open(
             reception.charge.total.currency.code().into(),
             ts(now).into(),
             ts(estimated_finish).into(),
-            i64::from(digital_copy).into(),
+            i64::from(order.digital_copy).into(),
             order_json.into(),
         ],
     )
     .await?;
+    if let Some(tp) = trace {
+        // Production, dispatch and settlement happen later: they continue this trace.
+        db::save_trace(tx, &order.order.to_string(), tp).await?;
+    }
     sql::exec(
         tx.conn(),
         "INSERT INTO lab_production_log (order_id, state, at, actor, note) VALUES ($1, 'received', $2, 'order consumer', $3)",

@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use reprint_bus::subjects;
+use reprint_bus::trace::TraceContext;
 use reprint_domain::charge::local_date;
 use reprint_domain::extract::{Sharing, extract};
 use reprint_domain::file::{Command, Reception};
@@ -31,6 +32,7 @@ use reprint_media::render::{PrintSize as PaperSize, PrintSpec, render_print};
 use reprint_media::{Limits, PrintHistory, PrintRecord};
 use serde::Serialize;
 use tokio::io::AsyncReadExt;
+use tracing::Instrument;
 
 use crate::db::{self, ProductionRow};
 use crate::error::{LabError, LabResult};
@@ -95,8 +97,40 @@ pub struct JobTicket {
     pub files: Vec<TicketFile>,
 }
 
+/// Runs `work` on reception `number` in a span `operation` that continues the trace its order
+/// arrived in (`lab_traces`), so that what it sends (statuses, the delivery to the counter)
+/// joins the order's trace; a new trace when none was kept.
+async fn in_order_trace<T>(
+    lab: &Lab,
+    number: &str,
+    operation: &str,
+    work: impl std::future::Future<Output = LabResult<T>>,
+) -> LabResult<T> {
+    let mut tx = lab.store.begin().await?;
+    let trace = db::reception_trace(&mut tx, number).await?;
+    tx.rollback().await?;
+    match trace {
+        Some((order, ctx)) => {
+            let span = ctx.span(operation);
+            span.record("order", order.as_str());
+            ctx.run(span, work).await
+        }
+        None => work.instrument(TraceContext::root_span(operation)).await,
+    }
+}
+
 /// Renders a reception into its printers' hot folders and moves it to `printing`.
 pub async fn start_printing(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
+    in_order_trace(
+        lab,
+        number,
+        "lab start printing",
+        start_printing_in(lab, number, actor),
+    )
+    .await
+}
+
+async fn start_printing_in(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
     let row = row_by_reception(lab, number).await?;
     if row.state != "received" {
         return Err(wrong_state(&row, "start printing"));
@@ -344,7 +378,15 @@ async fn render_job(
         };
         let icc = printer.icc.clone();
         let history = history_for(&original, record);
+        // The semaphore is never closed, so acquiring only waits for a free slot.
+        let slot = lab
+            .render_slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| LabError::Internal(format!("render slots: {e}")))?;
         let rendered = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
             render_print(
                 &original,
                 &edits,
@@ -456,6 +498,16 @@ fn safe_name(name: &str, index: usize) -> String {
 
 /// The prints are finished (operator, or the done-markers).
 pub async fn finished(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
+    in_order_trace(
+        lab,
+        number,
+        "lab prints finished",
+        finished_in(lab, number, actor),
+    )
+    .await
+}
+
+async fn finished_in(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
     let row = row_by_reception(lab, number).await?;
     if row.state != "printing" {
         return Err(wrong_state(&row, "mark finished"));
@@ -508,6 +560,10 @@ pub fn sharing_with(lab: &Lab, counter: &str) -> Sharing {
 
 /// Ships the prints with the lab's file extract to the delivery counter.
 pub async fn dispatch(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
+    in_order_trace(lab, number, "lab dispatch", dispatch_in(lab, number, actor)).await
+}
+
+async fn dispatch_in(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
     let row = row_by_reception(lab, number).await?;
     if row.state != "printed" {
         return Err(wrong_state(&row, "dispatch"));
@@ -600,6 +656,16 @@ pub async fn reject(
     reason: &str,
     actor: &str,
 ) -> LabResult<ProductionRow> {
+    in_order_trace(
+        lab,
+        number,
+        "lab reject",
+        reject_in(lab, number, reason, actor),
+    )
+    .await
+}
+
+async fn reject_in(lab: &Lab, number: &str, reason: &str, actor: &str) -> LabResult<ProductionRow> {
     let reason = reason.trim();
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(LabError::BadRequest(

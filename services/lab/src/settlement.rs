@@ -51,7 +51,7 @@ pub async fn collection(
             )
             .await?;
     }
-    db::move_state(
+    let moved = db::move_state(
         tx,
         &order,
         &["dispatched", "printed", "printing", "received"],
@@ -61,6 +61,10 @@ pub async fn collection(
         &format!("collected, lab charge {}", c.lab_charge),
     )
     .await?;
+    if moved {
+        let orders = lab.metrics.orders.clone();
+        tx.after_commit(move || orders.with_label_values(&["collected"]).inc());
+    }
     db::ledger_entry(
         tx,
         &db::LedgerEntry {
@@ -105,7 +109,7 @@ pub async fn settlement(
     if !fresh {
         return Ok(());
     }
-    db::move_state(
+    let moved = db::move_state(
         tx,
         &order,
         &["collected", "dispatched"],
@@ -115,6 +119,11 @@ pub async fn settlement(
         &format!("settled {}", s.amount),
     )
     .await?;
+    if !moved {
+        // Paid again for an order settled before (the ledger has the payment): no new stage.
+        tracing::info!(order = %order, settlement = %s.settlement, "another settlement of a settled order");
+        return Ok(());
+    }
     enqueue_status(
         lab,
         tx,

@@ -67,6 +67,8 @@ pub struct LabInner {
     pub session_key: SessionKey,
     pub login_limiter: RateLimiter,
     pub clock: Clock,
+    /// One permit per print being rendered (`production.render_threads`).
+    pub render_slots: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Clone)]
@@ -101,7 +103,8 @@ impl Lab {
 }
 
 /// A JSON message for the outbox: `id` becomes `Nats-Msg-Id` (deterministic per order and
-/// kind, so writing it twice is a no-op and a receiver's inbox sees one message).
+/// kind, so writing it twice is a no-op and a receiver's inbox sees one message); it carries
+/// `traceparent` (else the current span's context).
 pub fn outbox<T: Serialize>(
     id: String,
     subject: String,
@@ -110,10 +113,15 @@ pub fn outbox<T: Serialize>(
     traceparent: Option<&str>,
 ) -> Result<OutboxMessage, serde_json::Error> {
     let payload = serde_json::to_vec(body)?;
-    let mut headers = vec![("Reprint-Message".to_string(), kind.to_string())];
-    if let Some(tp) = traceparent {
-        headers.push(("traceparent".to_string(), tp.to_string()));
-    }
+    // The receiver's span becomes a child of the span sending this (see reprint_bus::trace).
+    let traceparent = match traceparent {
+        Some(tp) => tp.to_string(),
+        None => reprint_bus::trace::TraceContext::outgoing(None).traceparent(),
+    };
+    let headers = vec![
+        ("Reprint-Message".to_string(), kind.to_string()),
+        (reprint_bus::trace::TRACEPARENT.to_string(), traceparent),
+    ];
     Ok(OutboxMessage {
         message_id: id,
         subject,

@@ -247,6 +247,7 @@ fn internet_order(image: ImageId, size: PrintSize, at: DateTime<Utc>) -> OrderPl
             history: vec![],
         }],
         counter_extract: None,
+        digital_copy: false,
     }
 }
 
@@ -746,14 +747,8 @@ async fn a_counter_route_order_is_printed_dispatched_collected_and_settled() {
         history: vec![],
     });
     order.counter_extract = Some(counter_extract(at, order.order));
-    let mut body = serde_json::to_value(&order).unwrap();
-    body["digital_copy"] = serde_json::json!(true);
-    peer.publish(
-        subjects::order_placed(&subjects::SiteId::parse(LAB).unwrap()),
-        &order.order.to_string(),
-        &body,
-    )
-    .await;
+    order.digital_copy = true;
+    peer.place(&order).await;
     let r: ReceptionRecorded = next(&mut inbox, "reception.recorded", |r: &ReceptionRecorded| {
         r.order == order.order
     })
@@ -1204,7 +1199,7 @@ async fn a_cancellation_before_printing_cancels_the_reception_once() {
     let mut status = peer.subscribe("reprint.v1.status.>").await;
     let image = peer.upload(7).await;
 
-    // A cancellation of an order the lab has not received: acknowledged, nothing recorded.
+    // A cancellation of an order the lab has not received: kept apart, it takes no number.
     let early = internet_order(image, PrintSize::L, at);
     peer.cancel(early.order, "early-cancel").await;
 
@@ -1294,7 +1289,7 @@ async fn a_cancellation_before_printing_cancels_the_reception_once() {
         "nothing in the hot folder"
     );
 
-    // The early cancellation recorded nothing: no status, no reception, no parked message.
+    // The early cancellation opened nothing: no reception, no parked message.
     let mut tx = lab.lab.store.begin().await.unwrap();
     assert!(
         reprint_lab::db::production_by_order(&mut tx, &early.order.to_string())
@@ -1303,6 +1298,184 @@ async fn a_cancellation_before_printing_cancels_the_reception_once() {
             .is_none()
     );
     drop(tx);
+    let parked = lab
+        .lab
+        .store
+        .parked(&reprint_lab::orders::consumer_name(&site(LAB)))
+        .await
+        .unwrap();
+    assert!(parked.is_empty(), "{parked:?}");
+    lab.stop().await;
+}
+
+/// Messages on `sub` up to and including the first for which `stop` holds.
+async fn until(
+    sub: &mut async_nats::Subscriber,
+    stop: impl Fn(&async_nats::Message) -> bool,
+) -> Vec<async_nats::Message> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut seen = Vec::new();
+    loop {
+        let m = tokio::time::timeout_at(deadline, sub.next())
+            .await
+            .expect("the stop message within 30 s")
+            .expect("subscription open");
+        let done = stop(&m);
+        seen.push(m);
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// The `order` field of a message's JSON body.
+fn order_of(m: &async_nats::Message) -> Option<String> {
+    serde_json::from_slice::<serde_json::Value>(&m.payload)
+        .ok()?
+        .get("order")?
+        .as_str()
+        .map(str::to_string)
+}
+
+#[tokio::test]
+async fn a_cancellation_that_overtakes_its_order_closes_it_unopened() {
+    let rig = Rig::new(false).await;
+    let at = tokyo(2026, 11, 18, 10);
+    let lab = Running::start(rig.config(), Some(at)).await;
+    let peer = Peer::connect(&rig.nats.url).await;
+    let mut replies = peer.subscribe("reprint.v1.gateway.gw-1.>").await;
+    let mut counter_inbox = peer
+        .subscribe(&format!("reprint.v1.counter.{COUNTER}.>"))
+        .await;
+    let mut status = peer.subscribe("reprint.v1.status.>").await;
+    let image = peer.upload(9).await;
+    let lab_subject = subjects::order_placed(&subjects::SiteId::parse(LAB).unwrap());
+
+    // The user cancels; the order reaches the lab only afterwards (a redelivery).
+    let order = internet_order(image, PrintSize::L, at);
+    let id = order.order.to_string();
+    peer.cancel(order.order, "cancel-first").await;
+    peer.place(&order).await;
+    let s: StatusChanged = next(&mut status, "", |s: &StatusChanged| s.order == order.order).await;
+    assert_eq!(s.stage, Stage::Cancelled, "the first status is cancelled");
+    assert_eq!(s.site, site(LAB));
+    assert!(
+        s.detail.contains("before the order reached"),
+        "{}",
+        s.detail
+    );
+
+    // A marker order after it: its reception takes the first number, and no reply of any kind
+    // went to the gateway for the cancelled order.
+    let mut marker = internet_order(image, PrintSize::L, at);
+    marker.customer.name = "Taro Suzuki".into();
+    marker.customer.telephone = "090-1111-3333".into();
+    peer.place(&marker).await;
+    let seen = until(&mut replies, |m| {
+        order_of(m) == Some(marker.order.to_string())
+    })
+    .await;
+    assert!(
+        seen.iter().all(|m| order_of(m) != Some(id.clone())),
+        "no reception or rejection for the cancelled order: {:?}",
+        seen.iter().map(|m| m.subject.as_str()).collect::<Vec<_>>()
+    );
+    let r: ReceptionRecorded = serde_json::from_slice(&seen.last().unwrap().payload).unwrap();
+    assert_eq!(
+        r.extract.reception.number.as_str(),
+        "B0000001",
+        "the cancelled order took no reception number"
+    );
+
+    // Nothing opened: no production row, no user file, nothing queued for the printers.
+    let mut tx = lab.lab.store.begin().await.unwrap();
+    assert!(
+        reprint_lab::db::production_by_order(&mut tx, &id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        lab.lab
+            .files
+            .by_order(&mut tx, order.order)
+            .await
+            .unwrap()
+            .is_none(),
+        "no reception in any user file"
+    );
+    assert!(
+        reprint_lab::db::queue_of(&mut tx, &id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let queued = reprint_lab::db::production_by_state(&mut tx, "received", 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        queued
+            .iter()
+            .map(|r| r.order_id.clone())
+            .collect::<Vec<_>>(),
+        [marker.order.to_string()],
+        "only the marker waits for the printers"
+    );
+    drop(tx);
+
+    // The order and the cancellation redelivered under other ids: nothing changes, no second
+    // status.
+    peer.publish(lab_subject.clone(), "order-again", &order)
+        .await;
+    peer.cancel(order.order, "cancel-again").await;
+    let mut marker2 = internet_order(image, PrintSize::L, at);
+    marker2.customer.name = "Jiro Sato".into();
+    marker2.customer.telephone = "090-1111-4444".into();
+    peer.place(&marker2).await;
+    let statuses = until(&mut status, |m| {
+        order_of(m) == Some(marker2.order.to_string())
+    })
+    .await;
+    let ours: Vec<StatusChanged> = statuses
+        .iter()
+        .filter(|m| order_of(m) == Some(id.clone()))
+        .map(|m| serde_json::from_slice(&m.payload).unwrap())
+        .collect();
+    assert!(ours.is_empty(), "no second status: {ours:?}");
+    let mut tx = lab.lab.store.begin().await.unwrap();
+    assert!(
+        reprint_lab::db::production_by_order(&mut tx, &id)
+            .await
+            .unwrap()
+            .is_none(),
+        "the redelivered order is not opened"
+    );
+    drop(tx);
+
+    // A counter's order cancelled before it arrived: the counter hears `OrderRejected` (it
+    // closes its own reception on a rejection) besides the status.
+    let mut walk_in = internet_order(image, PrintSize::L, at);
+    walk_in.route = Route::CounterMedium;
+    walk_in.sender = Sender::Counter(site(COUNTER));
+    peer.cancel(walk_in.order, "cancel-walk-in").await;
+    peer.place(&walk_in).await;
+    let rejected: OrderRejected =
+        next(&mut counter_inbox, "order.rejected", |r: &OrderRejected| {
+            r.order == walk_in.order
+        })
+        .await;
+    assert!(rejected.reason.contains("cancelled"), "{}", rejected.reason);
+    let s: StatusChanged = next(&mut status, "", |s: &StatusChanged| {
+        s.order == walk_in.order
+    })
+    .await;
+    assert_eq!(s.stage, Stage::Cancelled);
+
+    let hot = rig.dir.path().join("hot/minilab-1");
+    assert!(
+        !hot.exists() || list(&hot).is_empty(),
+        "nothing in the hot folder"
+    );
     let parked = lab
         .lab
         .store
@@ -1366,5 +1539,127 @@ async fn a_cancellation_after_printing_started_is_too_late() {
     // The order goes on.
     let row = act(&http, &lab, &csrf, &number, "finished").await;
     assert_eq!(row["state"], "printed");
+    lab.stop().await;
+}
+
+// ------------------------------------------------------------------ metrics
+
+use reprint_testkit::metric_series as series;
+
+async fn metrics_page(lab: &Running) -> String {
+    reqwest::get(lab.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn metrics_count_each_stage_once_and_report_append_latency_and_lag() {
+    let rig = Rig::new(false).await;
+    let at = tokyo(2026, 11, 18, 10);
+    let lab = Running::start(rig.config(), Some(at)).await;
+    let peer = Peer::connect(&rig.nats.url).await;
+    let mut replies = peer.subscribe("reprint.v1.gateway.gw-1.>").await;
+    let image = peer.upload(7).await;
+    let order = internet_order(image, PrintSize::L, at);
+    peer.place(&order).await;
+    let r: ReceptionRecorded = next(
+        &mut replies,
+        "reception.recorded",
+        |r: &ReceptionRecorded| r.order == order.order,
+    )
+    .await;
+    // The same order under another message id (past JetStream's window): no second reception,
+    // no second count. A marker order after it says when it was handled.
+    peer.publish(
+        subjects::order_placed(&subjects::SiteId::parse(LAB).unwrap()),
+        "the-same-order-again",
+        &order,
+    )
+    .await;
+    let mut marker = internet_order(image, PrintSize::L, at);
+    marker.customer.name = "Taro Suzuki".into();
+    marker.customer.telephone = "090-1111-2222".into();
+    peer.place(&marker).await;
+    next(
+        &mut replies,
+        "reception.recorded",
+        |r: &ReceptionRecorded| r.order == marker.order,
+    )
+    .await;
+    // One order on to printing through the console.
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let csrf = log_in(&http, &lab).await;
+    let number = r.extract.reception.number.as_str().to_string();
+    act(&http, &lab, &csrf, &number, "start-printing").await;
+    // A move the production refuses (not printing yet) counts nothing.
+    let refused = http
+        .post(lab.url(&format!("/api/v1/receptions/{number}/dispatch")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert!(!refused.status().is_success());
+
+    let page = metrics_page(&lab).await;
+    let stage = |s: &str| {
+        series(
+            &page,
+            &format!("reprint_orders_total{{stage=\"{s}\",service=\"lab\"}}"),
+        )
+    };
+    assert_eq!(
+        stage("received"),
+        Some(2.0),
+        "two orders, the copy not counted:\n{page}"
+    );
+    assert_eq!(stage("printing"), Some(1.0), "{page}");
+    assert_eq!(stage("dispatched"), None, "{page}");
+    // Every unit of work that appended is observed once, under its first stream's kind; the
+    // kinds are the lab's few stream kinds, not one per file.
+    let counts: Vec<(String, f64)> = page
+        .lines()
+        .filter_map(|l| l.strip_prefix("reprint_append_seconds_count{stream_kind=\""))
+        .filter_map(|l| {
+            let (kind, rest) = l.split_once('"')?;
+            Some((kind.to_string(), rest.rsplit(' ').next()?.parse().ok()?))
+        })
+        .collect();
+    let total: f64 = counts.iter().map(|(_, n)| n).sum();
+    assert!(
+        total >= 2.0,
+        "both receptions' appends observed: {counts:?}\n{page}"
+    );
+    for (kind, _) in &counts {
+        assert!(
+            ["user-file", "sequence-registration", "sequence-reception"].contains(&kind.as_str()),
+            "stream kind {kind}\n{page}"
+        );
+    }
+    let sum: f64 = page
+        .lines()
+        .filter(|l| l.starts_with("reprint_append_seconds_sum{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(sum > 0.0 && sum < 30.0, "{sum}");
+    // The inbox consumer's lag is there, and back to 0 once everything is handled.
+    let lag = "reprint_consumer_lag{consumer=\"lab-lab-a-inbox\",service=\"lab\"}";
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let page = metrics_page(&lab).await;
+        match series(&page, lag) {
+            Some(0.0) => break,
+            v => assert!(
+                tokio::time::Instant::now() < deadline,
+                "lag not back to 0: {v:?}\n{page}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     lab.stop().await;
 }

@@ -1,0 +1,396 @@
+//! `deploy/nats/users.conf` as shipped (the file itself is the server's configuration; ports
+//! and the JetStream store come from the command line): every service runs logged in as its
+//! own NATS user, and a user cannot read another site's inbox or publish what is another
+//! site's to say.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use futures::StreamExt;
+use reprint_bus::subjects::{self, SiteId, SiteKind};
+use reprint_bus::{ProvisionSettings, streams};
+use reprint_e2e::flows::fig1;
+use reprint_e2e::media::photo_jpeg;
+use reprint_e2e::{NatsServer, Network, Options, step, workspace_root};
+use tokio::sync::mpsc;
+
+/// The users of users.conf, the environment variable of each password, and the password the
+/// test gives it.
+const USERS: [(&str, &str, &str); 4] = [
+    ("lab-a", "REPRINT_NATS_PASSWORD_LAB_A", "pw-lab-a-7f3a"),
+    (
+        "counter-ginza",
+        "REPRINT_NATS_PASSWORD_COUNTER_GINZA",
+        "pw-ginza-91c2",
+    ),
+    (
+        "counter-shibuya",
+        "REPRINT_NATS_PASSWORD_COUNTER_SHIBUYA",
+        "pw-shibuya-05d1",
+    ),
+    ("gw-1", "REPRINT_NATS_PASSWORD_GW_1", "pw-gw-1-c44e"),
+];
+
+fn password(user: &str) -> &'static str {
+    USERS
+        .iter()
+        .find(|(u, _, _)| *u == user)
+        .map(|(_, _, p)| *p)
+        .unwrap_or_else(|| panic!("no user {user} in the test's list"))
+}
+
+fn users_conf() -> PathBuf {
+    workspace_root().join("deploy/nats/users.conf")
+}
+
+/// nats-server with the shipped users.conf and the test's passwords.
+fn server() -> NatsServer {
+    let env: Vec<(&str, &str)> = USERS.iter().map(|(_, var, pw)| (*var, *pw)).collect();
+    NatsServer::start_with_config(&users_conf(), &env)
+}
+
+fn violations(log: &str) -> Vec<&str> {
+    log.lines()
+        .filter(|l| l.contains("Violation") || l.contains("Authorization Error"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fig1_runs_with_every_service_logged_in_as_its_own_user() {
+    let t0 = Instant::now();
+    let nats = server();
+    let env = |svc: &str, user: &str| {
+        [
+            (format!("REPRINT_{svc}__NATS__USER"), user.to_string()),
+            (
+                format!("REPRINT_{svc}__NATS__PASSWORD"),
+                password(user).to_string(),
+            ),
+        ]
+    };
+    let mut all = Vec::new();
+    all.extend(env("LAB", "lab-a"));
+    all.extend(env("COUNTER", "counter-ginza"));
+    all.extend(env("GATEWAY", "gw-1"));
+    let net = Network::start_with(Options {
+        nats_url: Some(nats.url.clone()),
+        env: all,
+        ..Options::default()
+    })
+    .await;
+    step(t0, "network up, every service logged in");
+    let user = net
+        .home_user("hanako@example.jp", "Hanako Yamada", "03-1234-5678")
+        .await;
+    let done = fig1(
+        &net,
+        &user,
+        &[("beach.jpg", photo_jpeg(1, 800, 600, 90))],
+        1,
+    )
+    .await;
+    assert_eq!(done.lab_reception, "B0000001");
+    assert_eq!(done.receipt["method"], "cash");
+    step(t0, "Fig. 1 collected and settled");
+
+    // Every user really logged in as itself, and nothing the services did was refused.
+    let log = nats.log_text();
+    assert!(
+        violations(&log).is_empty(),
+        "users.conf refused something the services do:\n{}",
+        violations(&log).join("\n")
+    );
+    for svc in [&net.lab, &net.counter, &net.gateway] {
+        let tail = svc.log_tail(400);
+        assert!(
+            !tail.contains(password("lab-a"))
+                && !tail.contains(password("counter-ginza"))
+                && !tail.contains(password("gw-1")),
+            "{} logged a NATS password",
+            svc.name
+        );
+    }
+    let port = nats.monitor_port.expect("monitoring port");
+    let connz: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/connz?auth=true"))
+        .await
+        .expect("/connz")
+        .json()
+        .await
+        .expect("/connz as JSON");
+    let users: Vec<&str> = connz["connections"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["authorized_user"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    for u in ["lab-a", "counter-ginza", "gw-1"] {
+        assert!(users.contains(&u), "{u} not connected as itself: {connz}");
+    }
+    drop(net);
+}
+
+/// A raw client logged in as `user` with the services' inbox prefix, and the server errors
+/// it is told about.
+async fn login(
+    nats: &NatsServer,
+    user: &str,
+) -> (
+    async_nats::Client,
+    jetstream::Context,
+    mpsc::UnboundedReceiver<String>,
+) {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let client = async_nats::ConnectOptions::with_user_and_password(
+        user.to_string(),
+        password(user).to_string(),
+    )
+    .custom_inbox_prefix(reprint_bus::connect::site_inbox_prefix(user))
+    .request_timeout(Some(Duration::from_secs(2)))
+    .event_callback(move |e| {
+        let tx = tx.clone();
+        async move {
+            if let async_nats::Event::ServerError(e) = e {
+                let _ = tx.send(e.to_string());
+            }
+        }
+    })
+    .connect(&nats.url)
+    .await
+    .unwrap_or_else(|e| panic!("{user} cannot log in: {e}"));
+    let js = jetstream::ContextBuilder::new()
+        .timeout(Duration::from_secs(2))
+        .build(client.clone());
+    (client, js, rx)
+}
+
+/// Waits for the server to tell the client that `what` was refused.
+async fn refused(rx: &mut mpsc::UnboundedReceiver<String>, what: &str) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let mut seen = Vec::new();
+    loop {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(e)) => {
+                if e.to_lowercase().contains("permissions violation") && e.contains(what) {
+                    return;
+                }
+                seen.push(e);
+            }
+            _ => panic!("no permissions violation for {what}; the server said {seen:?}"),
+        }
+    }
+}
+
+/// One message from `consumer`, or `None` within a second.
+async fn pull_one(consumer: &jetstream::consumer::PullConsumer) -> Option<jetstream::Message> {
+    let mut batch = consumer
+        .fetch()
+        .max_messages(1)
+        .expires(Duration::from_secs(1))
+        .messages()
+        .await
+        .ok()?;
+    batch.next().await.and_then(Result::ok)
+}
+
+fn site(s: &str) -> SiteId {
+    SiteId::parse(s).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_reads_only_its_own_inbox_and_speaks_only_for_itself() {
+    let nats = server();
+    let (_, lab_js, mut lab_err) = login(&nats, "lab-a").await;
+    let (ginza, ginza_js, mut ginza_err) = login(&nats, "counter-ginza").await;
+    let (_, shibuya_js, _) = login(&nats, "counter-shibuya").await;
+    // A wrong password does not get in at all.
+    let wrong = async_nats::ConnectOptions::with_user_and_password(
+        "counter-ginza".into(),
+        "not-the-password".into(),
+    )
+    .connect(&nats.url)
+    .await;
+    assert!(wrong.is_err(), "a wrong password was let in");
+
+    // Each site provisions the backbone and its own inbox consumer, as the services do.
+    reprint_bus::provision(&lab_js, &ProvisionSettings::default())
+        .await
+        .expect("lab-a provisions the backbone");
+    reprint_bus::provision(&ginza_js, &ProvisionSettings::default())
+        .await
+        .expect("counter-ginza provisions the backbone");
+    let lab_inbox = streams::ensure_consumer(
+        &lab_js,
+        &streams::durable_consumer_for(&site("lab-a"), SiteKind::Lab),
+    )
+    .await
+    .expect("lab-a's own inbox consumer");
+    let ginza_inbox = streams::ensure_consumer(
+        &ginza_js,
+        &streams::durable_consumer_for(&site("counter-ginza"), SiteKind::Counter),
+    )
+    .await
+    .expect("counter-ginza's own inbox consumer");
+    let shibuya_inbox = streams::ensure_consumer(
+        &shibuya_js,
+        &streams::durable_consumer_for(&site("counter-shibuya"), SiteKind::Counter),
+    )
+    .await
+    .expect("counter-shibuya's own inbox consumer");
+
+    // The lab dispatches to both counters; a counter forwards an order to lab-a and to lab-b.
+    for counter in ["counter-ginza", "counter-shibuya"] {
+        lab_js
+            .publish(
+                subjects::delivery_dispatched(&site(counter)),
+                format!("delivery for {counter}").into(),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("the lab may dispatch to a counter");
+    }
+    for lab in ["lab-a", "lab-b"] {
+        ginza_js
+            .publish(
+                subjects::order_placed(&site(lab)),
+                format!("order for {lab}").into(),
+            )
+            .await
+            .expect("publish")
+            .await
+            .expect("a counter may place an order at a lab");
+    }
+
+    // Own work goes: each reads its own inbox.
+    let m = pull_one(&ginza_inbox).await.expect("ginza's delivery");
+    assert_eq!(&m.payload[..], b"delivery for counter-ginza");
+    m.ack().await.expect("ginza acks its own delivery");
+    let m = pull_one(&lab_inbox).await.expect("lab-a's order");
+    assert_eq!(&m.payload[..], b"order for lab-a");
+    m.ack().await.expect("lab-a acks its own order");
+
+    // counter-ginza cannot read counter-shibuya's deliveries:
+    // - not by a subscription to its inbox subject or to its replies,
+    let _sub = ginza
+        .subscribe("reprint.v1.counter.counter-shibuya.>")
+        .await
+        .expect("subscribe is sent");
+    refused(&mut ginza_err, "reprint.v1.counter.counter-shibuya.>").await;
+    let _sub = ginza
+        .subscribe("_INBOX.>")
+        .await
+        .expect("subscribe is sent");
+    refused(&mut ginza_err, "_INBOX.>").await;
+    let _sub = ginza
+        .subscribe("_INBOX.counter-shibuya.>")
+        .await
+        .expect("subscribe is sent");
+    refused(&mut ginza_err, "_INBOX.counter-shibuya.>").await;
+    // - not through shibuya's consumer,
+    let next = "$JS.API.CONSUMER.MSG.NEXT.REPRINT_COUNTER.counter-counter-shibuya-inbox";
+    assert!(
+        ginza.request(next, "1".into()).await.is_err(),
+        "ginza pulled from shibuya's consumer"
+    );
+    refused(&mut ginza_err, next).await;
+    // - not with a consumer of its own on shibuya's subjects (any name, or its own name),
+    assert!(
+        streams::ensure_consumer(
+            &ginza_js,
+            &streams::durable_consumer_for(&site("counter-shibuya"), SiteKind::Counter),
+        )
+        .await
+        .is_err(),
+        "ginza created a consumer on shibuya's inbox"
+    );
+    refused(&mut ginza_err, "counter-counter-shibuya-inbox").await;
+    let mut own_name = streams::durable_consumer_for(&site("counter-ginza"), SiteKind::Counter);
+    own_name.config.filter_subject = "reprint.v1.counter.counter-shibuya.>".to_string();
+    assert!(
+        streams::ensure_consumer(&ginza_js, &own_name)
+            .await
+            .is_err(),
+        "ginza re-pointed its own consumer at shibuya's inbox"
+    );
+    refused(&mut ginza_err, "reprint.v1.counter.counter-shibuya.>").await;
+    let old_api = "$JS.API.CONSUMER.DURABLE.CREATE.REPRINT_COUNTER.counter-counter-ginza-inbox";
+    assert!(ginza.request(old_api, "{}".into()).await.is_err());
+    refused(&mut ginza_err, old_api).await;
+    // - not by reading the stream directly.
+    let direct = "$JS.API.DIRECT.GET.REPRINT_COUNTER";
+    assert!(ginza.request(direct, r#"{"seq":1}"#.into()).await.is_err());
+    refused(&mut ginza_err, direct).await;
+    let get = "$JS.API.STREAM.MSG.GET.REPRINT_COUNTER";
+    assert!(ginza.request(get, r#"{"seq":1}"#.into()).await.is_err());
+    refused(&mut ginza_err, get).await;
+    // And shibuya still gets its delivery, untouched.
+    let m = pull_one(&shibuya_inbox).await.expect("shibuya's delivery");
+    assert_eq!(&m.payload[..], b"delivery for counter-shibuya");
+
+    // counter-ginza cannot publish as the lab: no delivery, no slip, no rejection in a
+    // counter's inbox, no slip to a gateway.
+    for subject in [
+        subjects::delivery_dispatched(&site("counter-shibuya")),
+        subjects::delivery_dispatched(&site("counter-ginza")),
+        subjects::reception_recorded(&subjects::Address::counter(site("counter-shibuya"))).unwrap(),
+        subjects::order_rejected(&subjects::Address::gateway(site("gw-1"))).unwrap(),
+    ] {
+        let ack = ginza_js
+            .publish(subject.clone(), "forged".into())
+            .await
+            .expect("publish is sent")
+            .await;
+        assert!(ack.is_err(), "ginza published {subject} as the lab");
+        refused(&mut ginza_err, &subject).await;
+    }
+    let mut info = lab_js
+        .get_stream(streams::STREAM_COUNTER)
+        .await
+        .expect("REPRINT_COUNTER");
+    assert_eq!(
+        info.info().await.expect("stream info").state.messages,
+        2,
+        "only the lab's two deliveries are in the counters' stream"
+    );
+
+    // lab-a cannot read lab-b's orders.
+    assert!(
+        streams::ensure_consumer(
+            &lab_js,
+            &streams::durable_consumer_for(&site("lab-b"), SiteKind::Lab),
+        )
+        .await
+        .is_err(),
+        "lab-a created a consumer on lab-b's inbox"
+    );
+    refused(&mut lab_err, "lab-lab-b-inbox").await;
+    let mut own_name = streams::durable_consumer_for(&site("lab-a"), SiteKind::Lab);
+    own_name.config.filter_subject = "reprint.v1.lab.lab-b.>".to_string();
+    assert!(streams::ensure_consumer(&lab_js, &own_name).await.is_err());
+    refused(&mut lab_err, "reprint.v1.lab.lab-b.>").await;
+    let lab_client = lab_js.client();
+    let _sub = lab_client
+        .subscribe("reprint.v1.lab.lab-b.>")
+        .await
+        .expect("subscribe is sent");
+    refused(&mut lab_err, "reprint.v1.lab.lab-b.>").await;
+    let direct = "$JS.API.DIRECT.GET.REPRINT_LAB";
+    assert!(
+        lab_client
+            .request(direct, r#"{"seq":2}"#.into())
+            .await
+            .is_err()
+    );
+    refused(&mut lab_err, direct).await;
+    // Nor place orders at a lab as if it were a counter or the gateway.
+    let ack = lab_js
+        .publish(subjects::order_placed(&site("lab-b")), "forged".into())
+        .await
+        .expect("publish is sent")
+        .await;
+    assert!(ack.is_err(), "lab-a placed an order at lab-b");
+    refused(&mut lab_err, "reprint.v1.lab.lab-b.order.placed").await;
+}
