@@ -192,6 +192,26 @@ impl NatsCluster {
     }
 }
 
+impl NatsCluster {
+    /// The node leading stream `name`, as node `i` reports it (`/jsz`; a node cut off from
+    /// the others may go on naming the last leader it knew), `None` when it names none.
+    pub async fn stream_leader(&self, i: usize, name: &str) -> Option<usize> {
+        let url = format!(
+            "http://127.0.0.1:{}/jsz?streams=true",
+            self.nodes[i].monitor_port
+        );
+        let v: Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
+        let leader = v["account_details"]
+            .as_array()?
+            .iter()
+            .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default())
+            .find(|s| s["name"] == name)?["cluster"]["leader"]
+            .as_str()?
+            .to_string();
+        self.nodes.iter().position(|n| n.name == leader)
+    }
+}
+
 impl Drop for NatsCluster {
     fn drop(&mut self) {
         for i in 0..self.nodes.len() {

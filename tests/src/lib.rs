@@ -315,18 +315,84 @@ impl Service {
     /// The last `n` lines of the service's log.
     pub fn log_tail(&self, n: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        // Backtrace frames ("  12: fn", "      at file:line") would push the error itself out
-        // of the tail when RUST_BACKTRACE is set.
-        let lines: Vec<&str> = text.lines().filter(|l| !is_backtrace_frame(l)).collect();
-        let from = lines.len().saturating_sub(n);
         format!(
-            "----- {} ({}), last {} lines -----\n{}",
+            "----- {} ({}), last {n} kinds of line -----\n{}",
             self.name,
             self.log.display(),
-            lines.len() - from,
-            lines[from..].join("\n")
+            tail_of_kinds(&text, n)
         )
     }
+}
+
+thread_local! {
+    static FAILURE: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Remembers the message of a panic on the thread it happens on (the test's own), so that
+/// [`Network`]'s drop can say it again after the service logs.
+fn remember_failures() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            FAILURE.with(|f| *f.borrow_mut() = Some(info.to_string()));
+            default(info);
+        }));
+    });
+}
+
+fn last_failure() -> Option<String> {
+    FAILURE.with(|f| f.borrow().clone())
+}
+
+/// The last `n` kinds of line of a log, oldest first: a line that repeats (the same text once
+/// its timestamp and colours are left out; a relay retrying every 250 ms) is shown once, at its
+/// last time, with how often it came, so one noisy retry does not push the error out of the
+/// tail. Backtrace frames ("  12: fn", "      at file:line") are left out for the same reason.
+pub fn tail_of_kinds(text: &str, n: usize) -> String {
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut kept: Vec<(String, &str)> = Vec::new();
+    for line in text.lines().rev().filter(|l| !is_backtrace_frame(l)) {
+        let plain = strip_ansi(line);
+        let key = match plain.split_once(' ') {
+            Some((ts, rest)) if ts.len() >= 20 && ts.as_bytes()[4] == b'-' => rest.to_string(),
+            _ => plain.clone(),
+        };
+        match seen.get_mut(&key) {
+            Some(count) => *count += 1,
+            None if kept.len() < n => {
+                seen.insert(key.clone(), 1);
+                kept.push((key, line));
+            }
+            None => {}
+        }
+    }
+    kept.iter()
+        .rev()
+        .map(|(key, line)| match seen[key] {
+            1 => strip_ansi(line),
+            times => format!("{} [x{times}]", strip_ansi(line)),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            // CSI: ESC [ parameters final-byte
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 fn is_backtrace_frame(line: &str) -> bool {
@@ -414,6 +480,7 @@ impl Network {
     }
 
     pub async fn start_with(opts: Options) -> Network {
+        remember_failures();
         let bin = binaries().to_path_buf();
         let started = Instant::now();
         let (nats, nats_url) = match &opts.nats_url {
@@ -638,17 +705,23 @@ impl Network {
 
 impl Drop for Network {
     fn drop(&mut self) {
+        let keep = std::env::var("REPRINT_E2E_KEEP").unwrap_or_default();
         if std::thread::panicking() {
             eprintln!(
                 "e2e: the test failed after {:.1} s; service logs:\n{}",
                 self.started.elapsed().as_secs_f64(),
-                self.logs(60)
+                self.logs(40)
             );
-            if std::env::var("REPRINT_E2E_KEEP").is_ok_and(|v| v == "1") {
-                let kept = self.dir.path().to_path_buf();
-                eprintln!("e2e: keeping {}", kept.display());
-                let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-                let _ = dir.keep();
+            // Said again after the logs: CI shows the end of a failed test's output.
+            if let Some(failure) = last_failure() {
+                eprintln!("e2e: the failure, again: {failure}");
+            }
+        }
+        if keep == "always" || (keep == "1" && std::thread::panicking()) {
+            let kept = self.dir.path().to_path_buf();
+            eprintln!("e2e: keeping {}", kept.display());
+            if let Ok(empty) = tempfile::tempdir() {
+                let _ = std::mem::replace(&mut self.dir, empty).keep();
             }
         }
         self.gateway.stop();
@@ -818,4 +891,32 @@ pub fn step(t0: Instant, what: &str) {
         "e2e [{:>6.2} s] {what}",
         t0.elapsed().as_secs_f64()
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tail_of_kinds;
+
+    #[test]
+    fn a_retry_repeated_every_250_ms_does_not_push_the_error_out_of_a_log_tail() {
+        let mut log = String::from(
+            "2026-11-21T15:05:40.000000Z ERROR reprint_lab: provisioning failed: insufficient resources\n",
+        );
+        for i in 0..200 {
+            log.push_str(&format!(
+                "\u{1b}[2m2026-11-21T15:05:{:02}.{:06}Z\u{1b}[0m \u{1b}[33m WARN\u{1b}[0m reprint_bus::relay: outbox publish not acknowledged outbox_id={} error=no stream found\n",
+                41 + i / 40,
+                i,
+                3 + i % 2
+            ));
+        }
+        log.push_str("   12: std::rt::lang_start\n             at /rustc/library/std/src/rt.rs:195:17\n");
+        let tail = tail_of_kinds(&log, 3);
+        let lines: Vec<&str> = tail.lines().collect();
+        assert_eq!(lines.len(), 3, "{tail}");
+        assert!(lines[0].contains("insufficient resources"), "{tail}");
+        assert!(lines[1].ends_with("outbox_id=3 error=no stream found [x100]"), "{tail}");
+        assert!(lines[2].starts_with("2026-11-21T15:05:45.000199Z  WARN"), "{tail}");
+        assert!(lines[2].ends_with("outbox_id=4 error=no stream found [x100]"), "{tail}");
+    }
 }

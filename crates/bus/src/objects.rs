@@ -16,8 +16,14 @@
 //! metadata is written. The metadata is written with `Nats-Expected-Last-Subject-Sequence`, so
 //! of two concurrent uploads of the same image exactly one becomes the object.
 //!
-//! Reading ([`Images::get`]) goes through async-nats' `Object`, which verifies the SHA-256
-//! digest at the end of the stream.
+//! Reading ([`Images::get`]) uses direct gets (`$JS.API.DIRECT.GET`, the bucket has
+//! `allow_direct`): the metadata record, then the chunks one by one, each answered by whichever
+//! replica has it. No consumer is created, so a read needs neither the stream's leader nor
+//! JetStream's meta leader: on a cluster that has just lost a node (both being elected again
+//! for seconds) images are still read. async-nats' `Object` reader creates an ordered consumer
+//! per read and stalls until then. The SHA-256 of the bytes is checked against the name at
+//! the end; a replica that has not caught up with a just-written image is asked again, and a
+//! record none of the replicas has is looked up on the leader before "not found" is said.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -27,8 +33,8 @@ use async_nats::header::{NATS_EXPECTED_LAST_SUBJECT_SEQUENCE, NATS_ROLLUP};
 use async_nats::jetstream::{
     self,
     context::{PublishAckFuture, PublishErrorKind},
-    object_store::{GetErrorKind, InfoErrorKind, Object, ObjectStore},
-    stream::{self, DiscardPolicy, LastRawMessageErrorKind, StorageType},
+    object_store::ObjectStore,
+    stream::{self, DirectGetErrorKind, DiscardPolicy, LastRawMessageErrorKind, StorageType},
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE;
@@ -217,12 +223,7 @@ impl Images {
     /// Size in bytes of a stored image, `None` when it is not stored.
     pub async fn size(&self, hash: &str) -> Result<Option<u64>, BusError> {
         let hash = parse_content_hash(hash)?;
-        match self.store.info(&hash).await {
-            Ok(info) if !info.deleted => Ok(Some(info.size as u64)),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == InfoErrorKind::NotFound => Ok(None),
-            Err(e) => Err(BusError::nats(format!("info {BUCKET}/{hash}"), e)),
-        }
+        Ok(self.meta(&hash).await?.map(|m| m.size))
     }
 
     /// True when the image is stored.
@@ -438,14 +439,54 @@ impl Images {
 
     /// Opens a stored image for reading, as an `AsyncRead` that fetches chunks as it goes and
     /// fails with `InvalidData` if the bytes do not match the stored digest.
-    pub async fn get(&self, hash: &str) -> Result<Object, BusError> {
+    pub async fn get(&self, hash: &str) -> Result<ImageReader, BusError> {
         let hash = parse_content_hash(hash)?;
-        self.store.get(&hash).await.map_err(|e| match e.kind() {
-            GetErrorKind::NotFound => BusError::NotFound {
-                what: format!("image {hash}"),
-            },
-            _ => BusError::nats(format!("get {BUCKET}/{hash}"), e),
+        let meta = self.meta(&hash).await?.ok_or_else(|| BusError::NotFound {
+            what: format!("image {hash}"),
+        })?;
+        let size = meta.size;
+        let chunks = ChunkReader {
+            stream: self.stream.clone(),
+            subject: format!("$O.{BUCKET}.C.{}", meta.nuid),
+            next_sequence: None,
+            chunks: meta.chunks,
+            remaining: meta.chunks,
+            read: 0,
+            size: meta.size,
+            hasher: Sha256::new(),
+            hash,
+        };
+        let chunks = futures::stream::try_unfold(chunks, |mut r| async move {
+            let chunk = r.next_chunk().await?;
+            Ok(chunk.map(|c| (c, r)))
+        });
+        Ok(ImageReader {
+            inner: tokio_util::io::StreamReader::new(Box::pin(chunks)),
+            size,
         })
+    }
+
+    /// The current metadata record of `hash`, `None` when it is not stored (or deleted).
+    /// Asked of any replica first; "no such record" is confirmed with the stream's leader,
+    /// since a replica that has not caught up with a just-written image has none yet.
+    async fn meta(&self, hash: &str) -> Result<Option<MetaRecord>, BusError> {
+        let subject = meta_subject(hash);
+        let payload = match self.stream.direct_get_last_for_subject(&subject).await {
+            Ok(msg) => msg.payload,
+            Err(e) if e.kind() == DirectGetErrorKind::NotFound => {
+                match self.stream.get_last_raw_message_by_subject(&subject).await {
+                    Ok(msg) => msg.payload,
+                    Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {
+                        return Ok(None);
+                    }
+                    Err(e) => return Err(BusError::nats(format!("look up {BUCKET}/{hash}"), e)),
+                }
+            }
+            Err(e) => return Err(BusError::nats(format!("look up {BUCKET}/{hash}"), e)),
+        };
+        let meta: MetaRecord =
+            serde_json::from_slice(&payload).map_err(|source| BusError::Json { subject, source })?;
+        Ok((!meta.deleted).then_some(meta))
     }
 
     /// A stored image as a stream of byte chunks (e.g. an HTTP response body).
@@ -476,6 +517,112 @@ impl Images {
             .delete(&hash)
             .await
             .map_err(|e| BusError::nats(format!("delete {BUCKET}/{hash}"), e))
+    }
+}
+
+/// A stored image being read (see [`Images::get`]).
+pub struct ImageReader {
+    inner: tokio_util::io::StreamReader<
+        std::pin::Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>,
+        Bytes,
+    >,
+    size: u64,
+}
+
+impl ImageReader {
+    /// The image's size in bytes, as its metadata gives it.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+}
+
+impl AsyncRead for ImageReader {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+/// How often a chunk a replica does not have yet is asked for again (50 ms apart): the
+/// metadata is written after every chunk, so a replica that lacks one is only behind.
+const CHUNK_ASKS: u32 = 40;
+
+struct ChunkReader {
+    stream: stream::Stream,
+    subject: String,
+    next_sequence: Option<u64>,
+    chunks: u64,
+    remaining: u64,
+    read: u64,
+    size: u64,
+    hasher: Sha256,
+    hash: String,
+}
+
+impl ChunkReader {
+    /// The next chunk, or `None` after the last one once size and digest are checked.
+    async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
+        use std::io::{Error, ErrorKind};
+        if self.remaining == 0 {
+            let digest = hex::encode(std::mem::take(&mut self.hasher).finalize());
+            if self.read != self.size || digest != self.hash {
+                return Err(Error::new(
+                    ErrorKind::InvalidData,
+                    format!(
+                        "image {}: read {} bytes hashing to {digest}, the record says {} bytes",
+                        self.hash, self.read, self.size
+                    ),
+                ));
+            }
+            return Ok(None);
+        }
+        let mut asks = 0;
+        let msg = loop {
+            match self
+                .stream
+                .direct_get_next_for_subject(self.subject.as_str(), self.next_sequence)
+                .await
+            {
+                Ok(msg) => break msg,
+                Err(e) if e.kind() == DirectGetErrorKind::NotFound && asks < CHUNK_ASKS => {
+                    asks += 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Err(e) => {
+                    let kind = match e.kind() {
+                        DirectGetErrorKind::TimedOut => ErrorKind::TimedOut,
+                        DirectGetErrorKind::NotFound => ErrorKind::UnexpectedEof,
+                        _ => ErrorKind::Other,
+                    };
+                    return Err(Error::new(
+                        kind,
+                        format!(
+                            "image {}: chunk {} of {}: {e}",
+                            self.hash,
+                            self.chunks - self.remaining + 1,
+                            self.chunks
+                        ),
+                    ));
+                }
+            }
+        };
+        self.next_sequence = Some(msg.sequence + 1);
+        self.remaining -= 1;
+        self.read += msg.payload.len() as u64;
+        if self.read > self.size {
+            return Err(Error::new(
+                ErrorKind::InvalidData,
+                format!(
+                    "image {}: more bytes than the {} its record says",
+                    self.hash, self.size
+                ),
+            ));
+        }
+        self.hasher.update(&msg.payload);
+        Ok(Some(msg.payload))
     }
 }
 

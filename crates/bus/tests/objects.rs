@@ -283,3 +283,50 @@ async fn concurrent_uploads_of_one_image_keep_one_copy() {
         "one copy of chunks plus metadata"
     );
 }
+
+/// Bytes that do not hash to the name they are read under are refused at the end of the read
+/// (`InvalidData`), not handed on as the image: here a metadata record for one name points at
+/// the chunks of another image.
+#[tokio::test]
+async fn bytes_that_do_not_match_the_name_fail_the_read() {
+    let server = NatsServer::start();
+    let c = conn(&server).await;
+    let images = Images::open(&c.jetstream, ImageStoreSettings::default())
+        .await
+        .unwrap();
+    let stored = images
+        .put(Generated::new(7, 300_000), None)
+        .await
+        .unwrap();
+    let stream = c.jetstream.get_stream("OBJ_reprint_images").await.unwrap();
+    let meta_subject = |name: &str| {
+        use base64::Engine as _;
+        format!(
+            "$O.reprint_images.M.{}",
+            base64::engine::general_purpose::URL_SAFE.encode(name)
+        )
+    };
+    let record = stream
+        .get_last_raw_message_by_subject(&meta_subject(&stored.hash))
+        .await
+        .unwrap();
+    let mut meta: serde_json::Value = serde_json::from_slice(&record.payload).unwrap();
+    let forged = "b".repeat(64);
+    meta["name"] = forged.clone().into();
+    c.jetstream
+        .publish(meta_subject(&forged), serde_json::to_vec(&meta).unwrap().into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    assert_eq!(images.size(&forged).await.unwrap(), Some(300_000));
+    let mut reader = images.get(&forged).await.unwrap();
+    let mut bytes = Vec::new();
+    let err = reader.read_to_end(&mut bytes).await.unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData, "{err}");
+    assert!(err.to_string().contains(&stored.hash), "{err}");
+    // The real one still reads back whole.
+    let (back, n) = hash_of(images.get(&stored.hash).await.unwrap()).await;
+    assert_eq!((back, n), (stored.hash, 300_000));
+}

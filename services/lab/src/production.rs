@@ -202,15 +202,15 @@ async fn remove_job_folders(lab: &Lab, row: &ProductionRow, order: &OrderPlaced)
 }
 
 /// How long reading an image may keep failing for a passing reason before the start of
-/// printing gives up (with 503). A NATS node lost on a cluster leaves JetStream without a meta
-/// leader (or the image stream without a leader) until the others elect one, seconds later;
-/// meanwhile the reader's consumer cannot be created and a request to a gone leader waits out
-/// its whole time-out. Well under a client's usual 30 s request time-out.
+/// printing gives up (with 503). Images are read by direct gets that any replica answers, so a
+/// NATS node lost on a cluster costs only the client's reconnection to another node (a second
+/// or two); a request sent to the lost node waits out its whole time-out. Well under a client's
+/// usual 30 s request time-out.
 const IMAGE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(20);
 
-/// How long one attempt may take to get its first bytes (the look-up and the reader's
-/// consumer): much shorter than async-nats' own 10 s request time-out, so that an attempt
-/// stuck on a gone leader is abandoned and the next one reaches the new leader.
+/// How long one attempt may take to get its first bytes (the metadata look-up and the first
+/// chunk): much shorter than async-nats' own request time-out, so that an attempt stuck on a
+/// lost node is abandoned and the next one reaches a live one.
 const IMAGE_FIRST_BYTES: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The bytes of a stored image, retried while the failure is a passing one (see
