@@ -910,13 +910,24 @@ mod tests {
                 3 + i % 2
             ));
         }
-        log.push_str("   12: std::rt::lang_start\n             at /rustc/library/std/src/rt.rs:195:17\n");
+        log.push_str(
+            "   12: std::rt::lang_start\n             at /rustc/library/std/src/rt.rs:195:17\n",
+        );
         let tail = tail_of_kinds(&log, 3);
         let lines: Vec<&str> = tail.lines().collect();
         assert_eq!(lines.len(), 3, "{tail}");
         assert!(lines[0].contains("insufficient resources"), "{tail}");
-        assert!(lines[1].ends_with("outbox_id=3 error=no stream found [x100]"), "{tail}");
-        assert!(lines[2].starts_with("2026-11-21T15:05:45.000199Z  WARN"), "{tail}");
-        assert!(lines[2].ends_with("outbox_id=4 error=no stream found [x100]"), "{tail}");
+        assert!(
+            lines[1].ends_with("outbox_id=3 error=no stream found [x100]"),
+            "{tail}"
+        );
+        assert!(
+            lines[2].starts_with("2026-11-21T15:05:45.000199Z  WARN"),
+            "{tail}"
+        );
+        assert!(
+            lines[2].ends_with("outbox_id=4 error=no stream found [x100]"),
+            "{tail}"
+        );
     }
 }

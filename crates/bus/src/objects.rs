@@ -484,8 +484,8 @@ impl Images {
             }
             Err(e) => return Err(BusError::nats(format!("look up {BUCKET}/{hash}"), e)),
         };
-        let meta: MetaRecord =
-            serde_json::from_slice(&payload).map_err(|source| BusError::Json { subject, source })?;
+        let meta: MetaRecord = serde_json::from_slice(&payload)
+            .map_err(|source| BusError::Json { subject, source })?;
         Ok((!meta.deleted).then_some(meta))
     }
 

@@ -294,10 +294,7 @@ async fn bytes_that_do_not_match_the_name_fail_the_read() {
     let images = Images::open(&c.jetstream, ImageStoreSettings::default())
         .await
         .unwrap();
-    let stored = images
-        .put(Generated::new(7, 300_000), None)
-        .await
-        .unwrap();
+    let stored = images.put(Generated::new(7, 300_000), None).await.unwrap();
     let stream = c.jetstream.get_stream("OBJ_reprint_images").await.unwrap();
     let meta_subject = |name: &str| {
         use base64::Engine as _;
@@ -314,7 +311,10 @@ async fn bytes_that_do_not_match_the_name_fail_the_read() {
     let forged = "b".repeat(64);
     meta["name"] = forged.clone().into();
     c.jetstream
-        .publish(meta_subject(&forged), serde_json::to_vec(&meta).unwrap().into())
+        .publish(
+            meta_subject(&forged),
+            serde_json::to_vec(&meta).unwrap().into(),
+        )
         .await
         .unwrap()
         .await
