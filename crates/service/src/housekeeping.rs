@@ -7,6 +7,7 @@ use std::time::Duration;
 use reprint_eventstore::{Retention, Store};
 use serde::Deserialize;
 
+use crate::metrics::Metrics;
 use crate::shutdown::Shutdown;
 
 /// The days an inbox stream keeps a message (`reprint_bus::streams`, `inbox_max_age`): inbox
@@ -87,9 +88,16 @@ impl RetentionConfig {
     }
 }
 
-/// Prunes `store` every `every` (the first time after one `every`) until `shutdown`. A failed
+/// Prunes `store` every `every` (the first time after one `every`) until `shutdown`, counting
+/// what it deletes in `metrics` (`store_pruned_total`, `store_prune_failures_total`). A failed
 /// prune is logged and tried again at the next turn.
-pub async fn run_pruning(store: Store, retention: Retention, every: Duration, shutdown: Shutdown) {
+pub async fn run_pruning(
+    store: Store,
+    retention: Retention,
+    every: Duration,
+    metrics: Metrics,
+    shutdown: Shutdown,
+) {
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -98,22 +106,41 @@ pub async fn run_pruning(store: Store, retention: Retention, every: Duration, sh
             _ = tick.tick() => {}
         }
         match store.prune(retention, chrono::Utc::now()).await {
-            Ok(p) if p.sent_outbox > 0 || p.inbox > 0 => tracing::info!(
-                sent_outbox = p.sent_outbox,
-                inbox = p.inbox,
-                "pruned published outbox messages and old inbox records"
-            ),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "pruning the store failed, trying again later"),
+            Ok(p) => {
+                metrics
+                    .store_pruned
+                    .with_label_values(&["sent_outbox"])
+                    .inc_by(p.sent_outbox);
+                metrics
+                    .store_pruned
+                    .with_label_values(&["inbox"])
+                    .inc_by(p.inbox);
+                if p.sent_outbox > 0 || p.inbox > 0 {
+                    tracing::info!(
+                        sent_outbox = p.sent_outbox,
+                        inbox = p.inbox,
+                        "pruned published outbox messages and old inbox records"
+                    );
+                }
+            }
+            Err(e) => {
+                metrics.store_prune_failures.inc();
+                tracing::warn!(error = %e, "pruning the store failed, trying again later");
+            }
         }
     }
 }
 
 /// [`run_pruning`] with the retention and pace of `config`; a configuration that
 /// [`RetentionConfig::retention`] refuses (services check it at start) prunes nothing and says so.
-pub async fn run_pruning_as_configured(store: Store, config: RetentionConfig, shutdown: Shutdown) {
+pub async fn run_pruning_as_configured(
+    store: Store,
+    config: RetentionConfig,
+    metrics: Metrics,
+    shutdown: Shutdown,
+) {
     match config.retention() {
-        Ok(retention) => run_pruning(store, retention, config.every(), shutdown).await,
+        Ok(retention) => run_pruning(store, retention, config.every(), metrics, shutdown).await,
         Err(e) => tracing::error!(error = %e, "the store is not pruned"),
     }
 }
@@ -192,10 +219,12 @@ mod tests {
             sent_outbox: Duration::ZERO,
             inbox: Duration::ZERO,
         };
+        let metrics = Metrics::new("lab");
         let task = tokio::spawn(run_pruning(
             store.clone(),
             keep_nothing,
             Duration::from_millis(50),
+            metrics.clone(),
             shutdown,
         ));
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
@@ -204,6 +233,15 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(store.stream_version("s-1").await.unwrap(), 1, "events stay");
+        // Counted once the prune has returned, just after the rows went.
+        let pruned = |table: &str| metrics.store_pruned.with_label_values(&[table]).get();
+        while pruned("sent_outbox") + pruned("inbox") < 2 {
+            assert!(tokio::time::Instant::now() < deadline, "never counted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!((pruned("sent_outbox"), pruned("inbox")), (1, 1));
+        assert_eq!(metrics.store_prune_failures.get(), 0);
+        assert!(metrics.render().contains("reprint_store_pruned_total"));
         trigger.trigger();
         tokio::time::timeout(Duration::from_secs(5), task)
             .await

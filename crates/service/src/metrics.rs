@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// What [`Metrics::append_observer`] returns: the shape of
@@ -31,6 +32,10 @@ pub struct Metrics {
     pub append_seconds: HistogramVec,
     /// HTTP requests by route and status class.
     pub http_requests: IntCounterVec,
+    /// Rows the store's pruning deleted, by table (`sent_outbox`, `inbox`).
+    pub store_pruned: IntCounterVec,
+    /// Prunes that failed (tried again at the next turn).
+    pub store_prune_failures: IntCounter,
 }
 
 impl Metrics {
@@ -67,8 +72,23 @@ impl Metrics {
             &["status"],
         )
         .unwrap_or_else(|_| unreachable!("static metric definition"));
+        let store_pruned = IntCounterVec::new(
+            Opts::new(
+                "store_pruned_total",
+                "published outbox rows and old inbox records pruned from the store",
+            ),
+            &["table"],
+        )
+        .unwrap_or_else(|_| unreachable!("static metric definition"));
+        let store_prune_failures = IntCounter::new(
+            "store_prune_failures_total",
+            "prunes of the store that failed",
+        )
+        .unwrap_or_else(|_| unreachable!("static metric definition"));
         for c in [
             Box::new(orders.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(store_pruned.clone()),
+            Box::new(store_prune_failures.clone()),
             Box::new(consumer_lag.clone()),
             Box::new(outbox_backlog.clone()),
             Box::new(append_seconds.clone()),
@@ -84,6 +104,8 @@ impl Metrics {
             outbox_backlog,
             append_seconds,
             http_requests,
+            store_pruned,
+            store_prune_failures,
         }
     }
 

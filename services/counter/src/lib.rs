@@ -217,6 +217,7 @@ impl Application {
         let pruning = tokio::spawn(run_pruning_as_configured(
             self.counter.store.clone(),
             self.counter.config.store.retention.clone(),
+            self.counter.metrics.clone(),
             self.shutdown.clone(),
         ));
         let stop = self.shutdown.clone();

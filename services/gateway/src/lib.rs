@@ -187,6 +187,7 @@ impl Application {
             tokio::spawn(run_pruning_as_configured(
                 s.store.clone(),
                 s.config.store.retention.clone(),
+                s.metrics.clone(),
                 self.shutdown.clone(),
             )),
         ];

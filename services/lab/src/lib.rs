@@ -325,6 +325,7 @@ impl Application {
         tasks.spawn(run_pruning_as_configured(
             lab.store.clone(),
             lab.config.store.retention.clone(),
+            lab.metrics.clone(),
             shutdown.clone(),
         ));
         tracing::info!(site = %lab.site(), port = listener.local_addr()?.port(), "reprint-lab running");
