@@ -162,23 +162,31 @@ impl NatsCluster {
         format!("nats://127.0.0.1:{}", self.nodes[i].port)
     }
 
-    /// The streams as node `i` reports them (`/jsz`): (name, replicas), sorted.
-    pub async fn stream_replicas(&self, i: usize) -> Vec<(String, u64)> {
+    /// Every stream's detail (`/jsz?streams=true&config=true`) as node `i` reports it; `None`
+    /// when the node does not answer with JSON.
+    async fn stream_details(&self, i: usize) -> Option<Vec<Value>> {
         let url = format!(
             "http://127.0.0.1:{}/jsz?streams=true&config=true",
             self.nodes[i].monitor_port
         );
-        let v: Value = reqwest::get(&url)
+        let v: Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
+        Some(
+            v["account_details"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default())
+                .collect(),
+        )
+    }
+
+    /// The streams as node `i` reports them (`/jsz`): (name, replicas), sorted.
+    pub async fn stream_replicas(&self, i: usize) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .stream_details(i)
             .await
             .expect("jsz")
-            .json()
-            .await
-            .expect("jsz json");
-        let mut out: Vec<(String, u64)> = v["account_details"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default())
+            .iter()
             .map(|s| {
                 (
                     s["name"].as_str().unwrap_or_default().to_string(),
@@ -190,24 +198,12 @@ impl NatsCluster {
         out.dedup();
         out
     }
-}
 
-impl NatsCluster {
     /// The node leading stream `name`, as node `i` reports it (`/jsz`; a node cut off from
     /// the others may go on naming the last leader it knew), `None` when it names none.
     pub async fn stream_leader(&self, i: usize, name: &str) -> Option<usize> {
-        let url = format!(
-            "http://127.0.0.1:{}/jsz?streams=true",
-            self.nodes[i].monitor_port
-        );
-        let v: Value = reqwest::get(&url).await.ok()?.json().await.ok()?;
-        let leader = v["account_details"]
-            .as_array()?
-            .iter()
-            .flat_map(|a| a["stream_detail"].as_array().cloned().unwrap_or_default())
-            .find(|s| s["name"] == name)?["cluster"]["leader"]
-            .as_str()?
-            .to_string();
+        let details = self.stream_details(i).await?;
+        let leader = details.iter().find(|s| s["name"] == name)?["cluster"]["leader"].as_str()?;
         self.nodes.iter().position(|n| n.name == leader)
     }
 }
