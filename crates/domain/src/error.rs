@@ -63,3 +63,34 @@ impl DomainError {
         }
     }
 }
+
+/// What kind of "no" a refusal is, for whoever asked: each service maps this to its status code
+/// in one place (`reprint_service::problem::Problem::refused`), so the same refusal reads the
+/// same at the gateway, the counter and the lab.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The request itself is wrong (a value, a size, an edit): 422.
+    Invalid,
+    /// What it names is not there: 404.
+    NotFound,
+    /// It is not possible in the state things are in now: 409.
+    Conflict,
+}
+
+/// An error of the domain that says what kind of refusal it is.
+pub trait Refuses: std::fmt::Display {
+    fn refusal(&self) -> Refusal;
+}
+
+impl Refuses for DomainError {
+    fn refusal(&self) -> Refusal {
+        match self {
+            DomainError::UnknownReception { .. } => Refusal::NotFound,
+            DomainError::WrongState { .. }
+            | DomainError::AlreadyRegistered { .. }
+            | DomainError::DuplicateReception { .. }
+            | DomainError::NumbersExhausted { .. } => Refusal::Conflict,
+            _ => Refusal::Invalid,
+        }
+    }
+}

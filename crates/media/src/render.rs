@@ -22,7 +22,7 @@ use image::{Rgb, RgbImage, imageops};
 use jpeg_encoder::{ColorType as JpegColor, Encoder as JpegEncoder, PixelDensity};
 use serde::{Deserialize, Serialize};
 
-use crate::edit::EditList;
+use crate::edit::{ApplyEdits, EditList};
 use crate::error::{MediaError, Result};
 use crate::history::{PrintHistory, xmp};
 use crate::icc::{self, ColorTransform};

@@ -1,7 +1,7 @@
 //! ICC extraction and conversion, and print rendering.
 
 use image::{ImageEncoder, Rgb, RgbImage};
-use reprint_media::edit::{Edit, EditList};
+use reprint_media::edit::{ApplyEdits, Edit, EditList};
 use reprint_media::history::xmp;
 use reprint_media::icc::{self, ColorTransform};
 use reprint_media::render::{FitMode, PrintSize, PrintSpec, RenderWarning, render_print};

@@ -1,7 +1,7 @@
 //! Thumbnails (DCT-scaled, EXIF orientation 1-8) and edit lists (preview = print).
 
 use image::{Rgb, RgbImage};
-use reprint_media::edit::{Axis, Edit, EditList, EditedImage, Rotation, preview};
+use reprint_media::edit::{ApplyEdits, Axis, Edit, EditList, EditedImage, Rotation, preview};
 use reprint_media::{ContentHash, Limits, synthetic, thumbnail};
 
 const COLOURS: [[u8; 3]; 4] = [[220, 30, 30], [30, 200, 30], [30, 30, 220], [230, 230, 40]];

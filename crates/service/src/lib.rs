@@ -7,6 +7,7 @@
 //! for server-rendered pages ([`html`]).
 
 pub mod auth;
+pub mod clock;
 pub mod cli;
 pub mod config;
 pub mod health;

@@ -68,6 +68,18 @@ impl Problem {
         )
     }
 
+    /// A refusal of the domain (`reprint_domain::Refuses`), in the one mapping every service
+    /// uses: a wrong value 422, something not there 404, not possible now 409. The detail is the
+    /// domain's own words, the same at the gateway, the counter and the lab.
+    pub fn refused(e: &(impl reprint_domain::Refuses + ?Sized)) -> Problem {
+        use reprint_domain::Refusal;
+        match e.refusal() {
+            Refusal::Invalid => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()),
+            Refusal::NotFound => Problem::not_found(e.to_string()),
+            Refusal::Conflict => Problem::conflict(e.to_string()),
+        }
+    }
+
     pub fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }

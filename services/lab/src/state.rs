@@ -16,33 +16,8 @@ use serde::Serialize;
 
 use crate::config::{LabConfig, PrinterConfig};
 
-/// The lab's clock: the system's, or one a test sets. Every time the lab records is read here,
-/// at the edge, and passed into the domain.
-#[derive(Debug, Clone, Default)]
-pub struct Clock(Arc<Mutex<Option<DateTime<Utc>>>>);
-
-impl Clock {
-    pub fn now(&self) -> DateTime<Utc> {
-        match self.0.lock() {
-            Ok(g) => g.unwrap_or_else(Utc::now),
-            Err(_) => Utc::now(),
-        }
-    }
-
-    /// Pins the clock (tests).
-    pub fn set(&self, at: DateTime<Utc>) {
-        if let Ok(mut g) = self.0.lock() {
-            *g = Some(at);
-        }
-    }
-
-    /// Moves a pinned clock on (tests).
-    pub fn advance(&self, by: ChronoDuration) {
-        if let Ok(mut g) = self.0.lock() {
-            *g = Some(g.unwrap_or_else(Utc::now) + by);
-        }
-    }
-}
+/// The lab's clock (the service crate's: the system's, or one a test pins).
+pub use reprint_service::clock::Clock;
 
 /// A printer with its profile loaded.
 #[derive(Debug, Clone)]

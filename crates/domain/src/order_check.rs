@@ -1,0 +1,289 @@
+//! The one order check (flows.md step 2), used at every door: the gateway at quote and at
+//! submit, the counter at intake, the lab on receipt. What it refuses, it refuses in the same
+//! words everywhere, so a home user hears at once what the lab would have said seconds later.
+//!
+//! An order is refused when it has no prints or more than [`MAX_LINES`] lines; when a quantity
+//! is not 1 to 999; when the lab has no price or printer for a size; when an edit list does not
+//! parse or is not valid for a picture (rotation by 90, 180 or 270; a crop inside the picture);
+//! when the customer's name is empty, too long or holds control characters, or the telephone is
+//! not a telephone number; when an image's name holds control characters.
+//!
+//! What only the lab can know (its currency, its delivery counters, the images in the object
+//! store) it checks itself after this; the refusal codes are the protocol's [`RejectCode`].
+
+use crate::edit::EditList;
+use crate::error::{Refusal, Refuses};
+use crate::file::{Telephone, tidy_name};
+use crate::protocol::{Customer, PlacedItem, RejectCode};
+use crate::size::PrintSize;
+
+/// Most lines (image and size) in one order.
+pub const MAX_LINES: usize = 500;
+/// Most prints of one image at one size.
+pub const MAX_QUANTITY: u32 = 999;
+/// Longest customer name, in characters.
+pub const MAX_NAME: usize = 200;
+
+/// Why an order cannot be taken. Each message names what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OrderError {
+    #[error("an order needs at least one print")]
+    NoPrints,
+    #[error("an order has at most {MAX_LINES} lines, this one has {count}")]
+    TooManyLines { count: usize },
+    #[error("{quantity} x {size} of {name}: a quantity is 1 to {MAX_QUANTITY}")]
+    BadQuantity {
+        name: String,
+        size: PrintSize,
+        quantity: u32,
+    },
+    #[error("this lab does not print size {size} (asked for {name})")]
+    UnknownSize { name: String, size: PrintSize },
+    #[error("edits of {name}: {reason}")]
+    BadEdits { name: String, reason: String },
+    #[error("the customer's name must be 1 to {MAX_NAME} characters without control characters")]
+    BadName,
+    #[error("the customer's telephone: {0}")]
+    BadTelephone(String),
+    #[error("the image name {name:?} holds control characters")]
+    BadImageName { name: String },
+}
+
+impl OrderError {
+    /// The protocol's code for this refusal (what a lab sends back in `OrderRejected`).
+    pub fn code(&self) -> RejectCode {
+        match self {
+            OrderError::UnknownSize { .. } => RejectCode::UnknownSize,
+            _ => RejectCode::InvalidOrder,
+        }
+    }
+}
+
+impl Refuses for OrderError {
+    fn refusal(&self) -> Refusal {
+        Refusal::Invalid
+    }
+}
+
+/// What a lab prints, as the door knows it: its announced sizes (the gateway and the counter
+/// read them from the site directory), or its own price list and printers (the lab).
+pub trait PrintsSizes {
+    fn prints(&self, size: PrintSize) -> bool;
+}
+
+impl PrintsSizes for [PrintSize] {
+    fn prints(&self, size: PrintSize) -> bool {
+        self.contains(&size)
+    }
+}
+
+impl PrintsSizes for Vec<PrintSize> {
+    fn prints(&self, size: PrintSize) -> bool {
+        self.contains(&size)
+    }
+}
+
+impl<F: Fn(PrintSize) -> bool> PrintsSizes for F {
+    fn prints(&self, size: PrintSize) -> bool {
+        self(size)
+    }
+}
+
+/// The customer as an order names them: a tidy name and a telephone.
+pub fn check_customer(customer: &Customer) -> Result<(String, Telephone), OrderError> {
+    let name = tidy_name(&customer.name);
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME
+        || customer.name.chars().any(char::is_control)
+    {
+        return Err(OrderError::BadName);
+    }
+    if customer.telephone.chars().any(char::is_control) {
+        return Err(OrderError::BadTelephone(
+            "it holds control characters".into(),
+        ));
+    }
+    let telephone = Telephone::parse(&customer.telephone)
+        .map_err(|e| OrderError::BadTelephone(e.to_string()))?;
+    Ok((name, telephone))
+}
+
+/// The lines of an order: at least one, at most [`MAX_LINES`], each with a quantity of 1 to
+/// 999 of a size the lab prints, an edit list valid for a picture, a name without control
+/// characters. Returns each line's parsed edits (in the order of `items`).
+pub fn check_items(
+    items: &[PlacedItem],
+    lab: &(impl PrintsSizes + ?Sized),
+) -> Result<Vec<EditList>, OrderError> {
+    if items.is_empty() {
+        return Err(OrderError::NoPrints);
+    }
+    if items.len() > MAX_LINES {
+        return Err(OrderError::TooManyLines { count: items.len() });
+    }
+    let mut edits = Vec::with_capacity(items.len());
+    for item in items {
+        if item.name.chars().any(char::is_control) {
+            return Err(OrderError::BadImageName {
+                name: item.name.clone(),
+            });
+        }
+        if item.quantity == 0 || item.quantity > MAX_QUANTITY {
+            return Err(OrderError::BadQuantity {
+                name: item.name.clone(),
+                size: item.size,
+                quantity: item.quantity,
+            });
+        }
+        if !lab.prints(item.size) {
+            return Err(OrderError::UnknownSize {
+                name: item.name.clone(),
+                size: item.size,
+            });
+        }
+        edits.push(match &item.edits {
+            None => EditList::default(),
+            Some(json) => EditList::parse(json).map_err(|e| OrderError::BadEdits {
+                name: item.name.clone(),
+                reason: e.0,
+            })?,
+        });
+    }
+    Ok(edits)
+}
+
+/// The whole check: the customer, then the lines.
+pub fn check_order(
+    customer: &Customer,
+    items: &[PlacedItem],
+    lab: &(impl PrintsSizes + ?Sized),
+) -> Result<(), OrderError> {
+    check_customer(customer)?;
+    check_items(items, lab)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ImageId;
+
+    fn hanako() -> Customer {
+        Customer {
+            name: "Hanako Yamada".into(),
+            telephone: "090-1234-5678".into(),
+            address: None,
+            email: None,
+            registration_number: None,
+        }
+    }
+
+    fn item(size: &str, quantity: u32, edits: Option<&str>) -> PlacedItem {
+        PlacedItem {
+            image: ImageId::of_bytes(b"photo"),
+            name: "IMG_0001.JPG".into(),
+            size: PrintSize::parse(size).unwrap(),
+            quantity,
+            edits: edits.map(str::to_string),
+            perceptual_hash: None,
+            history: vec![],
+        }
+    }
+
+    fn lab() -> Vec<PrintSize> {
+        vec![PrintSize::parse("L").unwrap(), PrintSize::parse("2L").unwrap()]
+    }
+
+    #[test]
+    fn an_order_of_l_prints_for_a_named_customer_is_taken() {
+        let edits = r#"[{"op":"rotate","degrees":90},{"op":"crop","x":0.1,"y":0,"width":0.9,"height":1}]"#;
+        assert_eq!(
+            check_order(&hanako(), &[item("L", 2, Some(edits)), item("2L", 999, None)], &lab()),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_rotation_of_45_degrees_is_refused_in_the_words_of_every_door() {
+        let e = check_order(
+            &hanako(),
+            &[item("L", 1, Some(r#"[{"op":"rotate","degrees":45}]"#))],
+            &lab(),
+        )
+        .unwrap_err();
+        assert_eq!(e.code(), RejectCode::InvalidOrder);
+        assert_eq!(
+            e.to_string(),
+            "edits of IMG_0001.JPG: rotation must be 90, 180 or 270, not 45"
+        );
+    }
+
+    #[test]
+    fn a_crop_past_the_picture_is_refused() {
+        let e = check_order(
+            &hanako(),
+            &[item("L", 1, Some(r#"[{"op":"crop","x":0.5,"y":0,"width":0.6,"height":1}]"#))],
+            &lab(),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("crop reaches past the picture's edge"), "{e}");
+    }
+
+    #[test]
+    fn quantities_are_1_to_999() {
+        for q in [0, 1000] {
+            let e = check_order(&hanako(), &[item("L", q, None)], &lab()).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("{q} x L of IMG_0001.JPG: a quantity is 1 to 999")
+            );
+        }
+    }
+
+    #[test]
+    fn a_size_the_lab_does_not_print_is_refused_with_its_code() {
+        let e = check_order(&hanako(), &[item("KG", 1, None)], &lab()).unwrap_err();
+        assert_eq!(e.code(), RejectCode::UnknownSize);
+        assert_eq!(
+            e.to_string(),
+            "this lab does not print size KG (asked for IMG_0001.JPG)"
+        );
+    }
+
+    #[test]
+    fn an_empty_order_and_an_endless_one_are_refused() {
+        assert_eq!(check_order(&hanako(), &[], &lab()), Err(OrderError::NoPrints));
+        let many = vec![item("L", 1, None); MAX_LINES + 1];
+        assert_eq!(
+            check_order(&hanako(), &many, &lab()),
+            Err(OrderError::TooManyLines { count: 501 })
+        );
+    }
+
+    #[test]
+    fn names_and_telephones_with_control_characters_are_refused() {
+        let mut c = hanako();
+        c.name = "Hanako\u{7}".into();
+        assert_eq!(check_customer(&c), Err(OrderError::BadName));
+        c.name = "   ".into();
+        assert_eq!(check_customer(&c), Err(OrderError::BadName));
+        let mut c = hanako();
+        c.telephone = "090\n1234".into();
+        assert!(matches!(check_customer(&c), Err(OrderError::BadTelephone(_))));
+        c.telephone = "12".into();
+        assert!(matches!(check_customer(&c), Err(OrderError::BadTelephone(_))));
+        let mut i = item("L", 1, None);
+        i.name = "a\u{1b}[31m.jpg".into();
+        assert!(matches!(
+            check_order(&hanako(), &[i], &lab()),
+            Err(OrderError::BadImageName { .. })
+        ));
+    }
+
+    #[test]
+    fn a_lab_may_answer_by_its_own_rule() {
+        let only_l = |s: PrintSize| s.code() == "L";
+        assert_eq!(check_order(&hanako(), &[item("L", 1, None)], &only_l), Ok(()));
+        assert!(check_order(&hanako(), &[item("2L", 1, None)], &only_l).is_err());
+    }
+}
