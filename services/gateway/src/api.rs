@@ -11,6 +11,7 @@ use futures::{Stream, StreamExt};
 use reprint_bus::BusError;
 use reprint_bus::request::request_json;
 use reprint_bus::subjects::{self, RpcMethod};
+use reprint_domain::order_check::{MAX_LINES, OrderError, check_order};
 use reprint_domain::protocol::{
     CatalogReply, Customer, LocaleReply, OrderCancelled, OrderPlaced, PlacedItem, QuoteReply,
     QuoteRequest, Sender, Stage, StatusChanged,
@@ -285,7 +286,13 @@ struct Checked {
     placed_items: Vec<PlacedItem>,
 }
 
-async fn directory_site(state: &AppState, id: &str, kind: SiteKind) -> AppResult<(SiteId, String)> {
+/// A site of the directory of the kind asked: its id, its currency and the print sizes it
+/// announces.
+async fn directory_site(
+    state: &AppState,
+    id: &str,
+    kind: SiteKind,
+) -> AppResult<(SiteId, String, Vec<PrintSize>)> {
     let sid = SiteId::parse(id).map_err(|e| AppError::Unprocessable(e.to_string()))?;
     let bid = subjects::SiteId::parse(id).map_err(|e| AppError::Unprocessable(e.to_string()))?;
     let entry = state.directory.get(&bid).await?;
@@ -294,13 +301,24 @@ async fn directory_site(state: &AppState, id: &str, kind: SiteKind) -> AppResult
         SiteKind::Counter => subjects::SiteKind::Counter,
     };
     match entry {
-        Some(e) if e.site.kind == want => Ok((sid, e.site.currency)),
+        Some(e) if e.site.kind == want => {
+            let sizes = e
+                .site
+                .sizes
+                .iter()
+                .filter_map(|s| PrintSize::parse(s).ok())
+                .collect();
+            Ok((sid, e.site.currency, sizes))
+        }
         _ => Err(AppError::Unprocessable(format!(
             "{id} is not a {kind} of the site directory"
         ))),
     }
 }
 
+/// The one order check (`reprint_domain::check_order`) at the gateway's door, for a quote, a
+/// submission and a re-order: the sizes the lab announces in the site directory, quantities,
+/// edit lists, the customer. Refused in the lab's own words, before anything is sent to it.
 async fn check_order_request(
     state: &AppState,
     user: &User,
@@ -308,18 +326,11 @@ async fn check_order_request(
     counter: &str,
     items: &[ItemRequest],
 ) -> AppResult<Checked> {
-    if items.is_empty() {
-        return Err(AppError::Unprocessable(
-            "an order needs at least one item".into(),
-        ));
+    if items.len() > MAX_LINES {
+        return Err(OrderError::TooManyLines { count: items.len() }.into());
     }
-    if items.len() > 500 {
-        return Err(AppError::Unprocessable(
-            "at most 500 items per order".into(),
-        ));
-    }
-    let (lab, currency) = directory_site(state, lab, SiteKind::Lab).await?;
-    let (counter, _) = directory_site(state, counter, SiteKind::Counter).await?;
+    let (lab, currency, sizes) = directory_site(state, lab, SiteKind::Lab).await?;
+    let (counter, _, _) = directory_site(state, counter, SiteKind::Counter).await?;
     let currency = Currency::parse(&currency)
         .map_err(|e| AppError::Unavailable(format!("the lab announces a bad currency: {e}")))?;
     let mut records = Vec::new();
@@ -328,9 +339,6 @@ async fn check_order_request(
         let image = ImageId::parse(&it.image)
             .map_err(|_| AppError::NotFound(format!("image {}", it.image)))?;
         let size = PrintSize::parse(&it.size)?;
-        if it.quantity == 0 || it.quantity > 1000 {
-            return Err(AppError::Unprocessable("quantity must be 1 to 1000".into()));
-        }
         let edits = match &it.edits {
             None | Some(Value::Null) => None,
             Some(v) => {
@@ -366,6 +374,8 @@ async fn check_order_request(
             history: vec![],
         });
     }
+    let customer = customer(state, &user.id, lab.as_str()).await?;
+    check_order(&customer, &placed, &sizes)?;
     Ok(Checked {
         lab,
         counter,
@@ -1178,7 +1188,9 @@ async fn read_image(state: &AppState, hash: &str) -> AppResult<Vec<u8>> {
     Ok(buf)
 }
 
-/// The print history of an image, from the slips of the user's orders that printed it.
+/// The print history of an image, from the slips of the user's orders that printed it. An
+/// order that was cancelled or rejected made no print, slip or not: it is never history (nor
+/// evidence for a repeat-order discount).
 async fn history_of(
     state: &AppState,
     user: &User,
@@ -1186,8 +1198,13 @@ async fn history_of(
 ) -> AppResult<reprint_media::PrintHistory> {
     let rows: Vec<(Option<String>, Option<String>, Option<String>)> = db::fetch(
         &state.store,
-        "SELECT lab, slip_json, items_json FROM gw_orders WHERE account = $1 AND slip_json IS NOT NULL ORDER BY submitted_ms",
-        &[Arg::Text(user.id.clone())],
+        "SELECT lab, slip_json, items_json FROM gw_orders WHERE account = $1 AND slip_json IS NOT NULL
+         AND stage NOT IN ($2, $3) ORDER BY submitted_ms",
+        &[
+            Arg::Text(user.id.clone()),
+            Arg::Text(Stage::Cancelled.as_str().to_string()),
+            Arg::Text(Stage::Rejected.as_str().to_string()),
+        ],
     )
     .await?;
     let mut history = reprint_media::PrintHistory::new();

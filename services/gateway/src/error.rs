@@ -31,6 +31,12 @@ pub enum AppError {
     /// A site did not answer (offline, no responders, time-out).
     #[error("{0}")]
     Unavailable(String),
+    /// The domain's order check refused the order (the lab's own words).
+    #[error(transparent)]
+    Order(#[from] reprint_domain::order_check::OrderError),
+    /// Any other refusal of the domain.
+    #[error(transparent)]
+    Domain(#[from] reprint_domain::DomainError),
     #[error(transparent)]
     Store(#[from] reprint_eventstore::Error),
     #[error(transparent)]
@@ -68,6 +74,14 @@ impl AppError {
                 Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", d.clone())
             }
             AppError::Unavailable(d) => Problem::unavailable(d.clone()),
+            AppError::Order(e) => {
+                // The one mapping of refusals; the type is the protocol's reject code, as a lab
+                // would send it.
+                let mut p = Problem::refused(e);
+                p.kind = reject_code(e.code()).to_string();
+                p
+            }
+            AppError::Domain(e) => Problem::refused(e),
             AppError::Store(reprint_eventstore::Error::Conflict(_)) => Problem::new(
                 StatusCode::CONFLICT,
                 "concurrent_change",
@@ -86,9 +100,16 @@ impl IntoResponse for AppError {
     }
 }
 
-impl From<reprint_domain::DomainError> for AppError {
-    fn from(e: reprint_domain::DomainError) -> Self {
-        AppError::Unprocessable(e.to_string())
+/// The protocol's word for a reject code (as `OrderRejected.code` writes it).
+fn reject_code(code: reprint_domain::protocol::RejectCode) -> &'static str {
+    use reprint_domain::protocol::RejectCode as C;
+    match code {
+        C::UnknownSize => "unknown_size",
+        C::ImageMissing => "image_missing",
+        C::WrongCurrency => "wrong_currency",
+        C::UnknownCounter => "unknown_counter",
+        C::InvalidOrder => "invalid_order",
+        C::ByOperator => "by_operator",
     }
 }
 

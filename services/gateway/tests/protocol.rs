@@ -559,13 +559,15 @@ async fn quote_catalog_and_locale_speak_the_shared_protocol() {
     assert!(b["detail"].as_str().unwrap().contains(COUNTER), "{b}");
 
     let _counter = serve_quotes(&app, COUNTER).await;
-    // A site refusing the request (`{"err": {"code": "unknown_size", ...}}`): 422 with its words.
+    // A size the lab does not announce: refused at the gateway's door by the one order check,
+    // in the lab's words and with the protocol's code, before any site is asked.
     let (s, b) = u
         .post(&format!("/api/v1/orders/{order}/quote"), &quote("KG"))
         .await;
     assert_eq!(s, 422, "{b}");
-    assert!(
-        b["detail"].as_str().unwrap().contains("unknown_size"),
+    assert_eq!(b["type"], "unknown_size", "{b}");
+    assert_eq!(
+        b["detail"], "this lab does not print size KG (asked for q.jpg)",
         "{b}"
     );
     let (s, q) = u
