@@ -135,7 +135,8 @@ impl EditList {
                 json.len()
             )));
         }
-        let list: EditList = serde_json::from_str(json).map_err(|e| EditError(plain_json_error(&e)))?;
+        let list: EditList =
+            serde_json::from_str(json).map_err(|e| EditError(plain_json_error(&e)))?;
         list.validate()?;
         Ok(list)
     }
@@ -233,12 +234,21 @@ impl Edit {
     /// The edit as the user wrote it, for messages.
     pub fn describe(&self) -> String {
         match *self {
-            Edit::Crop { x, y, width, height } => {
+            Edit::Crop {
+                x,
+                y,
+                width,
+                height,
+            } => {
                 format!("crop x {x}, y {y}, width {width}, height {height}")
             }
             Edit::Rotate { degrees } => format!("rotate {}", u16::from(degrees)),
-            Edit::Mirror { axis: Axis::Horizontal } => "mirror horizontally".into(),
-            Edit::Mirror { axis: Axis::Vertical } => "mirror vertically".into(),
+            Edit::Mirror {
+                axis: Axis::Horizontal,
+            } => "mirror horizontally".into(),
+            Edit::Mirror {
+                axis: Axis::Vertical,
+            } => "mirror vertically".into(),
             Edit::Brightness { amount } => format!("brightness {amount}"),
             Edit::Contrast { amount } => format!("contrast {amount}"),
             Edit::Grayscale => "grayscale".into(),
@@ -274,4 +284,3 @@ pub fn crop_rect(w: u32, h: u32, x: f32, y: f32, cw: f32, ch: f32) -> (u32, u32,
         y1.saturating_sub(y0).max(1),
     )
 }
-

@@ -211,7 +211,10 @@ mod tests {
         let l = Ledger::new(Currency::parse("JPY").unwrap());
         let l = run(l, entry("o1:collected", EntryKind::Collected, yen(740))).unwrap();
         assert_eq!(
-            decide(&l, Record(entry("o1:collected", EntryKind::Collected, yen(740)))),
+            decide(
+                &l,
+                Record(entry("o1:collected", EntryKind::Collected, yen(740)))
+            ),
             Ok(vec![])
         );
         let l = run(l, entry("o1:collected", EntryKind::Collected, yen(740))).unwrap();

@@ -191,14 +191,22 @@ mod tests {
     }
 
     fn lab() -> Vec<PrintSize> {
-        vec![PrintSize::parse("L").unwrap(), PrintSize::parse("2L").unwrap()]
+        vec![
+            PrintSize::parse("L").unwrap(),
+            PrintSize::parse("2L").unwrap(),
+        ]
     }
 
     #[test]
     fn an_order_of_l_prints_for_a_named_customer_is_taken() {
-        let edits = r#"[{"op":"rotate","degrees":90},{"op":"crop","x":0.1,"y":0,"width":0.9,"height":1}]"#;
+        let edits =
+            r#"[{"op":"rotate","degrees":90},{"op":"crop","x":0.1,"y":0,"width":0.9,"height":1}]"#;
         assert_eq!(
-            check_order(&hanako(), &[item("L", 2, Some(edits)), item("2L", 999, None)], &lab()),
+            check_order(
+                &hanako(),
+                &[item("L", 2, Some(edits)), item("2L", 999, None)],
+                &lab()
+            ),
             Ok(())
         );
     }
@@ -222,11 +230,19 @@ mod tests {
     fn a_crop_past_the_picture_is_refused() {
         let e = check_order(
             &hanako(),
-            &[item("L", 1, Some(r#"[{"op":"crop","x":0.5,"y":0,"width":0.6,"height":1}]"#))],
+            &[item(
+                "L",
+                1,
+                Some(r#"[{"op":"crop","x":0.5,"y":0,"width":0.6,"height":1}]"#),
+            )],
             &lab(),
         )
         .unwrap_err();
-        assert!(e.to_string().contains("crop reaches past the picture's edge"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("crop reaches past the picture's edge"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -252,7 +268,10 @@ mod tests {
 
     #[test]
     fn an_empty_order_and_an_endless_one_are_refused() {
-        assert_eq!(check_order(&hanako(), &[], &lab()), Err(OrderError::NoPrints));
+        assert_eq!(
+            check_order(&hanako(), &[], &lab()),
+            Err(OrderError::NoPrints)
+        );
         let many = vec![item("L", 1, None); MAX_LINES + 1];
         assert_eq!(
             check_order(&hanako(), &many, &lab()),
@@ -269,9 +288,15 @@ mod tests {
         assert_eq!(check_customer(&c), Err(OrderError::BadName));
         let mut c = hanako();
         c.telephone = "090\n1234".into();
-        assert!(matches!(check_customer(&c), Err(OrderError::BadTelephone(_))));
+        assert!(matches!(
+            check_customer(&c),
+            Err(OrderError::BadTelephone(_))
+        ));
         c.telephone = "12".into();
-        assert!(matches!(check_customer(&c), Err(OrderError::BadTelephone(_))));
+        assert!(matches!(
+            check_customer(&c),
+            Err(OrderError::BadTelephone(_))
+        ));
         let mut i = item("L", 1, None);
         i.name = "a\u{1b}[31m.jpg".into();
         assert!(matches!(
@@ -283,7 +308,10 @@ mod tests {
     #[test]
     fn a_lab_may_answer_by_its_own_rule() {
         let only_l = |s: PrintSize| s.code() == "L";
-        assert_eq!(check_order(&hanako(), &[item("L", 1, None)], &only_l), Ok(()));
+        assert_eq!(
+            check_order(&hanako(), &[item("L", 1, None)], &only_l),
+            Ok(())
+        );
         assert!(check_order(&hanako(), &[item("2L", 1, None)], &only_l).is_err());
     }
 }

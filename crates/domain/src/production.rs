@@ -289,9 +289,7 @@ pub enum ProductionError {
         state: ProductionState,
         action: &'static str,
     },
-    #[error(
-        "the cancellation came too late: the reception is {state}; the order goes on"
-    )]
+    #[error("the cancellation came too late: the reception is {state}; the order goes on")]
     TooLateToCancel { state: ProductionState },
     #[error("a reason of 1 to 500 characters is needed")]
     ReasonNeeded,
@@ -549,11 +547,23 @@ mod tests {
     fn nothing_happens_to_an_order_not_received() {
         let p = Production::default();
         assert_eq!(
-            decide(&p, Command::Cancel { reason: "x".into(), at: at(9) }),
+            decide(
+                &p,
+                Command::Cancel {
+                    reason: "x".into(),
+                    at: at(9)
+                }
+            ),
             Err(ProductionError::NotReceived)
         );
         assert_eq!(
-            decide(&p, Command::StartPrinting { actor: op(), at: at(9) }),
+            decide(
+                &p,
+                Command::StartPrinting {
+                    actor: op(),
+                    at: at(9)
+                }
+            ),
             Err(ProductionError::NotReceived)
         );
     }
@@ -562,7 +572,13 @@ mod tests {
     fn a_redelivered_order_is_received_once() {
         let p = given(&[received()]);
         assert_eq!(
-            decide(&p, Command::Receive { images: vec![img(3)], at: at(10) }),
+            decide(
+                &p,
+                Command::Receive {
+                    images: vec![img(3)],
+                    at: at(10)
+                }
+            ),
             Ok(vec![])
         );
     }
@@ -571,19 +587,62 @@ mod tests {
     fn each_step_only_from_the_one_before() {
         let p = given(&[received()]);
         assert_eq!(
-            decide(&p, Command::FinishPrints { actor: op(), at: at(10) }),
+            decide(
+                &p,
+                Command::FinishPrints {
+                    actor: op(),
+                    at: at(10)
+                }
+            ),
             Err(ProductionError::WrongState {
                 state: ProductionState::Received,
                 action: "marking the prints finished"
             })
         );
-        assert!(decide(&p, Command::Dispatch { actor: op(), at: at(10) }).is_err());
+        assert!(
+            decide(
+                &p,
+                Command::Dispatch {
+                    actor: op(),
+                    at: at(10)
+                }
+            )
+            .is_err()
+        );
         let p = given(&[received(), printing()]);
-        assert!(decide(&p, Command::StartPrinting { actor: op(), at: at(10) }).is_err());
-        assert!(decide(&p, Command::Dispatch { actor: op(), at: at(10) }).is_err());
+        assert!(
+            decide(
+                &p,
+                Command::StartPrinting {
+                    actor: op(),
+                    at: at(10)
+                }
+            )
+            .is_err()
+        );
+        assert!(
+            decide(
+                &p,
+                Command::Dispatch {
+                    actor: op(),
+                    at: at(10)
+                }
+            )
+            .is_err()
+        );
         let p = given(&[received(), printing(), printed(), dispatched()]);
-        let e = decide(&p, Command::Dispatch { actor: op(), at: at(13) }).unwrap_err();
-        assert_eq!(e.to_string(), "the reception is dispatched: dispatching is not possible");
+        let e = decide(
+            &p,
+            Command::Dispatch {
+                actor: op(),
+                at: at(13),
+            },
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "the reception is dispatched: dispatching is not possible"
+        );
         assert_eq!(e.refusal(), Refusal::Conflict);
     }
 
@@ -591,7 +650,13 @@ mod tests {
     fn the_user_may_cancel_until_printing_starts() {
         let p = given(&[received()]);
         assert_eq!(
-            decide(&p, Command::Cancel { reason: " changed my mind ".into(), at: at(9) }),
+            decide(
+                &p,
+                Command::Cancel {
+                    reason: " changed my mind ".into(),
+                    at: at(9)
+                }
+            ),
             Ok(vec![Event::Cancelled {
                 reason: "changed my mind".into(),
                 at: at(9)
@@ -606,19 +671,44 @@ mod tests {
         ]);
         assert_eq!(cancelled.state, Some(ProductionState::Cancelled));
         assert_eq!(
-            decide(&cancelled, Command::Cancel { reason: "x".into(), at: at(10) }),
+            decide(
+                &cancelled,
+                Command::Cancel {
+                    reason: "x".into(),
+                    at: at(10)
+                }
+            ),
             Ok(vec![]),
             "a redelivered cancellation changes nothing"
         );
-        assert!(decide(&cancelled, Command::StartPrinting { actor: op(), at: at(10) }).is_err());
+        assert!(
+            decide(
+                &cancelled,
+                Command::StartPrinting {
+                    actor: op(),
+                    at: at(10)
+                }
+            )
+            .is_err()
+        );
         for late in [
             given(&[received(), printing()]),
             given(&[received(), printing(), printed()]),
             given(&[received(), printing(), printed(), dispatched()]),
         ] {
-            let e = decide(&late, Command::Cancel { reason: "x".into(), at: at(13) }).unwrap_err();
+            let e = decide(
+                &late,
+                Command::Cancel {
+                    reason: "x".into(),
+                    at: at(13),
+                },
+            )
+            .unwrap_err();
             assert!(matches!(e, ProductionError::TooLateToCancel { .. }));
-            assert!(e.to_string().starts_with("the cancellation came too late"), "{e}");
+            assert!(
+                e.to_string().starts_with("the cancellation came too late"),
+                "{e}"
+            );
         }
     }
 
@@ -632,7 +722,10 @@ mod tests {
         let before_printing = decide(&given(&[received()]), reject()).unwrap();
         assert!(matches!(
             before_printing.as_slice(),
-            [Event::Rejected { withdraw_jobs: false, .. }]
+            [Event::Rejected {
+                withdraw_jobs: false,
+                ..
+            }]
         ));
         for with_jobs in [
             given(&[received(), printing()]),
@@ -640,7 +733,13 @@ mod tests {
         ] {
             let events = decide(&with_jobs, reject()).unwrap();
             assert!(
-                matches!(events.as_slice(), [Event::Rejected { withdraw_jobs: true, .. }]),
+                matches!(
+                    events.as_slice(),
+                    [Event::Rejected {
+                        withdraw_jobs: true,
+                        ..
+                    }]
+                ),
                 "{events:?}"
             );
             assert_eq!(
@@ -651,7 +750,10 @@ mod tests {
         let dispatched = given(&[received(), printing(), printed(), dispatched()]);
         assert!(matches!(
             decide(&dispatched, reject()),
-            Err(ProductionError::WrongState { action: "rejecting", .. })
+            Err(ProductionError::WrongState {
+                action: "rejecting",
+                ..
+            })
         ));
         let rejected = given(&[
             received(),
@@ -663,7 +765,16 @@ mod tests {
             },
         ]);
         assert_eq!(decide(&rejected, reject()), Ok(vec![]), "a second click");
-        assert!(decide(&rejected, Command::StartPrinting { actor: op(), at: at(12) }).is_err());
+        assert!(
+            decide(
+                &rejected,
+                Command::StartPrinting {
+                    actor: op(),
+                    at: at(12)
+                }
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -672,7 +783,11 @@ mod tests {
             assert_eq!(
                 decide(
                     &given(&[received()]),
-                    Command::Reject { reason: reason.into(), actor: op(), at: at(10) }
+                    Command::Reject {
+                        reason: reason.into(),
+                        actor: op(),
+                        at: at(10)
+                    }
                 ),
                 Err(ProductionError::ReasonNeeded)
             );
@@ -691,7 +806,10 @@ mod tests {
         let events = decide(&p, reject(img(2))).unwrap();
         assert!(matches!(
             events.as_slice(),
-            [Event::ImageRejected { withdraw_jobs: true, .. }]
+            [Event::ImageRejected {
+                withdraw_jobs: true,
+                ..
+            }]
         ));
         let p = events.iter().fold(p, evolve);
         assert_eq!(p.state, Some(ProductionState::Printing), "the rest goes on");
@@ -699,11 +817,15 @@ mod tests {
         assert_eq!(decide(&p, reject(img(2))), Ok(vec![]), "twice is once");
         assert_eq!(
             decide(&p, reject(img(1))),
-            Err(ProductionError::LastImage { image: img(1).short() })
+            Err(ProductionError::LastImage {
+                image: img(1).short()
+            })
         );
         assert_eq!(
             decide(&p, reject(img(9))),
-            Err(ProductionError::UnknownImage { image: img(9).short() })
+            Err(ProductionError::UnknownImage {
+                image: img(9).short()
+            })
         );
     }
 
@@ -713,37 +835,92 @@ mod tests {
         // before); a repeat is nothing.
         let p = given(&[received(), printing(), printed()]);
         assert!(matches!(
-            decide(&p, Command::RecordCollected { actor: op(), at: at(15) }).unwrap().as_slice(),
+            decide(
+                &p,
+                Command::RecordCollected {
+                    actor: op(),
+                    at: at(15)
+                }
+            )
+            .unwrap()
+            .as_slice(),
             [Event::Collected { .. }]
         ));
         let p = given(&[received(), printing(), printed(), dispatched(), collected()]);
         assert_eq!(
-            decide(&p, Command::RecordCollected { actor: op(), at: at(15) }),
+            decide(
+                &p,
+                Command::RecordCollected {
+                    actor: op(),
+                    at: at(15)
+                }
+            ),
             Ok(vec![])
         );
         // Settled after dispatch, collected or not.
         let p = given(&[received(), printing(), printed(), dispatched()]);
-        assert!(decide(&p, Command::RecordSettled { actor: op(), at: at(16) }).is_ok());
+        assert!(
+            decide(
+                &p,
+                Command::RecordSettled {
+                    actor: op(),
+                    at: at(16)
+                }
+            )
+            .is_ok()
+        );
         let p = given(&[received(), printing()]);
-        assert!(decide(&p, Command::RecordSettled { actor: op(), at: at(16) }).is_err());
+        assert!(
+            decide(
+                &p,
+                Command::RecordSettled {
+                    actor: op(),
+                    at: at(16)
+                }
+            )
+            .is_err()
+        );
         let settled = given(&[
             received(),
             printing(),
             printed(),
             dispatched(),
             collected(),
-            Event::Settled { actor: op(), at: at(16) },
+            Event::Settled {
+                actor: op(),
+                at: at(16),
+            },
         ]);
         assert_eq!(
-            decide(&settled, Command::RecordSettled { actor: op(), at: at(17) }),
+            decide(
+                &settled,
+                Command::RecordSettled {
+                    actor: op(),
+                    at: at(17)
+                }
+            ),
             Ok(vec![])
         );
         // Nothing is collected of an order that was never made.
         let rejected = given(&[
             received(),
-            Event::Rejected { reason: "x".into(), actor: op(), at: at(10), withdraw_jobs: false },
+            Event::Rejected {
+                reason: "x".into(),
+                actor: op(),
+                at: at(10),
+                withdraw_jobs: false,
+            },
         ]);
-        assert!(decide(&rejected, Command::RecordCollected { actor: op(), at: at(15) }).is_err());
+        assert!(
+            decide(
+                &rejected,
+                Command::RecordCollected {
+                    actor: op(),
+                    at: at(15)
+                }
+            )
+            .is_err()
+        );
     }
 
     #[test]

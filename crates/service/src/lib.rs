@@ -7,8 +7,8 @@
 //! for server-rendered pages ([`html`]).
 
 pub mod auth;
-pub mod clock;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod health;
 pub mod housekeeping;

@@ -74,7 +74,9 @@ impl Problem {
     pub fn refused(e: &(impl reprint_domain::Refuses + ?Sized)) -> Problem {
         use reprint_domain::Refusal;
         match e.refusal() {
-            Refusal::Invalid => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string()),
+            Refusal::Invalid => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "refused", e.to_string())
+            }
             Refusal::NotFound => Problem::not_found(e.to_string()),
             Refusal::Conflict => Problem::conflict(e.to_string()),
         }

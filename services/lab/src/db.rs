@@ -12,6 +12,8 @@
 //! - `lab_production_log`: who moved which reception when;
 //! - `lab_traces`: the W3C `traceparent` of the span that received each order, so that its
 //!   production, dispatch and settlement continue the order's trace.
+//! - `lab_job_withdrawals`: receptions rejected after their jobs were written to the hot
+//!   folders, until the jobs are withdrawn (removed, or voided where the station took them);
 //! - `lab_early_cancellations`: users' cancellations of orders the lab had not received yet
 //!   (the cancellation overtook its order, e.g. on a redelivery); when the order arrives it is
 //!   closed as cancelled instead of opened (`order_arrived_at` is then set).
@@ -79,6 +81,13 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS lab_traces (
         order_id TEXT PRIMARY KEY,
         traceparent TEXT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS lab_job_withdrawals (
+        order_id TEXT PRIMARY KEY,
+        reason TEXT NOT NULL,
+        requested_at TEXT NOT NULL,
+        done_at TEXT,
+        outcome TEXT
     )",
     "CREATE TABLE IF NOT EXISTS lab_early_cancellations (
         order_id TEXT PRIMARY KEY,
@@ -258,33 +267,66 @@ pub async fn production_by_registration(
     sql::fetch(tx.conn(), &query, &[registration.into()]).await
 }
 
-/// Moves a reception from one of `from` to `to`; false when it was in none of them.
-pub async fn move_state(
+/// Asks for the jobs of a reception to be withdrawn from the hot folders (once).
+pub async fn request_withdrawal(
     tx: &mut Transaction,
     order: &str,
-    from: &[&str],
-    to: &str,
+    reason: &str,
     at: DateTime<Utc>,
-    actor: &str,
-    note: &str,
-) -> Result<bool, sqlx::Error> {
-    let placeholders: Vec<String> = (0..from.len()).map(|i| format!("${}", i + 5)).collect();
-    let query = format!(
-        "UPDATE lab_receptions SET state = $1, updated_at = $2, note = $3 WHERE order_id = $4 AND state IN ({})",
-        placeholders.join(", ")
-    );
-    let mut binds: Vec<Arg> = vec![to.into(), ts(at).into(), note.into(), order.into()];
-    binds.extend(from.iter().map(|s| Arg::from(*s)));
-    let moved = sql::exec(tx.conn(), &query, &binds).await? == 1;
-    if moved {
-        sql::exec(
-            tx.conn(),
-            "INSERT INTO lab_production_log (order_id, state, at, actor, note) VALUES ($1, $2, $3, $4, $5)",
-            &[order.into(), to.into(), ts(at).into(), actor.into(), note.into()],
-        )
-        .await?;
+) -> Result<(), sqlx::Error> {
+    sql::exec(
+        tx.conn(),
+        "INSERT INTO lab_job_withdrawals (order_id, reason, requested_at) VALUES ($1, $2, $3) ON CONFLICT (order_id) DO NOTHING",
+        &[order.into(), reason.into(), ts(at).into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A withdrawal not done yet.
+#[derive(Debug, Clone, FromRow)]
+pub struct PendingWithdrawal {
+    pub order_id: String,
+    pub reason: String,
+}
+
+pub async fn pending_withdrawals(
+    tx: &mut Transaction,
+    limit: i64,
+) -> Result<Vec<PendingWithdrawal>, sqlx::Error> {
+    sql::fetch(
+        tx.conn(),
+        "SELECT order_id, reason FROM lab_job_withdrawals WHERE done_at IS NULL ORDER BY requested_at LIMIT $1",
+        &[limit.into()],
+    )
+    .await
+}
+
+/// Notes how the jobs were withdrawn (and tells the operator in the production log).
+pub async fn withdrawal_done(
+    tx: &mut Transaction,
+    order: &str,
+    outcome: &str,
+    at: DateTime<Utc>,
+) -> Result<(), sqlx::Error> {
+    let first = sql::exec(
+        tx.conn(),
+        "UPDATE lab_job_withdrawals SET done_at = $1, outcome = $2 WHERE order_id = $3 AND done_at IS NULL",
+        &[ts(at).into(), outcome.into(), order.into()],
+    )
+    .await?
+        == 1;
+    if !first {
+        // Done meanwhile by the production loop (or the request that rejected it).
+        return Ok(());
     }
-    Ok(moved)
+    sql::exec(
+        tx.conn(),
+        "INSERT INTO lab_production_log (order_id, state, at, actor, note) VALUES ($1, 'rejected', $2, 'hot folders', $3)",
+        &[order.into(), ts(at).into(), outcome.into()],
+    )
+    .await?;
+    Ok(())
 }
 
 /// One line of the production log.

@@ -32,6 +32,12 @@ pub enum LabError {
     /// The domain refused.
     #[error(transparent)]
     Domain(#[from] DomainError),
+    /// The reception in production refused (wrong state, too late, no reason given).
+    #[error(transparent)]
+    Refused(#[from] reprint_domain::production::ProductionError),
+    /// The order check refused (the same words at every door).
+    #[error(transparent)]
+    Order(#[from] reprint_domain::OrderError),
     /// The store.
     #[error("store: {0}")]
     Store(#[from] reprint_eventstore::Error),
@@ -85,11 +91,9 @@ impl LabError {
             LabError::TooMany => {
                 Problem::new(StatusCode::TOO_MANY_REQUESTS, "too_many", self.to_string())
             }
-            LabError::Domain(d) => match d {
-                DomainError::UnknownReception { .. } => Problem::not_found(d.to_string()),
-                DomainError::WrongState { .. } => Problem::conflict(d.to_string()),
-                _ => Problem::unprocessable(d.to_string()),
-            },
+            LabError::Domain(d) => Problem::refused(d),
+            LabError::Refused(e) => Problem::refused(e),
+            LabError::Order(e) => Problem::refused(e),
             LabError::Store(e) if e.is_retryable() => {
                 Problem::unavailable(format!("the store is busy, try again: {e}"))
             }

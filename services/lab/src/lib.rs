@@ -21,6 +21,7 @@ pub mod error;
 pub mod http;
 pub mod orders;
 pub mod production;
+pub mod reception;
 pub mod rpc;
 pub mod settlement;
 pub mod state;
@@ -311,6 +312,9 @@ impl Application {
                     }
                     if let Err(e) = production::poll_done_markers(&lab).await {
                         tracing::warn!(error = %e, "done-marker poll");
+                    }
+                    if let Err(e) = production::withdraw_pending(&lab).await {
+                        tracing::warn!(error = %e, "withdrawing rejected jobs from the hot folders");
                     }
                     if let Ok(n) = lab.store.unsent_count().await {
                         lab.metrics

@@ -36,6 +36,7 @@ use reprint_bus::trace::TraceContext;
 use reprint_domain::charge::local_date;
 use reprint_domain::extract::{Sharing, extract};
 use reprint_domain::file::{Command, OpenReception, OrderItem, Route};
+use reprint_domain::order_check::check_order;
 use reprint_domain::protocol::{
     CollectionRecorded, OrderCancelled, OrderPlaced, OrderRejected, PlacedItem, ReceptionRecorded,
     RejectCode, Sender, SettlementRecorded, Stage, StatusChanged, order_items,
@@ -46,12 +47,13 @@ use reprint_domain::{
 use reprint_eventstore::Transaction;
 use reprint_eventstore::sql::{self, ts};
 use reprint_media::PerceptualHash;
-use reprint_media::edit::EditList;
 use reprint_site::{Identity, SiteError};
 
 use crate::db;
 use crate::error::LabError;
+use crate::reception;
 use crate::state::{Lab, outbox};
+use reprint_domain::production;
 
 /// The consumer's name (its inbox table key and durable name).
 pub fn consumer_name(site: &SiteId) -> String {
@@ -254,21 +256,6 @@ async fn enqueue_order_rejected(
     Ok(())
 }
 
-/// The order's stage for a production state of this lab (`None` for an unknown state).
-fn stage_of(state: &str) -> Option<Stage> {
-    Some(match state {
-        "received" => Stage::Received,
-        "printing" => Stage::Printing,
-        "printed" => Stage::Printed,
-        "dispatched" => Stage::Dispatched,
-        "collected" => Stage::Collected,
-        "settled" => Stage::Settled,
-        "rejected" => Stage::Rejected,
-        "cancelled" => Stage::Cancelled,
-        _ => return None,
-    })
-}
-
 /// A user's cancellation (`order.cancelled`, from the gateway), in the inbox transaction.
 ///
 /// - The reception is still `received` (printing has not started): it is cancelled in the
@@ -281,8 +268,9 @@ fn stage_of(state: &str) -> Option<Stage> {
 ///   the order): the cancellation is recorded in `lab_early_cancellations` (once), and
 ///   `receive_order` closes the order as cancelled when it arrives.
 ///
-/// The production row is moved first, conditionally on `received`: when a start of printing
-/// wins the race, the move fails, nothing has been written, and the cancellation is too late.
+/// Decided by `reprint_domain::production` (cancel only while `received`) through
+/// [`crate::reception`]: when a start of printing wins the race, the cancellation's append
+/// conflicts, the message is handled again and finds printing started: too late.
 pub async fn cancel_order(
     lab: &Lab,
     tx: &mut Transaction,
@@ -310,66 +298,62 @@ pub async fn cancel_order(
         }
         return Ok(());
     };
-    if row.state == "received"
-        && db::move_state(
-            tx,
-            &order,
-            &["received"],
-            "cancelled",
-            now,
-            "order consumer (the user's cancellation)",
-            &reason,
-        )
-        .await?
-    {
-        let number = ReceptionNumber::parse(&lab.rules().reception_number, &row.reception_number)?;
-        if let Some((mut loaded, _)) = lab.files.by_reception(tx, &number).await? {
-            lab.files
-                .execute(
-                    tx,
-                    &mut loaded,
-                    Command::Cancel {
-                        number: number.clone(),
-                        reason: reason.clone(),
-                        at: now,
-                    },
-                )
-                .await
-                .map_err(site_error)?;
-        }
-        enqueue_status(
-            lab,
-            tx,
-            c.order,
-            Stage::Cancelled,
-            format!(
-                "reception {number} cancelled at {}: {reason}",
-                lab.config.site.name
-            ),
-            None,
-            trace,
-        )
-        .await?;
-        tracing::info!(order = %c.order, reception = %number, "reception cancelled by the user");
-        return Ok(());
-    }
-    // Re-read: a start of printing may have moved the row since it was read.
-    let state = db::production_by_order(tx, &order)
-        .await?
-        .map_or(row.state, |r| r.state);
-    match stage_of(&state) {
-        Some(Stage::Cancelled | Stage::Rejected) => {
-            tracing::debug!(order = %c.order, state = %state, "cancellation of a closed order");
+    let decided = reception::execute(
+        tx,
+        &order,
+        production::Command::Cancel {
+            reason: reason.clone(),
+            at: now,
+        },
+        &reason,
+    )
+    .await;
+    match decided {
+        Ok((_, events)) if events.is_empty() => {
+            tracing::debug!(order = %c.order, state = %row.state, "cancellation of a closed order");
             Ok(())
         }
-        Some(stage) => {
+        Ok(_) => {
+            let number =
+                ReceptionNumber::parse(&lab.rules().reception_number, &row.reception_number)?;
+            if let Some((mut loaded, _)) = lab.files.by_reception(tx, &number).await? {
+                lab.files
+                    .execute(
+                        tx,
+                        &mut loaded,
+                        Command::Cancel {
+                            number: number.clone(),
+                            reason: reason.clone(),
+                            at: now,
+                        },
+                    )
+                    .await
+                    .map_err(site_error)?;
+            }
+            enqueue_status(
+                lab,
+                tx,
+                c.order,
+                Stage::Cancelled,
+                format!(
+                    "reception {number} cancelled at {}: {reason}",
+                    lab.config.site.name
+                ),
+                None,
+                trace,
+            )
+            .await?;
+            tracing::info!(order = %c.order, reception = %number, "reception cancelled by the user");
+            Ok(())
+        }
+        Err(LabError::Refused(production::ProductionError::TooLateToCancel { state })) => {
             tracing::info!(order = %c.order, state = %state, "cancellation too late");
             enqueue_status_as(
                 lab,
                 tx,
                 format!("{}:{}:status:cancellation-too-late", lab.site(), c.order),
                 c.order,
-                stage,
+                state.stage(),
                 format!(
                     "the cancellation came too late: reception {} is {state} at {}; the order goes on",
                     row.reception_number, lab.config.site.name
@@ -379,10 +363,7 @@ pub async fn cancel_order(
             )
             .await
         }
-        None => Err(LabError::Internal(format!(
-            "reception {} in an unknown production state {state:?}",
-            row.reception_number
-        ))),
+        Err(e) => Err(e),
     }
 }
 
@@ -492,55 +473,9 @@ pub async fn check(lab: &Lab, order: &OrderPlaced) -> Result<Result<(), Refusal>
             ),
         )));
     }
-    if order.items.is_empty() {
-        return Ok(Err(refuse(
-            RejectCode::InvalidOrder,
-            "the order has no prints",
-        )));
-    }
-    if let Err(r) = check_customer(&order.customer.name, &order.customer.telephone) {
-        return Ok(Err(r));
-    }
-    for item in &order.items {
-        if item.quantity == 0 || item.quantity > 999 {
-            return Ok(Err(refuse(
-                RejectCode::InvalidOrder,
-                format!(
-                    "{} x {} of {}: a quantity is 1 to 999",
-                    item.quantity, item.size, item.name
-                ),
-            )));
-        }
-        let priced = !lab.rules().prices.charges_prints()
-            || lab.rules().prices.print_price(item.size).is_ok();
-        if !priced || lab.printer_for(item.size).is_none() {
-            return Ok(Err(refuse(
-                RejectCode::UnknownSize,
-                format!(
-                    "this lab does not print size {} (asked for {})",
-                    item.size, item.name
-                ),
-            )));
-        }
-        if let Some(edits) = &item.edits {
-            let parsed: Result<EditList, _> = serde_json::from_str(edits);
-            match parsed {
-                Ok(list) => {
-                    if let Err(e) = list.validate() {
-                        return Ok(Err(refuse(
-                            RejectCode::InvalidOrder,
-                            format!("edits of {}: {e}", item.name),
-                        )));
-                    }
-                }
-                Err(e) => {
-                    return Ok(Err(refuse(
-                        RejectCode::InvalidOrder,
-                        format!("edits of {}: {e}", item.name),
-                    )));
-                }
-            }
-        }
+    // The one order check, as the gateway and the counter ran it: the same words everywhere.
+    if let Err(e) = check_order(&order.customer, &order.items, &|size| lab.prints_size(size)) {
+        return Ok(Err(refuse(e.code(), e.to_string())));
     }
     if !counter_known(lab, &order.delivery_counter).await? {
         return Ok(Err(refuse(
@@ -568,17 +503,6 @@ pub async fn check(lab: &Lab, order: &OrderPlaced) -> Result<Result<(), Refusal>
         }
     }
     Ok(Ok(()))
-}
-
-fn check_customer(name: &str, telephone: &str) -> Result<Telephone, Refusal> {
-    let n = name.split_whitespace().count();
-    if n == 0 || name.chars().count() > 200 {
-        return Err(refuse(
-            RejectCode::InvalidOrder,
-            "the customer's name must be 1 to 200 characters",
-        ));
-    }
-    Telephone::parse(telephone).map_err(|e| refuse(RejectCode::InvalidOrder, e.to_string()))
 }
 
 /// A delivery counter the lab works with: configured, or announced in the site directory.
@@ -749,6 +673,17 @@ async fn open(
         Sender::Gateway(id) => ("gateway", id.as_str().to_string()),
         Sender::Counter(id) => ("counter", id.as_str().to_string()),
     };
+    // Its production starts at `received` (decided first: the row below is its projection).
+    reception::execute(
+        tx,
+        &order.order.to_string(),
+        production::Command::Receive {
+            images: order.items.iter().map(|i| i.image).collect(),
+            at: now,
+        },
+        &format!("reception {number}"),
+    )
+    .await?;
     let prints: i64 = items.iter().map(|i| i64::from(i.quantity)).sum();
     let order_json = serde_json::to_string(order).map_err(json_err)?;
     sql::exec(
@@ -776,16 +711,6 @@ async fn open(
         // Production, dispatch and settlement happen later: they continue this trace.
         db::save_trace(tx, &order.order.to_string(), tp).await?;
     }
-    sql::exec(
-        tx.conn(),
-        "INSERT INTO lab_production_log (order_id, state, at, actor, note) VALUES ($1, 'received', $2, 'order consumer', $3)",
-        &[
-            order.order.to_string().into(),
-            ts(now).into(),
-            format!("reception {number}").into(),
-        ],
-    )
-    .await?;
     for (size, (printer, prints)) in queue_lines(lab, &items) {
         sql::exec(
             tx.conn(),

@@ -13,7 +13,11 @@
 //! - **Dispatch** sends `DeliveryDispatched` with the lab's file extract to the delivery counter:
 //!   the reception only, or the whole file for a counter with a data-sharing agreement.
 //! - **Reject** (by the operator, before dispatch) cancels the reception in the file and tells
-//!   the sender.
+//!   the sender; jobs already in the hot folders are withdrawn after commit: removed while the
+//!   station has not taken them (no `TAKEN` or `DONE` marker), else marked `VOID` and the
+//!   operator told in the production log.
+//!
+//! Every move is decided by `reprint_domain::production` through [`crate::reception`].
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +27,7 @@ use reprint_bus::trace::TraceContext;
 use reprint_domain::charge::local_date;
 use reprint_domain::extract::{Sharing, extract};
 use reprint_domain::file::{Command, Reception};
+use reprint_domain::production;
 use reprint_domain::protocol::{DeliveryDispatched, OrderPlaced, RejectCode, Stage};
 use reprint_domain::{OrderId, ReceptionNumber};
 use reprint_media::dpof::{HotFolderTicket, TicketItem, write_ticket};
@@ -37,6 +42,7 @@ use tracing::Instrument;
 use crate::db::{self, ProductionRow};
 use crate::error::{LabError, LabResult};
 use crate::orders::{Refusal, enqueue_rejection, enqueue_status};
+use crate::reception;
 use crate::state::{Lab, Printer, outbox};
 
 /// The done-marker a print station writes into a finished job folder.
@@ -61,13 +67,6 @@ fn order_of(row: &ProductionRow) -> LabResult<OrderPlaced> {
 
 fn order_id(row: &ProductionRow) -> LabResult<OrderId> {
     OrderId::parse(&row.order_id).map_err(LabError::Domain)
-}
-
-fn wrong_state(row: &ProductionRow, action: &str) -> LabError {
-    LabError::Conflict(format!(
-        "reception {} is {}: cannot {action}",
-        row.reception_number, row.state
-    ))
 }
 
 /// One rendered file, as the JSON ticket lists it.
@@ -132,36 +131,53 @@ pub async fn start_printing(lab: &Lab, number: &str, actor: &str) -> LabResult<P
 
 async fn start_printing_in(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
     let row = row_by_reception(lab, number).await?;
-    if row.state != "received" {
-        return Err(wrong_state(&row, "start printing"));
-    }
-    let order = order_of(&row)?;
+    // Decided before rendering (nothing is rendered for a reception that cannot start), and
+    // again in the transaction that records it (a cancellation may win the race meanwhile).
+    let mut tx = lab.store.begin().await?;
+    let loaded = reception::load(&mut tx, &row.order_id).await?;
+    tx.rollback().await?;
     let now = lab.clock.now();
+    let start = || production::Command::StartPrinting {
+        actor: actor.to_string(),
+        at: now,
+    };
+    production::decide(&loaded.production, start())?;
+    let order = order_of(&row)?;
     let registration = row.registration_number.clone();
     render_reception(lab, &row, &order, &registration, now).await?;
     if row.digital_copy != 0 {
         write_digital_copy(lab, &row, &order, &registration, now).await?;
     }
     let mut tx = lab.store.begin().await?;
-    if !db::move_state(
+    let decided = reception::execute(
         &mut tx,
         &row.order_id,
-        &["received"],
-        "printing",
-        now,
-        actor,
+        start(),
         "rendered to the hot folders",
     )
-    .await?
-    {
+    .await;
+    let decided = match decided {
+        Ok(d) => Ok(d),
+        Err(LabError::Store(e)) if e.is_conflict() => {
+            // Something else moved the reception while it was rendering: decide again.
+            drop(tx);
+            tx = lab.store.begin().await?;
+            reception::execute(
+                &mut tx,
+                &row.order_id,
+                start(),
+                "rendered to the hot folders",
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    if let Err(e) = decided {
         drop(tx);
         // Cancelled (or rejected) while it was rendering: take the jobs back off the hot
         // folders before a print station picks them up.
-        let now_row = row_by_reception(lab, number).await?;
-        if ["cancelled", "rejected"].contains(&now_row.state.as_str()) {
-            remove_job_folders(lab, &row, &order).await;
-        }
-        return Err(wrong_state(&now_row, "start printing"));
+        remove_job_folders(lab, &row, &order).await;
+        return Err(e);
     }
     enqueue_status(
         lab,
@@ -509,25 +525,19 @@ pub async fn finished(lab: &Lab, number: &str, actor: &str) -> LabResult<Product
 
 async fn finished_in(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
     let row = row_by_reception(lab, number).await?;
-    if row.state != "printing" {
-        return Err(wrong_state(&row, "mark finished"));
-    }
     let order = order_id(&row)?;
     let now = lab.clock.now();
     let mut tx = lab.store.begin().await?;
-    if !db::move_state(
+    reception::execute(
         &mut tx,
         &row.order_id,
-        &["printing"],
-        "printed",
-        now,
-        actor,
+        production::Command::FinishPrints {
+            actor: actor.to_string(),
+            at: now,
+        },
         "prints finished",
     )
-    .await?
-    {
-        return Err(wrong_state(&row, "mark finished"));
-    }
+    .await?;
     enqueue_status(
         lab,
         &mut tx,
@@ -565,9 +575,6 @@ pub async fn dispatch(lab: &Lab, number: &str, actor: &str) -> LabResult<Product
 
 async fn dispatch_in(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
     let row = row_by_reception(lab, number).await?;
-    if row.state != "printed" {
-        return Err(wrong_state(&row, "dispatch"));
-    }
     let order = order_of(&row)?;
     let now = lab.clock.now();
     let reception_number = ReceptionNumber::parse(&lab.rules().reception_number, number)?;
@@ -608,19 +615,16 @@ async fn dispatch_in(lab: &Lab, number: &str, actor: &str) -> LabResult<Producti
         None,
     )
     .map_err(|e| LabError::Internal(e.to_string()))?;
-    if !db::move_state(
+    reception::execute(
         &mut tx,
         &row.order_id,
-        &["printed"],
-        "dispatched",
-        now,
-        actor,
+        production::Command::Dispatch {
+            actor: actor.to_string(),
+            at: now,
+        },
         &format!("dispatched to {}", row.counter),
     )
-    .await?
-    {
-        return Err(wrong_state(&row, "dispatch"));
-    }
+    .await?;
     tx.enqueue(&[message]).await?;
     db::ledger_entry(
         &mut tx,
@@ -666,20 +670,28 @@ pub async fn reject(
 }
 
 async fn reject_in(lab: &Lab, number: &str, reason: &str, actor: &str) -> LabResult<ProductionRow> {
-    let reason = reason.trim();
-    if reason.is_empty() || reason.chars().count() > 500 {
-        return Err(LabError::BadRequest(
-            "a reason of 1 to 500 characters is needed".into(),
-        ));
-    }
     let row = row_by_reception(lab, number).await?;
-    if !["received", "printing", "printed"].contains(&row.state.as_str()) {
-        return Err(wrong_state(&row, "reject"));
-    }
     let order = order_of(&row)?;
     let now = lab.clock.now();
     let reception_number = ReceptionNumber::parse(&lab.rules().reception_number, number)?;
     let mut tx = lab.store.begin().await?;
+    let (_, events) = reception::execute(
+        &mut tx,
+        &row.order_id,
+        production::Command::Reject {
+            reason: reason.to_string(),
+            actor: actor.to_string(),
+            at: now,
+        },
+        reason.trim(),
+    )
+    .await?;
+    if events.is_empty() {
+        // Rejected before (a second click): nothing more to say.
+        tx.rollback().await?;
+        return row_by_reception(lab, number).await;
+    }
+    let reason = reason.trim();
     if let Some((mut loaded, _)) = lab.files.by_reception(&mut tx, &reception_number).await? {
         lab.files
             .execute(
@@ -693,19 +705,6 @@ async fn reject_in(lab: &Lab, number: &str, reason: &str, actor: &str) -> LabRes
             )
             .await?;
     }
-    if !db::move_state(
-        &mut tx,
-        &row.order_id,
-        &["received", "printing", "printed"],
-        "rejected",
-        now,
-        actor,
-        reason,
-    )
-    .await?
-    {
-        return Err(wrong_state(&row, "reject"));
-    }
     let refusal = Refusal {
         code: RejectCode::ByOperator,
         reason: format!("reception {number}: {reason}"),
@@ -713,7 +712,97 @@ async fn reject_in(lab: &Lab, number: &str, reason: &str, actor: &str) -> LabRes
     enqueue_rejection(lab, &mut tx, order.order, &order.sender, &refusal, None).await?;
     tx.commit().await?;
     lab.waker.wake();
+    // Effects follow the events: the jobs leave the hot folders now (the production loop
+    // retries what fails here).
+    if let Err(e) = withdraw_pending(lab).await {
+        tracing::warn!(reception = %number, error = %e, "jobs of a rejected reception not withdrawn yet; the production loop will retry");
+    }
     row_by_reception(lab, number).await
+}
+
+/// The marker a print station writes into a job folder it has taken (it prints from there).
+pub const TAKEN_MARKER: &str = "TAKEN";
+/// The marker the lab writes into a job folder the station has taken but must not print (or,
+/// if printed, must not hand over): the reception was rejected. Its text says why.
+pub const VOID_MARKER: &str = "VOID";
+
+/// What happened to one job folder when its reception's jobs were withdrawn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Withdrawn {
+    /// Not there (never written, or removed before).
+    Absent,
+    /// Removed before the station took it.
+    Removed,
+    /// The station had taken it: a void marker tells it not to print (or to discard the prints).
+    Voided,
+}
+
+/// Withdraws one job folder: removed when the station has not taken it, else voided.
+pub async fn withdraw_job(dir: &Path, reason: &str) -> std::io::Result<Withdrawn> {
+    if !tokio::fs::try_exists(dir).await? {
+        return Ok(Withdrawn::Absent);
+    }
+    let taken = tokio::fs::try_exists(dir.join(TAKEN_MARKER)).await?
+        || tokio::fs::try_exists(dir.join(DONE_MARKER)).await?;
+    if taken {
+        tokio::fs::write(
+            dir.join(VOID_MARKER),
+            format!("rejected by the lab: {reason}\n"),
+        )
+        .await?;
+        return Ok(Withdrawn::Voided);
+    }
+    match tokio::fs::remove_dir_all(dir).await {
+        Ok(()) => Ok(Withdrawn::Removed),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Withdrawn::Absent),
+        Err(e) => Err(e),
+    }
+}
+
+/// Withdraws the jobs of every rejected reception still waiting for it; returns how many
+/// receptions were done. Run after a rejection commits and by the production loop.
+pub async fn withdraw_pending(lab: &Lab) -> LabResult<usize> {
+    let mut tx = lab.store.begin().await?;
+    let pending = db::pending_withdrawals(&mut tx, 100).await?;
+    let mut work = Vec::with_capacity(pending.len());
+    for p in pending {
+        let row = db::production_by_order(&mut tx, &p.order_id).await?;
+        let queue = db::queue_of(&mut tx, &p.order_id).await?;
+        work.push((p, row, queue));
+    }
+    tx.rollback().await?;
+    let mut done = 0;
+    for (p, row, queue) in work {
+        let Some(row) = row else { continue };
+        let mut removed = 0;
+        let mut voided = Vec::new();
+        for q in &queue {
+            let Some(printer) = lab.printer(&q.printer) else {
+                continue;
+            };
+            let folder = job_folder_name(&row.reception_number, &q.size);
+            match withdraw_job(&printer.config.hot_folder.join(&folder), &p.reason).await? {
+                Withdrawn::Removed => removed += 1,
+                Withdrawn::Voided => voided.push(format!("{folder} on {}", printer.config.name)),
+                Withdrawn::Absent => {}
+            }
+        }
+        let outcome = if voided.is_empty() {
+            format!("{removed} job folder(s) taken off the hot folders")
+        } else {
+            tracing::warn!(reception = %row.reception_number, folders = ?voided,
+                "a rejected reception's jobs were already taken by the print station: voided");
+            format!(
+                "the print station had taken {}: marked VOID; take those prints out of the output",
+                voided.join(", ")
+            )
+        };
+        let mut tx = lab.store.begin().await?;
+        db::withdrawal_done(&mut tx, &p.order_id, &outcome, lab.clock.now()).await?;
+        tx.commit().await?;
+        done += 1;
+    }
+    Ok(done)
 }
 
 /// Looks at the hot folders of every reception that is printing: when each of its job folders
@@ -751,7 +840,8 @@ pub async fn poll_done_markers(lab: &Lab) -> LabResult<usize> {
         if all {
             match finished(lab, &row.reception_number, "print station (done-marker)").await {
                 Ok(_) => done += 1,
-                Err(LabError::Conflict(_)) => {}
+                // Moved on meanwhile (finished by hand, rejected).
+                Err(LabError::Refused(_)) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -8,10 +8,12 @@ use reprint_bus::directory::{PriceLine, SiteAnnouncement};
 use reprint_bus::request::RpcError;
 use reprint_bus::subjects;
 use reprint_domain::file::UserFile;
+use reprint_domain::order_check::check_order;
+use reprint_domain::protocol::RejectCode;
 use reprint_domain::protocol::{
     CatalogProduct, CatalogReply, LocaleReply, QuoteReply, QuoteRequest, order_items,
 };
-use reprint_domain::{DomainError, Money, PrintSize, SiteKind, Telephone, determine_charge};
+use reprint_domain::{DomainError, Money, PrintSize, SiteKind, determine_charge};
 use reprint_site::Identity;
 
 use crate::error::LabError;
@@ -24,6 +26,10 @@ fn rpc_error(e: LabError) -> RpcError {
             "unknown_size",
             format!("this lab does not print size {size}"),
         ),
+        LabError::Order(e) if e.code() == RejectCode::UnknownSize => {
+            RpcError::new("unknown_size", e.to_string())
+        }
+        LabError::Order(e) => RpcError::bad_request(e.to_string()),
         LabError::Domain(d) => RpcError::bad_request(d.to_string()),
         LabError::BadRequest(m) => RpcError::bad_request(m),
         other => {
@@ -39,14 +45,8 @@ pub async fn quote(lab: Lab, req: QuoteRequest) -> Result<QuoteReply, RpcError> 
 }
 
 async fn quote_inner(lab: &Lab, req: QuoteRequest) -> Result<QuoteReply, LabError> {
-    Telephone::parse(&req.customer.telephone)?;
-    for item in &req.items {
-        if lab.printer_for(item.size).is_none() {
-            return Err(LabError::Domain(DomainError::UnknownSize {
-                size: item.size.to_string(),
-            }));
-        }
-    }
+    // The one order check: a quote refuses what the order would be refused for, in its words.
+    check_order(&req.customer, &req.items, &|size| lab.prints_size(size))?;
     let who = Identity::from_customer(&req.customer)?;
     // Read only: the transaction is rolled back.
     let mut tx = lab.store.begin().await?;

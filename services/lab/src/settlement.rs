@@ -17,7 +17,9 @@ use serde::Serialize;
 use crate::db;
 use crate::error::LabError;
 use crate::orders::enqueue_status;
+use crate::reception;
 use crate::state::Lab;
+use reprint_domain::production;
 
 pub async fn collection(
     lab: &Lab,
@@ -51,16 +53,26 @@ pub async fn collection(
             )
             .await?;
     }
-    let moved = db::move_state(
+    let moved = match reception::execute(
         tx,
         &order,
-        &["dispatched", "printed", "printing", "received"],
-        "collected",
-        c.collected_at,
-        &format!("counter {}", c.counter),
+        production::Command::RecordCollected {
+            actor: format!("counter {}", c.counter),
+            at: c.collected_at,
+        },
         &format!("collected, lab charge {}", c.lab_charge),
     )
-    .await?;
+    .await
+    {
+        Ok((_, events)) => !events.is_empty(),
+        // Collected for a reception that was never made: the money is real, the ledger keeps
+        // it; the reception stays where it is.
+        Err(LabError::Refused(e)) => {
+            tracing::warn!(order = %order, error = %e, "a collection of a reception not made");
+            false
+        }
+        Err(e) => return Err(e),
+    };
     if moved {
         let orders = lab.metrics.orders.clone();
         tx.after_commit(move || orders.with_label_values(&["collected"]).inc());
@@ -109,16 +121,24 @@ pub async fn settlement(
     if !fresh {
         return Ok(());
     }
-    let moved = db::move_state(
+    let moved = match reception::execute(
         tx,
         &order,
-        &["collected", "dispatched"],
-        "settled",
-        s.at,
-        &format!("counter {}", s.counter),
+        production::Command::RecordSettled {
+            actor: format!("counter {}", s.counter),
+            at: s.at,
+        },
         &format!("settled {}", s.amount),
     )
-    .await?;
+    .await
+    {
+        Ok((_, events)) => !events.is_empty(),
+        Err(LabError::Refused(e)) => {
+            tracing::warn!(order = %order, error = %e, "a settlement of a reception not dispatched");
+            false
+        }
+        Err(e) => return Err(e),
+    };
     if !moved {
         // Paid again for an order settled before (the ledger has the payment): no new stage.
         tracing::info!(order = %order, settlement = %s.settlement, "another settlement of a settled order");

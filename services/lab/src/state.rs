@@ -1,9 +1,8 @@
 //! What every part of the lab shares: its rules and files, the store, NATS, the printers, the
 //! clock. Cheap to clone (one `Arc`).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use reprint_bus::directory::Directory;
 use reprint_bus::objects::Images;
 use reprint_bus::relay::RelayWaker;
@@ -74,6 +73,13 @@ impl Lab {
         self.printers
             .iter()
             .find(|p| p.config.sizes.contains(&size))
+    }
+
+    /// Whether this lab prints `size`: priced (when it charges per print) and on a printer.
+    /// What the order check asks of the lab (`reprint_domain::order_check`).
+    pub fn prints_size(&self, size: reprint_domain::PrintSize) -> bool {
+        (!self.rules().prices.charges_prints() || self.rules().prices.print_price(size).is_ok())
+            && self.printer_for(size).is_some()
     }
 }
 
