@@ -16,8 +16,9 @@
 //!   estimated finish. It may be overtaken by the delivery itself; then it changes nothing.
 //! - **Parcel arrived** (the lab's `DeliveryDispatched`): the prints are at the counter with the
 //!   lab's file extract. For an internet order (Fig. 1) this is the first the counter hears of
-//!   it. The counter fills in the lab's amounts, and the order is **ready for pickup** with the
-//!   amount due (the lab's charge plus the counter's).
+//!   it (its reception is opened in the counter's file then).
+//! - **Ready for pickup**: the counter filled the lab's amounts into its reception (S408); the
+//!   amount due is the lab's charge plus the counter's.
 //! - **Collected**: staff take one payment of the amount due and hand the prints over; only an
 //!   order ready for pickup, once.
 //! - **Settled**: the counter pays the lab its share of a collected order.
@@ -173,12 +174,16 @@ pub enum Command {
         estimated_finish: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
     },
-    /// The lab's parcel arrived (its `DeliveryDispatched`); `amount_due` is the lab's charge
-    /// plus the counter's, as the counter's reception now holds them.
+    /// The lab's parcel arrived (its `DeliveryDispatched`).
     ReceiveDelivery {
         route: Route,
         lab: SiteId,
         lab_reception: String,
+        at: DateTime<Utc>,
+    },
+    /// The lab's amounts are in the counter's reception: the amount due is the lab's charge
+    /// plus the counter's.
+    MakeReady {
         amount_due: Money,
         at: DateTime<Utc>,
     },
@@ -372,17 +377,13 @@ pub fn decide(o: &CounterOrder, command: Command) -> Result<Vec<Event>, CounterO
                 route: Route::Internet,
                 lab,
                 lab_reception,
-                amount_due,
                 at,
-            } => Ok(vec![
-                Event::DeliveryArrived {
-                    route: Route::Internet,
-                    lab,
-                    lab_reception,
-                    at,
-                },
-                Event::ReadyForPickup { amount_due, at },
-            ]),
+            } => Ok(vec![Event::DeliveryArrived {
+                route: Route::Internet,
+                lab,
+                lab_reception,
+                at,
+            }]),
             _ => Err(CounterOrderError::NotTakenIn),
         };
     };
@@ -415,25 +416,26 @@ pub fn decide(o: &CounterOrder, command: Command) -> Result<Vec<Event>, CounterO
             route,
             lab,
             lab_reception,
-            amount_due,
             at,
         } => match state {
             S::Placed | S::Received => {
                 from_its_lab(&lab)?;
-                Ok(vec![
-                    Event::DeliveryArrived {
-                        route,
-                        lab,
-                        lab_reception,
-                        at,
-                    },
-                    Event::ReadyForPickup { amount_due, at },
-                ])
+                Ok(vec![Event::DeliveryArrived {
+                    route,
+                    lab,
+                    lab_reception,
+                    at,
+                }])
             }
-            S::Arrived => Ok(vec![Event::ReadyForPickup { amount_due, at }]),
             // The same parcel again (a redelivered message, the dispatch sent twice).
-            S::ReadyForPickup | S::Collected | S::Settled => Ok(vec![]),
+            S::Arrived | S::ReadyForPickup | S::Collected | S::Settled => Ok(vec![]),
             S::Rejected | S::Cancelled => Err(withdrawn("receiving its prints")),
+        },
+        Command::MakeReady { amount_due, at } => match state {
+            S::Arrived => Ok(vec![Event::ReadyForPickup { amount_due, at }]),
+            S::ReadyForPickup | S::Collected | S::Settled => Ok(vec![]),
+            S::Placed | S::Received => Err(CounterOrderError::NotArrived { state }),
+            S::Rejected | S::Cancelled => Err(withdrawn("making it ready for pickup")),
         },
         Command::Collect {
             method,
@@ -611,6 +613,12 @@ mod tests {
             route,
             lab: lab_a(),
             lab_reception: "B0000456".into(),
+            at: at(14),
+        }
+    }
+
+    fn make_ready() -> Command {
+        Command::MakeReady {
             amount_due: yen(890),
             at: at(14),
         }
@@ -672,16 +680,15 @@ mod tests {
                 at: at(10),
             },
             delivery(Route::CounterMedium),
+            make_ready(),
             collect(),
             settle(),
         ];
         let expected = [
             vec![CounterOrderState::Placed],
             vec![CounterOrderState::Received],
-            vec![
-                CounterOrderState::Arrived,
-                CounterOrderState::ReadyForPickup,
-            ],
+            vec![CounterOrderState::Arrived],
+            vec![CounterOrderState::ReadyForPickup],
             vec![CounterOrderState::Collected],
             vec![CounterOrderState::Settled],
         ];
@@ -703,15 +710,14 @@ mod tests {
     fn an_internet_order_is_first_heard_of_when_its_parcel_arrives() {
         // Fig. 1: the delivery counter knows nothing of the order until the lab dispatches it.
         let events = decide(&CounterOrder::default(), delivery(Route::Internet)).unwrap();
-        assert_eq!(
-            events,
-            vec![arrived(Route::Internet), ready()],
-            "arrived, and ready for pickup with the amount due"
-        );
+        assert_eq!(events, vec![arrived(Route::Internet)]);
         let o = events.iter().fold(CounterOrder::default(), evolve);
-        assert_eq!(o.state, Some(CounterOrderState::ReadyForPickup));
+        assert_eq!(o.state, Some(CounterOrderState::Arrived));
         assert_eq!(o.route, Some(Route::Internet));
         assert_eq!(o.lab, Some(lab_a()));
+        let events = decide(&o, make_ready()).unwrap();
+        assert_eq!(events, vec![ready()], "ready with the amount due");
+        let o = events.iter().fold(o, evolve);
         assert_eq!(
             state_after(o.clone(), collect()),
             Some(CounterOrderState::Collected)
@@ -723,7 +729,7 @@ mod tests {
         let o = given(&[taken_in()]);
         assert_eq!(
             state_after(o, delivery(Route::CounterMedium)),
-            Some(CounterOrderState::ReadyForPickup)
+            Some(CounterOrderState::Arrived)
         );
         let o = given(&[taken_in(), arrived(Route::CounterMedium), ready()]);
         assert_eq!(
@@ -744,9 +750,24 @@ mod tests {
     fn an_arrived_parcel_becomes_ready() {
         let o = given(&[taken_in(), lab_received(), arrived(Route::CounterMedium)]);
         assert_eq!(o.state.unwrap().stage(), Stage::Dispatched);
+        assert_eq!(decide(&o, make_ready()), Ok(vec![ready()]));
         assert_eq!(
             decide(&o, delivery(Route::CounterMedium)),
-            Ok(vec![ready()])
+            Ok(vec![]),
+            "the parcel arrived once"
+        );
+        for waiting in [given(&[taken_in()]), given(&[taken_in(), lab_received()])] {
+            let e = decide(&waiting, make_ready()).unwrap_err();
+            assert!(matches!(e, CounterOrderError::NotArrived { .. }), "{e}");
+        }
+        assert_eq!(
+            decide(&CounterOrder::default(), make_ready()),
+            Err(CounterOrderError::NotTakenIn)
+        );
+        assert_eq!(
+            decide(&given(&[arrived(Route::Internet), ready()]), make_ready()),
+            Ok(vec![]),
+            "ready once"
         );
     }
 
@@ -821,6 +842,7 @@ mod tests {
                 at: at(10),
             },
             delivery(Route::CounterMedium),
+            make_ready(),
             collect(),
             settle(),
             reject(),
@@ -875,6 +897,10 @@ mod tests {
                     action: "receiving its prints",
                     ..
                 })
+            ));
+            assert!(matches!(
+                decide(&withdrawn, make_ready()),
+                Err(CounterOrderError::Withdrawn { .. })
             ));
         }
     }
@@ -984,7 +1010,6 @@ mod tests {
                 route: Route::CounterMedium,
                 lab: SiteId::parse("lab-b").unwrap(),
                 lab_reception: "B0000001".into(),
-                amount_due: yen(890),
                 at: at(14),
             },
         )

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
 use reprint_domain::Charge;
+use reprint_domain::counter_order::CounterOrderState;
 use reprint_service::problem::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
@@ -152,7 +153,8 @@ pub struct OrderDto {
     pub lab_reception: Option<String>,
     pub route: String,
     pub customer_name: String,
-    /// placed, received, ready, collected, rejected
+    /// placed, received, arrived, ready_for_pickup, collected, settled, rejected, cancelled
+    /// (`reprint_domain::counter_order::CounterOrderState`)
     pub state: String,
     pub received_at: Option<DateTime<Utc>>,
     pub expected_ready: Option<DateTime<Utc>>,
@@ -449,7 +451,8 @@ pub async fn run_intake(state: &AppState, upload: IntakeUpload) -> Result<Intake
     })
     .await
     .map_err(|e| CounterError::Internal(format!("medium reader: {e}")))??;
-    intake::take_in(&counter, &request, &medium, Utc::now()).await
+    let now = counter.clock.now();
+    intake::take_in(&counter, &request, &medium, now).await
 }
 
 // ---------- handlers ----------
@@ -503,17 +506,17 @@ async fn post_intake(
 async fn arrivals(State(state): State<AppState>, _staff: ApiStaff) -> Result<Json<ArrivalsReply>> {
     let c = &state.counter;
     Ok(Json(ArrivalsReply {
-        ready: pickup::orders_in(c, &["ready"], 500)
+        ready: pickup::orders_in(c, &[CounterOrderState::ReadyForPickup], 500)
             .await?
             .iter()
             .map(OrderDto::from)
             .collect(),
-        awaiting: pickup::orders_in(c, &["placed", "received"], 500)
+        awaiting: pickup::orders_in(c, &CounterOrderState::AWAITING, 500)
             .await?
             .iter()
             .map(OrderDto::from)
             .collect(),
-        notices: pickup::orders_in(c, &["rejected"], 100)
+        notices: pickup::orders_in(c, &[CounterOrderState::Rejected], 100)
             .await?
             .iter()
             .map(OrderDto::from)
@@ -568,7 +571,7 @@ async fn collect(
             tendered: body.tendered,
         },
         &staff.0.user,
-        Utc::now(),
+        state.counter.clock.now(),
     )
     .await?;
     Ok(Json(ReceiptReply::from(&receipt)))
@@ -576,7 +579,7 @@ async fn collect(
 
 pub fn parse_date(state: &AppState, date: Option<&str>) -> Result<NaiveDate> {
     match date.map(str::trim).filter(|d| !d.is_empty()) {
-        None => Ok(takings::today(&state.counter, Utc::now())),
+        None => Ok(takings::today(&state.counter, state.counter.clock.now())),
         Some(d) => NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .map_err(|_| CounterError::Invalid(format!("date {d:?} is not YYYY-MM-DD"))),
     }

@@ -13,8 +13,9 @@ use crate::error::CounterError;
 pub const ROLE: &str = "counter-staff";
 const TTL_SECS: i64 = 12 * 60 * 60;
 
-fn now_unix() -> i64 {
-    chrono::Utc::now().timestamp()
+/// Seconds since the epoch on the counter's clock.
+fn now_unix(state: &AppState) -> i64 {
+    state.counter.clock.now().timestamp()
 }
 
 /// Checks a log-in; returns the session.
@@ -24,7 +25,7 @@ pub fn log_in(
     password: &str,
     client: &str,
 ) -> Result<Session, CounterError> {
-    let now = now_unix();
+    let now = now_unix(state);
     if !state.limiter.allow(&format!("name:{name}"), now)
         || !state.limiter.allow(&format!("client:{client}"), now)
     {
@@ -54,7 +55,7 @@ impl FromRequestParts<AppState> for ApiStaff {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        auth::session_from_headers(&parts.headers, &state.key, now_unix())
+        auth::session_from_headers(&parts.headers, &state.key, now_unix(state))
             .map(ApiStaff)
             .ok_or_else(|| CounterError::Unauthorized("log in at POST /api/v1/login first".into()))
     }
@@ -66,7 +67,7 @@ impl FromRequestParts<AppState> for PageStaff {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        auth::session_from_headers(&parts.headers, &state.key, now_unix())
+        auth::session_from_headers(&parts.headers, &state.key, now_unix(state))
             .map(PageStaff)
             .ok_or_else(|| Redirect::to("/login").into_response())
     }

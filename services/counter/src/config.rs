@@ -69,6 +69,22 @@ pub struct LabLink {
     /// estimate replaces it when its reception record arrives).
     #[serde(default = "default_turnaround")]
     pub turnaround_hours: u32,
+    /// The print sizes the lab makes, as it announces them in the site directory (`["L",
+    /// "2L"]`); intake refuses any other size in the lab's own words. Empty (the default): every
+    /// print size is taken and the lab checks on receipt.
+    #[serde(default)]
+    pub sizes: Vec<reprint_domain::PrintSize>,
+}
+
+impl LabLink {
+    /// The sizes intake takes for this lab.
+    pub fn prints(&self) -> Vec<reprint_domain::PrintSize> {
+        if self.sizes.is_empty() {
+            reprint_domain::PrintSize::ALL.to_vec()
+        } else {
+            self.sizes.clone()
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

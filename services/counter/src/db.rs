@@ -4,8 +4,12 @@
 //! the object store, and the trace each order is in (`counter_traces`: the W3C `traceparent`
 //! of the span that took it in or received its delivery, so that the pickup and the settlement
 //! continue the order's trace). Plain SQL both SQLite and Postgres understand.
+//!
+//! `counter_orders` is the projection of the orders' events (`crate::order`): its `state` is
+//! written only from `reprint_domain::counter_order`'s typed state, never by hand.
 
 use reprint_bus::trace::TraceContext;
+use reprint_domain::counter_order::CounterOrderState;
 use reprint_eventstore::sql;
 use reprint_eventstore::{Store, Transaction};
 
@@ -70,8 +74,25 @@ const SCHEMA: &[&str] = &[
 
 /// Creates the tables (idempotent).
 pub async fn migrate(store: &Store) -> Result<(), reprint_eventstore::Error> {
-    sql::migrate(store, SCHEMA).await
+    sql::migrate(store, SCHEMA).await?;
+    // Counters before the typed state (`reprint_domain::counter_order`) wrote `ready` for the
+    // protocol's `ready_for_pickup`: the word is renamed once, the order stays where it was.
+    let mut tx = store.begin().await?;
+    sql::exec(
+        tx.conn(),
+        "UPDATE counter_orders SET state = $1 WHERE state = $2",
+        &[
+            CounterOrderState::ReadyForPickup.as_str().into(),
+            LEGACY_READY.into(),
+        ],
+    )
+    .await
+    .map_err(reprint_eventstore::Error::Database)?;
+    tx.commit().await
 }
+
+/// What `counter_orders.state` held for an order ready for pickup before the state was typed.
+const LEGACY_READY: &str = "ready";
 
 /// Remembers that the order's work goes on in the current span's trace (its child).
 pub async fn save_trace(tx: &mut Transaction, order: &str) -> Result<(), sqlx::Error> {

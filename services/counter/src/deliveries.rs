@@ -11,11 +11,11 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use futures::future::BoxFuture;
 use reprint_bus::consumer::{Handler, HandlerError, Incoming};
 use reprint_bus::subjects::{Subject, Topic};
-use reprint_domain::file::{Command, OpenReception, Route};
+use reprint_domain::counter_order::{Command as OrderCommand, CounterOrderError};
+use reprint_domain::file::{Command, OpenReception, ReceptionState, Route};
 use reprint_domain::protocol::{DeliveryDispatched, OrderRejected, ReceptionRecorded, Stage};
 use reprint_domain::{ReceptionNumber, Telephone};
 use reprint_eventstore::Transaction;
@@ -26,6 +26,7 @@ use reprint_eventstore::sql::{self, Arg};
 use crate::db;
 use crate::error::CounterError;
 use crate::messages;
+use crate::order::{self, Opening};
 use crate::state::Counter;
 
 /// The consumer's handler.
@@ -78,25 +79,22 @@ impl Handler for Deliveries {
 }
 
 async fn reception_recorded(
-    _c: &Counter,
+    c: &Counter,
     tx: &mut Transaction,
     m: ReceptionRecorded,
 ) -> Result<(), CounterError> {
-    let n = sql::exec(
-        tx.conn(),
-        "UPDATE counter_orders SET lab_reception = $2, lab_estimated_finish = $3, state = CASE WHEN state = 'placed' THEN 'received' ELSE state END, updated_at = $4 WHERE order_id = $1",
-        &[
-            Arg::from(m.order.to_string()),
-            Arg::from(m.extract.reception.number.to_string()),
-            Arg::from(m.estimated_finish.map(sql::ts)),
-            Arg::from(sql::ts(Utc::now())),
-        ],
-    )
-    .await?;
-    if n == 0 {
-        tracing::warn!(order = %m.order, "reception record for an order this counter did not place; ignored");
+    let command = OrderCommand::RecordLabReception {
+        lab_reception: m.extract.reception.number.to_string(),
+        estimated_finish: m.estimated_finish,
+        at: c.clock.now(),
+    };
+    match order::execute(tx, &m.order.to_string(), command, None).await {
+        Err(CounterError::Refused(CounterOrderError::NotTakenIn)) => {
+            tracing::warn!(order = %m.order, "reception record for an order this counter did not place; ignored");
+            Ok(())
+        }
+        other => other.map(|_| ()),
     }
-    Ok(())
 }
 
 async fn order_rejected(
@@ -104,33 +102,44 @@ async fn order_rejected(
     tx: &mut Transaction,
     m: OrderRejected,
 ) -> Result<(), CounterError> {
-    let Some((mut file, reception)) = c.files.by_order(tx, m.order).await? else {
-        tracing::warn!(order = %m.order, "rejection of an order this counter did not place; ignored");
-        return Ok(());
-    };
     let reason = format!(
         "rejected by {} ({:?}): {}",
         c.lab_name(m.lab.as_str()),
         m.code,
         m.reason
     );
-    c.files
-        .execute(
-            tx,
-            &mut file,
-            Command::Cancel {
-                number: reception.number.clone(),
-                reason: reason.clone(),
-                at: m.at,
-            },
-        )
-        .await?;
-    sql::exec(
-        tx.conn(),
-        "UPDATE counter_orders SET state = 'rejected', notice = $2, updated_at = $3 WHERE order_id = $1",
-        &[Arg::from(m.order.to_string()), Arg::from(reason), Arg::from(sql::ts(m.at))],
-    )
-    .await?;
+    let command = OrderCommand::Reject {
+        code: m.code,
+        reason: reason.clone(),
+        at: m.at,
+    };
+    let events = match order::execute(tx, &m.order.to_string(), command, None).await {
+        Err(CounterError::Refused(CounterOrderError::NotTakenIn)) => {
+            tracing::warn!(order = %m.order, "rejection of an order this counter did not place; ignored");
+            return Ok(());
+        }
+        other => other?.1,
+    };
+    if events.is_empty() {
+        // Rejected already, or the lab's answer to the counter's own cancellation.
+        return Ok(());
+    }
+    // The counter's reception of a rejected order is cancelled in its user file.
+    if let Some((mut file, reception)) = c.files.by_order(tx, m.order).await?
+        && reception.state == ReceptionState::Open
+    {
+        c.files
+            .execute(
+                tx,
+                &mut file,
+                Command::Cancel {
+                    number: reception.number.clone(),
+                    reason,
+                    at: m.at,
+                },
+            )
+            .await?;
+    }
     // The order may still be held for its images (a rejection cannot come before the order
     // was sent, but a held copy must never go out after it).
     sql::exec(
@@ -157,6 +166,8 @@ async fn delivery_dispatched(
             m.counter, rules.site
         )));
     }
+    let now = c.clock.now();
+    let order_id = m.order.to_string();
     let lab_charge = m.extract.reception.charge.clone();
     let own = match &m.counter_reception {
         Some(number) => {
@@ -165,7 +176,7 @@ async fn delivery_dispatched(
         }
         None => c.files.by_order(tx, m.order).await?,
     };
-    let (mut file, reception, route) = match own {
+    let (mut file, reception, route, opening) = match own {
         Some((file, reception)) => {
             if reception.order != m.order {
                 return Err(CounterError::Invalid(format!(
@@ -174,7 +185,7 @@ async fn delivery_dispatched(
                 )));
             }
             let route = reception.route;
-            (file, reception, route)
+            (file, reception, route, None)
         }
         None => {
             // Fig. 1: the counter's user registration is completed now, when the lab asks it
@@ -215,23 +226,33 @@ async fn delivery_dispatched(
                 .user
                 .clone()
                 .ok_or_else(|| CounterError::Internal("registered file without user".into()))?;
-            sql::exec(
-                tx.conn(),
-                "INSERT INTO counter_orders (order_id, reception_number, registration_number, route, lab, customer_name, telephone, state, received_at, updated_at) VALUES ($1, $2, $3, 'internet', $4, $5, $6, 'received', $7, $7) ON CONFLICT (order_id) DO NOTHING",
-                &[
-                    Arg::from(m.order.to_string()),
-                    Arg::from(reception.number.to_string()),
-                    Arg::from(file.registration_number.to_string()),
-                    Arg::from(m.lab.to_string()),
-                    Arg::from(user.name),
-                    Arg::from(user.telephone.as_str()),
-                    Arg::from(sql::ts(m.dispatched_at)),
-                ],
-            )
-            .await?;
-            (file, reception, Route::Internet)
+            let opening = Opening {
+                reception_number: reception.number.to_string(),
+                registration_number: file.registration_number.to_string(),
+                customer_name: user.name,
+                telephone: user.telephone.as_str().to_string(),
+                received_at: m.dispatched_at,
+                expected_ready: None,
+            };
+            (file, reception, Route::Internet, Some(opening))
         }
     };
+    // The parcel is here (for an internet order, the first the counter hears of it).
+    let arrival = OrderCommand::ReceiveDelivery {
+        route,
+        lab: m.lab.clone(),
+        lab_reception: m.extract.reception.number.to_string(),
+        at: now,
+    };
+    match order::execute(tx, &order_id, arrival, opening.as_ref()).await {
+        Ok(_) => {}
+        Err(CounterError::Refused(e @ CounterOrderError::Withdrawn { .. })) => {
+            // Rejected or cancelled before the parcel came: nothing to hand over or fill in.
+            tracing::warn!(order = %m.order, refusal = %e, "delivery for an order that is no longer open; ignored");
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    }
     match c
         .files
         .execute(
@@ -252,24 +273,26 @@ async fn delivery_dispatched(
         }
         Err(e) => return Err(e.into()),
     }
-    let now = Utc::now();
-    // Only the first arrival moves the order to ready (and sets its arrival time); the same
-    // dispatch again under another message id, while the order waits, changes nothing here.
-    let arrived = sql::exec(
-        tx.conn(),
-        "UPDATE counter_orders SET state = 'ready', lab_reception = $2, arrived_at = $3, updated_at = $3 WHERE order_id = $1 AND state <> 'ready'",
-        &[
-            Arg::from(m.order.to_string()),
-            Arg::from(m.extract.reception.number.to_string()),
-            Arg::from(sql::ts(now)),
-        ],
-    )
-    .await?;
-    // The pickup and the settlement continue this trace.
-    db::save_trace(tx, &m.order.to_string()).await?;
     let lab_name = c.lab_name(m.lab.as_str());
     let due =
         messages::amount_due_charge(&lab_name, &lab_charge, &c.config.name, &reception.charge)?;
+    // Only the first arrival makes the order ready (and sets its arrival time); the same
+    // dispatch again under another message id, while the order waits, changes nothing here.
+    let (_, ready) = order::execute(
+        tx,
+        &order_id,
+        OrderCommand::MakeReady {
+            amount_due: due.total,
+            at: now,
+        },
+        None,
+    )
+    .await?;
+    if ready.is_empty() {
+        return Ok(());
+    }
+    // The pickup and the settlement continue this trace.
+    db::save_trace(tx, &order_id).await?;
     tx.enqueue(&[messages::status(
         &rules.site,
         m.order,
@@ -288,10 +311,11 @@ async fn delivery_dispatched(
         Some(due),
     )?])
     .await?;
-    c.relay.wake();
-    if arrived > 0 {
-        let orders = c.metrics.orders.clone();
-        tx.after_commit(move || orders.with_label_values(&["ready_for_pickup"]).inc());
-    }
+    let orders = c.metrics.orders.clone();
+    let relay = c.relay.clone();
+    tx.after_commit(move || {
+        relay.wake();
+        orders.with_label_values(&["ready_for_pickup"]).inc();
+    });
     Ok(())
 }

@@ -22,6 +22,13 @@ pub enum CounterError {
     /// The domain refused (a wrong number, a quantity, a state).
     #[error("{0}")]
     Domain(#[from] reprint_domain::DomainError),
+    /// The order check refused a walk-in order, in the lab's own words (a size, a quantity, an
+    /// edit, the customer's name or telephone).
+    #[error("{0}")]
+    Order(#[from] reprint_domain::OrderError),
+    /// The counter's order refused a step of its life (not arrived, collected already, ...).
+    #[error("{0}")]
+    Refused(#[from] reprint_domain::counter_order::CounterOrderError),
     /// Nothing here by that number.
     #[error("{0}")]
     NotFound(String),
@@ -82,7 +89,10 @@ impl CounterError {
                 _ => p(StatusCode::UNPROCESSABLE_ENTITY, m.kind()),
             },
             CounterError::Invalid(_) => p(StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            CounterError::Domain(_) => p(StatusCode::UNPROCESSABLE_ENTITY, "refused"),
+            // The one mapping of domain refusals: invalid 422, not found 404, conflict 409.
+            CounterError::Domain(e) => Problem::refused(e),
+            CounterError::Order(e) => Problem::refused(e),
+            CounterError::Refused(e) => Problem::refused(e),
             CounterError::NotFound(_) => p(StatusCode::NOT_FOUND, "not_found"),
             CounterError::ForeignSlip(_) => p(StatusCode::UNPROCESSABLE_ENTITY, "foreign_slip"),
             CounterError::Conflict(_) => p(StatusCode::CONFLICT, "conflict"),

@@ -6,10 +6,12 @@
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use reprint_bus::subjects;
+use reprint_domain::counter_order::Command as OrderCommand;
 use reprint_domain::extract::{self, FileExtract};
 use reprint_domain::file::{OpenReception, Route};
+use reprint_domain::order_check::{check_customer, check_items, check_order};
 use reprint_domain::protocol::{Customer, OrderPlaced, PlacedItem, Sender, Stage};
-use reprint_domain::{Charge, OrderId, OrderItem, PrintSize, ReceptionNumber, SiteKind, Telephone};
+use reprint_domain::{Charge, ImageId, OrderId, OrderItem, PrintSize, ReceptionNumber, SiteKind};
 use reprint_site::Identity;
 
 use reprint_eventstore::sql::{self, Arg};
@@ -18,6 +20,7 @@ use crate::db;
 use crate::error::{CounterError, Result};
 use crate::medium::Medium;
 use crate::messages;
+use crate::order::{self, Opening};
 use crate::state::{Counter, RETRIES};
 
 /// Who hands the medium over.
@@ -58,28 +61,36 @@ pub struct Intake {
 
 /// Checks what staff typed before the medium is read.
 pub fn check_request(counter: &Counter, req: &IntakeRequest) -> Result<(Identity, PrintSize)> {
-    let name = req.customer.name.trim();
-    if name.is_empty() {
+    if req.customer.name.trim().is_empty() {
         return Err(CounterError::Invalid(
             "the customer's name is missing".into(),
         ));
     }
-    let telephone = Telephone::parse(&req.customer.telephone)?;
-    if counter.config.lab(&req.lab).is_none() {
+    // The customer as the order check takes them (the same words at every door).
+    let (name, telephone) = check_customer(&customer_of(req))?;
+    let Some(lab) = counter.config.lab(&req.lab) else {
         let known: Vec<&str> = counter.config.labs.iter().map(|l| l.id.as_str()).collect();
         return Err(CounterError::Invalid(format!(
             "lab {:?} is not one this counter works with ({})",
             req.lab,
             known.join(", ")
         )));
-    }
+    };
     let size = PrintSize::parse(req.size.trim())?;
-    if req.quantity == 0 || req.quantity > 999 {
-        return Err(CounterError::Invalid(format!(
-            "quantity {} is not between 1 and 999",
-            req.quantity
-        )));
-    }
+    // Before the medium is read: the size and the prints of each image that staff chose, in
+    // the lab's words (the lines of the medium are checked again once read).
+    check_items(
+        &[PlacedItem {
+            image: ImageId::of_bytes(b""),
+            name: "each image".into(),
+            size,
+            quantity: req.quantity,
+            edits: None,
+            perceptual_hash: None,
+            history: vec![],
+        }],
+        &lab.prints(),
+    )?;
     let nonempty = |s: &Option<String>| {
         s.as_ref()
             .map(|s| s.trim().to_string())
@@ -88,7 +99,7 @@ pub fn check_request(counter: &Counter, req: &IntakeRequest) -> Result<(Identity
     Ok((
         Identity {
             registration_number: nonempty(&req.customer.registration_number),
-            name: name.to_string(),
+            name,
             telephone,
             address: nonempty(&req.customer.address),
             email: nonempty(&req.customer.email),
@@ -97,7 +108,34 @@ pub fn check_request(counter: &Counter, req: &IntakeRequest) -> Result<(Identity
     ))
 }
 
-/// Takes a walk-in order: spools the images, then in one transaction finds or registers the
+/// The customer as an order names them, from what staff typed.
+fn customer_of(req: &IntakeRequest) -> Customer {
+    Customer {
+        name: req.customer.name.clone(),
+        telephone: req.customer.telephone.clone(),
+        address: None,
+        email: None,
+        registration_number: None,
+    }
+}
+
+/// The lines of a walk-in order as the lab gets them (no edits at the counter yet).
+fn placed_items(items: &[OrderItem]) -> Vec<PlacedItem> {
+    items
+        .iter()
+        .map(|i| PlacedItem {
+            image: i.image,
+            name: i.name.clone(),
+            size: i.size,
+            quantity: i.quantity,
+            edits: None,
+            perceptual_hash: None,
+            history: vec![],
+        })
+        .collect()
+}
+
+/// Takes a walk-in order: checks it (`check_order`), spools the images, then in one transaction finds or registers the
 /// customer, opens the reception, writes the order for the lab (held until its images are in
 /// the object store) and the status `placed`.
 pub async fn take_in(
@@ -118,6 +156,13 @@ pub async fn take_in(
             quantity,
         })
         .collect();
+    // The one order check, before anything is spooled or charged: what the lab would refuse
+    // is refused here, in its words.
+    let lab = counter
+        .config
+        .lab(&req.lab)
+        .ok_or_else(|| CounterError::Invalid(format!("unknown lab {:?}", req.lab)))?;
+    check_order(&customer_of(req), &placed_items(&items), &lab.prints())?;
     for img in &medium.images {
         if items.iter().any(|i| i.image == img.id) {
             counter.spool.put(&img.id.to_hex(), &img.bytes).await?;
@@ -222,18 +267,7 @@ async fn open(
             email: None,
             registration_number: None,
         },
-        items: items
-            .iter()
-            .map(|i| PlacedItem {
-                image: i.image,
-                name: i.name.clone(),
-                size: i.size,
-                quantity: i.quantity,
-                edits: None,
-                perceptual_hash: None,
-                history: vec![],
-            })
-            .collect(),
+        items: placed_items(items),
         counter_extract: Some(extract),
         // Intake takes prints only; the lab's digital copy is not offered at the counter yet.
         digital_copy: false,
@@ -254,19 +288,23 @@ async fn open(
         ],
     )
     .await?;
-    sql::exec(
-        tx.conn(),
-        "INSERT INTO counter_orders (order_id, reception_number, registration_number, route, lab, customer_name, telephone, state, received_at, expected_ready, updated_at) VALUES ($1, $2, $3, 'counter_medium', $4, $5, $6, 'placed', $7, $8, $7)",
-        &[
-            Arg::from(order.to_string()),
-            Arg::from(reception.number.to_string()),
-            Arg::from(file.registration_number.to_string()),
-            Arg::from(lab.id.to_string()),
-            Arg::from(user.name.clone()),
-            Arg::from(user.telephone.as_str()),
-            Arg::from(sql::ts(now)),
-            Arg::from(sql::ts(expected_ready)),
-        ],
+    // The order's life starts here: taken in, awaiting the lab.
+    order::execute(
+        &mut tx,
+        &order.to_string(),
+        OrderCommand::TakeIn {
+            reception: reception.number.to_string(),
+            lab: lab.id.clone(),
+            at: now,
+        },
+        Some(&Opening {
+            reception_number: reception.number.to_string(),
+            registration_number: file.registration_number.to_string(),
+            customer_name: user.name.clone(),
+            telephone: user.telephone.as_str().to_string(),
+            received_at: now,
+            expected_ready: Some(expected_ready),
+        }),
     )
     .await?;
     // The order, forwarded later, and its pickup continue this trace (the intake's span).

@@ -8,6 +8,7 @@
 //! | walk-in intake: registration, reception, slip, order to the lab (Fig. 2) | [`intake`] |
 //! | images spooled while offline, held orders forwarded when the link returns | [`spool`] |
 //! | the inbox: reception recorded, order rejected, delivery dispatched (S408) | [`deliveries`] |
+//! | an order's life: load, decide (`reprint_domain::counter_order`), append, project | [`order`] |
 //! | pickup: slip or telephone, amount due, one payment, hand-over, settlement | [`pickup`] |
 //! | the day's takings, per lab collected and settled | [`takings`] |
 //! | quote, catalog and locale on request/reply; the site directory entry | [`rpc`] |
@@ -26,6 +27,7 @@ pub mod intake;
 pub mod link;
 pub mod medium;
 pub mod messages;
+pub mod order;
 pub mod pickup;
 pub mod rpc;
 pub mod spool;
@@ -41,6 +43,7 @@ use reprint_bus::connect::{ConnectSettings, connect, site_inbox_prefix};
 use reprint_bus::relay::{Relay, RelayConfig};
 use reprint_eventstore::Store;
 use reprint_service::auth::{RateLimiter, SessionKey};
+use reprint_service::clock::Clock;
 use reprint_service::health::{self, Check};
 use reprint_service::housekeeping::run_pruning_as_configured;
 use reprint_service::metrics::Metrics;
@@ -135,6 +138,7 @@ impl Application {
             forwarder: Arc::new(Notify::new()),
             nats: nats.client.clone(),
             metrics: metrics.clone(),
+            clock: Clock::default(),
         });
         let state = AppState {
             counter: counter.clone(),

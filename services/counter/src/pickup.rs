@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use reprint_bus::subjects;
 use reprint_bus::trace::TraceContext;
 use reprint_domain::charge::local_date;
+use reprint_domain::counter_order::{Command as OrderCommand, CounterOrderState};
 use reprint_domain::file::{Command, Reception, ReceptionState};
 use reprint_domain::protocol::{CollectionRecorded, Payment, SettlementRecorded, Stage};
 use reprint_domain::{Charge, Money, ReceptionNumber, Telephone};
@@ -19,6 +20,7 @@ use reprint_eventstore::sql::{self, Arg};
 use crate::db::{ORDER_COLS, OrderRow, PaymentRow};
 use crate::error::{CounterError, Result};
 use crate::messages;
+use crate::order;
 use crate::state::{Counter, RETRIES};
 
 /// What a QR code on a slip holds: `REPRINT1:<counter>:<reception number>`.
@@ -71,7 +73,7 @@ impl OrderSummary {
 /// Orders in some states, newest change first.
 pub async fn orders_in(
     counter: &Counter,
-    states: &[&str],
+    states: &[CounterOrderState],
     limit: i64,
 ) -> Result<Vec<OrderSummary>> {
     let mut tx = counter.store.begin().await?;
@@ -80,7 +82,7 @@ pub async fn orders_in(
         let rows: Vec<OrderRow> = sql::fetch(
             tx.conn(),
             &format!("{ORDER_COLS} WHERE state = $1 ORDER BY updated_at DESC LIMIT $2"),
-            &[Arg::from(*s), Arg::from(limit)],
+            &[Arg::from(s.as_str()), Arg::from(limit)],
         )
         .await?;
         out.extend(rows.iter().map(OrderSummary::from_row));
@@ -197,7 +199,10 @@ pub struct PickupView {
 
 impl PickupView {
     pub fn can_collect(&self) -> bool {
-        self.reception.state == ReceptionState::Open && self.lab_charge.is_some()
+        self.reception.state == ReceptionState::Open
+            && self.lab_charge.is_some()
+            && CounterOrderState::parse(&self.summary.state)
+                == Some(CounterOrderState::ReadyForPickup)
     }
 }
 
@@ -361,37 +366,53 @@ async fn collect_once(
         .by_reception(&mut tx, &number)
         .await?
         .ok_or_else(|| CounterError::NotFound(format!("no reception {number} at this counter")))?;
-    match &reception.state {
-        ReceptionState::Open => {}
-        ReceptionState::Collected { at } => {
-            return Err(CounterError::Conflict(format!(
-                "reception {number} was collected already, at {at}"
-            )));
+    let order = reception.order.to_string();
+    // The payment is checked against the amount due once the lab's amounts are in; whether the
+    // order may be collected at all is the order's to decide (not arrived, collected already,
+    // rejected or cancelled).
+    let till = match &reception.partner_charge {
+        Some(lab_charge) => {
+            let due = reprint_domain::amount_due(lab_charge, &reception.charge)?;
+            let tendered = Money::new(tendered.unwrap_or(due.minor), due.currency);
+            if tendered.minor < due.minor {
+                return Err(CounterError::Invalid(format!(
+                    "{tendered} tendered is less than the amount due, {due}"
+                )));
+            }
+            if method != "cash" && tendered.minor != due.minor {
+                return Err(CounterError::Invalid(format!(
+                    "a {method} payment is for the amount due exactly ({due}), not {tendered}"
+                )));
+            }
+            let change = tendered.checked_sub(due)?;
+            Some((lab_charge.clone(), due, tendered, change))
         }
-        ReceptionState::Cancelled { reason, .. } => {
-            return Err(CounterError::Conflict(format!(
-                "reception {number} is cancelled: {reason}"
-            )));
-        }
-    }
-    let lab_charge = reception.partner_charge.clone().ok_or_else(|| {
-        CounterError::Conflict(format!(
-            "the prints of reception {number} have not arrived from the lab yet"
-        ))
-    })?;
-    let due = reprint_domain::amount_due(&lab_charge, &reception.charge)?;
-    let tendered = Money::new(tendered.unwrap_or(due.minor), due.currency);
-    if tendered.minor < due.minor {
-        return Err(CounterError::Invalid(format!(
-            "{tendered} tendered is less than the amount due, {due}"
+        None => None,
+    };
+    let (after, collected) = order::execute(
+        &mut tx,
+        &order,
+        OrderCommand::Collect {
+            method: method.to_string(),
+            amount: till
+                .as_ref()
+                .map_or(reception.charge.total, |(_, due, _, _)| *due),
+            staff: staff.to_string(),
+            at: now,
+        },
+        None,
+    )
+    .await?;
+    let Some((lab_charge, due, tendered, change)) = till else {
+        return Err(CounterError::Internal(format!(
+            "reception {number} was collected without the lab's amounts"
+        )));
+    };
+    if collected.is_empty() {
+        return Err(CounterError::Internal(format!(
+            "the collection of reception {number} changed nothing"
         )));
     }
-    if method != "cash" && tendered.minor != due.minor {
-        return Err(CounterError::Invalid(format!(
-            "a {method} payment is for the amount due exactly ({due}), not {tendered}"
-        )));
-    }
-    let change = tendered.checked_sub(due)?;
     counter
         .files
         .execute(
@@ -403,15 +424,7 @@ async fn collect_once(
             },
         )
         .await?;
-    let order_row: Option<(Option<String>,)> = sql::fetch_optional(
-        tx.conn(),
-        "SELECT lab_reception FROM counter_orders WHERE order_id = $1",
-        &[Arg::from(reception.order.to_string())],
-    )
-    .await?;
-    let lab_reception = order_row
-        .and_then(|(lab_reception,)| lab_reception)
-        .unwrap_or_default();
+    let lab_reception = after.lab_reception.clone().unwrap_or_default();
     let lab = reception.partner.clone();
     let payment = Payment {
         method: method.to_string(),
@@ -454,13 +467,17 @@ async fn collect_once(
         ],
     )
     .await?;
-    sql::exec(
-        tx.conn(),
-        "UPDATE counter_orders SET state = 'collected', updated_at = $2 WHERE order_id = $1",
-        &[
-            Arg::from(reception.order.to_string()),
-            Arg::from(sql::ts(now)),
-        ],
+    // The lab's share is settled at once, in the same transaction (the outbox sends it when
+    // the link is up).
+    order::execute(
+        &mut tx,
+        &order,
+        OrderCommand::Settle {
+            settlement,
+            amount: lab_charge.total,
+            at: now,
+        },
+        None,
     )
     .await?;
     let bus_lab = messages::bus_site(&lab)?;

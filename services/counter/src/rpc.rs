@@ -7,7 +7,6 @@
 //! [`RpcError`] whose message is written for the person who asked; only our own faults are
 //! `internal`, with the details in the log.
 
-use chrono::Utc;
 use reprint_bus::directory::{PriceLine, SiteAnnouncement};
 use reprint_bus::request::RpcError;
 use reprint_bus::subjects;
@@ -172,7 +171,7 @@ pub fn announcement(counter: &Counter) -> Result<SiteAnnouncement, CounterError>
         prices,
         policy_summary: rules.policy.summary(),
         icc_profiles: vec![],
-        last_heartbeat: Utc::now(),
+        last_heartbeat: counter.clock.now(),
         heartbeat_interval_secs: counter.config.nats.heartbeat_secs,
         version: env!("CARGO_PKG_VERSION").to_string(),
     })

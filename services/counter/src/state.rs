@@ -5,6 +5,7 @@ use std::sync::Arc;
 use reprint_bus::relay::RelayWaker;
 use reprint_domain::SiteRules;
 use reprint_eventstore::Store;
+use reprint_service::clock::Clock;
 use reprint_service::metrics::Metrics;
 use reprint_site::SiteFiles;
 use tokio::sync::Notify;
@@ -23,6 +24,8 @@ pub struct Counter {
     pub forwarder: Arc<Notify>,
     pub nats: async_nats::Client,
     pub metrics: Metrics,
+    /// Every time the counter records is read here (tests pin it).
+    pub clock: Clock,
 }
 
 impl Counter {

@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use reprint_domain::Charge;
+use reprint_domain::counter_order::CounterOrderState;
 use reprint_domain::file::ReceptionState;
 use serde::Deserialize;
 
@@ -341,9 +342,9 @@ async fn arrivals(State(state): State<AppState>, staff: PageStaff) -> Response {
     let c = &state.counter;
     let lists = async {
         Ok::<_, CounterError>((
-            pickup::orders_in(c, &["ready"], 500).await?,
-            pickup::orders_in(c, &["placed", "received"], 500).await?,
-            pickup::orders_in(c, &["rejected"], 100).await?,
+            pickup::orders_in(c, &[CounterOrderState::ReadyForPickup], 500).await?,
+            pickup::orders_in(c, &CounterOrderState::AWAITING, 500).await?,
+            pickup::orders_in(c, &[CounterOrderState::Rejected], 100).await?,
         ))
     }
     .await;
@@ -528,7 +529,7 @@ async fn pickup_collect(
                 tendered,
             },
             &staff.0.user,
-            Utc::now(),
+            state.counter.clock.now(),
         )
         .await
     }
