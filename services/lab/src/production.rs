@@ -626,7 +626,8 @@ async fn dispatch_in(lab: &Lab, number: &str, actor: &str) -> LabResult<Producti
     )
     .await?;
     tx.enqueue(&[message]).await?;
-    db::ledger_entry(
+    crate::settlement::record_ledger(
+        lab,
         &mut tx,
         &db::LedgerEntry {
             entry_id: format!("{}:charged", row.order_id),

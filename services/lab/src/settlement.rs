@@ -19,7 +19,34 @@ use crate::error::LabError;
 use crate::orders::enqueue_status;
 use crate::reception;
 use crate::state::Lab;
-use reprint_domain::production;
+use reprint_domain::{ledger, production};
+
+/// Records an entry of the ledger with a delivery counter, as `reprint_domain::ledger` decides:
+/// in the lab's currency, never negative; `lab_ledger` is the ledger's log (an entry id written
+/// twice is one entry). False when it was recorded before.
+pub async fn record_ledger(
+    lab: &Lab,
+    tx: &mut Transaction,
+    entry: &db::LedgerEntry<'_>,
+) -> Result<bool, LabError> {
+    let kind = ledger::EntryKind::parse(entry.kind)
+        .ok_or_else(|| LabError::Internal(format!("ledger entry kind {:?}", entry.kind)))?;
+    let decided = ledger::decide(
+        &ledger::Ledger::new(lab.rules().currency),
+        ledger::Record(ledger::Entry {
+            id: entry.entry_id.clone(),
+            order: entry.order.to_string(),
+            kind,
+            amount: entry.amount,
+            at: entry.at,
+        }),
+    )
+    .map_err(|e| LabError::BadRequest(format!("ledger with {}: {e}", entry.counter)))?;
+    if decided.is_empty() {
+        return Ok(false);
+    }
+    Ok(db::ledger_entry(tx, entry).await?)
+}
 
 pub async fn collection(
     lab: &Lab,
@@ -77,7 +104,8 @@ pub async fn collection(
         let orders = lab.metrics.orders.clone();
         tx.after_commit(move || orders.with_label_values(&["collected"]).inc());
     }
-    db::ledger_entry(
+    record_ledger(
+        lab,
         tx,
         &db::LedgerEntry {
             entry_id: format!("{order}:collected"),
@@ -106,7 +134,8 @@ pub async fn settlement(
         )));
     }
     let order = s.order.to_string();
-    let fresh = db::ledger_entry(
+    let fresh = record_ledger(
+        lab,
         tx,
         &db::LedgerEntry {
             entry_id: format!("settlement:{}", s.settlement),
