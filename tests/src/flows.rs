@@ -182,7 +182,7 @@ pub async fn counter_wait_ready(staff: &Client, q: &str, secs: u64) -> Value {
             return (None, found);
         };
         let (_, view) = staff.get(&format!("/api/v1/pickups/{number}")).await;
-        let ready = view["order"]["state"] == "ready" && view["can_collect"] == true;
+        let ready = view["order"]["state"] == "ready_for_pickup" && view["can_collect"] == true;
         (ready.then(|| view.clone()), view)
     })
     .await
