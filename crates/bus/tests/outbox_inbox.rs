@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use reprint_bus::consumer::{ConsumerConfig, Handler, HandlerError, InboxConsumer, Incoming};
 use reprint_bus::relay::{Relay, RelayConfig};
 use reprint_eventstore::{ExpectedVersion, Metadata, NewEvent, OutboxMessage, Store, Transaction};
-use reprint_testkit::{NatsServer, TestPostgres, TestSqlite};
+use reprint_testkit::{NatsServer, TestPostgres, TestSqlite, wait_for};
 use uuid::Uuid;
 
 /// Everything a case needs: a store on a fresh database, a private nats-server, a stream with
@@ -209,6 +209,39 @@ async fn publish(r: &Rig, id: &str, payload: &str) -> bool {
     ack.duplicate
 }
 
+/// Publishes again a message id published before, once JetStream has forgotten it (its
+/// duplicate window has passed): a publish refused as a duplicate stores nothing, so it is
+/// tried again until one is taken, for at most 20 s.
+async fn publish_after_window(r: &Rig, id: &str, payload: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while publish(r, id, payload).await {
+        assert!(
+            Instant::now() < deadline,
+            "{id} still a duplicate 20 s after its window"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The durable consumer `effects` once it has nothing left pending or unacked (acks reach the
+/// server's count asynchronously), at most 20 s.
+async fn consumer_idle(r: &Rig) -> jetstream::consumer::Info {
+    wait_for(
+        Duration::from_secs(20),
+        "consumer effects with nothing pending or unacked",
+        async || {
+            r.js.get_stream(&r.stream)
+                .await
+                .unwrap()
+                .consumer_info("effects")
+                .await
+                .unwrap()
+        },
+        |info| info.num_pending + info.num_ack_pending as u64 == 0,
+    )
+    .await
+}
+
 /// Long enough after a 300 ms duplicate window for nats-server to have forgotten a message id:
 /// it purges ids on a timer of the window's length, so an id can live up to two windows, more
 /// when the machine is loaded.
@@ -340,21 +373,10 @@ mod cases {
             .unwrap();
         publish(&r, "order-b", "b").await;
         wait_effects(2).await;
-        // The new durable was delivered "a" again: the inbox kept it from a second effect.
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        assert_eq!(effects(&r).await, 2);
-        let info =
-            r.js.get_stream(&r.stream)
-                .await
-                .unwrap()
-                .consumer_info("effects")
-                .await
-                .unwrap();
-        assert_eq!(
-            info.num_pending + info.num_ack_pending as u64,
-            0,
-            "{info:?}"
-        );
+        // The new durable was delivered "a" again: once it is done with "a" and "b", the inbox
+        // has kept "a" from a second effect.
+        let info = consumer_idle(&r).await;
+        assert_eq!(effects(&r).await, 2, "{info:?}");
 
         stop.send(true).unwrap();
         tokio::time::timeout(Duration::from_secs(15), task)
@@ -456,15 +478,13 @@ mod cases {
         consume_until(&c, |n| n == 1, &r).await;
         // After the window (300 ms here, 2 minutes in production) the copy is delivered and
         // the inbox skips it.
-        tokio::time::sleep(AFTER_WINDOW).await;
-        assert!(!publish(&r, "order-1-placed", "a").await);
+        publish_after_window(&r, "order-1-placed", "a").await;
         let o = c.run_once(Duration::from_millis(500)).await.unwrap();
         assert_eq!((o.handled, o.skipped), (0, 1));
         // Both copies in one batch: the second is skipped in the same transaction.
         tokio::time::sleep(AFTER_WINDOW).await;
         assert!(!publish(&r, "order-2-placed", "b").await);
-        tokio::time::sleep(AFTER_WINDOW).await;
-        assert!(!publish(&r, "order-2-placed", "b").await);
+        publish_after_window(&r, "order-2-placed", "b").await;
         let o = c.run_once(Duration::from_millis(500)).await.unwrap();
         assert_eq!((o.handled, o.skipped), (1, 1));
         // Redelivery by JetStream (no ack came back: here, an ack never sent) is skipped too.
@@ -605,11 +625,15 @@ mod cases {
         for i in 0..5 {
             publish(&r, &format!("lag-{i}"), "x").await;
         }
-        assert_eq!(
-            reprint_bus::consumer::lag_of(&r.consumer).await.unwrap(),
-            5,
-            "five messages waiting before the consumer runs"
-        );
+        // JetStream counts a stored message as pending for the consumer a moment after
+        // acking its publish.
+        wait_for(
+            Duration::from_secs(10),
+            "five messages waiting before the consumer runs",
+            async || reprint_bus::consumer::lag_of(&r.consumer).await.unwrap(),
+            |n| *n == 5,
+        )
+        .await;
         let reports: std::sync::Arc<std::sync::Mutex<Vec<(String, u64)>>> = Default::default();
         let sink = reports.clone();
         let mut c = consumer(&r);
@@ -723,11 +747,7 @@ mod cases {
         let mut expected: Vec<Vec<u8>> = (0..N).map(|i| format!("m{i}").into_bytes()).collect();
         expected.sort();
         assert_eq!(payloads, expected);
-        assert_eq!(
-            reprint_bus::consumer::lag_of(&r.consumer).await.unwrap(),
-            0,
-            "nothing left pending or unacked"
-        );
+        consumer_idle(&r).await;
         eprintln!(
             "{handled_before} handled before the stop, the other {} in {took:?} after the restart",
             N as u64 - handled_before
@@ -795,12 +815,17 @@ mod cases {
             .expect("consumer stops on shutdown")
             .unwrap()
             .unwrap();
-        let info = quick.clone().info().await.unwrap().clone();
+        let info = wait_for(
+            Duration::from_secs(10),
+            "both messages acked",
+            async || quick.clone().info().await.unwrap().clone(),
+            |info| (info.num_pending, info.num_ack_pending) == (0, 0),
+        )
+        .await;
         assert_eq!(
             info.delivered.consumer_sequence, 2,
             "each message delivered once, none redelivered during the long batch"
         );
-        assert_eq!((info.num_pending, info.num_ack_pending), (0, 0));
         assert_eq!(effects(&r).await, 2);
     }
 

@@ -11,10 +11,12 @@
 pub mod nats;
 pub mod postgres;
 pub mod sqlite;
+pub mod wait;
 
 pub use nats::NatsServer;
 pub use postgres::TestPostgres;
 pub use sqlite::TestSqlite;
+pub use wait::wait_for;
 
 /// The value of the Prometheus series `name{labels}` on a `/metrics` page (labels in the order
 /// the page writes them), `None` when the page has no such series.

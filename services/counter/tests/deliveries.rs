@@ -10,7 +10,7 @@ use chrono::{TimeZone, Utc};
 use common::*;
 use reprint_domain::file::Route;
 use reprint_domain::*;
-use reprint_testkit::{NatsServer, TestPostgres};
+use reprint_testkit::{NatsServer, TestPostgres, wait_for};
 
 fn order_at(at: chrono::DateTime<Utc>, n: u8) -> OrderId {
     OrderId::from_parts(at.timestamp_millis() as u64, [n; 10])
@@ -123,7 +123,8 @@ async fn internet_deliveries_and_fig9(store_url: Option<&str>) {
     let (s, list) = counter.get("/api/v1/pickups?q=03-1234-5678").await;
     assert_eq!((s, list.as_array().map(|a| a.len())), (200, Some(2)));
 
-    // A redelivery of the same dispatch (a new message id: after the dedup window) changes nothing.
+    // A redelivery of the same dispatch (a new message id: after the dedup window) changes
+    // nothing. Under the first dispatch's id JetStream would drop it before the counter saw it.
     let r2_again = lab.reception(
         order_at(second, 2),
         Route::Internet,
@@ -131,14 +132,39 @@ async fn internet_deliveries_and_fig9(store_url: Option<&str>) {
         "B0000460",
         second,
     );
-    lab.dispatch(
-        r2_again,
-        customer("Hanako Yamada", "03-1234-5678"),
-        None,
-        second + chrono::Duration::seconds(1),
+    let again = reprint_domain::protocol::DeliveryDispatched {
+        order: r2_again.order,
+        lab: lab.id.clone(),
+        counter: SiteId::parse("counter-ginza").unwrap(),
+        dispatched_at: second + chrono::Duration::seconds(1),
+        extract: lab.extract(r2_again, "Hanako Yamada", "03-1234-5678"),
+        customer: customer("Hanako Yamada", "03-1234-5678"),
+        counter_reception: None,
+    };
+    let site = reprint_bus::subjects::SiteId::parse("counter-ginza").unwrap();
+    lab.send(
+        reprint_bus::subjects::delivery_dispatched(&site),
+        "a-redelivery-of-the-dispatch",
+        &again,
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Handled: the inbox records the message id in the transaction of its effects.
+    let inbox =
+        reprint_bus::streams::durable_consumer_for(&site, reprint_bus::subjects::SiteKind::Counter);
+    wait_for(
+        Duration::from_secs(20),
+        "the redelivered dispatch handled by the counter's inbox",
+        async || {
+            counter
+                .counter
+                .store
+                .inbox_contains(inbox.name(), "a-redelivery-of-the-dispatch")
+                .await
+                .unwrap()
+        },
+        |handled| *handled,
+    )
+    .await;
     let (_, arrivals) = counter.get("/api/v1/arrivals").await;
     assert_eq!(arrivals["ready"].as_array().unwrap().len(), 1, "{arrivals}");
 }

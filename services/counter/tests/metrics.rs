@@ -10,7 +10,7 @@ use chrono::{TimeZone, Utc};
 use common::*;
 use reprint_domain::file::Route;
 use reprint_domain::*;
-use reprint_testkit::NatsServer;
+use reprint_testkit::{NatsServer, wait_for};
 
 use reprint_testkit::metric_series as series;
 
@@ -79,8 +79,26 @@ async fn metrics_count_a_delivery_and_its_pickup_once_with_latency_and_lag() {
         &msg,
     )
     .await;
-    // Handled while the order still waits for its customer.
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Handled while the order still waits for its customer: the inbox records the message id
+    // in the transaction of the message's effects.
+    let inbox = reprint_bus::streams::durable_consumer_for(
+        &reprint_bus::subjects::SiteId::parse("counter-ginza").unwrap(),
+        reprint_bus::subjects::SiteKind::Counter,
+    );
+    wait_for(
+        Duration::from_secs(20),
+        "the redelivered dispatch handled by the counter's inbox",
+        async || {
+            counter
+                .counter
+                .store
+                .inbox_contains(inbox.name(), "a-redelivery-of-the-dispatch")
+                .await
+                .unwrap()
+        },
+        |handled| *handled,
+    )
+    .await;
     let (_, view) = counter.get(&format!("/api/v1/pickups/{number}")).await;
     assert_eq!(
         view["order"]["arrived_at"], first["order"]["arrived_at"],

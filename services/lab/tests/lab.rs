@@ -893,7 +893,25 @@ async fn a_counter_route_order_is_printed_dispatched_collected_and_settled() {
     })
     .await;
     assert!(s.detail.contains(COUNTER));
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // The copy handled too (the inbox records a message id with its effects), and the
+    // collection, before the ledger is read.
+    let inbox =
+        reprint_bus::streams::durable_consumer_for(&lab_site, reprint_bus::subjects::SiteKind::Lab);
+    for id in ["collection-1", "settlement-1", "settlement-1-again"] {
+        reprint_testkit::wait_for(
+            Duration::from_secs(20),
+            &format!("{id} handled by the lab's inbox"),
+            async || {
+                lab.lab
+                    .store
+                    .inbox_contains(inbox.name(), id)
+                    .await
+                    .unwrap()
+            },
+            |handled| *handled,
+        )
+        .await;
+    }
     let ledger: serde_json::Value = http
         .get(lab.url("/api/v1/ledger"))
         .send()
