@@ -1655,7 +1655,13 @@ async fn metrics_count_each_stage_once_and_report_append_latency_and_lag() {
     );
     for (kind, _) in &counts {
         assert!(
-            ["user-file", "sequence-registration", "sequence-reception"].contains(&kind.as_str()),
+            [
+                "user-file",
+                "sequence-registration",
+                "sequence-reception",
+                "production"
+            ]
+            .contains(&kind.as_str()),
             "stream kind {kind}\n{page}"
         );
     }
@@ -1678,6 +1684,159 @@ async fn metrics_count_each_stage_once_and_report_append_latency_and_lag() {
             ),
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    lab.stop().await;
+}
+
+/// Rejects a reception through the API with a reason.
+async fn reject(
+    http: &reqwest::Client,
+    lab: &Running,
+    csrf: &str,
+    number: &str,
+    reason: &str,
+) -> reqwest::Response {
+    http.post(lab.url(&format!("/api/v1/receptions/{number}/reject")))
+        .header("x-csrf-token", csrf)
+        .json(&serde_json::json!({ "reason": reason }))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_rejected_reception_leaves_the_hot_folder_or_is_voided_where_the_station_took_it() {
+    let rig = Rig::new(false).await;
+    let at = tokyo(2026, 11, 18, 10);
+    let lab = Running::start(rig.config(), Some(at)).await;
+    let peer = Peer::connect(&rig.nats.url).await;
+    let mut replies = peer.subscribe("reprint.v1.gateway.gw-1.>").await;
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let csrf = log_in(&http, &lab).await;
+    let hot = rig.dir.path().join("hot/minilab-1");
+
+    // Two orders on to printing: their jobs are in the hot folder.
+    let mut numbers = Vec::new();
+    for seed in [21, 22] {
+        let image = peer.upload(seed).await;
+        let order = internet_order(image, PrintSize::L, at);
+        peer.place(&order).await;
+        let r: ReceptionRecorded = next(
+            &mut replies,
+            "reception.recorded",
+            |r: &ReceptionRecorded| r.order == order.order,
+        )
+        .await;
+        let number = r.extract.reception.number.as_str().to_string();
+        let row = act(&http, &lab, &csrf, &number, "start-printing").await;
+        assert_eq!(row["state"], "printing");
+        assert!(
+            hot.join(format!("{number}-L"))
+                .join("MISC/AUTPRINT.MRK")
+                .exists()
+        );
+        numbers.push((order.order, number));
+    }
+    let (first_order, first) = &numbers[0];
+    let (second_order, second) = &numbers[1];
+
+    // The first one the station has not taken: rejected, its job leaves the hot folder.
+    let r = reject(&http, &lab, &csrf, first, "the image is damaged").await;
+    assert_eq!(r.status(), 200);
+    let rej: OrderRejected = next(&mut replies, "order.rejected", |r: &OrderRejected| {
+        r.order == *first_order
+    })
+    .await;
+    assert_eq!(rej.code, RejectCode::ByOperator);
+    assert!(
+        !hot.join(format!("{first}-L")).exists(),
+        "a print station would print a rejected order"
+    );
+
+    // The second one the station took (its marker): the job stays, voided, and the operator
+    // is told in the production log.
+    let job = hot.join(format!("{second}-L"));
+    std::fs::write(job.join("TAKEN"), b"").unwrap();
+    let r = reject(&http, &lab, &csrf, second, "the customer called").await;
+    assert_eq!(r.status(), 200);
+    let void = std::fs::read_to_string(job.join("VOID")).unwrap();
+    assert!(void.contains("the customer called"), "{void}");
+    let mut tx = lab.lab.store.begin().await.unwrap();
+    let log = reprint_lab::db::production_log(&mut tx, &second_order.to_string())
+        .await
+        .unwrap();
+    drop(tx);
+    assert!(
+        log.iter().any(|l| l.note.contains("VOID")),
+        "the operator is told: {log:?}"
+    );
+
+    // A rejected reception cannot be printed, finished or dispatched; a second click is no
+    // second rejection; a rejection needs a reason.
+    for action in ["start-printing", "finished", "dispatch"] {
+        let r = http
+            .post(lab.url(&format!("/api/v1/receptions/{first}/{action}")))
+            .header("x-csrf-token", &csrf)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409, "{action}");
+        let p: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            p["detail"].as_str().unwrap().contains("rejected"),
+            "{action}: {p}"
+        );
+    }
+    assert_eq!(
+        reject(&http, &lab, &csrf, first, "again").await.status(),
+        200
+    );
+    assert_eq!(
+        log_states(&lab, *first_order).await,
+        ["received", "printing", "rejected", "rejected"],
+        "received, printing, rejected, and the hot folders' note"
+    );
+    let image = peer.upload(23).await;
+    let order = internet_order(image, PrintSize::L, at);
+    peer.place(&order).await;
+    let r: ReceptionRecorded = next(
+        &mut replies,
+        "reception.recorded",
+        |r: &ReceptionRecorded| r.order == order.order,
+    )
+    .await;
+    let number = r.extract.reception.number.as_str().to_string();
+    let r = reject(&http, &lab, &csrf, &number, "   ").await;
+    assert_eq!(r.status(), 422);
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn an_order_the_check_refuses_is_rejected_in_the_checks_words() {
+    let rig = Rig::new(false).await;
+    let at = tokyo(2026, 11, 18, 10);
+    let lab = Running::start(rig.config(), Some(at)).await;
+    let peer = Peer::connect(&rig.nats.url).await;
+    let mut replies = peer.subscribe("reprint.v1.gateway.gw-1.>").await;
+    let image = peer.upload(24).await;
+    let mut rotated = internet_order(image, PrintSize::L, at);
+    rotated.items[0].edits = Some(r#"[{"op":"rotate","degrees":45}]"#.into());
+    let mut thousand = internet_order(image, PrintSize::L, at);
+    thousand.items[0].quantity = 1000;
+    for order in [&rotated, &thousand] {
+        peer.place(order).await;
+        let rej: OrderRejected = next(&mut replies, "order.rejected", |r: &OrderRejected| {
+            r.order == order.order
+        })
+        .await;
+        let expected =
+            reprint_domain::check_order(&order.customer, &order.items, &[PrintSize::L][..])
+                .unwrap_err();
+        assert_eq!(rej.code, RejectCode::InvalidOrder);
+        assert_eq!(rej.reason, expected.to_string());
     }
     lab.stop().await;
 }
