@@ -29,8 +29,10 @@ use utoipa::ToSchema;
 use crate::auth::User;
 use crate::db;
 use crate::error::{AppError, AppResult};
-use crate::events::{ItemRecord, Order, OrderEvent, StorageEvent, order_stream, storage_stream};
-use crate::state::{AppState, now_ms, to_new};
+use crate::events::{ItemRecord, StorageEvent, storage_stream};
+use crate::orders::{self, Loaded};
+use crate::state::{AppState, to_new};
+use reprint_domain::web_order::{Command, Event as OrderEvent, Quota, WebStage};
 
 fn ms_to_rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
@@ -38,10 +40,10 @@ fn ms_to_rfc3339(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// A new order id (UUID v7) from the clock and the random source, here at the edge.
-pub fn new_order_id() -> OrderId {
+/// A new order id (UUID v7) from the gateway's clock and the random source, here at the edge.
+pub fn new_order_id(state: &AppState) -> OrderId {
     let random: [u8; 10] = rand::random();
-    OrderId::from_parts(u64::try_from(now_ms()).unwrap_or(0), random)
+    OrderId::from_parts(u64::try_from(state.now_ms()).unwrap_or(0), random)
 }
 
 fn parse_order(id: &str) -> AppResult<OrderId> {
@@ -49,13 +51,13 @@ fn parse_order(id: &str) -> AppResult<OrderId> {
 }
 
 /// The order if it is the user's; someone else's is "not found", like one that does not exist.
-pub async fn owned_order(state: &AppState, user: &User, id: &str) -> AppResult<(OrderId, Order)> {
+pub async fn owned_order(state: &AppState, user: &User, id: &str) -> AppResult<(OrderId, Loaded)> {
     let oid = parse_order(id)?;
-    let order = state.load_order(&oid.to_string()).await?;
-    if !order.exists() || order.account != user.id {
+    let loaded = state.load_order(&oid.to_string()).await?;
+    if !loaded.order.exists() || loaded.order.account != user.id {
         return Err(AppError::NotFound(format!("order {id}")));
     }
-    Ok((oid, order))
+    Ok((oid, loaded))
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -67,19 +69,18 @@ pub struct OrderCreated {
 /// Claim 26 a-c: an order id for the logged-in (verified) user.
 #[utoipa::path(post, path = "/api/v1/orders", responses((status = 201, body = OrderCreated), (status = 401)))]
 pub async fn create_order(State(state): State<AppState>, user: User) -> AppResult<Response> {
-    let oid = new_order_id();
+    let oid = new_order_id(&state);
     let order = oid.to_string();
-    state
-        .append_order(
-            &order,
-            ExpectedVersion::NoStream,
-            &[OrderEvent::Requested {
-                account: user.id.clone(),
-                at_ms: now_ms(),
-            }],
-            &[],
-        )
-        .await?;
+    orders::run(
+        &state,
+        &order,
+        vec![Command::Request {
+            account: user.id.clone(),
+            at: state.clock.now(),
+        }],
+        |_, _| Ok(vec![]),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(OrderCreated {
@@ -128,11 +129,13 @@ async fn committed_bytes(
     let mut rargs = args;
     rargs.push(Arg::Int(now));
     rargs.push(Arg::Text(except_order.to_string()));
+    rargs.push(Arg::Text(WebStage::Draft.as_str().to_string()));
     let and = if n == 0 { "WHERE" } else { "AND" };
     let reserved = sql::scalar_i64(
         tx.conn(),
         &format!(
-            "SELECT CAST(COALESCE(SUM(reserved - used), 0) AS BIGINT) FROM gw_orders {filter} {and} stage = 'draft' AND expires_ms > ${} AND reserved > used AND id <> ${}",
+            "SELECT CAST(COALESCE(SUM(reserved - used), 0) AS BIGINT) FROM gw_orders {filter} {and} stage = ${} AND expires_ms > ${} AND reserved > used AND id <> ${}",
+            n + 3,
             n + 1,
             n + 2
         ),
@@ -165,9 +168,6 @@ pub async fn reserve_storage(
     Json(req): Json<StorageRequest>,
 ) -> AppResult<Json<Reservation>> {
     let (oid, _) = owned_order(&state, &user, &id).await?;
-    if req.bytes == 0 {
-        return Err(AppError::Unprocessable("bytes must be more than 0".into()));
-    }
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -193,41 +193,35 @@ async fn try_reserve(
     bytes: u64,
 ) -> AppResult<Reservation> {
     let order_id = oid.to_string();
-    let now = now_ms();
+    let at = state.clock.now();
+    let now = at.timestamp_millis();
     let cfg = &state.config.storage;
     let mut tx = state.store.begin().await?;
     let ledger = storage_stream(&user.id);
     let claims = tx.stream_version(&ledger).await?;
-    let mut order = Order::default();
-    for e in tx.read_stream(&order_stream(&order_id), 1, 10_000).await? {
-        order = order.evolve(&e.decode::<OrderEvent>()?);
-    }
-    let ev = order.decide_reserve(bytes, now, cfg.reservation_ttl_secs * 1000)?;
-    let new_part = bytes.saturating_sub(order.used);
-    let mine = committed_bytes(&mut tx, Some(&user.id), &order_id, now).await?;
-    if mine.saturating_add(new_part) > cfg.user_quota_bytes {
-        return Err(AppError::conflict(
-            "over_quota",
-            format!(
-                "your quota is {} bytes; {} are in use or reserved, so {} more cannot be reserved",
-                cfg.user_quota_bytes, mine, new_part
-            ),
-        ));
-    }
-    let all = committed_bytes(&mut tx, None, &order_id, now).await?;
-    if all.saturating_add(new_part) > cfg.capacity_bytes {
-        return Err(AppError::conflict(
-            "no_capacity",
-            format!(
-                "the gateway has {} bytes free, less than the {} asked; try a smaller order or later",
-                cfg.capacity_bytes.saturating_sub(all),
-                new_part
-            ),
-        ));
-    }
-    let OrderEvent::StorageReserved { expires_ms, .. } = ev else {
-        return Err(AppError::internal("decide_reserve made another event"));
+    let loaded = orders::load(&mut tx, &order_id).await?;
+    let quota = Quota {
+        user_quota: cfg.user_quota_bytes,
+        user_committed: committed_bytes(&mut tx, Some(&user.id), &order_id, now).await?,
+        capacity: cfg.capacity_bytes,
+        all_committed: committed_bytes(&mut tx, None, &order_id, now).await?,
     };
+    let ttl = chrono::Duration::try_seconds(cfg.reservation_ttl_secs)
+        .unwrap_or(chrono::Duration::MAX);
+    let (after, events) = orders::decide(
+        &loaded.order,
+        vec![Command::Reserve {
+            bytes,
+            ttl,
+            quota,
+            at,
+        }],
+    )?;
+    let Some(OrderEvent::StorageReserved { expires_ms, .. }) = events.first().cloned() else {
+        return Err(AppError::internal("a reservation made another event"));
+    };
+    // The account's storage claims, appended at the version read: of two concurrent
+    // reservations of one account the second conflicts and is decided again.
     let claim = StorageEvent::Claimed {
         order: order_id.clone(),
         bytes,
@@ -236,18 +230,13 @@ async fn try_reserve(
     };
     tx.append(&ledger, ExpectedVersion::after(claims), &to_new(&[claim])?)
         .await?;
-    tx.append(
-        &order_stream(&order_id),
-        ExpectedVersion::after(order.version),
-        &to_new(&[ev])?,
-    )
-    .await?;
+    orders::append(&mut tx, &order_id, &loaded, events).await?;
     tx.commit().await?;
     Ok(Reservation {
         order: order_id,
         reserved: bytes,
-        used: order.used,
-        remaining: bytes.saturating_sub(order.used),
+        used: after.used,
+        remaining: bytes.saturating_sub(after.used),
         expires_at: ms_to_rfc3339(expires_ms),
     })
 }
@@ -422,7 +411,7 @@ fn placed(
         sender: Sender::Gateway(gw),
         lab: c.lab.clone(),
         delivery_counter: c.counter.clone(),
-        placed_at: chrono::Utc::now(),
+        placed_at: state.clock.now(),
         data_receive: None,
         currency: c.currency,
         customer,
@@ -492,45 +481,41 @@ pub async fn submit(
     headers: HeaderMap,
     Json(req): Json<OrderRequest>,
 ) -> AppResult<Json<OrderView>> {
-    let (oid, order) = owned_order(&state, &user, &id).await?;
+    let (oid, loaded) = owned_order(&state, &user, &id).await?;
     let key = idempotency_key(&headers, req.idempotency_key.as_ref())?;
     if let Some(existing) = order_by_key(&state, &user, &key).await? {
         return Ok(Json(order_view(&state, &user, &existing).await?));
     }
-    if order.submitted.is_some() || order.cancelled {
-        return Err(AppError::conflict(
-            "already_submitted",
-            "this order was already submitted with another idempotency key",
-        ));
-    }
+    // Refused before the order check when it cannot be submitted at all.
+    loaded.order.can_submit()?;
     let checked = check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
     // Images sent with this order must have arrived whole; others are references to images
     // uploaded before (claims 7, 16: a re-order sends no bytes).
     let cust = customer(&state, &user.id, checked.lab.as_str()).await?;
     let msg = placed(&state, oid, &checked, cust)?;
-    let ev = OrderEvent::Submitted {
+    let submit = Command::Submit {
         lab: checked.lab.to_string(),
         counter: checked.counter.to_string(),
         items: checked.items.clone(),
         idempotency_key: key,
         reorder_of: None,
-        at_ms: now_ms(),
+        at: state.clock.now(),
     };
-    let out = json_message(
-        subjects::order_placed(&subjects::SiteId::parse(checked.lab.as_str())?),
-        format!("order-placed-{oid}"),
-        &msg,
-    )?;
+    let subject = subjects::order_placed(&subjects::SiteId::parse(checked.lab.as_str())?);
+    orders::run(&state, &oid.to_string(), vec![submit], |_, _| {
+        Ok(vec![json_message(
+            subject,
+            format!("order-placed-{oid}"),
+            &msg,
+        )?])
+    })
+    .await?;
     state
-        .append_order(
-            &oid.to_string(),
-            ExpectedVersion::after(order.version),
-            &[ev],
-            &[out],
-        )
-        .await?;
-    state.metrics.orders.with_label_values(&["placed"]).inc();
-    state.publish_update(&oid.to_string(), "placed", "order placed");
+        .metrics
+        .orders
+        .with_label_values(&[Stage::Placed.as_str()])
+        .inc();
+    state.publish_update(&oid.to_string(), Stage::Placed.as_str(), "order placed");
     Ok(Json(order_view(&state, &user, &oid.to_string()).await?))
 }
 
@@ -563,13 +548,8 @@ pub async fn reorder(
         serde_json::from_slice(&body)
             .map_err(|e| AppError::Unprocessable(format!("re-order body: {e}")))?
     };
-    let (src, order) = owned_order(&state, &user, &id).await?;
-    let Some(prev) = order.submitted.clone() else {
-        return Err(AppError::conflict(
-            "not_submitted",
-            "only a submitted order can be re-ordered",
-        ));
-    };
+    let (src, loaded) = owned_order(&state, &user, &id).await?;
+    let prev = loaded.order.reorderable()?.clone();
     let key = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
         Some(k) => k.to_string(),
         None => uuid::Uuid::new_v4().to_string(),
@@ -598,33 +578,38 @@ pub async fn reorder(
     let lab = req.lab.unwrap_or(prev.lab);
     let counter = req.counter.unwrap_or(prev.counter);
     let checked = check_order_request(&state, &user, &lab, &counter, &items).await?;
-    let oid = new_order_id();
+    let oid = new_order_id(&state);
     let cust = customer(&state, &user.id, checked.lab.as_str()).await?;
     let msg = placed(&state, oid, &checked, cust)?;
-    let now = now_ms();
-    let events = [
-        OrderEvent::Requested {
+    let at = state.clock.now();
+    let commands = vec![
+        Command::Request {
             account: user.id.clone(),
-            at_ms: now,
+            at,
         },
-        OrderEvent::Submitted {
+        Command::Submit {
             lab: checked.lab.to_string(),
             counter: checked.counter.to_string(),
             items: checked.items.clone(),
             idempotency_key: key,
             reorder_of: Some(src.to_string()),
-            at_ms: now,
+            at,
         },
     ];
-    let out = json_message(
-        subjects::order_placed(&subjects::SiteId::parse(checked.lab.as_str())?),
-        format!("order-placed-{oid}"),
-        &msg,
-    )?;
+    let subject = subjects::order_placed(&subjects::SiteId::parse(checked.lab.as_str())?);
+    orders::run(&state, &oid.to_string(), commands, |_, _| {
+        Ok(vec![json_message(
+            subject,
+            format!("order-placed-{oid}"),
+            &msg,
+        )?])
+    })
+    .await?;
     state
-        .append_order(&oid.to_string(), ExpectedVersion::NoStream, &events, &[out])
-        .await?;
-    state.metrics.orders.with_label_values(&["placed"]).inc();
+        .metrics
+        .orders
+        .with_label_values(&[Stage::Placed.as_str()])
+        .inc();
     Ok((
         StatusCode::CREATED,
         Json(order_view(&state, &user, &oid.to_string()).await?),
@@ -711,7 +696,7 @@ pub async fn quote(
 ) -> AppResult<Json<QuoteView>> {
     owned_order(&state, &user, &id).await?;
     let checked = check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
-    let at = chrono::Utc::now();
+    let at = state.clock.now();
     let for_lab = QuoteRequest {
         customer: customer(&state, &user.id, checked.lab.as_str()).await?,
         items: checked.placed_items.clone(),
@@ -762,50 +747,58 @@ pub async fn cancel(
     user: User,
     Path(id): Path<String>,
 ) -> AppResult<Json<OrderView>> {
-    let (oid, order) = owned_order(&state, &user, &id).await?;
-    if let Some(ev) = order.decide_cancel(now_ms())? {
-        let mut out = vec![];
-        if let Some(sub) = &order.submitted {
-            let lab = SiteId::parse(&sub.lab)?;
-            let at = chrono::Utc::now();
-            // The lab, in its inbox: it stops the order if it has not started printing.
-            let cancelled = OrderCancelled {
-                order: oid,
-                lab: lab.clone(),
-                reason: "cancelled by the user at the gateway".into(),
-                at,
-            };
-            out.push(json_message(
-                subjects::order_cancelled(&subjects::SiteId::parse(lab.as_str())?),
-                format!("order-cancelled-to-lab-{oid}"),
-                &cancelled,
-            )?);
-            // Everybody following the order.
-            let change = StatusChanged {
-                order: oid,
-                stage: Stage::Cancelled,
-                site: lab,
-                site_kind: SiteKind::Lab,
-                at,
-                detail: "cancelled by the user at the gateway".into(),
-                charge: None,
-            };
-            out.push(json_message(
-                subjects::status(&subjects::OrderId::parse(oid.to_string())?),
-                format!("order-cancelled-{oid}"),
-                &change,
-            )?);
-        }
+    let (oid, _) = owned_order(&state, &user, &id).await?;
+    let at = state.clock.now();
+    let cancel = Command::Cancel {
+        reason: "cancelled by the user".into(),
+        at,
+    };
+    let decided = orders::run(&state, &oid.to_string(), vec![cancel], |before, _| {
+        let Some(sub) = &before.submitted else {
+            return Ok(vec![]); // a draft: the network never heard of it
+        };
+        let lab = SiteId::parse(&sub.lab)?;
+        // The lab, in its inbox: it stops the order if it has not started printing.
+        let cancelled = OrderCancelled {
+            order: oid,
+            lab: lab.clone(),
+            reason: "cancelled by the user at the gateway".into(),
+            at,
+        };
+        let to_lab = json_message(
+            subjects::order_cancelled(&subjects::SiteId::parse(lab.as_str())?),
+            format!("order-cancelled-to-lab-{oid}"),
+            &cancelled,
+        )?;
+        // Everybody following the order.
+        let change = StatusChanged {
+            order: oid,
+            stage: Stage::Cancelled,
+            site: lab,
+            site_kind: SiteKind::Lab,
+            at,
+            detail: "cancelled by the user at the gateway".into(),
+            charge: None,
+        };
+        let to_all = json_message(
+            subjects::status(&subjects::OrderId::parse(oid.to_string())?),
+            format!("order-cancelled-{oid}"),
+            &change,
+        )?;
+        Ok(vec![to_lab, to_all])
+    })
+    .await?;
+    if !decided.events.is_empty() {
         state
-            .append_order(
-                &oid.to_string(),
-                ExpectedVersion::after(order.version),
-                &[ev],
-                &out,
-            )
-            .await?;
-        state.metrics.orders.with_label_values(&["cancelled"]).inc();
-        state.publish_update(&oid.to_string(), "cancelled", "cancelled by the user");
+            .metrics
+            .orders
+            .with_label_values(&[Stage::Cancelled.as_str()])
+            .inc();
+        state.publish_update(
+            &oid.to_string(),
+            Stage::Cancelled.as_str(),
+            "cancelled by the user",
+        );
     }
     Ok(Json(order_view(&state, &user, &oid.to_string()).await?))
 }
@@ -876,7 +869,7 @@ pub async fn order_view(state: &AppState, user: &User, id: &str) -> AppResult<Or
     let parse = |c: Option<String>| c.and_then(|s| serde_json::from_str::<Value>(&s).ok());
     Ok(OrderView {
         order: row.id,
-        completed: matches!(row.stage.as_str(), "collected" | "settled"),
+        completed: WebStage::parse(&row.stage).is_some_and(|s| s.is_completed()),
         stage: row.stage,
         created_at: ms_to_rfc3339(row.created_ms),
         lab: row.lab,
@@ -1049,7 +1042,7 @@ pub async fn sites(State(state): State<AppState>) -> AppResult<Json<Vec<SiteView
 }
 
 pub async fn list_sites(state: &AppState) -> AppResult<Vec<SiteView>> {
-    let now = chrono::Utc::now();
+    let now = state.clock.now();
     let entries = state.directory.list().await?;
     Ok(entries
         .into_iter()
@@ -1309,7 +1302,9 @@ pub async fn thumbnail(
             .await
             .map_err(AppError::internal)?
             .map_err(crate::error::media_error)?;
-            if let Err(e) = crate::thumbs::put(&state.store, &hash, edge, &thumb, now_ms()).await {
+            if let Err(e) =
+                crate::thumbs::put(&state.store, &hash, edge, &thumb, state.now_ms()).await
+            {
                 // The preview is still good for this response; the next one builds it again.
                 tracing::warn!(image = %hash, error = %e, "thumbnail not cached");
             }

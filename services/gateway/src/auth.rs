@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::events::{AccountEvent, account_stream};
-use crate::state::{AppState, now_ms, to_new};
+use crate::state::{AppState, to_new};
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -42,7 +42,7 @@ impl FromRequestParts<AppState> for User {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<User, AppError> {
-        let now = chrono::Utc::now().timestamp();
+        let now = state.clock.now().timestamp();
         let session = session_from_headers(&parts.headers, &state.key, now)
             .ok_or_else(|| AppError::Unauthorized("log in first".into()))?;
         let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
@@ -68,7 +68,7 @@ impl FromRequestParts<AppState> for User {
 
 /// The logged-in user, if any (pages that show a log-in link otherwise).
 pub fn optional_user(headers: &HeaderMap, state: &AppState) -> Option<User> {
-    let now = chrono::Utc::now().timestamp();
+    let now = state.clock.now().timestamp();
     session_from_headers(headers, &state.key, now).map(|s| User {
         id: s.user.clone(),
         role: s.role.clone(),
@@ -156,7 +156,7 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
 pub async fn sign_up(state: &AppState, ip: &str, s: SignUp) -> AppResult<(SessionInfo, String)> {
     if !state
         .limiter
-        .allow(&format!("signup:{ip}"), chrono::Utc::now().timestamp())
+        .allow(&format!("signup:{ip}"), state.clock.now().timestamp())
     {
         return Err(AppError::TooManyRequests(
             "too many sign-ups from this address; wait a minute".into(),
@@ -205,7 +205,7 @@ pub async fn sign_up(state: &AppState, ip: &str, s: SignUp) -> AppResult<(Sessio
             .filter(|a| !a.is_empty()),
         password_hash: hash,
         role: role.to_string(),
-        at_ms: now_ms(),
+        at_ms: state.now_ms(),
     };
     let res = state
         .store
@@ -231,7 +231,7 @@ pub async fn sign_up(state: &AppState, ip: &str, s: SignUp) -> AppResult<(Sessio
 /// Checks the password and logs in.
 pub async fn log_in(state: &AppState, ip: &str, l: LogIn) -> AppResult<(SessionInfo, String)> {
     let email = normalise_email(&l.email);
-    let now = chrono::Utc::now().timestamp();
+    let now = state.clock.now().timestamp();
     if !state.limiter.allow(&format!("login:{email}"), now)
         || !state.limiter.allow(&format!("login-ip:{ip}"), now)
     {
@@ -267,7 +267,7 @@ async fn login_session(state: &AppState, account: &str) -> AppResult<(SessionInf
     let session = Session::new(
         account,
         &info.role,
-        chrono::Utc::now().timestamp(),
+        state.clock.now().timestamp(),
         state.config.session.ttl_secs,
     );
     let cookie = session.set_cookie(&state.key, state.config.http.secure_cookies);

@@ -1,6 +1,6 @@
 //! The gateway's background work on NATS, on the bus crate's shared machinery:
 //! - the outbox relay ([`reprint_bus::relay::Relay`]), woken by every commit that wrote outbox
-//!   rows (see [`crate::state::Inner::append_order`]);
+//!   rows (see [`crate::orders::run`]);
 //! - the inbox consumer ([`GatewayInbox`]): the lab's reception record (the slip) and
 //!   rejections addressed to this gateway (`reprint.v1.gateway.<gw>.>`);
 //! - the status consumer ([`StatusFeed`]): every `reprint.v1.status.<order>` of the network,
@@ -13,12 +13,12 @@
 //! and termed, a transient failure (database away, a version conflict with a concurrent
 //! command on the same order) is retried after a delay.
 //!
-//! The live timeline (server-sent events) and the order counters must not announce a change
-//! that was rolled back, so handlers hand their notifications to [`Notifier`], which sends each
-//! one only once the consumer's inbox shows the message as committed.
+//! Every change of an order is decided by the domain's decider (`reprint_domain::web_order`)
+//! on the order as the handler's transaction reads it ([`crate::orders`]). The live timeline
+//! (server-sent events) and the order counters must not announce a change that was rolled
+//! back, so handlers hand their notifications to [`Notifier`], which sends each one after the
+//! transaction's commit.
 
-use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -28,13 +28,16 @@ use reprint_bus::streams::{
     ConsumerSettings, DurableConsumer, durable_consumer_for, status_consumer_for,
 };
 use reprint_bus::subjects::SiteKind;
-use reprint_domain::protocol::{OrderRejected, ReceptionRecorded, StatusChanged};
+use reprint_domain::protocol::{OrderRejected, ReceptionRecorded, Stage, StatusChanged};
+use reprint_domain::web_order::Command;
 use reprint_eventstore::{ExpectedVersion, Transaction};
 use reprint_service::shutdown::Shutdown;
 
-use crate::events::{AccountEvent, Order, OrderEvent, account_stream, order_stream};
+use crate::error::AppError;
+use crate::events::{AccountEvent, account_stream};
+use crate::orders::{self, Loaded};
 use crate::settlements;
-use crate::state::{AppState, OrderUpdate, now_ms, to_new};
+use crate::state::{AppState, OrderUpdate, to_new};
 
 /// The inbox names (kept from the gateway's first consumers, so their records still count).
 pub const INBOX_CONSUMER: &str = "gateway-inbox";
@@ -42,10 +45,6 @@ pub const INBOX_CONSUMER: &str = "gateway-inbox";
 /// (`status:<order>:<stage>:<site>:<at>`): the same change published twice with two message
 /// ids (a publisher that retried) lands once on the timeline.
 pub const STATUS_CONSUMER: &str = "gateway-status";
-
-/// How long a notification waits for its transaction to show as committed before it is
-/// dropped (the message was rolled back and will be redelivered, notifying then).
-const NOTIFY_PATIENCE: Duration = Duration::from_secs(10);
 
 /// The durable consumers of this gateway.
 pub fn inbox_durable(state: &AppState) -> DurableConsumer {
@@ -106,76 +105,34 @@ pub async fn run_gauges(state: AppState, shutdown: Shutdown) {
     }
 }
 
-/// Sends live updates only after the transaction that made them has committed.
+/// Sends live updates and counts orders only after the transaction that made them has
+/// committed (a hook of the handler's transaction: a rolled-back batch announces nothing, and
+/// the messages handled again announce once).
 #[derive(Clone)]
 pub struct Notifier {
     state: AppState,
-    /// Message ids already announced (bounded): a batch rolled back and then handled one by
-    /// one hands in the same notification twice.
-    sent: Arc<Mutex<(HashSet<String>, VecDeque<String>)>>,
 }
 
 impl Notifier {
     pub fn new(state: AppState) -> Notifier {
-        Notifier {
-            state,
-            sent: Arc::default(),
-        }
+        Notifier { state }
     }
 
-    /// Announces `update` once `consumer`'s inbox holds `message_id` (the handler's
-    /// transaction committed).
-    fn after_commit(&self, consumer: &str, message_id: &str, update: OrderUpdate) {
-        let this = self.clone();
-        let consumer = consumer.to_string();
-        let key = format!("{consumer}\u{1f}{message_id}\u{1f}{}", update.stage);
-        let message_id = message_id.to_string();
-        tokio::spawn(async move {
-            let deadline = tokio::time::Instant::now() + NOTIFY_PATIENCE;
-            let mut pause = Duration::from_millis(5);
-            loop {
-                match this
-                    .state
-                    .store
-                    .inbox_contains(&consumer, &message_id)
-                    .await
-                {
-                    Ok(true) => break,
-                    Ok(false) | Err(_) if tokio::time::Instant::now() < deadline => {
-                        tokio::time::sleep(pause).await;
-                        pause = (pause * 2).min(Duration::from_millis(200));
-                    }
-                    _ => return,
-                }
-            }
-            if !this.first_time(key) {
-                return;
-            }
-            this.state
+    /// Announces `update` once `tx` has committed.
+    fn after_commit(&self, tx: &mut Transaction, update: OrderUpdate) {
+        let state = self.state.clone();
+        tx.after_commit(move || {
+            state
                 .metrics
                 .orders
                 .with_label_values(&[update.stage.as_str()])
                 .inc();
-            this.state
-                .publish_update(&update.order, &update.stage, &update.detail);
+            state.publish_update(&update.order, &update.stage, &update.detail);
         });
     }
 
-    fn first_time(&self, key: String) -> bool {
-        let Ok(mut sent) = self.sent.lock() else {
-            return true; // a poisoned set only risks a repeated live update
-        };
-        let (set, order) = &mut *sent;
-        if !set.insert(key.clone()) {
-            return false;
-        }
-        order.push_back(key);
-        if order.len() > 4096
-            && let Some(old) = order.pop_front()
-        {
-            set.remove(&old);
-        }
-        true
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.state.clock.now()
     }
 }
 
@@ -183,38 +140,28 @@ fn permanent(what: &str, e: impl std::fmt::Display) -> HandlerError {
     HandlerError::permanent(format!("{what}: {e}"))
 }
 
-/// The order as this transaction sees it (empty when this gateway does not know it).
-async fn order_in(tx: &mut Transaction, order: &str) -> Result<Order, HandlerError> {
-    let events = tx.read_stream(&order_stream(order), 1, 10_000).await?;
-    let mut state = Order::default();
-    for e in &events {
-        let ev: OrderEvent = e.decode()?;
-        state = state.evolve(&ev);
-    }
-    Ok(state)
-}
-
-/// Appends `events` to `current` (the order read in this transaction) and `account_events`
-/// to its account. A concurrent command on the same order makes the append conflict: a
-/// transient error, and the message comes back.
-async fn append_to_order(
+/// Decides `command` on the order as this transaction read it and appends the events (a
+/// concurrent command on the same order makes the append conflict: a transient error, and the
+/// message comes back), with `account_events` on its account.
+async fn decide_and_append(
     tx: &mut Transaction,
     order: &str,
-    current: &Order,
-    events: &[OrderEvent],
+    current: &Loaded,
+    command: Command,
     account_events: &[AccountEvent],
 ) -> Result<(), HandlerError> {
-    let new = to_new(events).map_err(HandlerError::transient)?;
-    tx.append(
-        &order_stream(order),
-        ExpectedVersion::after(current.version),
-        &new,
-    )
-    .await?;
+    let (_, events) = orders::decide(&current.order, vec![command])
+        .map_err(|e| permanent("the order refuses", e))?;
+    orders::append(tx, order, current, events)
+        .await
+        .map_err(|e| match e {
+            AppError::Store(e) => HandlerError::from(e),
+            other => HandlerError::transient(other),
+        })?;
     if !account_events.is_empty() {
         let new = to_new(account_events).map_err(HandlerError::transient)?;
         tx.append(
-            &account_stream(&current.account),
+            &account_stream(&current.order.account),
             ExpectedVersion::Any,
             &new,
         )
@@ -240,11 +187,11 @@ impl Handler for GatewayInbox {
             if subject.ends_with(".reception.recorded") {
                 let r: ReceptionRecorded = serde_json::from_slice(&message.payload)
                     .map_err(|e| permanent("reception record", e))?;
-                self.reception(tx, message, r).await
+                self.reception(tx, r).await
             } else if subject.ends_with(".order.rejected") {
                 let r: OrderRejected = serde_json::from_slice(&message.payload)
                     .map_err(|e| permanent("rejection", e))?;
-                self.rejection(tx, message, r).await
+                self.rejection(tx, r).await
             } else {
                 Err(permanent("unexpected subject", subject))
             }
@@ -256,12 +203,11 @@ impl GatewayInbox {
     async fn reception(
         &self,
         tx: &mut Transaction,
-        message: &Incoming,
         r: ReceptionRecorded,
     ) -> Result<(), HandlerError> {
         let order = r.order.to_string();
-        let current = order_in(tx, &order).await?;
-        if !current.exists() {
+        let current = orders::load(tx, &order).await?;
+        if !current.order.exists() {
             return Ok(()); // another gateway's order, or a counter's
         }
         let extract = serde_json::to_value(&r.extract).map_err(|e| permanent("extract", e))?;
@@ -274,68 +220,51 @@ impl GatewayInbox {
             .and_then(|v| v.as_str())
             .unwrap_or_default()
             .to_string();
-        let now = now_ms();
-        let events = [
-            OrderEvent::SlipRecorded {
-                lab: r.lab.to_string(),
-                extract_json: extract.to_string(),
-                estimated_finish_ms: r.estimated_finish.map(|t| t.timestamp_millis()),
-                at_ms: now,
-            },
-            OrderEvent::StageChanged {
-                stage: "received".into(),
-                site: r.lab.to_string(),
-                detail: format!("reception {reception} at {}", r.lab),
-                charge_json: None,
-                at_ms: now,
-            },
-        ];
+        let at = self.notifier.now();
         let account_events: Vec<AccountEvent> = registration
             .map(|number| AccountEvent::RegistrationRecorded {
                 site: r.lab.to_string(),
                 number,
-                at_ms: now,
+                at_ms: at.timestamp_millis(),
             })
             .into_iter()
             .collect();
-        append_to_order(tx, &order, &current, &events, &account_events).await?;
+        let command = Command::RecordSlip {
+            lab: r.lab.to_string(),
+            extract_json: extract.to_string(),
+            estimated_finish_ms: r.estimated_finish.map(|t| t.timestamp_millis()),
+            reception: reception.clone(),
+            at,
+        };
+        decide_and_append(tx, &order, &current, command, &account_events).await?;
         self.notifier.after_commit(
-            INBOX_CONSUMER,
-            &message.message_id,
+            tx,
             OrderUpdate {
                 order,
-                stage: "received".into(),
+                stage: Stage::Received.as_str().into(),
                 detail: format!("reception {reception}"),
             },
         );
         Ok(())
     }
 
-    async fn rejection(
-        &self,
-        tx: &mut Transaction,
-        message: &Incoming,
-        r: OrderRejected,
-    ) -> Result<(), HandlerError> {
+    async fn rejection(&self, tx: &mut Transaction, r: OrderRejected) -> Result<(), HandlerError> {
         let order = r.order.to_string();
-        let current = order_in(tx, &order).await?;
-        if !current.exists() {
+        let current = orders::load(tx, &order).await?;
+        if !current.order.exists() {
             return Ok(());
         }
-        let ev = OrderEvent::StageChanged {
-            stage: "rejected".into(),
-            site: r.lab.to_string(),
-            detail: format!("rejected by {}: {}", r.lab, r.reason),
-            charge_json: None,
-            at_ms: r.at.timestamp_millis(),
+        let command = Command::RecordRejection {
+            lab: r.lab.to_string(),
+            reason: r.reason.clone(),
+            at: r.at,
         };
-        append_to_order(tx, &order, &current, &[ev], &[]).await?;
+        decide_and_append(tx, &order, &current, command, &[]).await?;
         self.notifier.after_commit(
-            INBOX_CONSUMER,
-            &message.message_id,
+            tx,
             OrderUpdate {
                 order,
-                stage: "rejected".into(),
+                stage: Stage::Rejected.as_str().into(),
                 detail: r.reason,
             },
         );
@@ -359,16 +288,17 @@ impl Handler for StatusFeed {
             let change: StatusChanged = serde_json::from_slice(&message.payload)
                 .map_err(|e| permanent("status change", e))?;
             let order = change.order.to_string();
-            let current = order_in(tx, &order).await?;
+            let current = orders::load(tx, &order).await?;
             // Every order's balance between its lab and its counter, walk-ins included.
             let placed = current
+                .order
                 .submitted
                 .as_ref()
                 .map(|s| (s.lab.as_str(), s.counter.as_str()));
             settlements::record(tx, &order, &settlements::Fact::of(&change, placed))
                 .await
                 .map_err(HandlerError::transient)?;
-            if !current.exists() {
+            if !current.order.exists() {
                 return Ok(()); // another gateway's order, or a counter's
             }
             let content = format!(
@@ -381,24 +311,22 @@ impl Handler for StatusFeed {
             if fresh.first() != Some(&true) {
                 return Ok(());
             }
-            let stage = change.stage.as_str().to_string();
-            let ev = OrderEvent::StageChanged {
-                stage: stage.clone(),
+            let command = Command::RecordStatus {
+                stage: change.stage,
                 site: change.site.to_string(),
                 detail: change.detail.clone(),
                 charge_json: change
                     .charge
                     .as_ref()
                     .and_then(|c| serde_json::to_string(c).ok()),
-                at_ms: change.at.timestamp_millis(),
+                at: change.at,
             };
-            append_to_order(tx, &order, &current, &[ev], &[]).await?;
+            decide_and_append(tx, &order, &current, command, &[]).await?;
             self.notifier.after_commit(
-                STATUS_CONSUMER,
-                &message.message_id,
+                tx,
                 OrderUpdate {
                     order,
-                    stage,
+                    stage: change.stage.as_str().to_string(),
                     detail: change.detail,
                 },
             );

@@ -34,6 +34,9 @@ pub enum AppError {
     /// The domain's order check refused the order (the lab's own words).
     #[error(transparent)]
     Order(#[from] reprint_domain::order_check::OrderError),
+    /// The order's decider refused the command (`reprint_domain::web_order`).
+    #[error(transparent)]
+    WebOrder(#[from] reprint_domain::web_order::WebOrderError),
     /// Any other refusal of the domain.
     #[error(transparent)]
     Domain(#[from] reprint_domain::DomainError),
@@ -79,6 +82,14 @@ impl AppError {
                 // would send it.
                 let mut p = Problem::refused(e);
                 p.kind = reject_code(e.code()).to_string();
+                p
+            }
+            // An upload over the reservation is refused for its size, which HTTP says with 413;
+            // every other refusal of the order by the one mapping, typed by its stable code.
+            AppError::WebOrder(e) if e.is_too_large() => Problem::too_large(e.to_string()),
+            AppError::WebOrder(e) => {
+                let mut p = Problem::refused(e);
+                p.kind = e.code().to_string();
                 p
             }
             AppError::Domain(e) => Problem::refused(e),

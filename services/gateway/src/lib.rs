@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod events;
 pub mod openapi;
+pub mod orders;
 pub mod projection;
 pub mod settlements;
 pub mod state;
@@ -133,6 +134,7 @@ impl Application {
             images,
             key,
             updates,
+            clock: reprint_service::clock::Clock::default(),
         }));
         let router = router(state.clone());
         let (trigger, shutdown) = reprint_service::shutdown::channel();

@@ -5,22 +5,43 @@ use futures::future::BoxFuture;
 use reprint_eventstore::sql::{Arg, exec};
 use reprint_eventstore::{Conn, Projection, RecordedEvent};
 
-use crate::events::{AccountEvent, ImageEvent, OrderEvent, STAGE_RANK_SQL, stage_rank};
+use reprint_domain::protocol::Stage;
+use reprint_domain::web_order::{ENDS, WebStage};
+
+use crate::events::{AccountEvent, ImageEvent, OrderEvent, StoredOrderEvent};
 
 pub struct Lookups;
 
-/// A status moves an order's stage only forward: [`crate::events::stage_moves`] in SQL
-/// (`$2` the status's stage, `$6` its rank, -1 for an unknown stage).
+/// [`WebStage::rank`] in SQL, of the column `stage` (an unknown word ranks as a draft), written
+/// from the domain's typed stages.
+pub fn stage_rank_sql() -> String {
+    let whens: String = WebStage::ALL
+        .iter()
+        .map(|s| format!("WHEN '{}' THEN {} ", s.as_str(), s.rank()))
+        .collect();
+    format!("CASE stage {whens}ELSE 0 END")
+}
+
+/// A status moves an order's stage only forward: [`WebStage::moves_to`] in SQL (`$2` the
+/// status's stage, `$6` its rank), so the projection agrees with the decider's state.
 static STAGE_CHANGED_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let moves = format!(
-        "(stage = $2 OR (stage NOT IN ('rejected', 'cancelled') AND {STAGE_RANK_SQL} <= $6))"
-    );
+    let ends = ENDS
+        .iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let rank = stage_rank_sql();
+    let moves = format!("(stage = $2 OR (stage NOT IN ({ends}) AND {rank} <= $6))");
     format!(
         "UPDATE gw_orders SET stage = CASE WHEN {moves} THEN $2 ELSE stage END,
          detail = CASE WHEN {moves} THEN $3 ELSE detail END,
          charge_json = COALESCE($4, charge_json), updated_ms = $5 WHERE id = $1"
     )
 });
+
+fn word(stage: WebStage) -> Arg {
+    Arg::Text(stage.as_str().to_string())
+}
 
 fn reborrow<'b>(c: &'b mut Conn<'_>) -> Conn<'b> {
     match c {
@@ -52,7 +73,7 @@ impl Projection for Lookups {
                     let ev: ImageEvent = e.decode().map_err(codec_err)?;
                     image_event(reborrow(&mut conn), &ev).await?;
                 } else if let Some(order) = e.stream_id.strip_prefix("gw-order-") {
-                    let ev: OrderEvent = e.decode().map_err(codec_err)?;
+                    let StoredOrderEvent(ev) = e.decode().map_err(codec_err)?;
                     order_event(&mut conn, order, e.position, &ev).await?;
                 }
             }
@@ -159,8 +180,13 @@ async fn order_event(
         OrderEvent::Requested { account, at_ms } => {
             exec(
                 reborrow(conn),
-                "INSERT INTO gw_orders (id, account, created_ms, stage, updated_ms) VALUES ($1, $2, $3, 'draft', $3)",
-                &[id, Arg::Text(account.clone()), Arg::Int(*at_ms)],
+                "INSERT INTO gw_orders (id, account, created_ms, stage, updated_ms) VALUES ($1, $2, $3, $4, $3)",
+                &[
+                    id,
+                    Arg::Text(account.clone()),
+                    Arg::Int(*at_ms),
+                    word(WebStage::Draft),
+                ],
             )
             .await?;
         }
@@ -212,7 +238,7 @@ async fn order_event(
             let items_json = serde_json::to_string(items).unwrap_or_else(|_| "[]".into());
             exec(
                 reborrow(conn),
-                "UPDATE gw_orders SET stage = 'placed', lab = $2, counter = $3, submitted_ms = $4,
+                "UPDATE gw_orders SET stage = $8, lab = $2, counter = $3, submitted_ms = $4,
                  idem_key = $5, items_json = $6, reorder_of = $7, updated_ms = $4 WHERE id = $1",
                 &[
                     id.clone(),
@@ -222,6 +248,7 @@ async fn order_event(
                     Arg::Text(idempotency_key.clone()),
                     Arg::Text(items_json),
                     Arg::from(reorder_of.clone()),
+                    word(WebStage::At(Stage::Placed)),
                 ],
             )
             .await?;
@@ -229,7 +256,7 @@ async fn order_event(
                 conn,
                 order,
                 position,
-                "placed",
+                Stage::Placed.as_str(),
                 "gateway",
                 "order placed",
                 *at_ms,
@@ -243,23 +270,22 @@ async fn order_event(
             charge_json,
             at_ms,
         } => {
-            // The stage moves only forward (see `events::stage_moves`, the same rule in SQL);
+            // The stage moves only forward (`WebStage::moves_to`, the same rule in SQL);
             // its detail goes with it. The timeline keeps every status as it came.
             exec(
                 reborrow(conn),
                 &STAGE_CHANGED_SQL,
                 &[
                     id,
-                    Arg::Text(stage.clone()),
+                    word(WebStage::At(*stage)),
                     Arg::Text(detail.clone()),
                     Arg::from(charge_json.clone()),
                     Arg::Int(*at_ms),
-                    // An unknown stage ranks below every stage: it moves nothing.
-                    Arg::Int(stage_rank(stage).unwrap_or(-1)),
+                    Arg::Int(WebStage::At(*stage).rank()),
                 ],
             )
             .await?;
-            timeline(conn, order, position, stage, site, detail, *at_ms).await?;
+            timeline(conn, order, position, stage.as_str(), site, detail, *at_ms).await?;
         }
         OrderEvent::SlipRecorded {
             extract_json,
@@ -276,15 +302,20 @@ async fn order_event(
         OrderEvent::Cancelled { reason, at_ms } => {
             exec(
                 reborrow(conn),
-                "UPDATE gw_orders SET stage = 'cancelled', detail = $2, updated_ms = $3 WHERE id = $1",
-                &[id, Arg::Text(reason.clone()), Arg::Int(*at_ms)],
+                "UPDATE gw_orders SET stage = $4, detail = $2, updated_ms = $3 WHERE id = $1",
+                &[
+                    id,
+                    Arg::Text(reason.clone()),
+                    Arg::Int(*at_ms),
+                    word(WebStage::At(Stage::Cancelled)),
+                ],
             )
             .await?;
             timeline(
                 conn,
                 order,
                 position,
-                "cancelled",
+                Stage::Cancelled.as_str(),
                 "gateway",
                 reason,
                 *at_ms,

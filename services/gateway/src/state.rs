@@ -6,14 +6,15 @@ use std::time::Duration;
 use reprint_bus::directory::Directory;
 use reprint_bus::objects::Images;
 use reprint_bus::relay::RelayWaker;
-use reprint_eventstore::{ExpectedVersion, NewEvent, OutboxMessage, Store};
+use reprint_eventstore::{NewEvent, Store};
 use reprint_service::auth::{RateLimiter, SessionKey};
+use reprint_service::clock::Clock;
 use reprint_service::metrics::Metrics;
 use tokio::sync::{Semaphore, broadcast};
 
 use crate::config::Config;
 use crate::error::AppResult;
-use crate::events::{Order, OrderEvent, order_stream};
+use crate::orders::{self, Loaded};
 
 /// A change of an order, for the live timeline (server-sent events).
 #[derive(Debug, Clone)]
@@ -41,6 +42,8 @@ pub struct Inner {
     pub relay_wake: RelayWaker,
     pub uploads: Semaphore,
     pub gateway: reprint_bus::subjects::SiteId,
+    /// Every time the gateway records or decides by is read here (tests pin it).
+    pub clock: Clock,
 }
 
 impl std::ops::Deref for AppState {
@@ -50,48 +53,19 @@ impl std::ops::Deref for AppState {
     }
 }
 
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 impl Inner {
     pub fn rpc_timeout(&self) -> Duration {
         Duration::from_millis(self.config.nats.rpc_timeout_ms)
     }
 
-    /// The order folded from its stream (empty when it does not exist).
-    pub async fn load_order(&self, order: &str) -> AppResult<Order> {
-        let events = self
-            .store
-            .read_stream(&order_stream(order), 1, 10_000)
-            .await?;
-        let mut state = Order::default();
-        for e in &events {
-            let ev: OrderEvent = e.decode()?;
-            state = state.evolve(&ev);
-        }
-        Ok(state)
+    /// Milliseconds since the Unix epoch, by the gateway's clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
     }
 
-    /// Appends order events after `expected`, with outbox messages, in one transaction.
-    pub async fn append_order(
-        &self,
-        order: &str,
-        expected: ExpectedVersion,
-        events: &[OrderEvent],
-        outbox: &[OutboxMessage],
-    ) -> AppResult<()> {
-        let new = to_new(events)?;
-        let mut tx = self.store.begin().await?;
-        tx.append(&order_stream(order), expected, &new).await?;
-        if !outbox.is_empty() {
-            tx.enqueue(outbox).await?;
-        }
-        tx.commit().await?;
-        if !outbox.is_empty() {
-            self.relay_wake.wake();
-        }
-        Ok(())
+    /// The order folded from its stream (empty when it does not exist).
+    pub async fn load_order(&self, order: &str) -> AppResult<Loaded> {
+        Ok(orders::load_now(&self.store, order).await?)
     }
 
     pub fn publish_update(&self, order: &str, stage: &str, detail: &str) {

@@ -24,8 +24,10 @@ use utoipa::ToSchema;
 use crate::api::owned_order;
 use crate::auth::User;
 use crate::error::{AppError, AppResult, media_error};
-use crate::events::{ImageEvent, Order, OrderEvent, image_stream, order_stream};
-use crate::state::{AppState, now_ms, to_new};
+use crate::events::{ImageEvent, image_stream};
+use crate::orders;
+use crate::state::{AppState, to_new};
+use reprint_domain::web_order::Command;
 
 #[derive(Debug, Deserialize)]
 pub struct UploadQuery {
@@ -74,11 +76,11 @@ pub async fn upload(
     Query(q): Query<UploadQuery>,
     body: Body,
 ) -> AppResult<Response> {
-    let (oid, order) = owned_order(&state, &user, &id).await?;
+    let (oid, loaded) = owned_order(&state, &user, &id).await?;
     let name = clean_name(q.name)?;
-    let now = now_ms();
-    let allowed = order
-        .check_upload(now)?
+    let allowed = loaded
+        .order
+        .room_for_upload(state.clock.now())?
         .min(state.config.storage.max_image_bytes);
     let _permit = state.uploads.acquire().await.map_err(AppError::internal)?;
 
@@ -146,7 +148,7 @@ pub async fn upload(
         format: format.clone(),
         phash: Some(phash.to_string()),
         order: order_id.clone(),
-        at_ms: now_ms(),
+        at_ms: state.now_ms(),
     };
     let mut attempt = 0u32;
     let remaining = loop {
@@ -187,36 +189,20 @@ async fn record(state: &AppState, order_id: &str, image: &ImageEvent) -> AppResu
         image: hash,
         name,
         bytes,
-        at_ms,
         ..
     } = image;
     let mut tx = state.store.begin().await?;
-    let mut order = Order::default();
-    for e in tx.read_stream(&order_stream(order_id), 1, 10_000).await? {
-        order = order.evolve(&e.decode::<OrderEvent>()?);
-    }
-    let mut used = order.used;
-    if !order.images.iter().any(|(i, _, _)| i == hash) {
-        let left = order.check_upload(now_ms())?;
-        if *bytes > left {
-            return Err(AppError::TooLarge(format!(
-                "the image is larger than the {left} bytes this order's reservation has left; declare more storage first"
-            )));
-        }
-        let ev = OrderEvent::ImageAttached {
+    let loaded = orders::load(&mut tx, order_id).await?;
+    let (after, events) = orders::decide(
+        &loaded.order,
+        vec![Command::AttachImage {
             image: hash.clone(),
             name: name.clone(),
             bytes: *bytes,
-            at_ms: *at_ms,
-        };
-        tx.append(
-            &order_stream(order_id),
-            ExpectedVersion::after(order.version),
-            &to_new(&[ev])?,
-        )
-        .await?;
-        used += bytes;
-    }
+            at: state.clock.now(),
+        }],
+    )?;
+    orders::append(&mut tx, order_id, &loaded, events).await?;
     let image_stream_id = image_stream(account, hash);
     if tx.stream_version(&image_stream_id).await? == 0 {
         tx.append(
@@ -227,5 +213,5 @@ async fn record(state: &AppState, order_id: &str, image: &ImageEvent) -> AppResu
         .await?;
     }
     tx.commit().await?;
-    Ok(order.reserved.saturating_sub(used))
+    Ok(after.reserved.saturating_sub(after.used))
 }

@@ -554,12 +554,12 @@ async fn ops(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Res
         "SELECT CAST(submitted_ms / 3600000 AS BIGINT) AS h, CAST(COUNT(*) AS BIGINT) FROM gw_orders
          WHERE submitted_ms IS NOT NULL AND submitted_ms > $1 GROUP BY h ORDER BY h",
         &[reprint_eventstore::sql::Arg::Int(
-            crate::state::now_ms() - 24 * 3_600_000,
+            state.now_ms() - 24 * 3_600_000,
         )],
     )
     .await?;
     let max = hours.iter().map(|&(_, n)| n).max().unwrap_or(1).max(1);
-    let now_h = crate::state::now_ms() / 3_600_000;
+    let now_h = state.now_ms() / 3_600_000;
     let bars: String = hours
         .iter()
         .map(|&(hour, n)| {

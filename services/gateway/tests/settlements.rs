@@ -26,7 +26,7 @@ async fn publish_all(app: &TestApp, messages: &[(&str, Value)]) {
 }
 
 fn order_id() -> String {
-    reprint_gateway::api::new_order_id().to_string()
+    uuid::Uuid::now_v7().to_string()
 }
 
 #[tokio::test]
