@@ -206,8 +206,8 @@ async fn try_reserve(
         capacity: cfg.capacity_bytes,
         all_committed: committed_bytes(&mut tx, None, &order_id, now).await?,
     };
-    let ttl = chrono::Duration::try_seconds(cfg.reservation_ttl_secs)
-        .unwrap_or(chrono::Duration::MAX);
+    let ttl =
+        chrono::Duration::try_seconds(cfg.reservation_ttl_secs).unwrap_or(chrono::Duration::MAX);
     let (after, events) = orders::decide(
         &loaded.order,
         vec![Command::Reserve {

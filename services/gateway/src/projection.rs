@@ -351,3 +351,22 @@ async fn timeline(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sql_rank_is_the_deciders_rank_as_the_table_always_had_it() {
+        // The CASE the projection wrote before the stages were typed: the same ranks.
+        let before = "CASE stage WHEN 'draft' THEN 0 WHEN 'placed' THEN 1 \
+             WHEN 'received' THEN 2 WHEN 'printing' THEN 3 WHEN 'printed' THEN 4 WHEN 'dispatched' THEN 5 \
+             WHEN 'ready_for_pickup' THEN 6 WHEN 'collected' THEN 7 WHEN 'settled' THEN 8 \
+             WHEN 'rejected' THEN 9 WHEN 'cancelled' THEN 9 ELSE 0 END";
+        assert_eq!(stage_rank_sql(), before);
+        for s in WebStage::ALL {
+            assert!(stage_rank_sql().contains(&format!("WHEN '{s}' THEN {} ", s.rank())));
+        }
+        assert!(STAGE_CHANGED_SQL.contains("stage NOT IN ('rejected', 'cancelled')"));
+    }
+}

@@ -207,3 +207,45 @@ async fn a_cancelled_order_is_never_a_print_in_the_images_history() {
     assert_eq!(xmp, ["B0000456"], "the cancelled order is no print (XMP)");
     assert_eq!(zip, ["B0000456"], "the cancelled order is no print (ZIP)");
 }
+
+#[tokio::test]
+async fn the_gateways_clock_can_be_pinned_and_a_reservation_expires_by_it() {
+    let app = spawn().await;
+    let u = sign_up(&app, "clock@example.com").await;
+    // A minute ahead of the machine (the session, signed by the machine's time a moment ago,
+    // stays good), on a whole millisecond as the API writes times.
+    let at =
+        chrono::DateTime::from_timestamp_millis(chrono::Utc::now().timestamp_millis() + 60_000)
+            .unwrap();
+    app.state.clock.set(at);
+    assert_eq!(app.state.clock.now(), at);
+    let order = u.new_order().await;
+    let (_, v) = u.get(&format!("/api/v1/orders/{order}")).await;
+    assert_eq!(
+        v["created_at"],
+        at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "{v}"
+    );
+    let photo = jpeg(23, 400, 300);
+    let (s, r) = u
+        .put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({"bytes": photo.len()}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let ttl = chrono::Duration::seconds(app.state.config.storage.reservation_ttl_secs);
+    assert_eq!(
+        r["expires_at"],
+        (at + ttl).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "{r}"
+    );
+    // The reservation ends when the gateway's clock says so, not the machine's.
+    app.state.clock.advance(ttl);
+    let (s, b) = u.upload(&order, "late.jpg", photo.clone()).await;
+    assert_eq!(s, 409, "{b}");
+    assert_eq!(b["type"], "reservation_expired", "{b}");
+    app.state.clock.set(at);
+    let (s, b) = u.upload(&order, "in-time.jpg", photo).await;
+    assert_eq!(s, 201, "{b}");
+}
