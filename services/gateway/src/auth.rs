@@ -131,6 +131,17 @@ fn validate(s: &SignUp) -> AppResult<()> {
         check_len("address", a, 0, 500)?;
     }
     reprint_domain::Telephone::parse(&s.telephone)?;
+    // The name and telephone every order will carry: refused now, in the order check's words,
+    // rather than at every order later.
+    let customer = reprint_domain::protocol::Customer {
+        name: s.name.clone(),
+        telephone: s.telephone.clone(),
+        address: s.address.clone(),
+        email: Some(s.email.clone()),
+        registration_number: None,
+    };
+    reprint_domain::order_check::check_customer(&customer)
+        .map_err(|e| AppError::Unprocessable(e.to_string()))?;
     Ok(())
 }
 

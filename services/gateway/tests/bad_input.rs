@@ -221,6 +221,23 @@ async fn wrong_json_shapes_and_huge_fields_are_clear_4xx_problems() {
     };
     assert_eq!(s, 422, "{b}");
     assert!(b["detail"].as_str().unwrap().contains("name"));
+    // A name every order would be refused for (a control character): refused at sign-up in
+    // the one order check's words.
+    let (s, b) = {
+        let r = reqwest::Client::new()
+            .post(format!("{}/api/v1/accounts", app.base))
+            .json(&json!({"name": "Hanako\u{7}", "telephone": "0312345678", "email": "bell@example.com", "password": "abcdefghij"}))
+            .send()
+            .await
+            .unwrap();
+        status_json(r).await
+    };
+    assert_eq!(s, 422, "{b}");
+    assert_eq!(
+        b["detail"],
+        reprint_domain::order_check::OrderError::BadName.to_string(),
+        "{b}"
+    );
     // Wrong password, unknown pages and ids.
     let r = reqwest::Client::new()
         .post(format!("{}/api/v1/session", app.base))
