@@ -23,6 +23,7 @@ pub mod connect;
 pub mod consumer;
 pub mod directory;
 pub mod error;
+pub mod message;
 pub mod objects;
 pub mod relay;
 pub mod request;

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
-use reprint_bus::subjects;
+use reprint_bus::subjects::{self, Topic};
 use reprint_domain::counter_order::Command as OrderCommand;
 use reprint_domain::extract::{self, FileExtract};
 use reprint_domain::file::{OpenReception, Route};
@@ -280,7 +280,7 @@ async fn open(
         "INSERT INTO counter_held_orders (order_id, message_id, subject, payload, images, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         &[
             Arg::from(order.to_string()),
-            Arg::from(messages::message_id(&rules.site, "order-placed", order)),
+            Arg::from(messages::message_id(&rules.site, Topic::OrderPlaced, order)),
             Arg::from(subjects::order_placed(&messages::bus_site(&lab.id)?)),
             Arg::from(payload),
             Arg::from(hashes.join(" ")),

@@ -4,18 +4,14 @@
 //! JetStream and by the receiver's inbox.
 
 use chrono::{DateTime, Utc};
-use reprint_bus::subjects;
-use reprint_bus::trace::{TRACEPARENT, TraceContext};
+use reprint_bus::message;
+use reprint_bus::subjects::{self, Topic};
 use reprint_domain::charge::{ChargeLine, LineKind};
 use reprint_domain::protocol::{Stage, StatusChanged};
 use reprint_domain::{Charge, DomainError, OrderId, SiteId, SiteKind, amount_due};
 use reprint_eventstore::OutboxMessage;
-use serde::Serialize;
 
 use crate::error::CounterError;
-
-/// `Content-Type` header of every message.
-const JSON: (&str, &str) = ("Content-Type", "application/json");
 
 pub fn bus_site(site: &SiteId) -> Result<subjects::SiteId, CounterError> {
     subjects::SiteId::parse(site.as_str()).map_err(|e| CounterError::Internal(e.to_string()))
@@ -25,33 +21,25 @@ pub fn bus_order(order: OrderId) -> Result<subjects::OrderId, CounterError> {
     subjects::OrderId::parse(order.to_string()).map_err(|e| CounterError::Internal(e.to_string()))
 }
 
-/// An outbox row carrying `body` as JSON and the current span's trace context.
-pub fn json_message(
-    subject: String,
-    message_id: String,
-    event_type: &str,
-    body: &impl Serialize,
-) -> Result<OutboxMessage, CounterError> {
-    let payload = serde_json::to_vec(body).map_err(|e| CounterError::Internal(e.to_string()))?;
-    Ok(OutboxMessage {
-        message_id,
-        subject,
-        payload,
-        headers: vec![
-            (JSON.0.to_string(), JSON.1.to_string()),
-            ("Reprint-Message-Type".to_string(), event_type.to_string()),
-            // The receiver's span becomes a child of the span sending this.
-            (
-                TRACEPARENT.to_string(),
-                TraceContext::outgoing(None).traceparent(),
-            ),
-        ],
-    })
+/// The message id of a fact of this counter about an order (`reprint_bus::message`'s scheme).
+pub fn message_id(counter: &SiteId, topic: Topic, order: OrderId) -> String {
+    message::message_id(counter.as_str(), order, &message::fact_of(topic))
 }
 
-/// The message id of a fact of this counter about an order: `<counter>:<fact>:<order>`.
-pub fn message_id(counter: &SiteId, fact: &str, order: OrderId) -> String {
-    format!("{counter}:{fact}:{order}")
+/// `body` to the lab's inbox (`reprint_bus::message`: subject, message id, headers).
+pub fn to_lab<M: message::InboxMessage>(
+    counter: &SiteId,
+    lab: &SiteId,
+    body: &M,
+) -> Result<OutboxMessage, CounterError> {
+    message::to_inbox(
+        counter.as_str(),
+        subjects::Address::lab(bus_site(lab)?),
+        body,
+        None,
+        None,
+    )
+    .map_err(|e| CounterError::Internal(e.to_string()))
 }
 
 /// A status change of an order, from this counter.
@@ -72,12 +60,7 @@ pub fn status(
         detail,
         charge,
     };
-    json_message(
-        subjects::status(&bus_order(order)?),
-        message_id(counter, &format!("status-{}", stage.as_str()), order),
-        "status_changed",
-        &body,
-    )
+    message::status(&body, None, None).map_err(|e| CounterError::Internal(e.to_string()))
 }
 
 /// One charge for the customer: the lab's lines, then the counter's, each line saying whose it

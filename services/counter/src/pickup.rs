@@ -5,7 +5,6 @@
 //! works offline and goes out when the link returns).
 
 use chrono::{DateTime, Utc};
-use reprint_bus::subjects;
 use reprint_bus::trace::TraceContext;
 use reprint_domain::charge::local_date;
 use reprint_domain::counter_order::{Command as OrderCommand, CounterOrderState};
@@ -480,7 +479,6 @@ async fn collect_once(
         None,
     )
     .await?;
-    let bus_lab = messages::bus_site(&lab)?;
     let collection = CollectionRecorded {
         order: reception.order,
         counter: rules.site.clone(),
@@ -501,18 +499,8 @@ async fn collect_once(
         at: now,
     };
     tx.enqueue(&[
-        messages::json_message(
-            subjects::collection_recorded(&bus_lab),
-            messages::message_id(&rules.site, "collection", reception.order),
-            "collection_recorded",
-            &collection,
-        )?,
-        messages::json_message(
-            subjects::settlement_recorded(&bus_lab),
-            messages::message_id(&rules.site, "settlement", reception.order),
-            "settlement_recorded",
-            &settled,
-        )?,
+        messages::to_lab(&rules.site, &lab, &collection)?,
+        messages::to_lab(&rules.site, &lab, &settled)?,
         messages::status(
             &rules.site,
             reception.order,

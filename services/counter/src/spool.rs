@@ -124,16 +124,10 @@ pub async fn forward_held(counter: &Counter, images: &Images) -> Result<usize> {
             message_id: row.message_id.clone(),
             subject: row.subject.clone(),
             payload: row.payload.clone().into_bytes(),
-            headers: vec![
-                ("Content-Type".to_string(), "application/json".to_string()),
-                (
-                    "Reprint-Message-Type".to_string(),
-                    "order_placed".to_string(),
-                ),
-            ]
-            .into_iter()
-            .chain(trace.map(|tp| (reprint_bus::trace::TRACEPARENT.to_string(), tp)))
-            .collect(),
+            headers: reprint_bus::message::headers(
+                reprint_bus::subjects::Topic::OrderPlaced.suffix(),
+                trace.as_deref(),
+            ),
         }])
         .await?;
         sql::exec(
