@@ -13,6 +13,7 @@
 
 pub mod charge;
 pub mod counter_order;
+pub mod decider;
 pub mod edit;
 pub mod error;
 pub mod extract;

@@ -14,6 +14,7 @@
 //! Every function takes the caller's [`Transaction`], so a consumer can record its inbox, open
 //! a reception and write its outbox in one unit of work.
 
+pub mod command;
 pub mod index;
 mod stored;
 

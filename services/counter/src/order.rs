@@ -11,35 +11,14 @@
 
 use chrono::{DateTime, Utc};
 use reprint_domain::SiteId;
-use reprint_domain::counter_order::{self, Command, CounterOrder, CounterOrderState, Event};
+use reprint_domain::counter_order::{Command, CounterOrder, CounterOrderState, Event};
+use reprint_domain::decider::CounterOrderDecider;
 use reprint_domain::file::Route;
-use reprint_eventstore::codec::{self, CodecError};
+use reprint_eventstore::Transaction;
 use reprint_eventstore::sql::{self, Arg, ts};
-use reprint_eventstore::{ExpectedVersion, Metadata, Transaction};
+use reprint_site::command::{self, CommandError};
 
 use crate::error::CounterError;
-
-/// A counter-order event as stored: type name, schema version, postcard payload.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredEvent(pub Event);
-
-impl codec::Event for StoredEvent {
-    fn event_type(&self) -> &'static str {
-        self.0.type_name()
-    }
-
-    fn current_version(event_type: &str) -> Option<u32> {
-        Event::TYPES.contains(&event_type).then_some(1)
-    }
-
-    fn encode(&self) -> Result<Vec<u8>, CodecError> {
-        codec::to_postcard(&self.0)
-    }
-
-    fn decode_current(_event_type: &str, payload: &[u8]) -> Result<Self, CodecError> {
-        codec::from_postcard(payload).map(StoredEvent)
-    }
-}
 
 pub fn stream(order: &str) -> String {
     format!("counter-order-{order}")
@@ -62,32 +41,13 @@ fn parse_route(word: &str) -> Option<Route> {
 }
 
 /// An order as loaded, with the version to append after.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    pub order: CounterOrder,
-    pub version: u64,
-}
+pub type Loaded = command::Loaded<CounterOrderDecider>;
 
 /// Loads the order `order` (its events; an order from before the events, from its row; nothing
 /// when the counter does not know it).
 pub async fn load(tx: &mut Transaction, order: &str) -> Result<Loaded, CounterError> {
-    let stream = stream(order);
-    let mut state = CounterOrder::default();
-    let mut version = 0;
-    loop {
-        let batch = tx.read_stream(&stream, version + 1, 64).await?;
-        if batch.is_empty() {
-            break;
-        }
-        for e in &batch {
-            let StoredEvent(event) = e
-                .decode::<StoredEvent>()
-                .map_err(reprint_eventstore::Error::from)?;
-            state = counter_order::evolve(state, &event);
-            version = e.version;
-        }
-    }
-    if version == 0 {
+    let mut loaded = command::load::<CounterOrderDecider>(tx, &stream(order)).await?;
+    if loaded.version == 0 {
         let row: Option<(String, String, String, Option<String>)> = sql::fetch_optional(
             tx.conn(),
             "SELECT state, route, lab, lab_reception FROM counter_orders WHERE order_id = $1",
@@ -98,7 +58,7 @@ pub async fn load(tx: &mut Transaction, order: &str) -> Result<Loaded, CounterEr
             let unknown = |what: &str, value: &str| {
                 CounterError::Internal(format!("order {order} has an unknown {what} {value:?}"))
             };
-            state = CounterOrder::resumed(
+            loaded.state = CounterOrder::resumed(
                 CounterOrderState::parse(&word).ok_or_else(|| unknown("state", &word))?,
                 parse_route(&route).ok_or_else(|| unknown("route", &route))?,
                 SiteId::parse(&lab).map_err(|_| unknown("lab", &lab))?,
@@ -106,10 +66,7 @@ pub async fn load(tx: &mut Transaction, order: &str) -> Result<Loaded, CounterEr
             );
         }
     }
-    Ok(Loaded {
-        order: state,
-        version,
-    })
+    Ok(loaded)
 }
 
 /// What the counter's list shows of an order that an event opens (a walk-in taken in, an
@@ -135,32 +92,16 @@ pub async fn execute(
     opening: Option<&Opening>,
 ) -> Result<(CounterOrder, Vec<Event>), CounterError> {
     let mut loaded = load(tx, order).await?;
-    let events = counter_order::decide(&loaded.order, command)?;
-    if events.is_empty() {
-        return Ok((loaded.order, events));
-    }
-    let stored = events
-        .iter()
-        .map(|e| {
-            codec::new_event(
-                &StoredEvent(e.clone()),
-                uuid::Uuid::now_v7(),
-                Metadata::new(),
-            )
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(reprint_eventstore::Error::from)?;
-    tx.append(
-        &stream(order),
-        ExpectedVersion::after(loaded.version),
-        &stored,
-    )
-    .await?;
+    let events = command::decide_and_append(tx, &mut loaded, command)
+        .await
+        .map_err(|e| match e {
+            CommandError::Refused(e) => CounterError::from(e),
+            CommandError::Store(e) => CounterError::from(e),
+        })?;
     for event in &events {
         project(tx, order, event, opening).await?;
-        loaded.order = counter_order::evolve(loaded.order, event);
     }
-    Ok((loaded.order, events))
+    Ok((loaded.state, events))
 }
 
 /// The inline projection of one event into `counter_orders`.
@@ -314,13 +255,14 @@ mod tests {
                 tell_lab: true,
             },
         ];
+        type Stored = command::Stored<CounterOrderDecider>;
         for e in events {
-            let stored = StoredEvent(e.clone());
-            assert_eq!(StoredEvent::current_version(stored.event_type()), Some(1));
+            let stored = Stored::new(e.clone());
+            assert_eq!(Stored::current_version(stored.event_type()), Some(1));
             let bytes = stored.encode().unwrap();
             assert_eq!(
-                StoredEvent::decode_current(stored.event_type(), &bytes).unwrap(),
-                stored
+                Stored::decode_current(stored.event_type(), &bytes).unwrap().0,
+                e
             );
         }
         assert_eq!(stream("0191"), "counter-order-0191");

@@ -1,0 +1,123 @@
+//! The one command path of every decider (`reprint_domain::decider::Decider`) on the event
+//! store, shared by the lab, the counter and the gateway: [`load`] a stream's events and fold
+//! them, [`decide_and_append`] (pure decision, then an append at the loaded version in the
+//! caller's transaction, then the state evolved). The caller writes its projections and outbox
+//! messages in the same transaction and runs its effects after commit. A version conflict (two
+//! commands racing for one stream) fails the transaction: the unit of work is decided again on
+//! the new state.
+//!
+//! Events are stored under their type names with schema version 1 and a postcard payload.
+
+use std::marker::PhantomData;
+
+use reprint_domain::decider::Decider;
+use reprint_eventstore::codec::{self, CodecError};
+use reprint_eventstore::{ExpectedVersion, Metadata, Transaction};
+
+/// A decider's event as stored.
+pub struct Stored<D: Decider>(pub D::Event, PhantomData<D>);
+
+impl<D: Decider> Stored<D> {
+    pub fn new(event: D::Event) -> Stored<D> {
+        Stored(event, PhantomData)
+    }
+}
+
+impl<D: Decider> codec::Event for Stored<D> {
+    fn event_type(&self) -> &'static str {
+        D::event_type(&self.0)
+    }
+
+    fn current_version(event_type: &str) -> Option<u32> {
+        D::EVENT_TYPES.contains(&event_type).then_some(1)
+    }
+
+    fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        codec::to_postcard(&self.0)
+    }
+
+    fn decode_current(_event_type: &str, payload: &[u8]) -> Result<Self, CodecError> {
+        codec::from_postcard(payload).map(Stored::new)
+    }
+}
+
+/// A stream's state as loaded, with the version to append after (0: no events yet).
+#[derive(Debug, Clone)]
+pub struct Loaded<D: Decider> {
+    pub stream: String,
+    pub state: D::State,
+    pub version: u64,
+}
+
+/// What the command path can fail with: the decider's refusal, or the store.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E: std::error::Error + 'static> {
+    #[error(transparent)]
+    Refused(E),
+    #[error(transparent)]
+    Store(#[from] reprint_eventstore::Error),
+}
+
+/// Loads `stream`'s events and folds them from the empty state.
+pub async fn load<D: Decider>(
+    tx: &mut Transaction,
+    stream: &str,
+) -> Result<Loaded<D>, reprint_eventstore::Error> {
+    let mut state = D::State::default();
+    let mut version = 0;
+    loop {
+        let batch = tx.read_stream(stream, version + 1, 256).await?;
+        if batch.is_empty() {
+            break;
+        }
+        for e in &batch {
+            let stored = e.decode::<Stored<D>>()?;
+            state = D::evolve(state, &stored.0);
+            version = e.version;
+        }
+    }
+    Ok(Loaded {
+        stream: stream.to_string(),
+        state,
+        version,
+    })
+}
+
+/// Decides `command` on the loaded state and appends what it decided at the loaded version;
+/// `loaded` is then the state after the events. No events (a repeat, a redelivery): nothing is
+/// written.
+pub async fn decide_and_append<D: Decider>(
+    tx: &mut Transaction,
+    loaded: &mut Loaded<D>,
+    command: D::Command,
+) -> Result<Vec<D::Event>, CommandError<D::Error>>
+where
+    D::Error: 'static,
+{
+    let events = D::decide(&loaded.state, command).map_err(CommandError::Refused)?;
+    if events.is_empty() {
+        return Ok(events);
+    }
+    let stored = events
+        .iter()
+        .map(|e| {
+            codec::new_event(
+                &Stored::<D>::new(e.clone()),
+                uuid::Uuid::now_v7(),
+                Metadata::new(),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(reprint_eventstore::Error::from)?;
+    tx.append(
+        &loaded.stream,
+        ExpectedVersion::after(loaded.version),
+        &stored,
+    )
+    .await?;
+    for e in &events {
+        loaded.state = D::evolve(std::mem::take(&mut loaded.state), e);
+    }
+    loaded.version += events.len() as u64;
+    Ok(events)
+}
