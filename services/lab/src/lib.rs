@@ -8,13 +8,19 @@
 //! | production: hot folders, done-markers, dispatch, operator reject | [`production`] |
 //! | collections, settlements, the ledger per delivery counter | [`settlement`] |
 //! | quote, catalog, locale, site directory | [`rpc`] |
-//! | operator console (HTML) and JSON API with OpenAPI | [`http`] |
+//! | the HTTP router, health and metrics | [`http`] |
+//! | JSON API with OpenAPI | [`api`] |
+//! | operator console (HTML) | [`web`] |
+//! | operator log-in, sessions, CSRF | [`auth`] |
+//! | the one error type, mapped to HTTP | [`error`] |
 //! | the lab's own tables | [`db`] |
 //!
 //! [`Application::build`] wires it all; [`Application::run_until_stopped`] runs the HTTP server,
 //! the inbox consumer, the outbox relay, the RPC servers, the directory heartbeat and the
 //! done-marker poll until shutdown.
 
+pub mod api;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -25,6 +31,7 @@ pub mod reception;
 pub mod rpc;
 pub mod settlement;
 pub mod state;
+pub mod web;
 
 use std::time::Duration;
 
