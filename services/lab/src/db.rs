@@ -199,6 +199,115 @@ pub async fn early_cancelled_order_arrived(
         == 1)
 }
 
+/// The savepoint an order is opened under (`inbox::receive_order`): rolled back when the
+/// domain refuses the order, so that nothing of it is half recorded.
+pub async fn order_savepoint(tx: &mut Transaction) -> Result<(), sqlx::Error> {
+    sql::exec(tx.conn(), "SAVEPOINT lab_order", &[]).await?;
+    Ok(())
+}
+
+/// The order was opened: its work stays in the transaction.
+pub async fn release_order_savepoint(tx: &mut Transaction) -> Result<(), sqlx::Error> {
+    sql::exec(tx.conn(), "RELEASE SAVEPOINT lab_order", &[]).await?;
+    Ok(())
+}
+
+/// The order was refused: what was done since [`order_savepoint`] is undone.
+pub async fn roll_back_order_savepoint(tx: &mut Transaction) -> Result<(), sqlx::Error> {
+    sql::exec(tx.conn(), "ROLLBACK TO SAVEPOINT lab_order", &[]).await?;
+    sql::exec(tx.conn(), "RELEASE SAVEPOINT lab_order", &[]).await?;
+    Ok(())
+}
+
+/// A received order's production row (state `received`), with the order as placed.
+#[derive(Debug, Clone)]
+pub struct NewReception<'a> {
+    pub order_id: &'a str,
+    pub reception_number: &'a str,
+    pub registration_number: &'a str,
+    pub counter: &'a str,
+    pub sender_kind: &'a str,
+    pub sender_id: &'a str,
+    pub route: &'a str,
+    pub prints: i64,
+    pub charge: reprint_domain::Money,
+    pub received_at: DateTime<Utc>,
+    pub estimated_finish: DateTime<Utc>,
+    pub digital_copy: bool,
+    /// The order as placed (JSON).
+    pub order_json: &'a str,
+}
+
+/// Writes a received order's production row (once: a second write of the order is a no-op).
+pub async fn insert_reception(
+    tx: &mut Transaction,
+    r: &NewReception<'_>,
+) -> Result<(), sqlx::Error> {
+    sql::exec(
+        tx.conn(),
+        "INSERT INTO lab_receptions (order_id, reception_number, registration_number, counter, sender_kind, sender_id, route, state, prints, charge_minor, currency, received_at, estimated_finish, updated_at, note, digital_copy, order_json) VALUES ($1, $2, $3, $4, $5, $6, $7, 'received', $8, $9, $10, $11, $12, $11, '', $13, $14) ON CONFLICT (order_id) DO NOTHING",
+        &[
+            r.order_id.into(),
+            r.reception_number.into(),
+            r.registration_number.into(),
+            r.counter.into(),
+            r.sender_kind.into(),
+            r.sender_id.into(),
+            r.route.into(),
+            r.prints.into(),
+            r.charge.minor.into(),
+            r.charge.currency.code().into(),
+            ts(r.received_at).into(),
+            ts(r.estimated_finish).into(),
+            i64::from(r.digital_copy).into(),
+            r.order_json.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Puts an order's prints of one size on a printer's queue (`lab_queue`).
+pub async fn insert_queue_line(
+    tx: &mut Transaction,
+    order: &str,
+    size: &str,
+    printer: &str,
+    prints: i64,
+) -> Result<(), sqlx::Error> {
+    sql::exec(
+        tx.conn(),
+        "INSERT INTO lab_queue (order_id, size, printer, prints) VALUES ($1, $2, $3, $4) ON CONFLICT (order_id, size) DO NOTHING",
+        &[order.into(), size.into(), printer.into(), prints.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Remembers the perceptual hash of an image received for a registration (Fig. 10).
+pub async fn insert_image_hash(
+    tx: &mut Transaction,
+    registration: &str,
+    image: &str,
+    reception: &str,
+    phash: i64,
+    received_on: &str,
+) -> Result<(), sqlx::Error> {
+    sql::exec(
+        tx.conn(),
+        "INSERT INTO lab_image_hashes (registration_number, image, reception_number, phash, received_on) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (registration_number, image, reception_number) DO NOTHING",
+        &[
+            registration.into(),
+            image.into(),
+            reception.into(),
+            phash.into(),
+            received_on.into(),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// One integer of the first row (e.g. a sum), 0 when there is none.
 pub async fn scalar_i64(
     tx: &mut Transaction,

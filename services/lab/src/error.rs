@@ -115,3 +115,8 @@ impl IntoResponse for LabError {
 }
 
 pub type LabResult<T> = Result<T, LabError>;
+
+/// A site's refusal or trouble (the user files) as the lab's error.
+pub fn site_error(e: SiteError) -> LabError {
+    e.into()
+}

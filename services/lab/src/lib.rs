@@ -4,7 +4,10 @@
 //! | concern | module |
 //! |---|---|
 //! | configuration (TOML + `REPRINT_LAB__...` overrides) | [`config`] |
-//! | placed orders -> individual user file, reception, slip; rejections | [`orders`] |
+//! | the inbox: messages routed by topic; users' cancellations | [`inbox`] |
+//! | placed orders checked and opened: individual user file, reception, finish estimate | [`intake`] |
+//! | outbox messages: the slip, rejections, status changes | [`messages`] |
+//! | a reception in production, decided by `reprint_domain::production` | [`reception`] |
 //! | production: hot folders, done-markers, dispatch, operator reject | [`production`] |
 //! | collections, settlements, the ledger per delivery counter | [`settlement`] |
 //! | quote, catalog, locale, site directory | [`rpc`] |
@@ -25,7 +28,9 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod http;
-pub mod orders;
+pub mod inbox;
+pub mod intake;
+pub mod messages;
 pub mod production;
 pub mod reception;
 pub mod rpc;
@@ -252,7 +257,7 @@ impl Application {
                 move |pull| {
                     let mut c = ConsumerConfig::new(name.clone());
                     c.batch_size = lab.config.nats.batch_size;
-                    InboxConsumer::new(lab.store.clone(), pull, orders::LabInbox(lab.clone()), c)
+                    InboxConsumer::new(lab.store.clone(), pull, inbox::LabInbox(lab.clone()), c)
                         .with_lag_reporter(lab.metrics.lag_reporter())
                         .with_relay_waker(lab.waker.clone())
                 },

@@ -41,7 +41,7 @@ use tracing::Instrument;
 
 use crate::db::{self, ProductionRow};
 use crate::error::{LabError, LabResult};
-use crate::orders::{Refusal, enqueue_rejection, enqueue_status};
+use crate::messages::{Refusal, enqueue_rejection, enqueue_status};
 use crate::reception;
 use crate::state::{Lab, Printer, outbox};
 

@@ -155,7 +155,7 @@ async fn project(
             "cancelled",
         ),
     };
-    // The row of a received order is written with its reception (`orders::open`).
+    // The row of a received order is written with its reception (`intake::open`).
     if let Some(state) = event.state_after()
         && !matches!(event, Event::Received { .. })
     {

@@ -17,7 +17,7 @@ use reprint_domain::{DomainError, Money, PrintSize, SiteKind, determine_charge};
 use reprint_site::Identity;
 
 use crate::error::LabError;
-use crate::orders::{estimate_finish, evidence};
+use crate::intake::{estimate_finish, evidence};
 use crate::state::Lab;
 
 fn rpc_error(e: LabError) -> RpcError {
@@ -51,7 +51,7 @@ async fn quote_inner(lab: &Lab, req: QuoteRequest) -> Result<QuoteReply, LabErro
     // Read only: the transaction is rolled back.
     let mut tx = lab.store.begin().await?;
     // The customer's file here, if they have one, and the evidence the reception will count
-    // (`orders::evidence`): the quote is what the lab will charge.
+    // (`intake::evidence`): the quote is what the lab will charge.
     let (file, registration) = match lab.files.find(&mut tx, &who).await? {
         Some(number) => {
             let loaded = lab.files.load(&mut tx, &number).await?;

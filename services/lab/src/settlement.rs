@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::db;
 use crate::error::LabError;
-use crate::orders::enqueue_status;
+use crate::messages::enqueue_status;
 use crate::reception;
 use crate::state::Lab;
 use reprint_domain::{ledger, production};

@@ -245,7 +245,7 @@ fn reception_body(lab: &Lab, s: &Session, view: &ReceptionView) -> String {
         b.push_str(&format!(
             "<tr{class}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{} images / {} prints</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(r.number.as_str()),
-            esc(crate::orders::route_name(r.route)),
+            esc(crate::intake::route_name(r.route)),
             esc(&fmt(r.received_at)),
             esc(&r.data_receive.map(|d| fmt(d.start)).unwrap_or_default()),
             esc(&r.data_receive.map(|d| fmt(d.finish)).unwrap_or_default()),

@@ -1319,7 +1319,7 @@ async fn a_cancellation_before_printing_cancels_the_reception_once() {
     let parked = lab
         .lab
         .store
-        .parked(&reprint_lab::orders::consumer_name(&site(LAB)))
+        .parked(&reprint_lab::inbox::consumer_name(&site(LAB)))
         .await
         .unwrap();
     assert!(parked.is_empty(), "{parked:?}");
@@ -1497,7 +1497,7 @@ async fn a_cancellation_that_overtakes_its_order_closes_it_unopened() {
     let parked = lab
         .lab
         .store
-        .parked(&reprint_lab::orders::consumer_name(&site(LAB)))
+        .parked(&reprint_lab::inbox::consumer_name(&site(LAB)))
         .await
         .unwrap();
     assert!(parked.is_empty(), "{parked:?}");

@@ -1,0 +1,186 @@
+//! The lab's outbox messages, built in one place: the slip to an order's sender
+//! (`ReceptionRecorded`), a refusal (`OrderRejected`) and the order's status (`StatusChanged`),
+//! each written to the outbox in the caller's transaction under a message id that makes a
+//! second write of it a no-op (docs/flows.md).
+
+use chrono::{DateTime, Utc};
+use reprint_bus::subjects::{self, Address};
+use reprint_domain::extract::FileExtract;
+use reprint_domain::protocol::{
+    OrderPlaced, OrderRejected, ReceptionRecorded, RejectCode, Sender, Stage, StatusChanged,
+};
+use reprint_domain::{Charge, OrderId, SiteKind};
+use reprint_eventstore::Transaction;
+
+use crate::error::LabError;
+use crate::state::{Lab, outbox};
+
+/// Why an order is refused, for the sender.
+#[derive(Debug)]
+pub struct Refusal {
+    pub code: RejectCode,
+    pub reason: String,
+}
+
+pub fn refuse(code: RejectCode, reason: impl Into<String>) -> Refusal {
+    Refusal {
+        code,
+        reason: reason.into(),
+    }
+}
+/// The bus address of an order's sender.
+pub fn sender_address(sender: &Sender) -> Result<Address, LabError> {
+    let (kind, id) = match sender {
+        Sender::Gateway(id) => (subjects::SiteKind::Gateway, id),
+        Sender::Counter(id) => (subjects::SiteKind::Counter, id),
+    };
+    Address::parse(kind, id.as_str()).map_err(|e| LabError::BadRequest(e.to_string()))
+}
+
+pub fn status_subject(order: &OrderId) -> Result<String, LabError> {
+    let id = subjects::OrderId::parse(order.to_string())
+        .map_err(|e| LabError::BadRequest(e.to_string()))?;
+    Ok(subjects::status(&id))
+}
+
+pub fn json_err(e: serde_json::Error) -> LabError {
+    LabError::Internal(format!("JSON: {e}"))
+}
+
+/// Writes a status change to the outbox.
+pub async fn enqueue_status(
+    lab: &Lab,
+    tx: &mut Transaction,
+    order: OrderId,
+    stage: Stage,
+    detail: String,
+    charge: Option<Charge>,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    let id = format!("{}:{order}:status:{}", lab.site(), stage.as_str());
+    enqueue_status_as(lab, tx, id, order, stage, detail, charge, trace).await?;
+    // `reprint_orders_total{stage}`: an order moved to `stage` here, counted once the move has
+    // committed (a batch rolled back and handled again, a redelivery skipped by the inbox, a
+    // request that failed count nothing). A note at the same stage is not a move.
+    let orders = lab.metrics.orders.clone();
+    tx.after_commit(move || orders.with_label_values(&[stage.as_str()]).inc());
+    Ok(())
+}
+
+/// Writes a status change under the message id `id` (one per order and stage for a move;
+/// another for a note at the same stage, which the stage's id would deduplicate away).
+#[allow(clippy::too_many_arguments)]
+pub async fn enqueue_status_as(
+    lab: &Lab,
+    tx: &mut Transaction,
+    id: String,
+    order: OrderId,
+    stage: Stage,
+    detail: String,
+    charge: Option<Charge>,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    let at = lab.clock.now();
+    let change = StatusChanged {
+        order,
+        stage,
+        site: lab.site().clone(),
+        site_kind: SiteKind::Lab,
+        at,
+        detail,
+        charge,
+    };
+    let message = outbox(
+        id,
+        status_subject(&order)?,
+        "status_changed",
+        &change,
+        trace,
+    )
+    .map_err(json_err)?;
+    tx.enqueue(&[message]).await?;
+    Ok(())
+}
+
+/// Writes the rejection of an order to its sender plus the status.
+pub async fn enqueue_rejection(
+    lab: &Lab,
+    tx: &mut Transaction,
+    order: OrderId,
+    sender: &Sender,
+    refusal: &Refusal,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    enqueue_order_rejected(lab, tx, order, sender, refusal, trace).await?;
+    enqueue_status(
+        lab,
+        tx,
+        order,
+        Stage::Rejected,
+        format!("rejected by {}: {}", lab.config.site.name, refusal.reason),
+        None,
+        trace,
+    )
+    .await
+}
+
+/// Writes `OrderRejected` to the order's sender (without a status).
+pub async fn enqueue_order_rejected(
+    lab: &Lab,
+    tx: &mut Transaction,
+    order: OrderId,
+    sender: &Sender,
+    refusal: &Refusal,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    let to = sender_address(sender)?;
+    let rejected = OrderRejected {
+        order,
+        lab: lab.site().clone(),
+        code: refusal.code,
+        reason: refusal.reason.clone(),
+        at: lab.clock.now(),
+    };
+    let subject = subjects::order_rejected(&to).map_err(|e| LabError::BadRequest(e.to_string()))?;
+    let message = outbox(
+        format!("{}:{order}:rejected", lab.site()),
+        subject,
+        "order_rejected",
+        &rejected,
+        trace,
+    )
+    .map_err(json_err)?;
+    tx.enqueue(&[message]).await?;
+    Ok(())
+}
+
+/// Writes the slip (S307, `ReceptionRecorded`: the reception's extract and estimated finish)
+/// to the order's sender.
+pub async fn enqueue_reception_recorded(
+    lab: &Lab,
+    tx: &mut Transaction,
+    order: &OrderPlaced,
+    slip: FileExtract,
+    estimated_finish: DateTime<Utc>,
+    trace: Option<&str>,
+) -> Result<(), LabError> {
+    let recorded = ReceptionRecorded {
+        order: order.order,
+        lab: lab.site().clone(),
+        extract: slip,
+        estimated_finish: Some(estimated_finish),
+    };
+    let to = sender_address(&order.sender)?;
+    let subject =
+        subjects::reception_recorded(&to).map_err(|e| LabError::BadRequest(e.to_string()))?;
+    let message = outbox(
+        format!("{}:{}:reception-recorded", lab.site(), order.order),
+        subject,
+        "reception_recorded",
+        &recorded,
+        trace,
+    )
+    .map_err(json_err)?;
+    tx.enqueue(&[message]).await?;
+    Ok(())
+}
