@@ -54,7 +54,7 @@ fn parse_order(id: &str) -> AppResult<OrderId> {
 pub async fn owned_order(state: &AppState, user: &User, id: &str) -> AppResult<(OrderId, Loaded)> {
     let oid = parse_order(id)?;
     let loaded = state.load_order(&oid.to_string()).await?;
-    if !loaded.order.exists() || loaded.order.account != user.id {
+    if !loaded.state.exists() || loaded.state.account != user.id {
         return Err(AppError::NotFound(format!("order {id}")));
     }
     Ok((oid, loaded))
@@ -199,7 +199,7 @@ async fn try_reserve(
     let mut tx = state.store.begin().await?;
     let ledger = storage_stream(&user.id);
     let claims = tx.stream_version(&ledger).await?;
-    let loaded = orders::load(&mut tx, &order_id).await?;
+    let mut loaded = orders::load(&mut tx, &order_id).await?;
     let quota = Quota {
         user_quota: cfg.user_quota_bytes,
         user_committed: committed_bytes(&mut tx, Some(&user.id), &order_id, now).await?,
@@ -208,15 +208,17 @@ async fn try_reserve(
     };
     let ttl =
         chrono::Duration::try_seconds(cfg.reservation_ttl_secs).unwrap_or(chrono::Duration::MAX);
-    let (after, events) = orders::decide(
-        &loaded.order,
+    let events = orders::execute(
+        &mut tx,
+        &mut loaded,
         vec![Command::Reserve {
             bytes,
             ttl,
             quota,
             at,
         }],
-    )?;
+    )
+    .await?;
     let Some(OrderEvent::StorageReserved { expires_ms, .. }) = events.first().cloned() else {
         return Err(AppError::internal("a reservation made another event"));
     };
@@ -230,13 +232,12 @@ async fn try_reserve(
     };
     tx.append(&ledger, ExpectedVersion::after(claims), &to_new(&[claim])?)
         .await?;
-    orders::append(&mut tx, &order_id, &loaded, events).await?;
     tx.commit().await?;
     Ok(Reservation {
         order: order_id,
         reserved: bytes,
-        used: after.used,
-        remaining: bytes.saturating_sub(after.used),
+        used: loaded.state.used,
+        remaining: bytes.saturating_sub(loaded.state.used),
         expires_at: ms_to_rfc3339(expires_ms),
     })
 }
@@ -487,7 +488,7 @@ pub async fn submit(
         return Ok(Json(order_view(&state, &user, &existing).await?));
     }
     // Refused before the order check when it cannot be submitted at all.
-    loaded.order.can_submit()?;
+    loaded.state.can_submit()?;
     let checked = check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
     // Images sent with this order must have arrived whole; others are references to images
     // uploaded before (claims 7, 16: a re-order sends no bytes).
@@ -549,7 +550,7 @@ pub async fn reorder(
             .map_err(|e| AppError::Unprocessable(format!("re-order body: {e}")))?
     };
     let (src, loaded) = owned_order(&state, &user, &id).await?;
-    let prev = loaded.order.reorderable()?.clone();
+    let prev = loaded.state.reorderable()?.clone();
     let key = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
         Some(k) => k.to_string(),
         None => uuid::Uuid::new_v4().to_string(),

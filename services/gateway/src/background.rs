@@ -32,8 +32,8 @@ use reprint_domain::protocol::{OrderRejected, ReceptionRecorded, Stage, StatusCh
 use reprint_domain::web_order::Command;
 use reprint_eventstore::{ExpectedVersion, Transaction};
 use reprint_service::shutdown::Shutdown;
+use reprint_site::command::{self, CommandError};
 
-use crate::error::AppError;
 use crate::events::{AccountEvent, account_stream};
 use crate::orders::{self, Loaded};
 use crate::settlements;
@@ -145,23 +145,20 @@ fn permanent(what: &str, e: impl std::fmt::Display) -> HandlerError {
 /// message comes back), with `account_events` on its account.
 async fn decide_and_append(
     tx: &mut Transaction,
-    order: &str,
-    current: &Loaded,
+    current: &mut Loaded,
     command: Command,
     account_events: &[AccountEvent],
 ) -> Result<(), HandlerError> {
-    let (_, events) = orders::decide(&current.order, vec![command])
-        .map_err(|e| permanent("the order refuses", e))?;
-    orders::append(tx, order, current, events)
+    command::decide_and_append(tx, current, command)
         .await
         .map_err(|e| match e {
-            AppError::Store(e) => HandlerError::from(e),
-            other => HandlerError::transient(other),
+            CommandError::Refused(e) => permanent("the order refuses", e),
+            CommandError::Store(e) => HandlerError::from(e),
         })?;
     if !account_events.is_empty() {
         let new = to_new(account_events).map_err(HandlerError::transient)?;
         tx.append(
-            &account_stream(&current.order.account),
+            &account_stream(&current.state.account),
             ExpectedVersion::Any,
             &new,
         )
@@ -206,8 +203,8 @@ impl GatewayInbox {
         r: ReceptionRecorded,
     ) -> Result<(), HandlerError> {
         let order = r.order.to_string();
-        let current = orders::load(tx, &order).await?;
-        if !current.order.exists() {
+        let mut current = orders::load(tx, &order).await?;
+        if !current.state.exists() {
             return Ok(()); // another gateway's order, or a counter's
         }
         let extract = serde_json::to_value(&r.extract).map_err(|e| permanent("extract", e))?;
@@ -236,7 +233,7 @@ impl GatewayInbox {
             reception: reception.clone(),
             at,
         };
-        decide_and_append(tx, &order, &current, command, &account_events).await?;
+        decide_and_append(tx, &mut current, command, &account_events).await?;
         self.notifier.after_commit(
             tx,
             OrderUpdate {
@@ -250,8 +247,8 @@ impl GatewayInbox {
 
     async fn rejection(&self, tx: &mut Transaction, r: OrderRejected) -> Result<(), HandlerError> {
         let order = r.order.to_string();
-        let current = orders::load(tx, &order).await?;
-        if !current.order.exists() {
+        let mut current = orders::load(tx, &order).await?;
+        if !current.state.exists() {
             return Ok(());
         }
         let command = Command::RecordRejection {
@@ -259,7 +256,7 @@ impl GatewayInbox {
             reason: r.reason.clone(),
             at: r.at,
         };
-        decide_and_append(tx, &order, &current, command, &[]).await?;
+        decide_and_append(tx, &mut current, command, &[]).await?;
         self.notifier.after_commit(
             tx,
             OrderUpdate {
@@ -288,17 +285,17 @@ impl Handler for StatusFeed {
             let change: StatusChanged = serde_json::from_slice(&message.payload)
                 .map_err(|e| permanent("status change", e))?;
             let order = change.order.to_string();
-            let current = orders::load(tx, &order).await?;
+            let mut current = orders::load(tx, &order).await?;
             // Every order's balance between its lab and its counter, walk-ins included.
             let placed = current
-                .order
+                .state
                 .submitted
                 .as_ref()
                 .map(|s| (s.lab.as_str(), s.counter.as_str()));
             settlements::record(tx, &order, &settlements::Fact::of(&change, placed))
                 .await
                 .map_err(HandlerError::transient)?;
-            if !current.order.exists() {
+            if !current.state.exists() {
                 return Ok(()); // another gateway's order, or a counter's
             }
             let content = format!(
@@ -321,7 +318,7 @@ impl Handler for StatusFeed {
                     .and_then(|c| serde_json::to_string(c).ok()),
                 at: change.at,
             };
-            decide_and_append(tx, &order, &current, command, &[]).await?;
+            decide_and_append(tx, &mut current, command, &[]).await?;
             self.notifier.after_commit(
                 tx,
                 OrderUpdate {

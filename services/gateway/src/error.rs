@@ -124,6 +124,20 @@ fn reject_code(code: reprint_domain::protocol::RejectCode) -> &'static str {
     }
 }
 
+/// The command path's failures: the order's refusal, or the store.
+impl From<reprint_site::command::CommandError<reprint_domain::web_order::WebOrderError>>
+    for AppError
+{
+    fn from(
+        e: reprint_site::command::CommandError<reprint_domain::web_order::WebOrderError>,
+    ) -> Self {
+        match e {
+            reprint_site::command::CommandError::Refused(e) => AppError::WebOrder(e),
+            reprint_site::command::CommandError::Store(e) => AppError::Store(e),
+        }
+    }
+}
+
 impl From<reprint_bus::subjects::SubjectError> for AppError {
     fn from(e: reprint_bus::subjects::SubjectError) -> Self {
         AppError::Unprocessable(e.to_string())

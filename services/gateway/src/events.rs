@@ -108,40 +108,15 @@ event_enum!(StorageEvent {
 });
 
 /// The order's events are the domain's (`reprint_domain::web_order`): its decider holds every
-/// rule of an order's life; the gateway stores them under the names and in the postcard layout
-/// it always used.
+/// rule of an order's life; they are stored by the one command path
+/// (`reprint_site::command::Stored`, [`crate::orders::StoredOrderEvent`]) under the names and in
+/// the postcard layout the gateway always used.
 pub use reprint_domain::web_order::{Event as OrderEvent, ItemRecord, WebOrder};
-
-/// An order event as stored (type name and postcard payload of the domain's event).
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredOrderEvent(pub OrderEvent);
-
-impl Event for StoredOrderEvent {
-    fn event_type(&self) -> &'static str {
-        self.0.type_name()
-    }
-
-    fn current_version(event_type: &str) -> Option<u32> {
-        OrderEvent::TYPES.contains(&event_type).then_some(1)
-    }
-
-    fn encode(&self) -> Result<Vec<u8>, CodecError> {
-        codec::to_postcard(&self.0)
-    }
-
-    fn decode_current(event_type: &str, payload: &[u8]) -> Result<Self, CodecError> {
-        let e: OrderEvent = codec::from_postcard(payload)?;
-        if e.type_name() == event_type {
-            Ok(StoredOrderEvent(e))
-        } else {
-            Err(CodecError::UnknownType(event_type.to_string()))
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::orders::StoredOrderEvent;
     use reprint_domain::protocol::Stage;
 
     /// The order events as the gateway stored them before the domain held them (frozen here):
@@ -306,7 +281,7 @@ mod tests {
             let bytes = codec::to_postcard(&old).unwrap();
             let read: StoredOrderEvent = codec::decode(type_name, 1, &bytes).unwrap();
             assert_eq!(read.0, new, "{type_name}");
-            let stored = StoredOrderEvent(new);
+            let stored = StoredOrderEvent::new(new);
             assert_eq!(stored.event_type(), type_name);
             assert_eq!(
                 stored.encode().unwrap(),
@@ -314,12 +289,5 @@ mod tests {
                 "written as before: {type_name}"
             );
         }
-        // A payload under another type's name is refused.
-        let bytes = codec::to_postcard(&LegacyOrderEvent::Cancelled {
-            reason: "r".into(),
-            at_ms: 8,
-        })
-        .unwrap();
-        assert!(codec::decode::<StoredOrderEvent>("gateway.order.requested", 1, &bytes).is_err());
     }
 }

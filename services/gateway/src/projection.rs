@@ -8,7 +8,8 @@ use reprint_eventstore::{Conn, Projection, RecordedEvent};
 use reprint_domain::protocol::Stage;
 use reprint_domain::web_order::{ENDS, WebStage};
 
-use crate::events::{AccountEvent, ImageEvent, OrderEvent, StoredOrderEvent};
+use crate::events::{AccountEvent, ImageEvent, OrderEvent};
+use crate::orders::StoredOrderEvent;
 
 pub struct Lookups;
 
@@ -73,7 +74,7 @@ impl Projection for Lookups {
                     let ev: ImageEvent = e.decode().map_err(codec_err)?;
                     image_event(reborrow(&mut conn), &ev).await?;
                 } else if let Some(order) = e.stream_id.strip_prefix("gw-order-") {
-                    let StoredOrderEvent(ev) = e.decode().map_err(codec_err)?;
+                    let ev = e.decode::<StoredOrderEvent>().map_err(codec_err)?.0;
                     order_event(&mut conn, order, e.position, &ev).await?;
                 }
             }

@@ -79,7 +79,7 @@ pub async fn upload(
     let (oid, loaded) = owned_order(&state, &user, &id).await?;
     let name = clean_name(q.name)?;
     let allowed = loaded
-        .order
+        .state
         .room_for_upload(state.clock.now())?
         .min(state.config.storage.max_image_bytes);
     let _permit = state.uploads.acquire().await.map_err(AppError::internal)?;
@@ -192,17 +192,18 @@ async fn record(state: &AppState, order_id: &str, image: &ImageEvent) -> AppResu
         ..
     } = image;
     let mut tx = state.store.begin().await?;
-    let loaded = orders::load(&mut tx, order_id).await?;
-    let (after, events) = orders::decide(
-        &loaded.order,
+    let mut loaded = orders::load(&mut tx, order_id).await?;
+    orders::execute(
+        &mut tx,
+        &mut loaded,
         vec![Command::AttachImage {
             image: hash.clone(),
             name: name.clone(),
             bytes: *bytes,
             at: state.clock.now(),
         }],
-    )?;
-    orders::append(&mut tx, order_id, &loaded, events).await?;
+    )
+    .await?;
     let image_stream_id = image_stream(account, hash);
     if tx.stream_version(&image_stream_id).await? == 0 {
         tx.append(
@@ -213,5 +214,5 @@ async fn record(state: &AppState, order_id: &str, image: &ImageEvent) -> AppResu
         .await?;
     }
     tx.commit().await?;
-    Ok(after.reserved.saturating_sub(after.used))
+    Ok(loaded.state.reserved.saturating_sub(loaded.state.used))
 }
