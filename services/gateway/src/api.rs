@@ -9,8 +9,9 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use reprint_bus::BusError;
+use reprint_bus::message;
 use reprint_bus::request::request_json;
-use reprint_bus::subjects::{self, RpcMethod};
+use reprint_bus::subjects::{self, Address, RpcMethod};
 use reprint_domain::order_check::{MAX_LINES, OrderError, check_order};
 use reprint_domain::protocol::{
     CatalogReply, Customer, LocaleReply, OrderCancelled, OrderPlaced, PlacedItem, QuoteReply,
@@ -399,6 +400,27 @@ async fn customer(state: &AppState, account: &str, lab: &str) -> AppResult<Custo
     })
 }
 
+/// `OrderPlaced` for the lab's inbox (`reprint_bus::message`): the message id is
+/// `<gateway>:<order>:order-placed`, the same for a submit retried, so the lab receives the order
+/// once.
+async fn placed_message(
+    state: &AppState,
+    user: &User,
+    order: OrderId,
+    c: &Checked,
+) -> AppResult<OutboxMessage> {
+    let customer = customer(state, &user.id, c.lab.as_str()).await?;
+    let body = placed(state, order, c, customer)?;
+    let lab = subjects::SiteId::parse(c.lab.as_str())?;
+    Ok(message::to_inbox(
+        state.gateway.as_str(),
+        Address::lab(lab),
+        &body,
+        None,
+        None,
+    )?)
+}
+
 fn placed(
     state: &AppState,
     order: OrderId,
@@ -420,25 +442,6 @@ fn placed(
         counter_extract: None,
         // The web's order form offers prints only; the lab's digital copy is not sold here yet.
         digital_copy: false,
-    })
-}
-
-fn json_message(
-    subject: String,
-    message_id: String,
-    body: &impl Serialize,
-) -> AppResult<OutboxMessage> {
-    let payload = serde_json::to_vec(body).map_err(AppError::internal)?;
-    // The current span's context (the HTTP request's): the lab's handling becomes its child.
-    let trace = reprint_bus::trace::TraceContext::outgoing(None);
-    Ok(OutboxMessage {
-        message_id,
-        subject,
-        payload,
-        headers: vec![
-            ("traceparent".to_string(), trace.traceparent()),
-            ("Content-Type".to_string(), "application/json".to_string()),
-        ],
     })
 }
 
@@ -492,8 +495,9 @@ pub async fn submit(
     let checked = check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
     // Images sent with this order must have arrived whole; others are references to images
     // uploaded before (claims 7, 16: a re-order sends no bytes).
-    let cust = customer(&state, &user.id, checked.lab.as_str()).await?;
-    let msg = placed(&state, oid, &checked, cust)?;
+    // The current span's context (the HTTP request's) goes with it: the lab's handling becomes
+    // its child.
+    let to_lab = placed_message(&state, &user, oid, &checked).await?;
     let submit = Command::Submit {
         lab: checked.lab.to_string(),
         counter: checked.counter.to_string(),
@@ -502,13 +506,8 @@ pub async fn submit(
         reorder_of: None,
         at: state.clock.now(),
     };
-    let subject = subjects::order_placed(&subjects::SiteId::parse(checked.lab.as_str())?);
     orders::run(&state, &oid.to_string(), vec![submit], |_, _| {
-        Ok(vec![json_message(
-            subject,
-            format!("order-placed-{oid}"),
-            &msg,
-        )?])
+        Ok(vec![to_lab])
     })
     .await?;
     state
@@ -580,8 +579,7 @@ pub async fn reorder(
     let counter = req.counter.unwrap_or(prev.counter);
     let checked = check_order_request(&state, &user, &lab, &counter, &items).await?;
     let oid = new_order_id(&state);
-    let cust = customer(&state, &user.id, checked.lab.as_str()).await?;
-    let msg = placed(&state, oid, &checked, cust)?;
+    let to_lab = placed_message(&state, &user, oid, &checked).await?;
     let at = state.clock.now();
     let commands = vec![
         Command::Request {
@@ -597,15 +595,7 @@ pub async fn reorder(
             at,
         },
     ];
-    let subject = subjects::order_placed(&subjects::SiteId::parse(checked.lab.as_str())?);
-    orders::run(&state, &oid.to_string(), commands, |_, _| {
-        Ok(vec![json_message(
-            subject,
-            format!("order-placed-{oid}"),
-            &msg,
-        )?])
-    })
-    .await?;
+    orders::run(&state, &oid.to_string(), commands, |_, _| Ok(vec![to_lab])).await?;
     state
         .metrics
         .orders
@@ -766,10 +756,12 @@ pub async fn cancel(
             reason: "cancelled by the user at the gateway".into(),
             at,
         };
-        let to_lab = json_message(
-            subjects::order_cancelled(&subjects::SiteId::parse(lab.as_str())?),
-            format!("order-cancelled-to-lab-{oid}"),
+        let to_lab = message::to_inbox(
+            state.gateway.as_str(),
+            Address::lab(subjects::SiteId::parse(lab.as_str())?),
             &cancelled,
+            None,
+            None,
         )?;
         // Everybody following the order.
         let change = StatusChanged {
@@ -781,11 +773,10 @@ pub async fn cancel(
             detail: "cancelled by the user at the gateway".into(),
             charge: None,
         };
-        let to_all = json_message(
-            subjects::status(&subjects::OrderId::parse(oid.to_string())?),
-            format!("order-cancelled-{oid}"),
-            &change,
-        )?;
+        let mut to_all = message::status(&change, None, None)?;
+        // Said by the gateway on the lab's behalf: under the gateway's id, so that it does not
+        // take the place of the lab's own `<lab>:<order>:status:cancelled`.
+        to_all.message_id = message::message_id(state.gateway.as_str(), oid, "status:cancelled");
         Ok(vec![to_lab, to_all])
     })
     .await?;

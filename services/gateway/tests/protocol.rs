@@ -688,3 +688,96 @@ async fn parallel_uploads_to_one_order_all_land_within_the_reservation() {
     statuses.sort();
     assert_eq!(statuses, [201, 413], "{ra:?} {rb:?}");
 }
+
+/// The value of header `name` of a message seen on core NATS.
+fn header(m: &async_nats::Message, name: &str) -> Option<String> {
+    m.headers
+        .as_ref()
+        .and_then(|h| h.get(name))
+        .map(|v| v.as_str().to_string())
+}
+
+async fn next_message(sub: &mut async_nats::Subscriber, what: &str) -> async_nats::Message {
+    tokio::time::timeout(std::time::Duration::from_secs(10), sub.next())
+        .await
+        .unwrap_or_else(|_| panic!("{what} within 10 s"))
+        .expect("subscription open")
+}
+
+/// Every message the gateway writes is built by `reprint_bus::message`: the message id is the
+/// gateway's fact about the order (`<gateway>:<order>:<fact>`, so a submit or a cancellation
+/// whose unit of work is retried is one message), with the one header set.
+#[tokio::test]
+async fn each_message_has_one_id_per_fact_and_the_one_header_set() {
+    let app = spawn().await;
+    let mut lab = lab_orders(&app).await;
+    let u = sign_up(&app, "ids@example.com").await;
+    let order = u.new_order().await;
+    let photo = jpeg(31, 800, 600);
+    let (s, r) = u
+        .put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({"bytes": photo.len()}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, up) = u.upload(&order, "ids.jpg", photo).await;
+    assert_eq!(s, 201, "{up}");
+    let req = json!({"lab": LAB, "counter": COUNTER,
+        "items": [{"image": up["image"], "size": "L", "quantity": 1}]});
+    let (s, v) = u
+        .post_with(&format!("/api/v1/orders/{order}/submit"), &req, "ids-1")
+        .await;
+    assert_eq!(s, 200, "{v}");
+    let gw = &app.gateway_id;
+    let placed = next_message(&mut lab, "an order.placed").await;
+    assert_eq!(
+        header(&placed, "Nats-Msg-Id").as_deref(),
+        Some(format!("{gw}:{order}:order-placed").as_str())
+    );
+    assert_eq!(
+        header(&placed, "Reprint-Message").as_deref(),
+        Some("order.placed")
+    );
+    assert_eq!(
+        header(&placed, "Content-Type").as_deref(),
+        Some("application/json")
+    );
+    assert!(header(&placed, "traceparent").is_some_and(|t| t.starts_with("00-")));
+
+    let mut status = app
+        .client
+        .subscribe(subjects::status(&subjects::OrderId::parse(&order).unwrap()))
+        .await
+        .unwrap();
+    let mut cancellations = app
+        .client
+        .subscribe(subjects::order_cancelled(&SiteId::parse(LAB).unwrap()))
+        .await
+        .unwrap();
+    app.client.flush().await.unwrap();
+    let (s, c) = u
+        .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
+        .await;
+    assert_eq!(s, 200, "{c}");
+    let to_lab = next_message(&mut cancellations, "an order.cancelled").await;
+    assert_eq!(
+        header(&to_lab, "Nats-Msg-Id").as_deref(),
+        Some(format!("{gw}:{order}:order-cancelled").as_str())
+    );
+    assert_eq!(
+        header(&to_lab, "Reprint-Message").as_deref(),
+        Some("order.cancelled")
+    );
+    // Said on the lab's behalf, under the gateway's id: the lab's own status of the
+    // cancellation (`<lab>:<order>:status:cancelled`) is another message.
+    let change = next_message(&mut status, "a status").await;
+    assert_eq!(
+        header(&change, "Nats-Msg-Id").as_deref(),
+        Some(format!("{gw}:{order}:status:cancelled").as_str())
+    );
+    assert_eq!(
+        header(&change, "Reprint-Message").as_deref(),
+        Some("status")
+    );
+}
