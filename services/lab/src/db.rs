@@ -376,6 +376,41 @@ pub async fn production_by_registration(
     sql::fetch(tx.conn(), &query, &[registration.into()]).await
 }
 
+/// The projection of a reception's production state (`reprint_domain::production`).
+pub async fn set_state(
+    tx: &mut Transaction,
+    order: &str,
+    state: &str,
+    at: DateTime<Utc>,
+    note: &str,
+) -> Result<(), sqlx::Error> {
+    sql::exec(
+        tx.conn(),
+        "UPDATE lab_receptions SET state = $1, updated_at = $2, note = $3 WHERE order_id = $4",
+        &[state.into(), ts(at).into(), note.into(), order.into()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// A line of the production log: who moved which reception when.
+pub async fn log_production(
+    tx: &mut Transaction,
+    order: &str,
+    state: &str,
+    at: DateTime<Utc>,
+    actor: &str,
+    note: &str,
+) -> Result<(), sqlx::Error> {
+    sql::exec(
+        tx.conn(),
+        "INSERT INTO lab_production_log (order_id, state, at, actor, note) VALUES ($1, $2, $3, $4, $5)",
+        &[order.into(), state.into(), ts(at).into(), actor.into(), note.into()],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Asks for the jobs of a reception to be withdrawn from the hot folders (once).
 pub async fn request_withdrawal(
     tx: &mut Transaction,

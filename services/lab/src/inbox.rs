@@ -191,7 +191,7 @@ pub async fn cancel_order(
             enqueue_status_as(
                 lab,
                 tx,
-                format!("{}:{}:status:cancellation-too-late", lab.site(), c.order),
+                Some("cancellation-too-late"),
                 c.order,
                 state.stage(),
                 format!(

@@ -1,9 +1,11 @@
 //! The lab's outbox messages, built in one place: the slip to an order's sender
 //! (`ReceptionRecorded`), a refusal (`OrderRejected`) and the order's status (`StatusChanged`),
-//! each written to the outbox in the caller's transaction under a message id that makes a
-//! second write of it a no-op (docs/flows.md).
+//! each written to the outbox in the caller's transaction through the one message path
+//! (`reprint_bus::message`: subject from the topic, message id `<lab>:<order>:<fact>` that makes a
+//! second write of it a no-op, one header set; docs/flows.md).
 
 use chrono::{DateTime, Utc};
+use reprint_bus::message;
 use reprint_bus::subjects::{self, Address};
 use reprint_domain::extract::FileExtract;
 use reprint_domain::protocol::{
@@ -13,7 +15,7 @@ use reprint_domain::{Charge, OrderId, SiteKind};
 use reprint_eventstore::Transaction;
 
 use crate::error::LabError;
-use crate::state::{Lab, outbox};
+use crate::state::Lab;
 
 /// Why an order is refused, for the sender.
 #[derive(Debug)]
@@ -57,8 +59,7 @@ pub async fn enqueue_status(
     charge: Option<Charge>,
     trace: Option<&str>,
 ) -> Result<(), LabError> {
-    let id = format!("{}:{order}:status:{}", lab.site(), stage.as_str());
-    enqueue_status_as(lab, tx, id, order, stage, detail, charge, trace).await?;
+    enqueue_status_as(lab, tx, None, order, stage, detail, charge, trace).await?;
     // `reprint_orders_total{stage}`: an order moved to `stage` here, counted once the move has
     // committed (a batch rolled back and handled again, a redelivery skipped by the inbox, a
     // request that failed count nothing). A note at the same stage is not a move.
@@ -67,13 +68,14 @@ pub async fn enqueue_status(
     Ok(())
 }
 
-/// Writes a status change under the message id `id` (one per order and stage for a move;
-/// another for a note at the same stage, which the stage's id would deduplicate away).
+/// Writes a status change: one message per order and stage for a move (`note: None`); a note
+/// at the same stage names itself (`Some("cancellation-too-late")`), which the stage's message id
+/// would deduplicate away.
 #[allow(clippy::too_many_arguments)]
 pub async fn enqueue_status_as(
     lab: &Lab,
     tx: &mut Transaction,
-    id: String,
+    note: Option<&str>,
     order: OrderId,
     stage: Stage,
     detail: String,
@@ -90,14 +92,7 @@ pub async fn enqueue_status_as(
         detail,
         charge,
     };
-    let message = outbox(
-        id,
-        status_subject(&order)?,
-        "status_changed",
-        &change,
-        trace,
-    )
-    .map_err(json_err)?;
+    let message = message::status(&change, note, trace)?;
     tx.enqueue(&[message]).await?;
     Ok(())
 }
@@ -141,15 +136,7 @@ pub async fn enqueue_order_rejected(
         reason: refusal.reason.clone(),
         at: lab.clock.now(),
     };
-    let subject = subjects::order_rejected(&to).map_err(|e| LabError::BadRequest(e.to_string()))?;
-    let message = outbox(
-        format!("{}:{order}:rejected", lab.site()),
-        subject,
-        "order_rejected",
-        &rejected,
-        trace,
-    )
-    .map_err(json_err)?;
+    let message = message::to_inbox(lab.site().as_str(), to, &rejected, None, trace)?;
     tx.enqueue(&[message]).await?;
     Ok(())
 }
@@ -171,16 +158,7 @@ pub async fn enqueue_reception_recorded(
         estimated_finish: Some(estimated_finish),
     };
     let to = sender_address(&order.sender)?;
-    let subject =
-        subjects::reception_recorded(&to).map_err(|e| LabError::BadRequest(e.to_string()))?;
-    let message = outbox(
-        format!("{}:{}:reception-recorded", lab.site(), order.order),
-        subject,
-        "reception_recorded",
-        &recorded,
-        trace,
-    )
-    .map_err(json_err)?;
+    let message = message::to_inbox(lab.site().as_str(), to, &recorded, None, trace)?;
     tx.enqueue(&[message]).await?;
     Ok(())
 }

@@ -43,7 +43,7 @@ use crate::db::{self, ProductionRow};
 use crate::error::{LabError, LabResult};
 use crate::messages::{Refusal, enqueue_rejection, enqueue_status};
 use crate::reception;
-use crate::state::{Lab, Printer, outbox};
+use crate::state::{Lab, Printer};
 
 /// The done-marker a print station writes into a finished job folder.
 pub const DONE_MARKER: &str = "DONE";
@@ -141,7 +141,7 @@ async fn start_printing_in(lab: &Lab, number: &str, actor: &str) -> LabResult<Pr
         actor: actor.to_string(),
         at: now,
     };
-    production::decide(&loaded.production, start())?;
+    production::decide(&loaded.state, start())?;
     let order = order_of(&row)?;
     let registration = row.registration_number.clone();
     render_reception(lab, &row, &order, &registration, now).await?;
@@ -607,14 +607,13 @@ async fn dispatch_in(lab: &Lab, number: &str, actor: &str) -> LabResult<Producti
     };
     let counter = subjects::SiteId::parse(order.delivery_counter.as_str())
         .map_err(|e| LabError::BadRequest(e.to_string()))?;
-    let message = outbox(
-        format!("{}:{}:delivery-dispatched", lab.site(), order.order),
-        subjects::delivery_dispatched(&counter),
-        "delivery_dispatched",
+    let message = reprint_bus::message::to_inbox(
+        lab.site().as_str(),
+        subjects::Address::counter(counter),
         &dispatched,
         None,
-    )
-    .map_err(|e| LabError::Internal(e.to_string()))?;
+        None,
+    )?;
     reception::execute(
         &mut tx,
         &row.order_id,

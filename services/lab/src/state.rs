@@ -7,11 +7,10 @@ use reprint_bus::directory::Directory;
 use reprint_bus::objects::Images;
 use reprint_bus::relay::RelayWaker;
 use reprint_domain::{SiteId, SiteRules};
-use reprint_eventstore::{OutboxMessage, Store};
+use reprint_eventstore::Store;
 use reprint_service::auth::{RateLimiter, SessionKey};
 use reprint_service::metrics::Metrics;
 use reprint_site::SiteFiles;
-use serde::Serialize;
 
 use crate::config::{LabConfig, PrinterConfig};
 
@@ -81,32 +80,4 @@ impl Lab {
         (!self.rules().prices.charges_prints() || self.rules().prices.print_price(size).is_ok())
             && self.printer_for(size).is_some()
     }
-}
-
-/// A JSON message for the outbox: `id` becomes `Nats-Msg-Id` (deterministic per order and
-/// kind, so writing it twice is a no-op and a receiver's inbox sees one message); it carries
-/// `traceparent` (else the current span's context).
-pub fn outbox<T: Serialize>(
-    id: String,
-    subject: String,
-    kind: &str,
-    body: &T,
-    traceparent: Option<&str>,
-) -> Result<OutboxMessage, serde_json::Error> {
-    let payload = serde_json::to_vec(body)?;
-    // The receiver's span becomes a child of the span sending this (see reprint_bus::trace).
-    let traceparent = match traceparent {
-        Some(tp) => tp.to_string(),
-        None => reprint_bus::trace::TraceContext::outgoing(None).traceparent(),
-    };
-    let headers = vec![
-        ("Reprint-Message".to_string(), kind.to_string()),
-        (reprint_bus::trace::TRACEPARENT.to_string(), traceparent),
-    ];
-    Ok(OutboxMessage {
-        message_id: id,
-        subject,
-        payload,
-        headers,
-    })
 }
