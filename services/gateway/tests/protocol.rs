@@ -516,6 +516,25 @@ async fn a_rejection_lands_and_an_unreadable_message_is_parked_not_blocking() {
             .any(|p| p.message.message_id == "garbage-1")
     })
     .await;
+    // A topic this gateway never receives, in its inbox: parked too (routed by topic, not by
+    // the subject's ending).
+    js_publish(
+        &app,
+        format!("reprint.v1.gateway.{}.delivery.dispatched", app.gateway_id),
+        &rejection,
+        "unknown-topic-1",
+    )
+    .await;
+    eventually("the unknown topic parked", || async {
+        app.state
+            .store
+            .parked(reprint_gateway::background::INBOX_CONSUMER)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.message.message_id == "unknown-topic-1")
+    })
+    .await;
     // A redelivered rejection (same message id, after the duplicate window too) changes
     // nothing: the inbox has it.
     assert!(
