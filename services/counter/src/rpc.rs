@@ -37,6 +37,7 @@ fn rpc_error(e: CounterError) -> RpcError {
             RpcError::bad_request("the quote request names no prints (items is empty)")
         }
         CounterError::Domain(d) => RpcError::bad_request(d.to_string()),
+        CounterError::Order(e) => RpcError::bad_request(e.to_string()),
         CounterError::Invalid(m) => RpcError::bad_request(m),
         other => {
             tracing::warn!(error = %other, "quote failed");
@@ -74,11 +75,9 @@ pub async fn quote(counter: &Counter, body: serde_json::Value) -> Result<QuoteRe
 }
 
 async fn quote_inner(counter: &Counter, mut req: QuoteRequest) -> Result<QuoteReply, CounterError> {
-    if req.customer.name.trim().is_empty() {
-        return Err(CounterError::Invalid(
-            "the customer's name is missing".into(),
-        ));
-    }
+    // The one order check (customer, quantities, edits) in the words every door uses; the
+    // sizes are the lab's to price, and this counter's own price list is asked below.
+    reprint_domain::check_order(&req.customer, &req.items, &|_| true)?;
     // No evidence besides the file: intake and deliveries charge by the file alone, and a
     // quote must say what the counter will charge.
     for item in &mut req.items {
