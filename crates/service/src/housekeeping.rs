@@ -145,6 +145,37 @@ pub async fn run_pruning_as_configured(
     }
 }
 
+/// How often the outbox backlog gauge is read.
+pub const OUTBOX_GAUGE_EVERY: Duration = Duration::from_secs(5);
+
+/// Sets the service's outbox backlog gauge (`reprint_outbox_backlog{service}`) from the store.
+pub async fn report_outbox_backlog(store: &Store, metrics: &Metrics, service: &str) {
+    if let Ok(n) = store.unsent_count().await {
+        metrics
+            .outbox_backlog
+            .with_label_values(&[service])
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+}
+
+/// The outbox backlog gauge, kept up to date every `every` until shutdown, also while nobody
+/// asks `/readyz` (a site offline shows its backlog growing). Every service runs this one.
+pub async fn run_outbox_gauge(
+    store: Store,
+    metrics: Metrics,
+    service: &'static str,
+    every: Duration,
+    shutdown: Shutdown,
+) {
+    loop {
+        report_outbox_backlog(&store, &metrics, service).await;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.clone().wait() => return,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -199,24 +199,13 @@ impl Application {
             self.shutdown.clone(),
         ));
         // The outbox backlog gauge, also while nobody asks `/readyz` (offline it grows).
-        let gauge = {
-            let c = self.counter.clone();
-            let stop = self.shutdown.clone();
-            tokio::spawn(async move {
-                loop {
-                    if let Ok(n) = c.store.unsent_count().await {
-                        c.metrics
-                            .outbox_backlog
-                            .with_label_values(&["counter"])
-                            .set(i64::try_from(n).unwrap_or(i64::MAX));
-                    }
-                    tokio::select! {
-                        _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                        _ = stop.clone().wait() => return,
-                    }
-                }
-            })
-        };
+        let gauge = tokio::spawn(reprint_service::housekeeping::run_outbox_gauge(
+            self.counter.store.clone(),
+            self.counter.metrics.clone(),
+            "counter",
+            reprint_service::housekeeping::OUTBOX_GAUGE_EVERY,
+            self.shutdown.clone(),
+        ));
         // `CounterConfig::validate` checked the retention before the counter was built.
         let pruning = tokio::spawn(run_pruning_as_configured(
             self.counter.store.clone(),

@@ -328,12 +328,12 @@ impl Application {
                     if let Err(e) = production::withdraw_pending(&lab).await {
                         tracing::warn!(error = %e, "withdrawing rejected jobs from the hot folders");
                     }
-                    if let Ok(n) = lab.store.unsent_count().await {
-                        lab.metrics
-                            .outbox_backlog
-                            .with_label_values(&["lab"])
-                            .set(i64::try_from(n).unwrap_or(i64::MAX));
-                    }
+                    reprint_service::housekeeping::report_outbox_backlog(
+                        &lab.store,
+                        &lab.metrics,
+                        "lab",
+                    )
+                    .await;
                 }
             });
         }
