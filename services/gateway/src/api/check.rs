@@ -1,0 +1,174 @@
+//! What an order request says (lab, counter, lines) and the one order check at the gateway's
+//! door, before anything is sent to a site.
+
+use reprint_bus::subjects;
+use reprint_domain::order_check::{MAX_LINES, OrderError, check_order};
+use reprint_domain::protocol::{Customer, PlacedItem};
+use reprint_domain::{Currency, ImageId, PrintSize, SiteId, SiteKind};
+use reprint_eventstore::sql::Arg;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::User;
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::events::ItemRecord;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemRequest {
+    /// The image id (SHA-256, 64 lowercase hex digits) of an image you uploaded.
+    pub image: String,
+    /// A print size code: L, 2L, KG, DSC, Hagaki, Square, 4x6, 5x7, 8x10.
+    pub size: String,
+    pub quantity: u32,
+    /// An edit list (JSON), applied at print time: the edited image is a reference plus edits.
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub edits: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderRequest {
+    pub lab: String,
+    /// The delivery counter where the prints are collected and paid.
+    pub counter: String,
+    pub items: Vec<ItemRequest>,
+    /// Optional here when the `Idempotency-Key` header is sent.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+pub(super) struct Checked {
+    pub(super) lab: SiteId,
+    pub(super) counter: SiteId,
+    pub(super) currency: Currency,
+    pub(super) items: Vec<ItemRecord>,
+    pub(super) placed_items: Vec<PlacedItem>,
+}
+
+/// A site of the directory of the kind asked: its id, its currency and the print sizes it
+/// announces.
+async fn directory_site(
+    state: &AppState,
+    id: &str,
+    kind: SiteKind,
+) -> AppResult<(SiteId, String, Vec<PrintSize>)> {
+    let sid = SiteId::parse(id).map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    let bid = subjects::SiteId::parse(id).map_err(|e| AppError::Unprocessable(e.to_string()))?;
+    let entry = state.directory.get(&bid).await?;
+    let want = match kind {
+        SiteKind::Lab => subjects::SiteKind::Lab,
+        SiteKind::Counter => subjects::SiteKind::Counter,
+    };
+    match entry {
+        Some(e) if e.site.kind == want => {
+            let sizes = e
+                .site
+                .sizes
+                .iter()
+                .filter_map(|s| PrintSize::parse(s).ok())
+                .collect();
+            Ok((sid, e.site.currency, sizes))
+        }
+        _ => Err(AppError::Unprocessable(format!(
+            "{id} is not a {kind} of the site directory"
+        ))),
+    }
+}
+
+/// The one order check (`reprint_domain::check_order`) at the gateway's door, for a quote, a
+/// submission and a re-order: the sizes the lab announces in the site directory, quantities,
+/// edit lists, the customer. Refused in the lab's own words, before anything is sent to it.
+pub(super) async fn check_order_request(
+    state: &AppState,
+    user: &User,
+    lab: &str,
+    counter: &str,
+    items: &[ItemRequest],
+) -> AppResult<Checked> {
+    if items.len() > MAX_LINES {
+        return Err(OrderError::TooManyLines { count: items.len() }.into());
+    }
+    let (lab, currency, sizes) = directory_site(state, lab, SiteKind::Lab).await?;
+    let (counter, _, _) = directory_site(state, counter, SiteKind::Counter).await?;
+    let currency = Currency::parse(&currency)
+        .map_err(|e| AppError::Unavailable(format!("the lab announces a bad currency: {e}")))?;
+    let mut records = Vec::new();
+    let mut placed = Vec::new();
+    for it in items {
+        let image = ImageId::parse(&it.image)
+            .map_err(|_| AppError::NotFound(format!("image {}", it.image)))?;
+        let size = PrintSize::parse(&it.size)?;
+        let edits = match &it.edits {
+            None | Some(Value::Null) => None,
+            Some(v) => {
+                let s = v.to_string();
+                if s.len() > 16 * 1024 {
+                    return Err(AppError::Unprocessable("edit list over 16 KiB".into()));
+                }
+                Some(s)
+            }
+        };
+        let (name, phash): (String, Option<String>) = db::fetch_one(
+            &state.store,
+            "SELECT name, phash FROM gw_images WHERE account = $1 AND image = $2",
+            &[Arg::Text(user.id.clone()), Arg::Text(image.to_hex())],
+        )
+        .await?
+        .ok_or_else(|| AppError::NotFound(format!("image {}", it.image)))?;
+        let phash = phash.and_then(|h| u64::from_str_radix(&h, 16).ok());
+        records.push(ItemRecord {
+            image: image.to_hex(),
+            name: name.clone(),
+            size: size.code().to_string(),
+            quantity: it.quantity,
+            edits: edits.clone(),
+        });
+        placed.push(PlacedItem {
+            image,
+            name,
+            size,
+            quantity: it.quantity,
+            edits,
+            perceptual_hash: phash,
+            history: vec![],
+        });
+    }
+    let customer = customer(state, &user.id, lab.as_str()).await?;
+    check_order(&customer, &placed, &sizes)?;
+    Ok(Checked {
+        lab,
+        counter,
+        currency,
+        items: records,
+        placed_items: placed,
+    })
+}
+
+pub(super) async fn customer(state: &AppState, account: &str, lab: &str) -> AppResult<Customer> {
+    let (name, telephone, address, email, registration_number): (
+        String,
+        String,
+        Option<String>,
+        String,
+        Option<String>,
+    ) = db::fetch_one(
+        &state.store,
+        "SELECT a.name, a.telephone, a.address, a.email, r.number FROM gw_accounts a
+         LEFT JOIN gw_registrations r ON r.account = a.id AND r.site = $2 WHERE a.id = $1",
+        &[Arg::Text(account.to_string()), Arg::Text(lab.to_string())],
+    )
+    .await?
+    .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
+    Ok(Customer {
+        name,
+        telephone,
+        address,
+        email: Some(email),
+        registration_number,
+    })
+}

@@ -1,0 +1,235 @@
+//! The user's images: the list, a download with the print history (XMP or ZIP), thumbnails.
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use reprint_domain::protocol::Stage;
+use reprint_domain::{ImageId, PrintSize};
+use reprint_eventstore::sql::Arg;
+use reprint_service::problem::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::auth::User;
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::events::ItemRecord;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ImageView {
+    pub image: String,
+    pub name: String,
+    pub bytes: u64,
+    pub width: u32,
+    pub height: u32,
+    pub format: String,
+    /// Print sizes this image has enough pixels for.
+    pub sizes_ok: Vec<String>,
+}
+
+pub async fn images_of(state: &AppState, user: &User) -> AppResult<Vec<ImageView>> {
+    let rows: Vec<(String, String, i64, i64, i64, String)> = db::fetch(
+        &state.store,
+        "SELECT image, name, bytes, width, height, format FROM gw_images WHERE account = $1 ORDER BY created_ms DESC LIMIT 1000",
+        &[Arg::Text(user.id.clone())],
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(image, name, bytes, width, height, format)| {
+            let (w, h) = (
+                u32::try_from(width).unwrap_or(0),
+                u32::try_from(height).unwrap_or(0),
+            );
+            ImageView {
+                image,
+                name,
+                bytes: u64::try_from(bytes).unwrap_or(0),
+                width: w,
+                height: h,
+                format,
+                sizes_ok: PrintSize::ALL
+                    .iter()
+                    .filter(|s| s.has_enough_pixels(w, h, 300))
+                    .map(|s| s.code().to_string())
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
+/// The user's images.
+#[utoipa::path(get, path = "/api/v1/images", responses((status = 200, body = Vec<ImageView>)))]
+pub async fn list_images(
+    State(state): State<AppState>,
+    user: User,
+) -> AppResult<Json<Vec<ImageView>>> {
+    Ok(Json(images_of(&state, &user).await?))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DownloadQuery {
+    /// `zip` for the ZIP container with history.json; default: the image with its history
+    /// embedded (XMP).
+    #[serde(default)]
+    pub format: Option<String>,
+}
+
+async fn owned_image(state: &AppState, user: &User, image: &str) -> AppResult<(String, String)> {
+    let id = ImageId::parse(image).map_err(|_| AppError::NotFound(format!("image {image}")))?;
+    db::fetch_one(
+        &state.store,
+        "SELECT image, name FROM gw_images WHERE account = $1 AND image = $2",
+        &[Arg::Text(user.id.clone()), Arg::Text(id.to_hex())],
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("image {image}")))
+}
+
+async fn read_image(state: &AppState, hash: &str) -> AppResult<Vec<u8>> {
+    let mut buf = Vec::new();
+    state.images.copy_to(hash, &mut buf).await?;
+    Ok(buf)
+}
+
+/// The print history of an image, from the slips of the user's orders that printed it. An
+/// order that was cancelled or rejected made no print, slip or not: it is never history (nor
+/// evidence for a repeat-order discount).
+async fn history_of(
+    state: &AppState,
+    user: &User,
+    image: &str,
+) -> AppResult<reprint_media::PrintHistory> {
+    let rows: Vec<(Option<String>, Option<String>, Option<String>)> = db::fetch(
+        &state.store,
+        "SELECT lab, slip_json, items_json FROM gw_orders WHERE account = $1 AND slip_json IS NOT NULL
+         AND stage NOT IN ($2, $3) ORDER BY submitted_ms",
+        &[
+            Arg::Text(user.id.clone()),
+            Arg::Text(Stage::Cancelled.as_str().to_string()),
+            Arg::Text(Stage::Rejected.as_str().to_string()),
+        ],
+    )
+    .await?;
+    let mut history = reprint_media::PrintHistory::new();
+    for (lab, slip_json, items_json) in rows {
+        let items: Vec<ItemRecord> = items_json
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        if !items.iter().any(|i| i.image == image) {
+            continue;
+        }
+        let Some(slip) = slip_json.and_then(|s| serde_json::from_str::<Value>(&s).ok()) else {
+            continue;
+        };
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).map(str::to_string);
+        let registration = text(slip.get("registration_number"));
+        let reception = text(slip.pointer("/reception/number"));
+        let date = text(slip.pointer("/reception/received_at"))
+            .and_then(|d| chrono::DateTime::parse_from_rfc3339(&d).ok())
+            .map(|d| d.date_naive());
+        if let (Some(registration_number), Some(reception_number), Some(date)) =
+            (registration, reception, date)
+        {
+            let _ = history.push(reprint_media::PrintRecord {
+                site: lab.unwrap_or_default(),
+                registration_number,
+                reception_number,
+                date,
+            });
+        }
+    }
+    Ok(history)
+}
+
+/// Download an image with its print history embedded (XMP), or as the ZIP container
+/// (`?format=zip`) (seed 004; claim 15 f-g).
+#[utoipa::path(get, path = "/api/v1/images/{image}", params(("image" = String, Path), ("format" = Option<String>, Query)),
+    responses((status = 200, description = "the image bytes or a ZIP"), (status = 404)))]
+pub async fn download_image(
+    State(state): State<AppState>,
+    user: User,
+    Path(image): Path<String>,
+    Query(q): Query<DownloadQuery>,
+) -> AppResult<Response> {
+    let (hash, name) = owned_image(&state, &user, &image).await?;
+    let bytes = read_image(&state, &hash).await?;
+    let history = history_of(&state, &user, &hash).await?;
+    let zip = q.format.as_deref() == Some("zip");
+    let (body, mime, filename) =
+        tokio::task::spawn_blocking(move || -> AppResult<(Vec<u8>, String, String)> {
+            if zip {
+                let z = reprint_media::history::container::container_bytes(&name, &bytes, &history)
+                    .map_err(crate::error::media_error)?;
+                Ok((z, "application/zip".into(), format!("{name}.zip")))
+            } else {
+                let mime = reprint_media::validate::sniff(&bytes)
+                    .map_or("application/octet-stream", |f| f.mime());
+                let out = if history.is_empty() {
+                    bytes
+                } else {
+                    reprint_media::history::xmp::write_history(&bytes, &history).unwrap_or(bytes)
+                };
+                Ok((out, mime.to_string(), name))
+            }
+        })
+        .await
+        .map_err(AppError::internal)??;
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        filename.replace(['"', '\\', '\r', '\n'], "_")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, mime),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+/// A small JPEG preview of an image (EXIF orientation applied), built once per content and
+/// size and then served from the cache ([`crate::thumbs`]).
+pub async fn thumbnail(
+    State(state): State<AppState>,
+    user: User,
+    Path(image): Path<String>,
+) -> AppResult<Response> {
+    let (hash, _) = owned_image(&state, &user, &image).await?;
+    let edge = crate::thumbs::ALBUM_EDGE;
+    let thumb = match crate::thumbs::get(&state.store, &hash, edge).await? {
+        Some(t) => t,
+        None => {
+            let bytes = read_image(&state, &hash).await?;
+            let thumb = tokio::task::spawn_blocking(move || {
+                reprint_media::thumbnail::thumbnail_jpeg(
+                    &bytes,
+                    edge,
+                    crate::thumbs::ALBUM_QUALITY,
+                    &reprint_media::Limits::default(),
+                )
+            })
+            .await
+            .map_err(AppError::internal)?
+            .map_err(crate::error::media_error)?;
+            if let Err(e) =
+                crate::thumbs::put(&state.store, &hash, edge, &thumb, state.now_ms()).await
+            {
+                // The preview is still good for this response; the next one builds it again.
+                tracing::warn!(image = %hash, error = %e, "thumbnail not cached");
+            }
+            thumb
+        }
+    };
+    Ok((
+        [
+            (header::CONTENT_TYPE, "image/jpeg"),
+            (header::CACHE_CONTROL, "private, max-age=86400"),
+        ],
+        thumb,
+    )
+        .into_response())
+}

@@ -1,0 +1,347 @@
+//! An order: its id (claim 26 a-c), its status and timeline (claims 10, 28), the live updates, the
+//! user's orders, and cancelling one.
+
+use std::convert::Infallible;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt};
+use reprint_bus::message;
+use reprint_bus::subjects::{self, Address};
+use reprint_domain::protocol::{OrderCancelled, Stage, StatusChanged};
+use reprint_domain::web_order::{Command, WebStage};
+use reprint_domain::{SiteId, SiteKind};
+use reprint_eventstore::sql::Arg;
+use reprint_service::problem::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{ms_to_rfc3339, new_order_id, owned_order, parse_order};
+use crate::auth::User;
+use crate::db;
+use crate::error::{AppError, AppResult};
+use crate::orders;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderCreated {
+    pub order: String,
+    pub status_url: String,
+}
+
+/// Claim 26 a-c: an order id for the logged-in (verified) user.
+#[utoipa::path(post, path = "/api/v1/orders", responses((status = 201, body = OrderCreated), (status = 401)))]
+pub async fn create_order(State(state): State<AppState>, user: User) -> AppResult<Response> {
+    let oid = new_order_id(&state);
+    let order = oid.to_string();
+    orders::run(
+        &state,
+        &order,
+        vec![Command::Request {
+            account: user.id.clone(),
+            at: state.clock.now(),
+        }],
+        |_, _| Ok(vec![]),
+    )
+    .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(OrderCreated {
+            status_url: format!("/api/v1/orders/{order}"),
+            order,
+        }),
+    )
+        .into_response())
+}
+
+/// Cancel the order, until the lab starts printing it.
+///
+/// How the lab learns of it: for a submitted order, two messages go to the outbox in the
+/// transaction that records the cancellation: `OrderCancelled` on
+/// `reprint.v1.lab.<lab>.order.cancelled` (the lab's inbox: it cancels its reception if it has
+/// not started printing, else it says in the order's status that the cancellation came too
+/// late) and `StatusChanged { stage: cancelled }` on `reprint.v1.status.<order>` (everybody
+/// following the order). See the README of this crate, "Cancelling an order". The gateway's own
+/// record is final either way: later status changes of a cancelled order go on its timeline
+/// but do not move its stage.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", params(("id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 404), (status = 409)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> AppResult<Json<OrderView>> {
+    let (oid, _) = owned_order(&state, &user, &id).await?;
+    let at = state.clock.now();
+    let cancel = Command::Cancel {
+        reason: "cancelled by the user".into(),
+        at,
+    };
+    let decided = orders::run(&state, &oid.to_string(), vec![cancel], |before, _| {
+        let Some(sub) = &before.submitted else {
+            return Ok(vec![]); // a draft: the network never heard of it
+        };
+        let lab = SiteId::parse(&sub.lab)?;
+        // The lab, in its inbox: it stops the order if it has not started printing.
+        let cancelled = OrderCancelled {
+            order: oid,
+            lab: lab.clone(),
+            reason: "cancelled by the user at the gateway".into(),
+            at,
+        };
+        let to_lab = message::to_inbox(
+            state.gateway.as_str(),
+            Address::lab(subjects::SiteId::parse(lab.as_str())?),
+            &cancelled,
+            None,
+            None,
+        )?;
+        // Everybody following the order.
+        let change = StatusChanged {
+            order: oid,
+            stage: Stage::Cancelled,
+            site: lab,
+            site_kind: SiteKind::Lab,
+            at,
+            detail: "cancelled by the user at the gateway".into(),
+            charge: None,
+        };
+        let mut to_all = message::status(&change, None, None)?;
+        // Said by the gateway on the lab's behalf: under the gateway's id, so that it does not
+        // take the place of the lab's own `<lab>:<order>:status:cancelled`.
+        to_all.message_id = message::message_id(state.gateway.as_str(), oid, "status:cancelled");
+        Ok(vec![to_lab, to_all])
+    })
+    .await?;
+    if !decided.events.is_empty() {
+        state
+            .metrics
+            .orders
+            .with_label_values(&[Stage::Cancelled.as_str()])
+            .inc();
+        state.publish_update(
+            &oid.to_string(),
+            Stage::Cancelled.as_str(),
+            "cancelled by the user",
+        );
+    }
+    Ok(Json(order_view(&state, &user, &oid.to_string()).await?))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TimelineEntry {
+    pub stage: String,
+    pub site: String,
+    pub detail: String,
+    pub at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderImage {
+    pub image: String,
+    pub name: String,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderView {
+    pub order: String,
+    /// draft, placed, received, printing, printed, dispatched, ready_for_pickup, collected,
+    /// settled, rejected, cancelled.
+    pub stage: String,
+    /// Claims 10, 28: whether the order has been successfully completed.
+    pub completed: bool,
+    pub created_at: String,
+    pub lab: Option<String>,
+    pub counter: Option<String>,
+    pub reserved: u64,
+    pub used: u64,
+    pub reservation_expires_at: Option<String>,
+    pub images: Vec<OrderImage>,
+    #[schema(value_type = Vec<Object>)]
+    pub items: Value,
+    pub timeline: Vec<TimelineEntry>,
+    pub detail: Option<String>,
+    /// The lab's reception record (the slip), once the lab received the order.
+    #[schema(value_type = Option<Object>)]
+    pub slip: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    pub charge: Option<Value>,
+    pub reorder_of: Option<String>,
+}
+
+pub async fn order_view(state: &AppState, user: &User, id: &str) -> AppResult<OrderView> {
+    let row: OrderRow = db::fetch_one(
+        &state.store,
+        "SELECT id, stage, created_ms, lab, counter, reserved, used, expires_ms, items_json, detail,
+         slip_json, charge_json, reorder_of FROM gw_orders WHERE id = $1 AND account = $2",
+        &[Arg::Text(id.to_string()), Arg::Text(user.id.clone())],
+    )
+    .await?
+    .ok_or_else(|| AppError::NotFound(format!("order {id}")))?;
+    let images: Vec<(String, String, i64)> = db::fetch(
+        &state.store,
+        "SELECT image, name, bytes FROM gw_order_images WHERE order_id = $1 ORDER BY image",
+        &[Arg::Text(id.to_string())],
+    )
+    .await?;
+    let timeline: Vec<(String, String, String, i64)> = db::fetch(
+        &state.store,
+        "SELECT stage, site, detail, at_ms FROM gw_timeline WHERE order_id = $1 ORDER BY position",
+        &[Arg::Text(id.to_string())],
+    )
+    .await?;
+    let parse = |c: Option<String>| c.and_then(|s| serde_json::from_str::<Value>(&s).ok());
+    Ok(OrderView {
+        order: row.id,
+        completed: WebStage::parse(&row.stage).is_some_and(|s| s.is_completed()),
+        stage: row.stage,
+        created_at: ms_to_rfc3339(row.created_ms),
+        lab: row.lab,
+        counter: row.counter,
+        reserved: u64::try_from(row.reserved).unwrap_or(0),
+        used: u64::try_from(row.used).unwrap_or(0),
+        reservation_expires_at: (row.expires_ms > 0).then(|| ms_to_rfc3339(row.expires_ms)),
+        images: images
+            .into_iter()
+            .map(|(image, name, bytes)| OrderImage {
+                image,
+                name,
+                bytes: u64::try_from(bytes).unwrap_or(0),
+            })
+            .collect(),
+        items: parse(row.items_json).unwrap_or(Value::Array(vec![])),
+        timeline: timeline
+            .into_iter()
+            .map(|(stage, site, detail, at_ms)| TimelineEntry {
+                stage,
+                site,
+                detail,
+                at: ms_to_rfc3339(at_ms),
+            })
+            .collect(),
+        detail: row.detail,
+        slip: parse(row.slip_json),
+        charge: parse(row.charge_json),
+        reorder_of: row.reorder_of,
+    })
+}
+
+/// An order as [`order_view`] reads it (`gw_orders`).
+#[derive(sqlx::FromRow)]
+struct OrderRow {
+    id: String,
+    stage: String,
+    created_ms: i64,
+    lab: Option<String>,
+    counter: Option<String>,
+    reserved: i64,
+    used: i64,
+    expires_ms: i64,
+    items_json: Option<String>,
+    detail: Option<String>,
+    slip_json: Option<String>,
+    charge_json: Option<String>,
+    reorder_of: Option<String>,
+}
+
+/// Claims 10, 28: the status of an order.
+#[utoipa::path(get, path = "/api/v1/orders/{id}", params(("id" = String, Path)),
+    responses((status = 200, body = OrderView), (status = 404)))]
+pub async fn get_order(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> AppResult<Json<OrderView>> {
+    let oid = parse_order(&id)?;
+    Ok(Json(order_view(&state, &user, &oid.to_string()).await?))
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OrderSummary {
+    pub order: String,
+    pub stage: String,
+    pub created_at: String,
+    pub lab: Option<String>,
+    pub counter: Option<String>,
+    pub items: u64,
+}
+
+/// An order as [`list_orders_of`] reads it (`gw_orders`).
+#[derive(sqlx::FromRow)]
+struct SummaryRow {
+    id: String,
+    stage: String,
+    created_ms: i64,
+    lab: Option<String>,
+    counter: Option<String>,
+    items_json: Option<String>,
+}
+
+pub async fn list_orders_of(state: &AppState, user: &User) -> AppResult<Vec<OrderSummary>> {
+    let rows: Vec<SummaryRow> = db::fetch(
+        &state.store,
+        "SELECT id, stage, created_ms, lab, counter, items_json FROM gw_orders WHERE account = $1
+         ORDER BY created_ms DESC LIMIT 500",
+        &[Arg::Text(user.id.clone())],
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| OrderSummary {
+            order: r.id,
+            stage: r.stage,
+            created_at: ms_to_rfc3339(r.created_ms),
+            lab: r.lab,
+            counter: r.counter,
+            items: r
+                .items_json
+                .and_then(|s| serde_json::from_str::<Vec<Value>>(&s).ok())
+                .map_or(0, |v| v.len() as u64),
+        })
+        .collect())
+}
+
+/// The user's orders, newest first.
+#[utoipa::path(get, path = "/api/v1/orders", responses((status = 200, body = Vec<OrderSummary>)))]
+pub async fn list_orders(
+    State(state): State<AppState>,
+    user: User,
+) -> AppResult<Json<Vec<OrderSummary>>> {
+    Ok(Json(list_orders_of(&state, &user).await?))
+}
+
+/// Live updates of one order (server-sent events): `stage` events with the new stage.
+#[utoipa::path(get, path = "/api/v1/orders/{id}/events", params(("id" = String, Path)),
+    responses((status = 200, description = "text/event-stream")))]
+pub async fn order_events(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+) -> AppResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+    let view = get_order(State(state.clone()), user, Path(id.clone()))
+        .await?
+        .0;
+    let rx = state.updates.subscribe();
+    let order = view.order.clone();
+    let first = futures::stream::once(async move {
+        Ok(SseEvent::default()
+            .event("stage")
+            .data(serde_json::json!({"stage": view.stage, "detail": view.detail}).to_string()))
+    });
+    let rest = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |u| {
+        let order = order.clone();
+        async move {
+            match u {
+                Ok(u) if u.order == order => Some(Ok(SseEvent::default()
+                    .event("stage")
+                    .data(serde_json::json!({"stage": u.stage, "detail": u.detail}).to_string()))),
+                _ => None,
+            }
+        }
+    });
+    Ok(Sse::new(first.chain(rest)).keep_alive(KeepAlive::default()))
+}

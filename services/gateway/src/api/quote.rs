@@ -1,0 +1,106 @@
+//! A price quote from the chosen lab and delivery counter, each by its own policy.
+
+use axum::extract::{Path, State};
+use reprint_bus::request::request_json;
+use reprint_bus::subjects::{self, RpcMethod};
+use reprint_domain::protocol::{QuoteReply, QuoteRequest};
+use reprint_domain::{Charge, Money, SiteId, SiteKind};
+use reprint_service::problem::Json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::check::{OrderRequest, check_order_request, customer};
+use super::owned_order;
+use super::sites::rpc_error;
+use crate::auth::User;
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct QuoteView {
+    pub lab: SiteQuote,
+    pub counter: SiteQuote,
+    /// Both charges together (what the user pays at the counter), when both sites answered
+    /// in the same currency.
+    #[schema(value_type = Option<Object>)]
+    pub total: Option<Money>,
+}
+
+/// One site's answer to the quote (`reprint_domain::protocol::QuoteReply`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SiteQuote {
+    pub site: String,
+    /// `lab` or `counter`.
+    pub site_kind: String,
+    /// The site's charge with its explained lines (`reprint_domain::Charge`).
+    #[schema(value_type = Object)]
+    pub charge: Charge,
+    /// When the prints would be ready (labs only).
+    pub estimated_finish: Option<String>,
+}
+
+impl SiteQuote {
+    fn from_reply(asked: &SiteId, kind: SiteKind, r: QuoteReply) -> AppResult<SiteQuote> {
+        if &r.site != asked || r.site_kind != kind {
+            return Err(AppError::Unavailable(format!(
+                "{asked} answered the quote as {} {}",
+                r.site_kind, r.site
+            )));
+        }
+        Ok(SiteQuote {
+            site: r.site.to_string(),
+            site_kind: r.site_kind.to_string(),
+            charge: r.charge,
+            estimated_finish: r
+                .estimated_finish
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        })
+    }
+}
+
+/// A price quote from the chosen lab and delivery counter, each by its own policy, with the
+/// explained lines: `QuoteRequest { customer, items, at }` on `reprint.v1.rpc.<site>.quote`
+/// to both sites at once, each with the user's registration number at that site.
+#[utoipa::path(post, path = "/api/v1/orders/{id}/quote", request_body = OrderRequest,
+    params(("id" = String, Path)), responses((status = 200, body = QuoteView), (status = 503)))]
+pub async fn quote(
+    State(state): State<AppState>,
+    user: User,
+    Path(id): Path<String>,
+    Json(req): Json<OrderRequest>,
+) -> AppResult<Json<QuoteView>> {
+    owned_order(&state, &user, &id).await?;
+    let checked = check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
+    let at = state.clock.now();
+    let for_lab = QuoteRequest {
+        customer: customer(&state, &user.id, checked.lab.as_str()).await?,
+        items: checked.placed_items.clone(),
+        at,
+    };
+    let for_counter = QuoteRequest {
+        customer: customer(&state, &user.id, checked.counter.as_str()).await?,
+        items: checked.placed_items.clone(),
+        at,
+    };
+    let timeout = state.rpc_timeout();
+    let lab_subject = subjects::rpc(
+        &subjects::SiteId::parse(checked.lab.as_str())?,
+        RpcMethod::Quote,
+    );
+    let counter_subject = subjects::rpc(
+        &subjects::SiteId::parse(checked.counter.as_str())?,
+        RpcMethod::Quote,
+    );
+    let (l, c) = tokio::join!(
+        request_json::<_, QuoteReply>(&state.nats, &lab_subject, &for_lab, timeout),
+        request_json::<_, QuoteReply>(&state.nats, &counter_subject, &for_counter, timeout),
+    );
+    let l = l.map_err(|e| rpc_error(checked.lab.as_str(), e))?;
+    let c = c.map_err(|e| rpc_error(checked.counter.as_str(), e))?;
+    let total = reprint_domain::amount_due(&l.charge, &c.charge).ok();
+    Ok(Json(QuoteView {
+        lab: SiteQuote::from_reply(&checked.lab, SiteKind::Lab, l)?,
+        counter: SiteQuote::from_reply(&checked.counter, SiteKind::Counter, c)?,
+        total,
+    }))
+}
