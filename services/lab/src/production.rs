@@ -194,6 +194,25 @@ async fn start_printing_in(lab: &Lab, number: &str, actor: &str) -> LabResult<Pr
     row_by_reception(lab, number).await
 }
 
+/// A render that failed because of the image itself (damaged, truncated, a format or size it
+/// cannot be printed from) is the order's problem, not ours: the operator is told which image
+/// and why (409, nothing written to the hot folder, the reception stays `received`) and can
+/// reject the order. Writing the result (I/O, the encoder) is ours.
+fn unprintable(
+    item: &reprint_domain::protocol::PlacedItem,
+    e: reprint_media::MediaError,
+) -> LabError {
+    use reprint_media::MediaError as M;
+    match e {
+        M::Io(_) | M::Encode(_) => LabError::Production(e.to_string()),
+        other => LabError::Conflict(format!(
+            "image {} ({}) cannot be printed: {other}; reject the order with this reason, or ask the customer for the image again",
+            item.name,
+            item.image.short()
+        )),
+    }
+}
+
 /// Removes the job folders of a reception from its printers' hot folders (best effort: a
 /// folder already gone is fine, any other failure is logged).
 async fn remove_job_folders(lab: &Lab, row: &ProductionRow, order: &OrderPlaced) {
@@ -413,7 +432,8 @@ async fn render_job(
             )
         })
         .await
-        .map_err(|e| LabError::Internal(format!("render task: {e}")))??;
+        .map_err(|e| LabError::Internal(format!("render task: {e}")))?
+        .map_err(|e| unprintable(item, e))?;
         let file = format!("{}-{:02}.JPG", row.reception_number, index + 1);
         tokio::fs::write(dir.join(&file), &rendered.jpeg).await?;
         dpof_items.push(TicketItem {

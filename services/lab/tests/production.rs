@@ -474,3 +474,74 @@ async fn a_rejected_reception_leaves_the_hot_folder_or_is_voided_where_the_stati
     assert_eq!(r.status(), 422);
     lab.stop().await;
 }
+
+#[tokio::test]
+async fn an_image_that_cannot_be_printed_is_named_to_the_operator_and_nothing_is_half_printed() {
+    let rig = Rig::new(false).await;
+    let at = tokyo(2026, 11, 18, 10);
+    let lab = Running::start(rig.config(), Some(at)).await;
+    let peer = Peer::connect(&rig.nats.url).await;
+    let mut replies = peer.subscribe("reprint.v1.gateway.gw-1.>").await;
+    // A JPEG whose SOF0 marker says SOF9 (arithmetic coding): its header reads, its pixels
+    // cannot be decoded (issue 13: the counter's intake let such a card through).
+    let good = peer.upload(31).await;
+    let img = reprint_media::synthetic::photo(32, 900, 600);
+    let mut bytes = reprint_media::synthetic::jpeg(&img, 85).unwrap();
+    let sof = bytes
+        .windows(2)
+        .position(|w| w == [0xFF, 0xC0])
+        .expect("a baseline JPEG has SOF0");
+    bytes[sof + 1] = 0xC9;
+    let damaged = peer.upload_bytes(&bytes).await;
+    let mut order = internet_order(good, PrintSize::L, at);
+    order.items.push(PlacedItem {
+        image: damaged,
+        name: "BROKEN.JPG".into(),
+        size: PrintSize::L,
+        quantity: 1,
+        edits: None,
+        perceptual_hash: None,
+        history: vec![],
+    });
+    peer.place(&order).await;
+    let r: ReceptionRecorded = next(
+        &mut replies,
+        "reception.recorded",
+        |r: &ReceptionRecorded| r.order == order.order,
+    )
+    .await;
+    let number = r.extract.reception.number.as_str().to_string();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let csrf = log_in(&http, &lab).await;
+    let r = http
+        .post(lab.url(&format!("/api/v1/receptions/{number}/start-printing")))
+        .header("x-csrf-token", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409, "the image's fault, not the lab's");
+    let p: serde_json::Value = r.json().await.unwrap();
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("BROKEN.JPG") && detail.contains(&damaged.short()),
+        "the operator is told which image: {detail}"
+    );
+    let hot = rig.dir.path().join("hot/minilab-1");
+    let left: Vec<_> = std::fs::read_dir(&hot)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "nothing half-written: {left:?}");
+    assert_eq!(log_states(&lab, order.order).await, ["received"]);
+    // The operator rejects the order with that reason; the sender hears it.
+    let r = reject(&http, &lab, &csrf, &number, "BROKEN.JPG cannot be printed").await;
+    assert_eq!(r.status(), 200);
+    let rej: OrderRejected = next(&mut replies, "order.rejected", |r: &OrderRejected| {
+        r.order == order.order
+    })
+    .await;
+    assert!(rej.reason.contains("BROKEN.JPG"), "{}", rej.reason);
+    lab.stop().await;
+}
