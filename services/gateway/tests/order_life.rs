@@ -11,24 +11,6 @@ use reprint_domain::order_check::{OrderError, check_items};
 use reprint_domain::protocol::PlacedItem;
 use serde_json::{Value, json};
 
-/// A user with one uploaded image on a fresh order: (user, order, image id).
-async fn with_image(app: &TestApp, email: &str, seed: u64) -> (UserClient, String, String) {
-    let u = sign_up(app, email).await;
-    let order = u.new_order().await;
-    let photo = jpeg(seed, 800, 600);
-    let (s, r) = u
-        .put(
-            &format!("/api/v1/orders/{order}/storage"),
-            &json!({"bytes": photo.len()}),
-        )
-        .await;
-    assert_eq!(s, 200, "{r}");
-    let (s, up) = u.upload(&order, "beach.jpg", photo).await;
-    assert_eq!(s, 201, "{up}");
-    let image = up["image"].as_str().unwrap().to_string();
-    (u, order, image)
-}
-
 /// What the domain's one order check says of this line (the words the lab would send back).
 fn domain_words(image: &str, size: &str, quantity: u32, edits: Option<&Value>) -> String {
     let item = PlacedItem {

@@ -506,16 +506,7 @@ async fn a_rejection_lands_and_an_unreadable_message_is_parked_not_blocking() {
         v["detail"].as_str().unwrap().contains("not printed here"),
         "{v}"
     );
-    eventually("the garbage parked", || async {
-        app.state
-            .store
-            .parked(reprint_gateway::background::INBOX_CONSUMER)
-            .await
-            .unwrap()
-            .iter()
-            .any(|p| p.message.message_id == "garbage-1")
-    })
-    .await;
+    parked(&app, "garbage-1").await;
     // A topic this gateway never receives, in its inbox: parked too (routed by topic, not by
     // the subject's ending).
     js_publish(
@@ -525,16 +516,7 @@ async fn a_rejection_lands_and_an_unreadable_message_is_parked_not_blocking() {
         "unknown-topic-1",
     )
     .await;
-    eventually("the unknown topic parked", || async {
-        app.state
-            .store
-            .parked(reprint_gateway::background::INBOX_CONSUMER)
-            .await
-            .unwrap()
-            .iter()
-            .any(|p| p.message.message_id == "unknown-topic-1")
-    })
-    .await;
+    parked(&app, "unknown-topic-1").await;
     // A redelivered rejection (same message id, after the duplicate window too) changes
     // nothing: the inbox has it.
     assert!(
@@ -544,6 +526,20 @@ async fn a_rejection_lands_and_an_unreadable_message_is_parked_not_blocking() {
             .await
             .unwrap()
     );
+}
+
+/// Waits until the gateway's inbox has parked the message `id`.
+async fn parked(app: &TestApp, id: &str) {
+    eventually(&format!("{id} parked"), || async {
+        app.state
+            .store
+            .parked(reprint_gateway::background::INBOX_CONSUMER)
+            .await
+            .unwrap()
+            .iter()
+            .any(|p| p.message.message_id == id)
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -730,20 +726,9 @@ async fn next_message(sub: &mut async_nats::Subscriber, what: &str) -> async_nat
 async fn each_message_has_one_id_per_fact_and_the_one_header_set() {
     let app = spawn().await;
     let mut lab = lab_orders(&app).await;
-    let u = sign_up(&app, "ids@example.com").await;
-    let order = u.new_order().await;
-    let photo = jpeg(31, 800, 600);
-    let (s, r) = u
-        .put(
-            &format!("/api/v1/orders/{order}/storage"),
-            &json!({"bytes": photo.len()}),
-        )
-        .await;
-    assert_eq!(s, 200, "{r}");
-    let (s, up) = u.upload(&order, "ids.jpg", photo).await;
-    assert_eq!(s, 201, "{up}");
+    let (u, order, image) = with_image(&app, "ids@example.com", 31).await;
     let req = json!({"lab": LAB, "counter": COUNTER,
-        "items": [{"image": up["image"], "size": "L", "quantity": 1}]});
+        "items": [{"image": image, "size": "L", "quantity": 1}]});
     let (s, v) = u
         .post_with(&format!("/api/v1/orders/{order}/submit"), &req, "ids-1")
         .await;

@@ -473,3 +473,21 @@ pub async fn thumbnails_are_cached(app: &TestApp, u: &UserClient, image: &str) {
     );
     assert_eq!(again, first);
 }
+
+/// A user with one uploaded image on a fresh order: (user, order, image id).
+pub async fn with_image(app: &TestApp, email: &str, seed: u64) -> (UserClient, String, String) {
+    let u = sign_up(app, email).await;
+    let order = u.new_order().await;
+    let photo = jpeg(seed, 800, 600);
+    let (s, r) = u
+        .put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({"bytes": photo.len()}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, up) = u.upload(&order, "beach.jpg", photo).await;
+    assert_eq!(s, 201, "{up}");
+    let image = up["image"].as_str().unwrap().to_string();
+    (u, order, image)
+}
