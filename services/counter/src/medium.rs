@@ -11,7 +11,8 @@
 //!   NUL) are refused, naming the entry;
 //! - every file that is not the DPOF file, a folder or a system file (`.DS_Store`,
 //!   `__MACOSX/`, `Thumbs.db`, other files under `MISC/`) must be an image by its content
-//!   (`reprint_media::validate::inspect`, with its pixel limits), else it is named;
+//!   (`reprint_media::validate::inspect`, with its pixel limits) whose pixels decode (as the
+//!   gateway checks an upload), else it is named;
 //! - a DPOF `MISC/AUTPRINT.MRK` that does not parse (truncated) or names an image that is not
 //!   on the medium is refused, with its line.
 
@@ -182,11 +183,15 @@ fn check_image(
     bytes: Vec<u8>,
     limits: &UploadLimits,
 ) -> Result<MediumImage, MediumError> {
-    let info =
-        validate::inspect(&bytes, &image_limits(limits)).map_err(|e| MediumError::NotAnImage {
-            name: path.to_string(),
-            reason: e.to_string(),
-        })?;
+    let not_an_image = |e: reprint_media::MediaError| MediumError::NotAnImage {
+        name: path.to_string(),
+        reason: e.to_string(),
+    };
+    let info = validate::inspect(&bytes, &image_limits(limits)).map_err(not_an_image)?;
+    // The pixels too, as the gateway's upload does (decoded at reduced size for the perceptual
+    // hash): a header that reads over pixels that do not (a damaged card, an unsupported
+    // coding) is refused here, not at the lab's printer.
+    reprint_media::identity::phash_bytes(&bytes, &image_limits(limits)).map_err(not_an_image)?;
     Ok(MediumImage {
         path: path.to_string(),
         name: file_name(path),
@@ -442,6 +447,46 @@ mod bomb_tests {
                 MediumError::TooLarge { .. } | MediumError::Unreadable { .. }
             ),
             "{e}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod damaged_tests {
+    use super::*;
+
+    fn jpeg(seed: u64) -> Vec<u8> {
+        let img = reprint_media::synthetic::photo(seed, 320, 240);
+        reprint_media::synthetic::jpeg(&img, 85).unwrap()
+    }
+
+    /// A JPEG whose header reads but whose pixels cannot be decoded (SOF0 changed to SOF9,
+    /// arithmetic coding): refused at intake, naming the file, as the gateway refuses it; a
+    /// sound image beside it is not what is named.
+    #[test]
+    fn an_image_whose_pixels_do_not_decode_is_refused_naming_it() {
+        let mut broken = jpeg(1);
+        let sof = broken
+            .windows(2)
+            .position(|w| w == [0xFF, 0xC0])
+            .expect("a baseline JPEG has SOF0");
+        broken[sof + 1] = 0xC9;
+        let files = vec![
+            ("IMG_0001.JPG".to_string(), jpeg(2)),
+            ("IMG_0002.JPG".to_string(), broken),
+        ];
+        let e = read_files(files, &UploadLimits::default()).unwrap_err();
+        assert!(
+            matches!(&e, MediumError::NotAnImage { name, .. } if name == "IMG_0002.JPG"),
+            "{e}"
+        );
+        let sound = vec![("IMG_0001.JPG".to_string(), jpeg(2))];
+        assert_eq!(
+            read_files(sound, &UploadLimits::default())
+                .unwrap()
+                .images
+                .len(),
+            1
         );
     }
 }
