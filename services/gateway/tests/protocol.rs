@@ -216,18 +216,8 @@ async fn the_whole_protocol_from_sign_up_to_re_order() {
     // The placed order can be cancelled before printing: the lab hears of it in its inbox
     // (`OrderCancelled` on its `order.cancelled` subject), everybody else on the order's
     // status subject.
-    let second_order = subjects::OrderId::parse(re["order"].as_str().unwrap()).unwrap();
-    let mut status = app
-        .client
-        .subscribe(subjects::status(&second_order))
-        .await
-        .unwrap();
-    let mut lab_cancellations = app
-        .client
-        .subscribe(subjects::order_cancelled(&SiteId::parse(LAB).unwrap()))
-        .await
-        .unwrap();
-    app.client.flush().await.unwrap();
+    let (mut status, mut lab_cancellations) =
+        cancellation_subscribers(&app, re["order"].as_str().unwrap()).await;
     let (s, c) = u
         .post(
             &format!("/api/v1/orders/{}/cancel", re["order"].as_str().unwrap()),
@@ -704,6 +694,26 @@ async fn parallel_uploads_to_one_order_all_land_within_the_reservation() {
     assert_eq!(statuses, [201, 413], "{ra:?} {rb:?}");
 }
 
+/// Subscribes to what cancelling `order` sends: the order's status subject and the lab's
+/// `order.cancelled`.
+async fn cancellation_subscribers(
+    app: &TestApp,
+    order: &str,
+) -> (async_nats::Subscriber, async_nats::Subscriber) {
+    let status = app
+        .client
+        .subscribe(subjects::status(&subjects::OrderId::parse(order).unwrap()))
+        .await
+        .unwrap();
+    let to_lab = app
+        .client
+        .subscribe(subjects::order_cancelled(&SiteId::parse(LAB).unwrap()))
+        .await
+        .unwrap();
+    app.client.flush().await.unwrap();
+    (status, to_lab)
+}
+
 /// The value of header `name` of a message seen on core NATS.
 fn header(m: &async_nats::Message, name: &str) -> Option<String> {
     m.headers
@@ -749,17 +759,7 @@ async fn each_message_has_one_id_per_fact_and_the_one_header_set() {
     );
     assert!(header(&placed, "traceparent").is_some_and(|t| t.starts_with("00-")));
 
-    let mut status = app
-        .client
-        .subscribe(subjects::status(&subjects::OrderId::parse(&order).unwrap()))
-        .await
-        .unwrap();
-    let mut cancellations = app
-        .client
-        .subscribe(subjects::order_cancelled(&SiteId::parse(LAB).unwrap()))
-        .await
-        .unwrap();
-    app.client.flush().await.unwrap();
+    let (mut status, mut cancellations) = cancellation_subscribers(&app, &order).await;
     let (s, c) = u
         .post(&format!("/api/v1/orders/{order}/cancel"), &json!({}))
         .await;
