@@ -23,6 +23,7 @@ pub mod ledger;
 pub mod money;
 pub mod number;
 pub mod order_check;
+pub mod payment;
 pub mod policy;
 pub mod price;
 pub mod production;

@@ -372,18 +372,9 @@ async fn collect_once(
     let till = match &reception.partner_charge {
         Some(lab_charge) => {
             let due = reprint_domain::amount_due(lab_charge, &reception.charge)?;
-            let tendered = Money::new(tendered.unwrap_or(due.minor), due.currency);
-            if tendered.minor < due.minor {
-                return Err(CounterError::Invalid(format!(
-                    "{tendered} tendered is less than the amount due, {due}"
-                )));
-            }
-            if method != "cash" && tendered.minor != due.minor {
-                return Err(CounterError::Invalid(format!(
-                    "a {method} payment is for the amount due exactly ({due}), not {tendered}"
-                )));
-            }
-            let change = tendered.checked_sub(due)?;
+            let paid = reprint_domain::payment::take_payment(method, tendered, due)
+                .map_err(|e| CounterError::Invalid(e.to_string()))?;
+            let (tendered, change) = (paid.tendered, paid.change);
             Some((lab_charge.clone(), due, tendered, change))
         }
         None => None,
