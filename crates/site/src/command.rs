@@ -36,8 +36,14 @@ impl<D: Decider> codec::Event for Stored<D> {
         codec::to_postcard(&self.0)
     }
 
-    fn decode_current(_event_type: &str, payload: &[u8]) -> Result<Self, CodecError> {
-        codec::from_postcard(payload).map(Stored::new)
+    fn decode_current(event_type: &str, payload: &[u8]) -> Result<Self, CodecError> {
+        let event: D::Event = codec::from_postcard(payload)?;
+        // A payload stored under another event's type name is not this event, even when its
+        // bytes happen to decode.
+        if D::event_type(&event) != event_type {
+            return Err(CodecError::UnknownType(event_type.to_string()));
+        }
+        Ok(Stored::new(event))
     }
 }
 

@@ -261,7 +261,9 @@ mod tests {
             assert_eq!(Stored::current_version(stored.event_type()), Some(1));
             let bytes = stored.encode().unwrap();
             assert_eq!(
-                Stored::decode_current(stored.event_type(), &bytes).unwrap().0,
+                Stored::decode_current(stored.event_type(), &bytes)
+                    .unwrap()
+                    .0,
                 e
             );
         }

@@ -289,5 +289,14 @@ mod tests {
                 "written as before: {type_name}"
             );
         }
+        // A payload stored under another event's type name is refused, not misread.
+        let cancelled = codec::to_postcard(&LegacyOrderEvent::Cancelled {
+            reason: "r".into(),
+            at_ms: 8,
+        })
+        .unwrap();
+        assert!(
+            codec::decode::<StoredOrderEvent>("gateway.order.submitted", 1, &cancelled).is_err()
+        );
     }
 }
