@@ -89,20 +89,14 @@ pub async fn run_consumer<H: Handler + Clone>(
 /// Keeps the outbox backlog gauge current (each consumer reports its own lag: see
 /// [`run_consumer`]).
 pub async fn run_gauges(state: AppState, shutdown: Shutdown) {
-    loop {
-        if let Ok(n) = state.store.unsent_count().await {
-            state
-                .metrics
-                .outbox_backlog
-                .with_label_values(&["gateway"])
-                .set(i64::try_from(n).unwrap_or(i64::MAX));
-        }
-        let sd = shutdown.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-            _ = sd.wait() => return,
-        }
-    }
+    reprint_service::housekeeping::run_outbox_gauge(
+        state.store.clone(),
+        state.metrics.clone(),
+        "gateway",
+        reprint_service::housekeeping::OUTBOX_GAUGE_EVERY,
+        shutdown,
+    )
+    .await
 }
 
 /// Sends live updates and counts orders only after the transaction that made them has
