@@ -57,6 +57,15 @@ pub struct EarlierPrint {
     pub recognised_by: Recognition,
 }
 
+/// Whether `evidence` points at a reception of this file that was cancelled (or rejected).
+fn names_a_cancelled_reception(file: &UserFile, evidence: &EarlierPrint) -> bool {
+    evidence.reception.as_deref().is_some_and(|number| {
+        file.receptions
+            .iter()
+            .any(|r| r.number.as_str() == number && r.is_cancelled())
+    })
+}
+
 /// What a line of a charge is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -256,6 +265,8 @@ pub fn determine_charge(
                 let from_evidence = evidence
                     .iter()
                     .filter(|e| e.image == item.image && e.site == rules.site && e.on <= today)
+                    // A cancelled (or rejected) order was never printed: it is no evidence.
+                    .filter(|e| !names_a_cancelled_reception(file, e))
                     .map(|e| (e.on, e.recognised_by.clone()));
                 let all: Vec<(NaiveDate, Recognition)> = from_file.chain(from_evidence).collect();
                 let anchor = match policy.anchor {

@@ -289,6 +289,36 @@ fn fig10_a_reprint_recognised_by_perceptual_hash_or_history_counts_only_for_this
 }
 
 #[test]
+fn fig10_a_cancelled_order_is_no_evidence_of_a_print() {
+    // The photo was ordered and the order cancelled before printing; the same photo
+    // re-encoded is recognised by its perceptual hash as that reception's image: no discount.
+    let mut lab =
+        Given::new(per_image(ImageScope::EligibleOnly)).registered(tokyo(2026, 11, 1, 9, 0));
+    lab.order(tokyo(2026, 11, 2, 9, 0), vec![item(1, PrintSize::L, 1)]);
+    let number = lab.file.receptions[0].number.clone();
+    lab.apply(Command::Cancel {
+        number: number.clone(),
+        reason: "cancelled by the user".into(),
+        at: tokyo(2026, 11, 2, 10, 0),
+    })
+    .unwrap();
+    let re_encoded = item(7, PrintSize::L, 1);
+    let cancelled_print = EarlierPrint {
+        image: re_encoded.image,
+        site: site("lab-a"),
+        on: chrono::NaiveDate::from_ymd_opt(2026, 11, 2).unwrap(),
+        reception: Some(number.as_str().to_string()),
+        recognised_by: Recognition::PerceptualHash { distance: 2 },
+    };
+    let c = lab.order_with(
+        tokyo(2026, 11, 10, 9, 0),
+        vec![re_encoded],
+        vec![cancelled_print],
+    );
+    assert_eq!(c.total, yen(250 + 30), "{:?}", c.lines);
+}
+
+#[test]
 fn merely_being_registered_earns_the_registered_discount() {
     let mut rules = SiteRules::demo_counter(site("counter-ginza"));
     rules.policy = DiscountPolicy::new(

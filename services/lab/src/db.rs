@@ -533,7 +533,7 @@ pub async fn hashes_of(
 ) -> Result<Vec<HashRow>, sqlx::Error> {
     sql::fetch(
         tx.conn(),
-        "SELECT image, reception_number, phash, received_on FROM lab_image_hashes WHERE registration_number = $1",
+        "SELECT h.image, h.reception_number, h.phash, h.received_on FROM lab_image_hashes h JOIN lab_receptions r ON r.reception_number = h.reception_number WHERE h.registration_number = $1 AND r.state NOT IN ('cancelled', 'rejected')",
         &[registration.into()],
     )
     .await
