@@ -61,6 +61,7 @@ mod tests {
         other.advance(Duration::days(7));
         assert_eq!(c.now(), at + Duration::days(7));
         c.unpin();
-        assert!(c.now() > at + Duration::days(365));
+        let gap = (c.now() - Utc::now()).num_seconds().abs();
+        assert!(gap < 5, "unpinned, it follows the system's time ({gap} s off)");
     }
 }
