@@ -62,6 +62,9 @@ mod tests {
         assert_eq!(c.now(), at + Duration::days(7));
         c.unpin();
         let gap = (c.now() - Utc::now()).num_seconds().abs();
-        assert!(gap < 5, "unpinned, it follows the system's time ({gap} s off)");
+        assert!(
+            gap < 5,
+            "unpinned, it follows the system's time ({gap} s off)"
+        );
     }
 }
