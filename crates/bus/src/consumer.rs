@@ -748,6 +748,18 @@ impl Incoming {
         serde_json::from_slice(&self.payload)
             .map_err(|e| HandlerError::permanent(format!("{}: unreadable body: {e}", self.subject)))
     }
+
+    /// The topic of an inbox message, from its subject (`Subject::parse`): how every inbox is
+    /// routed. Any other subject is a permanent error (parked), naming it.
+    pub fn inbox_topic(&self) -> Result<crate::subjects::Topic, HandlerError> {
+        match Subject::parse(&self.subject) {
+            Ok(Subject::Inbox { topic, .. }) => Ok(topic),
+            _ => Err(HandlerError::permanent(format!(
+                "not an inbox subject: {}",
+                self.subject
+            ))),
+        }
+    }
 }
 
 /// Runs a site's inbox consumer until `shutdown` resolves: ensures its durable consumer on

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use reprint_bus::consumer::{Handler, HandlerError, Incoming};
-use reprint_bus::subjects::{Subject, Topic};
+use reprint_bus::subjects::Topic;
 use reprint_domain::counter_order::{Command as OrderCommand, CounterOrderError};
 use reprint_domain::file::{Command, OpenReception, ReceptionState, Route};
 use reprint_domain::protocol::{DeliveryDispatched, OrderRejected, ReceptionRecorded, Stage};
@@ -49,15 +49,7 @@ impl Handler for Deliveries {
         message: &'a Incoming,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let topic = match Subject::parse(&message.subject) {
-                Ok(Subject::Inbox { topic, .. }) => topic,
-                _ => {
-                    return Err(HandlerError::permanent(format!(
-                        "unexpected subject {}",
-                        message.subject
-                    )));
-                }
-            };
+            let topic = message.inbox_topic()?;
             let c = &self.counter;
             match topic {
                 Topic::ReceptionRecorded => reception_recorded(c, tx, message.json()?)

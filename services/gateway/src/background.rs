@@ -27,7 +27,7 @@ use reprint_bus::relay::Relay;
 use reprint_bus::streams::{
     ConsumerSettings, DurableConsumer, durable_consumer_for, status_consumer_for,
 };
-use reprint_bus::subjects::{SiteKind, Subject, Topic};
+use reprint_bus::subjects::{SiteKind, Topic};
 use reprint_domain::protocol::{OrderRejected, ReceptionRecorded, Stage, StatusChanged};
 use reprint_domain::web_order::Command;
 use reprint_eventstore::{ExpectedVersion, Transaction};
@@ -175,19 +175,13 @@ impl Handler for GatewayInbox {
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
             // Routed by the subject's topic (`reprint_bus::subjects`), never by its text.
-            match Subject::parse(&message.subject) {
-                Ok(Subject::Inbox {
-                    topic: Topic::ReceptionRecorded,
-                    ..
-                }) => {
+            match message.inbox_topic()? {
+                Topic::ReceptionRecorded => {
                     let r: ReceptionRecorded = serde_json::from_slice(&message.payload)
                         .map_err(|e| permanent("reception record", e))?;
                     self.reception(tx, r).await
                 }
-                Ok(Subject::Inbox {
-                    topic: Topic::OrderRejected,
-                    ..
-                }) => {
+                Topic::OrderRejected => {
                     let r: OrderRejected = serde_json::from_slice(&message.payload)
                         .map_err(|e| permanent("rejection", e))?;
                     self.rejection(tx, r).await

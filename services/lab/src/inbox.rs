@@ -17,7 +17,7 @@
 
 use futures::future::BoxFuture;
 use reprint_bus::consumer::{Handler, HandlerError, Incoming};
-use reprint_bus::subjects::{Subject, Topic};
+use reprint_bus::subjects::Topic;
 use reprint_bus::trace::TraceContext;
 use reprint_domain::file::Command;
 use reprint_domain::production;
@@ -51,15 +51,7 @@ impl Handler for LabInbox {
         message: &'a Incoming,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let topic = match Subject::parse(&message.subject) {
-                Ok(Subject::Inbox { topic, .. }) => topic,
-                _ => {
-                    return Err(HandlerError::permanent(format!(
-                        "not a lab inbox subject: {}",
-                        message.subject
-                    )));
-                }
-            };
+            let topic = message.inbox_topic()?;
             // What this handling sends continues the trace from its span (the consumer's
             // `handle <topic>` span, a child of the sender's).
             let trace = Some(TraceContext::outgoing(message.trace().as_ref()).traceparent());
