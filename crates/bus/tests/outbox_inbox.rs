@@ -489,10 +489,19 @@ mod cases {
         assert_eq!((o.handled, o.skipped), (1, 1));
         // Redelivery by JetStream (no ack came back: here, an ack never sent) is skipped too.
         assert!(!publish(&r, "order-3-placed", "c").await);
-        let mut batch = r.consumer.fetch().max_messages(1).messages().await.unwrap();
+        // A fetch answers at once with what the consumer has: the message just published may
+        // reach it a moment later, so ask until it is there.
+        let deadline = Instant::now() + Duration::from_secs(10);
         let mut first = None;
-        while let Some(m) = futures::StreamExt::next(&mut batch).await {
-            first = Some(m.unwrap());
+        while first.is_none() {
+            assert!(Instant::now() < deadline, "one message within 10 s");
+            let mut batch = r.consumer.fetch().max_messages(1).messages().await.unwrap();
+            while let Some(m) = futures::StreamExt::next(&mut batch).await {
+                first = Some(m.unwrap());
+            }
+            if first.is_none() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
         let first = first.expect("one message");
         // Handle it without acking: effect committed, then the "process" dies.
