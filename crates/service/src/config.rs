@@ -7,8 +7,21 @@
 //!
 //! Errors name the file, the field and the value: a bad file fails at start, clearly.
 
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::path::Path;
+
+/// `[store]` of a service that keeps its own store (the lab and the counter; the gateway's has
+/// more): the store's URL, `sqlite://...` or `postgres://...` (absent: the service's SQLite file
+/// in its data directory), and `[store.retention]`, how long published messages and handled
+/// message ids are kept.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    pub url: Option<String>,
+    #[serde(default)]
+    pub retention: crate::housekeeping::RetentionConfig,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

@@ -87,15 +87,9 @@ impl LabLink {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreConfig {
-    /// `sqlite://...` or `postgres://...`; default `sqlite://<data_dir>/counter.sqlite`.
-    pub url: Option<String>,
-    /// `[store.retention]`: how long published messages and handled message ids are kept.
-    #[serde(default)]
-    pub retention: reprint_service::housekeeping::RetentionConfig,
-}
+/// `[store]`: the shared section (`reprint_service::config::StoreSection`); without `url`, the
+/// store is `sqlite://<data_dir>/counter.sqlite`.
+pub use reprint_service::config::StoreSection as StoreConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

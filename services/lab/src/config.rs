@@ -139,15 +139,9 @@ pub struct CountersConfig {
     pub data_sharing: Vec<SiteId>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StoreConfig {
-    /// `postgres://...` or `sqlite://...`; default `sqlite://<data_dir>/lab.sqlite`.
-    pub url: Option<String>,
-    /// `[store.retention]`: how long published messages and handled message ids are kept.
-    #[serde(default)]
-    pub retention: reprint_service::housekeeping::RetentionConfig,
-}
+/// `[store]`: the shared section (`reprint_service::config::StoreSection`); without `url`, the
+/// store is `sqlite://<data_dir>/lab.sqlite`.
+pub use reprint_service::config::StoreSection as StoreConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
