@@ -126,7 +126,10 @@ pub fn to_inbox<M: InboxMessage>(
 
 /// A status change of an order, under `<sender>:<order>:status:<stage>` (or
 /// `status:<tail>` for a second status at one stage, e.g. a cancellation that came too late).
+/// The sender is who writes it, which need not be the `site` it speaks for (the gateway tells
+/// the timeline a cancellation on the lab's behalf without taking the lab's own message id).
 pub fn status(
+    sender: &str,
     status: &StatusChanged,
     tail: Option<&str>,
     traceparent: Option<&str>,
@@ -135,7 +138,7 @@ pub fn status(
     let fact = format!("status:{}", tail.unwrap_or(status.stage.as_str()));
     json_message(
         subjects::status(&order),
-        message_id(status.site.as_str(), status.order, &fact),
+        message_id(sender, status.order, &fact),
         "status",
         status,
         traceparent,
@@ -210,12 +213,12 @@ mod tests {
             charge: None,
         };
         let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-        let m = status(&s, None, Some(tp)).unwrap();
+        let m = status("lab-a", &s, None, Some(tp)).unwrap();
         assert_eq!(m.subject, format!("reprint.v1.status.{}", order()));
         assert_eq!(m.message_id, format!("lab-a:{}:status:printing", order()));
         assert_eq!(header(&m, TRACEPARENT), Some(tp));
         assert_eq!(header(&m, HEADER_MESSAGE), Some("status"));
-        let late = status(&s, Some("cancellation-too-late"), None).unwrap();
+        let late = status("lab-a", &s, Some("cancellation-too-late"), None).unwrap();
         assert_ne!(late.message_id, m.message_id);
     }
 }

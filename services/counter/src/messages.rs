@@ -60,7 +60,8 @@ pub fn status(
         detail,
         charge,
     };
-    message::status(&body, None, None).map_err(|e| CounterError::Internal(e.to_string()))
+    message::status(counter.as_str(), &body, None, None)
+        .map_err(|e| CounterError::Internal(e.to_string()))
 }
 
 /// One charge for the customer: the lab's lines, then the counter's, each line saying whose it

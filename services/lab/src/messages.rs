@@ -92,7 +92,7 @@ pub async fn enqueue_status_as(
         detail,
         charge,
     };
-    let message = message::status(&change, note, trace)?;
+    let message = message::status(lab.site().as_str(), &change, note, trace)?;
     tx.enqueue(&[message]).await?;
     Ok(())
 }

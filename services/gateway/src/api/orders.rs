@@ -109,10 +109,9 @@ pub async fn cancel(
             detail: "cancelled by the user at the gateway".into(),
             charge: None,
         };
-        let mut to_all = message::status(&change, None, None)?;
         // Said by the gateway on the lab's behalf: under the gateway's id, so that it does not
         // take the place of the lab's own `<lab>:<order>:status:cancelled`.
-        to_all.message_id = message::message_id(state.gateway.as_str(), oid, "status:cancelled");
+        let to_all = message::status(state.gateway.as_str(), &change, None, None)?;
         Ok(vec![to_lab, to_all])
     })
     .await?;
