@@ -48,6 +48,27 @@ pub enum MediaError {
         /// The limit in force.
         limit: u64,
     },
+    /// The decoded pixels (width x height x channels x bytes per sample, read from the header)
+    /// would take more memory than the limit: refused before anything is allocated.
+    #[error(
+        "the image ({width}x{height} pixels) would take {} to open; the limit is {}",
+        human_bytes(*needed),
+        human_bytes(*limit)
+    )]
+    TooMuchMemory {
+        /// Declared width.
+        width: u32,
+        /// Declared height.
+        height: u32,
+        /// Bytes the decoded pixels would take.
+        needed: u64,
+        /// The limit in force ([`crate::Limits::max_decoded_bytes`]).
+        limit: u64,
+    },
+    /// The compressed picture data is damaged (the decoder met bad codes, a marker where data
+    /// should be, or ran out of data before the last row): printed, it would come out garbled.
+    #[error("the picture data is damaged ({0}); it would print garbled")]
+    Corrupt(String),
     /// The file ends before its format says it should.
     #[error("image file is truncated: {0}")]
     Truncated(String),
@@ -89,6 +110,22 @@ pub enum MediaError {
     /// Reading or writing a stream failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+}
+
+/// Bytes for people: "1.2 GB", "168 MB", "900 KB" (decimal units, as disks are sold).
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1_000_000_000, "GB"), (1_000_000, "MB"), (1_000, "KB")];
+    for (size, unit) in UNITS {
+        if n >= size {
+            let v = n as f64 / size as f64;
+            return if v < 10.0 {
+                format!("{v:.1} {unit}")
+            } else {
+                format!("{v:.0} {unit}")
+            };
+        }
+    }
+    format!("{n} bytes")
 }
 
 /// Shorthand for results of this crate.

@@ -42,6 +42,18 @@ impl Segment {
 pub(crate) struct Frame {
     pub width: u32,
     pub height: u32,
+    /// Components per pixel (1 grey, 3 colour, 4 CMYK).
+    pub components: u8,
+    /// Bits per sample (8, or 12/16 for extended and lossless frames).
+    pub precision: u8,
+}
+
+impl Frame {
+    /// Bytes the decoded pixels take: width x height x components x bytes per sample.
+    pub fn decoded_bytes(&self) -> u64 {
+        let per_sample = if self.precision > 8 { 2 } else { 1 };
+        u64::from(self.width) * u64::from(self.height) * u64::from(self.components) * per_sample
+    }
 }
 
 /// Everything before the first scan.
@@ -147,7 +159,18 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header> {
                     "JPEG: frame declares {width}x{height} pixels"
                 )));
             }
-            frame = Some(Frame { width, height });
+            let (precision, components) = (d[0], d[5]);
+            if !matches!(components, 1..=4) {
+                return Err(MediaError::Malformed(format!(
+                    "JPEG: frame declares {components} colour components"
+                )));
+            }
+            frame = Some(Frame {
+                width,
+                height,
+                components,
+                precision,
+            });
         }
         if m == SOS {
             let frame = frame

@@ -56,6 +56,27 @@ pub(crate) fn header_size(bytes: &[u8]) -> Result<(u32, u32)> {
     Ok((w, h))
 }
 
+/// Bytes the decoded pixels take, from IHDR: width x height x channels x bytes per sample as
+/// the decoder hands them out (palette expanded to RGBA, fewer than 8 bits widened to 8).
+pub(crate) fn decoded_bytes(bytes: &[u8]) -> Result<u64> {
+    let (w, h) = header_size(bytes)?;
+    let (depth, colour) = (bytes[24], bytes[25]);
+    let channels: u64 = match colour {
+        0 => 1,
+        2 => 3,
+        3 => 4,
+        4 => 2,
+        6 => 4,
+        other => {
+            return Err(MediaError::Malformed(format!(
+                "PNG: IHDR declares colour type {other}"
+            )));
+        }
+    };
+    let per_sample = if depth == 16 { 2 } else { 1 };
+    Ok(u64::from(w) * u64::from(h) * channels * per_sample)
+}
+
 /// All chunks from IHDR to IEND, each CRC checked. A file that ends before IEND is
 /// [`MediaError::Truncated`].
 pub(crate) fn chunks(bytes: &[u8]) -> Result<Vec<Chunk>> {

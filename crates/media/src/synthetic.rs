@@ -310,3 +310,58 @@ pub fn png(img: &RgbImage) -> crate::Result<Vec<u8>> {
     img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)?;
     Ok(out)
 }
+
+/// A decompression bomb: a real PNG of `width` x `height` black pixels, RGBA at 16 bits a
+/// sample when `rgba16` (8 bytes a pixel once decoded), else RGB at 8 bits (3 bytes). Its
+/// pixels deflate about a thousand to one: 12000 x 12000 RGBA16 is a 1.1 MB file that opens to
+/// 1.2 GB. For tests and the `reprint-bench abuse` figures.
+pub fn png_bomb(width: u32, height: u32, rgba16: bool) -> crate::Result<Vec<u8>> {
+    use std::io::Write;
+    let (colour, depth, pixel_bytes) = if rgba16 {
+        (6u8, 16u8, 8usize)
+    } else {
+        (2, 8, 3)
+    };
+    let mut ihdr = Vec::with_capacity(13);
+    ihdr.extend_from_slice(&width.to_be_bytes());
+    ihdr.extend_from_slice(&height.to_be_bytes());
+    ihdr.extend_from_slice(&[depth, colour, 0, 0, 0]);
+    // Each row: filter type 0, then the row's samples, all zero.
+    let row = vec![0u8; 1 + width as usize * pixel_bytes];
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(6));
+    for _ in 0..height {
+        z.write_all(&row)?;
+    }
+    let idat = z.finish()?;
+    let mut out = crate::png::SIGNATURE.to_vec();
+    out.extend(crate::png::chunk_bytes(b"IHDR", &ihdr)?);
+    for part in idat.chunks(1 << 20) {
+        out.extend(crate::png::chunk_bytes(b"IDAT", part)?);
+    }
+    out.extend(crate::png::chunk_bytes(b"IEND", &[])?);
+    Ok(out)
+}
+
+/// `jpeg` with `len` bytes of its scan data, from the middle on, overwritten with noise from
+/// `seed` (no 0xFF, so the file's markers stay where they were and it still reads as a whole
+/// JPEG): what a damaged card or a bad copy gives. Printed as decoded, its lower part would be
+/// garbled.
+pub fn damaged_scan(jpeg: &[u8], len: usize, seed: u64) -> crate::Result<Vec<u8>> {
+    let header = crate::jpeg::parse_header(jpeg)?;
+    let end = crate::jpeg::check_complete(jpeg, header.first_sos)?;
+    let data_start = header.first_sos
+        + 2
+        + usize::from(u16::from_be_bytes([
+            jpeg[header.first_sos + 2],
+            jpeg[header.first_sos + 3],
+        ]));
+    let scan_end = end.saturating_sub(2);
+    let from = data_start + (scan_end - data_start) / 2;
+    let to = (from + len).min(scan_end);
+    let mut out = jpeg.to_vec();
+    let mut rng = Rng::new(seed);
+    for b in &mut out[from..to] {
+        *b = (rng.next_u64() % 255) as u8;
+    }
+    Ok(out)
+}

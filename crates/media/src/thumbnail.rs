@@ -33,7 +33,7 @@ pub fn decode_scaled(
 /// caller falls back to the full decoder, which reports errors in the usual way.
 fn jpeg_scaled(bytes: &[u8], min_w: u32, min_h: u32, limits: &Limits) -> Option<DynamicImage> {
     let mut dec = jpeg_decoder::Decoder::new(Cursor::new(bytes));
-    dec.set_max_decoding_buffer_size(usize::try_from(limits.max_pixels.saturating_mul(4)).ok()?);
+    dec.set_max_decoding_buffer_size(usize::try_from(limits.max_decoded_bytes).ok()?);
     let req_w = u16::try_from(min_w.max(1)).unwrap_or(u16::MAX);
     let req_h = u16::try_from(min_h.max(1)).unwrap_or(u16::MAX);
     let (w, h) = dec.scale(req_w, req_h).ok()?;

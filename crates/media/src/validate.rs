@@ -75,7 +75,9 @@ pub fn sniff(bytes: &[u8]) -> Option<ImageFormat> {
 }
 
 /// Limits checked before decoding. [`Limits::default`] suits customer uploads: up to 100 MiB,
-/// 20000 pixels a side and 150 megapixels (a medium-format camera's frame fits).
+/// 20000 pixels a side, 150 megapixels, and decoded pixels of at most
+/// [`DEFAULT_MAX_DECODED_BYTES`] (a 50-megapixel RGB photo fits; a 12000x12000 RGBA16 PNG, 1.2 GB
+/// once opened, does not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Limits {
     /// Largest accepted file, in bytes.
@@ -86,6 +88,19 @@ pub struct Limits {
     pub max_height: u32,
     /// Largest accepted width x height.
     pub max_pixels: u64,
+    /// Most bytes the decoded pixels may take (width x height x channels x bytes per sample,
+    /// read from the header before anything is allocated). Every decoder of this crate
+    /// (validation, thumbnails, perceptual hash, edits, print rendering) is held to it.
+    #[serde(default = "default_max_decoded_bytes")]
+    pub max_decoded_bytes: u64,
+}
+
+/// The default of [`Limits::max_decoded_bytes`]: 160 MiB, a 50-megapixel RGB8 photo (150 MB)
+/// and a little room.
+pub const DEFAULT_MAX_DECODED_BYTES: u64 = 160 * 1024 * 1024;
+
+fn default_max_decoded_bytes() -> u64 {
+    DEFAULT_MAX_DECODED_BYTES
 }
 
 impl Default for Limits {
@@ -95,6 +110,7 @@ impl Default for Limits {
             max_width: 20_000,
             max_height: 20_000,
             max_pixels: 150_000_000,
+            max_decoded_bytes: DEFAULT_MAX_DECODED_BYTES,
         }
     }
 }
@@ -120,6 +136,20 @@ impl Limits {
         Ok(())
     }
 
+    /// Checks the memory the decoded pixels would take (from the header) against
+    /// [`Limits::max_decoded_bytes`].
+    pub fn check_decoded(&self, width: u32, height: u32, needed: u64) -> Result<()> {
+        if needed > self.max_decoded_bytes {
+            return Err(MediaError::TooMuchMemory {
+                width,
+                height,
+                needed,
+                limit: self.max_decoded_bytes,
+            });
+        }
+        Ok(())
+    }
+
     fn check_bytes(&self, len: usize) -> Result<()> {
         let size = len as u64;
         if size > self.max_bytes {
@@ -131,15 +161,19 @@ impl Limits {
         Ok(())
     }
 
-    fn decoder_limits(&self) -> image::Limits {
+    /// The `image` crate's limits: the same sizes, and no single allocation over the decoded
+    /// limit (plus room for a decoder's tables), so a header that lies is still stopped.
+    pub(crate) fn decoder_limits(&self) -> image::Limits {
         let mut l = image::Limits::default();
         l.max_image_width = Some(self.max_width);
         l.max_image_height = Some(self.max_height);
-        // RGBA16 output plus the decoder's own buffers.
-        l.max_alloc = Some(self.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+        l.max_alloc = Some(self.max_decoded_bytes.saturating_add(DECODER_SLACK));
         l
     }
 }
+
+/// Room for a decoder's own tables and buffers beside the pixels.
+const DECODER_SLACK: u64 = 16 << 20;
 
 /// What [`inspect`] learned without decoding pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,8 +208,8 @@ fn first_bytes(bytes: &[u8]) -> String {
     }
 }
 
-/// Checks an upload from its content: format, byte size, declared pixel size against `limits`
-/// (before any pixel is decoded), and a complete structure (a truncated JPEG, PNG or WebP is an
+/// Checks an upload from its content: format, byte size, declared pixel size and the memory its
+/// decoded pixels would take against `limits` (before any pixel is decoded), and a complete structure (a truncated JPEG, PNG or WebP is an
 /// error here; a truncated TIFF is found by [`decode`]).
 pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<ImageInfo> {
     limits.check_bytes(bytes.len())?;
@@ -183,7 +217,9 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<ImageInfo> {
     let (width, height, orientation) = match format {
         ImageFormat::Jpeg => {
             let header = jpeg::parse_header(bytes)?;
-            limits.check_size(header.frame.width, header.frame.height)?;
+            let frame = header.frame;
+            limits.check_size(frame.width, frame.height)?;
+            limits.check_decoded(frame.width, frame.height, frame.decoded_bytes())?;
             jpeg::check_complete(bytes, header.first_sos)?;
             let orientation = jpeg::payloads(bytes, &header, jpeg::APP1, b"Exif\0\0")
                 .next()
@@ -193,6 +229,7 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<ImageInfo> {
         ImageFormat::Png => {
             let (w, h) = png::header_size(bytes)?;
             limits.check_size(w, h)?;
+            limits.check_decoded(w, h, png::decoded_bytes(bytes)?)?;
             let chunks = png::chunks(bytes)?;
             if !chunks.iter().any(|c| &c.kind == b"IDAT") {
                 return Err(MediaError::Malformed("PNG has no image data (IDAT)".into()));
@@ -219,6 +256,7 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<ImageInfo> {
             let mut decoder = reader.into_decoder().map_err(|e| header_error(format, e))?;
             let (w, h) = decoder.dimensions();
             limits.check_size(w, h)?;
+            limits.check_decoded(w, h, decoder.total_bytes())?;
             let orientation = decoder.orientation().ok();
             (w, h, orientation)
         }
@@ -246,6 +284,50 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, DynamicImage)
     reader.limits(limits.decoder_limits());
     let img = reader.decode()?;
     Ok((info, img))
+}
+
+/// What a door (an upload, a card at the counter) checks before it takes an image in:
+/// [`inspect`], then every pixel decoded, held to the decoded-size limit, with damaged picture
+/// data refused ([`MediaError::Corrupt`]) instead of decoded into grey or shifted blocks. A
+/// JPEG goes through zune-jpeg in strict mode (bad Huffman codes, markers inside the scan, scan
+/// data that ends before the last row are errors); the other formats through their decoders,
+/// which refuse bad compressed data themselves (a PNG's chunk CRCs are checked by [`inspect`]).
+pub fn preflight(bytes: &[u8], limits: &Limits) -> Result<ImageInfo> {
+    let info = inspect(bytes, limits)?;
+    match info.format {
+        ImageFormat::Jpeg => jpeg_strict(bytes, &info, limits)?,
+        _ => {
+            let mut reader = ImageReader::with_format(Cursor::new(bytes), info.format.to_image());
+            reader.limits(limits.decoder_limits());
+            drop(reader.decode()?);
+        }
+    }
+    Ok(info)
+}
+
+fn jpeg_strict(bytes: &[u8], info: &ImageInfo, limits: &Limits) -> Result<()> {
+    use zune_core::bytestream::ZCursor;
+    use zune_core::options::DecoderOptions;
+    use zune_jpeg::errors::DecodeErrors;
+    let options = DecoderOptions::default()
+        .set_strict_mode(true)
+        .set_max_width(info.width as usize)
+        .set_max_height(info.height as usize);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    decoder.decode_headers().map_err(|e| match e {
+        DecodeErrors::Unsupported(s) => MediaError::Decode(format!("JPEG: {s:?}")),
+        other => MediaError::Malformed(format!("JPEG: {other}")),
+    })?;
+    let size = decoder.output_buffer_size().unwrap_or(usize::MAX) as u64;
+    limits.check_decoded(info.width, info.height, size)?;
+    match decoder.decode() {
+        Ok(pixels) => {
+            drop(pixels);
+            Ok(())
+        }
+        Err(DecodeErrors::Unsupported(s)) => Err(MediaError::Decode(format!("JPEG: {s:?}"))),
+        Err(e) => Err(MediaError::Corrupt(e.to_string())),
+    }
 }
 
 /// [`decode`] and turn the pixels upright by the EXIF orientation.
