@@ -180,6 +180,10 @@ pub struct UploadLimits {
     /// Most images in one order.
     #[serde(default = "default_images")]
     pub max_images: usize,
+    /// Most bytes one image's decoded pixels may take (width x height x channels x bytes per
+    /// sample, read from its header): larger images are refused before they are opened.
+    #[serde(default = "default_decoded_bytes")]
+    pub max_decoded_bytes: u64,
 }
 
 impl Default for UploadLimits {
@@ -190,6 +194,7 @@ impl Default for UploadLimits {
             max_uncompressed_bytes: default_uncompressed(),
             max_image_bytes: default_image_bytes(),
             max_images: default_images(),
+            max_decoded_bytes: default_decoded_bytes(),
         }
     }
 }
@@ -234,6 +239,9 @@ fn default_uncompressed() -> u64 {
 }
 fn default_image_bytes() -> u64 {
     100 * 1024 * 1024
+}
+fn default_decoded_bytes() -> u64 {
+    reprint_media::validate::DEFAULT_MAX_DECODED_BYTES
 }
 fn default_images() -> usize {
     500

@@ -5,14 +5,19 @@
 //! Safety, before anything is stored:
 //! - a ZIP that is not one is refused;
 //! - a ZIP bomb: at most `max_entries` entries; each entry's declared size and the total of
-//!   declared sizes are checked before reading, and the actual bytes are counted while
-//!   inflating (a lying header stops at the limit, never fills memory);
+//!   declared sizes are checked before reading; each entry is inflated through a bounded reader
+//!   ([`inflate_entry`]) that counts the real bytes and stops at the entry's or the total's
+//!   limit (a lying header never fills memory), refuses a file whose first bytes are not an
+//!   image's after one block, and each image is checked as soon as it is whole, before the next
+//!   entry is inflated;
+//! - an image whose decoded pixels would take more than `max_decoded_bytes` is refused from its
+//!   header, before it is opened;
 //! - entry names that could leave a folder (`..`, absolute, drive letters, backslashes,
 //!   NUL) are refused, naming the entry;
 //! - every file that is not the DPOF file, a folder or a system file (`.DS_Store`,
 //!   `__MACOSX/`, `Thumbs.db`, other files under `MISC/`) must be an image by its content
-//!   (`reprint_media::validate::inspect`, with its pixel limits) whose pixels decode (as the
-//!   gateway checks an upload), else it is named;
+//!   (`reprint_media::validate::preflight`, with its limits) whose pixels all decode without
+//!   damage (as the gateway checks an upload), else it is named;
 //! - a DPOF `MISC/AUTPRINT.MRK` that does not parse (truncated) or names an image that is not
 //!   on the medium is refused, with its line.
 
@@ -60,7 +65,7 @@ pub enum MediumError {
     DpofNothingToPrint,
     #[error("there are no images on the medium")]
     NoImages,
-    #[error("the medium holds {count} images, more than the {limit} one order takes")]
+    #[error("the medium holds at least {count} images, more than the {limit} one order takes")]
     TooManyImages { count: usize, limit: usize },
 }
 
@@ -129,6 +134,7 @@ impl Medium {
 fn image_limits(limits: &UploadLimits) -> validate::Limits {
     validate::Limits {
         max_bytes: limits.max_image_bytes,
+        max_decoded_bytes: limits.max_decoded_bytes,
         ..validate::Limits::default()
     }
 }
@@ -187,11 +193,11 @@ fn check_image(
         name: path.to_string(),
         reason: e.to_string(),
     };
-    let info = validate::inspect(&bytes, &image_limits(limits)).map_err(not_an_image)?;
-    // The pixels too, as the gateway's upload does (decoded at reduced size for the perceptual
-    // hash): a header that reads over pixels that do not (a damaged card, an unsupported
-    // coding) is refused here, not at the lab's printer.
-    reprint_media::identity::phash_bytes(&bytes, &image_limits(limits)).map_err(not_an_image)?;
+    // Every pixel decoded, as the gateway checks an upload, held to the decoded-size limit (a
+    // bomb is refused from its header): a header that reads over pixels that do not (a damaged
+    // card, an unsupported coding), or damaged picture data that would print garbled, is
+    // refused here, naming the file, not at the lab's printer.
+    let info = validate::preflight(&bytes, &image_limits(limits)).map_err(not_an_image)?;
     Ok(MediumImage {
         path: path.to_string(),
         name: file_name(path),
@@ -238,8 +244,12 @@ pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<Medium, MediumErr
             limit: limits.max_uncompressed_bytes,
         });
     }
+    // Each entry inflated through a bounded reader and checked at once, before the next one is
+    // touched: a file that does not start as an image is refused after its first block, an
+    // image is decoded and checked as soon as it is whole, and the per-entry and total limits
+    // stop the inflating itself.
     let mut actual_total: u64 = 0;
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut taken = Taken::default();
     for i in 0..archive.len() {
         let entry = archive.by_index(i).map_err(|e| MediumError::Unreadable {
             name: format!("entry {i}"),
@@ -260,34 +270,102 @@ pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<Medium, MediumErr
             limits.max_image_bytes
         };
         let remaining = limits.max_uncompressed_bytes.saturating_sub(actual_total);
-        let cap = entry_limit.min(remaining);
-        let mut buf = Vec::with_capacity(entry.size().min(cap) as usize);
-        // Count the real bytes: a header may lie about the size.
-        entry
-            .take(cap.saturating_add(1))
-            .read_to_end(&mut buf)
-            .map_err(|e| MediumError::Unreadable {
-                name: raw.clone(),
-                reason: e.to_string(),
-            })?;
-        if buf.len() as u64 > cap {
-            return Err(MediumError::TooLarge {
-                what: if cap == entry_limit {
-                    format!("the ZIP entry {raw:?} (inflates past its limit)")
-                } else {
-                    "the ZIP's contents (inflating)".to_string()
-                },
-                limit: if cap == entry_limit {
-                    entry_limit
-                } else {
-                    limits.max_uncompressed_bytes
-                },
+        let bytes = inflate_entry(
+            entry,
+            &Bounds {
+                name: &raw,
+                entry_limit,
+                total_limit: limits.max_uncompressed_bytes,
+                remaining,
+                must_be_image: !dpof,
+            },
+        )?;
+        actual_total += bytes.len() as u64;
+        taken.take(name, bytes, limits)?;
+    }
+    taken.finish(limits)
+}
+
+/// What one entry may inflate to.
+pub struct Bounds<'a> {
+    /// The entry's name, for the refusal.
+    pub name: &'a str,
+    /// Most bytes this entry may hold.
+    pub entry_limit: u64,
+    /// Most bytes all entries together may hold (for the refusal's words).
+    pub total_limit: u64,
+    /// What the total has left for this entry.
+    pub remaining: u64,
+    /// Refuse the entry as soon as its first bytes are not an image's.
+    pub must_be_image: bool,
+}
+
+/// Bytes read before the first look at an entry's content.
+const SNIFF: usize = 16;
+/// Block size of the inflating loop.
+const BLOCK: usize = 64 * 1024;
+
+/// Inflates one entry through a bounded reader: counts the real bytes as they come (a header
+/// may lie about the size) and stops one byte past the entry's limit or the total's, so a bomb
+/// is never held whole; an entry that must be an image is refused from its first bytes when
+/// they are not one (a ZIP of zero-filled "photos" is refused after one block).
+pub fn inflate_entry(mut reader: impl Read, b: &Bounds<'_>) -> Result<Vec<u8>, MediumError> {
+    let cap = b.entry_limit.min(b.remaining);
+    let mut out: Vec<u8> = Vec::new();
+    let mut block = vec![0u8; BLOCK];
+    let mut sniffed = !b.must_be_image;
+    loop {
+        let n = match reader.read(&mut block) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(MediumError::Unreadable {
+                    name: b.name.to_string(),
+                    reason: e.to_string(),
+                });
+            }
+        };
+        if out.len() as u64 + n as u64 > cap {
+            return Err(if cap == b.entry_limit {
+                MediumError::TooLarge {
+                    what: format!("the ZIP entry {:?} (inflates past its limit)", b.name),
+                    limit: b.entry_limit,
+                }
+            } else {
+                MediumError::TooLarge {
+                    what: "the ZIP's contents (inflating)".to_string(),
+                    limit: b.total_limit,
+                }
             });
         }
-        actual_total += buf.len() as u64;
-        files.push((name, buf));
+        out.extend_from_slice(&block[..n]);
+        if !sniffed && out.len() >= SNIFF {
+            sniffed = true;
+            not_an_image_start(b.name, &out)?;
+        }
     }
-    assemble(files, limits)
+    if !sniffed {
+        not_an_image_start(b.name, &out)?;
+    }
+    Ok(out)
+}
+
+/// Refuses `start` (an entry's first bytes) when no image format starts so.
+fn not_an_image_start(name: &str, start: &[u8]) -> Result<(), MediumError> {
+    if validate::sniff(start).is_some() {
+        return Ok(());
+    }
+    let shown: String = start.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    Err(MediumError::NotAnImage {
+        name: name.to_string(),
+        reason: reprint_media::MediaError::UnknownFormat(if shown.is_empty() {
+            "nothing (empty file)".into()
+        } else {
+            format!("0x{shown}")
+        })
+        .to_string(),
+    })
 }
 
 /// Reads several image files handed in one by one (no folders, so no DPOF).
@@ -305,32 +383,55 @@ pub fn read_files(
 }
 
 fn assemble(files: Vec<(String, Vec<u8>)>, limits: &UploadLimits) -> Result<Medium, MediumError> {
-    let mut dpof_file: Option<(String, Vec<u8>)> = None;
-    let mut images: Vec<MediumImage> = Vec::new();
+    let mut taken = Taken::default();
     for (path, bytes) in files {
+        taken.take(path, bytes, limits)?;
+    }
+    taken.finish(limits)
+}
+
+/// The medium as it is read: each file checked as it is taken.
+#[derive(Default)]
+struct Taken {
+    dpof_file: Option<(String, Vec<u8>)>,
+    images: Vec<MediumImage>,
+}
+
+impl Taken {
+    fn take(
+        &mut self,
+        path: String,
+        bytes: Vec<u8>,
+        limits: &UploadLimits,
+    ) -> Result<(), MediumError> {
         if let Some(root) = is_dpof_path(&path) {
-            dpof_file = Some((root, bytes));
-            continue;
+            self.dpof_file = Some((root, bytes));
+            return Ok(());
         }
         if is_system_file(&path) {
-            continue;
+            return Ok(());
         }
-        images.push(check_image(&path, bytes, limits)?);
+        if self.images.len() >= limits.max_images {
+            return Err(MediumError::TooManyImages {
+                count: self.images.len() + 1,
+                limit: limits.max_images,
+            });
+        }
+        self.images.push(check_image(&path, bytes, limits)?);
+        Ok(())
     }
-    if images.is_empty() {
-        return Err(MediumError::NoImages);
+
+    fn finish(self, _limits: &UploadLimits) -> Result<Medium, MediumError> {
+        let Taken { dpof_file, images } = self;
+        if images.is_empty() {
+            return Err(MediumError::NoImages);
+        }
+        let dpof = match dpof_file {
+            None => None,
+            Some((root, bytes)) => Some(read_dpof(&root, &bytes, &images)?),
+        };
+        Ok(Medium { images, dpof })
     }
-    if images.len() > limits.max_images {
-        return Err(MediumError::TooManyImages {
-            count: images.len(),
-            limit: limits.max_images,
-        });
-    }
-    let dpof = match dpof_file {
-        None => None,
-        Some((root, bytes)) => Some(read_dpof(&root, &bytes, &images)?),
-    };
-    Ok(Medium { images, dpof })
 }
 
 fn read_dpof(root: &str, bytes: &[u8], images: &[MediumImage]) -> Result<Vec<Chosen>, MediumError> {

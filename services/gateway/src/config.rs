@@ -84,8 +84,18 @@ pub struct StorageConfig {
     pub reservation_ttl_secs: i64,
     /// Largest single image.
     pub max_image_bytes: u64,
-    /// Uploads validated at the same time.
+    /// Uploads validated (decoded) at the same time; a permit is taken once the whole body is
+    /// in, so a slow client holds none while it sends.
     pub concurrent_uploads: usize,
+    /// Of those, how many one account may hold at once (its other uploads wait their turn).
+    pub uploads_per_account: usize,
+    /// An upload that sends no byte for this long is answered 408 and dropped.
+    pub upload_idle_secs: u64,
+    /// Most bytes an image's decoded pixels may take (width x height x channels x bytes per
+    /// sample, read from its header): larger images are refused before they are opened.
+    pub max_decoded_bytes: u64,
+    /// Thumbnails built at the same time.
+    pub concurrent_thumbnails: usize,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -173,6 +183,21 @@ impl Default for StorageConfig {
             reservation_ttl_secs: 60 * 60,
             max_image_bytes: 100 * 1024 * 1024,
             concurrent_uploads: 4,
+            uploads_per_account: 2,
+            upload_idle_secs: 10,
+            max_decoded_bytes: reprint_media::validate::DEFAULT_MAX_DECODED_BYTES,
+            concurrent_thumbnails: 2,
+        }
+    }
+}
+
+impl StorageConfig {
+    /// The image limits every decoder of the gateway is held to.
+    pub fn image_limits(&self) -> reprint_media::Limits {
+        reprint_media::Limits {
+            max_bytes: self.max_image_bytes,
+            max_decoded_bytes: self.max_decoded_bytes,
+            ..reprint_media::Limits::default()
         }
     }
 }

@@ -123,6 +123,7 @@ impl Application {
                 config.http.rate_limit_window_secs,
             ),
             uploads: Semaphore::new(config.storage.concurrent_uploads.max(1)),
+            media: state::MediaGates::new(&config.storage),
             metrics,
             nats: conn.client.clone(),
             js: conn.jetstream.clone(),

@@ -41,9 +41,33 @@ pub struct Inner {
     /// Wakes the outbox relay after a commit that wrote outbox rows.
     pub relay_wake: RelayWaker,
     pub uploads: Semaphore,
+    /// Thumbnails built and uploads checked per account at the same time ([`MediaGates`]).
+    pub media: MediaGates,
     pub gateway: reprint_bus::subjects::SiteId,
     /// Every time the gateway records or decides by is read here (tests pin it).
     pub clock: Clock,
+}
+
+/// What bounds the gateway's image work beside [`Inner::uploads`] (the total of uploads decoded
+/// at once): thumbnails are built behind permits of their own, and one account's uploads take
+/// at most `uploads_per_account` of the upload permits, so another account always finds one.
+pub struct MediaGates {
+    /// Thumbnails built at the same time (each decodes an image, up to the decoded limit).
+    pub thumbnails: Semaphore,
+    /// Per account, the permits of its uploads being checked (entries go when unused).
+    pub accounts: std::sync::Mutex<std::collections::HashMap<String, Arc<Semaphore>>>,
+    /// Upload permits one account may hold at once.
+    pub per_account: usize,
+}
+
+impl MediaGates {
+    pub fn new(storage: &crate::config::StorageConfig) -> MediaGates {
+        MediaGates {
+            thumbnails: Semaphore::new(storage.concurrent_thumbnails.max(1)),
+            accounts: Default::default(),
+            per_account: storage.uploads_per_account.max(1),
+        }
+    }
 }
 
 impl std::ops::Deref for AppState {

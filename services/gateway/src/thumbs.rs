@@ -77,3 +77,28 @@ pub async fn put(store: &Store, image: &str, edge: u32, jpeg: &[u8], now_ms: i64
     tx.commit().await?;
     Ok(())
 }
+
+/// Builds the preview of an image at `edge` behind one of the thumbnail permits (taken before
+/// the image's bytes are read, so N album pages opened at once cannot hold or decode N images
+/// at once), on a blocking thread, held to the gateway's image limits: an image whose pixels
+/// would take more than `max_decoded_bytes` is refused from its header (422), never opened.
+pub async fn build(
+    state: &crate::state::AppState,
+    edge: u32,
+    bytes: impl std::future::Future<Output = AppResult<Vec<u8>>>,
+) -> AppResult<Vec<u8>> {
+    let _permit = state
+        .media
+        .thumbnails
+        .acquire()
+        .await
+        .map_err(crate::error::AppError::internal)?;
+    let bytes = bytes.await?;
+    let limits = state.config.storage.image_limits();
+    tokio::task::spawn_blocking(move || {
+        reprint_media::thumbnail::thumbnail_jpeg(&bytes, edge, ALBUM_QUALITY, &limits)
+    })
+    .await
+    .map_err(crate::error::AppError::internal)?
+    .map_err(crate::error::media_error)
+}

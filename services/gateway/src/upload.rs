@@ -2,9 +2,12 @@
 //!
 //! The body is streamed to a temporary file while it is hashed (SHA-256) and counted; more
 //! bytes than the reservation has left stop the upload at once (413). A body that ends early
-//! (the connection dropped) is a 400. The file is then checked by content with
-//! `reprint_media` (format, header limits before decoding: a PNG that claims 100000x100000 is
-//! refused after 24 bytes; truncation), stored once per content in the object store (the hash
+//! (the connection dropped) is a 400; one that stops coming for `upload_idle_secs` a 408. No
+//! permit is held while the body comes in. The file is then checked by content with
+//! `reprint_media::validate::preflight` behind an upload permit (one account holds at most
+//! `uploads_per_account` of them): format, header limits before decoding (a PNG that claims
+//! 100000x100000, or whose pixels would take more than `max_decoded_bytes`, is refused after 26
+//! bytes), truncation, every pixel decoded with damaged picture data refused; stored once per content in the object store (the hash
 //! is the name: already stored means nothing is sent), and only then recorded on the order.
 //! Any refusal leaves nothing behind: the temporary file goes, no chunks stay in the object
 //! store, no event is written.
@@ -82,15 +85,22 @@ pub async fn upload(
         .state
         .room_for_upload(state.clock.now())?
         .min(state.config.storage.max_image_bytes);
-    let _permit = state.uploads.acquire().await.map_err(AppError::internal)?;
 
-    // 1. Stream to a temporary file, hashing and counting.
+    // 1. Stream to a temporary file, hashing and counting. No permit is held while the body
+    //    comes in (a client sending a byte a second costs a connection and a file, not another
+    //    user's turn); a body that stops for `upload_idle_secs` is answered 408.
+    let idle = std::time::Duration::from_secs(state.config.storage.upload_idle_secs.max(1));
     let tmp = tempfile::NamedTempFile::new()?;
     let mut file = tokio::fs::File::from_std(tmp.reopen()?);
     let mut sha = Sha256::new();
     let mut size: u64 = 0;
     let mut stream = body.into_data_stream();
-    while let Some(chunk) = stream.next().await {
+    loop {
+        let next = match tokio::time::timeout(idle, stream.next()).await {
+            Ok(next) => next,
+            Err(_) => return Ok(stalled(idle, size)),
+        };
+        let Some(chunk) = next else { break };
         let chunk = chunk.map_err(|e| {
             AppError::BadRequest(format!(
                 "the upload stopped before its end ({e}); nothing was kept"
@@ -112,17 +122,23 @@ pub async fn upload(
     }
     let hash = hex::encode(sha.finalize());
 
-    // 2. Check by content (in a blocking thread: parsing and hashing pixels is CPU work).
+    // 2. Check by content, now that the bytes are here: one of the account's permits, then one
+    //    of the gateway's (decoding is what costs memory and CPU), in a blocking thread. Every
+    //    pixel is decoded, held to the decoded-size limit, and damaged picture data is refused
+    //    naming the file (validate::preflight), so what is accepted here prints.
+    let _account = account_permit(&state, &user.id).await?;
+    let _permit = state.uploads.acquire().await.map_err(AppError::internal)?;
     let path = tmp.path().to_path_buf();
-    let max = state.config.storage.max_image_bytes;
+    let limits = state.config.storage.image_limits();
+    let shown = name.clone();
     let (info, phash) = tokio::task::spawn_blocking(move || -> AppResult<_> {
         let bytes = std::fs::read(&path)?;
-        let limits = reprint_media::Limits {
-            max_bytes: max,
-            ..reprint_media::Limits::default()
+        let refused = |e: reprint_media::MediaError| match media_error(e) {
+            AppError::Unprocessable(why) => AppError::Unprocessable(format!("{shown}: {why}")),
+            other => other,
         };
-        let info = reprint_media::validate::inspect(&bytes, &limits).map_err(media_error)?;
-        let phash = reprint_media::identity::phash_bytes(&bytes, &limits).map_err(media_error)?;
+        let info = reprint_media::validate::preflight(&bytes, &limits).map_err(refused)?;
+        let phash = reprint_media::identity::phash_bytes(&bytes, &limits).map_err(refused)?;
         Ok((info, phash))
     })
     .await
@@ -175,6 +191,67 @@ pub async fn upload(
         }),
     )
         .into_response())
+}
+
+/// 408 for a body that stopped coming: nothing was kept (the temporary file goes with the
+/// handler).
+fn stalled(idle: std::time::Duration, received: u64) -> Response {
+    reprint_service::Problem::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "upload_stalled",
+        format!(
+            "the upload stalled: no bytes came for {} seconds (after {received} bytes); nothing was kept, send the image again",
+            idle.as_secs()
+        ),
+    )
+    .into_response()
+}
+
+/// One of `account`'s upload permits (at most `uploads_per_account` at once; its further
+/// uploads wait here, not in the gateway's queue). The account's entry is dropped with its last
+/// permit.
+async fn account_permit(state: &AppState, account: &str) -> AppResult<AccountPermit> {
+    let gate = {
+        let mut accounts = state.media.accounts.lock().map_err(AppError::internal)?;
+        accounts
+            .entry(account.to_string())
+            .or_insert_with(|| {
+                std::sync::Arc::new(tokio::sync::Semaphore::new(state.media.per_account))
+            })
+            .clone()
+    };
+    let permit = gate
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(AppError::internal)?;
+    Ok(AccountPermit {
+        state: state.clone(),
+        account: account.to_string(),
+        permit: Some(permit),
+    })
+}
+
+struct AccountPermit {
+    state: AppState,
+    account: String,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl Drop for AccountPermit {
+    fn drop(&mut self) {
+        drop(self.permit.take());
+        if let Ok(mut accounts) = self.state.media.accounts.lock() {
+            // Only the map holds the gate and nobody waits on it or holds a permit: unused.
+            let unused = accounts.get(&self.account).is_some_and(|g| {
+                std::sync::Arc::strong_count(g) == 1
+                    && g.available_permits() == self.state.media.per_account
+            });
+            if unused {
+                accounts.remove(&self.account);
+            }
+        }
+    }
 }
 
 /// Attempts at recording an upload that races other uploads to the same order.

@@ -203,18 +203,7 @@ pub async fn thumbnail(
     let thumb = match crate::thumbs::get(&state.store, &hash, edge).await? {
         Some(t) => t,
         None => {
-            let bytes = read_image(&state, &hash).await?;
-            let thumb = tokio::task::spawn_blocking(move || {
-                reprint_media::thumbnail::thumbnail_jpeg(
-                    &bytes,
-                    edge,
-                    crate::thumbs::ALBUM_QUALITY,
-                    &reprint_media::Limits::default(),
-                )
-            })
-            .await
-            .map_err(AppError::internal)?
-            .map_err(crate::error::media_error)?;
+            let thumb = crate::thumbs::build(&state, edge, read_image(&state, &hash)).await?;
             if let Err(e) =
                 crate::thumbs::put(&state.store, &hash, edge, &thumb, state.now_ms()).await
             {
