@@ -88,59 +88,166 @@ fn idempotency_key(headers: &HeaderMap, body: Option<&String>) -> AppResult<Stri
     Ok(key)
 }
 
-async fn order_by_key(state: &AppState, user: &User, key: &str) -> AppResult<Option<String>> {
-    Ok(db::fetch_one::<(String,)>(
+async fn order_by_key(state: &AppState, user: &User, key: &str) -> AppResult<Option<Keyed>> {
+    db::fetch_one::<Keyed>(
         &state.store,
-        "SELECT id FROM gw_orders WHERE account = $1 AND idem_key = $2",
+        "SELECT id, reorder_of FROM gw_orders WHERE account = $1 AND idem_key = $2",
         &[Arg::Text(user.id.clone()), Arg::Text(key.to_string())],
     )
-    .await?
-    .map(|(id,)| id))
+    .await
 }
 
-/// Submit the order to the lab (idempotent: the same key returns the same order).
+/// The order an idempotency key was first used for: its id, and the order it re-orders.
+#[derive(sqlx::FromRow)]
+struct Keyed {
+    id: String,
+    reorder_of: Option<String>,
+}
+
+/// Seconds a client is told to wait before sending a duplicate again while the first is in
+/// flight (a submit takes a database transaction; one second is ample).
+const RETRY_AFTER_SECS: &str = "1";
+
+/// What a request with an idempotency key answers when that key is already stored: the first
+/// request's outcome, the order it made with the status it answered (`status`), when the key was
+/// used for this same operation (`same`); 409 `idempotency_key_reused` when it was used for
+/// another order (a client's mistake, not worth retrying).
+async fn replay(
+    state: &AppState,
+    user: &User,
+    key: &str,
+    keyed: Keyed,
+    same: bool,
+    status: StatusCode,
+) -> AppResult<Response> {
+    if !same {
+        return Err(AppError::conflict(
+            "idempotency_key_reused",
+            format!(
+                "this idempotency key was already used for order {}; send a new key for another order",
+                keyed.id
+            ),
+        ));
+    }
+    tracing::debug!(order = %keyed.id, key, "idempotent replay");
+    Ok((status, Json(order_view(state, user, &keyed.id).await?)).into_response())
+}
+
+/// A duplicate that raced the first request with the same key and lost, in the store: the
+/// unique key of `gw_orders (account, idem_key)` (two new orders), or the order's version (two
+/// submits of one order). The first request's outcome is then looked up; until it is there, the
+/// client is told to come back (409 with `Retry-After`), never 500.
+fn lost_race(e: &AppError) -> bool {
+    match e {
+        AppError::Store(reprint_eventstore::Error::Database(sqlx::Error::Database(db))) => {
+            db.is_unique_violation()
+        }
+        AppError::Store(e) => e.is_retryable(),
+        _ => false,
+    }
+}
+
+/// 409 with `Retry-After`: the first request with this key is still in flight.
+fn in_flight(e: AppError) -> Response {
+    tracing::debug!(error = %e, "a duplicate raced the first request with its key");
+    let p = reprint_service::Problem::new(
+        StatusCode::CONFLICT,
+        "idempotency_in_flight",
+        "a request with this idempotency key (or another change of this order) is being handled at the same moment; send it again in a moment",
+    );
+    let mut r = p.into_response();
+    r.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    r
+}
+
+/// Runs `first` (the request as if it were the first with `key`); when it fails because a
+/// duplicate got there first (or the key turns out to be stored meanwhile), answers what
+/// [`replay`] answers for the stored key; a race whose winner is not visible yet answers 409
+/// with `Retry-After`.
+async fn once(
+    state: &AppState,
+    user: &User,
+    key: &str,
+    same: impl Fn(&Keyed) -> bool,
+    status: StatusCode,
+    first: impl std::future::Future<Output = AppResult<Response>>,
+) -> AppResult<Response> {
+    if let Some(keyed) = order_by_key(state, user, key).await? {
+        let same = same(&keyed);
+        return replay(state, user, key, keyed, same, status).await;
+    }
+    match first.await {
+        Ok(r) => Ok(r),
+        Err(e) => match order_by_key(state, user, key).await? {
+            Some(keyed) => {
+                let same = same(&keyed);
+                replay(state, user, key, keyed, same, status).await
+            }
+            None if lost_race(&e) => Ok(in_flight(e)),
+            None => Err(e),
+        },
+    }
+}
+
+/// Submit the order to the lab (idempotent: the same key answers the same order, also while
+/// the first request is in flight: then the first's outcome, or 409 with `Retry-After`; a key
+/// used for another order answers 409 `idempotency_key_reused`).
 #[utoipa::path(post, path = "/api/v1/orders/{id}/submit", request_body = OrderRequest,
     params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
-    responses((status = 200, body = OrderView), (status = 404), (status = 409), (status = 422)))]
+    responses((status = 200, body = OrderView),
+        (status = 404, description = "no such order of this user"),
+        (status = 409, description = "already submitted, changed at the same moment (with `Retry-After`), or the key was used for another order"),
+        (status = 422, description = "the order check refused the order"),
+        (status = 503, description = "the lab did not answer")))]
 pub async fn submit(
     State(state): State<AppState>,
     user: User,
     Path(id): Path<String>,
     headers: HeaderMap,
     Json(req): Json<OrderRequest>,
-) -> AppResult<Json<OrderView>> {
+) -> AppResult<Response> {
     let (oid, loaded) = owned_order(&state, &user, &id).await?;
     let key = idempotency_key(&headers, req.idempotency_key.as_ref())?;
-    if let Some(existing) = order_by_key(&state, &user, &key).await? {
-        return Ok(Json(order_view(&state, &user, &existing).await?));
-    }
-    // Refused before the order check when it cannot be submitted at all.
-    loaded.state.can_submit()?;
-    let checked = check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
-    // Images sent with this order must have arrived whole; others are references to images
-    // uploaded before (claims 7, 16: a re-order sends no bytes).
-    // The current span's context (the HTTP request's) goes with it: the lab's handling becomes
-    // its child.
-    let to_lab = placed_message(&state, &user, oid, &checked).await?;
-    let submit = Command::Submit {
-        lab: checked.lab.to_string(),
-        counter: checked.counter.to_string(),
-        items: checked.items.clone(),
-        idempotency_key: key,
-        reorder_of: None,
-        at: state.clock.now(),
+    let order = oid.to_string();
+    let first = async {
+        // Refused before the order check when it cannot be submitted at all.
+        loaded.state.can_submit()?;
+        let checked =
+            check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
+        // Images sent with this order must have arrived whole; others are references to images
+        // uploaded before (claims 7, 16: a re-order sends no bytes).
+        // The current span's context (the HTTP request's) goes with it: the lab's handling
+        // becomes its child.
+        let to_lab = placed_message(&state, &user, oid, &checked).await?;
+        let submit = Command::Submit {
+            lab: checked.lab.to_string(),
+            counter: checked.counter.to_string(),
+            items: checked.items.clone(),
+            idempotency_key: key.clone(),
+            reorder_of: None,
+            at: state.clock.now(),
+        };
+        orders::run(&state, &order, vec![submit], |_, _| Ok(vec![to_lab])).await?;
+        state
+            .metrics
+            .orders
+            .with_label_values(&[Stage::Placed.as_str()])
+            .inc();
+        state.publish_update(&order, Stage::Placed.as_str(), "order placed");
+        Ok(Json(order_view(&state, &user, &order).await?).into_response())
     };
-    orders::run(&state, &oid.to_string(), vec![submit], |_, _| {
-        Ok(vec![to_lab])
-    })
-    .await?;
-    state
-        .metrics
-        .orders
-        .with_label_values(&[Stage::Placed.as_str()])
-        .inc();
-    state.publish_update(&oid.to_string(), Stage::Placed.as_str(), "order placed");
-    Ok(Json(order_view(&state, &user, &oid.to_string()).await?))
+    once(
+        &state,
+        &user,
+        &key,
+        |k| k.id == order,
+        StatusCode::OK,
+        first,
+    )
+    .await
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema, Default)]
@@ -156,9 +263,16 @@ pub struct ReorderRequest {
 }
 
 /// Re-order by reference (claims 7, 15 g, 16): a new order of images already uploaded, or
-/// edited versions of them (edit lists), without sending any bytes.
+/// edited versions of them (edit lists), without sending any bytes. With an `Idempotency-Key`
+/// the same key answers the same new order (201), also while the first request is in flight
+/// (then 409 with `Retry-After` until it is stored); without one every call is a new order.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/reorder", request_body = ReorderRequest,
-    params(("id" = String, Path)), responses((status = 201, body = OrderView), (status = 404)))]
+    params(("id" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = OrderView),
+        (status = 404, description = "no such order of this user"),
+        (status = 409, description = "not submitted, changed at the same moment (with `Retry-After`), or the key was used for another order"),
+        (status = 422, description = "the body or the order check refused the order"),
+        (status = 503, description = "the lab did not answer")))]
 pub async fn reorder(
     State(state): State<AppState>,
     user: User,
@@ -173,61 +287,67 @@ pub async fn reorder(
             .map_err(|e| AppError::Unprocessable(format!("re-order body: {e}")))?
     };
     let (src, loaded) = owned_order(&state, &user, &id).await?;
-    let prev = loaded.state.reorderable()?.clone();
-    let key = match headers.get("idempotency-key").and_then(|v| v.to_str().ok()) {
-        Some(k) => k.to_string(),
-        None => uuid::Uuid::new_v4().to_string(),
+    let key = if headers.contains_key("idempotency-key") {
+        idempotency_key(&headers, None)?
+    } else {
+        uuid::Uuid::new_v4().to_string()
     };
-    if let Some(existing) = order_by_key(&state, &user, &key).await? {
-        return Ok((
-            StatusCode::OK,
-            Json(order_view(&state, &user, &existing).await?),
+    let source = src.to_string();
+    let first = async {
+        let prev = loaded.state.reorderable()?.clone();
+        let items = req.items.unwrap_or_else(|| {
+            prev.items
+                .iter()
+                .map(|i| ItemRequest {
+                    image: i.image.clone(),
+                    size: i.size.clone(),
+                    quantity: i.quantity,
+                    edits: i
+                        .edits
+                        .as_deref()
+                        .and_then(|e| serde_json::from_str(e).ok()),
+                })
+                .collect()
+        });
+        let lab = req.lab.unwrap_or(prev.lab);
+        let counter = req.counter.unwrap_or(prev.counter);
+        let checked = check_order_request(&state, &user, &lab, &counter, &items).await?;
+        let oid = new_order_id(&state);
+        let to_lab = placed_message(&state, &user, oid, &checked).await?;
+        let at = state.clock.now();
+        let commands = vec![
+            Command::Request {
+                account: user.id.clone(),
+                at,
+            },
+            Command::Submit {
+                lab: checked.lab.to_string(),
+                counter: checked.counter.to_string(),
+                items: checked.items.clone(),
+                idempotency_key: key.clone(),
+                reorder_of: Some(source.clone()),
+                at,
+            },
+        ];
+        orders::run(&state, &oid.to_string(), commands, |_, _| Ok(vec![to_lab])).await?;
+        state
+            .metrics
+            .orders
+            .with_label_values(&[Stage::Placed.as_str()])
+            .inc();
+        Ok((
+            StatusCode::CREATED,
+            Json(order_view(&state, &user, &oid.to_string()).await?),
         )
-            .into_response());
-    }
-    let items = req.items.unwrap_or_else(|| {
-        prev.items
-            .iter()
-            .map(|i| ItemRequest {
-                image: i.image.clone(),
-                size: i.size.clone(),
-                quantity: i.quantity,
-                edits: i
-                    .edits
-                    .as_deref()
-                    .and_then(|e| serde_json::from_str(e).ok()),
-            })
-            .collect()
-    });
-    let lab = req.lab.unwrap_or(prev.lab);
-    let counter = req.counter.unwrap_or(prev.counter);
-    let checked = check_order_request(&state, &user, &lab, &counter, &items).await?;
-    let oid = new_order_id(&state);
-    let to_lab = placed_message(&state, &user, oid, &checked).await?;
-    let at = state.clock.now();
-    let commands = vec![
-        Command::Request {
-            account: user.id.clone(),
-            at,
-        },
-        Command::Submit {
-            lab: checked.lab.to_string(),
-            counter: checked.counter.to_string(),
-            items: checked.items.clone(),
-            idempotency_key: key,
-            reorder_of: Some(src.to_string()),
-            at,
-        },
-    ];
-    orders::run(&state, &oid.to_string(), commands, |_, _| Ok(vec![to_lab])).await?;
-    state
-        .metrics
-        .orders
-        .with_label_values(&[Stage::Placed.as_str()])
-        .inc();
-    Ok((
+            .into_response())
+    };
+    once(
+        &state,
+        &user,
+        &key,
+        |k| k.reorder_of.as_deref() == Some(source.as_str()),
         StatusCode::CREATED,
-        Json(order_view(&state, &user, &oid.to_string()).await?),
+        first,
     )
-        .into_response())
+    .await
 }
