@@ -15,6 +15,7 @@ pub mod housekeeping;
 pub mod html;
 pub mod metrics;
 pub mod problem;
+pub mod session;
 pub mod shutdown;
 pub mod telemetry;
 

@@ -3,7 +3,7 @@
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -463,23 +463,12 @@ async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<LoginBody>,
-) -> Result<Response> {
-    let client = headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("local")
-        .to_string();
-    let session = auth::log_in(&state, &body.name, &body.password, &client)?;
-    let cookie = session.set_cookie(&state.key, state.counter.config.http.secure_cookies);
-    let reply = LoginReply {
+) -> Result<Json<LoginReply>> {
+    let session = auth::log_in(&state, &handle, &body.name, &body.password, &source).await?;
+    Ok(Json(LoginReply {
         staff: session.user.clone(),
         csrf_token: session.csrf_token(&state.key),
-    };
-    let mut res = Json(reply).into_response();
-    if let Ok(v) = HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    Ok(res)
+    }))
 }
 
 #[utoipa::path(post, path = "/api/v1/intake",

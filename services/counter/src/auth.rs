@@ -1,11 +1,13 @@
 //! Staff log-in on the terminal: a terminal account (name + argon2id hash from the
-//! configuration), a signed session cookie, a CSRF token for every form and every JSON call
-//! that changes something, and a rate limit on log-in attempts.
+//! configuration), a server-side session (`reprint_service::session`: log-out ends it), a CSRF
+//! token for every form and every JSON call that changes something, a pre-log-in token on the
+//! log-in form, and a lockout of failed log-ins per name and source together, with back-off.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
-use reprint_service::auth::{self, Session};
+use reprint_service::auth::Session;
+use reprint_service::session::{self, Handle};
 
 use crate::AppState;
 use crate::error::CounterError;
@@ -18,29 +20,59 @@ fn now_unix(state: &AppState) -> i64 {
     state.counter.clock.now().timestamp()
 }
 
-/// Checks a log-in; returns the session.
-pub fn log_in(
+fn store_failed(e: session::SessionError) -> CounterError {
+    CounterError::Internal(e.to_string())
+}
+
+/// Checks a log-in from `source` and logs the member of staff in on `handle` (a new session
+/// id). An unknown name costs the same argon2 work as a wrong password.
+pub async fn log_in(
     state: &AppState,
+    handle: &Handle,
     name: &str,
     password: &str,
-    client: &str,
+    source: &str,
 ) -> Result<Session, CounterError> {
     let now = now_unix(state);
-    if !state.limiter.allow(&format!("name:{name}"), now)
-        || !state.limiter.allow(&format!("client:{client}"), now)
-    {
-        return Err(CounterError::TooManyRequests(
-            "too many log-in attempts; wait a minute".into(),
+    if name.chars().count() > 200 || password.chars().count() > 200 {
+        return Err(CounterError::Invalid(
+            "the name and the password are at most 200 characters".into(),
         ));
     }
-    let account = state.counter.config.staff.iter().find(|s| s.name == name);
-    // Verify against something even for an unknown name, so timing tells nothing.
-    let hash = account.map(|a| a.password_hash.as_str()).unwrap_or("$argon2id$v=19$m=19456,t=2,p=1$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
-    if auth::verify_password(password, hash) && account.is_some() {
-        Ok(Session::new(name, ROLE, now, TTL_SECS))
-    } else {
-        Err(CounterError::Unauthorized("wrong name or password".into()))
+    if let Err(wait) = state.limiter.check(name, source, now) {
+        return Err(CounterError::TooManyRequests(format!(
+            "too many failed log-ins for this name from here; wait {wait} seconds"
+        )));
     }
+    let account = state.counter.config.staff.iter().find(|s| s.name == name);
+    let ok = state
+        .limiter
+        .verify(password, account.map(|a| a.password_hash.as_str()))
+        .await;
+    if !ok {
+        state.limiter.failed(name, source, now);
+        return Err(CounterError::Unauthorized("wrong name or password".into()));
+    }
+    state.limiter.succeeded(name, source);
+    let s = Session::new(name, ROLE, now, TTL_SECS);
+    session::begin(handle, &s).await.map_err(store_failed)?;
+    session::prune(&state.counter.store).await;
+    Ok(s)
+}
+
+/// Logs out: the session ends (its cookie no longer works).
+pub async fn log_out(handle: &Handle) -> Result<(), CounterError> {
+    session::end(handle).await.map_err(store_failed)
+}
+
+/// The session layer of the counter's router (cookies `Secure` when the terminal is reached
+/// over https or `http.secure_cookies` is set).
+pub fn session_layer(state: &AppState) -> session::Layer {
+    session::layer(
+        state.counter.store.clone(),
+        state.counter.config.http.cookies_secure(),
+        TTL_SECS,
+    )
 }
 
 /// A logged-in member of staff, for the JSON API (401 otherwise).
@@ -51,11 +83,10 @@ pub struct PageStaff(pub Session);
 
 impl FromRequestParts<AppState> for ApiStaff {
     type Rejection = CounterError;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        auth::session_from_headers(&parts.headers, &state.key, now_unix(state))
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        session::from_parts(parts)
+            .await
+            .map_err(store_failed)?
             .map(ApiStaff)
             .ok_or_else(|| CounterError::Unauthorized("log in at POST /api/v1/login first".into()))
     }
@@ -63,13 +94,12 @@ impl FromRequestParts<AppState> for ApiStaff {
 
 impl FromRequestParts<AppState> for PageStaff {
     type Rejection = Response;
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        auth::session_from_headers(&parts.headers, &state.key, now_unix(state))
-            .map(PageStaff)
-            .ok_or_else(|| Redirect::to("/login").into_response())
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        match session::from_parts(parts).await {
+            Ok(Some(s)) => Ok(PageStaff(s)),
+            Ok(None) => Err(Redirect::to("/login").into_response()),
+            Err(e) => Err(store_failed(e).into_response()),
+        }
     }
 }
 

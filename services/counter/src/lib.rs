@@ -42,7 +42,7 @@ use axum::Router;
 use reprint_bus::connect::{ConnectSettings, connect, site_inbox_prefix};
 use reprint_bus::relay::{Relay, RelayConfig};
 use reprint_eventstore::Store;
-use reprint_service::auth::{RateLimiter, SessionKey};
+use reprint_service::auth::SessionKey;
 use reprint_service::clock::Clock;
 use reprint_service::health::{self, Check};
 use reprint_service::housekeeping::run_pruning_as_configured;
@@ -61,7 +61,8 @@ pub use state::Counter;
 pub struct AppState {
     pub counter: Arc<Counter>,
     pub key: SessionKey,
-    pub limiter: Arc<RateLimiter>,
+    /// Failed log-ins per name and source, and the argon2 verifications.
+    pub limiter: Arc<reprint_service::auth::Logins>,
 }
 
 /// A built counter, listening, not yet serving.
@@ -100,6 +101,7 @@ impl Application {
         UserIndex::migrate(&store).await?;
         db::migrate(&store).await?;
         let settings = ConnectSettings::new(
+        reprint_service::session::migrate(&store).await?;
             config.nats.url.clone(),
             format!("reprint-counter@{}", config.site.site),
         )
@@ -143,7 +145,10 @@ impl Application {
         let state = AppState {
             counter: counter.clone(),
             key,
-            limiter: Arc::new(RateLimiter::new(10, 60)),
+            limiter: Arc::new(reprint_service::auth::Logins::new(
+                counter.config.http.rate_limit_attempts,
+                counter.config.http.rate_limit_window_secs,
+            )),
         };
         let checks_counter = counter.clone();
         let health = health::routes(

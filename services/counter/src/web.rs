@@ -4,13 +4,15 @@
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Form, Multipart, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use reprint_domain::Charge;
 use reprint_domain::counter_order::CounterOrderState;
 use reprint_domain::file::ReceptionState;
+use reprint_service::auth::{LOGIN_TOKEN_REFUSED, Source, check_login_token, login_token};
+use reprint_service::session::Handle;
 use serde::Deserialize;
 
 use crate::AppState;
@@ -105,39 +107,66 @@ fn charge_rows(charge: &Charge) -> String {
 
 #[derive(Deserialize)]
 struct LoginForm {
+    #[serde(default)]
+    csrf: String,
     name: String,
     password: String,
 }
 
-async fn login_page(State(state): State<AppState>) -> Html<String> {
-    login_form(&state, None)
+async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    login_form(&state, &headers, StatusCode::OK, None)
 }
 
-fn login_form(state: &AppState, error: Option<&CounterError>) -> Html<String> {
-    page(
+/// The log-in page (with `error`), carrying this terminal's pre-log-in token (and its cookie
+/// when the browser had none).
+fn login_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    error: Option<&CounterError>,
+) -> Response {
+    let t = login_token(
+        &state.key,
+        headers,
+        state.counter.config.http.cookies_secure(),
+    );
+    let html = page(
         "Staff log-in",
         None,
         state,
         &format!(
-            "{}<form method=\"post\" action=\"/login\" style=\"max-width:480px\"><label>Name<input type=\"text\" name=\"name\" autocomplete=\"username\" required autofocus></label>\
+            "{}<form method=\"post\" action=\"/login\" style=\"max-width:480px\"><input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+             <label>Name<input type=\"text\" name=\"name\" autocomplete=\"username\" required autofocus></label>\
              <label>Password<input type=\"password\" name=\"password\" autocomplete=\"current-password\" required></label><p><button class=\"go\">Log in</button></p></form>",
-            error.map(error_box).unwrap_or_default()
+            error.map(error_box).unwrap_or_default(),
+            esc(&t.token)
         ),
-    )
+    );
+    let mut res = (status, html).into_response();
+    if let Some(v) = t.set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
 }
 
-async fn login_submit(State(state): State<AppState>, Form(f): Form<LoginForm>) -> Response {
-    match auth::log_in(&state, &f.name, &f.password, "terminal") {
-        Ok(session) => {
-            let mut res = Redirect::to("/").into_response();
-            if let Ok(v) = HeaderValue::from_str(
-                &session.set_cookie(&state.key, state.counter.config.http.secure_cookies),
-            ) {
-                res.headers_mut().insert(header::SET_COOKIE, v);
-            }
-            res
-        }
-        Err(e) => (e.problem().status_code(), login_form(&state, Some(&e))).into_response(),
+async fn login_submit(
+    State(state): State<AppState>,
+    handle: Handle,
+    Source(source): Source,
+    headers: HeaderMap,
+    form: std::result::Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let Ok(Form(f)) = form else {
+        let e = CounterError::Invalid("give a name and a password".into());
+        return login_form(&state, &headers, StatusCode::BAD_REQUEST, Some(&e));
+    };
+    if !check_login_token(&state.key, &headers, &f.csrf) {
+        let e = CounterError::Forbidden(LOGIN_TOKEN_REFUSED.into());
+        return login_form(&state, &headers, StatusCode::FORBIDDEN, Some(&e));
+    }
+    match auth::log_in(&state, &handle, &f.name, &f.password, &source).await {
+        Ok(_) => Redirect::to("/").into_response(),
+        Err(e) => login_form(&state, &headers, e.problem().status_code(), Some(&e)),
     }
 }
 
@@ -150,16 +179,17 @@ struct CsrfForm {
 async fn logout(
     State(state): State<AppState>,
     staff: PageStaff,
-    Form(f): Form<CsrfForm>,
+    handle: Handle,
+    form: std::result::Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    if let Err(e) = staff.check_csrf(&state, &f.csrf) {
+    let token = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    if let Err(e) = staff.check_csrf(&state, &token) {
         return error_page(&state, Some(&staff), &e);
     }
-    let mut res = Redirect::to("/login").into_response();
-    if let Ok(v) = HeaderValue::from_str(&reprint_service::auth::clear_cookie()) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
+    match auth::log_out(&handle).await {
+        Ok(()) => Redirect::to("/login").into_response(),
+        Err(e) => error_page(&state, Some(&staff), &e),
     }
-    res
 }
 
 // ---------- home ----------

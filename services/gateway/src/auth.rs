@@ -1,19 +1,28 @@
-//! Accounts: sign up, log in, log out. Passwords are argon2id, the session is a signed cookie
-//! (HttpOnly, SameSite=Lax) and every state-changing request of a logged-in user carries the
-//! session's CSRF token: the `X-CSRF-Token` header on the API, a `csrf` field in a form.
+//! Accounts: sign up, log in, log out. Passwords are argon2id; the session is held server-side
+//! ([`reprint_service::session`]: the cookie carries only a random id, so log-out ends it) and
+//! every state-changing request of a logged-in user carries the session's CSRF token: the
+//! `X-CSRF-Token` header on the API, a `csrf` field in a form. The log-in and sign-up forms carry
+//! a pre-log-in token ([`reprint_service::auth::login_token`]).
+//!
+//! Nothing here tells whether an e-mail has an account: a log-in with an unknown e-mail verifies
+//! the password against a dummy hash (the same argon2 work) and answers like a wrong password,
+//! and a sign-up answers the same `202 Accepted` whether or not the e-mail was already taken (the
+//! existing account is left as it was). Failed log-ins lock an account from one source only,
+//! with back-off ([`reprint_service::auth::Logins`]).
 
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reprint_eventstore::ExpectedVersion;
 use reprint_eventstore::sql::Arg;
 use reprint_service::auth::{
-    Session, clear_cookie, hash_password, session_from_headers, verify_password,
+    Session, check_password, check_plain_text, hash_password, parse_email,
 };
 use reprint_service::problem::Json;
+use reprint_service::session::{self, Handle};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -42,8 +51,9 @@ impl FromRequestParts<AppState> for User {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<User, AppError> {
-        let now = state.clock.now().timestamp();
-        let session = session_from_headers(&parts.headers, &state.key, now)
+        let session = session::from_parts(parts)
+            .await
+            .map_err(AppError::internal)?
             .ok_or_else(|| AppError::Unauthorized("log in first".into()))?;
         let unsafe_method = !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if unsafe_method && parts.uri.path().starts_with("/api/") {
@@ -67,13 +77,21 @@ impl FromRequestParts<AppState> for User {
 }
 
 /// The logged-in user, if any (pages that show a log-in link otherwise).
-pub fn optional_user(headers: &HeaderMap, state: &AppState) -> Option<User> {
-    let now = state.clock.now().timestamp();
-    session_from_headers(headers, &state.key, now).map(|s| User {
-        id: s.user.clone(),
-        role: s.role.clone(),
-        session: s,
-    })
+pub struct MaybeUser(pub Option<User>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<MaybeUser, AppError> {
+        let session = session::from_parts(parts)
+            .await
+            .map_err(AppError::internal)?;
+        Ok(MaybeUser(session.map(|s| User {
+            id: s.user.clone(),
+            role: s.role.clone(),
+            session: s,
+        })))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -120,16 +138,22 @@ pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-fn validate(s: &SignUp) -> AppResult<()> {
+/// Checks a sign-up; returns the e-mail address as stored (parsed, lower case).
+fn validate(s: &SignUp) -> AppResult<String> {
+    let refuse = AppError::Unprocessable;
     check_len("name", s.name.trim(), 1, 200)?;
-    check_len("email", s.email.trim(), 3, 254)?;
-    if !s.email.contains('@') {
-        return Err(AppError::Unprocessable("email must contain @".into()));
-    }
-    check_len("password", &s.password, 8, 200)?;
+    check_plain_text("name", &s.name).map_err(refuse)?;
+    check_plain_text("telephone", &s.telephone).map_err(refuse)?;
     if let Some(a) = &s.address {
         check_len("address", a, 0, 500)?;
+        check_plain_text("address", a).map_err(refuse)?;
     }
+    let email = parse_email(&s.email).map_err(refuse)?;
+    check_password(
+        &s.password,
+        &[s.name.as_str(), email.as_str(), s.telephone.as_str()],
+    )
+    .map_err(refuse)?;
     reprint_domain::Telephone::parse(&s.telephone)?;
     // The name and telephone every order will carry: refused now, in the order check's words,
     // rather than at every order later.
@@ -137,12 +161,12 @@ fn validate(s: &SignUp) -> AppResult<()> {
         name: s.name.clone(),
         telephone: s.telephone.clone(),
         address: s.address.clone(),
-        email: Some(s.email.clone()),
+        email: Some(email.clone()),
         registration_number: None,
     };
     reprint_domain::order_check::check_customer(&customer)
         .map_err(|e| AppError::Unprocessable(e.to_string()))?;
-    Ok(())
+    Ok(email)
 }
 
 /// The client's IP address (for rate limits); empty when unknown.
@@ -163,8 +187,22 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-/// Creates the account and logs it in.
-pub async fn sign_up(state: &AppState, ip: &str, s: SignUp) -> AppResult<(SessionInfo, String)> {
+/// What a sign-up answers, whether or not the e-mail already had an account.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SignUpReply {
+    /// Always `accepted`.
+    pub status: String,
+    /// What to do next, in plain words.
+    pub detail: String,
+}
+
+/// The one answer of every valid sign-up.
+pub const SIGNED_UP: &str = "If this e-mail address had no account, it has one now: log in with it and your password. \
+     (An account that already had this address is left as it was.)";
+
+/// Creates the account unless the e-mail already has one; the answer is the same either way,
+/// after the same argon2 work, and nobody is logged in (the person logs in next).
+pub async fn sign_up(state: &AppState, ip: &str, s: SignUp) -> AppResult<SignUpReply> {
     if !state
         .limiter
         .allow(&format!("signup:{ip}"), state.clock.now().timestamp())
@@ -173,8 +211,16 @@ pub async fn sign_up(state: &AppState, ip: &str, s: SignUp) -> AppResult<(Sessio
             "too many sign-ups from this address; wait a minute".into(),
         ));
     }
-    validate(&s)?;
-    let email = normalise_email(&s.email);
+    let email = validate(&s)?;
+    let password = s.password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+    let reply = SignUpReply {
+        status: "accepted".into(),
+        detail: SIGNED_UP.into(),
+    };
     let taken = db::fetch_one::<(String,)>(
         &state.store,
         "SELECT id FROM gw_accounts WHERE email = $1",
@@ -182,16 +228,9 @@ pub async fn sign_up(state: &AppState, ip: &str, s: SignUp) -> AppResult<(Sessio
     )
     .await?;
     if taken.is_some() {
-        return Err(AppError::conflict(
-            "email_taken",
-            "an account with this email exists; log in instead",
-        ));
+        tracing::info!("sign-up for an e-mail that has an account; left as it was");
+        return Ok(reply);
     }
-    let password = s.password.clone();
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)?;
     let account = uuid::Uuid::new_v4().simple().to_string();
     let role = if state
         .config
@@ -228,65 +267,75 @@ pub async fn sign_up(state: &AppState, ip: &str, s: SignUp) -> AppResult<(Sessio
         .await;
     if let Err(e) = res {
         let text = e.to_string().to_lowercase();
+        // Another sign-up of the same e-mail at the same moment: the same answer.
         if text.contains("unique") || text.contains("duplicate") {
-            return Err(AppError::conflict(
-                "email_taken",
-                "an account with this email exists",
-            ));
+            return Ok(reply);
         }
         return Err(e.into());
     }
-    login_session(state, &account).await
+    Ok(reply)
 }
 
-/// Checks the password and logs in.
-pub async fn log_in(state: &AppState, ip: &str, l: LogIn) -> AppResult<(SessionInfo, String)> {
+/// Checks the password and logs in on `handle` (a new session id).
+pub async fn log_in(
+    state: &AppState,
+    handle: &Handle,
+    ip: &str,
+    l: LogIn,
+) -> AppResult<SessionInfo> {
     let email = normalise_email(&l.email);
     let now = state.clock.now().timestamp();
-    if !state.limiter.allow(&format!("login:{email}"), now)
-        || !state.limiter.allow(&format!("login-ip:{ip}"), now)
-    {
-        return Err(AppError::TooManyRequests(
-            "too many log-in attempts; wait a minute".into(),
-        ));
-    }
+    check_len("email", &email, 0, 254)?;
     check_len("password", &l.password, 1, 200)?;
+    if let Err(wait) = state.logins.check(&email, ip, now) {
+        return Err(AppError::TooManyRequests(format!(
+            "too many failed log-ins for this account from this address; wait {wait} seconds"
+        )));
+    }
     let row: Option<(String, String)> = db::fetch_one(
         &state.store,
         "SELECT id, password_hash FROM gw_accounts WHERE email = $1",
-        &[Arg::Text(email)],
+        &[Arg::Text(email.clone())],
     )
     .await?;
-    // Verify against a dummy hash when the account is unknown, so timing does not tell.
-    let (id, hash) = match row {
-        Some((id, hash)) => (Some(id), hash),
-        None => (None, String::new()),
-    };
-    let password = l.password.clone();
-    let ok =
-        tokio::task::spawn_blocking(move || !hash.is_empty() && verify_password(&password, &hash))
-            .await
-            .map_err(AppError::internal)?;
-    match (id, ok) {
-        (Some(id), true) => login_session(state, &id).await,
-        _ => Err(AppError::Unauthorized("wrong email or password".into())),
+    // An unknown e-mail is verified against a dummy hash: the same work, the same answer.
+    let ok = state
+        .logins
+        .verify(&l.password, row.as_ref().map(|(_, h)| h.as_str()))
+        .await;
+    match (row, ok) {
+        (Some((id, _)), true) => {
+            state.logins.succeeded(&email, ip);
+            login_session(state, handle, &id).await
+        }
+        _ => {
+            state.logins.failed(&email, ip, now);
+            Err(AppError::Unauthorized("wrong email or password".into()))
+        }
     }
 }
 
-async fn login_session(state: &AppState, account: &str) -> AppResult<(SessionInfo, String)> {
+async fn login_session(state: &AppState, handle: &Handle, account: &str) -> AppResult<SessionInfo> {
     let info = account_info(state, account, None).await?;
-    let session = Session::new(
+    let login = Session::new(
         account,
         &info.role,
         state.clock.now().timestamp(),
         state.config.session.ttl_secs,
     );
-    let cookie = session.set_cookie(&state.key, state.config.http.secure_cookies);
-    let info = SessionInfo {
-        csrf_token: session.csrf_token(&state.key),
+    session::begin(handle, &login)
+        .await
+        .map_err(AppError::internal)?;
+    session::prune(&state.store).await;
+    Ok(SessionInfo {
+        csrf_token: login.csrf_token(&state.key),
         ..info
-    };
-    Ok((info, cookie))
+    })
+}
+
+/// Ends the session of `handle` (its cookie no longer works anywhere).
+pub async fn log_out(handle: &Handle) -> AppResult<()> {
+    session::end(handle).await.map_err(AppError::internal)
 }
 
 pub async fn account_info(
@@ -319,47 +368,45 @@ pub async fn account_info(
     })
 }
 
-fn with_cookie(status: StatusCode, info: SessionInfo, cookie: &str) -> Response {
-    let mut res = (status, Json(info)).into_response();
-    if let Ok(v) = HeaderValue::from_str(cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    res
-}
-
-/// Sign up (name, telephone, address, email, password); logs the new account in.
+/// Sign up (name, telephone, address, email, password). The answer is the same `202` whether
+/// or not the e-mail already had an account (which is then left as it was); nobody is logged
+/// in: log in next with `POST /api/v1/session`.
 #[utoipa::path(post, path = "/api/v1/accounts", request_body = SignUp,
-    responses((status = 201, body = SessionInfo), (status = 409, description = "email taken"),
-              (status = 422, description = "invalid field"), (status = 429, description = "rate limited")))]
+    responses((status = 202, body = SignUpReply, description = "accepted (the same answer for an e-mail that has an account)"),
+              (status = 413, description = "body too large"), (status = 415, description = "not JSON"),
+              (status = 422, description = "invalid field (weak password, not an e-mail address, control characters ...)"),
+              (status = 429, description = "rate limited")))]
 pub async fn api_sign_up(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Json(body): Json<SignUp>,
 ) -> AppResult<Response> {
-    let (info, cookie) = sign_up(&state, &ip, body).await?;
-    Ok(with_cookie(StatusCode::CREATED, info, &cookie))
+    let reply = sign_up(&state, &ip, body).await?;
+    Ok((StatusCode::ACCEPTED, Json(reply)).into_response())
 }
 
-/// Log in; the response carries the CSRF token for later requests.
+/// Log in; the session cookie is set and the response carries the CSRF token for later
+/// requests. (JSON only: a page on another site cannot send it without CORS.)
 #[utoipa::path(post, path = "/api/v1/session", request_body = LogIn,
-    responses((status = 200, body = SessionInfo), (status = 401, description = "wrong email or password")))]
+    responses((status = 200, body = SessionInfo), (status = 401, description = "wrong email or password"),
+              (status = 415, description = "not JSON"), (status = 422, description = "field too long"),
+              (status = 429, description = "too many failed log-ins for this account from this address")))]
 pub async fn api_log_in(
     State(state): State<AppState>,
+    handle: Handle,
     ClientIp(ip): ClientIp,
     Json(body): Json<LogIn>,
-) -> AppResult<Response> {
-    let (info, cookie) = log_in(&state, &ip, body).await?;
-    Ok(with_cookie(StatusCode::OK, info, &cookie))
+) -> AppResult<Json<SessionInfo>> {
+    Ok(Json(log_in(&state, &handle, &ip, body).await?))
 }
 
-/// Log out (clears the cookie).
-#[utoipa::path(delete, path = "/api/v1/session", responses((status = 204)))]
-pub async fn api_log_out() -> Response {
-    (
-        StatusCode::NO_CONTENT,
-        [(header::SET_COOKIE, clear_cookie())],
-    )
-        .into_response()
+/// Log out: the session ends (its cookie no longer works). Needs the `X-CSRF-Token` header.
+#[utoipa::path(delete, path = "/api/v1/session",
+    responses((status = 204), (status = 401, description = "not logged in"),
+              (status = 403, description = "missing or wrong X-CSRF-Token")))]
+pub async fn api_log_out(_user: User, handle: Handle) -> AppResult<StatusCode> {
+    log_out(&handle).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The logged-in account, with its registration numbers per site.

@@ -68,6 +68,7 @@ impl Application {
             .with_observer(metrics.append_observer());
         db::migrate(&store).await?;
         thumbs::migrate(&store).await?;
+        reprint_service::session::migrate(&store).await?;
 
         let auth = config
             .nats
@@ -115,6 +116,10 @@ impl Application {
             RelayConfig {
                 poll_interval: Duration::from_millis(config.nats.relay_interval_ms.max(10)),
                 ..RelayConfig::default()
+            logins: reprint_service::auth::Logins::new(
+                config.http.rate_limit_attempts,
+                config.http.rate_limit_window_secs,
+            ),
             },
         );
         let state = AppState(Arc::new(state::Inner {

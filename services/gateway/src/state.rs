@@ -36,6 +36,8 @@ pub struct Inner {
     pub images: Images,
     pub key: SessionKey,
     pub limiter: RateLimiter,
+    /// Log-in attempts: lockout per account and source, argon2 verifications.
+    pub logins: reprint_service::auth::Logins,
     pub metrics: Metrics,
     pub updates: broadcast::Sender<OrderUpdate>,
     /// Wakes the outbox relay after a commit that wrote outbox rows.

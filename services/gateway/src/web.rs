@@ -5,16 +5,18 @@
 use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use crate::api;
-use crate::auth::{self, ClientIp, LogIn, SignUp, User, optional_user};
+use crate::auth::{self, ClientIp, LogIn, MaybeUser, SignUp, User};
 use crate::error::{AppError, AppResult};
 use crate::settlements;
 use crate::state::AppState;
+use reprint_service::auth::{LOGIN_TOKEN_REFUSED, check_login_token, login_token};
+use reprint_service::session::Handle;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -78,12 +80,12 @@ fn page(title: &str, user: Option<&User>, state: &AppState, body: &str) -> Html<
     ))
 }
 
-fn need_user(headers: &HeaderMap, state: &AppState) -> Result<User, Box<Response>> {
-    optional_user(headers, state).ok_or_else(|| Box::new(Redirect::to("/login").into_response()))
+fn need_user(who: Option<User>) -> Result<User, Box<Response>> {
+    who.ok_or_else(|| Box::new(Redirect::to("/login").into_response()))
 }
 
-async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if optional_user(&headers, &state).is_some() {
+async fn home(State(state): State<AppState>, MaybeUser(who): MaybeUser) -> Response {
+    if who.is_some() {
         return Redirect::to("/album").into_response();
     }
     page("Prints of your photos", None, &state,
@@ -91,25 +93,60 @@ async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
          <p><a href=\"/signup\">Sign up</a> or <a href=\"/login\">log in</a>.</p>").into_response()
 }
 
-fn signup_html(error: &str) -> String {
+fn signup_html(error: &str, token: &str) -> String {
     format!(
         "<h1>Sign up</h1><p class=\"err\">{}</p><form method=\"post\" action=\"/signup\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
          <label>Name <input name=\"name\" required maxlength=\"200\" autocomplete=\"name\"></label>\
          <label>Telephone <input name=\"telephone\" required type=\"tel\" autocomplete=\"tel\"></label>\
          <label>Address <input name=\"address\" maxlength=\"500\" autocomplete=\"street-address\"></label>\
          <label>Email <input name=\"email\" required type=\"email\" autocomplete=\"email\"></label>\
          <label>Password <input name=\"password\" required type=\"password\" minlength=\"8\" autocomplete=\"new-password\"></label>\
+         <p>A password of a few uncommon words is best; a common one is refused.</p>\
          <button id=\"signup\">Sign up</button></form>",
-        esc(error)
+        esc(error),
+        esc(token)
     )
 }
 
-async fn signup_page(State(state): State<AppState>) -> Html<String> {
-    page("Sign up", None, &state, &signup_html(""))
+fn login_html(error: &str, token: &str) -> String {
+    format!(
+        "<h1>Log in</h1><p class=\"err\">{}</p><form method=\"post\" action=\"/login\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
+         <label>Email <input name=\"email\" required type=\"email\" autocomplete=\"email\"></label>\
+         <label>Password <input name=\"password\" required type=\"password\" autocomplete=\"current-password\"></label>\
+         <button>Log in</button></form>",
+        esc(error),
+        esc(token)
+    )
+}
+
+/// A log-in or sign-up page (`html` with `error` and this browser's pre-log-in token), with the
+/// token's cookie when the browser had none.
+fn entry_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    status: StatusCode,
+    title: &str,
+    html: fn(&str, &str) -> String,
+    error: &str,
+) -> Response {
+    let t = login_token(&state.key, headers, state.config.http.secure_cookies);
+    let mut res = (status, page(title, None, state, &html(error, &t.token))).into_response();
+    if let Some(v) = t.set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+async fn signup_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    entry_page(&state, &headers, StatusCode::OK, "Sign up", signup_html, "")
 }
 
 #[derive(Deserialize)]
 struct SignUpForm {
+    #[serde(default)]
+    csrf: String,
     name: String,
     telephone: String,
     #[serde(default)]
@@ -118,33 +155,65 @@ struct SignUpForm {
     password: String,
 }
 
-fn logged_in(cookie: &str) -> Response {
-    let mut res = Redirect::to("/album").into_response();
-    if let Ok(v) = HeaderValue::from_str(cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    res
+#[derive(Deserialize)]
+struct LogInForm {
+    #[serde(default)]
+    csrf: String,
+    email: String,
+    password: String,
 }
 
-fn form_error(e: AppError, state: &AppState, title: &str, html: fn(&str) -> String) -> Response {
+fn form_error(
+    e: AppError,
+    state: &AppState,
+    headers: &HeaderMap,
+    title: &str,
+    html: fn(&str, &str) -> String,
+) -> Response {
     let problem = e.problem();
     if problem.status >= 500 {
         return e.into_response();
     }
-    let mut res = page(title, None, state, &html(&problem.detail)).into_response();
-    *res.status_mut() = problem.status_code();
-    res
+    entry_page(
+        state,
+        headers,
+        problem.status_code(),
+        title,
+        html,
+        &problem.detail,
+    )
+}
+
+/// A log-in or sign-up form without this browser's pre-log-in token: another site's form.
+fn refused_form(
+    state: &AppState,
+    headers: &HeaderMap,
+    title: &str,
+    html: fn(&str, &str) -> String,
+) -> Response {
+    entry_page(
+        state,
+        headers,
+        StatusCode::FORBIDDEN,
+        title,
+        html,
+        LOGIN_TOKEN_REFUSED,
+    )
 }
 
 async fn signup_form(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     form: Result<Form<SignUpForm>, FormRejection>,
 ) -> Response {
     let Form(f) = match form {
         Ok(f) => f,
         Err(r) => return reprint_service::Problem::from(r).into_response(),
     };
+    if !check_login_token(&state.key, &headers, &f.csrf) {
+        return refused_form(&state, &headers, "Sign up", signup_html);
+    }
     let s = SignUp {
         name: f.name,
         telephone: f.telephone,
@@ -153,60 +222,73 @@ async fn signup_form(
         password: f.password,
     };
     match auth::sign_up(&state, &ip, s).await {
-        Ok((_, cookie)) => logged_in(&cookie),
-        Err(e) => form_error(e, &state, "Sign up", signup_html),
+        // The same page whether or not the e-mail had an account.
+        Ok(reply) => entry_page(
+            &state,
+            &headers,
+            StatusCode::OK,
+            "Log in",
+            login_html,
+            &reply.detail,
+        ),
+        Err(e) => form_error(e, &state, &headers, "Sign up", signup_html),
     }
 }
 
-fn login_html(error: &str) -> String {
-    format!(
-        "<h1>Log in</h1><p class=\"err\">{}</p><form method=\"post\" action=\"/login\">\
-         <label>Email <input name=\"email\" required type=\"email\" autocomplete=\"email\"></label>\
-         <label>Password <input name=\"password\" required type=\"password\" autocomplete=\"current-password\"></label>\
-         <button>Log in</button></form>",
-        esc(error)
-    )
-}
-
-async fn login_page(State(state): State<AppState>) -> Html<String> {
-    page("Log in", None, &state, &login_html(""))
+async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    entry_page(&state, &headers, StatusCode::OK, "Log in", login_html, "")
 }
 
 async fn login_form(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
-    form: Result<Form<LogIn>, FormRejection>,
+    handle: Handle,
+    headers: HeaderMap,
+    form: Result<Form<LogInForm>, FormRejection>,
 ) -> Response {
     let Form(f) = match form {
         Ok(f) => f,
         Err(r) => return reprint_service::Problem::from(r).into_response(),
     };
-    match auth::log_in(&state, &ip, f).await {
-        Ok((_, cookie)) => logged_in(&cookie),
-        Err(e) => form_error(e, &state, "Log in", login_html),
+    if !check_login_token(&state.key, &headers, &f.csrf) {
+        return refused_form(&state, &headers, "Log in", login_html);
+    }
+    let l = LogIn {
+        email: f.email,
+        password: f.password,
+    };
+    match auth::log_in(&state, &handle, &ip, l).await {
+        Ok(_) => Redirect::to("/album").into_response(),
+        Err(e) => form_error(e, &state, &headers, "Log in", login_html),
     }
 }
 
 #[derive(Deserialize)]
 struct CsrfForm {
+    #[serde(default)]
     csrf: String,
 }
 
 async fn logout_form(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    MaybeUser(who): MaybeUser,
+    handle: Handle,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    if let (Some(u), Ok(Form(f))) = (optional_user(&headers, &state), form)
-        && !u.session.check_csrf(&state.key, &f.csrf)
-    {
-        return AppError::Forbidden("wrong CSRF token".into()).into_response();
+    let Some(u) = who else {
+        return Redirect::to("/").into_response();
+    };
+    let token = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    if !u.session.check_csrf(&state.key, &token) {
+        return AppError::Forbidden(
+            "this log-out form has expired or came from another site; open the page again".into(),
+        )
+        .into_response();
     }
-    let mut res = Redirect::to("/").into_response();
-    if let Ok(v) = HeaderValue::from_str(&reprint_service::auth::clear_cookie()) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
+    match auth::log_out(&handle).await {
+        Ok(()) => Redirect::to("/").into_response(),
+        Err(e) => e.into_response(),
     }
-    res
 }
 
 const ALBUM_JS: &str = r#"
@@ -292,8 +374,8 @@ drop.ondrop = (e) => { e.preventDefault(); drop.classList.remove('over'); upload
 $('#files').onchange = (e) => upload(e.target.files);
 "#;
 
-async fn album(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let user = match need_user(&headers, &state) {
+async fn album(State(state): State<AppState>, MaybeUser(who): MaybeUser) -> Response {
+    let user = match need_user(who) {
         Ok(u) => u,
         Err(r) => return *r,
     };
@@ -340,8 +422,8 @@ async fn album(State(state): State<AppState>, headers: HeaderMap) -> Response {
     page("Album", Some(&user), &state, &body).into_response()
 }
 
-async fn history(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let user = match need_user(&headers, &state) {
+async fn history(State(state): State<AppState>, MaybeUser(who): MaybeUser) -> Response {
+    let user = match need_user(who) {
         Ok(u) => u,
         Err(r) => return *r,
     };
@@ -384,10 +466,10 @@ const STAGES: [(&str, &str); 6] = [
 
 async fn order_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    MaybeUser(who): MaybeUser,
     Path(id): Path<String>,
 ) -> Response {
-    let user = match need_user(&headers, &state) {
+    let user = match need_user(who) {
         Ok(u) => u,
         Err(r) => return *r,
     };
@@ -445,10 +527,10 @@ async fn order_page(
 
 async fn slip(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    MaybeUser(who): MaybeUser,
     Path(id): Path<String>,
 ) -> Response {
-    let user = match need_user(&headers, &state) {
+    let user = match need_user(who) {
         Ok(u) => u,
         Err(r) => return *r,
     };
@@ -497,8 +579,8 @@ async fn slip(
     page("Slip", Some(&user), &state, &body).into_response()
 }
 
-async fn ops(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
-    let user = match need_user(&headers, &state) {
+async fn ops(State(state): State<AppState>, MaybeUser(who): MaybeUser) -> AppResult<Response> {
+    let user = match need_user(who) {
         Ok(u) => u,
         Err(r) => return Ok(*r),
     };

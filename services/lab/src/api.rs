@@ -8,8 +8,8 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use reprint_domain::file::UserFile;
 use reprint_domain::{ReceptionNumber, RegistrationNumber, Telephone};
@@ -190,9 +190,14 @@ pub struct QueueGroup {
 /// Log in; the session cookie is set and the CSRF token returned.
 #[utoipa::path(post, path = "/api/v1/login", request_body = LoginRequest,
     responses((status = 200, body = SessionView), (status = 401, description = "wrong name or password")))]
-async fn api_login(State(lab): State<Lab>, Json(req): Json<LoginRequest>) -> LabResult<Response> {
-    let session = log_in(&lab, &req.name, &req.password)?;
-    let view = SessionView {
+async fn api_login(
+    State(lab): State<Lab>,
+    handle: reprint_service::session::Handle,
+    reprint_service::auth::Source(source): reprint_service::auth::Source,
+    Json(req): Json<LoginRequest>,
+) -> LabResult<Json<SessionView>> {
+    let session = log_in(&lab, &handle, &source, &req.name, &req.password).await?;
+    Ok(Json(SessionView {
         user: session.user.clone(),
         csrf_token: session.csrf_token(&lab.session_key),
     };

@@ -47,7 +47,7 @@ use reprint_bus::request::RpcServer;
 use reprint_bus::subjects::{self, RpcMethod};
 use reprint_bus::{ProvisionSettings, connect, streams};
 use reprint_eventstore::Store;
-use reprint_service::auth::{RateLimiter, SessionKey};
+use reprint_service::auth::SessionKey;
 use reprint_service::housekeeping::run_pruning_as_configured;
 use reprint_service::metrics::Metrics;
 use reprint_service::shutdown::{self, Shutdown, ShutdownTrigger};
@@ -138,6 +138,7 @@ impl Application {
             .with_observer(metrics.append_observer());
         UserIndex::migrate(&store).await?;
         db::migrate(&store).await?;
+        reprint_service::session::migrate(&store).await?;
 
         let site = config.site().clone();
         let bus_site = subjects::SiteId::parse(site.as_str())?;

@@ -8,7 +8,7 @@ use reprint_bus::objects::Images;
 use reprint_bus::relay::RelayWaker;
 use reprint_domain::{SiteId, SiteRules};
 use reprint_eventstore::Store;
-use reprint_service::auth::{RateLimiter, SessionKey};
+use reprint_service::auth::SessionKey;
 use reprint_service::metrics::Metrics;
 use reprint_site::SiteFiles;
 
@@ -38,7 +38,8 @@ pub struct LabInner {
     pub printers: Vec<Printer>,
     pub waker: RelayWaker,
     pub session_key: SessionKey,
-    pub login_limiter: RateLimiter,
+    /// Failed log-ins per operator and source, and the argon2 verifications.
+    pub login_limiter: reprint_service::auth::Logins,
     pub clock: Clock,
     /// One permit per print being rendered (`production.render_threads`).
     pub render_slots: Arc<tokio::sync::Semaphore>,

@@ -6,11 +6,12 @@
 
 use axum::Router;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use reprint_domain::file::ReceptionState;
-use reprint_service::auth::{Session, clear_cookie};
+use reprint_service::auth::{LOGIN_TOKEN_REFUSED, Session, Source, check_login_token, login_token};
+use reprint_service::session::Handle;
 use serde::Deserialize;
 
 pub use reprint_service::html::esc;
@@ -18,7 +19,7 @@ pub use reprint_service::html::esc;
 use crate::api::{
     ReceptionView, STATES, SearchQuery, StateQuery, queue, reception_view, run_action, search,
 };
-use crate::auth::{PageOperator, check_csrf, log_in};
+use crate::auth::{PageOperator, check_csrf, log_in, log_out};
 use crate::db::ProductionRow;
 use crate::error::LabError;
 use crate::settlement;
@@ -99,43 +100,63 @@ fn rows_table(lab: &Lab, rows: &[ProductionRow]) -> String {
 
 #[derive(Debug, Deserialize)]
 struct LoginForm {
+    #[serde(default)]
+    csrf: String,
     name: String,
     password: String,
 }
 
-async fn login_page(State(lab): State<Lab>) -> Html<String> {
-    page(&lab, "Log in", None, LOGIN_FORM)
+fn login_form_html(token: &str) -> String {
+    format!(
+        r#"<form method="post" action="/login"><input type="hidden" name="csrf" value="{}"><p><label>Name <input name="name" autocomplete="username"></label></p><p><label>Password <input name="password" type="password" autocomplete="current-password"></label></p><p><button>Log in</button></p></form>"#,
+        esc(token)
+    )
 }
 
-const LOGIN_FORM: &str = r#"<form method="post" action="/login"><p><label>Name <input name="name" autocomplete="username"></label></p><p><label>Password <input name="password" type="password" autocomplete="current-password"></label></p><p><button>Log in</button></p></form>"#;
+/// The log-in page (with `error`), carrying this browser's pre-log-in token (and its cookie
+/// when the browser had none).
+fn login_response(lab: &Lab, headers: &HeaderMap, status: StatusCode, error: &str) -> Response {
+    let t = login_token(&lab.session_key, headers, lab.config.http.cookies_secure());
+    let error = if error.is_empty() {
+        String::new()
+    } else {
+        format!(r#"<p class="error">{}</p>"#, esc(error))
+    };
+    let body = format!("{error}{}", login_form_html(&t.token));
+    let mut res = (status, page(lab, "Log in", None, &body)).into_response();
+    if let Some(v) = t.set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        res.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    res
+}
+
+async fn login_page(State(lab): State<Lab>, headers: HeaderMap) -> Response {
+    login_response(&lab, &headers, StatusCode::OK, "")
+}
 
 async fn login_form(
     State(lab): State<Lab>,
+    handle: Handle,
+    Source(source): Source,
+    headers: HeaderMap,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(Form(form)) = form else {
-        return (
+        return login_response(
+            &lab,
+            &headers,
             StatusCode::BAD_REQUEST,
-            page(&lab, "Log in", None, LOGIN_FORM),
-        )
-            .into_response();
+            "give a name and a password",
+        );
     };
-    match log_in(&lab, &form.name, &form.password) {
-        Ok(session) => (
-            [(
-                header::SET_COOKIE,
-                session.set_cookie(&lab.session_key, lab.config.http.secure_cookies),
-            )],
-            Redirect::to("/"),
-        )
-            .into_response(),
+    if !check_login_token(&lab.session_key, &headers, &form.csrf) {
+        return login_response(&lab, &headers, StatusCode::FORBIDDEN, LOGIN_TOKEN_REFUSED);
+    }
+    match log_in(&lab, &handle, &source, &form.name, &form.password).await {
+        Ok(_) => Redirect::to("/").into_response(),
         Err(e) => {
             let status = e.problem().status_code();
-            let body = format!(
-                r#"<p class="error">{}</p>{LOGIN_FORM}"#,
-                esc(&e.to_string())
-            );
-            (status, page(&lab, "Log in", None, &body)).into_response()
+            login_response(&lab, &headers, status, &e.to_string())
         }
     }
 }
@@ -149,16 +170,17 @@ struct CsrfForm {
 async fn logout_form(
     State(lab): State<Lab>,
     PageOperator(s): PageOperator,
-    Form(form): Form<CsrfForm>,
+    handle: Handle,
+    form: Result<Form<CsrfForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
-    if let Err(e) = check_csrf(&lab, &s, form.csrf.as_deref()) {
+    let token = form.ok().and_then(|Form(f)| f.csrf);
+    if let Err(e) = check_csrf(&lab, &s, token.as_deref()) {
         return error_page(&lab, Some(&s), e);
     }
-    (
-        [(header::SET_COOKIE, clear_cookie())],
-        Redirect::to("/login"),
-    )
-        .into_response()
+    match log_out(&handle).await {
+        Ok(()) => Redirect::to("/login").into_response(),
+        Err(e) => error_page(&lab, Some(&s), e),
+    }
 }
 
 fn error_page(lab: &Lab, s: Option<&Session>, e: LabError) -> Response {

@@ -327,7 +327,15 @@ pub async fn sign_up(app: &TestApp, email: &str) -> UserClient {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 201, "{}", res.text().await.unwrap());
+    // A sign-up answers the same for a new and a taken e-mail and logs nobody in: log in.
+    assert_eq!(res.status(), 202, "{}", res.text().await.unwrap());
+    let res = http
+        .post(format!("{}/api/v1/session", app.base))
+        .json(&json!({"email": email, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
     let body: Value = res.json().await.unwrap();
     UserClient {
         http,
