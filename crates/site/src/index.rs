@@ -19,7 +19,10 @@ const SCHEMA: &[&str] = &[
         telephone TEXT NOT NULL,
         registered_at TEXT NOT NULL
     )",
-    "CREATE UNIQUE INDEX IF NOT EXISTS site_user_files_identity ON site_user_files (telephone, name_key)",
+    // Not unique: a web user is never found by name and telephone (crate documentation,
+    // "Identity at a site"), so two files may share them; the old unique index goes.
+    "DROP INDEX IF EXISTS site_user_files_identity",
+    "CREATE INDEX IF NOT EXISTS site_user_files_by_identity ON site_user_files (telephone, name_key)",
     "CREATE TABLE IF NOT EXISTS site_receptions (
         reception_number TEXT PRIMARY KEY,
         registration_number TEXT NOT NULL,
@@ -187,13 +190,16 @@ pub async fn user_by_number(
     user_by_number_conn(tx.conn(), number).await
 }
 
-/// The file of this (normalised) name and telephone.
+/// The file of this (normalised) name and telephone; of several (one person registered in
+/// person, others from afar under the same name and telephone), the first registered.
 pub async fn user_by_name_and_telephone(
     tx: &mut Transaction,
     name_key: &str,
     telephone: &str,
 ) -> reprint_eventstore::Result<Option<UserRow>> {
-    let q = format!("{USER_COLS} WHERE telephone = $1 AND name_key = $2");
+    let q = format!(
+        "{USER_COLS} WHERE telephone = $1 AND name_key = $2 ORDER BY registration_number LIMIT 1"
+    );
     Ok(sql::fetch_optional(tx.conn(), &q, &[telephone.into(), name_key.into()]).await?)
 }
 

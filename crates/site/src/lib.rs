@@ -8,8 +8,25 @@
 //!   `sequence-reception`) whose version *is* the last number issued, appended with an exact
 //!   expected version in the same transaction as the file that uses the number.
 //! - An inline projection ([`UserIndex`]) keeps the lookups a request needs at once: file by
-//!   registration number or by name plus telephone (unique: two files for one person cannot be
-//!   made by two concurrent orders), reception by reception number or order id.
+//!   registration number or by name plus telephone, reception by reception number or order id.
+//!   Two concurrent registrations cannot both commit (each issues the next registration number:
+//!   the second is a version conflict, retried, and then finds the first's file in person).
+//!
+//! # Identity at a site
+//!
+//! The seed's lab finds the user's **individual user file** by the **registration number** the
+//! user sends (seed 004, Fig. 1, S304). How a customer may be identified depends on where they
+//! are, decided purely by [`Identification`] from the order's route and sender:
+//!
+//! - **From afar** (an order or a quote over the internet): by the registration number only,
+//!   the one the gateway holds for the account at this site (learnt from this site's slip,
+//!   `gw_registrations`). A web order without one, or with one that is no file here (or one
+//!   whose file has another telephone), is a **new** user here and gets a new file: a name and
+//!   telephone typed on the web prove nothing, so they never open someone else's file or
+//!   reveal its dates (not in a quote either).
+//! - **In person** (a medium handed in at a counter and forwarded by that counter, Fig. 2): by
+//!   registration number, else by name plus telephone, which counter staff confirm with the
+//!   customer in front of them.
 //!
 //! Every function takes the caller's [`Transaction`], so a consumer can record its inbox, open
 //! a reception and write its outbox in one unit of work.
@@ -19,7 +36,9 @@ pub mod index;
 mod stored;
 
 use chrono::{DateTime, Utc};
-use reprint_domain::file::{self, Command, OpenReception, UserFile};
+use reprint_domain::file::{self, Command, OpenReception, Route, UserFile};
+use reprint_domain::number::NumberFormat;
+use reprint_domain::protocol::Sender;
 use reprint_domain::sequence::{self, SequenceKind};
 use reprint_domain::{DomainError, ReceptionNumber, RegistrationNumber, SiteRules, Telephone};
 use reprint_eventstore::{ExpectedVersion, Snapshot, Transaction, codec};
@@ -100,6 +119,78 @@ pub fn user_file_stream(number: &RegistrationNumber) -> String {
 
 pub fn sequence_stream(kind: SequenceKind) -> String {
     format!("sequence-{}", kind.as_str())
+}
+
+/// How a site may find a customer's individual user file (see the crate documentation,
+/// "Identity at a site"). Decided purely from what the message says; [`Identification::lookups`]
+/// turns it into the lookups to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Identification {
+    /// From afar: only by the registration number the user sends (S304). Nothing else finds a
+    /// file; without a registration number of an existing file the user is new here.
+    RegistrationNumber,
+    /// In person, with staff confirming: by registration number, else by name plus telephone.
+    InPerson,
+}
+
+/// One lookup of a customer's file in the site's index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The file with this registration number, if its telephone is the customer's.
+    Number {
+        number: RegistrationNumber,
+        telephone: Telephone,
+    },
+    /// The file of this (normalised) name and telephone.
+    NameAndTelephone {
+        name_key: String,
+        telephone: Telephone,
+    },
+}
+
+impl Identification {
+    /// For an order: in person only for a medium handed in at a counter (route
+    /// `counter_medium`) that the counter itself forwards; everything else (the internet
+    /// route, or anything a gateway sends) comes from afar.
+    pub fn of_order(route: Route, sender: &Sender) -> Identification {
+        match (route, sender) {
+            (Route::CounterMedium, Sender::Counter(_)) => Identification::InPerson,
+            _ => Identification::RegistrationNumber,
+        }
+    }
+
+    /// For a quote: asked over the network (today by the gateway, for a web user), with nobody
+    /// in front of staff, so from afar. A quote is read only, but what it charges tells whether
+    /// and when the file's owner ordered: it must not be an oracle for a name and telephone.
+    pub fn of_quote() -> Identification {
+        Identification::RegistrationNumber
+    }
+
+    /// The lookups to run, in order, for `who` at a site whose registration numbers have
+    /// `format`; the first that finds a file wins, none means a new customer. A registration
+    /// number that is not one of this site's (another format, garbage) is no lookup.
+    pub fn lookups(self, who: &Identity, format: &NumberFormat) -> Vec<Lookup> {
+        let mut out = Vec::new();
+        if let Some(number) = who
+            .registration_number
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| RegistrationNumber::parse(format, s).ok())
+        {
+            out.push(Lookup::Number {
+                number,
+                telephone: who.telephone.clone(),
+            });
+        }
+        if self == Identification::InPerson {
+            out.push(Lookup::NameAndTelephone {
+                name_key: file::normalise_name(&who.name),
+                telephone: who.telephone.clone(),
+            });
+        }
+        out
+    }
 }
 
 /// A site's files, by its rules.
@@ -223,16 +314,30 @@ impl SiteFiles {
         Ok(events)
     }
 
-    /// Finds the customer's file (by registration number, checked against the telephone;
-    /// else by name plus telephone), or registers them under a new registration number.
-    /// Returns the file and whether it was made now.
+    /// Finds the customer's file in person (by registration number, checked against the
+    /// telephone; else by name plus telephone, which staff confirm), or registers them under a
+    /// new registration number. Returns the file and whether it was made now. For a customer
+    /// from afar use [`SiteFiles::find_or_register_as`].
     pub async fn find_or_register(
         &self,
         tx: &mut Transaction,
         who: &Identity,
         now: DateTime<Utc>,
     ) -> Result<(LoadedFile, bool)> {
-        if let Some(found) = self.find(tx, who).await? {
+        self.find_or_register_as(tx, who, Identification::InPerson, now)
+            .await
+    }
+
+    /// Finds the customer's file as `how` allows, or registers them under a new registration
+    /// number. Returns the file and whether it was made now.
+    pub async fn find_or_register_as(
+        &self,
+        tx: &mut Transaction,
+        who: &Identity,
+        how: Identification,
+        now: DateTime<Utc>,
+    ) -> Result<(LoadedFile, bool)> {
+        if let Some(found) = self.find_as(tx, who, how).await? {
             return Ok((self.load(tx, &found).await?, false));
         }
         let (_, number) = self.issue_number(tx, SequenceKind::Registration).await?;
@@ -258,30 +363,49 @@ impl SiteFiles {
         Ok((loaded, true))
     }
 
-    /// The registration number of the customer's file here, if they have one.
+    /// The registration number of the customer's file here, found in person, if they have
+    /// one (see [`SiteFiles::find_as`]).
     pub async fn find(
         &self,
         tx: &mut Transaction,
         who: &Identity,
     ) -> Result<Option<RegistrationNumber>> {
-        if let Some(given) = who
-            .registration_number
-            .as_deref()
-            .filter(|s| !s.trim().is_empty())
-            && let Ok(number) = RegistrationNumber::parse(&self.rules.registration_number, given)
-            && let Some(row) = index::user_by_number(tx, number.as_str()).await?
-            && row.telephone == who.telephone.as_str()
-        {
-            return Ok(Some(number));
+        self.find_as(tx, who, Identification::InPerson).await
+    }
+
+    /// The registration number of the customer's file here, found as `how` allows
+    /// ([`Identification::lookups`]), if they have one.
+    pub async fn find_as(
+        &self,
+        tx: &mut Transaction,
+        who: &Identity,
+        how: Identification,
+    ) -> Result<Option<RegistrationNumber>> {
+        for lookup in how.lookups(who, &self.rules.registration_number) {
+            match lookup {
+                Lookup::Number { number, telephone } => {
+                    if let Some(row) = index::user_by_number(tx, number.as_str()).await?
+                        && row.telephone == telephone.as_str()
+                    {
+                        return Ok(Some(number));
+                    }
+                }
+                Lookup::NameAndTelephone {
+                    name_key,
+                    telephone,
+                } => {
+                    if let Some(row) =
+                        index::user_by_name_and_telephone(tx, &name_key, telephone.as_str()).await?
+                    {
+                        return Ok(Some(RegistrationNumber::parse(
+                            &self.rules.registration_number,
+                            &row.registration_number,
+                        )?));
+                    }
+                }
+            }
         }
-        let key = file::normalise_name(&who.name);
-        match index::user_by_name_and_telephone(tx, &key, who.telephone.as_str()).await? {
-            Some(row) => Ok(Some(RegistrationNumber::parse(
-                &self.rules.registration_number,
-                &row.registration_number,
-            )?)),
-            None => Ok(None),
-        }
+        Ok(None)
     }
 
     /// Opens a reception under the next reception number. A redelivered order (same order id)
@@ -312,14 +436,26 @@ impl SiteFiles {
     }
 
     /// What this site would charge for a quote request now, by its own policy and its file of
-    /// the customer if it has one. Nothing is written: the caller rolls `tx` back.
+    /// the customer (found in person) if it has one. Nothing is written: the caller rolls `tx`
+    /// back.
     pub async fn quote(
         &self,
         tx: &mut Transaction,
         request: &reprint_domain::protocol::QuoteRequest,
     ) -> Result<reprint_domain::Charge> {
+        self.quote_as(tx, request, Identification::InPerson).await
+    }
+
+    /// As [`SiteFiles::quote`], finding the file as `how` allows (a quote over the network:
+    /// [`Identification::of_quote`]).
+    pub async fn quote_as(
+        &self,
+        tx: &mut Transaction,
+        request: &reprint_domain::protocol::QuoteRequest,
+        how: Identification,
+    ) -> Result<reprint_domain::Charge> {
         let who = Identity::from_customer(&request.customer)?;
-        let file = match self.find(tx, &who).await? {
+        let file = match self.find_as(tx, &who, how).await? {
             Some(number) => self.load(tx, &number).await?.file,
             None => UserFile::default(),
         };
@@ -377,5 +513,88 @@ impl SiteFiles {
             .find(|r| r.number.as_str() == row.reception_number)
             .cloned();
         Ok(reception.map(|r| (loaded, r)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reprint_domain::{SiteId, SiteRules};
+
+    fn who(registration_number: Option<&str>) -> Identity {
+        Identity {
+            registration_number: registration_number.map(str::to_string),
+            name: "Hanako  Yamada".into(),
+            telephone: Telephone::parse("03-1234-5678").unwrap(),
+            address: None,
+            email: None,
+        }
+    }
+
+    fn format() -> NumberFormat {
+        SiteRules::demo_lab(SiteId::parse("lab-a").unwrap()).registration_number
+    }
+
+    fn site(s: &str) -> SiteId {
+        SiteId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn only_a_counters_walk_in_is_identified_in_person() {
+        let counter = Sender::Counter(site("counter-ginza"));
+        let gateway = Sender::Gateway(site("gw-1"));
+        assert_eq!(
+            Identification::of_order(Route::CounterMedium, &counter),
+            Identification::InPerson
+        );
+        for (route, sender) in [
+            (Route::Internet, &gateway),
+            (Route::Internet, &counter),
+            // A gateway has nobody in front of staff, whatever route it names.
+            (Route::CounterMedium, &gateway),
+        ] {
+            assert_eq!(
+                Identification::of_order(route, sender),
+                Identification::RegistrationNumber,
+                "{route:?} from {sender:?}"
+            );
+        }
+        assert_eq!(
+            Identification::of_quote(),
+            Identification::RegistrationNumber
+        );
+    }
+
+    #[test]
+    fn from_afar_only_the_registration_number_finds_a_file() {
+        let from_afar = Identification::RegistrationNumber;
+        // A name and telephone alone: no lookup at all, so a new file.
+        assert_eq!(from_afar.lookups(&who(None), &format()), vec![]);
+        assert_eq!(from_afar.lookups(&who(Some("  ")), &format()), vec![]);
+        // Not one of this site's numbers: no lookup either.
+        assert_eq!(from_afar.lookups(&who(Some("Z123")), &format()), vec![]);
+        assert_eq!(
+            from_afar.lookups(&who(Some(" A0000001 ")), &format()),
+            vec![Lookup::Number {
+                number: RegistrationNumber::parse(&format(), "A0000001").unwrap(),
+                telephone: Telephone::parse("03-1234-5678").unwrap(),
+            }]
+        );
+    }
+
+    #[test]
+    fn in_person_the_name_and_telephone_come_after_the_number() {
+        let by_name = Lookup::NameAndTelephone {
+            name_key: file::normalise_name("Hanako Yamada"),
+            telephone: Telephone::parse("(03) 1234 5678").unwrap(),
+        };
+        assert_eq!(
+            Identification::InPerson.lookups(&who(None), &format()),
+            vec![by_name.clone()]
+        );
+        let both = Identification::InPerson.lookups(&who(Some("A0000007")), &format());
+        assert_eq!(both.len(), 2);
+        assert!(matches!(&both[0], Lookup::Number { number, .. } if number.as_str() == "A0000007"));
+        assert_eq!(both[1], by_name);
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use reprint_domain::file::{OpenReception, Route};
 use reprint_domain::*;
 use reprint_eventstore::Store;
-use reprint_site::{Identity, SiteFiles, UserIndex, index};
+use reprint_site::{Identification, Identity, SiteFiles, UserIndex, index};
 use reprint_testkit::{TestPostgres, TestSqlite};
 
 fn tokyo(y: i32, m: u32, d: u32, h: u32) -> DateTime<Utc> {
@@ -335,4 +335,119 @@ async fn quotes_record_nothing(url: &str) {
 async fn sqlite_quotes_record_nothing() {
     let db = TestSqlite::create();
     quotes_record_nothing(&db.url).await;
+}
+
+/// Identity at a site: from afar (the web), only the registration number finds a file; a
+/// second person with the same name and telephone gets a file of their own, and the quote tells
+/// them nothing of the first's orders. In person both still find the first file.
+async fn from_afar_only_the_registration_number_finds_a_file(url: &str) {
+    use reprint_domain::protocol::{Customer, PlacedItem, QuoteRequest};
+    let (store, files) = open(url).await;
+    let web = Identification::RegistrationNumber;
+    let first_at = tokyo(2026, 11, 18, 10);
+    let mut tx = store.begin().await.unwrap();
+    let (mut first, created) = files
+        .find_or_register_as(&mut tx, &hanako("03-1234-5678"), web, first_at)
+        .await
+        .unwrap();
+    assert!(created);
+    files
+        .open_reception(&mut tx, &mut first, order(first_at, 1))
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(first.registration_number.as_str(), "A0000001");
+
+    // Someone else, same name and telephone, no registration number: a new file.
+    let later = tokyo(2026, 11, 20, 10);
+    let mut tx = store.begin().await.unwrap();
+    let (other, created) = files
+        .find_or_register_as(&mut tx, &hanako("(03) 1234-5678"), web, later)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert!(
+        created,
+        "a name and telephone opened someone's file from afar"
+    );
+    assert_eq!(other.registration_number.as_str(), "A0000002");
+    assert!(other.file.receptions.is_empty());
+
+    // A number that is no file here, or a file with another telephone: new, never found.
+    let mut tx = store.begin().await.unwrap();
+    for (number, phone) in [("A0000099", "03-1234-5678"), ("A0000001", "090-0000-0000")] {
+        let who = Identity {
+            registration_number: Some(number.into()),
+            ..hanako(phone)
+        };
+        assert_eq!(
+            files.find_as(&mut tx, &who, web).await.unwrap(),
+            None,
+            "{number} {phone}"
+        );
+    }
+    // The first's own number finds the first's file.
+    let owner = Identity {
+        registration_number: Some("A0000001".into()),
+        ..hanako("03-1234-5678")
+    };
+    assert_eq!(
+        files.find_as(&mut tx, &owner, web).await.unwrap(),
+        Some(first.registration_number.clone())
+    );
+    // In person (staff confirm) the name and telephone still find the first file.
+    assert_eq!(
+        files.find(&mut tx, &hanako("03-1234-5678")).await.unwrap(),
+        Some(first.registration_number.clone())
+    );
+    tx.rollback().await.unwrap();
+
+    // The quote from afar: no waiver for the stranger, the waiver for the owner.
+    let request = |registration_number: Option<&str>| QuoteRequest {
+        customer: Customer {
+            name: "Hanako Yamada".into(),
+            telephone: "03-1234-5678".into(),
+            address: None,
+            email: None,
+            registration_number: registration_number.map(str::to_string),
+        },
+        items: vec![PlacedItem {
+            image: ImageId::of_bytes(b"y"),
+            name: "IMG.JPG".into(),
+            size: PrintSize::L,
+            quantity: 1,
+            edits: None,
+            perceptual_hash: None,
+            history: vec![],
+        }],
+        at: later,
+    };
+    let mut tx = store.begin().await.unwrap();
+    let stranger = files.quote_as(&mut tx, &request(None), web).await.unwrap();
+    assert_eq!(stranger.basic_charge().minor, 250, "{stranger:?}");
+    assert!(
+        stranger
+            .lines
+            .iter()
+            .all(|l| !l.description.contains("previous order")),
+        "{stranger:?}"
+    );
+    let owner = files
+        .quote_as(&mut tx, &request(Some("A0000001")), web)
+        .await
+        .unwrap();
+    assert_eq!(owner.basic_charge().minor, 0, "{owner:?}");
+    tx.rollback().await.unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_from_afar_only_the_registration_number_finds_a_file() {
+    let db = TestSqlite::create();
+    from_afar_only_the_registration_number_finds_a_file(&db.url).await;
+}
+
+#[tokio::test]
+async fn postgres_from_afar_only_the_registration_number_finds_a_file() {
+    let db = TestPostgres::create().await;
+    from_afar_only_the_registration_number_finds_a_file(&db.url).await;
 }

@@ -30,7 +30,7 @@ use reprint_domain::protocol::{OrderPlaced, PlacedItem, RejectCode, Sender, Stag
 use reprint_domain::{EarlierPrint, ReceptionNumber, Recognition, SiteId, SiteKind, Telephone};
 use reprint_eventstore::Transaction;
 use reprint_media::PerceptualHash;
-use reprint_site::Identity;
+use reprint_site::{Identification, Identity};
 
 use crate::db;
 use crate::error::{LabError, site_error};
@@ -214,7 +214,10 @@ pub async fn open(
     let now = lab.clock.now();
     let telephone = Telephone::parse(&order.customer.telephone)?;
     // Only `customer.registration_number` is this lab's; a counter's extract (Fig. 2) carries
-    // the counter's own registration number, never used here.
+    // the counter's own registration number, never used here. A web order finds its file by
+    // that number only; a counter's walk-in also by name and telephone, which staff confirmed
+    // in person (`reprint_site::Identification`).
+    let how = Identification::of_order(order.route, &order.sender);
     let who = Identity {
         registration_number: order.customer.registration_number.clone(),
         name: order.customer.name.clone(),
@@ -222,11 +225,19 @@ pub async fn open(
         address: order.customer.address.clone(),
         email: order.customer.email.clone(),
     };
-    let (mut loaded, _registered) = lab
+    let (mut loaded, registered) = lab
         .files
-        .find_or_register(tx, &who, now)
+        .find_or_register_as(tx, &who, how, now)
         .await
         .map_err(site_error)?;
+    if registered && let Some(given) = &who.registration_number {
+        // The sender's record and ours disagree (a number of another lab, or from before a
+        // restore): a new file, whose number the slip tells the sender, rather than a refusal
+        // the user could never get past, and never someone else's file.
+        tracing::warn!(order = %order.order, given = %given,
+            registration = %loaded.registration_number,
+            "the registration number sent is no file here for this telephone; registered as new");
+    }
     let items = order_items(&order.items);
     let registration = loaded.registration_number.as_str().to_string();
     let evidence = evidence(lab, tx, Some(&registration), &order.items).await?;

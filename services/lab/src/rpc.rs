@@ -14,7 +14,7 @@ use reprint_domain::protocol::{
     CatalogProduct, CatalogReply, LocaleReply, QuoteReply, QuoteRequest, order_items,
 };
 use reprint_domain::{DomainError, Money, PrintSize, SiteKind, determine_charge};
-use reprint_site::Identity;
+use reprint_site::{Identification, Identity};
 
 use crate::error::LabError;
 use crate::intake::{estimate_finish, evidence};
@@ -51,8 +51,14 @@ async fn quote_inner(lab: &Lab, req: QuoteRequest) -> Result<QuoteReply, LabErro
     // Read only: the transaction is rolled back.
     let mut tx = lab.store.begin().await?;
     // The customer's file here, if they have one, and the evidence the reception will count
-    // (`intake::evidence`): the quote is what the lab will charge.
-    let (file, registration) = match lab.files.find(&mut tx, &who).await? {
+    // (`intake::evidence`): the quote is what the lab will charge. Found by the registration
+    // number the requester sends only (a quote comes over the network: a name and telephone
+    // must not tell whether or when someone ordered here).
+    let found = lab
+        .files
+        .find_as(&mut tx, &who, Identification::of_quote())
+        .await?;
+    let (file, registration) = match found {
         Some(number) => {
             let loaded = lab.files.load(&mut tx, &number).await?;
             (loaded.file, Some(number.as_str().to_string()))
@@ -168,7 +174,7 @@ pub fn announcement(lab: &Lab) -> Result<SiteAnnouncement, LabError> {
         policy_summary: rules.policy.summary(),
         icc_profiles: icc_profiles(lab),
         last_heartbeat: Utc::now(),
-        heartbeat_interval_secs: lab.config.production.heartbeat_secs,
+        heartbeat_interval_secs: lab.config.nats.heartbeat_secs,
         version: env!("CARGO_PKG_VERSION").to_string(),
     })
 }

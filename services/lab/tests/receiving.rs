@@ -68,8 +68,10 @@ async fn figs_6_and_7(pg: bool) {
         .request(
             subjects::RpcMethod::Quote,
             &QuoteRequest {
+                // As the gateway asks: with the registration number the slip gave the user.
                 customer: Customer {
                     telephone: "(03) 1234 5678".into(),
+                    registration_number: Some("A0000001".into()),
                     ..hanako()
                 },
                 items: first.items.clone(),
@@ -109,6 +111,7 @@ async fn figs_6_and_7(pg: bool) {
     // Second order within a week (Fig. 7, B0000456's case): basic charge 0.
     let mut second = internet_order(image, PrintSize::L, second_at);
     second.customer.telephone = "03 1234 5678".into();
+    second.customer.registration_number = Some("A0000001".into());
     peer.place(&second).await;
     let r2: ReceptionRecorded = next(
         &mut replies,
