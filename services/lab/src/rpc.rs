@@ -174,7 +174,7 @@ pub fn announcement(lab: &Lab) -> Result<SiteAnnouncement, LabError> {
         policy_summary: rules.policy.summary(),
         icc_profiles: icc_profiles(lab),
         last_heartbeat: Utc::now(),
-        heartbeat_interval_secs: lab.config.nats.heartbeat_secs,
+        heartbeat_interval_secs: lab.config.production.heartbeat_secs,
         version: env!("CARGO_PKG_VERSION").to_string(),
     })
 }
