@@ -1,6 +1,7 @@
 //! `reprint-bench`: each speed or memory figure measured beside its raw baseline in the same
-//! run. `reprint-bench <store|media|network|nats> [--json]`.
+//! run. `reprint-bench <store|media|network|nats|abuse> [--json]`.
 
+mod abuse;
 mod media;
 mod nats_sync;
 mod network;
@@ -33,6 +34,8 @@ enum Command {
     Network(network::NetworkArgs),
     /// What `jetstream { sync_interval: always }` costs acknowledged publishes (nats-server >= 2.10).
     Nats(nats_sync::NatsArgs),
+    /// What bombs (PNG, JPEG, ZIP) and slow clients cost the services (peak memory, upload time).
+    Abuse(abuse::AbuseArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -43,5 +46,6 @@ fn main() -> anyhow::Result<()> {
         Command::Media(args) => media::run(args, &mut report),
         Command::Network(args) => network::run(args, &mut report),
         Command::Nats(args) => nats_sync::run(args, &mut report),
+        Command::Abuse(args) => abuse::run(args, &mut report),
     }
 }
