@@ -697,7 +697,15 @@ impl Network {
                 }),
             )
             .await;
-        assert_eq!(s, 201, "sign-up: {v}");
+        // A sign-up answers 202 whether or not the e-mail had an account and logs nobody in.
+        assert_eq!(s, 202, "sign-up: {v}");
+        let (s, v) = c
+            .post(
+                "/api/v1/session",
+                &serde_json::json!({"email": email, "password": "reprint-demo-password"}),
+            )
+            .await;
+        assert_eq!(s, 200, "log-in after sign-up: {v}");
         c.csrf = v["csrf_token"].as_str().map(str::to_string);
         c
     }

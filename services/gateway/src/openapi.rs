@@ -37,6 +37,7 @@ use utoipa::OpenApi;
         crate::auth::LogIn,
         crate::auth::SessionInfo,
         crate::api::OrderCreated,
+        crate::auth::SignUpReply,
         crate::api::StorageRequest,
         crate::api::Reservation,
         crate::api::ItemRequest,

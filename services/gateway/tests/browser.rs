@@ -58,7 +58,19 @@ async fn a_home_user_signs_up_uploads_two_photos_and_places_an_order_in_chromium
     )
     .await;
     page.wait_for(
-        "the album after sign-up",
+        "the log-in form after sign-up",
+        "document.querySelector('form[action=\"/login\"]') !== null && document.readyState === 'complete'",
+    )
+    .await;
+    page.eval(
+        r#"(() => {
+            const f = document.querySelector('form[action="/login"]');
+            f.email.value = 'browser@example.com'; f.password.value = 'correct horse battery';
+            f.submit(); return true; })()"#,
+    )
+    .await;
+    page.wait_for(
+        "the album after log-in",
         "location.pathname === '/album' && document.readyState === 'complete'",
     )
     .await;

@@ -59,16 +59,35 @@ async fn the_console_needs_a_log_in_and_csrf_tokens() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.status(),
+        403,
+        "a log-in form without this browser's token"
+    );
 
     let http = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
+    // The log-in form carries this browser's pre-log-in token (log-in CSRF).
+    let form = http
+        .get(lab.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = form.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let token = form[at..at + form[at..].find('"').unwrap()].to_string();
     let r = http
         .post(lab.url("/login"))
-        .form(&[("name", "operator"), ("password", "change-me")])
+        .form(&[
+            ("csrf", token.as_str()),
+            ("name", "operator"),
+            ("password", "change-me"),
+        ])
         .send()
         .await
         .unwrap();
