@@ -34,3 +34,15 @@ mod tests {
         );
     }
 }
+
+/// Runs a service's `run` (build, then run until stopped) with telemetry set up for it, and
+/// exports the spans still in the batch before the process ends (every service's `main`).
+pub async fn run_traced<F, E>(service: &str, site: &str, run: F) -> Result<(), E>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    let telemetry = crate::telemetry::init(service, Some(site));
+    let result = run.await;
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    result
+}

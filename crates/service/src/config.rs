@@ -23,6 +23,167 @@ pub struct StoreSection {
     pub retention: crate::housekeeping::RetentionConfig,
 }
 
+/// `[nats]` of every service: where the server is, how the service logs in, and how its
+/// backbone parts (streams, inbox consumer, outbox relay, request/reply, directory heartbeat)
+/// are tuned. Every field means the same in the lab, the counter and the gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsSection {
+    /// `nats://host:port` (a list is not needed: the client follows the cluster's gossip).
+    pub url: String,
+    /// Replicas of the streams, the site directory and the image bucket this service
+    /// provisions (1 locally, 3 on a cluster; 1 to 5). Every service provisions the whole
+    /// backbone at its start, so every service of a network must say the same.
+    pub replicas: usize,
+    /// Most inbox messages handled in one store transaction.
+    pub batch_size: usize,
+    /// Seconds between this site's heartbeats in the site directory (at least 1).
+    pub heartbeat_secs: u64,
+    /// How long a quote, catalog or locale request to another site may take.
+    pub rpc_timeout_ms: u64,
+    /// How often the outbox relay looks for unsent messages when no commit woke it.
+    pub relay_interval_ms: u64,
+    /// How long a message whose handling failed for a passing reason waits before it is
+    /// delivered again.
+    pub nak_delay_ms: u64,
+    /// NATS user (`deploy/nats/users.conf`: the site id); with `password`. Unset: no log-in.
+    pub user: Option<String>,
+    /// NATS password of `user`; best from the environment (`REPRINT_<SVC>__NATS__PASSWORD`).
+    /// Never logged.
+    pub password: Option<reprint_bus::connect::Secret>,
+    /// A `.creds` file (JWT + NKey seed) instead of user and password.
+    pub creds_file: Option<std::path::PathBuf>,
+}
+
+impl Default for NatsSection {
+    fn default() -> Self {
+        NatsSection {
+            url: "nats://127.0.0.1:4222".into(),
+            replicas: 1,
+            batch_size: 64,
+            heartbeat_secs: 10,
+            rpc_timeout_ms: 3000,
+            relay_interval_ms: 250,
+            nak_delay_ms: 1000,
+            user: None,
+            password: None,
+            creds_file: None,
+        }
+    }
+}
+
+impl NatsSection {
+    /// The NATS credentials of `user`/`password`/`creds_file`.
+    pub fn auth(&self) -> Result<reprint_bus::connect::Auth, reprint_bus::BusError> {
+        reprint_bus::connect::Auth::from_parts(
+            self.user.as_deref(),
+            self.password.as_ref(),
+            self.creds_file.as_deref(),
+        )
+    }
+
+    pub fn heartbeat(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.heartbeat_secs.max(1))
+    }
+
+    pub fn rpc_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.rpc_timeout_ms.max(10))
+    }
+
+    pub fn relay_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.relay_interval_ms.max(10))
+    }
+
+    pub fn nak_delay(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.nak_delay_ms.max(10))
+    }
+
+    /// The settings of this service's outbox relay.
+    pub fn relay(&self) -> reprint_bus::relay::RelayConfig {
+        reprint_bus::relay::RelayConfig {
+            poll_interval: self.relay_interval(),
+            ..reprint_bus::relay::RelayConfig::default()
+        }
+    }
+
+    /// Refuses values that cannot work, naming the field.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=5).contains(&self.replicas) {
+            return Err(format!(
+                "nats.replicas must be 1 to 5, not {}",
+                self.replicas
+            ));
+        }
+        if self.batch_size == 0 {
+            return Err("nats.batch_size must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// `[http]` of every service: where it listens and how it treats its clients. The address has
+/// no shared default (each service has its own port): [`HttpSection::address_or`].
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    /// `host:port`; port 0 picks a free port (tests). Unset: the service's own default.
+    pub address: Option<String>,
+    /// The address people reach the service at (`https://lab.example.jp`); when it is https,
+    /// cookies are sent only over TLS.
+    pub public_url: Option<String>,
+    /// Mark cookies `Secure` even without an https `public_url` (behind a TLS proxy).
+    pub secure_cookies: bool,
+    /// Largest JSON or form body (uploads have their own limits).
+    pub max_body_bytes: usize,
+    /// Log-in attempts allowed per window (per account and source).
+    pub rate_limit_attempts: u32,
+    pub rate_limit_window_secs: i64,
+    /// A client must send its whole request head within this time, or the connection is closed
+    /// (a slow-headers client holds nothing for long).
+    pub header_read_timeout_secs: u64,
+    /// A request body that sends nothing for this long is answered 408 and dropped.
+    pub body_idle_timeout_secs: u64,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            address: None,
+            public_url: None,
+            secure_cookies: false,
+            max_body_bytes: 64 * 1024,
+            rate_limit_attempts: 10,
+            rate_limit_window_secs: 60,
+            header_read_timeout_secs: 10,
+            body_idle_timeout_secs: 20,
+        }
+    }
+}
+
+impl HttpSection {
+    /// The configured address, or the service's own default.
+    pub fn address_or<'a>(&'a self, default: &'a str) -> &'a str {
+        self.address.as_deref().unwrap_or(default)
+    }
+
+    /// Whether cookies must carry `Secure`.
+    pub fn cookies_secure(&self) -> bool {
+        self.secure_cookies
+            || self
+                .public_url
+                .as_deref()
+                .is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
+    }
+
+    /// The time-outs the shared server applies ([`crate::server::serve`]).
+    pub fn timeouts(&self) -> crate::server::Timeouts {
+        crate::server::Timeouts {
+            header_read: std::time::Duration::from_secs(self.header_read_timeout_secs.max(1)),
+            body_idle: std::time::Duration::from_secs(self.body_idle_timeout_secs.max(1)),
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read configuration file {path}: {source}")]

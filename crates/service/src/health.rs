@@ -66,3 +66,36 @@ async fn metrics_text(State(s): State<HealthState>) -> impl IntoResponse {
         s.metrics.render(),
     )
 }
+
+/// The store answers: a transaction begins and commits.
+pub async fn store_check(store: &reprint_eventstore::Store) -> Check {
+    let outcome = match store.begin().await {
+        Ok(tx) => tx.commit().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    Check {
+        name: "store".into(),
+        ok: outcome.is_ok(),
+        detail: outcome.err().unwrap_or_else(|| "ok".into()),
+    }
+}
+
+/// The NATS connection. A service that works offline (the counter) reports it without being
+/// unready: `required` false.
+pub fn nats_check(client: &async_nats::Client, required: bool, more: &str) -> Check {
+    let connected = client.connection_state() == async_nats::connection::State::Connected;
+    let state = match (connected, required) {
+        (true, _) => "connected",
+        (false, true) => "not connected",
+        (false, false) => "offline (working locally)",
+    };
+    Check {
+        name: "nats".into(),
+        ok: connected || !required,
+        detail: if more.is_empty() {
+            state.to_string()
+        } else {
+            format!("{state}; {more}")
+        },
+    }
+}

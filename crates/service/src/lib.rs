@@ -3,7 +3,8 @@
 //! problem body for every error ([`problem`]), `/healthz`, `/readyz` and `/metrics`
 //! ([`health`], [`metrics`]), operator and staff log-in with argon2id passwords and signed
 //! session cookies with CSRF tokens ([`auth`]), pruning of the store ([`housekeeping`]),
-//! graceful shutdown ([`shutdown`]), the `hash-password` subcommand ([`cli`]) and HTML escaping
+//! graceful shutdown ([`shutdown`]), the HTTP server with its shared layers and time-outs
+//! ([`server`]), task supervision ([`tasks`]), the `hash-password` subcommand ([`cli`]) and HTML escaping
 //! for server-rendered pages ([`html`]).
 
 pub mod auth;
@@ -15,8 +16,10 @@ pub mod housekeeping;
 pub mod html;
 pub mod metrics;
 pub mod problem;
+pub mod server;
 pub mod session;
 pub mod shutdown;
+pub mod tasks;
 pub mod telemetry;
 
 pub use problem::Problem;

@@ -152,3 +152,87 @@ impl<T: Serialize> IntoResponse for Json<T> {
         axum::Json(self.0).into_response()
     }
 }
+
+/// The refusals every JSON API operation may answer before or beside its own (the extractors
+/// and layers in front of the handlers), declared in an OpenAPI document so that it tells the
+/// truth about them (issue 13): an operation declares only what is its own (404 for its
+/// resource, 409 for its state, 503 when it asks a site ...), and this adds, where missing:
+///
+/// - 400: a request that does not parse (JSON syntax, a query or header) - every operation;
+/// - 401: not logged in - every operation except those of the public paths given (log-in,
+///   sign-up), whose operations that change state answer 429 for too many attempts instead;
+/// - 403: no or a wrong `X-CSRF-Token` - every operation that changes state (POST, PUT, PATCH,
+///   DELETE);
+/// - 404: no such resource, or not this user's - every path with a parameter;
+/// - 413, 415, 422: a body over the limit, of another content type, or of the wrong shape -
+///   every operation with a request body.
+///
+/// Used as `#[openapi(modifiers(&DeclareRefusals(&["/api/v1/login"])))]`.
+pub struct DeclareRefusals(pub &'static [&'static str]);
+
+impl DeclareRefusals {
+    /// `(status, description)` of the refusals an operation may answer.
+    pub fn of(
+        &self,
+        path: &str,
+        changes_state: bool,
+        has_body: bool,
+    ) -> Vec<(&'static str, &'static str)> {
+        let mut out = vec![(
+            "400",
+            "the request does not parse (JSON syntax, a query parameter or a header)",
+        )];
+        if !self.0.contains(&path) {
+            out.push(("401", "not logged in"));
+        } else if changes_state {
+            out.push(("429", "too many attempts; wait a minute"));
+        }
+        if changes_state {
+            out.push(("403", "no or a wrong X-CSRF-Token header"));
+        }
+        if path.contains('{') {
+            out.push(("404", "no such resource (or not this account's)"));
+        }
+        if has_body {
+            out.push(("413", "the body is over the size limit"));
+            out.push(("415", "the body is not of the content type documented"));
+            out.push((
+                "422",
+                "the body parses but a field is missing, of the wrong type or invalid",
+            ));
+        }
+        out
+    }
+}
+
+impl utoipa::Modify for DeclareRefusals {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, ResponseBuilder};
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (&mut item.get, false),
+                (&mut item.head, false),
+                (&mut item.options, false),
+                (&mut item.trace, false),
+                (&mut item.post, true),
+                (&mut item.put, true),
+                (&mut item.patch, true),
+                (&mut item.delete, true),
+            ];
+            for (operation, changes_state) in operations {
+                let Some(op) = operation.as_mut() else {
+                    continue;
+                };
+                for (status, description) in self.of(path, changes_state, op.request_body.is_some())
+                {
+                    op.responses
+                        .responses
+                        .entry(status.to_string())
+                        .or_insert_with(|| {
+                            RefOr::T(ResponseBuilder::new().description(description).build())
+                        });
+                }
+            }
+        }
+    }
+}

@@ -91,67 +91,14 @@ impl LabLink {
 /// store is `sqlite://<data_dir>/counter.sqlite`.
 pub use reprint_service::config::StoreSection as StoreConfig;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NatsConfig {
-    #[serde(default = "default_nats")]
-    pub url: String,
-    /// Replicas of the streams, the site directory and the image bucket the counter provisions
-    /// (1 locally, 3 on a cluster; 1 to 5). Every service provisions the whole backbone at its
-    /// start, so this must match the lab's and the gateway's `nats.replicas`.
-    #[serde(default = "default_replicas")]
-    pub replicas: usize,
-    /// Seconds between the counter's heartbeats in the site directory (at least 1).
-    #[serde(default = "default_heartbeat")]
-    pub heartbeat_secs: u64,
-    /// NATS user (`deploy/nats/users.conf`: the site id); with `password`. Unset: no log-in.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// NATS password of `user`; best from the environment (`REPRINT_<SVC>__NATS__PASSWORD`).
-    /// Never logged.
-    #[serde(default)]
-    pub password: Option<reprint_bus::connect::Secret>,
-    /// A `.creds` file (JWT + NKey seed) instead of user and password.
-    #[serde(default)]
-    pub creds_file: Option<std::path::PathBuf>,
-}
+/// `[nats]`: the shared section (`reprint_service::config::NatsSection`).
+pub use reprint_service::config::NatsSection as NatsConfig;
 
-impl Default for NatsConfig {
-    fn default() -> Self {
-        NatsConfig {
-            url: default_nats(),
-            replicas: default_replicas(),
-            heartbeat_secs: default_heartbeat(),
-            user: None,
-            password: None,
-            creds_file: None,
-        }
-    }
-}
+/// `[http]`: the shared section (`reprint_service::config::HttpSection`); the address defaults
+/// to [`DEFAULT_HTTP_ADDRESS`].
+pub use reprint_service::config::HttpSection as HttpConfig;
 
-fn default_replicas() -> usize {
-    1
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    /// `host:port`; port 0 picks a free port (tests).
-    #[serde(default = "default_http")]
-    pub address: String,
-    /// Mark the session cookie `Secure` (behind TLS).
-    #[serde(default)]
-    pub secure_cookies: bool,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            address: default_http(),
-            secure_cookies: false,
-        }
-    }
-}
+pub const DEFAULT_HTTP_ADDRESS: &str = "127.0.0.1:8083";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -207,26 +154,6 @@ fn default_sharing() -> Sharing {
 }
 fn default_turnaround() -> u32 {
     24
-}
-impl NatsConfig {
-    /// The NATS credentials of `user`/`password`/`creds_file`.
-    pub fn auth(&self) -> Result<reprint_bus::connect::Auth, reprint_bus::BusError> {
-        reprint_bus::connect::Auth::from_parts(
-            self.user.as_deref(),
-            self.password.as_ref(),
-            self.creds_file.as_deref(),
-        )
-    }
-}
-
-fn default_nats() -> String {
-    "nats://127.0.0.1:4222".into()
-}
-fn default_heartbeat() -> u64 {
-    15
-}
-fn default_http() -> String {
-    "127.0.0.1:8083".into()
 }
 fn default_request_bytes() -> u64 {
     512 * 1024 * 1024
@@ -339,11 +266,8 @@ impl CounterConfig {
                 ),
             );
         }
-        if !(1..=5).contains(&self.nats.replicas) {
-            return bad(
-                "nats.replicas",
-                format!("{} is not between 1 and 5", self.nats.replicas),
-            );
+        if let Err(e) = self.nats.validate() {
+            return bad("nats", e);
         }
         if self.nats.heartbeat_secs == 0 || self.nats.heartbeat_secs > 3600 {
             return bad(
@@ -374,6 +298,11 @@ impl CounterConfig {
     }
 
     /// The store URL: the configured one, else `sqlite://<data_dir>/counter.sqlite`.
+    /// Where the HTTP server listens.
+    pub fn http_address(&self) -> &str {
+        self.http.address_or(DEFAULT_HTTP_ADDRESS)
+    }
+
     pub fn store_url(&self) -> String {
         match &self.store.url {
             Some(u) => u.clone(),

@@ -40,7 +40,7 @@ use std::time::Duration;
 
 use axum::Router;
 use reprint_bus::connect::{ConnectSettings, connect, site_inbox_prefix};
-use reprint_bus::relay::{Relay, RelayConfig};
+use reprint_bus::relay::Relay;
 use reprint_eventstore::Store;
 use reprint_service::auth::SessionKey;
 use reprint_service::clock::Clock;
@@ -48,6 +48,7 @@ use reprint_service::health::{self, Check};
 use reprint_service::housekeeping::run_pruning_as_configured;
 use reprint_service::metrics::Metrics;
 use reprint_service::shutdown::{self, Shutdown, ShutdownTrigger};
+use reprint_service::tasks::Tasks;
 use reprint_site::{SiteFiles, UserIndex};
 use tokio::net::TcpListener;
 use tokio::sync::Notify;
@@ -100,8 +101,8 @@ impl Application {
             .with_observer(metrics.append_observer());
         UserIndex::migrate(&store).await?;
         db::migrate(&store).await?;
-        let settings = ConnectSettings::new(
         reprint_service::session::migrate(&store).await?;
+        let settings = ConnectSettings::new(
             config.nats.url.clone(),
             format!("reprint-counter@{}", config.site.site),
         )
@@ -116,20 +117,14 @@ impl Application {
         let nats = connect(&settings)
             .await
             .map_err(|e| CounterError::Config(format!("nats.url {}: {e}", config.nats.url)))?;
-        let relay = Relay::new(
-            store.clone(),
-            nats.jetstream.clone(),
-            RelayConfig {
-                batch_size: 256,
-                poll_interval: Duration::from_millis(250),
-                error_backoff: Duration::from_millis(500),
-            },
-        );
+        let relay = Relay::new(store.clone(), nats.jetstream.clone(), config.nats.relay());
         let key = SessionKey::new(config.session_secret.as_bytes())
             .map_err(|e| CounterError::Config(format!("session_secret: {e}")))?;
-        let listener = TcpListener::bind(&config.http.address).await.map_err(|e| {
-            CounterError::Config(format!("http.address {}: {e}", config.http.address))
-        })?;
+        let listener = TcpListener::bind(config.http_address())
+            .await
+            .map_err(|e| {
+                CounterError::Config(format!("http.address {}: {e}", config.http_address()))
+            })?;
         let port = listener.local_addr()?.port();
         let counter = Arc::new(Counter {
             files: SiteFiles::new(config.site.clone()),
@@ -142,6 +137,7 @@ impl Application {
             metrics: metrics.clone(),
             clock: Clock::default(),
         });
+        let metrics_for_layers = metrics.clone();
         let state = AppState {
             counter: counter.clone(),
             key,
@@ -158,16 +154,15 @@ impl Application {
             },
             metrics,
         );
-        let router = Router::new()
-            .merge(health)
-            .merge(api::routes(state.clone()))
-            .merge(web::routes(state))
-            .layer(
-                tower_http::trace::TraceLayer::new_for_http()
-                    .make_span_with(reprint_service::telemetry::http_span)
-                    .on_response(reprint_service::telemetry::http_response),
-            )
-            .layer(tower_http::catch_panic::CatchPanicLayer::new());
+        let router = reprint_service::server::layers(
+            Router::new()
+                .merge(health)
+                .merge(api::routes(state.clone()))
+                .merge(web::routes(state.clone()))
+                .layer(crate::auth::session_layer(&state)),
+            metrics_for_layers,
+            counter.config.http.timeouts(),
+        );
         let (trigger, shutdown) = shutdown::channel();
         Ok(Application {
             listener,
@@ -195,60 +190,57 @@ impl Application {
         self.trigger.clone()
     }
 
-    /// Serves until shutdown; the link to NATS runs beside it.
+    /// Serves until shutdown (or until one part stops: then everything stops and the error
+    /// names that part); the link to NATS runs beside it.
     pub async fn run_until_stopped(self) -> Result<(), CounterError> {
-        let link = tokio::spawn(link::run(
-            self.counter.clone(),
-            self.js,
-            self.relay,
-            self.shutdown.clone(),
-        ));
+        let mut tasks = Tasks::new(self.trigger.clone(), self.shutdown.clone());
+        tasks.spawn_infallible(
+            "NATS link",
+            link::run(
+                self.counter.clone(),
+                self.js,
+                self.relay,
+                self.shutdown.clone(),
+            ),
+        );
         // The outbox backlog gauge, also while nobody asks `/readyz` (offline it grows).
-        let gauge = tokio::spawn(reprint_service::housekeeping::run_outbox_gauge(
-            self.counter.store.clone(),
-            self.counter.metrics.clone(),
-            "counter",
-            reprint_service::housekeeping::OUTBOX_GAUGE_EVERY,
-            self.shutdown.clone(),
-        ));
+        tasks.spawn_infallible(
+            "outbox gauge",
+            reprint_service::housekeeping::run_outbox_gauge(
+                self.counter.store.clone(),
+                self.counter.metrics.clone(),
+                "counter",
+                reprint_service::housekeeping::OUTBOX_GAUGE_EVERY,
+                self.shutdown.clone(),
+            ),
+        );
         // `CounterConfig::validate` checked the retention before the counter was built.
-        let pruning = tokio::spawn(run_pruning_as_configured(
-            self.counter.store.clone(),
-            self.counter.config.store.retention.clone(),
-            self.counter.metrics.clone(),
-            self.shutdown.clone(),
-        ));
-        let stop = self.shutdown.clone();
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { stop.wait().await })
-            .await?;
-        let _ = link.await;
-        let _ = gauge.await;
-        let _ = pruning.await;
-        Ok(())
+        tasks.spawn_infallible(
+            "store pruning",
+            run_pruning_as_configured(
+                self.counter.store.clone(),
+                self.counter.config.store.retention.clone(),
+                self.counter.metrics.clone(),
+                self.shutdown.clone(),
+            ),
+        );
+        tasks.spawn(
+            "HTTP server",
+            reprint_service::server::serve(
+                self.listener,
+                self.router,
+                self.counter.config.http.timeouts(),
+                self.shutdown.clone(),
+            ),
+        );
+        let outcome = tasks.run().await;
+        self.counter.store.close().await;
+        outcome.map_err(|e| CounterError::Config(e.to_string()))
     }
 }
 
 async fn readiness(c: &Counter) -> Vec<Check> {
-    let store = match c.store.begin().await {
-        Ok(tx) => match tx.commit().await {
-            Ok(()) => Check {
-                name: "store".into(),
-                ok: true,
-                detail: "ok".into(),
-            },
-            Err(e) => Check {
-                name: "store".into(),
-                ok: false,
-                detail: e.to_string(),
-            },
-        },
-        Err(e) => Check {
-            name: "store".into(),
-            ok: false,
-            detail: e.to_string(),
-        },
-    };
+    let store = health::store_check(&c.store).await;
     let backlog = c.store.unsent_count().await.unwrap_or(0);
     c.metrics
         .outbox_backlog
@@ -256,17 +248,12 @@ async fn readiness(c: &Counter) -> Vec<Check> {
         .set(backlog as i64);
     let held = spool::held_count(c).await.unwrap_or(0);
     // The counter serves its customers offline: the link is reported, not required.
-    let nats = Check {
-        name: "nats".into(),
-        ok: true,
-        detail: format!(
-            "{}; {backlog} messages waiting in the outbox, {held} walk-in orders held for their images",
-            if c.online() {
-                "connected"
-            } else {
-                "offline (working locally)"
-            }
+    let nats = health::nats_check(
+        &c.nats,
+        false,
+        &format!(
+            "{backlog} messages waiting in the outbox, {held} walk-in orders held for their images"
         ),
-    };
+    );
     vec![store, nats]
 }

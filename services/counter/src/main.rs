@@ -41,18 +41,14 @@ async fn main() -> anyhow::Result<()> {
         Cmd::Serve => {
             let config = CounterConfig::load(cli.config.as_deref())?;
             let site = config.site.site.to_string();
-            let telemetry = reprint_service::telemetry::init("reprint-counter", Some(&site));
-            let result = async {
+            reprint_service::cli::run_traced("reprint-counter", &site, async {
                 let app = Application::build(config).await?;
                 app.shutdown_trigger().on_signals();
                 tracing::info!(port = app.port(), "reprint-counter listening");
                 app.run_until_stopped().await?;
                 Ok::<(), anyhow::Error>(())
-            }
-            .await;
-            // Export the spans still in the batch before the process ends.
-            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
-            result
+            })
+            .await
         }
     }
 }

@@ -20,19 +20,11 @@ pub struct Config {
     pub ops: OpsConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct HttpConfig {
-    /// Address to listen on; port 0 picks a free port (tests).
-    pub address: String,
-    /// Mark cookies `Secure` (behind TLS).
-    pub secure_cookies: bool,
-    /// Largest JSON or form body, in bytes (uploads are bounded by their reservation).
-    pub max_body_bytes: usize,
-    /// Log-in and sign-up attempts per key and window.
-    pub rate_limit_attempts: u32,
-    pub rate_limit_window_secs: i64,
-}
+/// `[http]`: the shared section (`reprint_service::config::HttpSection`); the address defaults
+/// to [`DEFAULT_HTTP_ADDRESS`].
+pub use reprint_service::config::HttpSection as HttpConfig;
+
+pub const DEFAULT_HTTP_ADDRESS: &str = "127.0.0.1:8080";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -43,27 +35,8 @@ pub struct StoreConfig {
     pub retention: reprint_service::housekeeping::RetentionConfig,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct NatsConfig {
-    pub url: String,
-    /// Stream and bucket replicas (1 locally, 3 on the cluster).
-    pub replicas: usize,
-    /// Time-out of a quote, catalog or locale request to a site.
-    pub rpc_timeout_ms: u64,
-    /// How often the outbox relay looks for unsent messages when nothing woke it.
-    pub relay_interval_ms: u64,
-    /// How long a message whose handling failed for a passing reason waits before it is
-    /// delivered again.
-    pub nak_delay_ms: u64,
-    /// NATS user (`deploy/nats/users.conf`: the site id); with `password`. Unset: no log-in.
-    pub user: Option<String>,
-    /// NATS password of `user`; best from the environment (`REPRINT_<SVC>__NATS__PASSWORD`).
-    /// Never logged.
-    pub password: Option<reprint_bus::connect::Secret>,
-    /// A `.creds` file (JWT + NKey seed) instead of user and password.
-    pub creds_file: Option<std::path::PathBuf>,
-}
+/// `[nats]`: the shared section (`reprint_service::config::NatsSection`).
+pub use reprint_service::config::NatsSection as NatsConfig;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -119,49 +92,11 @@ impl Default for Config {
     }
 }
 
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            address: "127.0.0.1:8080".to_string(),
-            secure_cookies: false,
-            max_body_bytes: 64 * 1024,
-            rate_limit_attempts: 10,
-            rate_limit_window_secs: 60,
-        }
-    }
-}
-
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             url: "sqlite:reprint-gateway.db".to_string(),
             retention: Default::default(),
-        }
-    }
-}
-
-impl NatsConfig {
-    /// The NATS credentials of `user`/`password`/`creds_file`.
-    pub fn auth(&self) -> Result<reprint_bus::connect::Auth, reprint_bus::BusError> {
-        reprint_bus::connect::Auth::from_parts(
-            self.user.as_deref(),
-            self.password.as_ref(),
-            self.creds_file.as_deref(),
-        )
-    }
-}
-
-impl Default for NatsConfig {
-    fn default() -> Self {
-        NatsConfig {
-            url: "nats://127.0.0.1:4222".to_string(),
-            replicas: 1,
-            rpc_timeout_ms: 3000,
-            relay_interval_ms: 500,
-            nak_delay_ms: 1000,
-            user: None,
-            password: None,
-            creds_file: None,
         }
     }
 }
@@ -203,6 +138,11 @@ impl StorageConfig {
 }
 
 impl Config {
+    /// Where the HTTP server listens.
+    pub fn http_address(&self) -> &str {
+        self.http.address_or(DEFAULT_HTTP_ADDRESS)
+    }
+
     /// Reads `path` (optional) and the environment.
     pub fn load(path: Option<&std::path::Path>) -> anyhow::Result<Config> {
         Ok(reprint_service::config::load(path, ENV_PREFIX)?)

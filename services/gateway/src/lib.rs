@@ -21,7 +21,6 @@ pub mod thumbs;
 pub mod upload;
 pub mod web;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -31,14 +30,15 @@ use axum::routing::{get, post, put};
 use reprint_bus::connect::{ConnectSettings, connect, site_inbox_prefix};
 use reprint_bus::directory::Directory;
 use reprint_bus::objects::{ImageStoreSettings, Images};
-use reprint_bus::relay::{Relay, RelayConfig};
+use reprint_bus::relay::Relay;
 use reprint_bus::streams::{StreamSettings, provision_streams};
 use reprint_eventstore::Store;
 use reprint_service::auth::{RateLimiter, SessionKey};
-use reprint_service::health::{self, Check};
+use reprint_service::health;
 use reprint_service::housekeeping::run_pruning_as_configured;
 use reprint_service::metrics::Metrics;
 use reprint_service::shutdown::{Shutdown, ShutdownTrigger};
+use reprint_service::tasks::Tasks;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, broadcast};
 
@@ -107,23 +107,16 @@ impl Application {
                 SessionKey::random()
             }
         };
-        let listener = TcpListener::bind(&config.http.address).await?;
+        let listener = TcpListener::bind(config.http_address()).await?;
         let port = listener.local_addr()?.port();
         let (updates, _) = broadcast::channel(1024);
-        let relay = Relay::new(
-            store.clone(),
-            conn.jetstream.clone(),
-            RelayConfig {
-                poll_interval: Duration::from_millis(config.nats.relay_interval_ms.max(10)),
-                ..RelayConfig::default()
-            logins: reprint_service::auth::Logins::new(
+        let relay = Relay::new(store.clone(), conn.jetstream.clone(), config.nats.relay());
+        let state = AppState(Arc::new(state::Inner {
+            limiter: RateLimiter::new(
                 config.http.rate_limit_attempts,
                 config.http.rate_limit_window_secs,
             ),
-            },
-        );
-        let state = AppState(Arc::new(state::Inner {
-            limiter: RateLimiter::new(
+            logins: reprint_service::auth::Logins::new(
                 config.http.rate_limit_attempts,
                 config.http.rate_limit_window_secs,
             ),
@@ -168,14 +161,22 @@ impl Application {
         self.trigger.clone()
     }
 
+    /// Serves until shutdown (or until one part stops: then everything stops and the error
+    /// names that part), with the outbox relay, the inbox and status consumers, the gauges and
+    /// the store's pruning beside it.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let s = self.state.clone();
         let notifier = background::Notifier::new(s.clone());
         let inbox = background::inbox_durable(&s);
         let status = background::status_durable(&s);
-        let tasks = vec![
-            tokio::spawn(background::run_relay(self.relay, self.shutdown.clone())),
-            tokio::spawn(background::run_consumer(
+        let mut tasks = Tasks::new(self.trigger.clone(), self.shutdown.clone());
+        tasks.spawn_infallible(
+            "outbox relay",
+            background::run_relay(self.relay, self.shutdown.clone()),
+        );
+        tasks.spawn_infallible(
+            "inbox consumer",
+            background::run_consumer(
                 s.clone(),
                 inbox.clone(),
                 background::INBOX_CONSUMER,
@@ -183,35 +184,43 @@ impl Application {
                     notifier: notifier.clone(),
                 },
                 self.shutdown.clone(),
-            )),
-            tokio::spawn(background::run_consumer(
+            ),
+        );
+        tasks.spawn_infallible(
+            "status consumer",
+            background::run_consumer(
                 s.clone(),
                 status.clone(),
                 background::STATUS_CONSUMER,
                 background::StatusFeed { notifier },
                 self.shutdown.clone(),
-            )),
-            tokio::spawn(background::run_gauges(s.clone(), self.shutdown.clone())),
-            tokio::spawn(run_pruning_as_configured(
+            ),
+        );
+        tasks.spawn_infallible(
+            "gauges",
+            background::run_gauges(s.clone(), self.shutdown.clone()),
+        );
+        tasks.spawn_infallible(
+            "store pruning",
+            run_pruning_as_configured(
                 s.store.clone(),
                 s.config.store.retention.clone(),
                 s.metrics.clone(),
                 self.shutdown.clone(),
-            )),
-        ];
-        let sd = self.shutdown.clone();
-        axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(sd.wait())
-        .await?;
-        for t in tasks {
-            let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
-        }
+            ),
+        );
+        tasks.spawn(
+            "HTTP server",
+            reprint_service::server::serve(
+                self.listener,
+                self.router,
+                s.config.http.timeouts(),
+                self.shutdown.clone(),
+            ),
+        );
+        let outcome = tasks.run().await;
         s.store.close().await;
-        Ok(())
+        Ok(outcome?)
     }
 }
 
@@ -220,20 +229,9 @@ pub fn router(state: AppState) -> Router {
     let checks = move || {
         let s = checks_state.clone();
         async move {
-            let store_ok = s.store.stream_version("gw-readyz").await;
             vec![
-                Check {
-                    name: "store".into(),
-                    ok: store_ok.is_ok(),
-                    detail: store_ok
-                        .map(|_| "ok".to_string())
-                        .unwrap_or_else(|e| e.to_string()),
-                },
-                Check {
-                    name: "nats".into(),
-                    ok: s.nats.connection_state() == async_nats::connection::State::Connected,
-                    detail: format!("{:?}", s.nats.connection_state()),
-                },
+                health::store_check(&s.store).await,
+                health::nats_check(&s.nats, true, ""),
             ]
         }
     };
@@ -270,17 +268,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/orders/{id}/images", put(upload::upload))
         .layer(DefaultBodyLimit::disable());
     let pages = web::routes().layer(DefaultBodyLimit::max(max_body));
-    Router::new()
+    let app = Router::new()
         .merge(api)
         .merge(uploads)
         .merge(pages)
         .fallback(|| async { reprint_service::Problem::not_found("no such page or API route") })
         .with_state(state.clone())
-        .merge(health::routes(checks, state.metrics.clone()))
-        .layer(tower_http::catch_panic::CatchPanicLayer::new())
-        .layer(
-            tower_http::trace::TraceLayer::new_for_http()
-                .make_span_with(reprint_service::telemetry::http_span)
-                .on_response(reprint_service::telemetry::http_response),
-        )
+        .layer(reprint_service::session::layer(
+            state.store.clone(),
+            state.config.http.secure_cookies,
+            state.config.session.ttl_secs,
+        ))
+        .merge(health::routes(checks, state.metrics.clone()));
+    reprint_service::server::layers(app, state.metrics.clone(), state.config.http.timeouts())
 }

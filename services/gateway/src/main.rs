@@ -12,15 +12,12 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = reprint_gateway::Config::load(args.config.as_deref())?;
-    let telemetry = reprint_service::telemetry::init("reprint-gateway", Some(&config.gateway_id));
-    let result = async {
+    let site = config.gateway_id.clone();
+    reprint_service::cli::run_traced("reprint-gateway", &site, async {
         let app = reprint_gateway::Application::build(config).await?;
         tracing::info!(port = app.port(), "reprint-gateway listening");
         app.shutdown_trigger().on_signals();
         app.run_until_stopped().await
-    }
-    .await;
-    // Export the spans still in the batch before the process ends.
-    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
-    result
+    })
+    .await
 }

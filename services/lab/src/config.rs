@@ -143,85 +143,14 @@ pub struct CountersConfig {
 /// store is `sqlite://<data_dir>/lab.sqlite`.
 pub use reprint_service::config::StoreSection as StoreConfig;
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NatsConfig {
-    #[serde(default = "default_nats")]
-    pub url: String,
-    /// Stream replicas (1 locally, 3 on a cluster).
-    #[serde(default = "default_replicas")]
-    pub replicas: usize,
-    /// Most inbox messages handled in one store transaction.
-    #[serde(default = "default_batch")]
-    pub batch_size: usize,
-    /// NATS user (`deploy/nats/users.conf`: the site id); with `password`. Unset: no log-in.
-    #[serde(default)]
-    pub user: Option<String>,
-    /// NATS password of `user`; best from the environment (`REPRINT_<SVC>__NATS__PASSWORD`).
-    /// Never logged.
-    #[serde(default)]
-    pub password: Option<reprint_bus::connect::Secret>,
-    /// A `.creds` file (JWT + NKey seed) instead of user and password.
-    #[serde(default)]
-    pub creds_file: Option<std::path::PathBuf>,
-}
+/// `[nats]`: the shared section (`reprint_service::config::NatsSection`).
+pub use reprint_service::config::NatsSection as NatsConfig;
 
-impl Default for NatsConfig {
-    fn default() -> Self {
-        NatsConfig {
-            url: default_nats(),
-            replicas: default_replicas(),
-            batch_size: default_batch(),
-            user: None,
-            password: None,
-            creds_file: None,
-        }
-    }
-}
+/// `[http]`: the shared section (`reprint_service::config::HttpSection`); the address defaults
+/// to [`DEFAULT_HTTP_ADDRESS`].
+pub use reprint_service::config::HttpSection as HttpConfig;
 
-impl NatsConfig {
-    /// The NATS credentials of `user`/`password`/`creds_file`.
-    pub fn auth(&self) -> Result<reprint_bus::connect::Auth, reprint_bus::BusError> {
-        reprint_bus::connect::Auth::from_parts(
-            self.user.as_deref(),
-            self.password.as_ref(),
-            self.creds_file.as_deref(),
-        )
-    }
-}
-
-fn default_nats() -> String {
-    "nats://127.0.0.1:4222".into()
-}
-fn default_replicas() -> usize {
-    1
-}
-fn default_batch() -> usize {
-    64
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct HttpConfig {
-    #[serde(default = "default_http")]
-    pub address: String,
-    /// Mark the session cookie `Secure` (behind TLS).
-    #[serde(default)]
-    pub secure_cookies: bool,
-}
-
-impl Default for HttpConfig {
-    fn default() -> Self {
-        HttpConfig {
-            address: default_http(),
-            secure_cookies: false,
-        }
-    }
-}
-
-fn default_http() -> String {
-    "127.0.0.1:8081".into()
-}
+pub const DEFAULT_HTTP_ADDRESS: &str = "127.0.0.1:8081";
 
 /// `[console]`: who may log in to the operator console.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -251,9 +180,6 @@ pub struct ProductionConfig {
     /// How often the hot folders are looked at for done-markers, milliseconds.
     #[serde(default = "default_poll")]
     pub done_marker_poll_ms: u64,
-    /// Seconds between directory heartbeats.
-    #[serde(default = "default_heartbeat")]
-    pub heartbeat_secs: u64,
     /// Price of the digital copy (the order's images with their print history in a ZIP), in
     /// minor units.
     #[serde(default)]
@@ -270,7 +196,6 @@ impl Default for ProductionConfig {
         ProductionConfig {
             handling_minutes: default_handling(),
             done_marker_poll_ms: default_poll(),
-            heartbeat_secs: default_heartbeat(),
             digital_copy_price: 0,
             render_threads: default_render_threads(),
         }
@@ -289,10 +214,6 @@ fn default_handling() -> u32 {
 fn default_poll() -> u64 {
     2000
 }
-fn default_heartbeat() -> u64 {
-    10
-}
-
 /// A configuration that cannot work, with the field named.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {field}: {message}")]
@@ -322,6 +243,11 @@ impl LabConfig {
             reprint_service::config::from_str_with_env(text, "(text)", ENV_PREFIX, &[])?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// Where the HTTP server listens.
+    pub fn http_address(&self) -> &str {
+        self.http.address_or(DEFAULT_HTTP_ADDRESS)
     }
 
     pub fn store_url(&self) -> String {
@@ -417,11 +343,17 @@ impl LabConfig {
                 ));
             }
         }
-        if self.http.address.parse::<SocketAddr>().is_err() {
+        if self.http_address().parse::<SocketAddr>().is_err() {
             return Err(invalid(
                 "http.address",
-                format!("{:?} is not host:port", self.http.address),
+                format!("{:?} is not host:port", self.http_address()),
             ));
+        }
+        if let Err(e) = self.nats.validate() {
+            return Err(invalid("nats", e));
+        }
+        if self.nats.heartbeat_secs == 0 || self.nats.heartbeat_secs > 3600 {
+            return Err(invalid("nats.heartbeat_secs", "1 to 3600"));
         }
         if !(1..=1024).contains(&self.nats.batch_size) {
             return Err(invalid("nats.batch_size", "1 to 1024"));

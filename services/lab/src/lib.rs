@@ -42,7 +42,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use reprint_bus::consumer::{ConsumerConfig, InboxConsumer};
-use reprint_bus::relay::{Relay, RelayConfig};
+use reprint_bus::relay::Relay;
 use reprint_bus::request::RpcServer;
 use reprint_bus::subjects::{self, RpcMethod};
 use reprint_bus::{ProvisionSettings, connect, streams};
@@ -51,6 +51,7 @@ use reprint_service::auth::SessionKey;
 use reprint_service::housekeeping::run_pruning_as_configured;
 use reprint_service::metrics::Metrics;
 use reprint_service::shutdown::{self, Shutdown, ShutdownTrigger};
+use reprint_service::tasks::Tasks;
 use reprint_site::{SiteFiles, UserIndex};
 use tokio::net::TcpListener;
 
@@ -137,8 +138,8 @@ impl Application {
             .with_projection(UserIndex)
             .with_observer(metrics.append_observer());
         UserIndex::migrate(&store).await?;
-        db::migrate(&store).await?;
         reprint_service::session::migrate(&store).await?;
+        db::migrate(&store).await?;
 
         let site = config.site().clone();
         let bus_site = subjects::SiteId::parse(site.as_str())?;
@@ -171,20 +172,20 @@ impl Application {
             .await?;
             rpc.push((method, server));
         }
-        let listener = TcpListener::bind(&config.http.address)
+        let listener = TcpListener::bind(config.http_address())
             .await
-            .with_context(|| format!("http.address: cannot bind {}", config.http.address))?;
+            .with_context(|| format!("http.address: cannot bind {}", config.http_address()))?;
         let port = listener.local_addr()?.port();
 
         let (trigger, shutdown) = shutdown::channel();
-        let relay = Relay::new(
-            store.clone(),
-            conn.jetstream.clone(),
-            RelayConfig::default(),
-        );
+        let relay = Relay::new(store.clone(), conn.jetstream.clone(), config.nats.relay());
         let render_slots = std::sync::Arc::new(tokio::sync::Semaphore::new(
             config.production.render_threads.max(1),
         ));
+        let login_limiter = reprint_service::auth::Logins::new(
+            config.http.rate_limit_attempts,
+            config.http.rate_limit_window_secs,
+        );
         let lab = Lab(std::sync::Arc::new(LabInner {
             files: SiteFiles::new(config.site.rules.clone()),
             config,
@@ -196,7 +197,7 @@ impl Application {
             printers,
             waker: relay.waker(),
             session_key,
-            login_limiter: RateLimiter::new(10, 60),
+            login_limiter,
             clock: Clock::default(),
             render_slots,
         }));
@@ -227,7 +228,8 @@ impl Application {
         self.trigger.clone()
     }
 
-    /// Runs everything until shutdown; then finishes what is in hand and closes the store.
+    /// Runs everything until shutdown (or until one part stops: then everything stops and the
+    /// error names that part); then finishes what is in hand and closes the store.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application {
             listener,
@@ -236,15 +238,16 @@ impl Application {
             durable,
             relay,
             rpc,
+            trigger,
             shutdown,
             ..
         } = self;
-        let mut tasks = tokio::task::JoinSet::new();
+        let mut tasks = Tasks::new(trigger, shutdown.clone());
 
         // The outbox relay, woken by whoever commits outbox rows (and polling).
         {
             let s = shutdown.clone();
-            tasks.spawn(async move { relay.run(s.wait()).await });
+            tasks.spawn_infallible("outbox relay", async move { relay.run(s.wait()).await });
         }
         // The inbox consumer; opened again (the durable created again if it was deleted)
         // after an error, with a pause, until shutdown.
@@ -252,26 +255,34 @@ impl Application {
             let lab = lab.clone();
             let s = shutdown.clone();
             let name = durable.name().to_string();
-            tasks.spawn(reprint_bus::consumer::run_until_shutdown(
-                js,
-                durable,
-                move |pull| {
-                    let mut c = ConsumerConfig::new(name.clone());
-                    c.batch_size = lab.config.nats.batch_size;
-                    InboxConsumer::new(lab.store.clone(), pull, inbox::LabInbox(lab.clone()), c)
-                        .with_lag_reporter(lab.metrics.lag_reporter())
-                        .with_relay_waker(lab.waker.clone())
-                },
-                std::time::Duration::from_secs(1),
-                move || s.clone().wait(),
-            ));
+            tasks.spawn_infallible(
+                "inbox consumer",
+                reprint_bus::consumer::run_until_shutdown(
+                    js,
+                    durable,
+                    move |pull| {
+                        let mut c = ConsumerConfig::new(name.clone());
+                        c.batch_size = lab.config.nats.batch_size;
+                        InboxConsumer::new(lab.store.clone(), pull, inbox::LabInbox(lab.clone()), c)
+                            .with_lag_reporter(lab.metrics.lag_reporter())
+                            .with_relay_waker(lab.waker.clone())
+                    },
+                    std::time::Duration::from_secs(1),
+                    move || s.clone().wait(),
+                ),
+            );
         }
         // Request/reply.
         for (method, server) in rpc {
             let lab = lab.clone();
             let s = shutdown.clone();
-            tasks.spawn(async move {
-                let result = match method {
+            let name = match method {
+                RpcMethod::Quote => "quote requests",
+                RpcMethod::Catalog => "catalog requests",
+                RpcMethod::Locale => "locale requests",
+            };
+            tasks.spawn(name, async move {
+                match method {
                     RpcMethod::Quote => {
                         server
                             .serve(move |req, _ctx| rpc::quote(lab.clone(), req), s.wait())
@@ -299,22 +310,18 @@ impl Application {
                             )
                             .await
                     }
-                };
-                if let Err(e) = result {
-                    tracing::error!(%method, error = %e, "rpc server stopped");
                 }
             });
         }
         // The site directory heartbeat.
-        let heartbeat = lab.directory.start_heartbeat(
-            rpc::announcement(&lab)?,
-            Duration::from_secs(lab.config.production.heartbeat_secs.max(1)),
-        );
-        // Done-markers and the outbox gauge.
+        let heartbeat = lab
+            .directory
+            .start_heartbeat(rpc::announcement(&lab)?, lab.config.nats.heartbeat());
+        // Done-markers and withdrawals in the hot folders.
         {
             let lab = lab.clone();
             let s = shutdown.clone();
-            tasks.spawn(async move {
+            tasks.spawn_infallible("hot folder poll", async move {
                 let mut tick = tokio::time::interval(Duration::from_millis(
                     lab.config.production.done_marker_poll_ms.max(50),
                 ));
@@ -329,34 +336,44 @@ impl Application {
                     if let Err(e) = production::withdraw_pending(&lab).await {
                         tracing::warn!(error = %e, "withdrawing rejected jobs from the hot folders");
                     }
-                    reprint_service::housekeeping::report_outbox_backlog(
-                        &lab.store,
-                        &lab.metrics,
-                        "lab",
-                    )
-                    .await;
                 }
             });
         }
+        tasks.spawn_infallible(
+            "outbox gauge",
+            reprint_service::housekeeping::run_outbox_gauge(
+                lab.store.clone(),
+                lab.metrics.clone(),
+                "lab",
+                reprint_service::housekeeping::OUTBOX_GAUGE_EVERY,
+                shutdown.clone(),
+            ),
+        );
         // Published messages and old inbox records (`LabConfig::validate` checked the retention).
-        tasks.spawn(run_pruning_as_configured(
-            lab.store.clone(),
-            lab.config.store.retention.clone(),
-            lab.metrics.clone(),
-            shutdown.clone(),
-        ));
+        tasks.spawn_infallible(
+            "store pruning",
+            run_pruning_as_configured(
+                lab.store.clone(),
+                lab.config.store.retention.clone(),
+                lab.metrics.clone(),
+                shutdown.clone(),
+            ),
+        );
         tracing::info!(site = %lab.site(), port = listener.local_addr()?.port(), "reprint-lab running");
-        let app = http::router(lab.clone());
-        let server_shutdown = shutdown.clone();
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(async move { server_shutdown.wait().await })
-            .await;
-        while tasks.join_next().await.is_some() {}
+        tasks.spawn(
+            "HTTP server",
+            reprint_service::server::serve(
+                listener,
+                http::router(lab.clone()),
+                lab.config.http.timeouts(),
+                shutdown.clone(),
+            ),
+        );
+        let outcome = tasks.run().await;
         if let Err(e) = heartbeat.stop(false).await {
             tracing::warn!(error = %e, "heartbeat stop");
         }
         lab.store.close().await;
-        served.context("HTTP server")?;
-        Ok(())
+        Ok(outcome?)
     }
 }

@@ -45,16 +45,12 @@ async fn main() -> anyhow::Result<()> {
         None => {
             let config = LabConfig::load(cli.config.as_deref())?;
             let site = config.site.rules.site.to_string();
-            let telemetry = reprint_service::telemetry::init("reprint-lab", Some(&site));
-            let result = async {
+            reprint_service::cli::run_traced("reprint-lab", &site, async {
                 let app = Application::build(config).await?;
                 app.shutdown_trigger().on_signals();
                 app.run_until_stopped().await
-            }
-            .await;
-            // Export the spans still in the batch before the process ends.
-            let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
-            result
+            })
+            .await
         }
     }
 }

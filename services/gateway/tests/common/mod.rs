@@ -45,7 +45,7 @@ pub fn config(store_url: &str, nats_url: &str) -> Config {
         gateway_id: "gw-test".into(),
         ..Config::default()
     };
-    c.http.address = "127.0.0.1:0".into();
+    c.http.address = Some("127.0.0.1:0".into());
     c.http.rate_limit_attempts = 1000;
     c.store.url = store_url.to_string();
     c.nats.url = nats_url.to_string();
