@@ -461,7 +461,8 @@ pub async fn run_intake(state: &AppState, upload: IntakeUpload) -> Result<Intake
     responses((status = 200, body = LoginReply), (status = 401, description = "wrong name or password")))]
 async fn login(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    handle: reprint_service::session::Handle,
+    reprint_service::auth::Source(source): reprint_service::auth::Source,
     Json(body): Json<LoginBody>,
 ) -> Result<Json<LoginReply>> {
     let session = auth::log_in(&state, &handle, &body.name, &body.password, &source).await?;
