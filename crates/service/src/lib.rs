@@ -19,6 +19,7 @@ pub mod problem;
 pub mod server;
 pub mod session;
 pub mod shutdown;
+pub mod storefront;
 pub mod tasks;
 pub mod telemetry;
 

@@ -7,16 +7,13 @@
 //! [`RpcError`] whose message is written for the person who asked; only our own faults are
 //! `internal`, with the details in the log.
 
-use reprint_bus::directory::{PriceLine, SiteAnnouncement};
+use reprint_bus::directory::SiteAnnouncement;
 use reprint_bus::request::RpcError;
-use reprint_bus::subjects;
-use reprint_domain::protocol::{
-    CatalogProduct, CatalogReply, LocaleReply, QuoteReply, QuoteRequest,
-};
-use reprint_domain::{DomainError, Money, PrintSize, SiteKind};
+use reprint_domain::protocol::{CatalogReply, LocaleReply, QuoteReply, QuoteRequest};
+use reprint_domain::{DomainError, PrintSize, SiteKind};
+use reprint_service::storefront::Storefront;
 
 use crate::error::CounterError;
-use crate::messages;
 use crate::state::Counter;
 
 fn known_sizes() -> String {
@@ -101,79 +98,34 @@ pub fn sizes(counter: &Counter) -> Vec<PrintSize> {
     counter.rules().prices.prints.keys().copied().collect()
 }
 
-pub fn catalog(counter: &Counter) -> CatalogReply {
-    let rules = counter.rules();
-    let products = rules
-        .prices
-        .prints
-        .iter()
-        .map(|(s, price)| {
-            let (w, h) = s.millimetres();
-            CatalogProduct {
-                code: format!("print:{}", s.code()),
-                description: format!("{} print, {w} x {h} mm, made by a partner lab", s.code()),
-                size: Some(*s),
-                unit_price: *price,
-            }
-        })
-        .collect();
-    CatalogReply {
-        site: rules.site.clone(),
-        site_kind: SiteKind::Counter,
-        name: counter.config.name.clone(),
-        basic_charge: rules.prices.basic_charge,
-        products,
+/// The counter as the network sees it (`reprint_service::storefront`).
+fn storefront(counter: &Counter) -> Storefront<'_> {
+    Storefront {
+        rules: counter.rules(),
+        kind: SiteKind::Counter,
+        name: &counter.config.name,
+        address: &counter.config.address,
+        sizes: sizes(counter),
+        made: "made by a partner lab",
+        extras: vec![],
         icc_profiles: vec![],
-        policy_summary: rules.policy.summary(),
+        heartbeat_secs: counter.config.nats.heartbeat_secs,
     }
 }
 
+pub fn catalog(counter: &Counter) -> CatalogReply {
+    storefront(counter).catalog()
+}
+
 pub fn locale(counter: &Counter) -> LocaleReply {
-    let rules = counter.rules();
-    LocaleReply {
-        site: rules.site.clone(),
-        currency: rules.currency,
-        language: rules.language().into(),
-        time_zone: rules.time_zone.name().to_string(),
-        sizes: sizes(counter),
-    }
+    storefront(counter).locale()
 }
 
 /// The counter's entry in the site directory.
 pub fn announcement(counter: &Counter) -> Result<SiteAnnouncement, CounterError> {
-    let rules = counter.rules();
-    let mut prices = vec![PriceLine {
-        item: "basic".into(),
-        amount_minor: rules.prices.basic_charge.minor,
-    }];
-    prices.extend(
-        rules
-            .prices
-            .prints
-            .iter()
-            .map(|(size, money): (_, &Money)| PriceLine {
-                item: size.code().into(),
-                amount_minor: money.minor,
-            }),
-    );
-    Ok(SiteAnnouncement {
-        id: messages::bus_site(&rules.site)?,
-        kind: subjects::SiteKind::Counter,
-        name: counter.config.name.clone(),
-        address: counter.config.address.clone(),
-        time_zone: rules.time_zone.name().to_string(),
-        currency: rules.currency.code().to_string(),
-        sizes: sizes(counter)
-            .iter()
-            .map(|s| s.code().to_string())
-            .collect(),
-        prices,
-        policy_summary: rules.policy.summary(),
-        icc_profiles: vec![],
-        last_heartbeat: counter.clock.now(),
-        heartbeat_interval_secs: counter.config.nats.heartbeat_secs,
-        version: env!("CARGO_PKG_VERSION").to_string(),
-    })
+    storefront(counter)
+        .announcement(counter.clock.now())
+        .map_err(|e| CounterError::Config(format!("site id: {e}")))
 }
 
 #[cfg(test)]

@@ -3,17 +3,14 @@
 //! recorded), its **catalog** (sizes, prices, the ICC profiles of its printers, the digital copy,
 //! the discount policy in words) and its **locale**; and its entry in the site directory.
 
-use chrono::Utc;
-use reprint_bus::directory::{PriceLine, SiteAnnouncement};
+use reprint_bus::directory::SiteAnnouncement;
 use reprint_bus::request::RpcError;
-use reprint_bus::subjects;
 use reprint_domain::file::UserFile;
 use reprint_domain::order_check::check_order;
 use reprint_domain::protocol::RejectCode;
-use reprint_domain::protocol::{
-    CatalogProduct, CatalogReply, LocaleReply, QuoteReply, QuoteRequest, order_items,
-};
+use reprint_domain::protocol::{CatalogReply, LocaleReply, QuoteReply, QuoteRequest, order_items};
 use reprint_domain::{DomainError, Money, PrintSize, SiteKind, determine_charge};
+use reprint_service::storefront::{Extra, Storefront};
 use reprint_site::{Identification, Identity};
 
 use crate::error::LabError;
@@ -96,85 +93,36 @@ pub fn icc_profiles(lab: &Lab) -> Vec<String> {
     names
 }
 
-pub fn catalog(lab: &Lab) -> CatalogReply {
-    let rules = lab.rules();
-    let mut products: Vec<CatalogProduct> = sizes(lab)
-        .into_iter()
-        .map(|s| {
-            let (w, h) = s.millimetres();
-            CatalogProduct {
-                code: format!("print:{}", s.code()),
-                description: format!("{} print, {w} x {h} mm, silver-halide paper", s.code()),
-                size: Some(s),
-                unit_price: rules
-                    .prices
-                    .print_price(s)
-                    .ok()
-                    .flatten()
-                    .unwrap_or(Money::zero(rules.currency)),
-            }
-        })
-        .collect();
-    products.push(CatalogProduct {
-        code: "digital-copy:zip".into(),
-        description: "digital copy: the order's images with their print history in a ZIP, delivered with the prints".into(),
-        size: None,
-        unit_price: Money::new(lab.config.production.digital_copy_price, rules.currency),
-    });
-    CatalogReply {
-        site: lab.site().clone(),
-        site_kind: SiteKind::Lab,
-        name: lab.config.site.name.clone(),
-        basic_charge: rules.prices.basic_charge,
-        products,
+/// The lab as the network sees it (`reprint_service::storefront`).
+fn storefront(lab: &Lab) -> Storefront<'_> {
+    Storefront {
+        rules: lab.rules(),
+        kind: SiteKind::Lab,
+        name: &lab.config.site.name,
+        address: &lab.config.site.address,
+        sizes: sizes(lab),
+        made: "silver-halide paper",
+        extras: vec![Extra {
+            code: "digital-copy:zip".into(),
+            description: "digital copy: the order's images with their print history in a ZIP, delivered with the prints".into(),
+            price: Money::new(lab.config.production.digital_copy_price, lab.rules().currency),
+        }],
         icc_profiles: icc_profiles(lab),
-        policy_summary: rules.policy.summary(),
+        heartbeat_secs: lab.config.nats.heartbeat_secs,
     }
 }
 
+pub fn catalog(lab: &Lab) -> CatalogReply {
+    storefront(lab).catalog()
+}
+
 pub fn locale(lab: &Lab) -> LocaleReply {
-    let rules = lab.rules();
-    LocaleReply {
-        site: lab.site().clone(),
-        currency: rules.currency,
-        language: rules.language().into(),
-        time_zone: rules.time_zone.name().to_string(),
-        sizes: sizes(lab),
-    }
+    storefront(lab).locale()
 }
 
 /// The lab's entry in the site directory.
 pub fn announcement(lab: &Lab) -> Result<SiteAnnouncement, LabError> {
-    let rules = lab.rules();
-    let id = subjects::SiteId::parse(lab.site().as_str())
-        .map_err(|e| LabError::Internal(e.to_string()))?;
-    let mut prices = vec![PriceLine {
-        item: "basic".into(),
-        amount_minor: rules.prices.basic_charge.minor,
-    }];
-    for (size, money) in &rules.prices.prints {
-        prices.push(PriceLine {
-            item: size.code().into(),
-            amount_minor: money.minor,
-        });
-    }
-    prices.push(PriceLine {
-        item: "digital-copy:zip".into(),
-        amount_minor: lab.config.production.digital_copy_price,
-    });
-    Ok(SiteAnnouncement {
-        id,
-        kind: subjects::SiteKind::Lab,
-        name: lab.config.site.name.clone(),
-        address: lab.config.site.address.clone(),
-        time_zone: rules.time_zone.name().to_string(),
-        currency: rules.currency.code().to_string(),
-        sizes: sizes(lab).iter().map(|s| s.code().to_string()).collect(),
-        prices,
-        policy_summary: rules.policy.summary(),
-        icc_profiles: icc_profiles(lab),
-        last_heartbeat: Utc::now(),
-        heartbeat_interval_secs: lab.config.production.heartbeat_secs,
-        version: env!("CARGO_PKG_VERSION").to_string(),
-    })
+    storefront(lab)
+        .announcement(lab.clock.now())
+        .map_err(|e| LabError::Internal(e.to_string()))
 }
