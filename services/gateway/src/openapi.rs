@@ -1,6 +1,7 @@
 //! The OpenAPI document of `/api/v1`, generated from the handlers' annotations.
 
 use axum::Json;
+use reprint_service::problem::DeclareRefusals;
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
@@ -36,8 +37,8 @@ use utoipa::OpenApi;
         crate::auth::SignUp,
         crate::auth::LogIn,
         crate::auth::SessionInfo,
-        crate::api::OrderCreated,
         crate::auth::SignUpReply,
+        crate::api::OrderCreated,
         crate::api::StorageRequest,
         crate::api::Reservation,
         crate::api::ItemRequest,
@@ -54,9 +55,16 @@ use utoipa::OpenApi;
         crate::upload::Uploaded,
         crate::settlements::Settlements,
         crate::settlements::SettlementBalance,
-    ))
+    )),
+    // The refusals in front of every handler (400, 401, 403, 404, 413, 415, 422; issue 13):
+    // sign-up and log-in/log-out need no session.
+    modifiers(&REFUSALS)
 )]
 pub struct ApiDoc;
+
+/// The refusals in front of every handler; the paths of sign-up and log-in/log-out need no
+/// session.
+const REFUSALS: DeclareRefusals = DeclareRefusals(&["/api/v1/accounts", "/api/v1/session"]);
 
 pub async fn document() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())

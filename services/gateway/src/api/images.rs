@@ -145,9 +145,11 @@ async fn history_of(
 }
 
 /// Download an image with its print history embedded (XMP), or as the ZIP container
-/// (`?format=zip`) (seed 004; claim 15 f-g).
+/// (`?format=zip`) (seed 004; claim 15 f-g). `Content-Disposition` names the file as uploaded,
+/// in ASCII (`filename`) and in UTF-8 (`filename*`), without control or bidirectional characters.
 #[utoipa::path(get, path = "/api/v1/images/{image}", params(("image" = String, Path), ("format" = Option<String>, Query)),
-    responses((status = 200, description = "the image bytes or a ZIP"), (status = 404)))]
+    responses((status = 200, description = "the image bytes or a ZIP"),
+        (status = 404, description = "no such image of this user")))]
 pub async fn download_image(
     State(state): State<AppState>,
     user: User,
@@ -177,10 +179,7 @@ pub async fn download_image(
         })
         .await
         .map_err(AppError::internal)??;
-    let disposition = format!(
-        "attachment; filename=\"{}\"",
-        filename.replace(['"', '\\', '\r', '\n'], "_")
-    );
+    let disposition = attachment(&filename);
     Ok((
         [
             (header::CONTENT_TYPE, mime),
@@ -189,6 +188,62 @@ pub async fn download_image(
         body,
     )
         .into_response())
+}
+
+/// Characters a download's name never carries: controls (C0, DEL, C1), the bidirectional
+/// overrides, embeddings, isolates and marks (an `exe.jpg` shown as `gpj.exe`), and invisible
+/// formatting (zero-width spaces and joiners, the word joiner, the byte-order mark).
+fn unsafe_in_name(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
+}
+
+/// What RFC 8187 (`filename*`, after RFC 5987) lets through unencoded: `attr-char`, letters and
+/// digits and ``!#$&+-.^_`|~``; every other byte of the UTF-8 name is percent-encoded.
+const ATTR_CHAR: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// `Content-Disposition` of a download named `name` (RFC 6266): `attachment`, an ASCII
+/// `filename=` for old clients (every other character `_`) and `filename*=UTF-8''...` with the
+/// name itself, percent-encoded. Control, bidirectional and invisible characters are dropped
+/// and path separators become `_`, in both; an empty name becomes `image`.
+pub fn attachment(name: &str) -> String {
+    let clean: String = name
+        .chars()
+        .filter(|c| !unsafe_in_name(*c))
+        .map(|c| if matches!(c, '/' | '\\') { '_' } else { c })
+        .collect();
+    let clean = clean.trim();
+    let clean = if clean.is_empty() || clean.chars().all(|c| c == '.') {
+        "image"
+    } else {
+        clean
+    };
+    let ascii: String = clean
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '%' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let encoded = percent_encoding::utf8_percent_encode(clean, ATTR_CHAR);
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
 }
 
 /// A small JPEG preview of an image (EXIF orientation applied), built once per content and
@@ -221,4 +276,27 @@ pub async fn thumbnail(
         thumb,
     )
         .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::attachment;
+
+    #[test]
+    fn a_download_name_is_ascii_and_utf8_without_controls_or_overrides() {
+        let d = attachment("写真\u{202E}gpj.exe\r\n\"x\"%.jpg");
+        assert_eq!(
+            d,
+            "attachment; filename=\"__gpj.exe_x__.jpg\"; \
+             filename*=UTF-8''%E5%86%99%E7%9C%9Fgpj.exe%22x%22%25.jpg"
+        );
+        assert_eq!(
+            attachment("../\u{200F}"),
+            "attachment; filename=\".._\"; filename*=UTF-8''.._"
+        );
+        assert_eq!(
+            attachment("\u{202E}\u{0007}"),
+            "attachment; filename=\"image\"; filename*=UTF-8''image"
+        );
+    }
 }

@@ -33,7 +33,7 @@ pub struct OrderCreated {
 }
 
 /// Claim 26 a-c: an order id for the logged-in (verified) user.
-#[utoipa::path(post, path = "/api/v1/orders", responses((status = 201, body = OrderCreated), (status = 401)))]
+#[utoipa::path(post, path = "/api/v1/orders", responses((status = 201, body = OrderCreated), (status = 401, description = "not logged in")))]
 pub async fn create_order(State(state): State<AppState>, user: User) -> AppResult<Response> {
     let oid = new_order_id(&state);
     let order = oid.to_string();
@@ -68,7 +68,8 @@ pub async fn create_order(State(state): State<AppState>, user: User) -> AppResul
 /// record is final either way: later status changes of a cancelled order go on its timeline
 /// but do not move its stage.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/cancel", params(("id" = String, Path)),
-    responses((status = 200, body = OrderView), (status = 404), (status = 409)))]
+    responses((status = 200, body = OrderView), (status = 404),
+        (status = 409, description = "too late (printing), or changed at the same moment")))]
 pub async fn cancel(
     State(state): State<AppState>,
     user: User,

@@ -62,7 +62,12 @@ impl SiteQuote {
 /// explained lines: `QuoteRequest { customer, items, at }` on `reprint.v1.rpc.<site>.quote`
 /// to both sites at once, each with the user's registration number at that site.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/quote", request_body = OrderRequest,
-    params(("id" = String, Path)), responses((status = 200, body = QuoteView), (status = 503)))]
+    params(("id" = String, Path)),
+    responses((status = 200, body = QuoteView),
+        (status = 404, description = "no such order of this user, or an image not uploaded"),
+        (status = 409, description = "the order cannot be quoted now"),
+        (status = 422, description = "the order check refused the order"),
+        (status = 503, description = "the lab or the counter did not answer")))]
 pub async fn quote(
     State(state): State<AppState>,
     user: User,

@@ -86,7 +86,9 @@ const RESERVE_ATTEMPTS: u32 = 16;
 /// the same instant.
 #[utoipa::path(put, path = "/api/v1/orders/{id}/storage", request_body = StorageRequest,
     params(("id" = String, Path, description = "order id")),
-    responses((status = 200, body = Reservation), (status = 404), (status = 409, description = "over_quota or no_capacity")))]
+    responses((status = 200, body = Reservation), (status = 404),
+        (status = 409, description = "over_quota, no_capacity, or the order is not a draft"),
+        (status = 503, description = "the storage cannot be reserved now")))]
 pub async fn reserve_storage(
     State(state): State<AppState>,
     user: User,
