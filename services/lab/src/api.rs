@@ -170,12 +170,14 @@ pub struct RejectRequest {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StateQuery {
     /// received, printing, printed, dispatched, collected, settled or rejected.
     pub state: Option<String>,
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// A reception number, a registration number or a telephone number.
     pub q: String,
@@ -325,9 +327,15 @@ async fn api_ledger(State(lab): State<Lab>, _op: Operator) -> LabResult<Json<Vec
         ProductionRow,
         LogRow,
         LedgerLine
-    ))
+    )),
+    // The refusals in front of every handler (400, 401, 403, 404, 413, 415, 422; issue 13).
+    modifiers(&REFUSALS)
 )]
 pub struct ApiDoc;
+
+/// The refusals in front of every handler; log-in needs no session.
+const REFUSALS: reprint_service::problem::DeclareRefusals =
+    reprint_service::problem::DeclareRefusals(&["/api/v1/login"]);
 
 async fn openapi_json(_op: Operator) -> impl IntoResponse {
     axum::Json(ApiDoc::openapi())
