@@ -349,19 +349,50 @@ pub struct DateQuery {
 
 // ---------- the multipart intake form, shared with the pages ----------
 
-/// What the intake form carried.
+/// What the intake form carried; the medium's files as they were written to the staging
+/// directory on arrival (removed when this is dropped), never held in memory whole.
 pub struct IntakeUpload {
     pub request: IntakeRequest,
-    pub zip: Option<Vec<u8>>,
-    pub files: Vec<(String, Vec<u8>)>,
+    pub zip: Option<tempfile::TempPath>,
+    pub files: Vec<(String, tempfile::TempPath)>,
     pub csrf: String,
+}
+
+/// Writes one multipart file field to a new file of `staging` as its chunks arrive; `None` for
+/// the empty file input of a page (no name, no bytes).
+async fn field_to_disk(
+    mut field: axum::extract::multipart::Field<'_>,
+    staging: &std::path::Path,
+) -> Result<Option<(String, tempfile::TempPath)>> {
+    use tokio::io::AsyncWriteExt;
+    let file_name = field.file_name().unwrap_or("").to_string();
+    let disk = |e: std::io::Error| {
+        CounterError::Internal(format!(
+            "the counter could not write the upload to disk: {e}"
+        ))
+    };
+    let staged = tempfile::NamedTempFile::new_in(staging).map_err(disk)?;
+    let mut file = tokio::fs::File::from_std(staged.reopen().map_err(disk)?);
+    let mut written: u64 = 0;
+    while let Some(chunk) = field.chunk().await.map_err(bad_multipart)? {
+        written += chunk.len() as u64;
+        file.write_all(&chunk).await.map_err(disk)?;
+    }
+    file.flush().await.map_err(disk)?;
+    if written == 0 && file_name.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((file_name, staged.into_temp_path())))
 }
 
 fn bad_multipart(e: impl std::fmt::Display) -> CounterError {
     CounterError::Invalid(format!("the upload could not be read: {e}"))
 }
 
-pub async fn read_intake_form(mut form: Multipart) -> Result<IntakeUpload> {
+pub async fn read_intake_form(
+    mut form: Multipart,
+    staging: &std::path::Path,
+) -> Result<IntakeUpload> {
     let mut request = IntakeRequest {
         customer: CustomerInput::default(),
         lab: String::new(),
@@ -375,16 +406,14 @@ pub async fn read_intake_form(mut form: Multipart) -> Result<IntakeUpload> {
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
             "medium" | "images" => {
-                let file_name = field.file_name().unwrap_or("").to_string();
-                let bytes = field.bytes().await.map_err(bad_multipart)?;
-                if bytes.is_empty() && file_name.is_empty() {
+                let Some((file_name, staged)) = field_to_disk(field, staging).await? else {
                     continue; // an empty file input of the page
-                }
+                };
                 if name == "medium" {
                     if zip.is_some() {
                         return Err(CounterError::Invalid("hand in one ZIP per order".into()));
                     }
-                    zip = Some(bytes.to_vec());
+                    zip = Some(staged);
                 } else {
                     files.push((
                         if file_name.is_empty() {
@@ -392,7 +421,7 @@ pub async fn read_intake_form(mut form: Multipart) -> Result<IntakeUpload> {
                         } else {
                             file_name
                         },
-                        bytes.to_vec(),
+                        staged,
                     ));
                 }
             }
@@ -439,12 +468,26 @@ pub async fn run_intake(state: &AppState, upload: IntakeUpload) -> Result<Intake
         files,
         ..
     } = upload;
+    let staging = counter.spool.staging();
     let medium: Medium = tokio::task::spawn_blocking(move || match (zip, files.is_empty()) {
         (Some(_), false) => Err(CounterError::Invalid(
             "hand in a ZIP or image files, not both".into(),
         )),
-        (Some(zip), true) => medium::read_zip(&zip, &limits).map_err(CounterError::from),
-        (None, false) => medium::read_files(files, &limits).map_err(CounterError::from),
+        (Some(zip), true) => {
+            let file = std::fs::File::open(&zip).map_err(|e| {
+                CounterError::Internal(format!("the upload written to disk is gone: {e}"))
+            })?;
+            medium::read_zip(std::io::BufReader::new(file), &limits, &staging)
+                .map_err(CounterError::from)
+        }
+        (None, false) => {
+            // The uploaded files stay on disk (and are removed) with `files`.
+            let paths = files
+                .iter()
+                .map(|(name, path)| (name.clone(), path.to_path_buf()))
+                .collect();
+            medium::read_files(paths, &limits, &staging).map_err(CounterError::from)
+        }
         (None, true) => Err(CounterError::Invalid(
             "no medium: attach a ZIP of the card or the image files".into(),
         )),
@@ -483,7 +526,7 @@ async fn post_intake(
     form: Multipart,
 ) -> Result<Response> {
     staff.check_csrf(&state, &headers)?;
-    let upload = read_intake_form(form).await?;
+    let upload = read_intake_form(form, &state.counter.spool.staging()).await?;
     let intake = run_intake(&state, upload).await?;
     Ok((
         axum::http::StatusCode::CREATED,

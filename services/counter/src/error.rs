@@ -86,6 +86,8 @@ impl CounterError {
                 MediumError::TooLarge { .. } | MediumError::TooManyEntries { .. } => {
                     p(StatusCode::PAYLOAD_TOO_LARGE, m.kind())
                 }
+                // The counter's own disk, not the customer's medium.
+                MediumError::Staging(e) => Problem::internal(e),
                 _ => p(StatusCode::UNPROCESSABLE_ENTITY, m.kind()),
             },
             CounterError::Invalid(_) => p(StatusCode::UNPROCESSABLE_ENTITY, "invalid"),

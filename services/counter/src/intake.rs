@@ -165,7 +165,10 @@ pub async fn take_in(
     check_order(&customer_of(req), &placed_items(&items), &lab.prints())?;
     for img in &medium.images {
         if items.iter().any(|i| i.image == img.id) {
-            counter.spool.put(&img.id.to_hex(), &img.bytes).await?;
+            counter
+                .spool
+                .put_file(&img.id.to_hex(), &img.staged)
+                .await?;
         }
     }
     let mut random = [0u8; 10];

@@ -22,7 +22,8 @@
 //!   on the medium is refused, with its line.
 
 use std::collections::BTreeMap;
-use std::io::{Cursor, Read};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
 
 use reprint_domain::ImageId;
 use reprint_media::dpof::{self, PrintType};
@@ -67,6 +68,9 @@ pub enum MediumError {
     NoImages,
     #[error("the medium holds at least {count} images, more than the {limit} one order takes")]
     TooManyImages { count: usize, limit: usize },
+    /// The counter's own disk failed while the medium was being read (not the customer's fault).
+    #[error("the counter could not keep the images on its disk: {0}")]
+    Staging(String),
 }
 
 impl MediumError {
@@ -84,18 +88,21 @@ impl MediumError {
             MediumError::DpofNothingToPrint => "dpof_nothing_to_print",
             MediumError::NoImages => "no_images",
             MediumError::TooManyImages { .. } => "too_many_images",
+            MediumError::Staging(_) => "staging",
         }
     }
 }
 
 /// One image of the medium.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct MediumImage {
     /// Its path on the medium (or the file name as uploaded).
     pub path: String,
     /// The file name, for people.
     pub name: String,
-    pub bytes: Vec<u8>,
+    /// Its bytes, in a file of the staging directory (removed when this is dropped): a medium
+    /// is never held in memory whole, only the image being checked.
+    pub staged: tempfile::TempPath,
     pub id: ImageId,
     pub info: ImageInfo,
 }
@@ -109,7 +116,7 @@ pub struct Chosen {
 }
 
 /// A medium taken in.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Medium {
     pub images: Vec<MediumImage>,
     /// The prints chosen on the camera (DPOF), when the card has a print order.
@@ -188,6 +195,7 @@ fn check_image(
     path: &str,
     bytes: Vec<u8>,
     limits: &UploadLimits,
+    staging: &Path,
 ) -> Result<MediumImage, MediumError> {
     let not_an_image = |e: reprint_media::MediaError| MediumError::NotAnImage {
         name: path.to_string(),
@@ -202,15 +210,28 @@ fn check_image(
         path: path.to_string(),
         name: file_name(path),
         id: ImageId::of_bytes(&bytes),
-        bytes,
+        staged: stage(&bytes, staging)?,
         info,
     })
 }
 
-/// Reads a ZIP of a card (or of image files).
-pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<Medium, MediumError> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
-        .map_err(|e| MediumError::NotAZip(e.to_string()))?;
+/// Writes checked bytes to a new file of the staging directory.
+fn stage(bytes: &[u8], staging: &Path) -> Result<tempfile::TempPath, MediumError> {
+    let disk = |e: std::io::Error| MediumError::Staging(e.to_string());
+    let mut file = tempfile::NamedTempFile::new_in(staging).map_err(disk)?;
+    file.write_all(bytes).map_err(disk)?;
+    file.flush().map_err(disk)?;
+    Ok(file.into_temp_path())
+}
+
+/// Reads a ZIP of a card (or of image files), from memory (tests) or a file (the intake's
+/// upload, written to disk as it arrived); checked images go to `staging`.
+pub fn read_zip(
+    zip: impl Read + Seek,
+    limits: &UploadLimits,
+    staging: &Path,
+) -> Result<Medium, MediumError> {
+    let mut archive = zip::ZipArchive::new(zip).map_err(|e| MediumError::NotAZip(e.to_string()))?;
     if archive.len() > limits.max_entries {
         return Err(MediumError::TooManyEntries {
             count: archive.len(),
@@ -281,7 +302,7 @@ pub fn read_zip(bytes: &[u8], limits: &UploadLimits) -> Result<Medium, MediumErr
             },
         )?;
         actual_total += bytes.len() as u64;
-        taken.take(name, bytes, limits)?;
+        taken.take(name, bytes, limits, staging)?;
     }
     taken.finish(limits)
 }
@@ -368,24 +389,32 @@ fn not_an_image_start(name: &str, start: &[u8]) -> Result<(), MediumError> {
     })
 }
 
-/// Reads several image files handed in one by one (no folders, so no DPOF).
+/// Reads several image files handed in one by one (no folders, so no DPOF): each file as it
+/// was written to disk on arrival, read into memory one at a time (at most `max_image_bytes`).
 pub fn read_files(
-    files: Vec<(String, Vec<u8>)>,
+    files: Vec<(String, PathBuf)>,
     limits: &UploadLimits,
+    staging: &Path,
 ) -> Result<Medium, MediumError> {
     let mut named = Vec::with_capacity(files.len());
-    for (name, bytes) in files {
+    for (name, file) in files {
         let base = file_name(&name.replace('\\', "/"));
         let safe = safe_name(&base).ok_or_else(|| MediumError::UnsafeName(name.clone()))?;
-        named.push((safe, bytes));
+        named.push((safe, file));
     }
-    assemble(named, limits)
-}
-
-fn assemble(files: Vec<(String, Vec<u8>)>, limits: &UploadLimits) -> Result<Medium, MediumError> {
     let mut taken = Taken::default();
-    for (path, bytes) in files {
-        taken.take(path, bytes, limits)?;
+    for (path, file) in named {
+        let size = std::fs::metadata(&file)
+            .map_err(|e| MediumError::Staging(e.to_string()))?
+            .len();
+        if size > limits.max_image_bytes {
+            return Err(MediumError::TooLarge {
+                what: format!("the file {path:?} ({size} bytes)"),
+                limit: limits.max_image_bytes,
+            });
+        }
+        let bytes = std::fs::read(&file).map_err(|e| MediumError::Staging(e.to_string()))?;
+        taken.take(path, bytes, limits, staging)?;
     }
     taken.finish(limits)
 }
@@ -403,6 +432,7 @@ impl Taken {
         path: String,
         bytes: Vec<u8>,
         limits: &UploadLimits,
+        staging: &Path,
     ) -> Result<(), MediumError> {
         if let Some(root) = is_dpof_path(&path) {
             self.dpof_file = Some((root, bytes));
@@ -417,7 +447,8 @@ impl Taken {
                 limit: limits.max_images,
             });
         }
-        self.images.push(check_image(&path, bytes, limits)?);
+        self.images
+            .push(check_image(&path, bytes, limits, staging)?);
         Ok(())
     }
 
@@ -510,7 +541,13 @@ mod tests {
 
     #[test]
     fn not_a_zip() {
-        let e = read_zip(b"hello, not a zip", &UploadLimits::default()).unwrap_err();
+        let staging = tempfile::tempdir().unwrap();
+        let e = read_zip(
+            std::io::Cursor::new(b"hello, not a zip"),
+            &UploadLimits::default(),
+            staging.path(),
+        )
+        .unwrap_err();
         assert_eq!(e.kind(), "not_a_zip");
     }
 }
@@ -524,7 +561,7 @@ mod bomb_tests {
     /// 2 MB: the reader counts the real bytes and stops at the limit.
     #[test]
     fn a_header_that_lies_about_the_size_is_caught_while_inflating() {
-        let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
         let opts = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Deflated);
         w.start_file("DCIM/BOMB.JPG", opts).unwrap();
@@ -544,8 +581,11 @@ mod bomb_tests {
             max_uncompressed_bytes: 1_000_000,
             ..UploadLimits::default()
         };
-        let e = read_zip(&bytes, &limits).unwrap_err();
+        let staging = tempfile::tempdir().unwrap();
+        let e = read_zip(std::io::Cursor::new(bytes), &limits, staging.path()).unwrap_err();
         assert!(matches!(e, MediumError::TooLarge { .. }), "{e}");
+        // Nothing is left behind in the staging directory.
+        assert_eq!(std::fs::read_dir(staging.path()).unwrap().count(), 0);
     }
 }
 
@@ -561,30 +601,47 @@ mod damaged_tests {
     /// A JPEG whose header reads but whose pixels cannot be decoded (SOF0 changed to SOF9,
     /// arithmetic coding): refused at intake, naming the file, as the gateway refuses it; a
     /// sound image beside it is not what is named.
+    /// The files as the intake writes them on arrival.
+    fn on_disk(dir: &Path, files: Vec<(&str, Vec<u8>)>) -> Vec<(String, PathBuf)> {
+        files
+            .into_iter()
+            .map(|(name, bytes)| {
+                let path = dir.join(format!("upload-{name}"));
+                std::fs::write(&path, bytes).unwrap();
+                (name.to_string(), path)
+            })
+            .collect()
+    }
+
     #[test]
     fn an_image_whose_pixels_do_not_decode_is_refused_naming_it() {
+        let uploads = tempfile::tempdir().unwrap();
+        let staging = tempfile::tempdir().unwrap();
         let mut broken = jpeg(1);
         let sof = broken
             .windows(2)
             .position(|w| w == [0xFF, 0xC0])
             .expect("a baseline JPEG has SOF0");
         broken[sof + 1] = 0xC9;
-        let files = vec![
-            ("IMG_0001.JPG".to_string(), jpeg(2)),
-            ("IMG_0002.JPG".to_string(), broken),
-        ];
-        let e = read_files(files, &UploadLimits::default()).unwrap_err();
+        let files = on_disk(
+            uploads.path(),
+            vec![("IMG_0001.JPG", jpeg(2)), ("IMG_0002.JPG", broken)],
+        );
+        let e = read_files(files, &UploadLimits::default(), staging.path()).unwrap_err();
         assert!(
             matches!(&e, MediumError::NotAnImage { name, .. } if name == "IMG_0002.JPG"),
             "{e}"
         );
-        let sound = vec![("IMG_0001.JPG".to_string(), jpeg(2))];
-        assert_eq!(
-            read_files(sound, &UploadLimits::default())
-                .unwrap()
-                .images
-                .len(),
-            1
-        );
+        // The sound image checked before the broken one is not left staged.
+        assert_eq!(std::fs::read_dir(staging.path()).unwrap().count(), 0);
+        let sound = on_disk(uploads.path(), vec![("IMG_0001.JPG", jpeg(2))]);
+        let medium = read_files(sound, &UploadLimits::default(), staging.path()).unwrap();
+        assert_eq!(medium.images.len(), 1);
+        // The image waits on disk, byte for byte, until the medium is dropped.
+        let staged = std::fs::read(&medium.images[0].staged).unwrap();
+        assert_eq!(staged, jpeg(2));
+        let path = medium.images[0].staged.to_path_buf();
+        drop(medium);
+        assert!(!path.exists());
     }
 }

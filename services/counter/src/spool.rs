@@ -26,9 +26,22 @@ pub struct Spool {
 }
 
 impl Spool {
+    /// Opens the spool; what an intake interrupted by a crash left staged is removed.
     pub fn open(dir: PathBuf) -> Result<Spool> {
         std::fs::create_dir_all(&dir)?;
-        Ok(Spool { dir })
+        let spool = Spool { dir };
+        let staging = spool.staging();
+        if staging.exists() {
+            std::fs::remove_dir_all(&staging)?;
+        }
+        std::fs::create_dir_all(&staging)?;
+        Ok(spool)
+    }
+
+    /// Where a medium being taken in is written as it arrives and as its images are checked
+    /// (on the spool's disk, so that a checked image moves into the spool by a link).
+    pub fn staging(&self) -> PathBuf {
+        self.dir.join(".staging")
     }
 
     pub fn path(&self, hash: &str) -> PathBuf {
@@ -45,6 +58,23 @@ impl Spool {
             .dir
             .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
         tokio::fs::write(&tmp, bytes).await?;
+        tokio::fs::rename(&tmp, &path).await?;
+        Ok(())
+    }
+
+    /// Puts the staged file `from` into the spool as image `hash` (linked where the disk allows,
+    /// else copied), atomically; `from` stays where it is.
+    pub async fn put_file(&self, hash: &str, from: &std::path::Path) -> Result<()> {
+        let path = self.path(hash);
+        if tokio::fs::try_exists(&path).await? {
+            return Ok(());
+        }
+        let tmp = self
+            .dir
+            .join(format!(".tmp-{}", uuid::Uuid::new_v4().simple()));
+        if tokio::fs::hard_link(from, &tmp).await.is_err() {
+            tokio::fs::copy(from, &tmp).await?;
+        }
         tokio::fs::rename(&tmp, &path).await?;
         Ok(())
     }

@@ -265,7 +265,7 @@ async fn intake_submit(
     form: Multipart,
 ) -> Response {
     let result = async {
-        let upload = api::read_intake_form(form).await?;
+        let upload = api::read_intake_form(form, &state.counter.spool.staging()).await?;
         staff.check_csrf(&state, &upload.csrf)?;
         api::run_intake(&state, upload).await
     }

@@ -50,6 +50,9 @@ async fn a_png_bomb_and_a_damaged_photo_are_refused_at_intake_naming_them() {
     assert_eq!(s, 200);
     assert_eq!(arrivals["awaiting"].as_array().unwrap().len(), 0);
     assert_eq!(counter.counter.spool.count(), 0, "nothing spooled");
+    // What arrived was written to disk, not held in memory, and is gone with the refusal.
+    let staging = counter.counter.spool.staging();
+    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0, "{staging:?}");
 }
 
 /// A card whose first "photo" is 50 MiB of zeros (50 KB deflated) followed by an entry whose
@@ -69,7 +72,13 @@ fn a_card_is_checked_entry_by_entry_while_inflating() {
     for b in &mut zip[at..at + 16] {
         *b = 0xFF;
     }
-    let e = medium::read_zip(&zip, &UploadLimits::default()).unwrap_err();
+    let staging = tempfile::tempdir().unwrap();
+    let e = medium::read_zip(
+        std::io::Cursor::new(zip),
+        &UploadLimits::default(),
+        staging.path(),
+    )
+    .unwrap_err();
     match &e {
         MediumError::NotAnImage { name, reason } => {
             assert_eq!(name, "DCIM/100CANON/IMG_0001.JPG", "{e}");
