@@ -103,3 +103,34 @@ ensure_chromium() {
     say "chromium is missing: installing Debian's chromium for the browser tests"
     apt_install chromium || say "could not install chromium: the browser tests will skip"
 }
+
+# The public API fuzzer schemathesis (tests/tests/schemathesis.rs runs it against the three
+# OpenAPI documents of a running network), from PyPI into a virtual environment under the cache
+# directory; REPRINT_SCHEMATHESIS names it. Without python3 (and its venv module) or PyPI the
+# fuzzing test skips, saying so.
+SCHEMATHESIS_VERSION=4.32.5
+SCHEMATHESIS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/reprint/schemathesis-$SCHEMATHESIS_VERSION"
+
+ensure_schemathesis() {
+    local bin="${REPRINT_SCHEMATHESIS:-}"
+    [ -n "$bin" ] && [ -x "$bin" ] && return 0
+    bin="$SCHEMATHESIS_DIR/bin/schemathesis"
+    if [ -x "$bin" ]; then
+        export REPRINT_SCHEMATHESIS="$bin"
+        return 0
+    fi
+    say "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $SCHEMATHESIS_DIR (the API fuzzing test)"
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+        apt_install python3-venv || true
+    fi
+    if command -v python3 >/dev/null 2>&1 \
+        && { python3 -m venv "$SCHEMATHESIS_DIR" >&2 || { apt_install python3-venv && python3 -m venv --clear "$SCHEMATHESIS_DIR" >&2; }; } \
+        && "$SCHEMATHESIS_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
+            "schemathesis==$SCHEMATHESIS_VERSION" >&2 \
+        && [ -x "$bin" ]; then
+        export REPRINT_SCHEMATHESIS="$bin"
+        return 0
+    fi
+    rm -rf "$SCHEMATHESIS_DIR"
+    say "could not install schemathesis (needs python3 with venv and pip, and PyPI): the API fuzzing test will skip; or: pip install schemathesis==$SCHEMATHESIS_VERSION and set REPRINT_SCHEMATHESIS"
+}
