@@ -619,7 +619,7 @@ pub fn parse_date(state: &AppState, date: Option<&str>) -> Result<NaiveDate> {
 }
 
 #[utoipa::path(get, path = "/api/v1/takings", params(("date" = Option<String>, Query, description = "YYYY-MM-DD on the counter's calendar; today by default")),
-    responses((status = 200, body = TakingsReply)))]
+    responses((status = 200, body = TakingsReply), (status = 422, description = "not a date (YYYY-MM-DD)")))]
 async fn get_takings(
     State(state): State<AppState>,
     _staff: ApiStaff,
