@@ -8,11 +8,13 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use futures::StreamExt;
+use reprint_bus::objects::{ImageStoreSettings, Images};
 use reprint_bus::subjects::{self, SiteId, SiteKind};
 use reprint_bus::{ProvisionSettings, streams};
 use reprint_e2e::flows::fig1;
 use reprint_e2e::media::photo_jpeg;
 use reprint_e2e::{NatsServer, Network, Options, step, workspace_root};
+use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
 
 /// The users of users.conf, the environment variable of each password, and the password the
@@ -393,4 +395,135 @@ async fn a_site_reads_only_its_own_inbox_and_speaks_only_for_itself() {
         .await;
     assert!(ack.is_err(), "lab-a placed an order at lab-b");
     refused(&mut lab_err, "reprint.v1.lab.lab-b.order.placed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_tells_only_its_own_statuses_and_only_intake_sites_write_images() {
+    let nats = server();
+    let (_, lab_js, mut lab_err) = login(&nats, "lab-a").await;
+    let (_, ginza_js, mut ginza_err) = login(&nats, "counter-ginza").await;
+    let (_, gw_js, _) = login(&nats, "gw-1").await;
+    reprint_bus::provision(&lab_js, &ProvisionSettings::default())
+        .await
+        .expect("lab-a provisions the backbone");
+    let order = subjects::OrderId::parse("0193f0e2-7a1b-7000-8000-00000000beef").unwrap();
+
+    // Statuses. The lab tells its own order's status, the counter its own part of the order.
+    let as_lab = subjects::status(&site("lab-a"), &order);
+    lab_js
+        .publish(as_lab.clone(), "printing, said by lab-a".into())
+        .await
+        .expect("publish is sent")
+        .await
+        .expect("the lab may tell the status of its orders");
+    let as_ginza = subjects::status(&site("counter-ginza"), &order);
+    ginza_js
+        .publish(as_ginza.clone(), "collected, said by counter-ginza".into())
+        .await
+        .expect("publish is sent")
+        .await
+        .expect("a counter may tell a status under its own name");
+    // A counter cannot say anything as the lab (or as the gateway), nor on the sender-less
+    // subject of old.
+    for forged in [
+        as_lab.clone(),
+        subjects::status(&site("gw-1"), &order),
+        format!("{}.status.{order}", subjects::PREFIX),
+    ] {
+        let ack = ginza_js
+            .publish(forged.clone(), "printed, forged by counter-ginza".into())
+            .await
+            .expect("publish is sent")
+            .await;
+        assert!(ack.is_err(), "counter-ginza published {forged}");
+        refused(&mut ginza_err, &forged).await;
+    }
+    // Nor can the lab speak for the counter.
+    let ack = lab_js
+        .publish(as_ginza.clone(), "collected, forged by lab-a".into())
+        .await
+        .expect("publish is sent")
+        .await;
+    assert!(ack.is_err(), "lab-a published {as_ginza}");
+    refused(&mut lab_err, &as_ginza).await;
+    // The gateway's status consumer (the filter it runs with) has exactly the two true ones.
+    let statuses = streams::ensure_consumer(
+        &gw_js,
+        &streams::status_consumer_for(&site("gw-1"), &streams::ConsumerSettings::default()),
+    )
+    .await
+    .expect("gw-1's status consumer");
+    let mut seen = Vec::new();
+    while let Some(m) = pull_one(&statuses).await {
+        seen.push((
+            m.subject.to_string(),
+            String::from_utf8_lossy(&m.payload).into_owned(),
+        ));
+        m.ack().await.expect("gw-1 acks a status");
+    }
+    assert_eq!(
+        seen,
+        [
+            (as_lab.clone(), "printing, said by lab-a".to_string()),
+            (
+                as_ginza.clone(),
+                "collected, said by counter-ginza".to_string()
+            ),
+        ]
+    );
+
+    // Images. The counter (intake) and the gateway (uploads) write the bucket; the lab reads.
+    let counter_images = Images::open(&ginza_js, ImageStoreSettings::default())
+        .await
+        .expect("counter-ginza opens the image bucket");
+    let photo = b"the bytes of a photo handed in at the counter".to_vec();
+    let stored = counter_images
+        .put(&photo[..], None)
+        .await
+        .expect("a counter stores the images it takes in");
+    let gw_images = Images::open(&gw_js, ImageStoreSettings::default())
+        .await
+        .expect("gw-1 opens the image bucket");
+    gw_images
+        .put(&b"the bytes of a photo uploaded on the web"[..], None)
+        .await
+        .expect("the gateway stores the images users upload");
+    let lab_images = Images::open(&lab_js, ImageStoreSettings::default())
+        .await
+        .expect("lab-a opens the image bucket");
+    let mut read = Vec::new();
+    lab_images
+        .get(&stored.hash)
+        .await
+        .expect("the lab finds the counter's image")
+        .read_to_end(&mut read)
+        .await
+        .expect("the lab reads the counter's image");
+    assert_eq!(read, photo);
+    // The lab cannot write: no new image, and no new metadata over the counter's.
+    assert!(
+        lab_images
+            .put(&b"bytes the lab made up"[..], None)
+            .await
+            .is_err(),
+        "lab-a wrote an image"
+    );
+    refused(&mut lab_err, "$O.reprint_images.C.").await;
+    let meta = "$O.reprint_images.M.forged";
+    let ack = lab_js
+        .publish(meta, "{}".into())
+        .await
+        .expect("publish is sent")
+        .await;
+    assert!(ack.is_err(), "lab-a wrote image metadata");
+    refused(&mut lab_err, meta).await;
+    let mut read = Vec::new();
+    lab_images
+        .get(&stored.hash)
+        .await
+        .expect("the counter's image is still there")
+        .read_to_end(&mut read)
+        .await
+        .expect("and reads as stored");
+    assert_eq!(read, photo);
 }

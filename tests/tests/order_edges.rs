@@ -574,7 +574,7 @@ async fn redelivered_and_reordered_messages_take_effect_once() {
     let received = stored_one(
         &js,
         STREAM_STATUS,
-        &subjects::status(&order_id),
+        &subjects::status(&lab, &order_id),
         &order,
         |v| v["stage"] == "received",
     )
@@ -617,7 +617,7 @@ async fn redelivered_and_reordered_messages_take_effect_once() {
     .await;
     let status_seq = publish(
         &js,
-        &subjects::status(&order_id),
+        &subjects::status(&lab, &order_id),
         received,
         "copy-received-1",
     )
@@ -742,7 +742,7 @@ async fn a_cancellation_that_overtakes_its_order_opens_nothing_at_the_lab() {
         "no reception for an order cancelled before it arrived"
     );
     let late_id = subjects::OrderId::parse(&late).unwrap();
-    let statuses = stored(&js, STREAM_STATUS, &subjects::status(&late_id)).await;
+    let statuses = stored(&js, STREAM_STATUS, &subjects::status(&lab, &late_id)).await;
     let stages: Vec<&Value> = statuses.iter().map(|(v, _)| &v["stage"]).collect();
     assert_eq!(stages, [&json!("cancelled")], "{statuses:?}");
     let next = place_internet_order(

@@ -2,7 +2,7 @@
 //! protocol's types (`reprint_domain::protocol`), so that all of them have
 //!
 //! - the subject of their topic ([`subjects`]): an inbox topic to its recipient, a status to
-//!   `status.<order>`;
+//!   `status.<sender>.<order>`;
 //! - one message-id scheme, stable for one fact: `<sender>:<order>:<fact>`, where the fact is
 //!   the topic (`order-placed`, `delivery-dispatched`, ...) or `status:<stage>`, with a
 //!   distinguishing tail where one order has several facts of a kind (`settlement:<id>`,
@@ -127,7 +127,9 @@ pub fn to_inbox<M: InboxMessage>(
 /// A status change of an order, under `<sender>:<order>:status:<stage>` (or
 /// `status:<tail>` for a second status at one stage, e.g. a cancellation that came too late).
 /// The sender is who writes it, which need not be the `site` it speaks for (the gateway tells
-/// the timeline a cancellation on the lab's behalf without taking the lab's own message id).
+/// the timeline a cancellation on the lab's behalf without taking the lab's own message id);
+/// the subject names it too (`reprint.v1.status.<sender>.<order>`), so the NATS permissions
+/// hold every site to its own statuses.
 pub fn status(
     sender: &str,
     status: &StatusChanged,
@@ -135,9 +137,11 @@ pub fn status(
     traceparent: Option<&str>,
 ) -> Result<OutboxMessage, BusError> {
     let order = subjects::OrderId::parse(status.order.to_string())?;
+    // The subject names the sender: a site's NATS user may publish only its own statuses.
+    let from = subjects::SiteId::parse(sender)?;
     let fact = format!("status:{}", tail.unwrap_or(status.stage.as_str()));
     json_message(
-        subjects::status(&order),
+        subjects::status(&from, &order),
         message_id(sender, status.order, &fact),
         "status",
         status,
@@ -214,11 +218,18 @@ mod tests {
         };
         let tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
         let m = status("lab-a", &s, None, Some(tp)).unwrap();
-        assert_eq!(m.subject, format!("reprint.v1.status.{}", order()));
+        assert_eq!(m.subject, format!("reprint.v1.status.lab-a.{}", order()));
         assert_eq!(m.message_id, format!("lab-a:{}:status:printing", order()));
         assert_eq!(header(&m, TRACEPARENT), Some(tp));
         assert_eq!(header(&m, HEADER_MESSAGE), Some("status"));
         let late = status("lab-a", &s, Some("cancellation-too-late"), None).unwrap();
         assert_ne!(late.message_id, m.message_id);
+        // The gateway's cancellation on the lab's behalf goes out under the gateway's name.
+        let by_gateway = status("gw-1", &s, None, None).unwrap();
+        assert_eq!(
+            by_gateway.subject,
+            format!("reprint.v1.status.gw-1.{}", order())
+        );
+        assert!(status("not a site", &s, None, None).is_err());
     }
 }

@@ -6,7 +6,12 @@
 //! In an event subject the site token is always the **recipient**: `reprint.v1.<kind>.<site>.…`
 //! is the inbox of that site, and a site's durable consumer filters on
 //! `reprint.v1.<kind>.<site>.>` (one filter subject, which nats-server 2.9 needs). Facts that
-//! everybody may follow (the status of an order) are addressed to the order instead.
+//! everybody may follow (the status of an order) are addressed to nobody: their subject names
+//! the **sender** and the order, `reprint.v1.status.<sender>.<order>`, so that the NATS
+//! permissions (`deploy/nats/users.conf`) let a site publish only `reprint.v1.status.<itself>.*`
+//! ([`status_from`]) and nobody can speak for another site's orders; a reader follows every
+//! order with [`status_wildcard`] (`reprint.v1.status.*.*`) or one order from whoever with
+//! [`status_of`] (`reprint.v1.status.*.<order>`).
 //!
 //! | subject | publisher | consumer |
 //! |---|---|---|
@@ -19,7 +24,7 @@
 //! | `reprint.v1.counter.<counter>.delivery.dispatched` | the lab: prints shipped plus its file extract | the counter |
 //! | `reprint.v1.gateway.<gateway>.order.rejected` | the lab, for an order the gateway placed | the gateway |
 //! | `reprint.v1.gateway.<gateway>.reception.recorded` | the lab: the reception record, the user's slip | the gateway |
-//! | `reprint.v1.status.<order>` | whoever moves the order on (placed, received, printing, printed, dispatched, arrived, collected, settled, rejected) | the gateway's status page, ops dashboards |
+//! | `reprint.v1.status.<sender>.<order>` | the site `<sender>` that moves the order on (placed, received, printing, printed, dispatched, arrived, collected, settled, rejected; the gateway's `cancelled`) | the gateway's status page (`reprint.v1.status.*.*`), ops dashboards |
 //! | `reprint.v1.rpc.<site>.quote` | (request) gateway or counter | (reply) the site, queue group [`rpc_queue_group`] |
 //! | `reprint.v1.rpc.<site>.catalog` | (request) gateway, counter, ops | (reply) the site |
 //! | `reprint.v1.rpc.<site>.locale` | (request) gateway, counter | (reply) the site |
@@ -368,8 +373,10 @@ pub enum Subject {
         /// What it is about.
         topic: Topic,
     },
-    /// A status change of an order: `reprint.v1.status.<order>`.
+    /// A status change of an order: `reprint.v1.status.<sender>.<order>`.
     Status {
+        /// The site that published it (the NATS permissions hold it to its own id).
+        sender: SiteId,
         /// The order.
         order: OrderId,
     },
@@ -403,7 +410,8 @@ impl Subject {
             .ok_or_else(unknown)?;
         let tokens: Vec<&str> = rest.split('.').collect();
         match tokens.as_slice() {
-            ["status", order] => Ok(Subject::Status {
+            ["status", sender, order] => Ok(Subject::Status {
+                sender: SiteId::parse(*sender)?,
                 order: OrderId::parse(*order)?,
             }),
             ["rpc", site, method] => {
@@ -432,7 +440,7 @@ impl fmt::Display for Subject {
             Subject::Inbox { to, topic } => {
                 write!(f, "{PREFIX}.{}.{}.{}", to.kind, to.site, topic.suffix())
             }
-            Subject::Status { order } => write!(f, "{PREFIX}.status.{order}"),
+            Subject::Status { sender, order } => write!(f, "{PREFIX}.status.{sender}.{order}"),
             Subject::Rpc { site, method } => write!(f, "{PREFIX}.rpc.{site}.{method}"),
         }
     }
@@ -485,9 +493,21 @@ pub fn reception_recorded(to: &Address) -> Result<String, SubjectError> {
     Subject::inbox(to.clone(), Topic::ReceptionRecorded).map(|s| s.to_string())
 }
 
-/// `reprint.v1.status.<order>`: anyone moving the order on -> gateway, dashboards.
-pub fn status(order: &OrderId) -> String {
-    format!("{PREFIX}.status.{order}")
+/// `reprint.v1.status.<sender>.<order>`: the site `sender` moving the order on -> gateway,
+/// dashboards.
+pub fn status(sender: &SiteId, order: &OrderId) -> String {
+    format!("{PREFIX}.status.{sender}.{order}")
+}
+
+/// Every status a site may publish: `reprint.v1.status.<sender>.*` (its grant in
+/// `deploy/nats/users.conf`).
+pub fn status_from(sender: &SiteId) -> String {
+    format!("{PREFIX}.status.{sender}.*")
+}
+
+/// Every status of one order, whoever sent it: `reprint.v1.status.*.<order>`.
+pub fn status_of(order: &OrderId) -> String {
+    format!("{PREFIX}.status.*.{order}")
 }
 
 /// `reprint.v1.rpc.<site>.<method>`: a request to a site.
@@ -510,9 +530,9 @@ pub fn kind_wildcard(kind: SiteKind) -> String {
     format!("{PREFIX}.{kind}.>")
 }
 
-/// Every order status subject: `reprint.v1.status.*`.
+/// Every order status subject, from every sender: `reprint.v1.status.*.*`.
 pub fn status_wildcard() -> String {
-    format!("{PREFIX}.status.*")
+    format!("{PREFIX}.status.*.*")
 }
 
 /// Every request subject: `reprint.v1.rpc.>` (core NATS only, never stored).
@@ -526,6 +546,22 @@ mod tests {
 
     fn site(s: &str) -> SiteId {
         SiteId::parse(s).unwrap()
+    }
+
+    /// NATS subject matching (`*` one token, `>` the rest), as the server applies a filter or
+    /// a permission.
+    fn matches(filter: &str, subject: &str) -> bool {
+        let (f, s): (Vec<&str>, Vec<&str>) =
+            (filter.split('.').collect(), subject.split('.').collect());
+        for (i, t) in f.iter().enumerate() {
+            match *t {
+                ">" => return s.len() > i,
+                "*" if i < s.len() => {}
+                t if s.get(i) == Some(&t) => {}
+                _ => return false,
+            }
+        }
+        f.len() == s.len()
     }
 
     #[test]
@@ -543,8 +579,8 @@ mod tests {
             "reprint.v1.lab.lab-a.settlement.recorded"
         );
         assert_eq!(
-            status(&OrderId::parse("0193f0e2-aaaa").unwrap()),
-            "reprint.v1.status.0193f0e2-aaaa"
+            status(&site("lab-a"), &OrderId::parse("0193f0e2-aaaa").unwrap()),
+            "reprint.v1.status.lab-a.0193f0e2-aaaa"
         );
         assert_eq!(
             rpc(&site("lab-a"), RpcMethod::Quote),
@@ -598,6 +634,7 @@ mod tests {
             });
         }
         all.push(Subject::Status {
+            sender: site("lab-a"),
             order: OrderId::parse("o1").unwrap(),
         });
         for s in all {
@@ -613,10 +650,12 @@ mod tests {
             "reprint.v1.lab.a.order",
             "reprint.v1.lab.a.order.shipped",
             "reprint.v1.counter.a.order.placed",
-            "reprint.v1.status.a.b",
+            "reprint.v1.status.a",
+            "reprint.v1.status.a.b.c",
+            "reprint.v1.status.*.b",
             "reprint.v1.rpc.a.bogus",
             "reprint.v1.lab.*.order.placed",
-            "other.v1.status.a",
+            "other.v1.status.a.b",
             "reprint.v1",
         ] {
             assert!(Subject::parse(bad).is_err(), "{bad} accepted");
@@ -628,7 +667,19 @@ mod tests {
         let to = Address::counter(site("c1"));
         assert_eq!(inbox_filter(&to), "reprint.v1.counter.c1.>");
         assert_eq!(kind_wildcard(SiteKind::Lab), "reprint.v1.lab.>");
-        assert_eq!(status_wildcard(), "reprint.v1.status.*");
+        assert_eq!(status_wildcard(), "reprint.v1.status.*.*");
+        assert_eq!(status_from(&site("c1")), "reprint.v1.status.c1.*");
+        let o = OrderId::parse("o1").unwrap();
+        assert_eq!(status_of(&o), "reprint.v1.status.*.o1");
+        // A status subject is inside its sender's grant and the readers' filters, and in no
+        // other sender's grant.
+        let wire = status(&site("c1"), &o);
+        assert!(matches(&status_from(&site("c1")), &wire));
+        assert!(!matches(&status_from(&site("lab-a")), &wire));
+        assert!(matches(&status_wildcard(), &wire));
+        assert!(matches(&status_of(&o), &wire));
+        // REPRINT_STATUS (crate::streams) captures them all.
+        assert!(matches("reprint.v1.status.>", &wire));
         assert_eq!(
             rpc_queue_group(&site("l1"), RpcMethod::Catalog),
             "reprint-rpc-l1-catalog"

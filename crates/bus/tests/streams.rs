@@ -134,7 +134,7 @@ async fn duplicate_message_ids_are_dropped_within_the_window() {
         let ack = c
             .jetstream
             .send_publish(
-                subjects::status(&order),
+                subjects::status(&subjects::SiteId::parse("lab-a").unwrap(), &order),
                 PublishMessage::build()
                     .payload("printing".into())
                     .message_id("event-1"),

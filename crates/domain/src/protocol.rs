@@ -11,7 +11,7 @@
 //! | [`OrderCancelled`] | `lab.<lab>.order.cancelled` | the gateway, before printing starts |
 //! | [`CollectionRecorded`] | `lab.<lab>.collection.recorded` | the counter (Fig. 1 ④⑤, Fig. 2 ⑤⑥) |
 //! | [`SettlementRecorded`] | `lab.<lab>.settlement.recorded` | the counter, paying the lab's share |
-//! | [`StatusChanged`] | `status.<order>` | whoever moves the order on |
+//! | [`StatusChanged`] | `status.<sender>.<order>` | the site that moves the order on |
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

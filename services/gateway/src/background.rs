@@ -3,7 +3,7 @@
 //!   rows (see [`crate::orders::run`]);
 //! - the inbox consumer ([`GatewayInbox`]): the lab's reception record (the slip) and
 //!   rejections addressed to this gateway (`reprint.v1.gateway.<gw>.>`);
-//! - the status consumer ([`StatusFeed`]): every `reprint.v1.status.<order>` of the network,
+//! - the status consumer ([`StatusFeed`]): every `reprint.v1.status.<sender>.<order>` of the network,
 //!   projected into the timeline of the gateway's own orders, and every order's lab charge and
 //!   milestones into the settlement balances ([`crate::settlements`]).
 //!

@@ -157,7 +157,13 @@ async fn a_home_user_signs_up_uploads_two_photos_and_places_an_order_in_chromium
     let change = json!({"order": order, "stage": "printing", "site": LAB, "site_kind": "lab",
         "at": chrono::Utc::now().to_rfc3339(), "detail": "on printer 1", "charge": null});
     let sub = subjects::OrderId::parse(order.clone()).unwrap();
-    js_publish(&app, subjects::status(&sub), &change, "browser-status-1").await;
+    js_publish(
+        &app,
+        subjects::status(&subjects::SiteId::parse(LAB).unwrap(), &sub),
+        &change,
+        "browser-status-1",
+    )
+    .await;
     page.wait_for(
         "the stage to change live",
         "document.querySelector('#stage').textContent === 'printing'",

@@ -59,7 +59,7 @@ async fn late_statuses_do_not_move_an_order_back_and_metrics_show_the_order() {
     ] {
         js_publish(
             &app,
-            subjects::status(&sub),
+            subjects::status(&subjects::SiteId::parse(site).unwrap(), &sub),
             &status(stage, site, kind, minute),
             id,
         )

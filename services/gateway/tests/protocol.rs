@@ -130,8 +130,15 @@ async fn the_whole_protocol_from_sign_up_to_re_order() {
     let change = json!({"order": order, "stage": "printing", "site": LAB, "site_kind": "lab",
         "at": "2026-11-20T11:00:00Z", "detail": "printing", "charge": null});
     let sub = subjects::OrderId::parse(order.clone()).unwrap();
-    js_publish(&app, subjects::status(&sub), &change, "status-1").await;
-    js_publish(&app, subjects::status(&sub), &change, "status-1-again").await;
+    let from_lab = SiteId::parse(LAB).unwrap();
+    js_publish(&app, subjects::status(&from_lab, &sub), &change, "status-1").await;
+    js_publish(
+        &app,
+        subjects::status(&from_lab, &sub),
+        &change,
+        "status-1-again",
+    )
+    .await;
     let path = format!("/api/v1/orders/{order}");
     eventually("stage printing", || async {
         let (_, v) = u.get(&path).await;
@@ -702,7 +709,9 @@ async fn cancellation_subscribers(
 ) -> (async_nats::Subscriber, async_nats::Subscriber) {
     let status = app
         .client
-        .subscribe(subjects::status(&subjects::OrderId::parse(order).unwrap()))
+        .subscribe(subjects::status_of(
+            &subjects::OrderId::parse(order).unwrap(),
+        ))
         .await
         .unwrap();
     let to_lab = app

@@ -21,7 +21,8 @@ fn status(order: &str, stage: &str, site: &str, kind: &str, at: &str, charge: Va
 async fn publish_all(app: &TestApp, messages: &[(&str, Value)]) {
     for (id, body) in messages {
         let order = subjects::OrderId::parse(body["order"].as_str().unwrap()).unwrap();
-        js_publish(app, subjects::status(&order), body, id).await;
+        let from = subjects::SiteId::parse(body["site"].as_str().unwrap()).unwrap();
+        js_publish(app, subjects::status(&from, &order), body, id).await;
     }
 }
 

@@ -39,12 +39,6 @@ pub fn sender_address(sender: &Sender) -> Result<Address, LabError> {
     Address::parse(kind, id.as_str()).map_err(|e| LabError::BadRequest(e.to_string()))
 }
 
-pub fn status_subject(order: &OrderId) -> Result<String, LabError> {
-    let id = subjects::OrderId::parse(order.to_string())
-        .map_err(|e| LabError::BadRequest(e.to_string()))?;
-    Ok(subjects::status(&id))
-}
-
 pub fn json_err(e: serde_json::Error) -> LabError {
     LabError::Internal(format!("JSON: {e}"))
 }

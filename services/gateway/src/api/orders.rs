@@ -63,7 +63,7 @@ pub async fn create_order(State(state): State<AppState>, user: User) -> AppResul
 /// transaction that records the cancellation: `OrderCancelled` on
 /// `reprint.v1.lab.<lab>.order.cancelled` (the lab's inbox: it cancels its reception if it has
 /// not started printing, else it says in the order's status that the cancellation came too
-/// late) and `StatusChanged { stage: cancelled }` on `reprint.v1.status.<order>` (everybody
+/// late) and `StatusChanged { stage: cancelled }` on `reprint.v1.status.<gw>.<order>` (everybody
 /// following the order). See the README of this crate, "Cancelling an order". The gateway's own
 /// record is final either way: later status changes of a cancelled order go on its timeline
 /// but do not move its stage.
