@@ -45,11 +45,11 @@ async fn user(app: &TestApp, email: &str) -> UserClient {
     }
 }
 
+type BadRequest = (&'static str, bool, bool, Option<(&'static str, Vec<u8>)>);
+
 /// The bad requests sent to every operation: (what, with the session, with the CSRF token,
 /// content type and body, or none).
-fn bad_requests(
-    has_body: bool,
-) -> Vec<(&'static str, bool, bool, Option<(&'static str, Vec<u8>)>)> {
+fn bad_requests(has_body: bool) -> Vec<BadRequest> {
     let json = "application/json";
     let mut out = vec![
         (
