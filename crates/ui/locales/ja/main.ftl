@@ -1,0 +1,21 @@
+# reprint: 各画面の文言（日本語）。キーは ../en/main.ftl と共通です。
+
+skip-to-content = 本文へ移動
+nav-album = アルバム
+nav-orders = ご注文
+nav-log-in = ログイン
+nav-log-out = ログアウト
+footer-language = English
+
+stage-placed = ご注文を受け付けました
+stage-received = ラボが受け付けました
+stage-printing = プリント中
+stage-printed = プリント済み
+stage-dispatched = 店舗へ発送しました
+stage-ready_for_pickup = お受け取りいただけます
+stage-collected = お受け取り済み
+stage-settled = 完了
+stage-rejected = ラボでお受けできませんでした
+stage-cancelled = キャンセルされました
+
+prints = { $count } 枚
