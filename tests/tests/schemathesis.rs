@@ -135,10 +135,11 @@ async fn fuzz(
         .and_then(|t| serde_json::from_str(&t).ok())
         .unwrap_or(Value::Null);
     // The figures from the JSON report, else from the summary ("Tested: 7", "603 generated").
+    // The last line with the marker: the summary comes last.
     let first_number_after = |marker: &str| -> u64 {
         output
             .lines()
-            .find(|l| l.contains(marker))
+            .rfind(|l| l.contains(marker))
             .and_then(|l| {
                 l.split(|c: char| !c.is_ascii_digit())
                     .find(|t| !t.is_empty())?
