@@ -20,6 +20,18 @@ pub fn hash_password_from(mut input: impl BufRead, when_empty: &str) -> Result<S
     crate::auth::hash_password(password)
 }
 
+/// Runs a service's `run` (build, then run until stopped) with telemetry set up for it, and
+/// exports the spans still in the batch before the process ends (every service's `main`).
+pub async fn run_traced<F, E>(service: &str, site: &str, run: F) -> Result<(), E>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    let telemetry = crate::telemetry::init(service, Some(site));
+    let result = run.await;
+    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
+    result
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,16 +45,4 @@ mod tests {
             "no password"
         );
     }
-}
-
-/// Runs a service's `run` (build, then run until stopped) with telemetry set up for it, and
-/// exports the spans still in the batch before the process ends (every service's `main`).
-pub async fn run_traced<F, E>(service: &str, site: &str, run: F) -> Result<(), E>
-where
-    F: std::future::Future<Output = Result<(), E>>,
-{
-    let telemetry = crate::telemetry::init(service, Some(site));
-    let result = run.await;
-    let _ = tokio::task::spawn_blocking(move || telemetry.shutdown()).await;
-    result
 }
