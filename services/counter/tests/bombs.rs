@@ -52,7 +52,11 @@ async fn a_png_bomb_and_a_damaged_photo_are_refused_at_intake_naming_them() {
     assert_eq!(counter.counter.spool.count(), 0, "nothing spooled");
     // What arrived was written to disk, not held in memory, and is gone with the refusal.
     let staging = counter.counter.spool.staging();
-    assert_eq!(std::fs::read_dir(&staging).unwrap().count(), 0, "{staging:?}");
+    assert_eq!(
+        std::fs::read_dir(&staging).unwrap().count(),
+        0,
+        "{staging:?}"
+    );
 }
 
 /// A card whose first "photo" is 50 MiB of zeros (50 KB deflated) followed by an entry whose
