@@ -57,6 +57,7 @@ async fn a_home_user_signs_up_uploads_two_photos_and_places_an_order_in_chromium
             f.password.value = 'correct horse battery'; f.submit(); return true; })()"#,
     )
     .await;
+    // A sign-up logs nobody in (it answers the same for a taken e-mail): the log-in form next.
     page.wait_for(
         "the log-in form after sign-up",
         "document.querySelector('form[action=\"/login\"]') !== null && document.readyState === 'complete'",

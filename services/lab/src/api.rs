@@ -202,15 +202,7 @@ async fn api_login(
     Ok(Json(SessionView {
         user: session.user.clone(),
         csrf_token: session.csrf_token(&lab.session_key),
-    };
-    Ok((
-        [(
-            header::SET_COOKIE,
-            session.set_cookie(&lab.session_key, lab.config.http.secure_cookies),
-        )],
-        Json(view),
-    )
-        .into_response())
+    }))
 }
 
 /// Who is logged in, and the CSRF token of the session.
