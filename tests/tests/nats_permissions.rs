@@ -46,10 +46,48 @@ fn users_conf() -> PathBuf {
     workspace_root().join("deploy/nats/users.conf")
 }
 
-/// nats-server with the shipped users.conf and the test's passwords.
+/// nats-server with the shipped users.conf and the test's passwords, checked to be the one
+/// listening on its port.
+///
+/// The test kit picks two free ports (client and monitor) and frees them before nats-server
+/// binds them; in between another test's server, or a service binding port 0, may take one.
+/// nats-server then stops with "address already in use", but the kit's readiness check (a TCP
+/// connect) is answered by whoever holds the port, and the services talk NATS to, say, an HTTP
+/// monitor until the lab gives up: "lab could not reach its NATS server for 30 s" (the flake
+/// this test once had). The server's own log says whether it listens; if not, fresh ports.
 fn server() -> NatsServer {
     let env: Vec<(&str, &str)> = USERS.iter().map(|(_, var, pw)| (*var, *pw)).collect();
-    NatsServer::start_with_config(&users_conf(), &env)
+    let mut failed = Vec::new();
+    for _ in 0..5 {
+        let nats = NatsServer::start_with_config(&users_conf(), &env);
+        match listening(&nats) {
+            Ok(()) => return nats,
+            Err(log) => failed.push(log),
+        }
+    }
+    panic!(
+        "nats-server did not start on its own ports in 5 attempts:\n{}",
+        failed.join("\n---\n")
+    );
+}
+
+/// Whether the server says it is ready and listening on its client port; its log otherwise.
+fn listening(nats: &NatsServer) -> Result<(), String> {
+    let on_port = format!(
+        "Listening for client connections on 127.0.0.1:{}",
+        nats.port
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = nats.log_text();
+        if log.contains(&on_port) && log.contains("Server is ready") {
+            return Ok(());
+        }
+        if log.contains("[FTL]") || Instant::now() > deadline {
+            return Err(log);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn violations(log: &str) -> Vec<&str> {
