@@ -32,6 +32,10 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 const DEFAULT_LOG_FILTER: &str = "info,sqlx=warn,async_nats=warn";
+/// tower-sessions wraps every request in an info span of its own ("call"). Kept out of logs and
+/// traces alike, whatever `RUST_LOG` says: a span that logs see but traces do not would become
+/// the parent that messages carry, a span nobody exported, and break the trace.
+const SPANS_NEVER_WANTED: &str = "tower_sessions=warn";
 /// What is exported by default: our spans at info, never the exporter's own HTTP client
 /// (whose spans would export themselves in a loop).
 const DEFAULT_TRACES_FILTER: &str =
@@ -121,8 +125,13 @@ impl Drop for Telemetry {
 /// Sets up logging, plus span export when configured (see the module docs). `service` is the
 /// program's name (`reprint-lab`), `site` the site it runs (`lab-a`) when known.
 pub fn init(service: &str, site: Option<&str>) -> Telemetry {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER));
+    for directive in SPANS_NEVER_WANTED.split(',') {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
     let json = std::env::var("REPRINT_LOG")
         .map(|v| v == "json")
         .unwrap_or(false);
@@ -147,9 +156,14 @@ pub fn init(service: &str, site: Option<&str>) -> Telemetry {
         None => None,
     };
     let otel = provider.as_ref().map(|p| {
-        let traces_filter = non_empty("OTEL_TRACES_FILTER")
+        let mut traces_filter = non_empty("OTEL_TRACES_FILTER")
             .and_then(|f| EnvFilter::try_new(f).ok())
             .unwrap_or_else(|| EnvFilter::new(DEFAULT_TRACES_FILTER));
+        for directive in SPANS_NEVER_WANTED.split(',') {
+            if let Ok(d) = directive.parse() {
+                traces_filter = traces_filter.add_directive(d);
+            }
+        }
         tracing_opentelemetry::layer()
             .with_tracer(p.tracer("reprint"))
             .with_filter(traces_filter)

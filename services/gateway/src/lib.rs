@@ -276,7 +276,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state.clone())
         .layer(reprint_service::session::layer(
             state.store.clone(),
-            state.config.http.secure_cookies,
+            state.config.http.cookies_secure(),
             state.config.session.ttl_secs,
         ))
         .merge(health::routes(checks, state.metrics.clone()));

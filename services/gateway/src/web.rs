@@ -131,7 +131,7 @@ fn entry_page(
     html: fn(&str, &str) -> String,
     error: &str,
 ) -> Response {
-    let t = login_token(&state.key, headers, state.config.http.secure_cookies);
+    let t = login_token(&state.key, headers, state.config.http.cookies_secure());
     let mut res = (status, page(title, None, state, &html(error, &t.token))).into_response();
     if let Some(v) = t.set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         res.headers_mut().insert(header::SET_COOKIE, v);
