@@ -499,6 +499,20 @@ mod tests {
     }
 
     #[test]
+    fn the_demo_accounts_of_scripts_run_pass_the_strength_check() {
+        // scripts/run signs these up and the README lists them: they must be accepted.
+        let run = include_str!("../../../scripts/run");
+        let mut seen = 0;
+        for line in run.lines().filter(|l| l.starts_with("signup ")) {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            let password = words[words.len() - 2];
+            assert_eq!(check_password(password, &[words[1]]), Ok(()), "{line}");
+            seen += 1;
+        }
+        assert_eq!(seen, 2);
+    }
+
+    #[test]
     fn what_people_type_is_checked_in_plain_words() {
         for weak in ["password", "12345678", "hanako1985", "qwertyuiop"] {
             let e = check_password(weak, &["hanako@example.jp"]).unwrap_err();
