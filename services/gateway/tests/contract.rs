@@ -8,43 +8,6 @@ mod common;
 use common::*;
 use serde_json::json;
 
-/// A logged-in user (sign-up answers 201 with a session, or 202 and the user logs in).
-async fn user(app: &TestApp, email: &str) -> UserClient {
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let password = "a contract tester's passphrase 13";
-    let r = http
-        .post(format!("{}/api/v1/accounts", app.base))
-        .json(
-            &json!({"name": "Hanako Yamada", "telephone": "03-1234-5678",
-            "address": "1-1 Chiyoda, Tokyo", "email": email, "password": password}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "sign-up: {}",
-        r.text().await.unwrap()
-    );
-    let r = http
-        .post(format!("{}/api/v1/session", app.base))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    let (s, session) = status_json(r).await;
-    assert_eq!(s, 200, "log-in: {session}");
-    UserClient {
-        http,
-        csrf: session["csrf_token"].as_str().unwrap().to_string(),
-        base: app.base.clone(),
-        account: session["account"].as_str().unwrap_or_default().to_string(),
-    }
-}
-
 type BadRequest = (&'static str, bool, bool, Option<(&'static str, Vec<u8>)>);
 
 /// The bad requests sent to every operation: (what, with the session, with the CSRF token,
@@ -101,7 +64,7 @@ fn bad_requests(has_body: bool) -> Vec<BadRequest> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_status_answered_to_bad_input_is_in_the_document() {
     let app = spawn().await;
-    let u = user(&app, "contract@example.com").await;
+    let u = sign_up(&app, "contract@example.com").await;
     let (s, doc) = u.get("/api/v1/openapi.json").await;
     assert_eq!(s, 200);
     let mut undeclared = Vec::new();
@@ -171,7 +134,7 @@ async fn every_status_answered_to_bad_input_is_in_the_document() {
 #[tokio::test]
 async fn a_download_is_named_without_controls_or_overrides() {
     let app = spawn().await;
-    let u = user(&app, "names@example.com").await;
+    let u = sign_up(&app, "names@example.com").await;
     let order = u.new_order().await;
     let photo = jpeg(13, 640, 480);
     let (s, r) = u

@@ -64,63 +64,12 @@ async fn orders_of(u: &UserClient) -> Vec<Value> {
     list.as_array().unwrap().clone()
 }
 
-/// A new account, logged in (sign-up answers 201 with a session, or 202 and the user logs in),
-/// with one uploaded image on a fresh order: (user, order, image id).
-async fn user_with_image(app: &TestApp, email: &str) -> (UserClient, String, String) {
-    let http = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let password = "a retrying client's passphrase 13";
-    let r = http
-        .post(format!("{}/api/v1/accounts", app.base))
-        .json(
-            &json!({"name": "Hanako Yamada", "telephone": "03-1234-5678",
-            "address": "1-1 Chiyoda, Tokyo", "email": email, "password": password}),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        r.status().is_success(),
-        "sign-up: {}",
-        r.text().await.unwrap()
-    );
-    let r = http
-        .post(format!("{}/api/v1/session", app.base))
-        .json(&json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap();
-    let (s, session) = status_json(r).await;
-    assert_eq!(s, 200, "log-in: {session}");
-    let u = UserClient {
-        http,
-        csrf: session["csrf_token"].as_str().unwrap().to_string(),
-        base: app.base.clone(),
-        account: session["account"].as_str().unwrap_or_default().to_string(),
-    };
-    let order = u.new_order().await;
-    let photo = jpeg(31, 800, 600);
-    let (s, r) = u
-        .put(
-            &format!("/api/v1/orders/{order}/storage"),
-            &json!({"bytes": photo.len()}),
-        )
-        .await;
-    assert_eq!(s, 200, "{r}");
-    let (s, up) = u.upload(&order, "beach.jpg", photo).await;
-    assert_eq!(s, 201, "{up}");
-    let image = up["image"].as_str().unwrap().to_string();
-    (u, order, image)
-}
-
 async fn concurrent_duplicates(app: TestApp) {
     let _sites = [
         serve_quotes(&app, LAB).await,
         serve_quotes(&app, COUNTER).await,
     ];
-    let (u, first, image) = user_with_image(&app, "retry@example.com").await;
+    let (u, first, image) = with_image(&app, "retry@example.com", 31).await;
     let req = json!({"lab": LAB, "counter": COUNTER, "items": [{"image": image, "size": "L", "quantity": 1}]});
 
     // Submit: one draft, one key, sent at once.
