@@ -198,6 +198,10 @@ pub struct Page<'a> {
     pub nav: Vec<NavLink>,
     /// Extra `<head>` content of this page (its own small script), already trusted markup.
     pub head: Option<Markup>,
+    /// What ends the header after the navigation (a log-out button), already trusted markup.
+    pub actions: Option<Markup>,
+    /// The page's footer (a language switcher), already trusted markup.
+    pub footer: Option<Markup>,
 }
 
 /// The shared stylesheet: phone first (one column, nothing wider than the screen, wide tables
@@ -248,8 +252,10 @@ pub fn layout(page: &Page<'_>, content: Markup) -> Markup {
                             }
                         }
                     }
+                    @if let Some(actions) = &page.actions { (actions) }
                 }
                 main #content { (content) }
+                @if let Some(footer) = &page.footer { footer { (footer) } }
             }
         }
     }
@@ -371,6 +377,8 @@ mod tests {
                 current: true,
             }],
             head: None,
+            actions: None,
+            footer: None,
         };
         let out = layout(&page, html! { p { "\"quoted\" & <b>" } }).into_string();
         assert!(

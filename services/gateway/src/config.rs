@@ -18,6 +18,28 @@ pub struct Config {
     pub session: SessionConfig,
     pub storage: StorageConfig,
     pub ops: OpsConfig,
+    pub web: WebConfig,
+}
+
+/// `[web]`: how the home users' pages speak when the person has not said.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// The language of a page when neither the account nor the browser names one the pages
+    /// speak (`ja` or `en`).
+    pub locale: String,
+    /// The time zone times are shown in when the site an order belongs to does not say
+    /// (an IANA name, `Asia/Tokyo`).
+    pub time_zone: chrono_tz::Tz,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            locale: "ja".to_string(),
+            time_zone: chrono_tz::Asia::Tokyo,
+        }
+    }
 }
 
 /// `[http]`: the shared section (`reprint_service::config::HttpSection`); the address defaults
@@ -88,6 +110,7 @@ impl Default for Config {
             session: SessionConfig::default(),
             storage: StorageConfig::default(),
             ops: OpsConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }

@@ -24,3 +24,11 @@ prints = { $count ->
     [one] { $count } print
    *[other] { $count } prints
 }
+
+nav-ops = Ops
+nav-sign-up = Sign up
+nav-account = Account
+language-switch = Language
+
+home-title = Prints of your photos
+home-lead = Upload your photos, choose a lab and the counter near you, see the price with every discount explained, and collect your prints when they are ready.

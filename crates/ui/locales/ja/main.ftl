@@ -19,3 +19,11 @@ stage-rejected = ラボでお受けできませんでした
 stage-cancelled = キャンセルされました
 
 prints = { $count } 枚
+
+nav-ops = 運用
+nav-sign-up = 新規登録
+nav-account = アカウント
+language-switch = 言語
+
+home-title = 写真をプリントに
+home-lead = 写真をアップロードし、ラボとお近くの受け取り店を選ぶと、割引の内訳つきで料金がわかります。仕上がったら店頭でお受け取りください。

@@ -1,6 +1,5 @@
-//! Server-rendered pages for home users (phone-friendly, a little vanilla JS) and the ops
-//! dashboard. The pages call the same `/api/v1` as any client; the CSRF token travels in a
-//! `<meta>` tag for the scripts and in a hidden field for forms.
+//! Pages not yet moved into the shared layout (`super::render`, maud): each moves to its own
+//! module, and this one goes.
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
@@ -10,6 +9,8 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
+#[allow(unused_imports)]
+use super::*;
 use crate::api;
 use crate::auth::{self, ClientIp, LogIn, MaybeUser, SignUp, User};
 use crate::error::{AppError, AppResult};
@@ -20,7 +21,6 @@ use reprint_service::session::Handle;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/", get(home))
         .route("/signup", get(signup_page).post(signup_form))
         .route("/login", get(login_page).post(login_form))
         .route("/logout", axum::routing::post(logout_form))
@@ -82,15 +82,6 @@ fn page(title: &str, user: Option<&User>, state: &AppState, body: &str) -> Html<
 
 fn need_user(who: Option<User>) -> Result<User, Box<Response>> {
     who.ok_or_else(|| Box::new(Redirect::to("/login").into_response()))
-}
-
-async fn home(State(state): State<AppState>, MaybeUser(who): MaybeUser) -> Response {
-    if who.is_some() {
-        return Redirect::to("/album").into_response();
-    }
-    page("Prints of your photos", None, &state,
-        "<h1>Prints of your photos</h1><p>Upload photos, choose a lab and the counter near you, see the price with every discount explained, and collect your prints.</p>\
-         <p><a href=\"/signup\">Sign up</a> or <a href=\"/login\">log in</a>.</p>").into_response()
 }
 
 fn signup_html(error: &str, token: &str) -> String {
