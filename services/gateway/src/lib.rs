@@ -262,6 +262,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/images", get(api::list_images))
         .route("/api/v1/images/{image}", get(api::download_image))
         .route("/api/v1/images/{image}/thumbnail", get(api::thumbnail))
+        .merge(api::album::routes())
+        .merge(api::account::routes())
         .layer(DefaultBodyLimit::max(max_body));
     // The upload streams its body and is bounded by the order's reservation instead.
     let uploads = Router::new()

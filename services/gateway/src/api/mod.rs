@@ -8,7 +8,10 @@
 //! document (`crate::openapi`, whose operations are tagged by this path) name them
 //! `crate::api::<name>`.
 
+pub mod account;
+pub mod album;
 mod check;
+mod create;
 mod images;
 mod ops;
 mod orders;
@@ -18,6 +21,7 @@ mod storage;
 mod submit;
 
 pub use check::*;
+pub use create::*;
 pub use images::*;
 pub use ops::*;
 pub use orders::*;

@@ -4,9 +4,7 @@
 use std::convert::Infallible;
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt};
 use reprint_bus::message;
 use reprint_bus::subjects::{self, Address};
@@ -19,43 +17,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{ms_to_rfc3339, new_order_id, owned_order, parse_order};
+use super::{ms_to_rfc3339, owned_order, parse_order};
 use crate::auth::User;
 use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::orders;
 use crate::state::AppState;
-
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct OrderCreated {
-    pub order: String,
-    pub status_url: String,
-}
-
-/// Claim 26 a-c: an order id for the logged-in (verified) user.
-#[utoipa::path(post, path = "/api/v1/orders", responses((status = 201, body = OrderCreated), (status = 401, description = "not logged in")))]
-pub async fn create_order(State(state): State<AppState>, user: User) -> AppResult<Response> {
-    let oid = new_order_id(&state);
-    let order = oid.to_string();
-    orders::run(
-        &state,
-        &order,
-        vec![Command::Request {
-            account: user.id.clone(),
-            at: state.clock.now(),
-        }],
-        |_, _| Ok(vec![]),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(OrderCreated {
-            status_url: format!("/api/v1/orders/{order}"),
-            order,
-        }),
-    )
-        .into_response())
-}
 
 /// Cancel the order, until the lab starts printing it.
 ///
