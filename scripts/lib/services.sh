@@ -134,3 +134,36 @@ ensure_schemathesis() {
     rm -rf "$SCHEMATHESIS_DIR"
     say "could not install schemathesis (needs python3 with venv and pip, and PyPI): the API fuzzing test will skip; or: pip install schemathesis==$SCHEMATHESIS_VERSION and set REPRINT_SCHEMATHESIS"
 }
+
+# axe-core, the accessibility checker the browser tests inject into each page (REPRINT_AXE names
+# its axe.min.js). Fetched from the npm registry as the package's tarball (no node needed: the
+# script runs inside Chromium) into the cache directory, checked against the registry's
+# sha512 integrity; without network the accessibility checks skip, saying so.
+AXE_VERSION=4.10.2
+AXE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/reprint/axe-core-$AXE_VERSION"
+
+ensure_axe() {
+    local file="$AXE_DIR/package/axe.min.js"
+    if [ -n "${REPRINT_AXE:-}" ] && [ -f "$REPRINT_AXE" ]; then return 0; fi
+    if [ -f "$file" ]; then export REPRINT_AXE="$file"; return 0; fi
+    local url="https://registry.npmjs.org/axe-core/-/axe-core-$AXE_VERSION.tgz"
+    say "fetching axe-core $AXE_VERSION from npm for the browser tests' accessibility checks"
+    mkdir -p "$AXE_DIR"
+    local tgz="$AXE_DIR/axe-core.tgz" want got
+    want=$(curl -fsSL "https://registry.npmjs.org/axe-core/$AXE_VERSION" 2>/dev/null \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["dist"]["integrity"])' 2>/dev/null || true)
+    if curl -fsSL -o "$tgz" "$url"; then
+        got=$(python3 -c 'import base64,hashlib,sys; print("sha512-" + base64.b64encode(hashlib.sha512(open(sys.argv[1], "rb").read()).digest()).decode())' "$tgz" 2>/dev/null || true)
+        if [ -n "$want" ] && [ "$want" != "$got" ]; then
+            say "axe-core's tarball does not match the registry's integrity: not used"
+            rm -f "$tgz"
+            return 0
+        fi
+        tar -xzf "$tgz" -C "$AXE_DIR" package/axe.min.js && rm -f "$tgz"
+    fi
+    if [ -f "$file" ]; then
+        export REPRINT_AXE="$file"
+    else
+        say "could not fetch axe-core (needs curl and registry.npmjs.org): the accessibility checks will skip"
+    fi
+}

@@ -3,6 +3,8 @@
 //! subscriber): real peers over real NATS, not mocks.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::time::Duration;
 
 use futures::StreamExt;
