@@ -120,9 +120,15 @@ pub fn t_with(lang: Lang, key: &str, args: &[(&'static str, FluentValue<'static>
     LOCALES.lookup_with_args(lang.id(), key, &args)
 }
 
-/// Whether `key` has its own Japanese and English message (tests of the message files).
+/// Whether `key` has its own message in `lang` (tests of the message files). A message that
+/// takes a `count` is tried with one.
 pub fn has_message(lang: Lang, key: &str) -> bool {
+    let args: HashMap<Cow<'static, str>, FluentValue<'static>> =
+        HashMap::from([(Cow::Borrowed("count"), FluentValue::from(1))]);
     LOCALES.try_lookup(lang.id(), key).is_some()
+        || LOCALES
+            .try_lookup_with_args(lang.id(), key, &args)
+            .is_some()
 }
 
 /// An order's stage in plain words.
@@ -284,21 +290,50 @@ mod tests {
         assert_eq!(Lang::negotiate(Some("xx"), None, "de"), Lang::En);
     }
 
+    /// The message ids of every `.ftl` file of one language (each page group has its own).
+    fn keys_of(lang: &str) -> Vec<(String, String)> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("locales")
+            .join(lang);
+        let mut keys = Vec::new();
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "ftl") {
+                let file = path.file_name().unwrap().to_string_lossy().to_string();
+                let text = std::fs::read_to_string(&path).unwrap();
+                keys.extend(
+                    text.lines()
+                        .filter(|l| !l.starts_with([' ', '#']) && l.contains(" = "))
+                        .filter_map(|l| l.split(" = ").next())
+                        .map(|k| (k.trim().to_string(), file.clone())),
+                );
+            }
+        }
+        keys
+    }
+
     #[test]
     fn every_english_message_is_said_in_japanese_too() {
-        let en = include_str!("../locales/en/main.ftl");
-        let keys: Vec<&str> = en
-            .lines()
-            .filter(|l| !l.starts_with([' ', '#']) && l.contains(" = "))
-            .filter_map(|l| l.split(" = ").next())
-            .collect();
-        assert!(keys.len() > 10, "{keys:?}");
-        let ja = include_str!("../locales/ja/main.ftl");
-        for key in keys {
-            assert!(
-                ja.lines().any(|l| l.starts_with(&format!("{key} = "))),
-                "{key} has no Japanese message"
-            );
+        let en = keys_of("en");
+        assert!(en.len() > 10, "{en:?}");
+        let ja: Vec<String> = keys_of("ja").into_iter().map(|(k, _)| k).collect();
+        for (key, file) in &en {
+            assert!(ja.contains(key), "{key} ({file}) has no Japanese message");
+            // Every file of the directory is loaded, not only main.ftl.
+            assert!(has_message(Lang::Ja, key), "{key} ({file}) is not loaded");
+            assert!(has_message(Lang::En, key), "{key} ({file}) is not loaded");
+        }
+    }
+
+    #[test]
+    fn no_message_id_is_used_by_two_files() {
+        for lang in ["en", "ja"] {
+            let keys = keys_of(lang);
+            for (i, (key, file)) in keys.iter().enumerate() {
+                if let Some((_, other)) = keys[i + 1..].iter().find(|(k, _)| k == key) {
+                    panic!("{lang}: {key} is in {file} and in {other}");
+                }
+            }
         }
     }
 

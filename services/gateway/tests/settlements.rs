@@ -203,7 +203,7 @@ async fn balances_count_each_order_once(app: TestApp) {
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     assert!(
-        html.contains("Settlement balances between counters and labs"),
+        html.contains("Money between counters and labs"),
         "{html}"
     );
     assert!(html.contains(counter_y) && html.contains(lab_b), "{html}");

@@ -13,8 +13,7 @@ use serde::Deserialize;
 use super::*;
 use crate::api;
 use crate::auth::{self, ClientIp, LogIn, MaybeUser, SignUp, User};
-use crate::error::{AppError, AppResult};
-use crate::settlements;
+use crate::error::AppError;
 use crate::state::AppState;
 use reprint_service::auth::{LOGIN_TOKEN_REFUSED, check_login_token, login_token};
 use reprint_service::session::Handle;
@@ -28,7 +27,6 @@ pub fn routes() -> Router<AppState> {
         .route("/orders", get(history))
         .route("/orders/{id}", get(order_page))
         .route("/orders/{id}/slip", get(slip))
-        .route("/ops", get(ops))
 }
 
 pub fn esc(s: &str) -> String {
@@ -568,97 +566,4 @@ async fn slip(
         esc(&get("/reception/partner")),
     );
     page("Slip", Some(&user), &state, &body).into_response()
-}
-
-async fn ops(State(state): State<AppState>, MaybeUser(who): MaybeUser) -> AppResult<Response> {
-    let user = match need_user(who) {
-        Ok(u) => u,
-        Err(r) => return Ok(*r),
-    };
-    if !user.is_ops() {
-        return Err(AppError::NotFound("page".into()));
-    }
-    let counts = api::stage_counts(&state).await?;
-    let row = |stage: &str, lab: &str, counter: &str, n: i64| {
-        format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{n}</td></tr>",
-            esc(stage),
-            esc(lab),
-            esc(counter)
-        )
-    };
-    let rows: String = counts
-        .iter()
-        .map(|((stage, lab, counter), n)| row(stage, lab, counter, *n))
-        .collect();
-    let network: String = settlements::network_stage_counts(&state)
-        .await?
-        .iter()
-        .map(|(stage, lab, counter, n)| row(stage, lab, counter, *n))
-        .collect();
-    let balances = settlements::balances(&state).await?;
-    let money = |minor: i64, currency: &str| esc(&settlements::display(minor, currency));
-    let settlement_rows: String = balances
-        .balances
-        .iter()
-        .map(|b| {
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><strong>{}</strong></td></tr>",
-                esc(&b.lab),
-                esc(&b.counter),
-                b.orders,
-                money(b.charged_minor, &b.currency),
-                money(b.collected_minor, &b.currency),
-                money(b.settled_minor, &b.currency),
-                money(b.owed_minor, &b.currency),
-            )
-        })
-        .collect();
-    let unattributed = if balances.unattributed_orders > 0 {
-        format!(
-            "<p class=\"warn\">{} dispatched order(s) not in the balances: their lab, counter or lab charge was not heard.</p>",
-            balances.unattributed_orders
-        )
-    } else {
-        String::new()
-    };
-    let hours: Vec<(i64, i64)> = crate::db::fetch(
-        &state.store,
-        "SELECT CAST(submitted_ms / 3600000 AS BIGINT) AS h, CAST(COUNT(*) AS BIGINT) FROM gw_orders
-         WHERE submitted_ms IS NOT NULL AND submitted_ms > $1 GROUP BY h ORDER BY h",
-        &[reprint_eventstore::sql::Arg::Int(
-            state.now_ms() - 24 * 3_600_000,
-        )],
-    )
-    .await?;
-    let max = hours.iter().map(|&(_, n)| n).max().unwrap_or(1).max(1);
-    let now_h = state.now_ms() / 3_600_000;
-    let bars: String = hours
-        .iter()
-        .map(|&(hour, n)| {
-            let x = 24 - (now_h - hour).clamp(0, 24);
-            let h = n * 100 / max;
-            format!("<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"{h}\" fill=\"#47a\"><title>{}</title></rect>", x * 12, 100 - h, n)
-        })
-        .collect();
-    let backlog = state.store.unsent_count().await.unwrap_or(0);
-    let metrics = state.metrics.render();
-    let lag: String = metrics
-        .lines()
-        .filter(|l| l.starts_with("reprint_consumer_lag"))
-        .map(|l| format!("<li><code>{}</code></li>", esc(l)))
-        .collect();
-    let body = format!(
-        "<h1>Ops</h1><h2>Orders per stage and site</h2><h3>Placed through this gateway</h3>\
-         <table><tr><th>Stage</th><th>Lab</th><th>Counter</th><th>Orders</th></tr>{rows}</table>\
-         <h3>All orders on the status stream (walk-in orders at counters included)</h3>\
-         <table><tr><th>Last stage</th><th>Lab</th><th>Counter</th><th>Orders</th></tr>{network}</table>\
-         <h2>Settlement balances between counters and labs</h2>\
-         <table><tr><th>Lab</th><th>Counter</th><th>Orders</th><th>Charged by the lab</th><th>Collected by the counter</th><th>Settled</th><th>Owed to the lab</th></tr>{settlement_rows}</table>\
-         <p>Counted: {scope}. Charged: the lab's charges of the orders dispatched or ready at the counter; owed: collected minus settled.</p>{unattributed}\
-         <h2>Orders placed, last 24 hours</h2><svg viewBox=\"0 0 300 100\" width=\"100%\" height=\"120\">{bars}</svg>\
-         <h2>Outbox backlog</h2><p>{backlog} message(s) not yet published</p><h2>Consumer lag</h2><ul>{lag}</ul>",
-        scope = esc(settlements::SCOPE),
-    );
-    Ok(page("Ops", Some(&user), &state, &body).into_response())
 }

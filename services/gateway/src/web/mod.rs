@@ -20,8 +20,11 @@ use crate::auth::{MaybeUser, User};
 use crate::error::AppError;
 use crate::state::AppState;
 
+mod account;
+mod entry;
 mod home;
 mod legacy;
+mod ops;
 
 pub use legacy::esc;
 
@@ -32,6 +35,9 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/language", get(choose_language))
         .merge(home::routes())
+        .merge(entry::routes())
+        .merge(account::routes())
+        .merge(ops::routes())
         .merge(legacy::routes())
 }
 
@@ -78,7 +84,12 @@ impl FromRequestParts<AppState> for Viewer {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Viewer, AppError> {
         let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
-        let choice = cookie(&parts.headers, LANG_COOKIE);
+        // The account's language (kept in its session from the log-in on), else the cookie.
+        let session_lang = match reprint_service::session::handle(parts) {
+            Some(h) if user.is_some() => h.get::<String>(crate::auth::LANG_KEY).await.ok().flatten(),
+            _ => None,
+        };
+        let choice = session_lang.or_else(|| cookie(&parts.headers, LANG_COOKIE));
         let accept = parts
             .headers
             .get(header::ACCEPT_LANGUAGE)
@@ -184,12 +195,21 @@ struct LanguageChoice {
 /// goes back to the page it came from (only a path of this site).
 async fn choose_language(
     axum::extract::State(state): axum::extract::State<AppState>,
+    MaybeUser(user): MaybeUser,
+    handle: reprint_service::session::Handle,
     Query(q): Query<LanguageChoice>,
 ) -> Response {
     let Some(lang) = Lang::from_tag(&q.to) else {
         return AppError::Unprocessable(format!("language {:?}: the pages speak ja and en", q.to))
             .into_response();
     };
+    // A logged-in person's session speaks it too (over the account's language, until the next
+    // log-in); the account's own choice is made on the account page.
+    if user.is_some()
+        && let Err(e) = crate::auth::remember_language(&handle, Some(lang)).await
+    {
+        return e.into_response();
+    }
     let back = q
         .back
         .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))

@@ -54,6 +54,9 @@ pub fn config(store_url: &str, nats_url: &str) -> Config {
     c.nats.relay_interval_ms = 50;
     c.storage.user_quota_bytes = 50 * 1024 * 1024;
     c.ops.emails = vec!["ops@example.com".into()];
+    // Pages speak English unless a test asks for Japanese (Accept-Language: ja, or the
+    // account's choice); a real gateway's default is `ja`.
+    c.web.locale = "en".into();
     c
 }
 
@@ -133,6 +136,11 @@ pub fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
         last_heartbeat: chrono::Utc::now(),
         heartbeat_interval_secs: 3600,
         version: "test".into(),
+        opening_hours: vec![reprint_bus::directory::OpeningHours {
+            days: "mon-fri".into(),
+            opens: "10:00".into(),
+            closes: "20:00".into(),
+        }],
     }
 }
 

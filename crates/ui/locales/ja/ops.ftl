@@ -1,0 +1,27 @@
+# 運用ダッシュボード (services/gateway/src/web/ops.rs)
+ops-title = ネットワーク運用
+ops-refreshes = このページは30秒ごとに自動で更新されます。
+ops-stages = 段階・拠点別のご注文
+ops-stages-here = このゲートウェイで受けたご注文
+ops-stages-network = ステータスストリーム上のすべてのご注文(店頭受付を含む)
+ops-stage = 段階
+ops-last-stage = 最新の段階
+ops-lab = ラボ
+ops-counter = 受け取り店
+ops-orders = 件数
+ops-none = まだありません。
+ops-balances = 受け取り店とラボの間の精算
+ops-charged = ラボの請求額
+ops-collected = 受け取り店での受領額
+ops-settled = 精算済み
+ops-owed = ラボへの未払い額
+ops-balances-scope = 請求額: 受け取り店へ発送済み以降のご注文のラボ料金。未払い額: 受け取り店がラボの分として受け取り、まだ精算していない額。
+ops-unattributed = 発送済みのご注文 { $count } 件は精算に含まれていません(ラボ・受け取り店・ラボ料金のいずれかが届いていません)。
+ops-placed-24h = 過去24時間のご注文数(1時間ごと)
+ops-chart-label = 過去24時間の1時間ごとのご注文数
+ops-chart-now = 現在
+ops-backlog = 送信待ちのメッセージ
+ops-backlog-count = このゲートウェイの送信箱に { $count } 件のメッセージが待っています。
+ops-lag = 未処理のメッセージ(コンシューマー別)
+ops-consumer = コンシューマー
+ops-lag-messages = 待ち
