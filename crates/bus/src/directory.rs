@@ -44,6 +44,70 @@ pub struct PriceLine {
     pub amount_minor: i64,
 }
 
+/// When a site is open on some days of the week, in its own time zone
+/// ([`SiteAnnouncement::time_zone`]): `{ days = "mon-fri", opens = "10:00", closes = "20:00" }`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpeningHours {
+    /// The days: `mon` ... `sun`, a range `mon-fri`, or a list `sat,sun` (see [`days_of`]).
+    pub days: String,
+    /// Opens at, `HH:MM` local time.
+    pub opens: String,
+    /// Closes at, `HH:MM` local time (after `opens`).
+    pub closes: String,
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+/// The days a [`OpeningHours::days`] names, Monday = 0, in week order; `None` when it names
+/// anything else (an unknown day, a range running backwards).
+pub fn days_of(days: &str) -> Option<Vec<u8>> {
+    let index = |d: &str| {
+        let d = d.trim().to_ascii_lowercase();
+        DAYS.iter().position(|x| *x == d).map(|i| i as u8)
+    };
+    let mut out = Vec::new();
+    for part in days.split(',') {
+        match part.split_once('-') {
+            Some((from, to)) => {
+                let (from, to) = (index(from)?, index(to)?);
+                if from > to {
+                    return None;
+                }
+                out.extend(from..=to);
+            }
+            None => out.push(index(part)?),
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    (!out.is_empty()).then_some(out)
+}
+
+impl OpeningHours {
+    /// Whether the line reads: known days, `HH:MM` times, closing after opening. A site checks
+    /// its own configuration with it; readers show what they can.
+    pub fn check(&self) -> Result<(), String> {
+        let time = |t: &str| chrono::NaiveTime::parse_from_str(t.trim(), "%H:%M").ok();
+        if days_of(&self.days).is_none() {
+            return Err(format!(
+                "opening hours: days {:?}: write mon ... sun, a range mon-fri or a list sat,sun",
+                self.days
+            ));
+        }
+        match (time(&self.opens), time(&self.closes)) {
+            (Some(o), Some(c)) if o < c => Ok(()),
+            (Some(_), Some(_)) => Err(format!(
+                "opening hours of {}: closes {} is not after opens {}",
+                self.days, self.closes, self.opens
+            )),
+            _ => Err(format!(
+                "opening hours of {}: opens {:?} and closes {:?} must be HH:MM",
+                self.days, self.opens, self.closes
+            )),
+        }
+    }
+}
+
 /// What a site tells the network about itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteAnnouncement {
@@ -73,6 +137,10 @@ pub struct SiteAnnouncement {
     pub heartbeat_interval_secs: u64,
     /// The site's software version.
     pub version: String,
+    /// When the site is open (a counter: when prints can be collected), in `time_zone`; empty
+    /// when it did not say (an announcement of an older version).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub opening_hours: Vec<OpeningHours>,
 }
 
 impl SiteAnnouncement {
@@ -345,5 +413,45 @@ impl Heartbeat {
             self.directory.withdraw(&id).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opening_hours_name_days_and_times() {
+        assert_eq!(days_of("mon-fri"), Some(vec![0, 1, 2, 3, 4]));
+        assert_eq!(days_of("sat, SUN"), Some(vec![5, 6]));
+        assert_eq!(days_of("mon,wed-thu,mon"), Some(vec![0, 2, 3]));
+        assert_eq!(days_of("fri-mon"), None);
+        assert_eq!(days_of("holidays"), None);
+        let h = |days: &str, opens: &str, closes: &str| OpeningHours {
+            days: days.into(),
+            opens: opens.into(),
+            closes: closes.into(),
+        };
+        assert!(h("mon-fri", "10:00", "20:00").check().is_ok());
+        assert!(h("mon-fri", "20:00", "10:00").check().is_err());
+        assert!(h("mon-fri", "10", "20:00").check().is_err());
+        assert!(h("weekdays", "10:00", "20:00").check().is_err());
+    }
+
+    #[test]
+    fn an_announcement_without_opening_hours_still_reads() {
+        let old = serde_json::json!({
+            "id": "counter-x", "kind": "counter", "name": "X", "address": "1-1 Ginza",
+            "time_zone": "Asia/Tokyo", "currency": "JPY", "sizes": ["L"], "prices": [],
+            "policy_summary": "", "icc_profiles": [], "last_heartbeat": "2026-01-01T00:00:00Z",
+            "heartbeat_interval_secs": 15, "version": "0.1.0"
+        });
+        let site: SiteAnnouncement = serde_json::from_value(old).unwrap();
+        assert!(site.opening_hours.is_empty());
+        let written = serde_json::to_value(&site).unwrap();
+        assert!(
+            written.get("opening_hours").is_none(),
+            "older readers see what they knew"
+        );
     }
 }

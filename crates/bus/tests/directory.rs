@@ -42,6 +42,7 @@ fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
         last_heartbeat: Utc::now(),
         heartbeat_interval_secs: 10,
         version: "0.1.0".into(),
+        opening_hours: vec![],
     }
 }
 

@@ -3,7 +3,7 @@
 //! time zone a site offers) and its entry in the site directory, all from its `SiteRules`.
 
 use chrono::{DateTime, Utc};
-use reprint_bus::directory::{PriceLine, SiteAnnouncement};
+use reprint_bus::directory::{OpeningHours, PriceLine, SiteAnnouncement};
 use reprint_domain::protocol::{CatalogProduct, CatalogReply, LocaleReply};
 use reprint_domain::{Money, PrintSize, SiteKind, SiteRules};
 
@@ -29,6 +29,8 @@ pub struct Storefront<'a> {
     pub extras: Vec<Extra>,
     pub icc_profiles: Vec<String>,
     pub heartbeat_secs: u64,
+    /// When it is open, in its time zone (announced in the directory for the pages).
+    pub opening_hours: Vec<OpeningHours>,
 }
 
 impl Storefront<'_> {
@@ -118,6 +120,21 @@ impl Storefront<'_> {
             last_heartbeat: now,
             heartbeat_interval_secs: self.heartbeat_secs,
             version: env!("CARGO_PKG_VERSION").to_string(),
+            opening_hours: self.opening_hours.clone(),
         })
     }
+}
+
+/// A site configuration's `opening_hours` (`[{ days = "mon-fri", opens = "10:00", closes =
+/// "20:00" }]`), each line checked ([`OpeningHours::check`]): for
+/// `#[serde(default, deserialize_with = "...")]`.
+pub fn checked_opening_hours<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<OpeningHours>, D::Error> {
+    use serde::Deserialize;
+    let hours = Vec::<OpeningHours>::deserialize(d)?;
+    for h in &hours {
+        h.check().map_err(serde::de::Error::custom)?;
+    }
+    Ok(hours)
 }

@@ -34,6 +34,14 @@ pub struct CounterConfig {
     /// Its address, on the slip.
     #[serde(default)]
     pub address: String,
+    /// When customers can collect here, in the site's time zone:
+    /// `opening_hours = [{ days = "mon-fri", opens = "10:00", closes = "20:00" }]` (announced in
+    /// the site directory; optional).
+    #[serde(
+        default,
+        deserialize_with = "reprint_service::storefront::checked_opening_hours"
+    )]
+    pub opening_hours: Vec<reprint_bus::directory::OpeningHours>,
     /// Where the SQLite store and the image spool live.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,

@@ -110,6 +110,7 @@ fn storefront(counter: &Counter) -> Storefront<'_> {
         extras: vec![],
         icc_profiles: vec![],
         heartbeat_secs: counter.config.nats.heartbeat_secs,
+        opening_hours: counter.config.opening_hours.clone(),
     }
 }
 

@@ -71,6 +71,9 @@ fn default_data_dir() -> PathBuf {
 pub struct SiteSection {
     pub name: String,
     pub address: String,
+    /// `opening_hours = [{ days = "mon-fri", opens = "09:00", closes = "18:00" }]`, in the
+    /// site's time zone (announced in the site directory; optional).
+    pub opening_hours: Vec<reprint_bus::directory::OpeningHours>,
     pub rules: SiteRules,
 }
 
@@ -87,11 +90,17 @@ impl<'de> Deserialize<'de> for SiteSection {
         };
         let name = text("name")?;
         let address = text("address")?;
+        let opening_hours = match table.remove("opening_hours") {
+            Some(v) => reprint_service::storefront::checked_opening_hours(v)
+                .map_err(|e| D::Error::custom(format!("site.opening_hours: {e}")))?,
+            None => Vec::new(),
+        };
         let rules = SiteRules::deserialize(toml::Value::Table(table))
             .map_err(|e| D::Error::custom(format!("site: {e}")))?;
         Ok(SiteSection {
             name,
             address,
+            opening_hours,
             rules,
         })
     }

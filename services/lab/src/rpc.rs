@@ -109,6 +109,7 @@ fn storefront(lab: &Lab) -> Storefront<'_> {
         }],
         icc_profiles: icc_profiles(lab),
         heartbeat_secs: lab.config.nats.heartbeat_secs,
+        opening_hours: lab.config.site.opening_hours.clone(),
     }
 }
 
