@@ -135,6 +135,35 @@ ensure_schemathesis() {
     say "could not install schemathesis (needs python3 with venv and pip, and PyPI): the API fuzzing test will skip; or: pip install schemathesis==$SCHEMATHESIS_VERSION and set REPRINT_SCHEMATHESIS"
 }
 
+# aiosmtpd, a real SMTP server (from PyPI) the gateway's e-mail test sends its notices to:
+# REPRINT_SMTP_SERVER names a python that has it (the test runs
+# `$REPRINT_SMTP_SERVER -m aiosmtpd -n -l 127.0.0.1:<port> -c aiosmtpd.handlers.Mailbox <dir>`).
+# Without it the test skips, saying so.
+AIOSMTPD_VERSION=1.4.6
+AIOSMTPD_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/reprint/aiosmtpd-$AIOSMTPD_VERSION"
+
+ensure_smtp() {
+    if [ -n "${REPRINT_SMTP_SERVER:-}" ] && [ -x "$REPRINT_SMTP_SERVER" ]; then return 0; fi
+    local py="$AIOSMTPD_DIR/bin/python"
+    if [ -x "$py" ] && "$py" -c 'import aiosmtpd' 2>/dev/null; then
+        export REPRINT_SMTP_SERVER="$py"
+        return 0
+    fi
+    say "installing aiosmtpd $AIOSMTPD_VERSION from PyPI into $AIOSMTPD_DIR (the e-mail notice test's SMTP server)"
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+        apt_install python3-venv || true
+    fi
+    if command -v python3 >/dev/null 2>&1 \
+        && { python3 -m venv "$AIOSMTPD_DIR" >&2 || { apt_install python3-venv && python3 -m venv --clear "$AIOSMTPD_DIR" >&2; }; } \
+        && "$py" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" >&2 \
+        && "$py" -c 'import aiosmtpd' 2>/dev/null; then
+        export REPRINT_SMTP_SERVER="$py"
+        return 0
+    fi
+    rm -rf "$AIOSMTPD_DIR"
+    say "could not install aiosmtpd (needs python3 with venv and pip, and PyPI): the e-mail test will skip; or: pip install aiosmtpd==$AIOSMTPD_VERSION and set REPRINT_SMTP_SERVER to that python"
+}
+
 # axe-core, the accessibility checker the browser tests inject into each page (REPRINT_AXE names
 # its axe.min.js). Fetched from the npm registry as the package's tarball (no node needed: the
 # script runs inside Chromium) into the cache directory, checked against the registry's

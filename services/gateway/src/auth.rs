@@ -17,7 +17,8 @@ use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reprint_eventstore::ExpectedVersion;
-use reprint_eventstore::sql::Arg;
+use reprint_eventstore::codec::{self, CodecError, Event};
+use reprint_eventstore::sql::{Arg, exec};
 use reprint_service::auth::{
     Session, check_password, check_plain_text, hash_password, parse_email,
 };
@@ -30,6 +31,7 @@ use crate::db;
 use crate::error::{AppError, AppResult};
 use crate::events::{AccountEvent, account_stream};
 use crate::state::{AppState, to_new};
+use reprint_ui::Lang;
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -203,6 +205,17 @@ pub const SIGNED_UP: &str = "If this e-mail address had no account, it has one n
 /// Creates the account unless the e-mail already has one; the answer is the same either way,
 /// after the same argon2 work, and nobody is logged in (the person logs in next).
 pub async fn sign_up(state: &AppState, ip: &str, s: SignUp) -> AppResult<SignUpReply> {
+    sign_up_in(state, ip, s, None).await
+}
+
+/// [`sign_up`] by a person reading the pages in `lang`: a new account keeps that language
+/// (its pages and e-mails speak it until the person chooses another on the account page).
+pub async fn sign_up_in(
+    state: &AppState,
+    ip: &str,
+    s: SignUp,
+    lang: Option<Lang>,
+) -> AppResult<SignUpReply> {
     if !state
         .limiter
         .allow(&format!("signup:{ip}"), state.clock.now().timestamp())
@@ -257,21 +270,32 @@ pub async fn sign_up(state: &AppState, ip: &str, s: SignUp) -> AppResult<SignUpR
         role: role.to_string(),
         at_ms: state.now_ms(),
     };
-    let res = state
-        .store
-        .append(
+    let res = async {
+        let mut tx = state.store.begin().await?;
+        tx.append(
             &account_stream(&account),
             ExpectedVersion::NoStream,
             &to_new(&[ev])?,
         )
-        .await;
+        .await?;
+        if let Some(lang) = lang {
+            let chosen = SettingsEvent::LanguageChosen {
+                lang: Some(lang.tag().to_string()),
+                at_ms: state.now_ms(),
+            };
+            record_settings(&mut tx, &account, &chosen).await?;
+        }
+        tx.commit().await?;
+        Ok::<(), AppError>(())
+    }
+    .await;
     if let Err(e) = res {
         let text = e.to_string().to_lowercase();
         // Another sign-up of the same e-mail at the same moment: the same answer.
         if text.contains("unique") || text.contains("duplicate") {
             return Ok(reply);
         }
-        return Err(e.into());
+        return Err(e);
     }
     Ok(reply)
 }
@@ -294,7 +318,8 @@ pub async fn log_in(
     }
     let row: Option<(String, String)> = db::fetch_one(
         &state.store,
-        "SELECT id, password_hash FROM gw_accounts WHERE email = $1",
+        "SELECT a.id, COALESCE(s.password_hash, a.password_hash) FROM gw_accounts a
+         LEFT JOIN gw_account_settings s ON s.account = a.id WHERE a.email = $1",
         &[Arg::Text(email.clone())],
     )
     .await?;
@@ -326,6 +351,7 @@ async fn login_session(state: &AppState, handle: &Handle, account: &str) -> AppR
     session::begin(handle, &login)
         .await
         .map_err(AppError::internal)?;
+    remember_language(handle, account_language(state, account).await?).await?;
     session::prune(&state.store).await;
     Ok(SessionInfo {
         csrf_token: login.csrf_token(&state.key),
@@ -415,4 +441,236 @@ pub async fn api_me(State(state): State<AppState>, user: User) -> AppResult<Json
     Ok(Json(
         account_info(&state, &user.id, Some(&user.session)).await?,
     ))
+}
+
+// ---- The account's settings: its language and its password (the account page, issue 14;
+// a password change ends every other session, issue 13).
+
+/// The stream of an account's settings (apart from its sign-up stream, whose projection is
+/// the lookups').
+pub fn settings_stream(account: &str) -> String {
+    format!("gw-settings-{account}")
+}
+
+/// What a person changed on their account page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum SettingsEvent {
+    /// The language of the account's pages and e-mails; `None`: as the browser says.
+    LanguageChosen { lang: Option<String>, at_ms: i64 },
+    /// A new password (argon2id); every session of the account before it has ended.
+    PasswordChanged { password_hash: String, at_ms: i64 },
+}
+
+impl Event for SettingsEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            SettingsEvent::LanguageChosen { .. } => "gateway.settings.language_chosen",
+            SettingsEvent::PasswordChanged { .. } => "gateway.settings.password_changed",
+        }
+    }
+    fn current_version(event_type: &str) -> Option<u32> {
+        match event_type {
+            "gateway.settings.language_chosen" | "gateway.settings.password_changed" => Some(1),
+            _ => None,
+        }
+    }
+    fn encode(&self) -> Result<Vec<u8>, CodecError> {
+        codec::to_postcard(self)
+    }
+    fn decode_current(event_type: &str, payload: &[u8]) -> Result<Self, CodecError> {
+        let e: SettingsEvent = codec::from_postcard(payload)?;
+        if e.event_type() == event_type {
+            Ok(e)
+        } else {
+            Err(CodecError::UnknownType(event_type.to_string()))
+        }
+    }
+}
+
+/// Appends `ev` to the account's settings stream and writes `gw_account_settings` in the same
+/// transaction.
+async fn record_settings(
+    tx: &mut reprint_eventstore::Transaction,
+    account: &str,
+    ev: &SettingsEvent,
+) -> AppResult<()> {
+    tx.append(
+        &settings_stream(account),
+        ExpectedVersion::Any,
+        &to_new(std::slice::from_ref(ev))?,
+    )
+    .await?;
+    let (query, args) = match ev {
+        SettingsEvent::LanguageChosen { lang, at_ms } => (
+            "INSERT INTO gw_account_settings (account, lang, updated_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (account) DO UPDATE SET lang = excluded.lang, updated_ms = excluded.updated_ms",
+            [Arg::Text(account.to_string()), Arg::from(lang.clone()), Arg::Int(*at_ms)],
+        ),
+        SettingsEvent::PasswordChanged {
+            password_hash,
+            at_ms,
+        } => (
+            "INSERT INTO gw_account_settings (account, password_hash, updated_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (account) DO UPDATE SET password_hash = excluded.password_hash,
+             updated_ms = excluded.updated_ms",
+            [
+                Arg::Text(account.to_string()),
+                Arg::Text(password_hash.clone()),
+                Arg::Int(*at_ms),
+            ],
+        ),
+    };
+    exec(tx.conn(), query, &args).await?;
+    Ok(())
+}
+
+/// Where this browser's session keeps the language its pages speak (read by `web::Viewer`
+/// before the cookie and the browser's `Accept-Language`): the account's choice from the
+/// log-in on, or what the person switched to since.
+pub const LANG_KEY: &str = "lang";
+
+/// Keeps `lang` as the language of this session's pages (`None`: the browser's).
+pub async fn remember_language(handle: &Handle, lang: Option<Lang>) -> AppResult<()> {
+    match lang {
+        Some(l) => handle
+            .insert(LANG_KEY, l.tag())
+            .await
+            .map_err(AppError::internal),
+        None => handle
+            .remove::<String>(LANG_KEY)
+            .await
+            .map(|_| ())
+            .map_err(AppError::internal),
+    }
+}
+
+/// The language the account chose (`None`: as the browser says).
+pub async fn account_language(state: &AppState, account: &str) -> AppResult<Option<Lang>> {
+    let row: Option<(Option<String>,)> = db::fetch_one(
+        &state.store,
+        "SELECT lang FROM gw_account_settings WHERE account = $1",
+        &[Arg::Text(account.to_string())],
+    )
+    .await?;
+    Ok(row.and_then(|(l,)| l).as_deref().and_then(Lang::from_tag))
+}
+
+/// A language choice as the account page and the API write it: `auto` (as the browser says),
+/// `ja` or `en`.
+pub fn parse_language_choice(word: &str) -> AppResult<Option<Lang>> {
+    match word.trim() {
+        "auto" => Ok(None),
+        w => Lang::ALL
+            .into_iter()
+            .find(|l| l.tag() == w)
+            .map(Some)
+            .ok_or_else(|| {
+                AppError::Unprocessable(format!(
+                    "language {w:?}: choose ja, en or auto (as the browser says)"
+                ))
+            }),
+    }
+}
+
+/// Saves the account's language and speaks it on this session at once.
+pub async fn set_language(
+    state: &AppState,
+    handle: &Handle,
+    user: &User,
+    lang: Option<Lang>,
+) -> AppResult<()> {
+    let ev = SettingsEvent::LanguageChosen {
+        lang: lang.map(|l| l.tag().to_string()),
+        at_ms: state.now_ms(),
+    };
+    let mut tx = state.store.begin().await?;
+    record_settings(&mut tx, &user.id, &ev).await?;
+    tx.commit().await?;
+    remember_language(handle, lang).await
+}
+
+/// A password change: the current password and the new one.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// What a password change answers: this browser's session goes on under a new id, with a new
+/// CSRF token; every other session of the account has ended.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PasswordChanged {
+    /// Send it as `X-CSRF-Token` from now on (the one before no longer works).
+    pub csrf_token: String,
+    /// Sessions of the account that were ended (this browser's old one included).
+    pub sessions_ended: u64,
+}
+
+/// The refusal of a wrong current password (the same words on the page and the API).
+pub const WRONG_CURRENT_PASSWORD: &str = "the current password is not right";
+
+/// Changes the password after checking the current one (the same lockout as a log-in, per
+/// account and source) and the new one's strength (as at sign-up); then ends every session of
+/// the account and logs this browser in again on a new session id.
+pub async fn change_password(
+    state: &AppState,
+    handle: &Handle,
+    ip: &str,
+    user: &User,
+    change: PasswordChange,
+) -> AppResult<PasswordChanged> {
+    check_len("current_password", &change.current_password, 1, 200)?;
+    let (email, name, telephone, hash): (String, String, String, String) = db::fetch_one(
+        &state.store,
+        "SELECT a.email, a.name, a.telephone, COALESCE(s.password_hash, a.password_hash)
+         FROM gw_accounts a LEFT JOIN gw_account_settings s ON s.account = a.id WHERE a.id = $1",
+        &[Arg::Text(user.id.clone())],
+    )
+    .await?
+    .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
+    let now = state.clock.now().timestamp();
+    if let Err(wait) = state.logins.check(&email, ip, now) {
+        return Err(AppError::TooManyRequests(format!(
+            "too many wrong passwords for this account from this address; wait {wait} seconds"
+        )));
+    }
+    if !state
+        .logins
+        .verify(&change.current_password, Some(hash.as_str()))
+        .await
+    {
+        state.logins.failed(&email, ip, now);
+        return Err(AppError::Forbidden(WRONG_CURRENT_PASSWORD.into()));
+    }
+    state.logins.succeeded(&email, ip);
+    check_password(
+        &change.new_password,
+        &[name.as_str(), email.as_str(), telephone.as_str()],
+    )
+    .map_err(AppError::Unprocessable)?;
+    let password = change.new_password.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(AppError::internal)?
+        .map_err(AppError::internal)?;
+    let ev = SettingsEvent::PasswordChanged {
+        password_hash: hash,
+        at_ms: state.now_ms(),
+    };
+    let mut tx = state.store.begin().await?;
+    record_settings(&mut tx, &user.id, &ev).await?;
+    tx.commit().await?;
+    let ended = session::end_all(&state.store, &user.id)
+        .await
+        .map_err(AppError::internal)?;
+    tracing::info!(
+        sessions_ended = ended,
+        "password changed; the account's sessions ended"
+    );
+    let info = login_session(state, handle, &user.id).await?;
+    Ok(PasswordChanged {
+        csrf_token: info.csrf_token,
+        sessions_ended: ended,
+    })
 }

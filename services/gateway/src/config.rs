@@ -19,6 +19,46 @@ pub struct Config {
     pub storage: StorageConfig,
     pub ops: OpsConfig,
     pub web: WebConfig,
+    pub mail: MailConfig,
+}
+
+/// `[mail]`: the e-mail notices of an order's life (received by the lab, ready for pickup,
+/// rejected or cancelled by the lab; [`crate::notices`]).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// Whether notices are sent at all.
+    pub enabled: bool,
+    /// The SMTP server: `smtp://host:25` (plain), `smtp://host:587?tls=required` (STARTTLS),
+    /// `smtps://user:password@host:465` (TLS). Without it every notice is written as an `.eml`
+    /// file into `folder`.
+    pub smtp_url: Option<String>,
+    /// Where notices go without an SMTP server (created when missing).
+    pub folder: std::path::PathBuf,
+    /// The sender (`reprint <no-reply@reprint.example>`). The links in the e-mails start with
+    /// `[http].public_url` (else the gateway's own address).
+    pub from: String,
+    /// How often the task looks for orders owed a notice.
+    pub interval_ms: u64,
+    /// Orders that reached their stage longer ago than this get no notice (a gateway that
+    /// starts sending does not mail its whole history).
+    pub max_age_secs: i64,
+    /// Sending attempts of one notice before it is given up (logged).
+    pub max_attempts: i64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            enabled: true,
+            smtp_url: None,
+            folder: std::path::PathBuf::from("mail"),
+            from: "reprint <no-reply@reprint.example>".to_string(),
+            interval_ms: 2_000,
+            max_age_secs: 3 * 24 * 3600,
+            max_attempts: 10,
+        }
+    }
 }
 
 /// `[web]`: how the home users' pages speak when the person has not said.
@@ -111,6 +151,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             ops: OpsConfig::default(),
             web: WebConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }

@@ -68,6 +68,15 @@ const SCHEMA: &[&str] = &[
         charge_rank BIGINT NOT NULL DEFAULT 0, dispatched BIGINT NOT NULL DEFAULT 0,
         collected BIGINT NOT NULL DEFAULT 0, settled BIGINT NOT NULL DEFAULT 0,
         stage TEXT NOT NULL, at_ms BIGINT NOT NULL)",
+    // The account's own settings (crate::auth, stream gw-settings-<account>): its language
+    // (NULL: as the browser says) and its password once changed.
+    "CREATE TABLE IF NOT EXISTS gw_account_settings (
+        account TEXT PRIMARY KEY, lang TEXT, password_hash TEXT, updated_ms BIGINT NOT NULL)",
+    // The e-mail notices owed or sent, one per order and kind (crate::notices).
+    "CREATE TABLE IF NOT EXISTS gw_notices (
+        order_id TEXT NOT NULL, kind TEXT NOT NULL, account TEXT NOT NULL,
+        state TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0, next_ms BIGINT NOT NULL,
+        created_ms BIGINT NOT NULL, sent_ms BIGINT, error TEXT, PRIMARY KEY (order_id, kind))",
 ];
 
 /// Creates the read model tables (idempotent).

@@ -2,27 +2,19 @@
 //! module, and this one goes.
 
 use axum::Router;
-use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
-use serde::Deserialize;
 
 #[allow(unused_imports)]
 use super::*;
 use crate::api;
-use crate::auth::{self, ClientIp, LogIn, MaybeUser, SignUp, User};
+use crate::auth::{MaybeUser, User};
 use crate::error::AppError;
 use crate::state::AppState;
-use reprint_service::auth::{LOGIN_TOKEN_REFUSED, check_login_token, login_token};
-use reprint_service::session::Handle;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/signup", get(signup_page).post(signup_form))
-        .route("/login", get(login_page).post(login_form))
-        .route("/logout", axum::routing::post(logout_form))
         .route("/album", get(album))
         .route("/orders", get(history))
         .route("/orders/{id}", get(order_page))
@@ -80,204 +72,6 @@ fn page(title: &str, user: Option<&User>, state: &AppState, body: &str) -> Html<
 
 fn need_user(who: Option<User>) -> Result<User, Box<Response>> {
     who.ok_or_else(|| Box::new(Redirect::to("/login").into_response()))
-}
-
-fn signup_html(error: &str, token: &str) -> String {
-    format!(
-        "<h1>Sign up</h1><p class=\"err\">{}</p><form method=\"post\" action=\"/signup\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-         <label>Name <input name=\"name\" required maxlength=\"200\" autocomplete=\"name\"></label>\
-         <label>Telephone <input name=\"telephone\" required type=\"tel\" autocomplete=\"tel\"></label>\
-         <label>Address <input name=\"address\" maxlength=\"500\" autocomplete=\"street-address\"></label>\
-         <label>Email <input name=\"email\" required type=\"email\" autocomplete=\"email\"></label>\
-         <label>Password <input name=\"password\" required type=\"password\" minlength=\"8\" autocomplete=\"new-password\"></label>\
-         <p>A password of a few uncommon words is best; a common one is refused.</p>\
-         <button id=\"signup\">Sign up</button></form>",
-        esc(error),
-        esc(token)
-    )
-}
-
-fn login_html(error: &str, token: &str) -> String {
-    format!(
-        "<h1>Log in</h1><p class=\"err\">{}</p><form method=\"post\" action=\"/login\">\
-         <input type=\"hidden\" name=\"csrf\" value=\"{}\">\
-         <label>Email <input name=\"email\" required type=\"email\" autocomplete=\"email\"></label>\
-         <label>Password <input name=\"password\" required type=\"password\" autocomplete=\"current-password\"></label>\
-         <button>Log in</button></form>",
-        esc(error),
-        esc(token)
-    )
-}
-
-/// A log-in or sign-up page (`html` with `error` and this browser's pre-log-in token), with the
-/// token's cookie when the browser had none.
-fn entry_page(
-    state: &AppState,
-    headers: &HeaderMap,
-    status: StatusCode,
-    title: &str,
-    html: fn(&str, &str) -> String,
-    error: &str,
-) -> Response {
-    let t = login_token(&state.key, headers, state.config.http.cookies_secure());
-    let mut res = (status, page(title, None, state, &html(error, &t.token))).into_response();
-    if let Some(v) = t.set_cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
-    }
-    res
-}
-
-async fn signup_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    entry_page(&state, &headers, StatusCode::OK, "Sign up", signup_html, "")
-}
-
-#[derive(Deserialize)]
-struct SignUpForm {
-    #[serde(default)]
-    csrf: String,
-    name: String,
-    telephone: String,
-    #[serde(default)]
-    address: Option<String>,
-    email: String,
-    password: String,
-}
-
-#[derive(Deserialize)]
-struct LogInForm {
-    #[serde(default)]
-    csrf: String,
-    email: String,
-    password: String,
-}
-
-fn form_error(
-    e: AppError,
-    state: &AppState,
-    headers: &HeaderMap,
-    title: &str,
-    html: fn(&str, &str) -> String,
-) -> Response {
-    let problem = e.problem();
-    if problem.status >= 500 {
-        return e.into_response();
-    }
-    entry_page(
-        state,
-        headers,
-        problem.status_code(),
-        title,
-        html,
-        &problem.detail,
-    )
-}
-
-/// A log-in or sign-up form without this browser's pre-log-in token: another site's form.
-fn refused_form(
-    state: &AppState,
-    headers: &HeaderMap,
-    title: &str,
-    html: fn(&str, &str) -> String,
-) -> Response {
-    entry_page(
-        state,
-        headers,
-        StatusCode::FORBIDDEN,
-        title,
-        html,
-        LOGIN_TOKEN_REFUSED,
-    )
-}
-
-async fn signup_form(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    form: Result<Form<SignUpForm>, FormRejection>,
-) -> Response {
-    let Form(f) = match form {
-        Ok(f) => f,
-        Err(r) => return reprint_service::Problem::from(r).into_response(),
-    };
-    if !check_login_token(&state.key, &headers, &f.csrf) {
-        return refused_form(&state, &headers, "Sign up", signup_html);
-    }
-    let s = SignUp {
-        name: f.name,
-        telephone: f.telephone,
-        address: f.address.filter(|a| !a.trim().is_empty()),
-        email: f.email,
-        password: f.password,
-    };
-    match auth::sign_up(&state, &ip, s).await {
-        // The same page whether or not the e-mail had an account.
-        Ok(reply) => entry_page(
-            &state,
-            &headers,
-            StatusCode::OK,
-            "Log in",
-            login_html,
-            &reply.detail,
-        ),
-        Err(e) => form_error(e, &state, &headers, "Sign up", signup_html),
-    }
-}
-
-async fn login_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    entry_page(&state, &headers, StatusCode::OK, "Log in", login_html, "")
-}
-
-async fn login_form(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    handle: Handle,
-    headers: HeaderMap,
-    form: Result<Form<LogInForm>, FormRejection>,
-) -> Response {
-    let Form(f) = match form {
-        Ok(f) => f,
-        Err(r) => return reprint_service::Problem::from(r).into_response(),
-    };
-    if !check_login_token(&state.key, &headers, &f.csrf) {
-        return refused_form(&state, &headers, "Log in", login_html);
-    }
-    let l = LogIn {
-        email: f.email,
-        password: f.password,
-    };
-    match auth::log_in(&state, &handle, &ip, l).await {
-        Ok(_) => Redirect::to("/album").into_response(),
-        Err(e) => form_error(e, &state, &headers, "Log in", login_html),
-    }
-}
-
-#[derive(Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
-
-async fn logout_form(
-    State(state): State<AppState>,
-    MaybeUser(who): MaybeUser,
-    handle: Handle,
-    form: Result<Form<CsrfForm>, FormRejection>,
-) -> Response {
-    let Some(u) = who else {
-        return Redirect::to("/").into_response();
-    };
-    let token = form.map(|Form(f)| f.csrf).unwrap_or_default();
-    if !u.session.check_csrf(&state.key, &token) {
-        return AppError::Forbidden(
-            "this log-out form has expired or came from another site; open the page again".into(),
-        )
-        .into_response();
-    }
-    match auth::log_out(&handle).await {
-        Ok(()) => Redirect::to("/").into_response(),
-        Err(e) => e.into_response(),
-    }
 }
 
 const ALBUM_JS: &str = r#"

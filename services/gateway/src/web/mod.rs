@@ -86,7 +86,9 @@ impl FromRequestParts<AppState> for Viewer {
         let MaybeUser(user) = MaybeUser::from_request_parts(parts, state).await?;
         // The account's language (kept in its session from the log-in on), else the cookie.
         let session_lang = match reprint_service::session::handle(parts) {
-            Some(h) if user.is_some() => h.get::<String>(crate::auth::LANG_KEY).await.ok().flatten(),
+            Some(h) if user.is_some() => {
+                h.get::<String>(crate::auth::LANG_KEY).await.ok().flatten()
+            }
             _ => None,
         };
         let choice = session_lang.or_else(|| cookie(&parts.headers, LANG_COOKIE));

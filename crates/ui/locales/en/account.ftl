@@ -1,0 +1,67 @@
+# reprint: the sign-up, log-in and account pages and the e-mail notices, English. Keys are
+# shared with ../ja/account.ftl.
+
+entry-signup-title = Sign up
+entry-signup-lead = An account keeps your photos and orders. We never show your e-mail address to anyone.
+entry-login-title = Log in
+entry-name = Name
+entry-telephone = Telephone
+entry-telephone-hint = The counter calls this number if needed, e.g. 03-1234-5678.
+entry-address = Address (optional)
+entry-email = E-mail address
+entry-password = Password
+entry-password-hint = Strong passwords are a few uncommon words (at least 8 characters). A common or short one is refused, and one built from your name or telephone is weak.
+entry-submit-signup = Sign up
+entry-submit-login = Log in
+entry-no-account = No account yet?
+entry-have-account = Already have an account?
+entry-signed-up = If this e-mail address had no account, it has one now: log in with it and your password. (An account that already had this address is left as it was.)
+entry-error-title = Please check the form
+entry-error-fields = Some fields need another look: see the notes beside them.
+entry-error-wrong = The e-mail address or the password is not right.
+entry-error-too-many = Too many attempts from here. Wait a minute, then try again.
+entry-error-expired = This form has expired or came from another site. Please fill it in again here.
+entry-error-name = Type your name, up to 200 characters, without line breaks or control characters.
+entry-error-telephone = This is not a telephone number we can call. Type it like 03-1234-5678.
+entry-error-address = The address is too long (500 characters at most) or holds control characters.
+entry-error-email = This is not an e-mail address. Type it like hanako@example.jp.
+entry-error-password = This password is too easy to guess. Add another word or two; uncommon words are better.
+entry-error-password-length = A password is 8 to 200 characters.
+entry-log-out-expired = This log-out button has expired or came from another site. Open the page again and log out there.
+
+account-title = Your account
+account-details = Your details
+account-no-address = (none given)
+account-registrations = Your numbers at the labs and counters
+account-registrations-none = None yet: a lab gives you one with your first order.
+account-language = Language
+account-language-lead = The language of these pages and of the e-mails we send you (when the lab has your order, when your prints are ready, and if an order cannot be printed).
+account-language-browser = As my browser says
+account-language-save = Save the language
+account-language-saved = Your language is saved.
+account-password = Password
+account-password-lead = Changing your password logs you out everywhere else: other browsers and phones.
+account-current-password = Current password
+account-new-password = New password
+account-password-save = Change the password
+account-password-changed = Your password is changed. Every other browser and phone that was logged in has been logged out.
+account-error-current = The current password is not right.
+
+notice-greeting = Dear { $name },
+notice-received-subject = Your order is at the lab (reception { $reception })
+notice-received-lead = { $lab } has received your order. Its reception number is { $reception }.
+notice-ready-by = Ready about { $when }, at { $counter }. We will write again when it is there.
+notice-slip = Your slip, to show at the counter: { $link }
+notice-ready-subject = Your prints are ready for pickup at { $counter }
+notice-ready-lead = Your prints are ready for pickup.
+notice-counter = Where: { $counter }
+notice-counter-address = Address: { $address }
+notice-amount-due = To pay at the counter: { $amount }
+notice-reception = Reception number: { $reception }
+notice-rejected-subject = The lab could not accept your order
+notice-rejected-lead = { $lab } could not accept your order: { $reason }
+notice-cancelled-subject = Your order was cancelled
+notice-cancelled-lead = { $site } cancelled your order: { $reason }
+notice-nothing-due = You pay nothing for this order.
+notice-order = Your order: { $link }
+notice-footer = reprint sends this e-mail because you ordered prints with this address. Choose the language of our e-mails on your account page: { $link }

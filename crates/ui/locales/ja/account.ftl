@@ -1,0 +1,67 @@
+# reprint: 新規登録・ログイン・アカウントの画面とお知らせメールの文言（日本語）。キーは
+# ../en/account.ftl と共通です。
+
+entry-signup-title = 新規登録
+entry-signup-lead = アカウントに写真とご注文が保存されます。メールアドレスがほかの人に見えることはありません。
+entry-login-title = ログイン
+entry-name = お名前
+entry-telephone = 電話番号
+entry-telephone-hint = 店舗から連絡することがあります（例：03-1234-5678）。
+entry-address = ご住所（任意）
+entry-email = メールアドレス
+entry-password = パスワード
+entry-password-hint = 珍しい単語をいくつか並べると強いパスワードになります（8文字以上）。よく使われるものや短いもの、お名前や電話番号を含むものは使えません。
+entry-submit-signup = 登録する
+entry-submit-login = ログイン
+entry-no-account = アカウントをお持ちでない方
+entry-have-account = アカウントをお持ちの方
+entry-signed-up = このメールアドレスのアカウントがなかった場合は、作成しました。メールアドレスとパスワードでログインしてください。（すでにあったアカウントはそのままです。）
+entry-error-title = 入力内容をご確認ください
+entry-error-fields = 確認が必要な項目があります。各項目の説明をご覧ください。
+entry-error-wrong = メールアドレスまたはパスワードが違います。
+entry-error-too-many = 試行回数が多すぎます。1分ほど待ってからもう一度お試しください。
+entry-error-expired = このフォームは有効期限が切れたか、ほかのサイトから送られました。こちらでもう一度入力してください。
+entry-error-name = お名前を200文字以内で入力してください（改行や制御文字は使えません）。
+entry-error-telephone = 電話番号として読み取れません。03-1234-5678 のように入力してください。
+entry-error-address = ご住所が長すぎる（500文字まで）か、制御文字が含まれています。
+entry-error-email = メールアドレスとして読み取れません。hanako@example.jp のように入力してください。
+entry-error-password = このパスワードは推測されやすすぎます。珍しい単語をもう一つ二つ加えてください。
+entry-error-password-length = パスワードは8文字以上200文字以内です。
+entry-log-out-expired = このログアウトボタンは有効期限が切れたか、ほかのサイトから送られました。ページを開き直してからログアウトしてください。
+
+account-title = アカウント
+account-details = 登録内容
+account-no-address = （未登録）
+account-registrations = ラボ・店舗でのお客様番号
+account-registrations-none = まだありません。最初のご注文のときにラボが発行します。
+account-language = 言語
+account-language-lead = この画面と、お知らせメール（ラボがご注文を受け付けたとき、プリントができあがったとき、ご注文をお受けできなかったとき）の言語です。
+account-language-browser = ブラウザの設定に合わせる
+account-language-save = 言語を保存する
+account-language-saved = 言語を保存しました。
+account-password = パスワード
+account-password-lead = パスワードを変更すると、ほかのブラウザやスマートフォンではログアウトされます。
+account-current-password = 現在のパスワード
+account-new-password = 新しいパスワード
+account-password-save = パスワードを変更する
+account-password-changed = パスワードを変更しました。ログインしていたほかのブラウザやスマートフォンはログアウトされました。
+account-error-current = 現在のパスワードが違います。
+
+notice-greeting = { $name } 様
+notice-received-subject = ご注文をラボが受け付けました（受付番号 { $reception }）
+notice-received-lead = { $lab } がご注文を受け付けました。受付番号は { $reception } です。
+notice-ready-by = { $when } ごろ { $counter } に届く予定です。届きましたら改めてお知らせします。
+notice-slip = 店頭でお見せいただく受付票：{ $link }
+notice-ready-subject = { $counter } でプリントをお受け取りいただけます
+notice-ready-lead = プリントができあがりました。店頭でお受け取りください。
+notice-counter = 受け取り店舗：{ $counter }
+notice-counter-address = 住所：{ $address }
+notice-amount-due = 店頭でのお支払い：{ $amount }
+notice-reception = 受付番号：{ $reception }
+notice-rejected-subject = ラボでご注文をお受けできませんでした
+notice-rejected-lead = { $lab } ではご注文をお受けできませんでした：{ $reason }
+notice-cancelled-subject = ご注文はキャンセルされました
+notice-cancelled-lead = { $site } がご注文をキャンセルしました：{ $reason }
+notice-nothing-due = このご注文のお支払いはありません。
+notice-order = ご注文の状況：{ $link }
+notice-footer = このメールは、このアドレスでプリントをご注文いただいたため reprint からお送りしています。メールの言語はアカウントの画面で選べます：{ $link }
