@@ -17,7 +17,7 @@
 use reprint_domain::OrderId;
 use reprint_domain::protocol::{
     CollectionRecorded, DeliveryDispatched, OrderCancelled, OrderPlaced, OrderRejected,
-    ReceptionRecorded, SettlementRecorded, StatusChanged,
+    ReceptionRecorded, SettlementRecorded, StatusChanged, StatusWithRegistration,
 };
 use reprint_eventstore::OutboxMessage;
 use serde::Serialize;
@@ -136,6 +136,28 @@ pub fn status(
     tail: Option<&str>,
     traceparent: Option<&str>,
 ) -> Result<OutboxMessage, BusError> {
+    status_message(sender, status, status, tail, traceparent)
+}
+
+/// As [`status`], with the customer's registration number at the sender (a delivery counter's
+/// `ready_for_pickup` of an internet order): the same subject, id and headers, the status's
+/// keys and `registration_number` in the body.
+pub fn status_with_registration(
+    sender: &str,
+    status: &StatusWithRegistration,
+    tail: Option<&str>,
+    traceparent: Option<&str>,
+) -> Result<OutboxMessage, BusError> {
+    status_message(sender, &status.status, status, tail, traceparent)
+}
+
+fn status_message(
+    sender: &str,
+    status: &StatusChanged,
+    body: &impl Serialize,
+    tail: Option<&str>,
+    traceparent: Option<&str>,
+) -> Result<OutboxMessage, BusError> {
     let order = subjects::OrderId::parse(status.order.to_string())?;
     // The subject names the sender: a site's NATS user may publish only its own statuses.
     let from = subjects::SiteId::parse(sender)?;
@@ -144,7 +166,7 @@ pub fn status(
         subjects::status(&from, &order),
         message_id(sender, status.order, &fact),
         "status",
-        status,
+        body,
         traceparent,
     )
 }

@@ -79,6 +79,13 @@ pub struct OrderPlaced {
     /// messages, which decode as `false` (no copy).
     #[serde(default)]
     pub digital_copy: bool,
+    /// Fig. 1: the user's registration number at the **delivery counter**, when the sender
+    /// holds one for the account (the number that counter's `ready_for_pickup` status of an
+    /// earlier order gave it, see [`StatusWithRegistration`]). The lab never uses it: it passes
+    /// it on in [`DeliveryDispatched::counter_registration_number`], and the counter finds its
+    /// file of a web user by it alone. Absent in older messages and in a counter's own orders.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_registration_number: Option<String>,
 }
 
 /// Why a lab cannot fulfil an order.
@@ -124,6 +131,13 @@ pub struct DeliveryDispatched {
     pub customer: Customer,
     /// Fig. 2: the counter's own reception number, echoed back.
     pub counter_reception: Option<String>,
+    /// Fig. 1: the user's registration number at this counter as the order's sender holds it
+    /// ([`OrderPlaced::counter_registration_number`], passed on by the lab). An internet
+    /// order's customer is found in the counter's files by this number only (with the file's
+    /// telephone); without one they are new here. `customer.registration_number` is the
+    /// lab's, never used by the counter. Absent in older messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counter_registration_number: Option<String>,
 }
 
 /// How the user paid at the counter.
@@ -223,6 +237,24 @@ pub struct StatusChanged {
     pub charge: Option<Charge>,
 }
 
+/// A [`StatusChanged`] with the customer's registration number at the site that sends it: on
+/// the wire one JSON object, the status's keys and `registration_number` (absent when there is
+/// none), so every reader of a plain [`StatusChanged`] reads it as before and a plain status
+/// reads as one of these without a number.
+///
+/// A delivery counter sends it with `ready_for_pickup` of an internet order (Fig. 1 step 4):
+/// the number of the file it found or made for the customer. The order's sender (the gateway)
+/// keeps it for the account and that counter, and sends it with its next quote request and
+/// order for that counter ([`OrderPlaced::counter_registration_number`]), so the counter finds
+/// the same file (Fig. 9's repeat discount) and nobody else's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusWithRegistration {
+    #[serde(flatten)]
+    pub status: StatusChanged,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_number: Option<String>,
+}
+
 /// Request/reply on `reprint.v1.rpc.<site>.quote`: what this site would charge this customer
 /// for these prints now, by its own policy and its own file of them (nothing is recorded).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -291,4 +323,72 @@ impl PlacedItem {
 /// The lines of a site's reception for these items.
 pub fn order_items(items: &[PlacedItem]) -> Vec<crate::OrderItem> {
     items.iter().map(PlacedItem::order_item).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn ready() -> StatusChanged {
+        StatusChanged {
+            order: OrderId::from_parts(1_700_000_000_000, [3; 10]),
+            stage: Stage::ReadyForPickup,
+            site: SiteId::parse("counter-ginza").unwrap(),
+            site_kind: SiteKind::Counter,
+            at: Utc.with_ymd_and_hms(2026, 11, 18, 1, 0, 0).unwrap(),
+            detail: "ready for pickup".into(),
+            charge: None,
+        }
+    }
+
+    #[test]
+    fn a_status_with_a_registration_number_is_a_status_with_one_more_key() {
+        let with = StatusWithRegistration {
+            status: ready(),
+            registration_number: Some("W0000001".into()),
+        };
+        let json = serde_json::to_value(&with).unwrap();
+        assert_eq!(json["registration_number"], "W0000001");
+        assert_eq!(json["stage"], "ready_for_pickup");
+        // Every reader of a plain status reads it as before.
+        let plain: StatusChanged = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(plain, ready());
+        let back: StatusWithRegistration = serde_json::from_value(json).unwrap();
+        assert_eq!(back, with);
+        // A plain status is one without a number, and writes no such key.
+        let plain = serde_json::to_value(ready()).unwrap();
+        let read: StatusWithRegistration = serde_json::from_value(plain).unwrap();
+        assert_eq!(read.registration_number, None);
+        let without = StatusWithRegistration {
+            status: ready(),
+            registration_number: None,
+        };
+        assert_eq!(
+            serde_json::to_value(&without).unwrap(),
+            serde_json::to_value(ready()).unwrap()
+        );
+    }
+
+    #[test]
+    fn older_orders_and_deliveries_read_without_a_counter_registration_number() {
+        let json = serde_json::json!({
+            "order": OrderId::from_parts(1_700_000_000_000, [4; 10]),
+            "route": "internet",
+            "sender": {"kind": "gateway", "id": "gw-1"},
+            "lab": "lab-a",
+            "delivery_counter": "counter-ginza",
+            "placed_at": "2026-11-18T01:00:00Z",
+            "data_receive": null,
+            "currency": "JPY",
+            "customer": {"name": "A", "telephone": "03-1234-5678", "address": null,
+                         "email": null, "registration_number": null},
+            "items": [],
+            "counter_extract": null,
+        });
+        let placed: OrderPlaced = serde_json::from_value(json).unwrap();
+        assert_eq!(placed.counter_registration_number, None);
+        let written = serde_json::to_value(&placed).unwrap();
+        assert!(written.get("counter_registration_number").is_none());
+    }
 }

@@ -18,8 +18,9 @@
 //! user sends (seed 004, Fig. 1, S304). How a customer may be identified depends on where they
 //! are, decided purely by [`Identification`] from the order's route and sender:
 //!
-//! - **From afar** (an order or a quote over the internet): by the registration number only,
-//!   the one the gateway holds for the account at this site (learnt from this site's slip,
+//! - **From afar** (an order or a quote over the internet, and a web order's delivery at its
+//!   counter): by the registration number only, the one the gateway holds for the account at
+//!   this site (learnt from the lab's slip, or the counter's `ready_for_pickup` status;
 //!   `gw_registrations`). A web order without one, or with one that is no file here (or one
 //!   whose file has another telephone), is a **new** user here and gets a new file: a name and
 //!   telephone typed on the web prove nothing, so they never open someone else's file or
@@ -163,6 +164,15 @@ impl Identification {
     /// in front of staff, so from afar. A quote is read only, but what it charges tells whether
     /// and when the file's owner ordered: it must not be an oracle for a name and telephone.
     pub fn of_quote() -> Identification {
+        Identification::RegistrationNumber
+    }
+
+    /// For an internet order's delivery at its counter (Fig. 1 step 4): the counter completes
+    /// the user's registration when the parcel arrives, with nobody in front of staff, from
+    /// what the web sent; so from afar, by the registration number the order's sender holds
+    /// for this counter (`DeliveryDispatched::counter_registration_number`). A counter's own
+    /// walk-in order is found by its reception, never by the customer.
+    pub fn of_delivery() -> Identification {
         Identification::RegistrationNumber
     }
 
@@ -437,7 +447,8 @@ impl SiteFiles {
 
     /// What this site would charge for a quote request now, by its own policy and its file of
     /// the customer (found in person) if it has one. Nothing is written: the caller rolls `tx`
-    /// back.
+    /// back. A quote asked over the network (the lab's and the counter's `rpc.<site>.quote`)
+    /// uses [`SiteFiles::quote_as`] with [`Identification::of_quote`] instead.
     pub async fn quote(
         &self,
         tx: &mut Transaction,
@@ -561,6 +572,10 @@ mod tests {
         }
         assert_eq!(
             Identification::of_quote(),
+            Identification::RegistrationNumber
+        );
+        assert_eq!(
+            Identification::of_delivery(),
             Identification::RegistrationNumber
         );
     }

@@ -4,10 +4,15 @@
 //! - `ReceptionRecorded`: the lab took the walk-in order; note its reception number and its
 //!   estimated finish.
 //! - `OrderRejected`: cancel the counter's reception and tell staff (a notice on Arrivals).
-//! - `DeliveryDispatched` (Fig. 1 step 4, Fig. 2 step 4 / S408): for an internet order, find or
-//!   register the customer in the counter's files and open its own reception with its own
-//!   charge (Fig. 9); for its own walk-in order, find the reception by order id. Then fill in
-//!   the lab's amounts, and the order is ready for pickup with the amount due.
+//! - `DeliveryDispatched` (Fig. 1 step 4, Fig. 2 step 4 / S408): for an internet order, find the
+//!   customer in the counter's files by the registration number the order's sender holds for
+//!   this counter, and by nothing else (`reprint_site::Identification::of_delivery`: a name and
+//!   telephone typed on the web never open someone else's file), or register them under a new
+//!   number; open its own reception with its own charge (Fig. 9). For its own walk-in order,
+//!   find the reception by order id. Then fill in the lab's amounts, and the order is ready
+//!   for pickup with the amount due; an internet order's `ready_for_pickup` status carries the
+//!   file's registration number, which the gateway keeps for the account and sends with its
+//!   next quote and order for this counter.
 
 use std::sync::Arc;
 
@@ -16,10 +21,13 @@ use reprint_bus::consumer::{Handler, HandlerError, Incoming};
 use reprint_bus::subjects::Topic;
 use reprint_domain::counter_order::{Command as OrderCommand, CounterOrderError};
 use reprint_domain::file::{Command, OpenReception, ReceptionState, Route};
-use reprint_domain::protocol::{DeliveryDispatched, OrderRejected, ReceptionRecorded, Stage};
+use reprint_domain::protocol::{
+    DeliveryDispatched, OrderRejected, ReceptionRecorded, Stage, StatusChanged,
+    StatusWithRegistration,
+};
 use reprint_domain::{ReceptionNumber, Telephone};
 use reprint_eventstore::Transaction;
-use reprint_site::{Identity, SiteError};
+use reprint_site::{Identification, Identity, SiteError};
 
 use reprint_eventstore::sql::{self, Arg};
 
@@ -181,18 +189,32 @@ async fn delivery_dispatched(
         }
         None => {
             // Fig. 1: the counter's user registration is completed now, when the lab asks it
-            // to deliver; its reception date is the dispatch.
+            // to deliver; its reception date is the dispatch. From afar: by the number the
+            // sender holds for this counter only (`customer.registration_number` is the lab's).
             let identity = Identity {
-                registration_number: None,
+                registration_number: m.counter_registration_number.clone(),
                 name: m.customer.name.clone(),
                 telephone: Telephone::parse(&m.customer.telephone)?,
                 address: None,
                 email: None,
             };
-            let (mut file, _) = c
+            let (mut file, registered) = c
                 .files
-                .find_or_register(tx, &identity, m.dispatched_at)
+                .find_or_register_as(
+                    tx,
+                    &identity,
+                    Identification::of_delivery(),
+                    m.dispatched_at,
+                )
                 .await?;
+            if registered && let Some(given) = &identity.registration_number {
+                // The sender's record and ours disagree (a number of another counter, or from
+                // before a restore): a new file, whose number the status tells the sender,
+                // never someone else's file.
+                tracing::warn!(order = %m.order, given = %given,
+                    registration = %file.registration_number,
+                    "the registration number sent is no file here for this telephone; registered as new");
+            }
             let placeholder = ReceptionNumber::new(&rules.reception_number, 1)?;
             let (reception, _) = c
                 .files
@@ -285,24 +307,36 @@ async fn delivery_dispatched(
     }
     // The pickup and the settlement continue this trace.
     db::save_trace(tx, &order_id).await?;
-    tx.enqueue(&[messages::status(
-        &rules.site,
-        m.order,
-        Stage::ReadyForPickup,
-        now,
-        format!(
-            "ready for pickup at {} under reception {} ({}); amount due {}",
-            c.config.name,
-            reception.number,
-            match route {
-                Route::Internet => "internet order",
-                Route::CounterMedium => "walk-in order",
-            },
-            due.total
-        ),
-        Some(due),
-    )?])
-    .await?;
+    let detail = format!(
+        "ready for pickup at {} under reception {} ({}); amount due {}",
+        c.config.name,
+        reception.number,
+        match route {
+            Route::Internet => "internet order",
+            Route::CounterMedium => "walk-in order",
+        },
+        due.total
+    );
+    let status = match route {
+        // The web user's number here, for the gateway to keep for the account.
+        Route::Internet => ready_with_registration(
+            c,
+            m.order,
+            now,
+            detail,
+            due,
+            file.registration_number.as_str(),
+        )?,
+        Route::CounterMedium => messages::status(
+            &rules.site,
+            m.order,
+            Stage::ReadyForPickup,
+            now,
+            detail,
+            Some(due),
+        )?,
+    };
+    tx.enqueue(&[status]).await?;
     let orders = c.metrics.orders.clone();
     let relay = c.relay.clone();
     tx.after_commit(move || {
@@ -310,4 +344,31 @@ async fn delivery_dispatched(
         orders.with_label_values(&["ready_for_pickup"]).inc();
     });
     Ok(())
+}
+
+/// `ready_for_pickup` of an internet order, with the customer's registration number here
+/// (`StatusWithRegistration`; the same subject and message id as any status of this stage).
+fn ready_with_registration(
+    c: &Counter,
+    order: reprint_domain::OrderId,
+    at: chrono::DateTime<chrono::Utc>,
+    detail: String,
+    due: reprint_domain::Charge,
+    registration_number: &str,
+) -> Result<reprint_eventstore::OutboxMessage, CounterError> {
+    let site = c.rules().site.clone();
+    let body = StatusWithRegistration {
+        status: StatusChanged {
+            order,
+            stage: Stage::ReadyForPickup,
+            site,
+            site_kind: reprint_domain::SiteKind::Counter,
+            at,
+            detail,
+            charge: Some(due),
+        },
+        registration_number: Some(registration_number.to_string()),
+    };
+    reprint_bus::message::status_with_registration(body.status.site.as_str(), &body, None, None)
+        .map_err(|e| CounterError::Internal(e.to_string()))
 }

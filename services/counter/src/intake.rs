@@ -274,6 +274,8 @@ async fn open(
         counter_extract: Some(extract),
         // Intake takes prints only; the lab's digital copy is not offered at the counter yet.
         digital_copy: false,
+        // The counter's own number travels in its extract (Fig. 2).
+        counter_registration_number: None,
     };
     let payload =
         serde_json::to_string(&placed).map_err(|e| CounterError::Internal(e.to_string()))?;

@@ -3,6 +3,12 @@
 //! the customer (read only: nothing is recorded), its **catalog** (the basic charge, the
 //! discount policy in words) and its **locale**; and its entry in the site directory.
 //!
+//! A quote is asked over the network (by the gateway, for a web user), with nobody in front of
+//! staff: the customer's file is found by the registration number the request carries (the one
+//! the gateway holds for the account at this counter) and by nothing else
+//! (`reprint_site::Identification::of_quote`), so a name and telephone never tell whether or
+//! when someone ordered here.
+//!
 //! A bad request (an unknown print size, a bad telephone number, no prints) is answered with an
 //! [`RpcError`] whose message is written for the person who asked; only our own faults are
 //! `internal`, with the details in the log.
@@ -12,6 +18,7 @@ use reprint_bus::request::RpcError;
 use reprint_domain::protocol::{CatalogReply, LocaleReply, QuoteReply, QuoteRequest};
 use reprint_domain::{DomainError, PrintSize, SiteKind};
 use reprint_service::storefront::Storefront;
+use reprint_site::Identification;
 
 use crate::error::CounterError;
 use crate::state::Counter;
@@ -80,9 +87,13 @@ async fn quote_inner(counter: &Counter, mut req: QuoteRequest) -> Result<QuoteRe
     for item in &mut req.items {
         item.history.clear();
     }
-    // Read only: nothing is written, and the transaction is rolled back.
+    // Read only: nothing is written, and the transaction is rolled back. From afar: by the
+    // registration number only, as the delivery of the order will find the file.
     let mut tx = counter.store.begin().await?;
-    let charge = counter.files.quote(&mut tx, &req).await?;
+    let charge = counter
+        .files
+        .quote_as(&mut tx, &req, Identification::of_quote())
+        .await?;
     tx.rollback().await?;
     Ok(QuoteReply {
         site: counter.rules().site.clone(),

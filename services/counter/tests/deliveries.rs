@@ -1,6 +1,8 @@
 //! Fig. 1 at the counter: deliveries of internet orders create the counter's own file and
 //! reception with its own charge (Fig. 9: basic charge 0 within a month of the previous order
-//! here); the amount due adds the lab's and the counter's charges. On SQLite and on Postgres.
+//! here); the amount due adds the lab's and the counter's charges. The web user's file is found
+//! by the registration number the order's sender holds for this counter, never by a name and
+//! telephone (issue 13). On SQLite and on Postgres.
 
 mod common;
 
@@ -82,10 +84,11 @@ async fn internet_deliveries_and_fig9(store_url: Option<&str>) {
         second,
     );
     let lab2 = r2.charge.total.minor;
-    lab.dispatch(
+    lab.dispatch_to_file(
         r2,
         customer("hanako  YAMADA", "(03) 1234 5678"),
         None,
+        Some("W0000001"),
         second,
     )
     .await;
@@ -96,7 +99,7 @@ async fn internet_deliveries_and_fig9(store_url: Option<&str>) {
     let view = counter.wait_ready(&number2).await;
     assert_eq!(
         view["registration_number"], "W0000001",
-        "the same file, found by name and telephone"
+        "the same file, found by the registration number the order carried"
     );
     assert_eq!(
         view["counter_charge"]["total"], 0,
@@ -140,6 +143,7 @@ async fn internet_deliveries_and_fig9(store_url: Option<&str>) {
         extract: lab.extract(r2_again, "Hanako Yamada", "03-1234-5678"),
         customer: customer("Hanako Yamada", "03-1234-5678"),
         counter_reception: None,
+        counter_registration_number: Some("W0000001".into()),
     };
     let site = reprint_bus::subjects::SiteId::parse("counter-ginza").unwrap();
     lab.send(
@@ -167,6 +171,56 @@ async fn internet_deliveries_and_fig9(store_url: Option<&str>) {
     .await;
     let (_, arrivals) = counter.get("/api/v1/arrivals").await;
     assert_eq!(arrivals["ready"].as_array().unwrap().len(), 1, "{arrivals}");
+
+    // Someone else's web order with Hanako's name and telephone but no number here: a file of
+    // their own, the basic charge, nothing of Hanako's (issue 13).
+    let r3 = lab.reception(
+        order_at(second, 3),
+        Route::Internet,
+        items(3),
+        "B0000461",
+        second,
+    );
+    let lab3 = r3.charge.total.minor;
+    lab.dispatch(r3, customer("Hanako Yamada", "03-1234-5678"), None, second)
+        .await;
+    let (s, found) = wait_found(&counter, "B0000461").await;
+    assert_eq!(s, 200, "{found}");
+    let number3 = found[0]["reception_number"].as_str().unwrap().to_string();
+    let view = counter.wait_ready(&number3).await;
+    assert_eq!(
+        view["registration_number"], "W0000002",
+        "a new file, not Hanako's: {view}"
+    );
+    assert_eq!(view["counter_charge"]["total"], 250, "{view}");
+    assert_eq!(view["amount_due"], lab3 + 250);
+    assert!(
+        !view.to_string().contains("2026-11-18"),
+        "nothing tells of Hanako's earlier order: {view}"
+    );
+
+    // Hanako's number with another telephone opens nothing either.
+    let r4 = lab.reception(
+        order_at(second, 4),
+        Route::Internet,
+        items(4),
+        "B0000462",
+        second,
+    );
+    lab.dispatch_to_file(
+        r4,
+        customer("Hanako Yamada", "03-9999-0000"),
+        None,
+        Some("W0000001"),
+        second,
+    )
+    .await;
+    let (s, found) = wait_found(&counter, "B0000462").await;
+    assert_eq!(s, 200, "{found}");
+    let number4 = found[0]["reception_number"].as_str().unwrap().to_string();
+    let view = counter.wait_ready(&number4).await;
+    assert_eq!(view["registration_number"], "W0000003", "{view}");
+    assert_eq!(view["counter_charge"]["total"], 250, "{view}");
 }
 
 async fn wait_found(counter: &TestCounter, q: &str) -> (u16, serde_json::Value) {

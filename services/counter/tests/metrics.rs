@@ -70,6 +70,7 @@ async fn metrics_count_a_delivery_and_its_pickup_once_with_latency_and_lag() {
         extract: lab.extract(r, "Hanako Yamada", "03-1234-5678"),
         customer: customer("Hanako Yamada", "03-1234-5678"),
         counter_reception: None,
+        counter_registration_number: None,
     };
     lab.send(
         reprint_bus::subjects::delivery_dispatched(

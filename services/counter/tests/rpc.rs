@@ -48,8 +48,9 @@ async fn quote_catalog_and_locale_answer_by_the_counters_own_rules() {
     assert_eq!(q.charge.lines.len(), 1, "{:?}", q.charge);
     assert_eq!(q.charge.lines[0].kind, LineKind::BasicCharge);
 
-    // A walk-in order here, then a quote for the same customer: basic charge waived, and the
-    // line says why (Fig. 9).
+    // A walk-in order here, then a quote over the network for the same customer with the
+    // registration number of their file here: basic charge waived, and the line says why
+    // (Fig. 9). By name and telephone alone the quote tells nothing of the file (issue 13).
     let form = customer_fields(
         reqwest::multipart::Form::new(),
         "Returning Customer",
@@ -58,13 +59,27 @@ async fn quote_catalog_and_locale_answer_by_the_counters_own_rules() {
     .part("images", image_part("IMG_0001.JPG", jpeg(1)));
     let (s, slip) = counter.intake(form).await;
     assert_eq!(s, 201, "{slip}");
-    let q: QuoteReply = counter_rpc(
+    let stranger: QuoteReply = counter_rpc(
         &client,
         RpcMethod::Quote,
         &quote_request("Returning Customer", "03-3333-4444", 1, Utc::now()),
     )
     .await
     .unwrap();
+    assert_eq!(stranger.charge.total, yen(250), "{:?}", stranger.charge);
+    assert!(
+        stranger
+            .charge
+            .lines
+            .iter()
+            .all(|l| !l.description.contains("previous order")),
+        "{:?}",
+        stranger.charge
+    );
+    let registration = slip["registration_number"].as_str().expect("registration");
+    let mut own = quote_request("Returning Customer", "03-3333-4444", 1, Utc::now());
+    own["customer"]["registration_number"] = json!(registration);
+    let q: QuoteReply = counter_rpc(&client, RpcMethod::Quote, &own).await.unwrap();
     assert_eq!(q.charge.total, yen(0), "{:?}", q.charge);
     let discount = q
         .charge

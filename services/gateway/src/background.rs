@@ -5,7 +5,14 @@
 //!   rejections addressed to this gateway (`reprint.v1.gateway.<gw>.>`);
 //! - the status consumer ([`StatusFeed`]): every `reprint.v1.status.<sender>.<order>` of the network,
 //!   projected into the timeline of the gateway's own orders, and every order's lab charge and
-//!   milestones into the settlement balances ([`crate::settlements`]).
+//!   milestones into the settlement balances ([`crate::settlements`]); the delivery counter's
+//!   registration number for the user, when its status of one of our orders carries it.
+//!
+//! The user's registration number at each site (`gw_registrations`, sent with every quote and
+//! order for that site, by which alone the site finds the user's file) is learnt from the site:
+//! the lab's from its slip (`ReceptionRecorded`), the delivery counter's from its
+//! `ready_for_pickup` status (`StatusWithRegistration`), each only for an order of this account
+//! placed with that site.
 //!
 //! Both consumers are [`reprint_bus::consumer::InboxConsumer`]s: the message id is recorded in
 //! the inbox in the same transaction as the events the handler appends, then the message is
@@ -27,8 +34,9 @@ use reprint_bus::relay::Relay;
 use reprint_bus::streams::{
     ConsumerSettings, DurableConsumer, durable_consumer_for, status_consumer_for,
 };
+use reprint_bus::subjects::Subject;
 use reprint_bus::subjects::{SiteKind, Topic};
-use reprint_domain::protocol::{OrderRejected, ReceptionRecorded, Stage, StatusChanged};
+use reprint_domain::protocol::{OrderRejected, ReceptionRecorded, Stage, StatusWithRegistration};
 use reprint_domain::web_order::Command;
 use reprint_eventstore::{ExpectedVersion, Transaction};
 use reprint_service::shutdown::Shutdown;
@@ -278,7 +286,10 @@ impl Handler for StatusFeed {
         message: &'a Incoming,
     ) -> BoxFuture<'a, Result<(), HandlerError>> {
         Box::pin(async move {
-            let change: StatusChanged = serde_json::from_slice(&message.payload)
+            let StatusWithRegistration {
+                status: change,
+                registration_number,
+            } = serde_json::from_slice(&message.payload)
                 .map_err(|e| permanent("status change", e))?;
             let order = change.order.to_string();
             let mut current = orders::load(tx, &order).await?;
@@ -304,6 +315,15 @@ impl Handler for StatusFeed {
             if fresh.first() != Some(&true) {
                 return Ok(());
             }
+            let account_events: Vec<AccountEvent> =
+                counter_registration(message, &change, &current, registration_number)
+                    .map(|(site, number)| AccountEvent::RegistrationRecorded {
+                        site,
+                        number,
+                        at_ms: self.notifier.now().timestamp_millis(),
+                    })
+                    .into_iter()
+                    .collect();
             let command = Command::RecordStatus {
                 stage: change.stage,
                 site: change.site.to_string(),
@@ -314,7 +334,7 @@ impl Handler for StatusFeed {
                     .and_then(|c| serde_json::to_string(c).ok()),
                 at: change.at,
             };
-            decide_and_append(tx, &mut current, command, &[]).await?;
+            decide_and_append(tx, &mut current, command, &account_events).await?;
             self.notifier.after_commit(
                 tx,
                 OrderUpdate {
@@ -325,5 +345,44 @@ impl Handler for StatusFeed {
             );
             Ok(())
         })
+    }
+}
+
+/// The longest registration number kept from a site (the domain's formats are far shorter).
+const MAX_REGISTRATION_LEN: usize = 64;
+
+/// The user's registration number at the order's delivery counter, when this status carries
+/// one: only from that counter (the site named in the status, its kind and the sender in the
+/// subject, which the NATS permissions hold to the publisher's own id, all that counter), for
+/// an order of ours placed with it. Anything else is ignored (logged): a number another site
+/// claims for the counter would send that counter someone else's number.
+fn counter_registration(
+    message: &Incoming,
+    change: &reprint_domain::protocol::StatusChanged,
+    current: &Loaded,
+    number: Option<String>,
+) -> Option<(String, String)> {
+    let number = number?;
+    let site = change.site.as_str();
+    let sender = match Subject::parse(&message.subject) {
+        Ok(Subject::Status { sender, .. }) => Some(sender),
+        _ => None,
+    };
+    let counter = current.state.submitted.as_ref().map(|s| s.counter.as_str());
+    let plausible = !number.is_empty()
+        && number.len() <= MAX_REGISTRATION_LEN
+        && number
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if change.site_kind == reprint_domain::SiteKind::Counter
+        && sender.as_ref().map(|s| s.as_str()) == Some(site)
+        && counter == Some(site)
+        && plausible
+    {
+        Some((site.to_string(), number))
+    } else {
+        tracing::warn!(order = %change.order, site, subject = %message.subject,
+            "a registration number on a status not from the order's delivery counter (or not one); ignored");
+        None
     }
 }

@@ -624,6 +624,8 @@ async fn dispatch_in(lab: &Lab, number: &str, actor: &str) -> LabResult<Producti
             .counter_extract
             .as_ref()
             .map(|e| e.reception.number.as_str().to_string()),
+        // The sender's record of the user's number at the counter, passed on unread.
+        counter_registration_number: order.counter_registration_number.clone(),
     };
     let counter = subjects::SiteId::parse(order.delivery_counter.as_str())
         .map_err(|e| LabError::BadRequest(e.to_string()))?;

@@ -387,6 +387,20 @@ impl LabPeer {
         counter_reception: Option<String>,
         at: DateTime<Utc>,
     ) {
+        self.dispatch_to_file(reception, customer, counter_reception, None, at)
+            .await
+    }
+
+    /// As [`LabPeer::dispatch`], with the user's registration number at the counter that the
+    /// order's sender holds (`DeliveryDispatched::counter_registration_number`).
+    pub async fn dispatch_to_file(
+        &self,
+        reception: Reception,
+        customer: Customer,
+        counter_reception: Option<String>,
+        counter_registration_number: Option<&str>,
+        at: DateTime<Utc>,
+    ) {
         let msg = DeliveryDispatched {
             order: reception.order,
             lab: self.id.clone(),
@@ -395,6 +409,7 @@ impl LabPeer {
             extract: self.extract(reception.clone(), &customer.name, &customer.telephone),
             customer,
             counter_reception,
+            counter_registration_number: counter_registration_number.map(str::to_string),
         };
         self.send(
             subjects::delivery_dispatched(&BusSite::parse("counter-ginza").unwrap()),

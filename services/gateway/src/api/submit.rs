@@ -26,7 +26,10 @@ use crate::state::AppState;
 
 /// `OrderPlaced` for the lab's inbox (`reprint_bus::message`): the message id is
 /// `<gateway>:<order>:order-placed`, the same for a submit retried, so the lab receives the order
-/// once.
+/// once. It carries the user's registration number at the lab (in `customer`) and at the
+/// delivery counter (`counter_registration_number`), each as that site told this gateway (the
+/// lab's slip, the counter's `ready_for_pickup`): each site finds the user's file by its own
+/// number only.
 async fn placed_message(
     state: &AppState,
     user: &User,
@@ -34,7 +37,9 @@ async fn placed_message(
     c: &Checked,
 ) -> AppResult<OutboxMessage> {
     let customer = customer(state, &user.id, c.lab.as_str()).await?;
-    let body = placed(state, order, c, customer)?;
+    let at_counter = registration_at(state, &user.id, c.counter.as_str()).await?;
+    let mut body = placed(state, order, c, customer)?;
+    body.counter_registration_number = at_counter;
     let lab = subjects::SiteId::parse(c.lab.as_str())?;
     Ok(message::to_inbox(
         state.gateway.as_str(),
@@ -43,6 +48,18 @@ async fn placed_message(
         None,
         None,
     )?)
+}
+
+/// The account's registration number at `site`, when that site gave it one
+/// (`gw_registrations`).
+async fn registration_at(state: &AppState, account: &str, site: &str) -> AppResult<Option<String>> {
+    let row: Option<(String,)> = db::fetch_one(
+        &state.store,
+        "SELECT number FROM gw_registrations WHERE account = $1 AND site = $2",
+        &[Arg::Text(account.to_string()), Arg::Text(site.to_string())],
+    )
+    .await?;
+    Ok(row.map(|(n,)| n))
 }
 
 fn placed(
@@ -66,6 +83,7 @@ fn placed(
         counter_extract: None,
         // The web's order form offers prints only; the lab's digital copy is not sold here yet.
         digital_copy: false,
+        counter_registration_number: None,
     })
 }
 
