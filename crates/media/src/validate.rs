@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::{MediaError, Result};
 use crate::{jpeg, png};
 
+mod scan;
+
 /// Image formats recognised by their first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -289,8 +291,10 @@ pub fn decode(bytes: &[u8], limits: &Limits) -> Result<(ImageInfo, DynamicImage)
 /// What a door (an upload, a card at the counter) checks before it takes an image in:
 /// [`inspect`], then every pixel decoded, held to the decoded-size limit, with damaged picture
 /// data refused ([`MediaError::Corrupt`]) instead of decoded into grey or shifted blocks. A
-/// JPEG goes through zune-jpeg in strict mode (bad Huffman codes, markers inside the scan, scan
-/// data that ends before the last row are errors); the other formats through their decoders,
+/// JPEG's scans are first read to the bit (every scan must hold exactly the blocks its frame
+/// has: zeros or noise over part of the data leave too few or too many, which no decoder
+/// reports), then decoded by zune-jpeg in strict mode (bad Huffman codes, markers inside the
+/// scan, scan data that ends before the last row are errors); the other formats through their decoders,
 /// which refuse bad compressed data themselves (a PNG's chunk CRCs are checked by [`inspect`]).
 pub fn preflight(bytes: &[u8], limits: &Limits) -> Result<ImageInfo> {
     let info = inspect(bytes, limits)?;
@@ -320,6 +324,9 @@ fn jpeg_strict(bytes: &[u8], info: &ImageInfo, limits: &Limits) -> Result<()> {
     })?;
     let size = decoder.output_buffer_size().unwrap_or(usize::MAX) as u64;
     limits.check_decoded(info.width, info.height, size)?;
+    // Every scan read to the bit first: damage that decodes into valid-looking codes (zeros or
+    // noise over part of the data) still leaves a scan with too few or too many blocks.
+    scan::audit(bytes)?;
     match decoder.decode() {
         Ok(pixels) => {
             drop(pixels);
