@@ -438,3 +438,42 @@ fn preflight_time_on_24_megapixels() {
         );
     }
 }
+
+mod never_panics {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn small(progressive: bool, restart: u16) -> Vec<u8> {
+        encode(
+            &photo(77, 96, 64),
+            80,
+            Kind {
+                progressive,
+                restart,
+                ..BASE
+            },
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+        /// Any bytes changed anywhere (headers, tables, scans) give an answer, never a panic.
+        #[test]
+        fn preflight_of_mutated_jpegs(
+            kind in 0u8..3,
+            edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..12),
+        ) {
+            let mut bytes = match kind {
+                0 => small(false, 0),
+                1 => small(true, 0),
+                _ => small(true, 3),
+            };
+            for (at, b) in edits {
+                let at = at % bytes.len();
+                bytes[at] = b;
+            }
+            let _ = validate::preflight(&bytes, &Limits::default());
+        }
+    }
+}
