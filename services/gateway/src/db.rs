@@ -55,6 +55,10 @@ const SCHEMA: &[&str] = &[
         detail TEXT, charge_json TEXT, reorder_of TEXT, updated_ms BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS gw_orders_account ON gw_orders (account, created_ms)",
     "CREATE UNIQUE INDEX IF NOT EXISTS gw_orders_idem ON gw_orders (account, idem_key)",
+    // The draft each `Idempotency-Key` of POST /api/v1/orders made (api/create.rs).
+    "CREATE TABLE IF NOT EXISTS gw_create_keys (
+        account TEXT NOT NULL, idem_key TEXT NOT NULL, order_id TEXT NOT NULL,
+        created_ms BIGINT NOT NULL, PRIMARY KEY (account, idem_key))",
     "CREATE TABLE IF NOT EXISTS gw_order_images (
         order_id TEXT NOT NULL, image TEXT NOT NULL, name TEXT NOT NULL, bytes BIGINT NOT NULL,
         PRIMARY KEY (order_id, image))",

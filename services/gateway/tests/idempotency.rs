@@ -1,5 +1,5 @@
 //! Issue 13, "concurrent retries get 500": clients sending the same `Idempotency-Key` at once to
-//! submit or re-order get the first request's outcome (the same order) or 409 with
+//! create, submit or re-order get the first request's outcome (the same order) or 409 with
 //! `Retry-After` while it is in flight, never a 5xx, and one order is made. Real HTTP against
 //! the gateway on SQLite and on PostgreSQL, real NATS.
 
@@ -114,6 +114,47 @@ async fn concurrent_duplicates(app: TestApp) {
     assert_eq!(s, 409, "{b}");
     assert_eq!(b["type"], "idempotency_key_reused", "{b}");
     assert_eq!(orders_of(&u).await.len(), 1 + ROUNDS);
+
+    // Create: a retried create answers the draft the first made, also when the copies arrive
+    // at once; never a second draft, never a 5xx.
+    let before = orders_of(&u).await.len();
+    let mut drafts = Vec::new();
+    for round in 0..ROUNDS {
+        let key = format!("create-{round}");
+        let answers = at_once(&u, "/api/v1/orders", &json!({}), &key).await;
+        let made = one_outcome(&answers, 201, "create");
+        let (s, again) = u.post_with("/api/v1/orders", &json!({}), &key).await;
+        assert_eq!(
+            (s, again["order"].as_str()),
+            (201, Some(made.as_str())),
+            "a later retry answers the first's draft"
+        );
+        assert_eq!(again["status_url"], format!("/api/v1/orders/{made}"));
+        drafts.push(made);
+    }
+    drafts.dedup();
+    assert_eq!(drafts.len(), ROUNDS, "one draft a key");
+    assert_eq!(
+        orders_of(&u).await.len(),
+        before + ROUNDS,
+        "one draft a key"
+    );
+    // Keys are the account's own: another account's same key makes its own draft.
+    let other = sign_up(&app, "other-retry@example.com").await;
+    let (s, theirs) = other
+        .post_with("/api/v1/orders", &json!({}), "create-0")
+        .await;
+    assert_eq!(s, 201, "{theirs}");
+    assert_ne!(theirs["order"].as_str(), Some(drafts[0].as_str()));
+    // Without a key every create is a new draft; a key that is empty or too long is refused.
+    let (_, a) = u.post("/api/v1/orders", &json!({})).await;
+    let (_, b) = u.post("/api/v1/orders", &json!({})).await;
+    assert_ne!(a["order"], b["order"]);
+    for bad in [String::new(), "k".repeat(201)] {
+        let (s, b) = u.post_with("/api/v1/orders", &json!({}), &bad).await;
+        assert_eq!(s, 400, "{b}");
+    }
+    assert_eq!(orders_of(&u).await.len(), before + ROUNDS + 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
