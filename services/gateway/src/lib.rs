@@ -10,6 +10,7 @@ pub mod auth;
 pub mod background;
 pub mod config;
 pub mod db;
+pub mod notices;
 pub mod error;
 pub mod events;
 pub mod openapi;
@@ -196,6 +197,7 @@ impl Application {
                 self.shutdown.clone(),
             ),
         );
+        tasks.spawn_infallible("e-mail notices", notices::run(s.clone(), self.shutdown.clone()));
         tasks.spawn_infallible(
             "gauges",
             background::run_gauges(s.clone(), self.shutdown.clone()),
