@@ -86,9 +86,17 @@ pub enum ImageEvent {
         order: String,
         at_ms: i64,
     },
+    /// The user deleted the image from the album (refused while an unfinished order uses it);
+    /// an upload of the same content later records it anew.
+    Deleted {
+        account: String,
+        image: String,
+        at_ms: i64,
+    },
 }
 event_enum!(ImageEvent {
     Uploaded => "gateway.image.uploaded",
+    Deleted => "gateway.image.deleted",
 });
 
 /// The account's storage ledger (see [`storage_stream`]); the read models hold the sums.

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod background;
 pub mod config;
 pub mod db;
+pub mod drafts;
 pub mod notices;
 pub mod error;
 pub mod events;
@@ -198,6 +199,7 @@ impl Application {
             ),
         );
         tasks.spawn_infallible("e-mail notices", notices::run(s.clone(), self.shutdown.clone()));
+        tasks.spawn_infallible("draft expiry", drafts::run(s.clone(), self.shutdown.clone()));
         tasks.spawn_infallible(
             "gauges",
             background::run_gauges(s.clone(), self.shutdown.clone()),

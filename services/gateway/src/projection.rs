@@ -134,6 +134,16 @@ async fn account_event(
 }
 
 async fn image_event(conn: Conn<'_>, ev: &ImageEvent) -> reprint_eventstore::Result<()> {
+    if let ImageEvent::Deleted { account, image, .. } = ev {
+        let args = [Arg::Text(account.clone()), Arg::Text(image.clone())];
+        exec(
+            conn,
+            "DELETE FROM gw_images WHERE account = $1 AND image = $2",
+            &args,
+        )
+        .await?;
+        return Ok(());
+    }
     let ImageEvent::Uploaded {
         account,
         image,
@@ -145,7 +155,10 @@ async fn image_event(conn: Conn<'_>, ev: &ImageEvent) -> reprint_eventstore::Res
         phash,
         at_ms,
         ..
-    } = ev;
+    } = ev
+    else {
+        return Ok(());
+    };
     exec(
         conn,
         "INSERT INTO gw_images (account, image, name, bytes, width, height, format, phash, created_ms)

@@ -33,6 +33,68 @@ pub async fn migrate(store: &Store) -> AppResult<()> {
         &[],
     )
     .await?;
+    // The print history embedded in an image (XMP), read once when its preview is built: the
+    // album's "printed before" by embedded history. `history_json` is `[]` for none.
+    sql::exec(
+        tx.conn(),
+        "CREATE TABLE IF NOT EXISTS gw_image_history (
+            image TEXT PRIMARY KEY, history_json TEXT NOT NULL, created_ms BIGINT NOT NULL)",
+        &[],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The print history embedded in each of `images` (content hashes) that has been looked at.
+pub async fn embedded_histories(
+    store: &Store,
+    images: &[String],
+) -> AppResult<std::collections::HashMap<String, reprint_media::PrintHistory>> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in images.chunks(200) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let rows: Vec<(String, String)> = crate::db::fetch(
+            store,
+            &format!(
+                "SELECT image, history_json FROM gw_image_history WHERE history_json <> '[]' AND image IN ({})",
+                marks.join(", ")
+            ),
+            &chunk.iter().map(|i| Arg::from(i.as_str())).collect::<Vec<_>>(),
+        )
+        .await?;
+        for (image, json) in rows {
+            if let Ok(entries) = serde_json::from_str::<Vec<reprint_media::PrintRecord>>(&json) {
+                let mut h = reprint_media::PrintHistory::new();
+                for e in entries {
+                    let _ = h.push(e);
+                }
+                out.insert(image, h);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Keeps what an image's embedded history says (a no-op when kept before).
+pub async fn put_history(
+    store: &Store,
+    image: &str,
+    history: &reprint_media::PrintHistory,
+    now_ms: i64,
+) -> AppResult<()> {
+    let json = serde_json::to_string(&history.entries).map_err(crate::error::AppError::internal)?;
+    let mut tx = store.begin().await?;
+    sql::exec(
+        tx.conn(),
+        "INSERT INTO gw_image_history (image, history_json, created_ms) VALUES ($1, $2, $3)
+         ON CONFLICT (image) DO NOTHING",
+        &[Arg::from(image), Arg::from(json), Arg::from(now_ms)],
+    )
+    .await?;
     tx.commit().await?;
     Ok(())
 }
@@ -87,6 +149,15 @@ pub async fn build(
     edge: u32,
     bytes: impl std::future::Future<Output = AppResult<Vec<u8>>>,
 ) -> AppResult<Vec<u8>> {
+    Ok(build_with_history(state, edge, bytes).await?.0)
+}
+
+/// [`build`], and the print history embedded in the image (XMP; empty when none or unreadable).
+pub async fn build_with_history(
+    state: &crate::state::AppState,
+    edge: u32,
+    bytes: impl std::future::Future<Output = AppResult<Vec<u8>>>,
+) -> AppResult<(Vec<u8>, reprint_media::PrintHistory)> {
     let _permit = state
         .media
         .thumbnails
@@ -96,7 +167,61 @@ pub async fn build(
     let bytes = bytes.await?;
     let limits = state.config.storage.image_limits();
     tokio::task::spawn_blocking(move || {
-        reprint_media::thumbnail::thumbnail_jpeg(&bytes, edge, ALBUM_QUALITY, &limits)
+        let thumb = reprint_media::thumbnail::thumbnail_jpeg(&bytes, edge, ALBUM_QUALITY, &limits)?;
+        let history = reprint_media::history::xmp::read_history(&bytes).unwrap_or_default();
+        Ok::<_, reprint_media::MediaError>((thumb, history))
+    })
+    .await
+    .map_err(crate::error::AppError::internal)?
+    .map_err(crate::error::media_error)
+}
+
+/// The long side (pixels) of an edit preview, at most.
+pub const PREVIEW_EDGE_MAX: u32 = 1200;
+
+/// What the lab will print, at screen size: the original with `edits` rendered for `size` by
+/// the lab's own render (`reprint_media::render::render_print`: fill, turned to the picture's
+/// orientation, colour-managed from the image's embedded profile, here to sRGB), at a
+/// resolution that makes the long side about `edge` pixels. Behind a thumbnail permit, held to
+/// the gateway's image limits. Returns the JPEG and the print's dots per inch on paper.
+pub async fn build_preview(
+    state: &crate::state::AppState,
+    size: reprint_domain::PrintSize,
+    edits: reprint_domain::edit::EditList,
+    edge: u32,
+    bytes: impl std::future::Future<Output = AppResult<Vec<u8>>>,
+) -> AppResult<(Vec<u8>, f32)> {
+    use reprint_media::render::{PrintSize as Paper, PrintSpec, render_print};
+    let _permit = state
+        .media
+        .thumbnails
+        .acquire()
+        .await
+        .map_err(crate::error::AppError::internal)?;
+    let bytes = bytes.await?;
+    let limits = state.config.storage.image_limits();
+    let (short_um, long_um) = size.micrometres();
+    let edge = edge.clamp(64, PREVIEW_EDGE_MAX);
+    // dpi = edge / inches of the long side, within what a print spec takes.
+    let dpi = ((f64::from(edge) * 25_400.0 / f64::from(long_um)).round() as u32).clamp(72, 2400);
+    let mut spec = PrintSpec::new(
+        Paper {
+            width_mm: short_um as f32 / 1000.0,
+            height_mm: long_um as f32 / 1000.0,
+        },
+        dpi,
+    );
+    spec.jpeg_quality = 85;
+    tokio::task::spawn_blocking(move || {
+        render_print(
+            &bytes,
+            &edits,
+            &spec,
+            None,
+            &reprint_media::PrintHistory::new(),
+            &limits,
+        )
+        .map(|p| (p.jpeg, p.effective_dpi))
     })
     .await
     .map_err(crate::error::AppError::internal)?

@@ -267,7 +267,10 @@ async fn record(state: &AppState, order_id: &str, image: &ImageEvent) -> AppResu
         name,
         bytes,
         ..
-    } = image;
+    } = image
+    else {
+        return Err(AppError::internal("record: not an upload"));
+    };
     let mut tx = state.store.begin().await?;
     let mut loaded = orders::load(&mut tx, order_id).await?;
     orders::execute(
@@ -282,10 +285,20 @@ async fn record(state: &AppState, order_id: &str, image: &ImageEvent) -> AppResu
     )
     .await?;
     let image_stream_id = image_stream(account, hash);
-    if tx.stream_version(&image_stream_id).await? == 0 {
+    // New, or deleted from the album since (no row): recorded (again).
+    let version = tx.stream_version(&image_stream_id).await?;
+    let kept = version > 0
+        && reprint_eventstore::sql::scalar_i64(
+            tx.conn(),
+            "SELECT COUNT(*) FROM gw_images WHERE account = $1 AND image = $2",
+            &[account.as_str().into(), hash.as_str().into()],
+        )
+        .await?
+            > 0;
+    if !kept {
         tx.append(
             &image_stream_id,
-            ExpectedVersion::NoStream,
+            ExpectedVersion::Exact(version),
             &to_new(std::slice::from_ref(image))?,
         )
         .await?;

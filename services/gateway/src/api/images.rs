@@ -27,36 +27,193 @@ pub struct ImageView {
     pub format: String,
     /// Print sizes this image has enough pixels for.
     pub sizes_ok: Vec<String>,
+    /// When it was uploaded (RFC 3339).
+    #[serde(default)]
+    pub uploaded_at: String,
+    /// Earlier prints of this photo that the gateway knows of, oldest first.
+    #[serde(default)]
+    pub printed: Vec<PrintedBefore>,
 }
 
-pub async fn images_of(state: &AppState, user: &User) -> AppResult<Vec<ImageView>> {
-    let rows: Vec<(String, String, i64, i64, i64, String)> = db::fetch(
+/// An earlier print of a photo, as the gateway knows it: from the slips of the user's orders
+/// (the same image, or another upload of the same photo by perceptual hash: renamed,
+/// re-encoded, resized) or from the print history embedded in the file (XMP).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PrintedBefore {
+    /// The lab that printed it (its id; pages show its name).
+    pub lab: String,
+    /// The reception number there.
+    pub reception: String,
+    /// When the lab received that order (RFC 3339), or the date of the embedded record.
+    pub at: String,
+    /// How it was recognised: `same_image`, `perceptual_hash` or `embedded_history`.
+    pub how: String,
+    /// Bits that differ, for a perceptual-hash match.
+    pub distance: Option<u32>,
+}
+
+/// One print the user's orders made: the image, the lab, the reception and when.
+struct Print {
+    image: String,
+    lab: String,
+    reception: String,
+    at: String,
+}
+
+/// The prints the user's orders made (an order that was cancelled or rejected made none).
+async fn prints_of(state: &AppState, account: &str) -> AppResult<Vec<Print>> {
+    let rows: Vec<(Option<String>, Option<String>, Option<String>)> = db::fetch(
         &state.store,
-        "SELECT image, name, bytes, width, height, format FROM gw_images WHERE account = $1 ORDER BY created_ms DESC LIMIT 1000",
+        "SELECT lab, slip_json, items_json FROM gw_orders WHERE account = $1 AND slip_json IS NOT NULL
+         AND stage NOT IN ($2, $3) ORDER BY submitted_ms",
+        &[
+            Arg::Text(account.to_string()),
+            Arg::Text(Stage::Cancelled.as_str().to_string()),
+            Arg::Text(Stage::Rejected.as_str().to_string()),
+        ],
+    )
+    .await?;
+    let mut out = Vec::new();
+    for (lab, slip_json, items_json) in rows {
+        let items: Vec<ItemRecord> = items_json
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .unwrap_or_default();
+        let Some(slip) = slip_json.and_then(|s| serde_json::from_str::<Value>(&s).ok()) else {
+            continue;
+        };
+        let text = |p: &str| slip.pointer(p).and_then(Value::as_str).map(str::to_string);
+        let (Some(reception), Some(at)) =
+            (text("/reception/number"), text("/reception/received_at"))
+        else {
+            continue;
+        };
+        for i in items {
+            out.push(Print {
+                image: i.image,
+                lab: lab.clone().unwrap_or_default(),
+                reception: reception.clone(),
+                at: at.clone(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Every earlier print the gateway knows of each image of `images` (content hash and
+/// perceptual hash), by the user's slips and by the histories embedded in the files.
+async fn printed_before(
+    state: &AppState,
+    account: &str,
+    images: &[(String, Option<String>)],
+) -> AppResult<std::collections::HashMap<String, Vec<PrintedBefore>>> {
+    use reprint_media::PerceptualHash;
+    let prints = prints_of(state, account).await?;
+    // The perceptual hash of every image the user printed (all of the user's uploads).
+    let phashes: std::collections::HashMap<String, PerceptualHash> =
+        db::fetch::<(String, Option<String>)>(
+            &state.store,
+            "SELECT image, phash FROM gw_images WHERE account = $1",
+            &[Arg::Text(account.to_string())],
+        )
+        .await?
+        .into_iter()
+        .filter_map(|(i, p)| Some((i, p?.parse::<PerceptualHash>().ok()?)))
+        .collect();
+    let hashes: Vec<String> = images.iter().map(|(i, _)| i.clone()).collect();
+    let embedded = crate::thumbs::embedded_histories(&state.store, &hashes).await?;
+    let mut out = std::collections::HashMap::new();
+    for (image, phash) in images {
+        let mine = phash
+            .as_deref()
+            .and_then(|p| p.parse::<PerceptualHash>().ok());
+        let mut found: Vec<PrintedBefore> = Vec::new();
+        for p in &prints {
+            let (how, distance) = if &p.image == image {
+                ("same_image", None)
+            } else {
+                match (mine, phashes.get(&p.image)) {
+                    (Some(a), Some(b)) if a.matches(*b) => {
+                        ("perceptual_hash", Some(a.distance(*b)))
+                    }
+                    _ => continue,
+                }
+            };
+            if found
+                .iter()
+                .any(|f| f.lab == p.lab && f.reception == p.reception)
+            {
+                continue;
+            }
+            found.push(PrintedBefore {
+                lab: p.lab.clone(),
+                reception: p.reception.clone(),
+                at: p.at.clone(),
+                how: how.into(),
+                distance,
+            });
+        }
+        if let Some(h) = embedded.get(image) {
+            for r in &h.entries {
+                if found
+                    .iter()
+                    .any(|f| f.lab == r.site && f.reception == r.reception_number)
+                {
+                    continue;
+                }
+                found.push(PrintedBefore {
+                    lab: r.site.clone(),
+                    reception: r.reception_number.clone(),
+                    at: r.date.to_string(),
+                    how: "embedded_history".into(),
+                    distance: None,
+                });
+            }
+        }
+        if !found.is_empty() {
+            out.insert(image.clone(), found);
+        }
+    }
+    Ok(out)
+}
+
+/// The user's photos, newest first, each with its earlier prints.
+pub async fn images_of(state: &AppState, user: &User) -> AppResult<Vec<ImageView>> {
+    type Row = (String, String, i64, i64, i64, String, Option<String>, i64);
+    let rows: Vec<Row> = db::fetch(
+        &state.store,
+        "SELECT image, name, bytes, width, height, format, phash, created_ms FROM gw_images
+         WHERE account = $1 ORDER BY created_ms DESC, image LIMIT 1000",
         &[Arg::Text(user.id.clone())],
     )
     .await?;
+    let keys: Vec<(String, Option<String>)> =
+        rows.iter().map(|r| (r.0.clone(), r.6.clone())).collect();
+    let mut printed = printed_before(state, &user.id, &keys).await?;
     Ok(rows
         .into_iter()
-        .map(|(image, name, bytes, width, height, format)| {
-            let (w, h) = (
-                u32::try_from(width).unwrap_or(0),
-                u32::try_from(height).unwrap_or(0),
-            );
-            ImageView {
-                image,
-                name,
-                bytes: u64::try_from(bytes).unwrap_or(0),
-                width: w,
-                height: h,
-                format,
-                sizes_ok: PrintSize::ALL
-                    .iter()
-                    .filter(|s| s.has_enough_pixels(w, h, 300))
-                    .map(|s| s.code().to_string())
-                    .collect(),
-            }
-        })
+        .map(
+            |(image, name, bytes, width, height, format, _, created_ms)| {
+                let (w, h) = (
+                    u32::try_from(width).unwrap_or(0),
+                    u32::try_from(height).unwrap_or(0),
+                );
+                ImageView {
+                    name,
+                    bytes: u64::try_from(bytes).unwrap_or(0),
+                    width: w,
+                    height: h,
+                    format,
+                    sizes_ok: PrintSize::ALL
+                        .iter()
+                        .filter(|s| s.has_enough_pixels(w, h, 300))
+                        .map(|s| s.code().to_string())
+                        .collect(),
+                    uploaded_at: super::ms_to_rfc3339(created_ms),
+                    printed: printed.remove(&image).unwrap_or_default(),
+                    image,
+                }
+            },
+        )
         .collect())
 }
 
@@ -77,7 +234,11 @@ pub struct DownloadQuery {
     pub format: Option<String>,
 }
 
-async fn owned_image(state: &AppState, user: &User, image: &str) -> AppResult<(String, String)> {
+pub(crate) async fn owned_image(
+    state: &AppState,
+    user: &User,
+    image: &str,
+) -> AppResult<(String, String)> {
     let id = ImageId::parse(image).map_err(|_| AppError::NotFound(format!("image {image}")))?;
     db::fetch_one(
         &state.store,
@@ -88,7 +249,7 @@ async fn owned_image(state: &AppState, user: &User, image: &str) -> AppResult<(S
     .ok_or_else(|| AppError::NotFound(format!("image {image}")))
 }
 
-async fn read_image(state: &AppState, hash: &str) -> AppResult<Vec<u8>> {
+pub(crate) async fn read_image(state: &AppState, hash: &str) -> AppResult<Vec<u8>> {
     let mut buf = Vec::new();
     state.images.copy_to(hash, &mut buf).await?;
     Ok(buf)
@@ -258,7 +419,13 @@ pub async fn thumbnail(
     let thumb = match crate::thumbs::get(&state.store, &hash, edge).await? {
         Some(t) => t,
         None => {
-            let thumb = crate::thumbs::build(&state, edge, read_image(&state, &hash)).await?;
+            let (thumb, history) =
+                crate::thumbs::build_with_history(&state, edge, read_image(&state, &hash)).await?;
+            if let Err(e) =
+                crate::thumbs::put_history(&state.store, &hash, &history, state.now_ms()).await
+            {
+                tracing::warn!(image = %hash, error = %e, "embedded print history not kept");
+            }
             if let Err(e) =
                 crate::thumbs::put(&state.store, &hash, edge, &thumb, state.now_ms()).await
             {
@@ -276,6 +443,55 @@ pub async fn thumbnail(
         thumb,
     )
         .into_response())
+}
+
+/// Deletes a photo from the user's album: refused (409 `in_use`) while an order that is not
+/// finished (placed and not yet collected, cancelled or rejected) prints it. The stored bytes
+/// stay where orders may still ask for them (they are shared by content); the photo no longer
+/// counts towards the user's storage.
+pub async fn delete_image(state: &AppState, user: &User, image: &str) -> AppResult<()> {
+    let (hash, name) = owned_image(state, user, image).await?;
+    let open: Vec<(String, Option<String>)> = db::fetch(
+        &state.store,
+        "SELECT id, items_json FROM gw_orders WHERE account = $1 AND submitted_ms IS NOT NULL
+         AND stage NOT IN ($2, $3, $4, $5)",
+        &[
+            Arg::Text(user.id.clone()),
+            Arg::Text(Stage::Collected.as_str().into()),
+            Arg::Text(Stage::Settled.as_str().into()),
+            Arg::Text(Stage::Cancelled.as_str().into()),
+            Arg::Text(Stage::Rejected.as_str().into()),
+        ],
+    )
+    .await?;
+    let in_use = open.iter().any(|(_, items)| {
+        items
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<Vec<ItemRecord>>(s).ok())
+            .is_some_and(|items| items.iter().any(|i| i.image == hash))
+    });
+    if in_use {
+        return Err(AppError::conflict(
+            "in_use",
+            format!(
+                "{name} is in an order that is not finished yet; it can be deleted once the prints are collected or the order is cancelled"
+            ),
+        ));
+    }
+    let event = crate::events::ImageEvent::Deleted {
+        account: user.id.clone(),
+        image: hash.clone(),
+        at_ms: state.now_ms(),
+    };
+    let mut tx = state.store.begin().await?;
+    tx.append(
+        &crate::events::image_stream(&user.id, &hash),
+        reprint_eventstore::ExpectedVersion::Any,
+        &crate::state::to_new(std::slice::from_ref(&event))?,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ use crate::state::AppState;
 
 mod account;
 mod entry;
+mod album;
 mod home;
 mod legacy;
 mod ops;
@@ -35,6 +36,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/language", get(choose_language))
         .merge(home::routes())
+        .merge(album::routes())
         .merge(entry::routes())
         .merge(account::routes())
         .merge(ops::routes())
