@@ -122,13 +122,13 @@ async fn the_counter_starts_and_takes_orders_while_nats_is_down() {
     nats.start_again();
     // The quote is served only after the counter provisioned the streams itself.
     let client = async_nats::connect(&nats.url).await.unwrap();
-    let q: reprint_domain::protocol::QuoteReply = counter_rpc(
-        &client,
-        reprint_bus::subjects::RpcMethod::Quote,
-        &quote_request("Offline Start", "03-7777-0001", 1, chrono::Utc::now()),
-    )
-    .await
-    .unwrap();
+    // A quote over the network finds the file by its registration number only (issue 13).
+    let mut request = quote_request("Offline Start", "03-7777-0001", 1, chrono::Utc::now());
+    request["customer"]["registration_number"] = slip["registration_number"].clone();
+    let q: reprint_domain::protocol::QuoteReply =
+        counter_rpc(&client, reprint_bus::subjects::RpcMethod::Quote, &request)
+            .await
+            .unwrap();
     assert_eq!(
         q.charge.total.minor, 0,
         "second order within a month: {q:?}"
