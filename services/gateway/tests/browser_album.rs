@@ -383,6 +383,34 @@ async fn the_album_orders_earlier_and_new_photos_with_edits_and_shows_a_reprint(
     assert_eq!(edits[1]["op"], "crop", "{edits}");
     let two = placed.items.iter().map(|i| i.quantity).max();
     assert_eq!(two, Some(2));
+
+    // In Japanese: every word of the page and its scripts is there.
+    page.call(
+        "Page.navigate",
+        json!({"url": format!("{}/language?to=ja&back=/album", app.base)}),
+    )
+    .await;
+    page.wait_for(
+        "the album in Japanese",
+        "document.documentElement.lang === 'ja' && document.readyState === 'complete'",
+    )
+    .await;
+    page.click(&format!(".card[data-image=\"{copied}\"] .pick-box"))
+        .await;
+    page.wait_for(
+        "the running total in Japanese",
+        "document.querySelector('#total').textContent.includes('¥530')",
+    )
+    .await;
+    let text = page.eval("document.body.innerText").await;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("アルバム") && text.contains("プリント済み"),
+        "{text}"
+    );
+    assert!(!text.contains("Unknown localization"), "{text}");
+    assert!(!text.contains("{$"), "every placeholder filled: {text}");
+    check_both_sizes(&mut page, "ja").await;
     browser.close(&mut page).await;
 }
 

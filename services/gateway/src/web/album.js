@@ -280,7 +280,8 @@ function siteQuote(q) {
   const rows = q.charge.lines.map((l) => {
     const disc = l.kind && l.kind.discount;
     return el('tr', {class: disc ? 'discount' : ''},
-      el('td', {}, el('span', {class: 'kind', text: lineWords(l, q.charge)}), ' ', el('span', {text: l.description})),
+      // The site's own words; in another language than theirs (English), what the line is too.
+      el('td', {}, DATA.lang === 'en' ? null : el('span', {class: 'kind', text: lineWords(l, q.charge) + ' '}), el('span', {text: l.description})),
       el('td', {class: 'amount', text: money(l.amount)}));
   });
   const ready = q.estimated_finish ? el('p', {text: say('album-ready-about', {time: localTime(q.estimated_finish, s && s.tz)})}) : null;
