@@ -349,3 +349,109 @@ async fn session_cookies_are_secure_when_configured() {
         "{set:?}"
     );
 }
+
+#[tokio::test]
+async fn a_password_change_ends_every_other_session_and_keeps_this_one() {
+    let app = spawn().await;
+    let u = sign_up(&app, "changer@example.com").await;
+    let other = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    assert_eq!(
+        api_log_in(&other, &app, "changer@example.com", PASSWORD)
+            .await
+            .status(),
+        200
+    );
+
+    // A wrong current password, a weak new one, no CSRF token: refused, nothing ends.
+    let change =
+        |current: &str, new: &str| json!({"current_password": current, "new_password": new});
+    let (s, b) = u
+        .post(
+            "/api/v1/me/password",
+            &change("wrong", "lantern orchard velvet"),
+        )
+        .await;
+    assert_eq!(s, 403, "{b}");
+    let (s, b) = u
+        .post("/api/v1/me/password", &change(PASSWORD, "password1"))
+        .await;
+    assert_eq!(s, 422, "{b}");
+    assert!(
+        b["detail"].as_str().unwrap().contains("too easy to guess"),
+        "{b}"
+    );
+    let r = u
+        .http
+        .post(u.url("/api/v1/me/password"))
+        .json(&change(PASSWORD, "lantern orchard velvet"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "no X-CSRF-Token");
+    let r = other
+        .get(format!("{}/api/v1/me", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "the other session still open");
+
+    let (s, b) = u
+        .post(
+            "/api/v1/me/password",
+            &change(PASSWORD, "lantern orchard velvet"),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    assert!(b["sessions_ended"].as_u64().unwrap() >= 2, "{b}");
+    let r = other
+        .get(format!("{}/api/v1/me", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "the other session has ended");
+    // This one goes on, with the new CSRF token (the old one no longer works).
+    let (s, _) = u.get("/api/v1/me").await;
+    assert_eq!(s, 200, "this session goes on");
+    let fresh = b["csrf_token"].as_str().unwrap().to_string();
+    assert_ne!(fresh, u.csrf);
+    let put = |token: String, lang: &'static str| {
+        u.http
+            .put(u.url("/api/v1/me/language"))
+            .header("x-csrf-token", token)
+            .json(&json!({"lang": lang}))
+            .send()
+    };
+    assert_eq!(put(u.csrf.clone(), "ja").await.unwrap().status(), 403);
+    let r = put(fresh.clone(), "ja").await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(put(fresh.clone(), "fr").await.unwrap().status(), 422);
+    // The pages of this session now speak the account's language.
+    let html = u
+        .http
+        .get(u.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<html lang=\"ja\""), "{html}");
+
+    // The old password no longer logs in; the new one does.
+    let http = reqwest::Client::new();
+    assert_eq!(
+        api_log_in(&http, &app, "changer@example.com", PASSWORD)
+            .await
+            .status(),
+        401
+    );
+    assert_eq!(
+        api_log_in(&http, &app, "changer@example.com", "lantern orchard velvet")
+            .await
+            .status(),
+        200
+    );
+}

@@ -93,6 +93,8 @@ pub(super) fn field(
     let hint_id = format!("{id}-hint");
     let error_id = format!("{id}-error");
     let error = problems.of(name);
+    // The first field with a problem takes the focus (and the screen scrolls to it).
+    let first = problems.fields.first().is_some_and(|(f, _)| *f == name);
     let described: Vec<&str> = [
         hint.map(|_| hint_id.as_str()),
         error.map(|_| error_id.as_str()),
@@ -106,7 +108,7 @@ pub(super) fn field(
         input id=(id) name=(name) type=(kind) autocomplete=(autocomplete)
             value=(value) required[required]
             aria-describedby=[(!described.is_empty()).then_some(described.as_str())]
-            aria-invalid=[error.map(|_| "true")];
+            aria-invalid=[error.map(|_| "true")] autofocus[first];
         @if let Some(h) = hint { p.hint id=(hint_id) { (h) } }
         @if let Some(e) = error { p.field-error id=(error_id) { (e) } }
     }
