@@ -140,9 +140,9 @@ async fn a_home_user_signs_up_uploads_two_photos_and_places_an_order_in_chromium
     let order = placed.order.to_string();
     assert_eq!(path, json!(format!("/orders/{order}")));
     let stage = page
-        .eval("document.querySelector('#stage').textContent")
+        .eval("document.querySelector('#stage').textContent.trim()")
         .await;
-    assert_eq!(stage, json!("placed"));
+    assert_eq!(stage, json!("Order placed"));
 
     // The page follows the order live (server-sent events): the lab starts printing.
     page.wait_for(
@@ -162,7 +162,7 @@ async fn a_home_user_signs_up_uploads_two_photos_and_places_an_order_in_chromium
     .await;
     page.wait_for(
         "the stage to change live",
-        "document.querySelector('#stage').textContent === 'printing'",
+        "document.querySelector('#stage').textContent.trim() === 'Printing'",
     )
     .await;
 

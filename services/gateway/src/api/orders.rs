@@ -281,7 +281,50 @@ pub async fn list_orders(
     Ok(Json(list_orders_of(&state, &user).await?))
 }
 
-/// Live updates of one order (server-sent events): `stage` events with the new stage.
+/// Where an order stands for its live updates: its stage and detail, the count of its timeline
+/// entries (`seq`: every status, the slip and a cancellation add one) and when the last of them
+/// happened, by the site that said so.
+#[derive(sqlx::FromRow)]
+struct Latest {
+    stage: String,
+    detail: Option<String>,
+    seq: i64,
+    at_ms: Option<i64>,
+}
+
+async fn latest(state: &AppState, order: &str) -> AppResult<Option<Latest>> {
+    db::fetch_one(
+        &state.store,
+        "SELECT o.stage, o.detail,
+           (SELECT CAST(COUNT(*) AS BIGINT) FROM gw_timeline t WHERE t.order_id = o.id) AS seq,
+           (SELECT t.at_ms FROM gw_timeline t WHERE t.order_id = o.id ORDER BY t.position DESC LIMIT 1) AS at_ms
+         FROM gw_orders o WHERE o.id = $1",
+        &[Arg::Text(order.to_string())],
+    )
+    .await
+}
+
+fn stage_event(l: &Latest) -> SseEvent {
+    SseEvent::default()
+        .event("stage")
+        .id(l.seq.to_string())
+        .data(
+            serde_json::json!({
+                "stage": l.stage,
+                "detail": l.detail,
+                "seq": l.seq,
+                "at": l.at_ms.map(ms_to_rfc3339),
+            })
+            .to_string(),
+        )
+}
+
+/// Live updates of one order (server-sent events): a `stage` event
+/// `{stage, detail, seq, at}` on connect (where the order stands now) and after every change.
+/// `seq` counts the order's timeline entries (the `timeline` of the order's view has `seq`
+/// entries): a client that shows the timeline already has an event whose `seq` it has, and
+/// adds nothing for it; `at` is when the last entry happened, by the site that said so (not
+/// when the event was sent). The event's `id` is its `seq`.
 #[utoipa::path(get, path = "/api/v1/orders/{id}/events", params(("id" = String, Path)),
     responses((status = 200, description = "text/event-stream")))]
 pub async fn order_events(
@@ -292,20 +335,30 @@ pub async fn order_events(
     let view = get_order(State(state.clone()), user, Path(id.clone()))
         .await?
         .0;
+    // Subscribed before the first read: a change in between comes again, with its seq.
     let rx = state.updates.subscribe();
     let order = view.order.clone();
-    let first = futures::stream::once(async move {
-        Ok(SseEvent::default()
-            .event("stage")
-            .data(serde_json::json!({"stage": view.stage, "detail": view.detail}).to_string()))
+    let now = latest(&state, &order).await?.unwrap_or(Latest {
+        stage: view.stage,
+        detail: view.detail,
+        seq: i64::try_from(view.timeline.len()).unwrap_or(0),
+        at_ms: None,
     });
+    let first = futures::stream::once(async move { Ok(stage_event(&now)) });
     let rest = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(move |u| {
         let order = order.clone();
+        let state = state.clone();
         async move {
             match u {
-                Ok(u) if u.order == order => Some(Ok(SseEvent::default()
-                    .event("stage")
-                    .data(serde_json::json!({"stage": u.stage, "detail": u.detail}).to_string()))),
+                Ok(u) if u.order == order => match latest(&state, &order).await {
+                    Ok(Some(l)) => Some(Ok(stage_event(&l))),
+                    _ => None,
+                },
+                // Updates missed (a slow client): where the order stands now.
+                Err(_) => match latest(&state, &order).await {
+                    Ok(Some(l)) => Some(Ok(stage_event(&l))),
+                    _ => None,
+                },
                 _ => None,
             }
         }

@@ -25,6 +25,7 @@ mod entry;
 mod album;
 mod home;
 mod legacy;
+mod orders;
 mod ops;
 
 pub use legacy::esc;
@@ -40,6 +41,7 @@ pub fn routes() -> Router<AppState> {
         .merge(entry::routes())
         .merge(account::routes())
         .merge(ops::routes())
+        .merge(orders::routes())
         .merge(legacy::routes())
 }
 

@@ -1,0 +1,103 @@
+# ご注文（services/gateway/src/web/orders.rs）：履歴、状況、受付票、再注文。
+orders-title = ご注文の履歴
+orders-none = まだご注文はありません。アルバムで写真を選んでプリントをご注文ください。
+orders-go-album = アルバムへ
+orders-reception = 受付番号 { $number }
+orders-order-id = ご注文 …{ $id }
+orders-placed-on = { $time } ご注文
+orders-details = 詳細
+orders-again = もう一度注文
+orders-amount-due = お支払い額：{ $amount }
+orders-amount-lab = ラボ料金 { $amount }（別途、受け取り店の料金）
+
+orders-status-title = ご注文の状況
+orders-draft = まだご注文前です
+orders-progress = 進み具合
+orders-ended-cancelled = このご注文はキャンセルされました。プリントもお支払いもありません。
+orders-ended-rejected = このご注文はラボでお受けできませんでした。プリントもお支払いもありません。
+orders-ended-reason = 理由：{ $reason }
+orders-ready-by = { $time } ごろ仕上がり予定
+orders-print-slip = 受付票を印刷
+orders-slip-hint = お受け取りの際に受付票（紙またはスマートフォンの画面）をお見せください。
+orders-cancel = このご注文をキャンセル
+orders-cancel-confirm = このご注文をキャンセルしますか？ プリントされず、お支払いもありません。
+orders-cancel-yes = はい、キャンセルします
+orders-cancel-refused = ラボでプリントが始まったため、このご注文はキャンセルできません。
+orders-items = プリント内容
+orders-copies = { $count } 枚
+orders-pickup = お受け取り場所
+orders-lab = プリントするラボ
+orders-hours = 営業時間
+orders-hours-line = { $days } { $opens }〜{ $closes }
+orders-amount = 店頭でのお支払い額
+orders-amount-estimate = 店頭でのお支払い額（見込み）
+orders-estimate-note = 見込み額です。受け取り店の料金はプリントが届いた時点で確定します。
+orders-amount-unknown = ラボと受け取り店の料金が決まり次第ここに表示します。
+orders-at-lab = { $site }（ラボ）
+orders-at-counter = { $site }（受け取り店）
+orders-total = お受け取り時のお支払い
+orders-history = これまでの経過
+orders-live-note = このページは自動で更新されます。
+
+orders-line-basic = 基本料金
+orders-line-prints = { $name }：{ $size } × { $count }
+orders-line-discount = { $what }の割引 { $percent }%
+orders-line-waived = { $what }が無料
+orders-why = （{ $why }）
+
+orders-event-placed = ご注文を受け付けました。
+orders-event-received = { $lab }がご注文を受け付けました。
+orders-event-received-number = { $lab }がご注文を受付番号 { $number } で受け付けました。
+orders-event-printing = { $lab }でプリントしています。
+orders-event-printed = プリントができあがりました。
+orders-event-dispatched = { $lab }から{ $counter }へ発送しました。
+orders-event-ready = { $counter }でお受け取りいただけます。
+orders-event-collected = { $counter }でお受け取りになりました。
+orders-event-settled = ご注文が完了しました。
+orders-event-rejected = { $lab }でご注文をお受けできませんでした。
+orders-event-cancelled-by-you = ご注文をキャンセルしました。
+orders-event-cancelled = ご注文はキャンセルされました。
+
+orders-slip-title = 受付票
+orders-slip-none = まだ受付票はありません。ラボがご注文を受け付けるとご覧いただけます。
+orders-slip-ended = このご注文はキャンセルまたはお受けできなかったため、お受け取りはありません。
+orders-slip-reception = 受付番号
+orders-slip-registration = 会員番号
+orders-slip-name = お名前
+orders-slip-received = 受付日時
+orders-slip-ready = 仕上がり予定
+orders-slip-qr = 受付番号 { $number } のQRコード
+orders-slip-print = 印刷する
+orders-slip-back = ご注文の状況へ戻る
+
+orders-reorder-title = 同じプリントをもう一度注文
+orders-reorder-lead = 同じ写真・サイズ・枚数で、同じラボでプリントし同じ店舗でお受け取りいただきます。料金をご確認のうえ、ご注文を確定してください。
+orders-reorder-confirm = 確定して注文する
+orders-reorder-cancel = ご注文の履歴へ戻る
+orders-reorder-unavailable = このご注文はもう一度注文できません：{ $reason }
+orders-reorder-no-quote = ただいま料金を確認できません：{ $reason }。しばらくしてからもう一度お試しください。
+orders-reorder-not-placed = ご注文前のままです
+
+orders-days-mon = 月
+orders-days-tue = 火
+orders-days-wed = 水
+orders-days-thu = 木
+orders-days-fri = 金
+orders-days-sat = 土
+orders-days-sun = 日
+orders-days-every = 毎日
+
+orders-size-L = L判（89 × 127 mm）
+orders-size-2L = 2L判（127 × 178 mm）
+orders-size-KG = KG判（102 × 152 mm）
+orders-size-DSC = DSC判（89 × 119 mm）
+orders-size-Hagaki = はがき（100 × 148 mm）
+orders-size-Square = スクエア（89 × 89 mm）
+orders-size-4x6 = 4×6インチ（102 × 152 mm）
+orders-size-5x7 = 5×7インチ（127 × 178 mm）
+orders-size-8x10 = 8×10インチ（203 × 254 mm）
+
+orders-why-previous = 前回のご注文 { $date }
+orders-why-first = 初回のご注文 { $date }
+orders-why-printed = { $date } にプリント済みの写真
+orders-why-registered = { $date } から会員
