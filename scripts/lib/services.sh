@@ -97,11 +97,19 @@ pg_ready() {
 }
 
 # Debian's Chromium for the browser tests; they skip with a message when it cannot be had.
+# With it a Japanese font (IPA Gothic, small), so that screenshots of the Japanese pages show
+# words rather than empty boxes.
 ensure_chromium() {
-    command -v chromium >/dev/null 2>&1 && return 0
+    if command -v chromium >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ] && ! [ -d /usr/share/fonts/opentype/ipafont-gothic ] && ! [ -d /usr/share/fonts/opentype/noto ]; then
+            say "installing a Japanese font for the browser tests' screenshots"
+            apt_install fonts-ipafont-gothic || say "could not install fonts-ipafont-gothic: Japanese screenshots show boxes"
+        fi
+        return 0
+    fi
     [ "$(id -u)" = 0 ] || { say "chromium is missing: the browser tests will skip (apt-get install chromium)"; return 0; }
     say "chromium is missing: installing Debian's chromium for the browser tests"
-    apt_install chromium || say "could not install chromium: the browser tests will skip"
+    apt_install chromium fonts-ipafont-gothic || say "could not install chromium: the browser tests will skip"
 }
 
 # The public API fuzzer schemathesis (tests/tests/schemathesis.rs runs it against the three
