@@ -21,14 +21,11 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 mod account;
-mod entry;
 mod album;
+mod entry;
 mod home;
-mod legacy;
-mod orders;
 mod ops;
-
-pub use legacy::esc;
+mod orders;
 
 /// The cookie that keeps a browser's choice of language.
 pub const LANG_COOKIE: &str = "reprint_lang";
@@ -42,7 +39,6 @@ pub fn routes() -> Router<AppState> {
         .merge(account::routes())
         .merge(ops::routes())
         .merge(orders::routes())
-        .merge(legacy::routes())
 }
 
 /// Who is looking at a page: the person (if logged in), the language the page speaks and the
