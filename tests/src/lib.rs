@@ -565,6 +565,12 @@ impl Network {
         );
         set(&mut gw, &["nats", "relay_interval_ms"], 100);
         set(&mut gw, &["nats", "nak_delay_ms"], 300);
+        // E-mail notices as .eml files in the network's own directory, not the working one.
+        set(
+            &mut gw,
+            &["mail", "folder"],
+            gw_dir.join("mail").display().to_string(),
+        );
         let gw_cfg = root.join("gateway.toml");
         write_toml(&gw_cfg, &gw);
         let gw_store = opts.gateway_store_url.clone().unwrap_or_else(|| {

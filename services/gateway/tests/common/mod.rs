@@ -57,6 +57,8 @@ pub fn config(store_url: &str, nats_url: &str) -> Config {
     // Pages speak English unless a test asks for Japanese (Accept-Language: ja, or the
     // account's choice); a real gateway's default is `ja`.
     c.web.locale = "en".into();
+    // E-mail notices as .eml files in a directory of this test, not the working one.
+    c.mail.folder = std::env::temp_dir().join(format!("reprint-gw-mail-{}", uuid::Uuid::new_v4()));
     c
 }
 
