@@ -77,6 +77,10 @@ pub struct LabLink {
     /// estimate replaces it when its reception record arrives).
     #[serde(default = "default_turnaround")]
     pub turnaround_hours: u32,
+    /// Hours from the lab's finish to the prints on this counter's shelf: the ready-by on the
+    /// slip is the lab's estimate plus these, never before the time promised at intake.
+    #[serde(default)]
+    pub transport_hours: u32,
     /// The print sizes the lab makes, as it announces them in the site directory (`["L",
     /// "2L"]`); intake refuses any other size in the lab's own words. Empty (the default): every
     /// print size is taken and the lab checks on receipt.

@@ -70,6 +70,12 @@ const SCHEMA: &[&str] = &[
         order_id TEXT PRIMARY KEY,
         traceparent TEXT NOT NULL
     )",
+    // Notices (an order not accepted or cancelled) that staff dismissed on the arrivals page.
+    "CREATE TABLE IF NOT EXISTS counter_dismissed_notices (
+        order_id TEXT PRIMARY KEY,
+        staff TEXT NOT NULL,
+        at TEXT NOT NULL
+    )",
 ];
 
 /// Creates the tables (idempotent).

@@ -9,7 +9,9 @@ use reprint_bus::trace::TraceContext;
 use reprint_domain::charge::local_date;
 use reprint_domain::counter_order::{Command as OrderCommand, CounterOrderState};
 use reprint_domain::file::{Command, Reception, ReceptionState};
-use reprint_domain::protocol::{CollectionRecorded, Payment, SettlementRecorded, Stage};
+use reprint_domain::protocol::{
+    CollectionRecorded, OrderCancelled, Payment, SettlementRecorded, Stage,
+};
 use reprint_domain::{Charge, Money, ReceptionNumber, Telephone};
 use reprint_site::index;
 use tracing::Instrument;
@@ -41,13 +43,44 @@ pub struct OrderSummary {
     pub telephone: String,
     pub state: String,
     pub received_at: Option<DateTime<Utc>>,
+    /// When the prints will be here: see [`ready_by`].
     pub expected_ready: Option<DateTime<Utc>>,
     pub arrived_at: Option<DateTime<Utc>>,
     pub notice: Option<String>,
 }
 
+/// The one ready-by of an order at this counter: the time promised at intake (the lab's usual
+/// turnaround from the taking in), or, once the lab said when it will finish, its estimate plus
+/// the transport to this counter if that is later. Never earlier than the promise: the slip
+/// printed at intake and the same slip reloaded later say the same time unless the lab will be
+/// late. (Before, a reload showed the lab's finish at the lab, hours before the prints could be
+/// here.)
+pub fn ready_by(
+    promised: Option<DateTime<Utc>>,
+    lab_finish: Option<DateTime<Utc>>,
+    transport: chrono::Duration,
+) -> Option<DateTime<Utc>> {
+    let at_counter = lab_finish.map(|f| f + transport);
+    match (promised, at_counter) {
+        (Some(p), Some(l)) => Some(p.max(l)),
+        (p, l) => p.or(l),
+    }
+}
+
+/// Hours from lab `lab` to this counter (its `[[labs]] transport_hours`).
+pub fn transport(counter: &Counter, lab: &str) -> chrono::Duration {
+    chrono::Duration::hours(
+        counter
+            .config
+            .labs
+            .iter()
+            .find(|l| l.id.as_str() == lab)
+            .map_or(0, |l| i64::from(l.transport_hours)),
+    )
+}
+
 impl OrderSummary {
-    pub fn from_row(r: &OrderRow) -> OrderSummary {
+    pub fn from_row(counter: &Counter, r: &OrderRow) -> OrderSummary {
         OrderSummary {
             order: r.order_id.clone(),
             reception_number: r.reception_number.clone(),
@@ -58,11 +91,11 @@ impl OrderSummary {
             telephone: r.telephone.clone(),
             state: r.state.clone(),
             received_at: sql::parse_ts(&r.received_at),
-            expected_ready: r
-                .lab_estimated_finish
-                .as_deref()
-                .or(r.expected_ready.as_deref())
-                .and_then(sql::parse_ts),
+            expected_ready: ready_by(
+                r.expected_ready.as_deref().and_then(sql::parse_ts),
+                r.lab_estimated_finish.as_deref().and_then(sql::parse_ts),
+                transport(counter, &r.lab),
+            ),
             arrived_at: r.arrived_at.as_deref().and_then(sql::parse_ts),
             notice: r.notice.clone(),
         }
@@ -84,7 +117,7 @@ pub async fn orders_in(
             &[Arg::from(s.as_str()), Arg::from(limit)],
         )
         .await?;
-        out.extend(rows.iter().map(OrderSummary::from_row));
+        out.extend(rows.iter().map(|r| OrderSummary::from_row(counter, r)));
     }
     tx.commit().await?;
     Ok(out)
@@ -128,7 +161,10 @@ pub async fn find(counter: &Counter, query: &str) -> Result<Vec<OrderSummary>> {
                 "no reception {number} at this counter"
             )));
         }
-        return Ok(rows.iter().map(OrderSummary::from_row).collect());
+        return Ok(rows
+            .iter()
+            .map(|r| OrderSummary::from_row(counter, r))
+            .collect());
     }
     let rows: Vec<OrderRow> = sql::fetch(
         tx.conn(),
@@ -138,7 +174,10 @@ pub async fn find(counter: &Counter, query: &str) -> Result<Vec<OrderSummary>> {
     .await?;
     if !rows.is_empty() {
         tx.commit().await?;
-        return Ok(rows.iter().map(OrderSummary::from_row).collect());
+        return Ok(rows
+            .iter()
+            .map(|r| OrderSummary::from_row(counter, r))
+            .collect());
     }
     let looks_like_phone = !number.chars().any(|c| c.is_ascii_alphabetic());
     if looks_like_phone && let Ok(phone) = Telephone::parse(&number) {
@@ -152,7 +191,7 @@ pub async fn find(counter: &Counter, query: &str) -> Result<Vec<OrderSummary>> {
             )
             .await?
             {
-                out.push(OrderSummary::from_row(&row));
+                out.push(OrderSummary::from_row(counter, &row));
             }
         }
         tx.commit().await?;
@@ -197,6 +236,28 @@ pub struct PickupView {
 }
 
 impl PickupView {
+    /// Whether staff may still cancel the order here (the domain's decision: a walk-in order
+    /// whose prints have not arrived; the lab stops it if it has not started printing).
+    pub fn can_cancel(&self) -> bool {
+        let Some(state) = CounterOrderState::parse(&self.summary.state) else {
+            return false;
+        };
+        let order = reprint_domain::counter_order::CounterOrder {
+            state: Some(state),
+            ..Default::default()
+        };
+        self.reception.state == ReceptionState::Open
+            && reprint_domain::counter_order::decide(
+                &order,
+                OrderCommand::Cancel {
+                    reason: "asked".into(),
+                    staff: String::new(),
+                    at: self.reception.received_at,
+                },
+            )
+            .is_ok_and(|events| !events.is_empty())
+    }
+
     pub fn can_collect(&self) -> bool {
         self.reception.state == ReceptionState::Open
             && self.lab_charge.is_some()
@@ -239,7 +300,7 @@ pub async fn view(counter: &Counter, reception_number: &str) -> Result<PickupVie
         None => None,
     };
     Ok(PickupView {
-        summary: OrderSummary::from_row(&row),
+        summary: OrderSummary::from_row(counter, &row),
         registration_number: file.registration_number.to_string(),
         lab_name: counter.lab_name(reception.partner.as_str()),
         counter_charge: reception.charge.clone(),
@@ -515,4 +576,213 @@ async fn collect_once(
         collected_at: now,
         settlement,
     })
+}
+
+/// Why staff cancel an order at the counter: the customer asked, or the order was taken in by
+/// mistake (the wrong card, size or lab). Kept as these words in the order's events.
+pub const CANCEL_REASONS: [&str; 2] = [
+    "the customer asked to cancel at the counter",
+    "taken in by mistake (wrong card, size or lab)",
+];
+
+/// Cancels the walk-in order of reception `reception_number` at the counter (decided by
+/// `reprint_domain::counter_order`: only before its prints arrive). In one transaction: the
+/// order's `Cancelled` event, its reception cancelled in the customer's file, the order no
+/// longer held for its images, and to the outbox `OrderCancelled` for the lab (it stops the
+/// order if it has not started printing, as for the gateway's cancel) and the status
+/// `cancelled` for everybody following the order. Cancelling again changes nothing.
+pub async fn cancel(
+    counter: &Counter,
+    reception_number: &str,
+    reason: &str,
+    staff: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match cancel_once(counter, reception_number, reason, staff, now).await {
+            Err(e) if e.is_retryable() && attempt < RETRIES => continue,
+            Err(e) => return Err(e),
+            Ok(changed) => {
+                if changed {
+                    counter.relay.wake();
+                    counter
+                        .metrics
+                        .orders
+                        .with_label_values(&["cancelled"])
+                        .inc();
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+async fn cancel_once(
+    counter: &Counter,
+    reception_number: &str,
+    reason: &str,
+    staff: &str,
+    now: DateTime<Utc>,
+) -> Result<bool> {
+    let rules = counter.rules();
+    let number =
+        ReceptionNumber::parse(&rules.reception_number, reception_number).map_err(|_| {
+            CounterError::NotFound(format!(
+                "{reception_number:?} is not a reception number of this counter"
+            ))
+        })?;
+    let mut tx = counter.store.begin().await?;
+    let (mut file, reception) = counter
+        .files
+        .by_reception(&mut tx, &number)
+        .await?
+        .ok_or_else(|| CounterError::NotFound(format!("no reception {number} at this counter")))?;
+    let order = reception.order.to_string();
+    let (after, events) = order::execute(
+        &mut tx,
+        &order,
+        OrderCommand::Cancel {
+            reason: reason.to_string(),
+            staff: staff.to_string(),
+            at: now,
+        },
+        None,
+    )
+    .await?;
+    if events.is_empty() {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    if reception.state == ReceptionState::Open {
+        counter
+            .files
+            .execute(
+                &mut tx,
+                &mut file,
+                Command::Cancel {
+                    number: number.clone(),
+                    reason: reason.to_string(),
+                    at: now,
+                },
+            )
+            .await?;
+    }
+    // Not forwarded yet: it will not be. (If the forwarder sent it at this moment, the lab
+    // gets the cancellation after it, or before it and closes the order when it comes.)
+    sql::exec(
+        tx.conn(),
+        "DELETE FROM counter_held_orders WHERE order_id = $1",
+        &[Arg::from(order.clone())],
+    )
+    .await?;
+    let lab = after
+        .lab
+        .clone()
+        .unwrap_or_else(|| reception.partner.clone());
+    let cancelled = OrderCancelled {
+        order: reception.order,
+        lab: lab.clone(),
+        reason: format!("{reason} ({})", counter.config.name),
+        at: now,
+    };
+    tx.enqueue(&[
+        messages::to_lab(&rules.site, &lab, &cancelled)?,
+        messages::status(
+            &rules.site,
+            reception.order,
+            Stage::Cancelled,
+            now,
+            format!(
+                "cancelled at {} (reception {number}): {reason}",
+                counter.config.name
+            ),
+            None,
+        )?,
+    ])
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// The notices staff have not dismissed yet: orders the lab did not accept, and orders
+/// cancelled, newest first.
+pub async fn notices(counter: &Counter, limit: i64) -> Result<Vec<OrderSummary>> {
+    let mut tx = counter.store.begin().await?;
+    let rows: Vec<OrderRow> = sql::fetch(
+        tx.conn(),
+        &format!(
+            "{ORDER_COLS} WHERE state IN ($1, $2) AND order_id NOT IN (SELECT order_id FROM counter_dismissed_notices) ORDER BY updated_at DESC LIMIT $3"
+        ),
+        &[
+            Arg::from(CounterOrderState::Rejected.as_str()),
+            Arg::from(CounterOrderState::Cancelled.as_str()),
+            Arg::from(limit),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(rows
+        .iter()
+        .map(|r| OrderSummary::from_row(counter, r))
+        .collect())
+}
+
+/// Staff read the notice of reception `reception_number`: it leaves the arrivals page (on
+/// every terminal of this counter). Again: nothing more.
+pub async fn dismiss_notice(
+    counter: &Counter,
+    reception_number: &str,
+    staff: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let mut tx = counter.store.begin().await?;
+    let order: Option<(String,)> = sql::fetch_optional(
+        tx.conn(),
+        "SELECT order_id FROM counter_orders WHERE reception_number = $1",
+        &[Arg::from(reception_number)],
+    )
+    .await?;
+    let Some((order,)) = order else {
+        return Err(CounterError::NotFound(format!(
+            "no reception {reception_number} at this counter"
+        )));
+    };
+    sql::exec(
+        tx.conn(),
+        "INSERT INTO counter_dismissed_notices (order_id, staff, at) VALUES ($1, $2, $3) ON CONFLICT (order_id) DO NOTHING",
+        &[Arg::from(order), Arg::from(staff), Arg::from(sql::ts(now))],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn the_ready_by_is_the_promise_unless_the_lab_will_be_late() {
+        let at = |d, h, m| Utc.with_ymd_and_hms(2026, 12, d, h, m, 0).unwrap();
+        let promise = Some(at(5, 8, 3));
+        // The lab finishes the same afternoon: the promise (tomorrow 17:03 in Tokyo) stands.
+        assert_eq!(
+            ready_by(promise, Some(at(4, 8, 34)), chrono::Duration::hours(3)),
+            promise
+        );
+        // The lab is late: its finish plus the way here.
+        assert_eq!(
+            ready_by(promise, Some(at(5, 7, 0)), chrono::Duration::hours(3)),
+            Some(at(5, 10, 0))
+        );
+        assert_eq!(
+            ready_by(None, Some(at(5, 7, 0)), chrono::Duration::zero()),
+            Some(at(5, 7, 0))
+        );
+        assert_eq!(ready_by(promise, None, chrono::Duration::zero()), promise);
+        assert_eq!(ready_by(None, None, chrono::Duration::zero()), None);
+    }
 }
