@@ -586,3 +586,70 @@ pub async fn ledger_sums(tx: &mut Transaction) -> Result<Vec<LedgerSum>, sqlx::E
     )
     .await
 }
+
+/// One line of the printers' queue with its reception's state (the console's queue filters).
+#[derive(Debug, Clone, FromRow)]
+pub struct QueueLine {
+    pub order_id: String,
+    pub size: String,
+    pub printer: String,
+    pub prints: i64,
+}
+
+/// The printers' queue lines of the receptions in `states`.
+pub async fn queue_lines_in(
+    tx: &mut Transaction,
+    states: &[&str],
+) -> Result<Vec<QueueLine>, sqlx::Error> {
+    let mut out = Vec::new();
+    for state in states {
+        let mut lines: Vec<QueueLine> = sql::fetch(
+            tx.conn(),
+            "SELECT q.order_id, q.size, q.printer, q.prints FROM lab_queue q JOIN lab_receptions r ON r.order_id = q.order_id WHERE r.state = $1 ORDER BY q.order_id, q.size",
+            &[(*state).into()],
+        )
+        .await?;
+        out.append(&mut lines);
+    }
+    Ok(out)
+}
+
+/// Receptions whose order as placed mentions `needle` (case-insensitive; `%` and `_` are
+/// taken literally): a customer's name, a counter's reception number. The caller checks the
+/// order itself; this only narrows the rows.
+pub async fn production_mentioning(
+    tx: &mut Transaction,
+    needle: &str,
+    limit: i64,
+) -> Result<Vec<ProductionRow>, sqlx::Error> {
+    let escaped: String = needle
+        .to_lowercase()
+        .chars()
+        .flat_map(|c| match c {
+            '%' | '_' | '\\' => vec!['\\', c],
+            c => vec![c],
+        })
+        .collect();
+    let query = format!(
+        "{PRODUCTION_COLS} WHERE LOWER(order_json) LIKE $1 ESCAPE '\\' ORDER BY received_at DESC LIMIT $2"
+    );
+    sql::fetch(
+        tx.conn(),
+        &query,
+        &[format!("%{escaped}%").into(), limit.into()],
+    )
+    .await
+}
+
+/// The perceptual hashes recorded for one reception.
+pub async fn hashes_of_reception(
+    tx: &mut Transaction,
+    reception: &str,
+) -> Result<Vec<HashRow>, sqlx::Error> {
+    sql::fetch(
+        tx.conn(),
+        "SELECT image, reception_number, phash, received_on FROM lab_image_hashes WHERE reception_number = $1",
+        &[reception.into()],
+    )
+    .await
+}

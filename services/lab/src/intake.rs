@@ -248,7 +248,8 @@ pub async fn open(
         order: order.order,
         route: order.route,
         received_at: now,
-        data_receive: order.data_receive,
+        // Items (4) and (5): when the lab started and finished taking the order's data in.
+        data_receive: reception::data_received(lab, order, now).await?,
         partner: order.delivery_counter.clone(),
         items: items.clone(),
         evidence,

@@ -250,7 +250,7 @@ const IMAGE_FIRST_BYTES: std::time::Duration = std::time::Duration::from_secs(3)
 
 /// The bytes of a stored image, retried while the failure is a passing one (see
 /// [`IMAGE_PATIENCE`]); an image missing or whose bytes do not match its digest is not retried.
-async fn fetch_image(lab: &Lab, hash: &str) -> LabResult<Vec<u8>> {
+pub(crate) async fn fetch_image(lab: &Lab, hash: &str) -> LabResult<Vec<u8>> {
     let deadline = tokio::time::Instant::now() + IMAGE_PATIENCE;
     let mut failures = 0usize;
     loop {

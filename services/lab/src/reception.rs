@@ -111,3 +111,35 @@ async fn project(
     }
     Ok(())
 }
+
+/// Items (4) and (5) of the reception contents area (Fig. 6) for an order that came over the
+/// network: when the lab started taking the order's data in (`started`, when intake began) and
+/// when it had all of it (every image of the order confirmed whole in the lab's image store:
+/// its size read back). The sender's own times when it gave them; none for an order whose data
+/// came on a medium at a counter.
+pub async fn data_received(
+    lab: &crate::state::Lab,
+    order: &reprint_domain::protocol::OrderPlaced,
+    started: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<reprint_domain::file::DataReceive>, LabError> {
+    if let Some(given) = order.data_receive {
+        return Ok(Some(given));
+    }
+    if order.route != reprint_domain::file::Route::Internet {
+        return Ok(None);
+    }
+    let mut seen = std::collections::HashSet::new();
+    for item in &order.items {
+        if seen.insert(item.image) && lab.images.size(&item.image.to_hex()).await?.is_none() {
+            return Err(LabError::Production(format!(
+                "image {} of the order is not in the image store",
+                item.image.short()
+            )));
+        }
+    }
+    let finish = lab.clock.now().max(started);
+    Ok(Some(reprint_domain::file::DataReceive {
+        start: started,
+        finish,
+    }))
+}
