@@ -47,6 +47,7 @@ impl Site {
             data_receive: None,
             partner: partner.clone(),
             items,
+            digital_copy: false,
             evidence: vec![],
             estimated_finish: None,
             rules: self.rules.clone(),

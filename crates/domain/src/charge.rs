@@ -82,6 +82,11 @@ pub enum LineKind {
         of: usize,
         percent: Percent,
     },
+    /// The digital copy (seed 000, claims 2 and 18): the order's originals with their print
+    /// history in a ZIP, once per order, at the price list's price. No discount of Figs. 7 and
+    /// 9 reduces it: the seed's discounts are of the basic charge and of prints. (Last: the
+    /// variants before it keep their postcard indices.)
+    DigitalCopy,
 }
 
 /// One explained line of a charge.
@@ -126,7 +131,7 @@ impl Charge {
             .filter(|(i, line)| match line.kind {
                 LineKind::BasicCharge => true,
                 LineKind::Discount { of, .. } => is_basic(of) && of != *i,
-                LineKind::Prints { .. } => false,
+                LineKind::Prints { .. } | LineKind::DigitalCopy => false,
             })
             .map(|(_, line)| line.amount.minor)
             .sum();
@@ -157,7 +162,7 @@ impl Found {
     }
 }
 
-/// Determines this site's charge for an order.
+/// Determines this site's charge for an order of prints only.
 ///
 /// `file` is this site's file of the user as it was before this order (possibly just
 /// registered); `evidence` adds earlier prints found by other means than the exact image id.
@@ -165,6 +170,20 @@ pub fn determine_charge(
     rules: &SiteRules,
     file: &UserFile,
     items: &[OrderItem],
+    evidence: &[EarlierPrint],
+    now: DateTime<Utc>,
+) -> Result<Charge, DomainError> {
+    determine_charge_with(rules, file, items, false, evidence, now)
+}
+
+/// As [`determine_charge`], with the digital copy when `digital_copy` (a line at the price
+/// list's [`crate::PriceList::digital_copy`] price, undiscounted; refused when the site does
+/// not sell it).
+pub fn determine_charge_with(
+    rules: &SiteRules,
+    file: &UserFile,
+    items: &[OrderItem],
+    digital_copy: bool,
     evidence: &[EarlierPrint],
     now: DateTime<Utc>,
 ) -> Result<Charge, DomainError> {
@@ -212,6 +231,15 @@ pub fn determine_charge(
                 amount: unit.checked_mul(item.quantity)?,
             });
         }
+    }
+
+    if digital_copy {
+        lines.push(ChargeLine {
+            kind: LineKind::DigitalCopy,
+            description: "digital copy: the originals with their print history in a ZIP"
+                .to_string(),
+            amount: rules.prices.digital_copy_price()?,
+        });
     }
 
     // The discount for merely being registered here before this order.

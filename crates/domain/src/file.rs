@@ -15,7 +15,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::charge::{Charge, EarlierPrint, determine_charge};
+use crate::charge::{Charge, EarlierPrint, determine_charge_with};
 use crate::{
     DomainError, ImageId, OrderId, PrintSize, ReceptionNumber, RegistrationNumber, SiteId,
     SiteRules,
@@ -225,6 +225,8 @@ pub struct OpenReception {
     pub data_receive: Option<DataReceive>,
     pub partner: SiteId,
     pub items: Vec<OrderItem>,
+    /// The digital copy besides the prints (a lab's product: the charge gets its line).
+    pub digital_copy: bool,
     /// Earlier prints found by means other than the exact image id in this file: a
     /// perceptual-hash match, history embedded in the image or carried in a ZIP container.
     pub evidence: Vec<EarlierPrint>,
@@ -347,10 +349,11 @@ pub fn decide(file: &UserFile, command: Command) -> Result<Vec<Event>, DomainErr
                     number: open.number.to_string(),
                 });
             }
-            let charge = determine_charge(
+            let charge = determine_charge_with(
                 &open.rules,
                 file,
                 &open.items,
+                open.digital_copy,
                 &open.evidence,
                 open.received_at,
             )?;

@@ -35,6 +35,7 @@ pub mod web_order;
 
 pub use charge::{
     Charge, ChargeLine, EarlierPrint, LineKind, Recognition, amount_due, determine_charge,
+    determine_charge_with,
 };
 pub use error::{DomainError, Refusal, Refuses};
 pub use file::{OrderItem, Reception, ReceptionState, Route, Telephone, UserFile, UserIdArea};

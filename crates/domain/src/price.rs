@@ -17,6 +17,12 @@ pub struct PriceList {
     /// Per print, by size. A site with no print prices (a counter that only receives and hands
     /// over) charges no print charge; a site with some refuses a size it has no price for.
     pub prints: BTreeMap<PrintSize, Money>,
+    /// The digital copy (seed 000, claims 2 and 18: "a digital media containing the image"):
+    /// the order's originals with their print history in a ZIP, once per order. `None`: the
+    /// site does not sell it (a counter). A lab sets it from its `production.digital_copy_price`.
+    /// Absent in older serialised lists, which read as `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digital_copy: Option<Money>,
 }
 
 /// The TOML shape of a price list: amounts in minor units of the site's currency.
@@ -58,6 +64,7 @@ impl PriceList {
             currency,
             basic_charge,
             prints,
+            digital_copy: None,
         })
     }
 
@@ -80,6 +87,17 @@ impl PriceList {
             })
     }
 
+    /// The price of the digital copy, refused when the site does not sell it.
+    pub fn digital_copy_price(&self) -> Result<Money, DomainError> {
+        self.digital_copy.ok_or_else(|| {
+            DomainError::invalid(
+                "digital_copy",
+                "true",
+                "no digital copy: this site does not sell one",
+            )
+        })
+    }
+
     /// The seed's lab: basic charge 250 yen (half of 500), with demo print prices.
     pub fn demo_lab() -> PriceList {
         let yen = |v| Money::new(v, Currency::JPY);
@@ -97,6 +115,7 @@ impl PriceList {
                 (PrintSize::In5x7, yen(90)),
                 (PrintSize::In8x10, yen(300)),
             ]),
+            digital_copy: None,
         }
     }
 
@@ -106,6 +125,7 @@ impl PriceList {
             currency: Currency::JPY,
             basic_charge: Money::new(250, Currency::JPY),
             prints: BTreeMap::new(),
+            digital_copy: None,
         }
     }
 }

@@ -262,6 +262,15 @@ pub struct QuoteRequest {
     pub customer: Customer,
     pub items: Vec<PlacedItem>,
     pub at: DateTime<Utc>,
+    /// The lab's digital copy besides the prints (as [`OrderPlaced::digital_copy`]): a lab
+    /// quotes its line; a counter, which does not make it, ignores it. Absent in older
+    /// requests, which read as `false`; left out when `false`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub digital_copy: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

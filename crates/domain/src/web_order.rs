@@ -159,6 +159,8 @@ pub struct Submitted {
     pub items: Vec<ItemRecord>,
     pub idempotency_key: String,
     pub at_ms: i64,
+    /// The lab's digital copy was ordered with the prints ([`Event::DigitalCopyOrdered`]).
+    pub digital_copy: bool,
 }
 
 /// The gateway's order, folded from its events; nothing before it is requested.
@@ -275,6 +277,8 @@ pub enum Command {
         items: Vec<ItemRecord>,
         idempotency_key: String,
         reorder_of: Option<String>,
+        /// The lab's digital copy besides the prints (seed 000, claims 2, 18).
+        digital_copy: bool,
         at: DateTime<Utc>,
     },
     /// The lab's reception record (the slip) came back: the order is received.
@@ -354,6 +358,13 @@ pub enum Event {
         reason: String,
         at_ms: i64,
     },
+    /// The order asks for the lab's digital copy too (seed 000, claims 2, 18): stored right
+    /// after its [`Event::Submitted`], which is unchanged (an order stored before the digital
+    /// copy was sold reads as one without it). Last: the variants before it keep their
+    /// postcard indices.
+    DigitalCopyOrdered {
+        at_ms: i64,
+    },
 }
 
 /// A stage stored as its word (as the gateway always wrote it), not as a variant index.
@@ -384,10 +395,11 @@ impl Event {
             Event::StageChanged { .. } => "gateway.order.stage_changed",
             Event::SlipRecorded { .. } => "gateway.order.slip_recorded",
             Event::Cancelled { .. } => "gateway.order.cancelled",
+            Event::DigitalCopyOrdered { .. } => "gateway.order.digital_copy_ordered",
         }
     }
 
-    pub const TYPES: [&'static str; 7] = [
+    pub const TYPES: [&'static str; 8] = [
         "gateway.order.requested",
         "gateway.order.storage_reserved",
         "gateway.order.image_attached",
@@ -395,6 +407,7 @@ impl Event {
         "gateway.order.stage_changed",
         "gateway.order.slip_recorded",
         "gateway.order.cancelled",
+        "gateway.order.digital_copy_ordered",
     ];
 
     /// When it happened (ms since the Unix epoch).
@@ -406,7 +419,8 @@ impl Event {
             | Event::Submitted { at_ms, .. }
             | Event::StageChanged { at_ms, .. }
             | Event::SlipRecorded { at_ms, .. }
-            | Event::Cancelled { at_ms, .. } => *at_ms,
+            | Event::Cancelled { at_ms, .. }
+            | Event::DigitalCopyOrdered { at_ms } => *at_ms,
         }
     }
 }
@@ -571,17 +585,23 @@ pub fn decide(o: &WebOrder, command: Command) -> Result<Vec<Event>, WebOrderErro
             items,
             idempotency_key,
             reorder_of,
+            digital_copy,
             at,
         } => {
             o.can_submit()?;
-            Ok(vec![Event::Submitted {
+            let at_ms = at.timestamp_millis();
+            let mut events = vec![Event::Submitted {
                 lab,
                 counter,
                 items,
                 idempotency_key,
                 reorder_of,
-                at_ms: at.timestamp_millis(),
-            }])
+                at_ms,
+            }];
+            if digital_copy {
+                events.push(Event::DigitalCopyOrdered { at_ms });
+            }
+            Ok(events)
         }
         Command::RecordSlip {
             lab,
@@ -680,8 +700,14 @@ pub fn evolve(mut o: WebOrder, event: &Event) -> WebOrder {
                 items: items.clone(),
                 idempotency_key: idempotency_key.clone(),
                 at_ms: *at_ms,
+                digital_copy: false,
             });
             o.stage = WebStage::At(Stage::Placed);
+        }
+        Event::DigitalCopyOrdered { .. } => {
+            if let Some(s) = o.submitted.as_mut() {
+                s.digital_copy = true;
+            }
         }
         Event::StageChanged { stage, .. } => {
             if o.stage.moves_to(*stage) {
@@ -799,6 +825,7 @@ mod tests {
             items: vec![item()],
             idempotency_key: "k1".into(),
             reorder_of: None,
+            digital_copy: false,
             at: at(9),
         }
     }
@@ -1189,5 +1216,73 @@ mod tests {
         let word = b"ready_for_pickup";
         assert!(bytes.windows(word.len()).any(|w| w == word));
         assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), e);
+    }
+
+    #[test]
+    fn the_digital_copy_is_its_own_event_after_the_submission() {
+        let draft = given(&[requested()]);
+        let Command::Submit {
+            lab,
+            counter,
+            items,
+            idempotency_key,
+            reorder_of,
+            at,
+            ..
+        } = submit()
+        else {
+            unreachable!("submit() is a Submit")
+        };
+        let with = Command::Submit {
+            lab,
+            counter,
+            items,
+            idempotency_key,
+            reorder_of,
+            digital_copy: true,
+            at,
+        };
+        let events = decide(&draft, with).unwrap();
+        assert_eq!(events.len(), 2);
+        assert_eq!(events[0], submitted());
+        assert_eq!(events[1], Event::DigitalCopyOrdered { at_ms: ms(9) });
+        assert_eq!(events[1].type_name(), "gateway.order.digital_copy_ordered");
+        assert!(Event::TYPES.contains(&events[1].type_name()));
+        let after = replay(&[requested(), events[0].clone(), events[1].clone()]);
+        assert!(after.submitted.as_ref().is_some_and(|s| s.digital_copy));
+        // Without it: one event, as always.
+        let events = decide(&draft, submit()).unwrap();
+        assert_eq!(events, vec![submitted()]);
+        let after = replay(&[requested(), submitted()]);
+        assert!(after.submitted.as_ref().is_some_and(|s| !s.digital_copy));
+    }
+
+    #[test]
+    fn a_submission_stored_before_the_digital_copy_still_reads() {
+        // The bytes of `submitted()` as the gateway stored them before the digital copy was
+        // sold (variant 3, its fields in order): frozen here.
+        let stored: Vec<u8> = vec![
+            3, 5, 108, 97, 98, 45, 97, 13, 99, 111, 117, 110, 116, 101, 114, 45, 103, 105, 110,
+            122, 97, 1, 5, 98, 101, 97, 99, 104, 9, 98, 101, 97, 99, 104, 46, 106, 112, 103, 1, 76,
+            2, 0, 2, 107, 49, 0, 128, 218, 222, 167, 192, 104,
+        ];
+        assert_eq!(
+            postcard::to_allocvec(&submitted()).unwrap(),
+            stored,
+            "written as before"
+        );
+        let read: Event = postcard::from_bytes(&stored).unwrap();
+        assert_eq!(read, submitted());
+        let o = replay(&[requested(), read]);
+        assert!(!o.submitted.as_ref().unwrap().digital_copy);
+        // The new event is the last variant; the older ones keep theirs.
+        let new = postcard::to_allocvec(&Event::DigitalCopyOrdered { at_ms: 5 }).unwrap();
+        assert_eq!(new[0], 7);
+        let cancelled = postcard::to_allocvec(&Event::Cancelled {
+            reason: "r".into(),
+            at_ms: 8,
+        })
+        .unwrap();
+        assert_eq!(cancelled[0], 6);
     }
 }

@@ -41,6 +41,7 @@ fn order(at: DateTime<Utc>, n: u8) -> OpenReception {
             size: PrintSize::L,
             quantity: 1,
         }],
+        digital_copy: false,
         evidence: vec![],
         estimated_finish: None,
         rules,
@@ -274,6 +275,7 @@ async fn quotes_record_nothing(url: &str) {
         customer: customer.clone(),
         items: vec![item.clone()],
         at: tokyo(2026, 11, 18, 10),
+        digital_copy: false,
     };
     let mut tx = store.begin().await.unwrap();
     let first = files.quote(&mut tx, &request).await.unwrap();
@@ -421,6 +423,7 @@ async fn from_afar_only_the_registration_number_finds_a_file(url: &str) {
             history: vec![],
         }],
         at: later,
+        digital_copy: false,
     };
     let mut tx = store.begin().await.unwrap();
     let stranger = files.quote_as(&mut tx, &request(None), web).await.unwrap();

@@ -229,6 +229,7 @@ async fn delivery_dispatched(
                         data_receive: None,
                         partner: m.lab.clone(),
                         items: m.extract.reception.items.clone(),
+                        digital_copy: false,
                         evidence: vec![],
                         estimated_finish: None,
                         rules: rules.clone(),

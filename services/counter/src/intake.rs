@@ -235,6 +235,7 @@ async fn open(
                 data_receive: None,
                 partner: lab.id.clone(),
                 items: items.to_vec(),
+                digital_copy: false,
                 evidence: vec![],
                 estimated_finish: Some(expected_ready),
                 rules: rules.clone(),

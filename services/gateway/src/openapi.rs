@@ -33,6 +33,7 @@ use utoipa::OpenApi;
         crate::api::order_events,
         crate::api::list_images,
         crate::api::download_image,
+        crate::api::digital::digital_copy,
         crate::settlements::ops_settlements,
     ),
     components(schemas(

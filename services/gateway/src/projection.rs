@@ -313,6 +313,8 @@ async fn order_event(
             )
             .await?;
         }
+        // Read from the order's own events (`WebOrder::submitted`), not from a row.
+        OrderEvent::DigitalCopyOrdered { .. } => {}
         OrderEvent::Cancelled { reason, at_ms } => {
             exec(
                 reborrow(conn),

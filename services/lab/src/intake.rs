@@ -252,6 +252,8 @@ pub async fn open(
         data_receive: reception::data_received(lab, order, now).await?,
         partner: order.delivery_counter.clone(),
         items: items.clone(),
+        // Its line in the charge at the price of `rpc::rules_with_products`.
+        digital_copy: order.digital_copy,
         evidence,
         estimated_finish: Some(estimated_finish),
         rules: lab.rules().clone(),

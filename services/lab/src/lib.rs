@@ -187,7 +187,7 @@ impl Application {
             config.http.rate_limit_window_secs,
         );
         let lab = Lab(std::sync::Arc::new(LabInner {
-            files: SiteFiles::new(config.site.rules.clone()),
+            files: SiteFiles::new(rpc::rules_with_products(&config)),
             config,
             store,
             client: conn.client.clone(),

@@ -9,10 +9,11 @@ use reprint_domain::file::UserFile;
 use reprint_domain::order_check::check_order;
 use reprint_domain::protocol::RejectCode;
 use reprint_domain::protocol::{CatalogReply, LocaleReply, QuoteReply, QuoteRequest, order_items};
-use reprint_domain::{DomainError, Money, PrintSize, SiteKind, determine_charge};
+use reprint_domain::{DomainError, Money, PrintSize, SiteKind, SiteRules, determine_charge_with};
 use reprint_service::storefront::{Extra, Storefront};
 use reprint_site::{Identification, Identity};
 
+use crate::config::LabConfig;
 use crate::error::LabError;
 use crate::intake::{estimate_finish, evidence};
 use crate::state::Lab;
@@ -64,7 +65,14 @@ async fn quote_inner(lab: &Lab, req: QuoteRequest) -> Result<QuoteReply, LabErro
     };
     let items = order_items(&req.items);
     let evidence = evidence(lab, &mut tx, registration.as_deref(), &req.items).await?;
-    let charge = determine_charge(lab.rules(), &file, &items, &evidence, req.at)?;
+    let charge = determine_charge_with(
+        lab.rules(),
+        &file,
+        &items,
+        req.digital_copy,
+        &evidence,
+        req.at,
+    )?;
     let estimated_finish = estimate_finish(lab, &mut tx, &items, lab.clock.now()).await?;
     tx.rollback().await?;
     Ok(QuoteReply {
@@ -73,6 +81,18 @@ async fn quote_inner(lab: &Lab, req: QuoteRequest) -> Result<QuoteReply, LabErro
         charge,
         estimated_finish: Some(estimated_finish),
     })
+}
+
+/// The lab's charging rules with the products it sells besides prints in its price list: the
+/// digital copy at `production.digital_copy_price` (seed 000, claims 2, 18). The quote and the
+/// reception charge by these (`reprint_domain::determine_charge_with`), the catalog lists it.
+pub fn rules_with_products(config: &LabConfig) -> SiteRules {
+    let mut rules = config.site.rules.clone();
+    rules.prices.digital_copy = Some(reprint_domain::Money::new(
+        config.production.digital_copy_price,
+        rules.currency,
+    ));
+    rules
 }
 
 /// The sizes the lab prints (priced and on a printer), in the domain's order.
@@ -105,7 +125,10 @@ fn storefront(lab: &Lab) -> Storefront<'_> {
         extras: vec![Extra {
             code: "digital-copy:zip".into(),
             description: "digital copy: the order's images with their print history in a ZIP, delivered with the prints".into(),
-            price: Money::new(lab.config.production.digital_copy_price, lab.rules().currency),
+            // The price the quote and the reception charge (`rules_with_products`).
+            price: lab.rules().prices.digital_copy.unwrap_or_else(|| {
+                Money::new(lab.config.production.digital_copy_price, lab.rules().currency)
+            }),
         }],
         icc_profiles: icc_profiles(lab),
         heartbeat_secs: lab.config.nats.heartbeat_secs,

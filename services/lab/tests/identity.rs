@@ -62,6 +62,7 @@ async fn a_name_and_telephone_from_the_web_open_nobody_elses_file() {
                 customer: impostor(),
                 items: first.items.clone(),
                 at: later,
+                digital_copy: false,
             },
         )
         .await;
@@ -122,6 +123,7 @@ async fn a_name_and_telephone_from_the_web_open_nobody_elses_file() {
                 customer: own.clone(),
                 items: first.items.clone(),
                 at: later,
+                digital_copy: false,
             },
         )
         .await;

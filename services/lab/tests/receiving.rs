@@ -76,6 +76,7 @@ async fn figs_6_and_7(pg: bool) {
                 },
                 items: first.items.clone(),
                 at: second_at,
+                digital_copy: false,
             },
         )
         .await;

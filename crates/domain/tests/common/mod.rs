@@ -80,6 +80,7 @@ impl Given {
             data_receive: None,
             partner: site("counter-ginza"),
             items,
+            digital_copy: false,
             evidence,
             estimated_finish: None,
             rules: self.rules.clone(),

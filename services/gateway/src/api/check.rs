@@ -40,6 +40,10 @@ pub struct OrderRequest {
     /// Optional here when the `Idempotency-Key` header is sent.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// The lab's digital copy besides the prints (its catalog's `digital-copy:zip`): the
+    /// originals with their print history in a ZIP, downloaded once the order is ready.
+    #[serde(default)]
+    pub digital_copy: bool,
 }
 
 pub(super) struct Checked {

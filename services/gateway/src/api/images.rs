@@ -258,7 +258,7 @@ pub(crate) async fn read_image(state: &AppState, hash: &str) -> AppResult<Vec<u8
 /// The print history of an image, from the slips of the user's orders that printed it. An
 /// order that was cancelled or rejected made no print, slip or not: it is never history (nor
 /// evidence for a repeat-order discount).
-async fn history_of(
+pub(crate) async fn history_of(
     state: &AppState,
     user: &User,
     image: &str,

@@ -12,6 +12,7 @@ pub mod account;
 pub mod album;
 mod check;
 mod create;
+pub mod digital;
 mod images;
 mod ops;
 mod orders;

@@ -58,8 +58,24 @@ impl SiteQuote {
     }
 }
 
+/// The catalog code of the digital copy (seed 000, claims 2, 18): the originals with their
+/// print history in a ZIP.
+pub const DIGITAL_COPY: &str = "digital-copy:zip";
+
+/// Whether the lab announces the digital copy in the site directory (its price lines list
+/// [`DIGITAL_COPY`], as its catalog does).
+pub async fn lab_sells_digital_copy(state: &AppState, lab: &SiteId) -> AppResult<bool> {
+    let id = subjects::SiteId::parse(lab.as_str())?;
+    Ok(state
+        .directory
+        .get(&id)
+        .await?
+        .is_some_and(|e| e.site.prices.iter().any(|p| p.item == DIGITAL_COPY)))
+}
+
 /// A price quote from the chosen lab and delivery counter, each by its own policy, with the
-/// explained lines: `QuoteRequest { customer, items, at }` on `reprint.v1.rpc.<site>.quote`
+/// explained lines (the lab's digital copy among them when asked): `QuoteRequest { customer,
+/// items, at, digital_copy }` on `reprint.v1.rpc.<site>.quote`
 /// to both sites at once, each with the user's registration number at that site.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/quote", request_body = OrderRequest,
     params(("id" = String, Path)),
@@ -76,16 +92,25 @@ pub async fn quote(
 ) -> AppResult<Json<QuoteView>> {
     owned_order(&state, &user, &id).await?;
     let checked = check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
+    if req.digital_copy && !lab_sells_digital_copy(&state, &checked.lab).await? {
+        return Err(AppError::Unprocessable(format!(
+            "{} does not sell the digital copy: order prints only, or choose another lab",
+            checked.lab
+        )));
+    }
     let at = state.clock.now();
+    // The digital copy is the lab's product: its line is in the lab's charge only.
     let for_lab = QuoteRequest {
         customer: customer(&state, &user.id, checked.lab.as_str()).await?,
         items: checked.placed_items.clone(),
         at,
+        digital_copy: req.digital_copy,
     };
     let for_counter = QuoteRequest {
         customer: customer(&state, &user.id, checked.counter.as_str()).await?,
         items: checked.placed_items.clone(),
         at,
+        digital_copy: false,
     };
     let timeout = state.rpc_timeout();
     let lab_subject = subjects::rpc(

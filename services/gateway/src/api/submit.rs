@@ -35,11 +35,13 @@ async fn placed_message(
     user: &User,
     order: OrderId,
     c: &Checked,
+    digital_copy: bool,
 ) -> AppResult<OutboxMessage> {
     let customer = customer(state, &user.id, c.lab.as_str()).await?;
     let at_counter = registration_at(state, &user.id, c.counter.as_str()).await?;
     let mut body = placed(state, order, c, customer)?;
     body.counter_registration_number = at_counter;
+    body.digital_copy = digital_copy;
     let lab = subjects::SiteId::parse(c.lab.as_str())?;
     Ok(message::to_inbox(
         state.gateway.as_str(),
@@ -81,10 +83,22 @@ fn placed(
         customer,
         items: c.placed_items.clone(),
         counter_extract: None,
-        // The web's order form offers prints only; the lab's digital copy is not sold here yet.
+        // Set by `placed_message` from the request (or the order re-ordered).
         digital_copy: false,
         counter_registration_number: None,
     })
+}
+
+/// Refuses the digital copy (422) when the lab's catalog does not list `digital-copy:zip`
+/// (`super::quote::lab_sells_digital_copy`).
+async fn sells_digital_copy(state: &AppState, lab: &SiteId) -> AppResult<()> {
+    if super::quote::lab_sells_digital_copy(state, lab).await? {
+        Ok(())
+    } else {
+        Err(AppError::Unprocessable(format!(
+            "{lab} does not sell the digital copy: order prints only, or choose another lab"
+        )))
+    }
 }
 
 fn idempotency_key(headers: &HeaderMap, body: Option<&String>) -> AppResult<String> {
@@ -239,13 +253,17 @@ pub async fn submit(
         // uploaded before (claims 7, 16: a re-order sends no bytes).
         // The current span's context (the HTTP request's) goes with it: the lab's handling
         // becomes its child.
-        let to_lab = placed_message(&state, &user, oid, &checked).await?;
+        if req.digital_copy {
+            sells_digital_copy(&state, &checked.lab).await?;
+        }
+        let to_lab = placed_message(&state, &user, oid, &checked, req.digital_copy).await?;
         let submit = Command::Submit {
             lab: checked.lab.to_string(),
             counter: checked.counter.to_string(),
             items: checked.items.clone(),
             idempotency_key: key.clone(),
             reorder_of: None,
+            digital_copy: req.digital_copy,
             at: state.clock.now(),
         };
         orders::run(&state, &order, vec![submit], |_, _| Ok(vec![to_lab])).await?;
@@ -278,6 +296,9 @@ pub struct ReorderRequest {
     /// Items to print this time; by default the same as the earlier order.
     #[serde(default)]
     pub items: Option<Vec<ItemRequest>>,
+    /// The lab's digital copy again; by default as the earlier order had it.
+    #[serde(default)]
+    pub digital_copy: Option<bool>,
 }
 
 /// Re-order by reference (claims 7, 15 g, 16): a new order of images already uploaded, or
@@ -329,9 +350,13 @@ pub async fn reorder(
         });
         let lab = req.lab.unwrap_or(prev.lab);
         let counter = req.counter.unwrap_or(prev.counter);
+        let digital_copy = req.digital_copy.unwrap_or(prev.digital_copy);
         let checked = check_order_request(&state, &user, &lab, &counter, &items).await?;
+        if digital_copy {
+            sells_digital_copy(&state, &checked.lab).await?;
+        }
         let oid = new_order_id(&state);
-        let to_lab = placed_message(&state, &user, oid, &checked).await?;
+        let to_lab = placed_message(&state, &user, oid, &checked, digital_copy).await?;
         let at = state.clock.now();
         let commands = vec![
             Command::Request {
@@ -344,6 +369,7 @@ pub async fn reorder(
                 items: checked.items.clone(),
                 idempotency_key: key.clone(),
                 reorder_of: Some(source.clone()),
+                digital_copy,
                 at,
             },
         ];

@@ -192,6 +192,8 @@ struct Facts {
     slip: Option<SlipFacts>,
     tz: chrono_tz::Tz,
     cancellable: bool,
+    /// The lab's digital copy was ordered with the prints (`web_order::Submitted`).
+    digital_copy: bool,
 }
 
 impl Facts {
@@ -211,7 +213,13 @@ impl Facts {
             .and_then(|s| s.time_zone.parse::<chrono_tz::Tz>().ok())
             .unwrap_or(state.config.web.time_zone);
         // Whether the order may still be cancelled: the domain's decider, asked without acting.
-        let cancellable = state.load_order(&view.order).await.is_ok_and(|loaded| {
+        let loaded = state.load_order(&view.order).await;
+        let digital_copy = loaded
+            .as_ref()
+            .ok()
+            .and_then(|l| l.state.submitted.as_ref())
+            .is_some_and(|s| s.digital_copy);
+        let cancellable = loaded.is_ok_and(|loaded| {
             let ask = web_order::Command::Cancel {
                 reason: String::new(),
                 at: state.clock.now(),
@@ -228,6 +236,7 @@ impl Facts {
             slip,
             tz,
             cancellable,
+            digital_copy,
         })
     }
 
@@ -324,7 +333,9 @@ impl Facts {
                 | WebStage::At(Stage::Printed | Stage::Dispatched)
         );
         let quote = if quotable {
-            quote(state, user, &self.view, &self.items).await.ok()
+            quote(state, user, &self.view, &self.items, self.digital_copy)
+                .await
+                .ok()
         } else {
             None
         };
@@ -350,6 +361,7 @@ async fn quote(
     user: &User,
     view: &OrderView,
     items: &[ItemRecord],
+    digital_copy: bool,
 ) -> Result<QuoteView, AppError> {
     let (Some(lab), Some(counter)) = (view.lab.clone(), view.counter.clone()) else {
         return Err(AppError::conflict(
@@ -373,6 +385,7 @@ async fn quote(
             })
             .collect(),
         idempotency_key: None,
+        digital_copy,
     };
     let asked = api::quote(
         State(state.clone()),
@@ -472,6 +485,7 @@ fn line_words(
     };
     match &line.kind {
         LineKind::BasicCharge => (reprint_ui::t(lang, "orders-line-basic"), None),
+        LineKind::DigitalCopy => (reprint_ui::t(lang, "digital-line"), None),
         LineKind::Prints { .. } => {
             let index = charge
                 .lines
@@ -758,6 +772,16 @@ fn live_markup(viewer: &Viewer, f: &Facts, a: &Amount, csrf: &str, refused: bool
                 }
             }
             @if show_slip { p.muted { (viewer.t("orders-slip-hint")) } }
+        }
+        @if f.digital_copy && ended.is_none() && current != WebStage::Draft {
+            @if crate::api::digital::ready(current) == crate::api::digital::Readiness::Ready {
+                div.actions {
+                    a.button #digital-copy href={ "/api/v1/orders/" (f.view.order) "/digital-copy" } download { (viewer.t("digital-download")) }
+                }
+                p.muted { (viewer.t("digital-download-hint")) }
+            } @else {
+                p.muted #digital-copy-later { (viewer.t("digital-later")) }
+            }
         }
         @if ended.is_none() && current != WebStage::Draft {
             (amount_markup(viewer, f, a))
@@ -1140,7 +1164,7 @@ async fn reorder_confirmation(
     let title = viewer.t("orders-reorder-title");
     let placed = f.stage != WebStage::Draft && f.view.lab.is_some();
     let quoted = if placed {
-        Some(quote(state, user, &f.view, &f.items).await)
+        Some(quote(state, user, &f.view, &f.items, f.digital_copy).await)
     } else {
         None
     };
