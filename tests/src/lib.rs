@@ -793,6 +793,24 @@ impl Client {
         answer(self.http.get(format!("{}{path}", self.base)).send().await).await
     }
 
+    /// A download: the status, the `Content-Type` and the body's bytes.
+    pub async fn get_bytes(&self, path: &str) -> (u16, String, Vec<u8>) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        let status = r.status().as_u16();
+        let mime = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        (status, mime, r.bytes().await.expect("body").to_vec())
+    }
+
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         let rb = self.http.post(format!("{}{path}", self.base)).json(body);
         answer(self.with_csrf(rb).send().await).await
