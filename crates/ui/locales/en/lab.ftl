@@ -67,7 +67,13 @@ lab-due-was = Late, was due
 lab-counter-slip = Counter slip no.
 lab-per-printer = Per printer
 lab-per-counter = Per delivery counter
-lab-count-receptions-prints = { $receptions } orders, { $prints } prints
+lab-count-receptions-prints = { $receptions ->
+    [one] 1 order
+   *[other] { $receptions } orders
+}, { $prints ->
+    [one] 1 print
+   *[other] { $prints } prints
+}
 
 lab-batch-title = Start printing in one go
 lab-batch-start = { $printer }, { $size }: start { $receptions } orders ({ $prints } prints)
@@ -98,7 +104,13 @@ lab-telephone = Telephone
 lab-address = Address
 lab-email = E-mail
 lab-registered = Registered
-lab-images-prints = { $images } photos, { $prints } prints
+lab-images-prints = { $images ->
+    [one] 1 photo
+   *[other] { $images } photos
+}, { $prints ->
+    [one] 1 print
+   *[other] { $prints } prints
+}
 lab-file-open = Open
 lab-file-collected = Collected
 lab-file-cancelled = Cancelled

@@ -32,7 +32,10 @@ async fn dispatch_page(State(lab): State<Lab>, op: Op) -> Response {
     };
     let mut per_counter: BTreeMap<&str, Vec<&Entry>> = BTreeMap::new();
     for e in all.iter().filter(|e| e.row.state == "printed") {
-        per_counter.entry(e.row.counter.as_str()).or_default().push(e);
+        per_counter
+            .entry(e.row.counter.as_str())
+            .or_default()
+            .push(e);
     }
     let title = op.t("lab-dispatch-title");
     let csrf = op.csrf_field(&lab);
@@ -64,7 +67,10 @@ async fn dispatch_page(State(lab): State<Lab>, op: Op) -> Response {
 fn list_table(op: &Op, list: &[&Entry]) -> Markup {
     let prints: i64 = list.iter().map(|e| e.row.prints).sum();
     let amount: i64 = list.iter().map(|e| e.row.charge_minor).sum();
-    let currency = list.first().map(|e| e.row.currency.clone()).unwrap_or_default();
+    let currency = list
+        .first()
+        .map(|e| e.row.currency.clone())
+        .unwrap_or_default();
     html! {
         div.scroll { table {
             thead { tr {
@@ -102,7 +108,10 @@ async fn dispatch_counter(
         Ok(Form(p)) => p,
         Err(e) => return error_page(&lab, &op, LabError::BadRequest(e.body_text())),
     };
-    let token = pairs.iter().find(|(k, _)| k == "csrf").map(|(_, v)| v.as_str());
+    let token = pairs
+        .iter()
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.as_str());
     if let Err(r) = checked(&lab, &op, token) {
         return *r;
     }
@@ -114,7 +123,11 @@ async fn dispatch_counter(
         .take(500)
         .collect();
     if wanted.is_empty() {
-        return error_page(&lab, &op, LabError::BadRequest("no reception to dispatch".into()));
+        return error_page(
+            &lab,
+            &op,
+            LabError::BadRequest("no reception to dispatch".into()),
+        );
     }
     let mut done = Vec::new();
     for n in &wanted {
@@ -129,8 +142,7 @@ async fn dispatch_counter(
         if row.is_none_or(|r| r.counter != counter) {
             continue;
         }
-        match crate::production::dispatch(&lab, n, &format!("operator {}", op.session.user)).await
-        {
+        match crate::production::dispatch(&lab, n, &format!("operator {}", op.session.user)).await {
             Ok(_) => done.push(n.clone()),
             Err(e) => tracing::warn!(reception = %n, error = %e, "dispatch from the list"),
         }
@@ -218,7 +230,12 @@ async fn packing_list(
 async fn list_entries(lab: &Lab, counter: &str, r: &str) -> LabResult<Vec<Entry>> {
     let mut tx = lab.store.begin().await?;
     let mut out = Vec::new();
-    for n in r.split(',').map(|n| n.trim().to_ascii_uppercase()).filter(|n| !n.is_empty()).take(500) {
+    for n in r
+        .split(',')
+        .map(|n| n.trim().to_ascii_uppercase())
+        .filter(|n| !n.is_empty())
+        .take(500)
+    {
         if let Some(row) = db::production_by_reception(&mut tx, &n).await?
             && row.counter == counter
         {
@@ -240,7 +257,9 @@ async fn list_entries(lab: &Lab, counter: &str, r: &str) -> LabResult<Vec<Entry>
     }
     tx.commit().await?;
     if out.is_empty() {
-        return Err(LabError::NotFound(format!("no reception of {counter} in this list")));
+        return Err(LabError::NotFound(format!(
+            "no reception of {counter} in this list"
+        )));
     }
     Ok(out)
 }

@@ -16,7 +16,9 @@ use maud::{Markup, PreEscaped, html};
 use reprint_domain::protocol::OrderPlaced;
 use serde::Deserialize;
 
-use super::{Op, checked, error_page, money, render, render_with, route_words, size_words, state_words};
+use super::{
+    Op, checked, error_page, money, render, render_with, route_words, size_words, state_words,
+};
 use crate::db::{self, ProductionRow, QueueLine};
 use crate::error::LabResult;
 use crate::state::Lab;
@@ -114,10 +116,11 @@ impl Entry {
             && (f.size.is_empty() || self.lines.iter().any(|l| l.size == f.size))
             && match f.due.as_str() {
                 "late" => self.due().is_some_and(|d| d < now) && self.unfinished(),
-                "hour" => self
-                    .due()
-                    .is_some_and(|d| d < now + chrono::Duration::hours(1))
-                    && self.unfinished(),
+                "hour" => {
+                    self.due()
+                        .is_some_and(|d| d < now + chrono::Duration::hours(1))
+                        && self.unfinished()
+                }
                 "today" => self.due().is_some_and(|d| {
                     d.with_timezone(&tz).date_naive() <= now.with_timezone(&tz).date_naive()
                 }),
@@ -198,7 +201,11 @@ async fn live(
 
 fn filters_form(lab: &Lab, op: &Op, f: &Filters, all: &[Entry]) -> Markup {
     let counters: BTreeSet<&str> = all.iter().map(|e| e.row.counter.as_str()).collect();
-    let printers: Vec<&str> = lab.printers.iter().map(|p| p.config.name.as_str()).collect();
+    let printers: Vec<&str> = lab
+        .printers
+        .iter()
+        .map(|p| p.config.name.as_str())
+        .collect();
     let sizes: BTreeSet<String> = lab
         .printers
         .iter()
@@ -416,11 +423,7 @@ async fn batch_start(
     let form = match form {
         Ok(Form(f)) => f,
         Err(e) => {
-            return error_page(
-                &lab,
-                &op,
-                crate::error::LabError::BadRequest(e.body_text()),
-            );
+            return error_page(&lab, &op, crate::error::LabError::BadRequest(e.body_text()));
         }
     };
     if let Err(r) = checked(&lab, &op, form.csrf.as_deref()) {
@@ -472,7 +475,10 @@ pub async fn start_batch(
     let mut started = Vec::new();
     let mut failed = Vec::new();
     for e in all.iter().filter(|e| {
-        e.row.state == "received" && e.lines.iter().any(|l| l.printer == printer && l.size == size)
+        e.row.state == "received"
+            && e.lines
+                .iter()
+                .any(|l| l.printer == printer && l.size == size)
     }) {
         let n = &e.row.reception_number;
         match crate::production::start_printing(lab, n, &format!("operator {who}")).await {

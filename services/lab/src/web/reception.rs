@@ -12,7 +12,9 @@ use maud::{Markup, html};
 use reprint_domain::file::ReceptionState;
 use reprint_media::PerceptualHash;
 
-use super::{CsrfForm, Op, checked, error_page, money, render, route_words, size_words, state_words};
+use super::{
+    CsrfForm, Op, checked, error_page, money, render, route_words, size_words, state_words,
+};
 use crate::api::{ReceptionView, reception_view, run_action};
 use crate::db;
 use crate::error::LabError;
@@ -53,9 +55,10 @@ async fn reprints(lab: &Lab, view: &ReceptionView) -> Vec<Reprint> {
             continue;
         };
         let hash = PerceptualHash(h.phash as u64);
-        for other in all.iter().filter(|o| {
-            o.reception_number != p.reception_number && o.received_on <= h.received_on
-        }) {
+        for other in all
+            .iter()
+            .filter(|o| o.reception_number != p.reception_number && o.received_on <= h.received_on)
+        {
             let o = PerceptualHash(other.phash as u64);
             if hash.matches(o) {
                 out.push(Reprint {
@@ -70,11 +73,7 @@ async fn reprints(lab: &Lab, view: &ReceptionView) -> Vec<Reprint> {
     out
 }
 
-async fn reception_page(
-    State(lab): State<Lab>,
-    op: Op,
-    Path(number): Path<String>,
-) -> Response {
+async fn reception_page(State(lab): State<Lab>, op: Op, Path(number): Path<String>) -> Response {
     let view = match reception_view(&lab, &number).await {
         Ok(v) => v,
         Err(e) => return error_page(&lab, &op, e),
@@ -101,7 +100,15 @@ async fn reception_page(
         op.t("lab-reception"),
         view.production.reception_number
     );
-    let content = body(&lab, &op, &view, order.as_ref(), &warnings, &reprints, &title);
+    let content = body(
+        &lab,
+        &op,
+        &view,
+        order.as_ref(),
+        &warnings,
+        &reprints,
+        &title,
+    );
     render(&lab, &op, &title, content)
 }
 
@@ -287,7 +294,15 @@ async fn action_form(
         return *r;
     }
     let number = number.to_ascii_uppercase();
-    match run_action(&lab, &number, &action, form.reason.as_deref(), &op.session.user).await {
+    match run_action(
+        &lab,
+        &number,
+        &action,
+        form.reason.as_deref(),
+        &op.session.user,
+    )
+    .await
+    {
         Ok(_) => {
             let back = form
                 .back

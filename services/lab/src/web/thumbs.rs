@@ -12,8 +12,8 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use reprint_domain::protocol::{OrderPlaced, PlacedItem};
-use reprint_media::render::{PrintSize as Paper, PrintSpec, RenderWarning, render_print};
 use reprint_media::edit::EditList;
+use reprint_media::render::{PrintSize as Paper, PrintSpec, RenderWarning, render_print};
 use reprint_media::{Limits, PrintHistory};
 
 use super::Op;
@@ -71,7 +71,7 @@ pub async fn preview(lab: &Lab, item: &PlacedItem) -> LabResult<Preview> {
         _ => EditList::default(),
     };
     let (short_um, long_um) = item.size.micrometres();
-    let dpi = ((f64::from(EDGE) * 25_400.0 / f64::from(long_um)).round() as u32).clamp(30, 2400);
+    let dpi = ((f64::from(EDGE) * 25_400.0 / f64::from(long_um)).round() as u32).clamp(72, 2400);
     let mut spec = PrintSpec::new(
         Paper {
             width_mm: short_um as f32 / 1000.0,
@@ -130,7 +130,8 @@ pub async fn order_of(lab: &Lab, number: &str) -> LabResult<OrderPlaced> {
     let mut tx = lab.store.begin().await?;
     let row = crate::db::production_by_reception(&mut tx, &number.to_ascii_uppercase()).await?;
     tx.commit().await?;
-    let row = row.ok_or_else(|| LabError::NotFound(format!("no reception {number} at this lab")))?;
+    let row =
+        row.ok_or_else(|| LabError::NotFound(format!("no reception {number} at this lab")))?;
     serde_json::from_str(&row.order_json)
         .map_err(|e| LabError::Internal(format!("stored order of {number}: {e}")))
 }
