@@ -71,7 +71,7 @@ counter-state-cancelled = Cancelled
 counter-method-cash = Cash
 counter-method-card = Card
 counter-method-e-money = E-money
-counter-method-qr = QR payment
+counter-method-qr = QR code
 
 counter-slip-title = Reception slip
 counter-slip-number = Reception number

@@ -16,7 +16,7 @@ use super::{Viewer, error_page, render_with, words};
 use crate::AppState;
 use crate::auth::PageStaff;
 use crate::error::CounterError;
-use crate::pickup::{self, CANCEL_REASONS, OrderSummary};
+use crate::pickup::{self, OrderSummary};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -72,25 +72,13 @@ async fn lists(state: &AppState) -> Result<Lists, CounterError> {
 fn notice_words(viewer: &Viewer, state: &AppState, o: &OrderSummary) -> String {
     let lab = state.counter.lab_name(&o.lab);
     let said = o.notice.clone().unwrap_or_default();
+    let reason = words::withdrawn_reason(viewer, &said);
     match CounterOrderState::parse(&o.state) {
-        Some(CounterOrderState::Rejected) => {
-            // Stored as "rejected by <lab> (<Code>): <reason>" (or "rejected by <lab>: ..."):
-            // the lab's reason only.
-            let reason = said
-                .strip_prefix("rejected by ")
-                .and_then(|rest| rest.split_once(": ").map(|(_, r)| r.to_string()))
-                .unwrap_or(said);
-            viewer.tw(
-                "counter-notice-rejected",
-                &[("lab", lab.into()), ("reason", reason.into())],
-            )
-        }
+        Some(CounterOrderState::Rejected) => viewer.tw(
+            "counter-notice-rejected",
+            &[("lab", lab.into()), ("reason", reason.into())],
+        ),
         Some(CounterOrderState::Cancelled) => {
-            let reason = CANCEL_REASONS
-                .iter()
-                .position(|r| *r == said)
-                .map(|i| viewer.t(&format!("counter-cancel-reason-{i}")))
-                .unwrap_or(said);
             viewer.tw("counter-notice-cancelled", &[("reason", reason.into())])
         }
         _ => said,

@@ -157,14 +157,14 @@ label{display:block;font-weight:600;margin:8px 0 4px}\
 .ok{border-left:6px solid #1a6b32;background:#e9f6ec;padding:10px 14px;margin:8px 0}\
 .problem{border-left:6px solid #b00020;background:#fdecee;padding:10px 14px;margin:8px 0}\
 .notice{border-left:6px solid #8a5a00;background:#fff6e0;padding:10px 14px;margin:8px 0}\
-table{background:#fff}td.n,th.n{text-align:right;white-space:nowrap}\
+table{background:#fff}td a{display:inline-flex;align-items:center;min-height:44px}td.n,th.n{text-align:right;white-space:nowrap}\
 .check dt{font-weight:600;color:#444;font-size:.9em}.check dd{margin:0 0 8px;font-size:1.3em;font-weight:700}\
 .methods{display:grid;grid-template-columns:1fr 1fr;gap:8px;margin:6px 0}\
-.methods label{margin:0;display:flex;align-items:center;gap:10px;min-height:56px;padding:0 12px;border:2px solid #767676;border-radius:8px;background:#fff;font-size:1.1em}\
-.methods input{width:24px;height:24px}\
+.methods label{margin:0;display:flex;align-items:center;gap:8px;min-height:56px;padding:4px 8px;overflow-wrap:normal;word-break:keep-all;border:2px solid #767676;border-radius:8px;background:#fff;font-size:1.1em}\
+.methods input{width:44px;height:44px;margin:0;flex:none}\
 .methods label:has(input:checked){border-color:#143d59;background:#e8f0f6}\
 form.pay:has(input[value=cash]:not(:checked)) .cash-only{display:none}\
-.scan{display:flex;gap:10px;align-items:end}.scan label{flex:1;margin:0}\
+.scan{display:grid;grid-template-columns:minmax(0,1fr) auto;gap:4px 10px;align-items:center}.scan label{grid-column:1/-1;margin:0}.scan button{white-space:nowrap}\
 .scan input{font-size:1.5em !important;min-height:64px !important}\
 .lists section{margin-bottom:10px}\
 .paper{background:#fff;border:1px dashed #888;padding:14px;max-width:640px}\
@@ -176,6 +176,10 @@ form.pay:has(input[value=cash]:not(:checked)) .cash-only{display:none}\
 @page{margin:5mm}\
 @media print{\
 header,footer,.noprint,.skip{display:none !important}\
+.cols,.cols.wide-left{display:block}\
+.paper dl.check{display:grid;grid-template-columns:auto minmax(0,1fr);gap:0 8px;align-items:baseline}\
+.paper .check dt,.paper .check dd{margin:0}.paper .check dt{font-size:9pt}.paper .check dd{font-size:11pt}\
+.paper h2{font-size:12pt}.paper p{margin:2px 0}\
 body{background:#fff;font-size:10pt}main{padding:0;max-width:none}\
 .paper{border:0;padding:0;max-width:none;break-inside:avoid}\
 .paper .qr{break-inside:avoid}\

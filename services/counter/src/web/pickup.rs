@@ -202,7 +202,7 @@ fn pickup_page(
                             a.button.go href={ "/pickup/" (number) "/receipt" } { (viewer.t("counter-pickup-receipt")) }
                         }
                         (ReceptionState::Cancelled { reason, at }, _) => {
-                            p.problem #cancelled { strong { (viewer.t("counter-slip-cancelled")) } br; (viewer.time(*at)) br; (reason) }
+                            p.problem #cancelled { strong { (viewer.t("counter-slip-cancelled")) } br; (viewer.time(*at)) br; (words::withdrawn_reason(viewer, reason)) }
                         }
                         _ => {
                             @if let Some(due) = v.amount_due {

@@ -67,7 +67,7 @@ fn paper(state: &AppState, viewer: &Viewer, v: &PickupView) -> Markup {
             (counter_head(state))
             @if let Some((at, reason)) = &cancelled {
                 p.cancelled-mark #cancelled { (viewer.t("counter-slip-cancelled")) }
-                p { (viewer.tw("counter-slip-cancelled-at", &[("time", viewer.time(*at).into())])) br; (reason) }
+                p { (viewer.tw("counter-slip-cancelled-at", &[("time", viewer.time(*at).into())])) br; (words::withdrawn_reason(viewer, reason)) }
             }
             div.paper-grid {
                 div {

@@ -108,6 +108,21 @@ pub fn charge_rows(viewer: &Viewer, heading: &str, charge: &Charge) -> Markup {
     }
 }
 
+/// Why an order was withdrawn, in words: one of the counter's own cancel reasons in the
+/// viewer's language, or the lab's reason without the code the counter stored with it
+/// (`rejected by <lab> (<Code>): <reason>` -> `<reason>`).
+pub fn withdrawn_reason(viewer: &Viewer, said: &str) -> String {
+    if let Some(i) = crate::pickup::CANCEL_REASONS
+        .iter()
+        .position(|r| *r == said)
+    {
+        return viewer.t(&format!("counter-cancel-reason-{i}"));
+    }
+    said.strip_prefix("rejected by ")
+        .and_then(|rest| rest.split_once(": ").map(|(_, r)| r.to_string()))
+        .unwrap_or_else(|| said.to_string())
+}
+
 /// A refusal's heading in words.
 pub fn problem_title(viewer: &Viewer, e: &CounterError) -> String {
     let key = match e {
