@@ -25,7 +25,9 @@ use crate::takings::{self, Takings};
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LoginBody {
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 200)]
     pub password: String,
 }
 
@@ -235,6 +237,7 @@ impl From<&PickupView> for PickupReply {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CollectBody {
     /// cash, card, e-money or qr
+    #[schema(pattern = "^(cash|card|e-money|qr)$")]
     pub method: String,
     /// What the customer handed over (minor units); absent for exact payment.
     pub tendered: Option<i64>,
@@ -557,7 +560,7 @@ async fn arrivals(State(state): State<AppState>, _staff: ApiStaff) -> Result<Jso
     }))
 }
 
-#[utoipa::path(get, path = "/api/v1/pickups", params(("q" = String, Query, description = "slip number (this counter's or the lab's), scanned slip code, or telephone")),
+#[utoipa::path(get, path = "/api/v1/pickups", params(("q" = String, Query, min_length = 1, max_length = 200, pattern = "\\S", description = "slip number (this counter's or the lab's), scanned slip code, or telephone")),
     responses((status = 200, body = [OrderDto]), (status = 404), (status = 422, description = "another counter's slip")))]
 async fn search(
     State(state): State<AppState>,
@@ -618,13 +621,18 @@ pub fn parse_date(state: &AppState, date: Option<&str>) -> Result<NaiveDate> {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/takings", params(("date" = Option<String>, Query, description = "YYYY-MM-DD on the counter's calendar; today by default")),
+#[utoipa::path(get, path = "/api/v1/takings", params(("date" = Option<String>, Query, format = Date, description = "YYYY-MM-DD on the counter's calendar; today by default")),
     responses((status = 200, body = TakingsReply), (status = 422, description = "not a date (YYYY-MM-DD)")))]
 async fn get_takings(
     State(state): State<AppState>,
     _staff: ApiStaff,
     Query(q): Query<DateQuery>,
 ) -> Result<Json<TakingsReply>> {
+    // The API takes the date as its document says (YYYY-MM-DD, or none for today); the pages'
+    // blank field is theirs.
+    if let Some(d) = q.date.as_deref().filter(|d| d.len() != 10 || d.trim() != *d) {
+        return Err(CounterError::Invalid(format!("date {d:?} is not YYYY-MM-DD")));
+    }
     let date = parse_date(&state, q.date.as_deref())?;
     Ok(Json(TakingsReply::from(
         &takings::takings(&state.counter, date).await?,

@@ -99,18 +99,27 @@ impl FromRequestParts<AppState> for MaybeUser {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignUp {
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub name: String,
+    /// 6 to 15 digits, optionally with +, spaces, dashes and brackets.
+    #[schema(min_length = 6, max_length = 40, pattern = "^[0-9 ()+-]+$")]
     pub telephone: String,
     #[serde(default)]
+    #[schema(max_length = 500)]
     pub address: Option<String>,
+    #[schema(min_length = 3, max_length = 254)]
     pub email: String,
+    /// At least a passphrase a strength estimator (zxcvbn) finds hard to guess.
+    #[schema(min_length = 1, max_length = 200)]
     pub password: String,
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LogIn {
+    #[schema(max_length = 254)]
     pub email: String,
+    #[schema(min_length = 1, max_length = 200)]
     pub password: String,
 }
 

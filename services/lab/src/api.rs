@@ -153,7 +153,9 @@ pub async fn reception_view(lab: &Lab, number: &str) -> LabResult<ReceptionView>
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 200)]
     pub password: String,
 }
 
@@ -172,7 +174,8 @@ pub struct RejectRequest {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StateQuery {
-    /// received, printing, printed, dispatched, collected, settled or rejected.
+    /// received, printing, printed, dispatched, collected, settled, rejected or cancelled.
+    #[param(pattern = "^(received|printing|printed|dispatched|collected|settled|rejected|cancelled)$")]
     pub state: Option<String>,
 }
 

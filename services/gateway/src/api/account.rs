@@ -23,6 +23,7 @@ pub fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct LanguageChoice {
     /// `ja`, `en`, or `auto` (as the browser says; e-mails then speak the site's language).
+    #[schema(pattern = "^(ja|en|auto)$")]
     pub lang: String,
 }
 

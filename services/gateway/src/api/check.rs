@@ -20,9 +20,14 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct ItemRequest {
     /// The image id (SHA-256, 64 lowercase hex digits) of an image you uploaded.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
     pub image: String,
-    /// A print size code: L, 2L, KG, DSC, Hagaki, Square, 4x6, 5x7, 8x10.
+    /// A print size code the lab prints: L, 2L, KG, DSC, Hagaki, Square, 4x6, 5x7, 8x10.
+    #[schema(min_length = 1, max_length = 16)]
     pub size: String,
+    /// Prints of this image (the order check's 1 to 999).
+    #[schema(minimum = 1, maximum = 999)]
+    #[serde(deserialize_with = "whole_number")]
     pub quantity: u32,
     /// An edit list (JSON), applied at print time: the edited image is a reference plus edits.
     #[serde(default)]
@@ -33,17 +38,47 @@ pub struct ItemRequest {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderRequest {
+    /// The lab's site id, as the site directory has it.
+    #[schema(min_length = 1, max_length = 64)]
     pub lab: String,
     /// The delivery counter where the prints are collected and paid.
+    #[schema(min_length = 1, max_length = 64)]
     pub counter: String,
+    /// At most 500 lines (the order check's limit).
+    #[schema(max_items = 500)]
     pub items: Vec<ItemRequest>,
     /// Optional here when the `Idempotency-Key` header is sent.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     pub idempotency_key: Option<String>,
     /// The lab's digital copy besides the prints (its catalog's `digital-copy:zip`): the
     /// originals with their print history in a ZIP, downloaded once the order is ready.
     #[serde(default)]
     pub digital_copy: bool,
+}
+
+/// A whole number as JSON may write it: `3`, or `3.0` (an integer to JSON Schema and to most
+/// clients' number types); a fraction, a negative number or one too large for `T` is refused.
+pub(super) fn whole_number<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::de::Error;
+    let v = serde_json::Number::deserialize(d)?;
+    let n = match (v.as_u64(), v.as_f64()) {
+        (Some(n), _) => n,
+        // Below 2^64 and whole: exact as u64.
+        (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 && f < 18_446_744_073_709_551_616.0 => {
+            f as u64
+        }
+        _ => {
+            return Err(D::Error::custom(format!(
+                "{v} is not a whole number of 0 or more"
+            )));
+        }
+    };
+    T::try_from(n).map_err(|_| D::Error::custom(format!("{n} is too large")))
 }
 
 pub(super) struct Checked {

@@ -122,7 +122,8 @@ fn in_flight() -> Response {
 /// the same key answers the same draft (201 again), also while the first request is in flight
 /// (its outcome, or 409 with `Retry-After`); without one every call makes a new draft.
 #[utoipa::path(post, path = "/api/v1/orders",
-    params(("Idempotency-Key" = Option<String>, Header, description = "1 to 200 characters; a retried create with the same key answers the same order")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 200, pattern = "^[!-~]([ -~]*[!-~])?$",
+        description = "1 to 200 visible ASCII characters; a retried create with the same key answers the same order")),
     responses((status = 201, body = OrderCreated),
         (status = 400, description = "an idempotency key that is empty, too long or not text"),
         (status = 401, description = "not logged in"),

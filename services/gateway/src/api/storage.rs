@@ -21,6 +21,8 @@ use crate::state::{AppState, to_new};
 #[serde(deny_unknown_fields)]
 pub struct StorageRequest {
     /// Bytes the order's images need in all.
+    #[schema(minimum = 1)]
+    #[serde(deserialize_with = "super::check::whole_number")]
     pub bytes: u64,
 }
 
