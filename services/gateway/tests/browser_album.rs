@@ -310,6 +310,25 @@ async fn the_album_orders_earlier_and_new_photos_with_edits_and_shows_a_reprint(
         "document.querySelector('#total').textContent.includes('¥620')",
     )
     .await;
+    // The lab's catalog lists the digital copy: its box with its price, in the running total.
+    page.wait_for(
+        "the digital copy offered",
+        "!document.querySelector('#digital').hidden && document.querySelector('#digital').textContent.includes('¥100')",
+    )
+    .await;
+    page.click("#digital-copy").await;
+    page.wait_for(
+        "the total with the digital copy",
+        "document.querySelector('#total').textContent.includes('¥720')",
+    )
+    .await;
+    for (w, h) in [(390, 844), (1280, 900)] {
+        page.set_viewport(w, h).await;
+        page.eval("document.querySelector('#digital').scrollIntoView({block: 'center'}), true")
+            .await;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        page.screenshot(&format!("album-digital-{w}")).await;
+    }
 
     // The editor on the long-named photo: turn it, crop tighter, move the frame.
     let long_id = page
@@ -355,6 +374,10 @@ async fn the_album_orders_earlier_and_new_photos_with_edits_and_shows_a_reprint(
         quoted.as_str().unwrap().contains("Site counter-x"),
         "sites by name: {quoted}"
     );
+    assert!(
+        quoted.as_str().unwrap().contains("digital copy"),
+        "the lab's digital copy line: {quoted}"
+    );
     let disabled = page.eval("document.querySelector('#place').disabled").await;
     assert_eq!(disabled, json!(true), "too few pixels: confirm first");
     check_both_sizes(&mut page, "quoted").await;
@@ -373,6 +396,10 @@ async fn the_album_orders_earlier_and_new_photos_with_edits_and_shows_a_reprint(
     .await;
     let placed = next_order(&mut lab_inbox).await;
     assert_eq!(placed.items.len(), 3);
+    assert!(
+        placed.digital_copy,
+        "the digital copy ordered with the prints"
+    );
     let edited = placed
         .items
         .iter()

@@ -153,8 +153,23 @@ async function showSite(which) {
     box.append(el('p', {text: `${say('album-basic-charge')}: ${money(cat.basic_charge)}` + (prints.length ? ` · ${say('album-per-print')}: ${prints.join(', ')}` : '')}));
   }
   if (s.policy) box.append(el('p', {text: `${say('album-policy')}: ${(cat && cat !== 'failed' && cat.policy_summary) || s.policy}`}));
-  if (which === 'lab') { sizeGuide(); renderItems(); }
+  if (which === 'lab') { sizeGuide(); showDigital(); renderItems(); }
   showTotal();
+}
+// The lab's digital copy (its catalog's digital-copy:zip): the box shown only when it sells it.
+const DIGITAL = 'digital-copy:zip';
+function digitalPrice() {
+  const cat = catalogs.get($('#lab').value);
+  if (!cat || cat === 'failed') return null;
+  const p = cat.products.find((p) => p.code === DIGITAL);
+  return p ? p.unit_price : null;
+}
+function wantsDigital() { return !$('#digital').hidden && $('#digital-copy').checked; }
+function showDigital() {
+  const p = digitalPrice();
+  $('#digital').hidden = !p;
+  if (!p) $('#digital-copy').checked = false;
+  $('#digital-price').textContent = p ? `(${say('digital-choose-price', {price: money(p)})})` : '';
 }
 function sizeGuide() {
   const lab = sites.get($('#lab').value), cat = catalogs.get($('#lab').value);
@@ -176,6 +191,8 @@ function showTotal() {
     count += it.qty;
     if (u) minor += u.minor * it.qty; else known = false;
   }
+  const digital = digitalPrice();
+  if (wantsDigital() && digital) minor += digital.minor;
   out.textContent = say('album-estimate', {count, amount: money({minor, currency: lab.basic_charge.currency})}) + ' ' + say('album-estimate-note');
   if (!known) out.textContent += '';
 }
@@ -247,7 +264,7 @@ function addCard(u) {
 
 // ---- quote and order ----
 function request() {
-  return {lab: $('#lab').value, counter: $('#counter').value,
+  return {lab: $('#lab').value, counter: $('#counter').value, digital_copy: wantsDigital(),
     items: [...items.values()].map((it) => {
       const edits = [];
       if (it.rot) edits.push({op: 'rotate', degrees: it.rot});
@@ -271,6 +288,7 @@ function updatePlace() {
 function lineWords(l, charge) {
   const k = l.kind;
   if (k === 'basic_charge') return say('album-line-basic');
+  if (k === 'digital_copy') return say('digital-line');
   if (k && k.prints) { const p = photos.get(k.prints.image); return say('album-line-prints', {count: k.prints.quantity, size: k.prints.size, name: p ? p.name : '', price: money(k.prints.unit_price)}); }
   if (k && k.discount) return say('album-line-discount', {percent: k.discount.percent});
   return '';
@@ -342,6 +360,7 @@ $('#confirm-yes').addEventListener('click', async () => {
 $('#grid').addEventListener('change', (e) => { if (e.target.classList.contains('pick-box')) select(e.target.value, e.target.checked); });
 $('#lab').addEventListener('change', () => { clearQuote(); showSite('lab'); });
 $('#counter').addEventListener('change', () => { clearQuote(); showSite('counter'); });
+$('#digital-copy').addEventListener('change', () => { showTotal(); clearQuote(); });
 const drop = $('#drop');
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));

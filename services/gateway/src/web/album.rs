@@ -136,6 +136,8 @@ const SCRIPT_WORDS: &[&str] = &[
     "album-day-sun",
     "album-photo",
     "album-uploaded-now",
+    "digital-line",
+    "digital-choose-price",
 ];
 
 /// The arguments of the scripts' words (filled in by the scripts).
@@ -335,6 +337,13 @@ async fn album(State(state): State<AppState>, viewer: Viewer) -> Response {
                     tbody #items {}
                 }
             }
+            // The lab's digital copy, shown by the script when the lab's catalog lists it.
+            div #digital hidden {
+                label for="digital-copy" {
+                    input #digital-copy type="checkbox";
+                    span { (viewer.t("digital-choose")) " " span #digital-price {} }
+                }
+            }
             p #total aria-live="polite" {}
             div.actions {
                 button #quote type="button" { (viewer.t("album-quote")) }
@@ -483,6 +492,8 @@ table.items tr{border-bottom:1px solid #ddd;padding:8px 0}table.items td{border:
 .row-actions{display:flex;gap:6px;flex-wrap:wrap}\
 .actions{display:flex;flex-wrap:wrap;gap:8px;margin:12px 0}\
 #total{font-weight:600}\
+#digital label{display:flex;gap:10px;align-items:center;min-height:44px;margin:8px 0}\
+#digital input{width:44px;height:44px;margin:0;flex:none}\
 #quoted table{margin:8px 0}#quoted td.amount,#quoted th.amount{text-align:right;white-space:nowrap}\
 #quoted .discount{color:#1a6b1a}#quoted .kind{font-weight:600}\
 #quoted .due{font-size:1.15em}\

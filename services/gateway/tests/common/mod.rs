@@ -121,6 +121,17 @@ async fn start(
 }
 
 pub fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
+    let mut prices = vec![PriceLine {
+        item: "basic".into(),
+        amount_minor: 250,
+    }];
+    // A lab sells the digital copy (its catalog's `digital-copy:zip`), as lab-a does.
+    if kind == SiteKind::Lab {
+        prices.push(PriceLine {
+            item: "digital-copy:zip".into(),
+            amount_minor: DIGITAL_COPY_PRICE,
+        });
+    }
     SiteAnnouncement {
         id: SiteId::parse(id).unwrap(),
         kind,
@@ -129,10 +140,7 @@ pub fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
         time_zone: "Asia/Tokyo".into(),
         currency: "JPY".into(),
         sizes: vec!["L".into(), "2L".into()],
-        prices: vec![PriceLine {
-            item: "basic".into(),
-            amount_minor: 250,
-        }],
+        prices,
         policy_summary: "basic charge free within 7 days".into(),
         icc_profiles: vec!["lab-a-glossy".into()],
         last_heartbeat: chrono::Utc::now(),
@@ -146,11 +154,15 @@ pub fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
     }
 }
 
+/// The test lab's price of the digital copy (yen).
+pub const DIGITAL_COPY_PRICE: i64 = 100;
+
 /// Plays site `site` of `kind` on request/reply as the lab and the counter do, with the
 /// shared protocol types and the bus's `RpcReply` envelope (`RpcServer`):
 /// - `quote`: `QuoteRequest` -> `QuoteReply`, a basic charge of 250 yen (waived for a customer
 ///   who sends a registration number here) and 30 yen a print; a size other than L or 2L is
-///   refused with `unknown_size`, like a real site;
+///   refused with `unknown_size`, like a real site; a lab adds the digital copy's line at
+///   [`DIGITAL_COPY_PRICE`] when asked;
 /// - `catalog` and `locale`: `{}` -> `CatalogReply` / `LocaleReply`.
 pub async fn serve_site(
     app: &TestApp,
@@ -211,6 +223,13 @@ pub async fn serve_site(
                                 amount: yen(30 * i64::from(it.quantity)),
                             });
                         }
+                        if req.digital_copy && kind == reprint_domain::SiteKind::Lab {
+                            lines.push(ChargeLine {
+                                kind: LineKind::DigitalCopy,
+                                description: "digital copy".into(),
+                                amount: yen(DIGITAL_COPY_PRICE),
+                            });
+                        }
                         let total = Money::sum(Currency::JPY, lines.iter().map(|l| &l.amount))
                             .map_err(|e| RpcError::internal(e.to_string()))?;
                         Ok::<_, RpcError>(QuoteReply {
@@ -238,12 +257,21 @@ pub async fn serve_site(
                             site,
                             site_kind: kind,
                             basic_charge: yen(250),
-                            products: vec![CatalogProduct {
+                            products: std::iter::once(CatalogProduct {
                                 code: "print:L".into(),
                                 description: "L print, glossy".into(),
                                 size: Some(PrintSize::L),
                                 unit_price: yen(30),
-                            }],
+                            })
+                            .chain((kind == reprint_domain::SiteKind::Lab).then(|| {
+                                CatalogProduct {
+                                    code: "digital-copy:zip".into(),
+                                    description: "digital copy".into(),
+                                    size: None,
+                                    unit_price: yen(DIGITAL_COPY_PRICE),
+                                }
+                            }))
+                            .collect(),
                             icc_profiles: vec!["lab-a-glossy".into()],
                             policy_summary: "basic charge free within 7 days".into(),
                         })
