@@ -76,7 +76,13 @@ lab-count-receptions-prints = { $receptions ->
 }
 
 lab-batch-title = Start printing in one go
-lab-batch-start = { $printer }, { $size }: start { $receptions } orders ({ $prints } prints)
+lab-batch-start = { $printer }, { $size }: start { $receptions ->
+    [one] 1 order
+   *[other] { $receptions } orders
+} ({ $prints ->
+    [one] 1 print
+   *[other] { $prints } prints
+})
 lab-batch-done-title = Printing started
 lab-batch-done = { $count ->
     [0] Nothing was waiting for { $printer }, { $size }.

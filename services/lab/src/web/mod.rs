@@ -49,6 +49,7 @@ pub fn routes() -> Router<Lab> {
 /// desk, cards, badges, and a print style for the packing list.
 const STYLE: &str = "\
 main{max-width:1400px}\
+.button{display:inline-flex;align-items:center;text-decoration:none}\
 .bar{display:flex;flex-wrap:wrap;gap:8px;align-items:end;margin:8px 0}\
 .bar label{display:flex;flex-direction:column;font-size:14px}\
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px;padding:0;list-style:none}\

@@ -309,6 +309,17 @@ fn live_markup(lab: &Lab, op: &Op, f: &Filters, all: &[Entry]) -> Markup {
                 }
             }
         }
+        @for (i, state) in SHOWN.iter().enumerate() {
+            @let list: Vec<&&Entry> = shown.iter().filter(|e| e.row.state == *state).collect();
+            section aria-labelledby={ "st-" (i) } data-state=(state) {
+                h2 id={ "st-" (i) } { (state_words(op.lang, state)) " (" (list.len()) ")" }
+                @if list.is_empty() {
+                    p { (op.t("lab-none")) }
+                } @else {
+                    ul.cards { @for e in &list { (card(op, e, now, &csrf)) } }
+                }
+            }
+        }
         div.counts {
             section aria-labelledby="pp-h" {
                 h2 #pp-h { (op.t("lab-per-printer")) }
@@ -337,17 +348,6 @@ fn live_markup(lab: &Lab, op: &Op, f: &Filters, all: &[Entry]) -> Markup {
                         @for n in c { td { (n) } }
                     } } }
                 } }
-            }
-        }
-        @for (i, state) in SHOWN.iter().enumerate() {
-            @let list: Vec<&&Entry> = shown.iter().filter(|e| e.row.state == *state).collect();
-            section aria-labelledby={ "st-" (i) } data-state=(state) {
-                h2 id={ "st-" (i) } { (state_words(op.lang, state)) " (" (list.len()) ")" }
-                @if list.is_empty() {
-                    p { (op.t("lab-none")) }
-                } @else {
-                    ul.cards { @for e in &list { (card(op, e, now, &csrf)) } }
-                }
             }
         }
     }
