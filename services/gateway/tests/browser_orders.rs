@@ -400,3 +400,109 @@ async fn cancel_from_the_page_with_a_confirmation() {
 
     browser.close(&mut page).await;
 }
+
+/// The digital copy (issue 14; seed 000, claims 2, 18): ordered with the prints, the order page
+/// says when it comes, and once the prints are ready for pickup a "Download your digital copy"
+/// link appears live; it downloads a ZIP of the original with its print history. Before that
+/// the download answers 409; to another user 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_digital_copy_link_appears_once_ready_and_downloads_the_originals() {
+    if !chromium_installed() {
+        return;
+    }
+    let app = spawn().await;
+    let _lab = serve_quotes(&app, LAB).await;
+    let _counter = serve_quotes(&app, COUNTER).await;
+    let mut lab = lab_orders(&app).await;
+    let email = "digital@example.com";
+    let (u, order, image) = with_image(&app, email, 37).await;
+    let req = json!({"lab": LAB, "counter": COUNTER, "digital_copy": true,
+        "items": [{"image": image, "size": "L", "quantity": 1}]});
+    let (s, v) = u
+        .post_with(&format!("/api/v1/orders/{order}/submit"), &req, &order)
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert!(next_order(&mut lab).await.digital_copy);
+    let download = format!("/api/v1/orders/{order}/digital-copy");
+    let (s, v) = u.get(&download).await;
+    assert_eq!(s, 409, "not before the prints are ready: {v}");
+    assert_eq!(v["type"], "digital_copy_not_ready", "{v}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let browser = Browser::launch(dir.path()).await;
+    let mut page = browser.page().await;
+    page.call("Page.enable", json!({})).await;
+    page.call("Runtime.enable", json!({})).await;
+    page.set_viewport(1280, 900).await;
+    page.log_in(&app.base, email, PASSWORD).await;
+    let url = format!("{}/orders/{order}", app.base);
+    page.goto(&url).await;
+    assert_eq!(count(&mut page, "#digital-copy").await, 0);
+    assert!(
+        text(&mut page, "#digital-copy-later")
+            .await
+            .contains("once the prints are ready"),
+        "the page says when it comes"
+    );
+
+    lab_receives(&app, &order, "B0000458").await;
+    let mut due_lines = lab_charge()["lines"].as_array().unwrap().clone();
+    due_lines
+        .push(json!({"kind": "basic_charge", "description": "counter basic", "amount": yen(250)}));
+    status(
+        &app,
+        COUNTER,
+        &order,
+        "ready_for_pickup",
+        chrono::Utc::now(),
+        json!({"lines": due_lines, "total": yen(375)}),
+    )
+    .await;
+    page.wait_for(
+        "the download link to appear live",
+        "document.querySelector('#digital-copy') !== null",
+    )
+    .await;
+    assert_eq!(
+        text(&mut page, "#digital-copy").await,
+        "Download your digital copy"
+    );
+    assert_eq!(count(&mut page, "#digital-copy-later").await, 0);
+    // The link as the browser follows it: the ZIP, for this user's session.
+    let got = page
+        .eval("(async () => { const a = document.querySelector('#digital-copy'); const r = await fetch(a.href); return r.status + ' ' + r.headers.get('content-type'); })()")
+        .await;
+    assert_eq!(got, json!("200 application/zip"));
+    page.eval("document.querySelector('#digital-copy').scrollIntoView({block: 'center'}), true")
+        .await;
+    check_both_sizes(&mut page, "status-digital").await;
+
+    // Its contents: the original unchanged, with this order's print in its history.
+    let r = u
+        .http
+        .get(format!("{}{download}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let zip = r.bytes().await.unwrap().to_vec();
+    let mut outer = zip::ZipArchive::new(std::io::Cursor::new(zip)).unwrap();
+    assert_eq!(outer.len(), 1);
+    let mut inner = Vec::new();
+    std::io::Read::read_to_end(&mut outer.by_index(0).unwrap(), &mut inner).unwrap();
+    let c = reprint_media::history::container::read_container(
+        std::io::Cursor::new(inner),
+        &reprint_media::Limits::default(),
+    )
+    .unwrap();
+    assert_eq!(c.image_name, "beach.jpg");
+    assert_eq!(reprint_domain::ImageId::of_bytes(&c.image).to_hex(), image);
+    let history = serde_json::to_string(&c.history).unwrap();
+    assert!(history.contains("B0000458"), "{history}");
+
+    // Someone else: not found.
+    let other = sign_up(&app, "someone-else@example.com").await;
+    let (s, _) = other.get(&download).await;
+    assert_eq!(s, 404);
+    browser.close(&mut page).await;
+}
