@@ -283,7 +283,16 @@ pub async fn four_orders(peer: &Peer, at: chrono::DateTime<chrono::Utc>) -> Vec<
 
 #[tokio::test]
 async fn queue_batch_start_search_by_the_counters_slip_and_a_packing_list() {
-    let rig = Rig::new(false).await;
+    production_floor(false).await;
+}
+
+#[tokio::test]
+async fn queue_batch_start_search_by_the_counters_slip_and_a_packing_list_on_postgres() {
+    production_floor(true).await;
+}
+
+async fn production_floor(pg: bool) {
+    let rig = Rig::new(pg).await;
     let at = tokyo(2026, 11, 18, 10);
     let lab = Running::start(rig.config(), Some(at)).await;
     let peer = Peer::connect(&rig.nats.url).await;
