@@ -154,6 +154,8 @@ async fn the_queue_lives_on_a_tablet_and_the_packing_list_prints_on_one_page() {
     for n in ["B0000001", "B0000002"] {
         std::fs::write(hot.join(format!("{n}-L")).join("DONE"), b"").unwrap();
     }
+    page.goto(&lab.url("/printers")).await;
+    check_sizes(&mut page, "printers").await;
     page.goto(&lab.url("/dispatch")).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while count(&mut page, "input[name=r]").await < 2 {

@@ -419,6 +419,17 @@ async fn production_floor(pg: bool) {
         ]
     );
     assert!(list(&rig.dir.path().join("hot/large-1")).is_empty());
+    // Printer status from the hot folder's markers.
+    std::fs::write(hot.join("B0000001-L").join("TAKEN"), b"").unwrap();
+    let (_, printers) = page(&http, &lab, "/printers").await;
+    for want in [
+        "<td data-jobs=\"lab-job-waiting\">2</td>",
+        "<td data-jobs=\"lab-job-taken\">1</td>",
+        "<td data-jobs=\"lab-job-done\">0</td>",
+        "rated 600 prints an hour",
+    ] {
+        assert!(printers.contains(want), "{want}: {printers}");
+    }
     // Without the token nothing starts.
     let r = http
         .post(lab.url("/batch/start"))
@@ -442,6 +453,11 @@ async fn production_floor(pg: bool) {
         assert!(tokio::time::Instant::now() < deadline, "{d}");
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     };
+    let (_, printers) = page(&http, &lab, "/printers").await;
+    assert!(
+        printers.contains("<td data-jobs=\"lab-job-done\">3</td>"),
+        "{printers}"
+    );
     let csrf = csrf_of(&dispatch);
     let r = http
         .post(lab.url("/dispatch/counter-ginza"))

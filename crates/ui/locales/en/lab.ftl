@@ -138,3 +138,17 @@ lab-ledger-charged = Charged
 lab-ledger-collected = Collected by the counter
 lab-ledger-paid = Paid
 lab-ledger-owed = Owed
+
+lab-nav-printers = Printers
+lab-printers-title = Printers
+lab-rated = rated { $count } prints an hour
+lab-hot-folder-unreadable = The hot folder cannot be read
+lab-job-waiting = Waiting for the station
+lab-job-taken = Taken by the station
+lab-job-done = Done
+lab-job-failed = Failed
+lab-job-void = Withdrawn
+lab-job-old = Waiting over 30 minutes
+lab-job-done-hour = Done in the last hour
+lab-job-folder = Job
+lab-job-written = Written

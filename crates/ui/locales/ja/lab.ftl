@@ -112,3 +112,17 @@ lab-ledger-charged = 請求
 lab-ledger-collected = 受付店の集金
 lab-ledger-paid = 入金
 lab-ledger-owed = 未払い
+
+lab-nav-printers = プリンター
+lab-printers-title = プリンターの状態
+lab-rated = 定格 1 時間 { $count } 枚
+lab-hot-folder-unreadable = ホットフォルダーを読めません
+lab-job-waiting = 取り込み待ち
+lab-job-taken = 印刷機が取り込み済み
+lab-job-done = 完了
+lab-job-failed = 失敗
+lab-job-void = 取り下げ
+lab-job-old = 30 分以上待ち
+lab-job-done-hour = 直近 1 時間の完了
+lab-job-folder = ジョブ
+lab-job-written = 書き込み日時

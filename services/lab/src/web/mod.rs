@@ -28,6 +28,7 @@ use crate::settlement;
 use crate::state::Lab;
 
 mod dispatch;
+mod printers;
 mod queue;
 mod reception;
 mod search;
@@ -43,6 +44,7 @@ pub fn routes() -> Router<Lab> {
         .merge(reception::routes())
         .merge(search::routes())
         .merge(dispatch::routes())
+        .merge(printers::routes())
 }
 
 /// The console's own style over the shared one: a wider page for the queue on a tablet or a
@@ -50,6 +52,7 @@ pub fn routes() -> Router<Lab> {
 const STYLE: &str = "\
 main{max-width:1400px}\
 .button{display:inline-flex;align-items:center;text-decoration:none}\
+th,td{overflow-wrap:normal}\
 .bar{display:flex;flex-wrap:wrap;gap:8px;align-items:end;margin:8px 0}\
 .bar label{display:flex;flex-direction:column;font-size:14px}\
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(260px,1fr));gap:12px;padding:0;list-style:none}\
@@ -200,6 +203,7 @@ fn render_page(
             let nav = vec![
                 link("/", "lab-nav-queue"),
                 link("/dispatch", "lab-nav-dispatch"),
+                link("/printers", "lab-nav-printers"),
                 link("/ledger", "lab-nav-ledger"),
             ];
             let actions = html! {
