@@ -133,11 +133,49 @@ pub struct StorageConfig {
     pub concurrent_thumbnails: usize,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OpsConfig {
     /// Accounts signing up with these e-mail addresses get the `ops` role.
     pub emails: Vec<String>,
+    /// A site is amber once its last heartbeat is older than this many of its own intervals,
+    /// red after `heartbeat_red_missed` (the directory calls it stale after 3).
+    pub heartbeat_amber_missed: u32,
+    pub heartbeat_red_missed: u32,
+    /// This gateway's outbox backlog and consumer lag: amber at / red at (messages).
+    pub backlog_amber: u64,
+    pub backlog_red: u64,
+    pub lag_amber: u64,
+    pub lag_red: u64,
+    /// An order is stuck when it stayed in a stage longer than this (minutes), by stage code
+    /// (`placed`, `received`, ...); a stage not named uses `stuck_default_minutes`.
+    pub stuck_minutes: std::collections::BTreeMap<String, i64>,
+    pub stuck_default_minutes: i64,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        let stuck = [
+            ("placed", 60),
+            ("received", 4 * 60),
+            ("printing", 2 * 60),
+            ("printed", 4 * 60),
+            ("dispatched", 24 * 60),
+            ("ready_for_pickup", 14 * 24 * 60),
+            ("collected", 7 * 24 * 60),
+        ];
+        OpsConfig {
+            emails: Vec::new(),
+            heartbeat_amber_missed: 2,
+            heartbeat_red_missed: 3,
+            backlog_amber: 10,
+            backlog_red: 100,
+            lag_amber: 10,
+            lag_red: 100,
+            stuck_minutes: stuck.iter().map(|(s, m)| (s.to_string(), *m)).collect(),
+            stuck_default_minutes: 24 * 60,
+        }
+    }
 }
 
 impl Default for Config {

@@ -72,6 +72,10 @@ const SCHEMA: &[&str] = &[
         charge_rank BIGINT NOT NULL DEFAULT 0, dispatched BIGINT NOT NULL DEFAULT 0,
         collected BIGINT NOT NULL DEFAULT 0, settled BIGINT NOT NULL DEFAULT 0,
         stage TEXT NOT NULL, at_ms BIGINT NOT NULL)",
+    // Every status of every order on the stream, first time heard per stage and site (ops).
+    "CREATE TABLE IF NOT EXISTS gw_network_statuses (
+        order_id TEXT NOT NULL, stage TEXT NOT NULL, site TEXT NOT NULL, site_kind TEXT NOT NULL,
+        detail TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (order_id, stage, site))",
     // The account's own settings (crate::auth, stream gw-settings-<account>): its language
     // (NULL: as the browser says) and its password once changed.
     "CREATE TABLE IF NOT EXISTS gw_account_settings (

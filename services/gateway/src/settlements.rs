@@ -32,6 +32,9 @@ use crate::state::AppState;
 /// The per-order table (created by [`crate::db::migrate`]).
 pub const TABLE: &str = "gw_network_orders";
 
+/// Every status of every order, once per (stage, site), at its `at` (for legs and timelines).
+pub const STATUSES: &str = "gw_network_statuses";
+
 /// What the balances cover, said on the page and in the JSON.
 pub const SCOPE: &str = "every order whose statuses reached this gateway on the status stream, \
     walk-in orders at counters included: the lab and its charge come from the lab's statuses \
@@ -50,6 +53,10 @@ pub struct Fact {
     pub settled: bool,
     pub stage: Stage,
     pub at_ms: i64,
+    /// The site that published the status, its kind (`lab`, `counter`) and its words.
+    pub site: String,
+    pub site_kind: String,
+    pub detail: String,
 }
 
 impl Fact {
@@ -89,6 +96,9 @@ impl Fact {
             settled: stage == Stage::Settled,
             stage,
             at_ms: change.at.timestamp_millis(),
+            site: change.site.to_string(),
+            site_kind: change.site_kind.to_string(),
+            detail: change.detail.clone(),
         }
     }
 }
@@ -144,6 +154,26 @@ pub async fn record(tx: &mut Transaction, order: &str, fact: &Fact) -> Result<()
             flag(fact.collected),
             flag(fact.settled),
             Arg::Text(fact.stage.as_str().to_string()),
+            Arg::Int(fact.at_ms),
+        ],
+    )
+    .await?;
+    // Each (stage, site) once, at the earliest time heard: a republish keeps the first `at`.
+    exec(
+        tx.conn(),
+        &format!(
+            "INSERT INTO {STATUSES} (order_id, stage, site, site_kind, detail, at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (order_id, stage, site) DO UPDATE SET
+                at_ms = CASE WHEN excluded.at_ms < {STATUSES}.at_ms
+                    THEN excluded.at_ms ELSE {STATUSES}.at_ms END"
+        ),
+        &[
+            Arg::Text(order.to_string()),
+            Arg::Text(fact.stage.as_str().to_string()),
+            Arg::Text(fact.site.clone()),
+            Arg::Text(fact.site_kind.clone()),
+            Arg::Text(fact.detail.clone()),
             Arg::Int(fact.at_ms),
         ],
     )
@@ -258,6 +288,249 @@ pub async fn network_stage_counts(
     )
     .await?;
     Ok(rows)
+}
+
+/// order, stage, first heard at, lab, counter.
+type StatusAt = (String, String, i64, Option<String>, Option<String>);
+/// order, stage, lab, counter, since.
+type LastStage = (String, String, Option<String>, Option<String>, i64);
+
+/// The legs of an order's way, as (from stage, to stage).
+pub const LEGS: [(Stage, Stage); 6] = [
+    (Stage::Placed, Stage::Received),
+    (Stage::Received, Stage::Printing),
+    (Stage::Printing, Stage::Dispatched),
+    (Stage::Dispatched, Stage::ReadyForPickup),
+    (Stage::ReadyForPickup, Stage::Collected),
+    (Stage::Collected, Stage::Settled),
+];
+
+/// How long one leg took at one site: the orders measured and the p50 / p95 in milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegTimes {
+    /// `lab` or `counter`.
+    pub kind: String,
+    pub site: String,
+    pub from: Stage,
+    pub to: Stage,
+    pub orders: usize,
+    pub p50_ms: i64,
+    pub p95_ms: i64,
+}
+
+/// The nearest-rank percentile `p` (0-100) of sorted `v` (not empty).
+pub fn percentile(sorted: &[i64], p: usize) -> i64 {
+    let rank = (p * sorted.len()).div_ceil(100).max(1);
+    sorted[(rank - 1).min(sorted.len() - 1)]
+}
+
+/// Every leg's p50 / p95 per lab and per counter, over the orders whose leg ended at or after
+/// `since_ms`. A leg's time: from the first time its first stage was heard (from any site) to
+/// the first time its second stage was; a leg whose end came before its start is left out.
+pub async fn leg_times(state: &AppState, since_ms: i64) -> AppResult<Vec<LegTimes>> {
+    let rows: Vec<StatusAt> = db::fetch(
+        &state.store,
+        &format!(
+            "SELECT s.order_id, s.stage, CAST(MIN(s.at_ms) AS BIGINT), o.lab, o.counter
+             FROM {STATUSES} s JOIN {TABLE} o ON o.order_id = s.order_id
+             GROUP BY s.order_id, s.stage, o.lab, o.counter"
+        ),
+        &[],
+    )
+    .await?;
+    type Key = (String, String, Stage, Stage);
+    let mut at: std::collections::HashMap<(String, String), i64> = Default::default();
+    let mut sites: std::collections::BTreeMap<String, (Option<String>, Option<String>)> =
+        Default::default();
+    for (order, stage, ms, lab, counter) in rows {
+        at.insert((order.clone(), stage), ms);
+        sites.insert(order, (lab, counter));
+    }
+    let mut times: std::collections::BTreeMap<Key, Vec<i64>> = Default::default();
+    for (order, (lab, counter)) in &sites {
+        for (from, to) in LEGS {
+            let start = at.get(&(order.clone(), from.as_str().to_string()));
+            let end = at.get(&(order.clone(), to.as_str().to_string()));
+            let (Some(&start), Some(&end)) = (start, end) else {
+                continue;
+            };
+            if end < start || end < since_ms {
+                continue;
+            }
+            for (kind, site) in [("lab", lab), ("counter", counter)] {
+                if let Some(site) = site {
+                    times
+                        .entry((kind.to_string(), site.clone(), from, to))
+                        .or_default()
+                        .push(end - start);
+                }
+            }
+        }
+    }
+    let rank = |s: Stage| LEGS.iter().position(|(f, _)| *f == s).unwrap_or(0);
+    let mut out: Vec<LegTimes> = times
+        .into_iter()
+        .map(|((kind, site, from, to), mut v)| {
+            v.sort_unstable();
+            LegTimes {
+                kind,
+                site,
+                from,
+                to,
+                orders: v.len(),
+                p50_ms: percentile(&v, 50),
+                p95_ms: percentile(&v, 95),
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.kind, &a.site, rank(a.from)).cmp(&(&b.kind, &b.site, rank(b.from))));
+    Ok(out)
+}
+
+/// An order that stayed in its stage longer than the threshold of that stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StuckOrder {
+    pub order: String,
+    pub stage: String,
+    pub lab: Option<String>,
+    pub counter: Option<String>,
+    /// When it reached the stage.
+    pub since_ms: i64,
+    /// The threshold it passed, in minutes.
+    pub threshold_minutes: i64,
+}
+
+/// Stages an order does not wait in: its way is over.
+pub const FINAL_STAGES: [&str; 4] = ["settled", "cancelled", "rejected", "draft"];
+
+/// Orders whose last stage is older than its threshold at `now_ms`, longest waiting first.
+pub async fn stuck_orders(state: &AppState, now_ms: i64) -> AppResult<Vec<StuckOrder>> {
+    let ops = &state.config.ops;
+    let rows: Vec<LastStage> = db::fetch(
+        &state.store,
+        &format!("SELECT order_id, stage, lab, counter, at_ms FROM {TABLE} ORDER BY at_ms"),
+        &[],
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, stage, lab, counter, _)| {
+            !FINAL_STAGES.contains(&stage.as_str()) && (lab.is_some() || counter.is_some())
+        })
+        .filter_map(|(order, stage, lab, counter, since_ms)| {
+            let minutes = ops
+                .stuck_minutes
+                .get(&stage)
+                .copied()
+                .unwrap_or(ops.stuck_default_minutes);
+            (now_ms - since_ms > minutes.saturating_mul(60_000)).then_some(StuckOrder {
+                order,
+                stage,
+                lab,
+                counter,
+                since_ms,
+                threshold_minutes: minutes,
+            })
+        })
+        .collect())
+}
+
+/// One status of an order's timeline across the sites.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimelineEntry {
+    pub stage: String,
+    pub site: String,
+    pub site_kind: String,
+    pub detail: String,
+    pub at_ms: i64,
+}
+
+/// Every status heard of `order`, in time order (empty: an order the stream never named).
+pub async fn order_timeline(state: &AppState, order: &str) -> AppResult<Vec<TimelineEntry>> {
+    let rows: Vec<(String, String, String, String, i64)> = db::fetch(
+        &state.store,
+        &format!(
+            "SELECT stage, site, site_kind, detail, at_ms FROM {STATUSES}
+             WHERE order_id = $1 ORDER BY at_ms, stage"
+        ),
+        &[Arg::Text(order.to_string())],
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(stage, site, site_kind, detail, at_ms)| TimelineEntry {
+            stage,
+            site,
+            site_kind,
+            detail,
+            at_ms,
+        })
+        .collect())
+}
+
+/// One day's movements between one lab and one counter: the lab's charges of the orders
+/// dispatched, collected and settled that day (the day in `tz`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DailyBalance {
+    pub day: chrono::NaiveDate,
+    pub lab: String,
+    pub counter: String,
+    pub currency: String,
+    pub charged_minor: i64,
+    pub collected_minor: i64,
+    pub settled_minor: i64,
+}
+
+/// The daily history of the balances, newest day first; the same orders as [`balances`].
+pub async fn daily_balances(state: &AppState, tz: chrono_tz::Tz) -> AppResult<Vec<DailyBalance>> {
+    let rows: Vec<(String, i64, String, String, Option<String>, i64)> = db::fetch(
+        &state.store,
+        &format!(
+            "SELECT s.stage, CAST(MIN(s.at_ms) AS BIGINT), o.lab, o.counter, o.currency,
+                o.lab_charge
+             FROM {STATUSES} s JOIN {TABLE} o ON o.order_id = s.order_id
+             WHERE o.dispatched = 1 AND o.lab IS NOT NULL AND o.counter IS NOT NULL
+                AND o.lab_charge IS NOT NULL
+                AND s.stage IN ('dispatched', 'collected', 'settled')
+             GROUP BY s.order_id, s.stage, o.lab, o.counter, o.currency, o.lab_charge"
+        ),
+        &[],
+    )
+    .await?;
+    type Key = (std::cmp::Reverse<chrono::NaiveDate>, String, String, String);
+    let mut days: std::collections::BTreeMap<Key, [i64; 3]> = Default::default();
+    for (stage, ms, lab, counter, currency, charge) in rows {
+        let Some(at) = chrono::DateTime::from_timestamp_millis(ms) else {
+            continue;
+        };
+        let day = at.with_timezone(&tz).date_naive();
+        let sums = days
+            .entry((
+                std::cmp::Reverse(day),
+                lab,
+                counter,
+                currency.unwrap_or_default(),
+            ))
+            .or_default();
+        let i = match stage.as_str() {
+            "dispatched" => 0,
+            "collected" => 1,
+            _ => 2,
+        };
+        sums[i] += charge;
+    }
+    Ok(days
+        .into_iter()
+        .map(|((day, lab, counter, currency), [c, k, s])| DailyBalance {
+            day: day.0,
+            lab,
+            counter,
+            currency,
+            charged_minor: c,
+            collected_minor: k,
+            settled_minor: s,
+        })
+        .collect())
 }
 
 /// An amount for people ("¥1,200"), or the minor units and code when the code is unknown.

@@ -31,3 +31,53 @@ ops-backlog-count = { $count ->
 ops-lag = Messages not yet handled, per consumer
 ops-consumer = Consumer
 ops-lag-messages = Waiting
+ops-duration-s = { $s } s
+ops-duration-m = { $m } min
+ops-duration-hm = { $h } h { $m } min
+ops-duration-dh = { $d } d { $h } h
+ops-ago = { $time } ago
+ops-so-far = { $time } so far
+ops-health-good = Good
+ops-health-late = Late
+ops-health-down = Silent
+ops-summary-down = { $count ->
+    [one] One site silent
+   *[other] { $count } sites silent
+}
+ops-summary-late = { $count ->
+    [one] One site late
+   *[other] { $count } sites late
+}
+ops-summary-stuck = { $count ->
+    [one] One order stuck
+   *[other] { $count } orders stuck
+}
+ops-health = Sites
+ops-site = Site
+ops-state = State
+ops-last-heartbeat = Last heard
+ops-version = Version
+ops-kind-lab = Lab
+ops-kind-counter = Counter
+ops-health-scope = A site is late when it missed two of its heartbeats, silent after three (the thresholds are in the gateway's settings). Its queues are not in the site directory: see each site's own metrics.
+ops-gateway = This gateway
+ops-what = What
+ops-stuck = Orders waiting too long
+ops-order = Order
+ops-since = In this stage since
+ops-waiting = Waiting
+ops-threshold = limit { $time }
+ops-none-stuck = No order is waiting longer than its limit.
+ops-legs = How long each step takes
+ops-legs-scope = Per lab and per counter, over the steps finished in the last 7 days: half of the orders took less than p50, 95 in 100 less than p95.
+ops-legs-chart-label = Time each step takes per site: dark bar p50, pale bar p95
+ops-legs-axis = time taken
+ops-leg = Step
+ops-csv = Download the balances (CSV)
+ops-daily = Day by day
+ops-day = Day
+ops-order-title = Order { $order }
+ops-back = Back to network operations
+ops-when = When
+ops-took = Until the next step
+ops-detail = Detail

@@ -1,27 +1,44 @@
-//! The ops dashboard (`/ops`, ops accounts only; anyone else gets "not found"): orders per stage
-//! and site, the settlement balances between counters and labs, orders placed in the last 24
-//! hours, the outbox backlog and the consumers' lag. Sites by name, stages in words, money as
-//! the reader writes it; drafts and orders without a site are kept out of the figures.
+//! The ops dashboard (`/ops`, ops accounts only; anyone else gets "not found"), answering what
+//! the person on call asks:
+//! - which site is down: every lab and counter of the site directory with its last heartbeat
+//!   and version, green / amber / red by the thresholds of `[ops]`; this gateway's own outbox
+//!   backlog and consumer lag beside it;
+//! - which leg is slow: p50 / p95 of each leg of an order's way per lab and per counter, from
+//!   the times of the status stream, as a table and a chart;
+//! - what is stuck: orders that stayed in a stage longer than its threshold, each with a page
+//!   of its whole timeline across the sites (`/ops/orders/{id}`);
+//! - money: the balances per lab and counter, their daily history and a CSV export
+//!   (`/ops/settlements.csv`).
+//!
+//! Sites by name, stages in words, money as the reader writes it, local times; drafts and
+//! orders without a site are kept out of the figures. The page refreshes itself every 30 s.
 
 use std::collections::BTreeMap;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use chrono::{DateTime, Utc};
 use maud::{Markup, html};
+use reprint_bus::subjects::SiteKind as BusSiteKind;
 use reprint_domain::protocol::Stage;
 use reprint_domain::{Currency, Money};
 use reprint_eventstore::sql::Arg;
 
 use super::{Viewer, render_with};
 use crate::api;
+use crate::config::OpsConfig;
 use crate::error::{AppError, AppResult};
-use crate::settlements;
+use crate::settlements::{self, LegTimes};
 use crate::state::AppState;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/ops", get(ops))
+    Router::new()
+        .route("/ops", get(ops))
+        .route("/ops/orders/{id}", get(order_page))
+        .route("/ops/settlements.csv", get(settlements_csv))
 }
 
 /// A stage code of the gateway's tables in the reader's words (`None`: a draft, not counted).
@@ -40,8 +57,28 @@ fn money(viewer: &Viewer, minor: i64, currency: &str) -> String {
     }
 }
 
+/// A length of time in words, to the second under a minute, else to the minute or hour.
+fn duration(viewer: &Viewer, ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    let (d, h, m) = (s / 86_400, s / 3600 % 24, s / 60 % 60);
+    let (key, args): (&str, Vec<(&'static str, i64)>) = if s < 60 {
+        ("ops-duration-s", vec![("s", s)])
+    } else if s < 3600 {
+        ("ops-duration-m", vec![("m", m)])
+    } else if s < 86_400 {
+        ("ops-duration-hm", vec![("h", h), ("m", m)])
+    } else {
+        ("ops-duration-dh", vec![("d", d), ("h", h)])
+    };
+    let args: Vec<(
+        &'static str,
+        fluent_templates::fluent_bundle::FluentValue<'static>,
+    )> = args.into_iter().map(|(k, v)| (k, v.into())).collect();
+    reprint_ui::t_with(viewer.lang, key, &args)
+}
+
 /// `reprint_consumer_lag{consumer="lab-lab-a-inbox",service="lab"} 7` as (consumer, lag).
-fn consumer_lags(metrics: &str) -> Vec<(String, String)> {
+fn consumer_lags(metrics: &str) -> Vec<(String, u64)> {
     metrics
         .lines()
         .filter(|l| l.starts_with("reprint_consumer_lag{"))
@@ -52,9 +89,112 @@ fn consumer_lags(metrics: &str) -> Vec<(String, String)> {
                 .nth(1)
                 .and_then(|rest| rest.split('"').next())
                 .unwrap_or(labels);
-            Some((consumer.to_string(), value.to_string()))
+            Some((
+                consumer.to_string(),
+                value.trim().parse::<f64>().ok()? as u64,
+            ))
         })
         .collect()
+}
+
+/// Green, amber or red.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Health {
+    Good,
+    Late,
+    Down,
+}
+
+impl Health {
+    fn key(self) -> &'static str {
+        match self {
+            Health::Good => "ops-health-good",
+            Health::Late => "ops-health-late",
+            Health::Down => "ops-health-down",
+        }
+    }
+    fn class(self) -> &'static str {
+        match self {
+            Health::Good => "h-good",
+            Health::Late => "h-late",
+            Health::Down => "h-down",
+        }
+    }
+}
+
+/// A site's health by the age of its last heartbeat against its own interval.
+pub fn heartbeat_health(ops: &OpsConfig, age_ms: i64, interval_secs: u64) -> Health {
+    let interval_ms = i64::try_from(interval_secs.max(1)).unwrap_or(i64::MAX / 2000) * 1000;
+    if age_ms > interval_ms.saturating_mul(i64::from(ops.heartbeat_red_missed)) {
+        Health::Down
+    } else if age_ms > interval_ms.saturating_mul(i64::from(ops.heartbeat_amber_missed)) {
+        Health::Late
+    } else {
+        Health::Good
+    }
+}
+
+/// A count's health against its amber / red thresholds.
+pub fn count_health(n: u64, amber: u64, red: u64) -> Health {
+    if n >= red {
+        Health::Down
+    } else if n >= amber {
+        Health::Late
+    } else {
+        Health::Good
+    }
+}
+
+fn badge(viewer: &Viewer, h: Health) -> Markup {
+    html! { span class={ "badge " (h.class()) } { (viewer.t(h.key())) } }
+}
+
+const STYLE: &str = "\
+.badge{display:inline-block;padding:2px 10px;border-radius:12px;font-weight:700;white-space:nowrap}\
+.h-good{background:#d8f0dc;color:#0b5d1e}.h-late{background:#fde9b8;color:#6b4500}\
+.h-down{background:#f9d0d0;color:#8a1010}\
+.ops-links a{display:inline-flex;align-items:center;min-height:44px}\
+td a{display:inline-flex;align-items:center;min-height:44px}\
+.summary{display:flex;flex-wrap:wrap;gap:8px;padding:0;list-style:none}\
+.summary li{padding:8px 12px;border-radius:8px;background:#fff;border:1px solid #ddd}\
+";
+
+/// A horizontal bar chart of the legs: a bar per (site, leg), p95 pale behind p50, an axis in
+/// time with ticks and the values written at the bars' ends.
+fn legs_chart(viewer: &Viewer, legs: &[LegTimes], site: &dyn Fn(&str) -> String) -> Markup {
+    let max = legs.iter().map(|l| l.p95_ms).max().unwrap_or(0).max(1000);
+    let (w, row, left, top) = (640i64, 26i64, 230i64, 8i64);
+    let plot = w - left - 90;
+    let h = top + row * legs.len() as i64 + 36;
+    let x = |ms: i64| left + ms * plot / max;
+    html! {
+        svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-label=(viewer.t("ops-legs-chart-label")) {
+            @for (i, l) in legs.iter().enumerate() {
+                @let y = top + row * i as i64;
+                text x=(left - 6) y=(y + 17) text-anchor="end" font-size="11" {
+                    (site(&l.site)) ": " (reprint_ui::stage(viewer.lang, l.from)) " → " (reprint_ui::stage(viewer.lang, l.to))
+                }
+                rect x=(left) y=(y + 4) width=((x(l.p95_ms) - left).max(1)) height="18" fill="#a9cce3" {
+                    title { "p95 " (duration(viewer, l.p95_ms)) }
+                }
+                rect x=(left) y=(y + 8) width=((x(l.p50_ms) - left).max(1)) height="10" fill="#1f618d" {
+                    title { "p50 " (duration(viewer, l.p50_ms)) }
+                }
+                text x=(x(l.p95_ms) + 4) y=(y + 17) font-size="11" {
+                    (duration(viewer, l.p50_ms)) " / " (duration(viewer, l.p95_ms))
+                }
+            }
+            @let axis_y = top + row * legs.len() as i64 + 4;
+            line x1=(left) y1=(top) x2=(left) y2=(axis_y) stroke="#555" {}
+            line x1=(left) y1=(axis_y) x2=(left + plot) y2=(axis_y) stroke="#555" {}
+            @for q in 0..=4i64 {
+                @let ms = max * q / 4;
+                line x1=(x(ms)) y1=(axis_y) x2=(x(ms)) y2=(axis_y + 4) stroke="#555" {}
+                text x=(x(ms)) y=(axis_y + 16) text-anchor="middle" font-size="10" { (duration(viewer, ms)) }
+            }
+            text x=(left + plot / 2) y=(axis_y + 30) text-anchor="middle" font-size="11" { (viewer.t("ops-legs-axis")) }
+        }
+    }
 }
 
 /// Orders placed per hour over the last 24 hours, as bars with an axis and their counts.
@@ -83,25 +223,78 @@ fn hourly_chart(viewer: &Viewer, hours: &[(i64, i64)], now_h: i64) -> Markup {
     }
 }
 
-async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+/// The ops account, or the answer for anyone else (log-in, or "not found").
+fn need_ops(viewer: &Viewer) -> AppResult<Result<(), Response>> {
     let user = match viewer.need_user() {
         Ok(u) => u,
-        Err(r) => return Ok(*r),
+        Err(r) => return Ok(Err(*r)),
     };
     if !user.is_ops() {
         return Err(AppError::NotFound("page".into()));
     }
-    let names: BTreeMap<String, String> = api::list_sites(&state)
+    Ok(Ok(()))
+}
+
+/// Site ids to "Name (id)", as ops know them by both.
+async fn site_names(state: &AppState) -> BTreeMap<String, String> {
+    api::list_sites(state)
         .await
         .unwrap_or_default()
         .into_iter()
         .map(|s| (s.id, s.name))
-        .collect();
-    // Ops know the sites by id too: "Ginza counter (counter-ginza)".
-    let site = |id: &str| match names.get(id) {
+        .collect()
+}
+
+fn site_label(names: &BTreeMap<String, String>, id: &str) -> String {
+    match names.get(id) {
         Some(name) if name != id => format!("{name} ({id})"),
         _ => id.to_string(),
-    };
+    }
+}
+
+/// One row of the health table.
+struct SiteHealth {
+    id: String,
+    kind: String,
+    last_heartbeat: DateTime<Utc>,
+    version: String,
+    health: Health,
+}
+
+async fn site_health(state: &AppState) -> AppResult<Vec<SiteHealth>> {
+    let now = state.clock.now();
+    let ops = &state.config.ops;
+    let mut sites: Vec<SiteHealth> = state
+        .directory
+        .list()
+        .await?
+        .into_iter()
+        .filter(|e| e.site.kind != BusSiteKind::Gateway)
+        .map(|e| {
+            let age = now
+                .signed_duration_since(e.site.last_heartbeat)
+                .num_milliseconds();
+            SiteHealth {
+                id: e.site.id.to_string(),
+                kind: e.site.kind.to_string(),
+                last_heartbeat: e.site.last_heartbeat,
+                version: e.site.version,
+                health: heartbeat_health(ops, age, e.site.heartbeat_interval_secs),
+            }
+        })
+        .collect();
+    // The worst first: the one to look at.
+    sites.sort_by(|a, b| b.health.cmp(&a.health).then(a.id.cmp(&b.id)));
+    Ok(sites)
+}
+
+async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+    if let Err(r) = need_ops(&viewer)? {
+        return Ok(r);
+    }
+    let now_ms = state.now_ms();
+    let names = site_names(&state).await;
+    let site = |id: &str| site_label(&names, id);
     // Drafts and orders that name no site are not orders anybody works on.
     let rows = |counts: Vec<(String, String, String, i64)>| -> Vec<(String, String, String, i64)> {
         counts
@@ -112,48 +305,136 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
             })
             .collect()
     };
-    let local = rows(
-        api::stage_counts(&state)
-            .await?
-            .into_iter()
-            .map(|((s, l, c), n)| (s, l, c, n))
-            .collect(),
-    );
     let network = rows(settlements::network_stage_counts(&state).await?);
     let balances = settlements::balances(&state).await?;
+    let daily = settlements::daily_balances(&state, viewer.tz).await?;
+    let health = site_health(&state).await?;
+    let legs = settlements::leg_times(&state, now_ms - 7 * 86_400_000).await?;
+    let stuck = settlements::stuck_orders(&state, now_ms).await?;
     let hours: Vec<(i64, i64)> = crate::db::fetch(
         &state.store,
         "SELECT CAST(submitted_ms / 3600000 AS BIGINT) AS h, CAST(COUNT(*) AS BIGINT) FROM gw_orders
          WHERE submitted_ms IS NOT NULL AND submitted_ms > $1 GROUP BY h ORDER BY h",
-        &[Arg::Int(state.now_ms() - 24 * 3_600_000)],
+        &[Arg::Int(now_ms - 24 * 3_600_000)],
     )
     .await?;
+    let ops = &state.config.ops;
     let backlog = state.store.unsent_count().await.unwrap_or(0);
     let lags = consumer_lags(&state.metrics.render());
-    let stage_table = |rows: &[(String, String, String, i64)], first: &str| {
-        html! {
-            div.scroll { table {
-                thead { tr { th { (first) } th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) } th { (viewer.t("ops-orders")) } } }
-                tbody {
-                    @for (stage, lab, counter, n) in rows {
-                        tr { td { (stage) } td { (lab) } td { (counter) } td { (n) } }
-                    }
-                    @if rows.is_empty() { tr { td colspan="4" { (viewer.t("ops-none")) } } }
-                }
-            } }
-        }
-    };
+    let down = health.iter().filter(|s| s.health == Health::Down).count();
+    let late = health.iter().filter(|s| s.health == Health::Late).count();
+    let count =
+        |key: &str, n: usize| reprint_ui::t_with(viewer.lang, key, &[("count", (n as i64).into())]);
     let title = viewer.t("ops-title");
     let content = html! {
         h1 { (title) }
         p { (viewer.t("ops-refreshes")) }
-        h2 { (viewer.t("ops-stages")) }
-        h3 { (viewer.t("ops-stages-here")) }
-        (stage_table(&local, &viewer.t("ops-stage")))
+        ul.summary {
+            li { (badge(&viewer, if down > 0 { Health::Down } else { Health::Good })) " " (count("ops-summary-down", down)) }
+            li { (badge(&viewer, if late > 0 { Health::Late } else { Health::Good })) " " (count("ops-summary-late", late)) }
+            li { (badge(&viewer, if stuck.is_empty() { Health::Good } else { Health::Late })) " " (count("ops-summary-stuck", stuck.len())) }
+        }
+
+        h2 #health { (viewer.t("ops-health")) }
+        div.scroll { table #sites {
+            thead { tr {
+                th { (viewer.t("ops-site")) } th { (viewer.t("ops-state")) }
+                th { (viewer.t("ops-last-heartbeat")) } th { (viewer.t("ops-version")) }
+            } }
+            tbody {
+                @for s in &health {
+                    tr data-site=(s.id) data-health=(s.health.class()) {
+                        td { (site(&s.id)) br; small { (viewer.t(if s.kind == "lab" { "ops-kind-lab" } else { "ops-kind-counter" })) } }
+                        td { (badge(&viewer, s.health)) }
+                        td { (viewer.time(s.last_heartbeat)) br;
+                            small { (reprint_ui::t_with(viewer.lang, "ops-ago", &[("time", duration(&viewer, now_ms - s.last_heartbeat.timestamp_millis()).into())])) } }
+                        td { (s.version) }
+                    }
+                }
+                @if health.is_empty() { tr { td colspan="4" { (viewer.t("ops-none")) } } }
+            }
+        } }
+        p { (viewer.t("ops-health-scope")) }
+        h3 { (viewer.t("ops-gateway")) }
+        div.scroll { table #gateway {
+            thead { tr { th { (viewer.t("ops-what")) } th { (viewer.t("ops-state")) } th { (viewer.t("ops-lag-messages")) } } }
+            tbody {
+                tr {
+                    td { (viewer.t("ops-backlog")) }
+                    td { (badge(&viewer, count_health(backlog, ops.backlog_amber, ops.backlog_red))) }
+                    td { (backlog) }
+                }
+                @for (consumer, lag) in &lags {
+                    tr {
+                        td { (viewer.t("ops-lag")) ": " code { (consumer) } }
+                        td { (badge(&viewer, count_health(*lag, ops.lag_amber, ops.lag_red))) }
+                        td { (lag) }
+                    }
+                }
+            }
+        } }
+
+        h2 #stuck { (viewer.t("ops-stuck")) }
+        div.scroll { table #stuck-orders {
+            thead { tr {
+                th { (viewer.t("ops-order")) } th { (viewer.t("ops-stage")) } th { (viewer.t("ops-lab")) }
+                th { (viewer.t("ops-counter")) } th { (viewer.t("ops-since")) } th { (viewer.t("ops-waiting")) }
+            } }
+            tbody {
+                @for o in &stuck {
+                    tr data-order=(o.order) {
+                        td { a href={ "/ops/orders/" (o.order) } { (o.order.get(..8).unwrap_or(&o.order)) "…" } }
+                        td { (stage_words(&viewer, &o.stage).unwrap_or_default()) }
+                        td { (o.lab.as_deref().map(&site).unwrap_or_default()) }
+                        td { (o.counter.as_deref().map(&site).unwrap_or_default()) }
+                        td { (DateTime::from_timestamp_millis(o.since_ms).map(|t| viewer.time(t)).unwrap_or_default()) }
+                        td { strong { (duration(&viewer, now_ms - o.since_ms)) } br;
+                            small { (reprint_ui::t_with(viewer.lang, "ops-threshold", &[("time", duration(&viewer, o.threshold_minutes * 60_000).into())])) } }
+                    }
+                }
+                @if stuck.is_empty() { tr { td colspan="6" { (viewer.t("ops-none-stuck")) } } }
+            }
+        } }
+
+        h2 #flow { (viewer.t("ops-legs")) }
+        p { (viewer.t("ops-legs-scope")) }
+        @if !legs.is_empty() {
+            (legs_chart(&viewer, &legs, &site))
+        }
+        div.scroll { table #legs {
+            thead { tr {
+                th { (viewer.t("ops-site")) } th { (viewer.t("ops-leg")) } th { (viewer.t("ops-orders")) }
+                th { "p50" } th { "p95" }
+            } }
+            tbody {
+                @for l in &legs {
+                    tr data-site=(l.site) data-leg={ (l.from.as_str()) ">" (l.to.as_str()) } data-p50=(l.p50_ms) data-p95=(l.p95_ms) {
+                        td { (site(&l.site)) }
+                        td { (reprint_ui::stage(viewer.lang, l.from)) " → " (reprint_ui::stage(viewer.lang, l.to)) }
+                        td { (l.orders) }
+                        td { (duration(&viewer, l.p50_ms)) }
+                        td { (duration(&viewer, l.p95_ms)) }
+                    }
+                }
+                @if legs.is_empty() { tr { td colspan="5" { (viewer.t("ops-none")) } } }
+            }
+        } }
         h3 { (viewer.t("ops-stages-network")) }
-        (stage_table(&network, &viewer.t("ops-last-stage")))
-        h2 { (viewer.t("ops-balances")) }
         div.scroll { table {
+            thead { tr { th { (viewer.t("ops-last-stage")) } th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) } th { (viewer.t("ops-orders")) } } }
+            tbody {
+                @for (stage, lab, counter, n) in &network {
+                    tr { td { (stage) } td { (lab) } td { (counter) } td { (n) } }
+                }
+                @if network.is_empty() { tr { td colspan="4" { (viewer.t("ops-none")) } } }
+            }
+        } }
+        h3 { (viewer.t("ops-placed-24h")) }
+        (hourly_chart(&viewer, &hours, now_ms / 3_600_000))
+
+        h2 #money { (viewer.t("ops-balances")) }
+        p.ops-links { a href="/ops/settlements.csv" download { (viewer.t("ops-csv")) } }
+        div.scroll { table #balances {
             thead { tr {
                 th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) } th { (viewer.t("ops-orders")) }
                 th { (viewer.t("ops-charged")) } th { (viewer.t("ops-collected")) } th { (viewer.t("ops-settled")) } th { (viewer.t("ops-owed")) }
@@ -175,33 +456,176 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
         @if balances.unattributed_orders > 0 {
             p.warn { (reprint_ui::t_with(viewer.lang, "ops-unattributed", &[("count", balances.unattributed_orders.into())])) }
         }
-        h2 { (viewer.t("ops-placed-24h")) }
-        (hourly_chart(&viewer, &hours, state.now_ms() / 3_600_000))
-        h2 { (viewer.t("ops-backlog")) }
-        p { (reprint_ui::t_with(viewer.lang, "ops-backlog-count", &[("count", backlog.into())])) }
-        h2 { (viewer.t("ops-lag")) }
-        div.scroll { table {
-            thead { tr { th { (viewer.t("ops-consumer")) } th { (viewer.t("ops-lag-messages")) } } }
+        h3 { (viewer.t("ops-daily")) }
+        div.scroll { table #daily {
+            thead { tr {
+                th { (viewer.t("ops-day")) } th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) }
+                th { (viewer.t("ops-charged")) } th { (viewer.t("ops-collected")) } th { (viewer.t("ops-settled")) }
+            } }
             tbody {
-                @for (consumer, lag) in &lags { tr { td { code { (consumer) } } td { (lag) } } }
-                @if lags.is_empty() { tr { td colspan="2" { (viewer.t("ops-none")) } } }
+                @for d in daily.iter().take(90) {
+                    tr {
+                        td { (d.day.format("%Y-%m-%d")) } td { (site(&d.lab)) } td { (site(&d.counter)) }
+                        td { (money(&viewer, d.charged_minor, &d.currency)) }
+                        td { (money(&viewer, d.collected_minor, &d.currency)) }
+                        td { (money(&viewer, d.settled_minor, &d.currency)) }
+                    }
+                }
+                @if daily.is_empty() { tr { td colspan="6" { (viewer.t("ops-none")) } } }
             }
         } }
     };
-    let head = html! { meta http-equiv="refresh" content="30"; };
+    let head = html! { meta http-equiv="refresh" content="30"; style { (STYLE) } };
     Ok(render_with(&state, &viewer, &title, Some(head), content).into_response())
+}
+
+/// One order's whole timeline across the sites, for ops.
+async fn order_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    if let Err(r) = need_ops(&viewer)? {
+        return Ok(r);
+    }
+    let timeline = settlements::order_timeline(&state, &id).await?;
+    if timeline.is_empty() {
+        return Err(AppError::NotFound(format!("order {id}")));
+    }
+    let names = site_names(&state).await;
+    let now_ms = state.now_ms();
+    let title = reprint_ui::t_with(
+        viewer.lang,
+        "ops-order-title",
+        &[("order", id.clone().into())],
+    );
+    let content = html! {
+        p.ops-links { a href="/ops#stuck" { (viewer.t("ops-back")) } }
+        h1 { (title) }
+        div.scroll { table #timeline {
+            thead { tr {
+                th { (viewer.t("ops-when")) } th { (viewer.t("ops-stage")) } th { (viewer.t("ops-site")) }
+                th { (viewer.t("ops-took")) } th { (viewer.t("ops-detail")) }
+            } }
+            tbody {
+                @for (i, t) in timeline.iter().enumerate() {
+                    tr data-stage=(t.stage) {
+                        td { (DateTime::from_timestamp_millis(t.at_ms).map(|a| viewer.time(a)).unwrap_or_default()) }
+                        td { (stage_words(&viewer, &t.stage).unwrap_or_else(|| t.stage.clone())) }
+                        td { (site_label(&names, &t.site)) }
+                        td {
+                            @if let Some(next) = timeline.get(i + 1) {
+                                (duration(&viewer, next.at_ms - t.at_ms))
+                            } @else {
+                                (reprint_ui::t_with(viewer.lang, "ops-so-far", &[("time", duration(&viewer, now_ms - t.at_ms).into())]))
+                            }
+                        }
+                        td { (t.detail) }
+                    }
+                }
+            }
+        } }
+    };
+    let head = html! { style { (STYLE) } };
+    Ok(render_with(&state, &viewer, &title, Some(head), content).into_response())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// An amount in major units with the currency's decimals (`1500`, `12.50`), exact.
+fn decimal(minor: i64, currency: &str) -> String {
+    let digits = Currency::parse(currency).map_or(0, |c| u32::from(c.minor_digits()));
+    if digits == 0 {
+        return minor.to_string();
+    }
+    let scale = 10i64.pow(digits);
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    let scale = scale.unsigned_abs();
+    format!(
+        "{sign}{}.{:0w$}",
+        abs / scale,
+        abs % scale,
+        w = digits as usize
+    )
+}
+
+/// The balances of the page as CSV: one line per lab, counter and currency, amounts in the
+/// currency's units with its decimals.
+async fn settlements_csv(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+    if let Err(r) = need_ops(&viewer)? {
+        return Ok(r);
+    }
+    let names = site_names(&state).await;
+    let balances = settlements::balances(&state).await?;
+    let mut out = String::from(
+        "lab,lab_name,counter,counter_name,currency,orders,charged,collected,settled,owed\r\n",
+    );
+    for b in &balances.balances {
+        let name = |id: &str| names.get(id).cloned().unwrap_or_default();
+        let fields = [
+            csv_field(&b.lab),
+            csv_field(&name(&b.lab)),
+            csv_field(&b.counter),
+            csv_field(&name(&b.counter)),
+            csv_field(&b.currency),
+            b.orders.to_string(),
+            decimal(b.charged_minor, &b.currency),
+            decimal(b.collected_minor, &b.currency),
+            decimal(b.settled_minor, &b.currency),
+            decimal(b.owed_minor, &b.currency),
+        ];
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    }
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"settlements.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::consumer_lags;
+    use super::*;
 
     #[test]
     fn consumer_lag_lines_read_as_consumer_and_count() {
         let text = "# HELP reprint_consumer_lag ...\nreprint_consumer_lag{consumer=\"gateway-gw-1-status\",service=\"gateway\"} 12\nreprint_outbox 3\n";
         assert_eq!(
             consumer_lags(text),
-            vec![("gateway-gw-1-status".to_string(), "12".to_string())]
+            vec![("gateway-gw-1-status".to_string(), 12)]
         );
+    }
+
+    #[test]
+    fn health_by_missed_heartbeats_and_counts() {
+        let ops = OpsConfig::default();
+        assert_eq!(heartbeat_health(&ops, 1_000, 10), Health::Good);
+        assert_eq!(heartbeat_health(&ops, 25_000, 10), Health::Late);
+        assert_eq!(heartbeat_health(&ops, 31_000, 10), Health::Down);
+        assert_eq!(count_health(0, 10, 100), Health::Good);
+        assert_eq!(count_health(10, 10, 100), Health::Late);
+        assert_eq!(count_health(100, 10, 100), Health::Down);
+    }
+
+    #[test]
+    fn csv_amounts_are_exact_and_fields_quoted() {
+        assert_eq!(decimal(1500, "JPY"), "1500");
+        assert_eq!(decimal(1250, "EUR"), "12.50");
+        assert_eq!(decimal(-5, "USD"), "-0.05");
+        assert_eq!(csv_field("a, \"b\""), "\"a, \"\"b\"\"\"");
     }
 }
