@@ -86,6 +86,12 @@ async fn the_queue_lives_on_a_tablet_and_the_packing_list_prints_on_one_page() {
     )
     .await;
     assert_eq!(count(&mut page, "#live [data-reception]").await, 2);
+    // A scanner can type into the queue page straight away.
+    assert_eq!(
+        page.eval("document.activeElement && document.activeElement.id")
+            .await,
+        json!("top-q")
+    );
     // Each card's thumbnail is the print as rendered.
     page.wait_for(
         "the thumbnails",
@@ -137,6 +143,20 @@ async fn the_queue_lives_on_a_tablet_and_the_packing_list_prints_on_one_page() {
     )
     .await;
     check_sizes(&mut page, "reception").await;
+    // "/" takes the focus to the search field from anywhere but a field.
+    page.eval("document.activeElement.blur(), true").await;
+    for kind in ["keyDown", "keyUp"] {
+        page.call(
+            "Input.dispatchKeyEvent",
+            json!({"type": kind, "key": "/", "code": "Slash", "windowsVirtualKeyCode": 191, "text": if kind == "keyDown" { "/" } else { "" }}),
+        )
+        .await;
+    }
+    assert_eq!(
+        page.eval("[document.activeElement.id, document.activeElement.value]")
+            .await,
+        json!(["top-q", ""])
+    );
 
     // One batch start of minilab-1 and L; the station finishes; dispatch to the counter.
     page.goto(&lab.url("/")).await;

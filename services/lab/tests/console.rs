@@ -497,5 +497,32 @@ async fn production_floor(pg: bool) {
         .await
         .unwrap();
     assert_eq!(q[0]["receptions"].as_array().map(|a| a.len()), Some(3));
+
+    // Reprint evidence: the same photo (by perceptual hash, other bytes) printed here before
+    // for the same registration is shown where the operator decides.
+    let mut inbox = peer.subscribe("reprint.v1.>").await;
+    let mut first = internet_order(peer.upload(41).await, PrintSize::L, at);
+    first.items[0].perceptual_hash = Some(0x0F0F_F0F0_1234_5678);
+    first.customer.registration_number = Some("A0000001".into());
+    let mut again = internet_order(peer.upload(42).await, PrintSize::L, at);
+    again.items[0].perceptual_hash = Some(0x0F0F_F0F0_1234_5679);
+    again.items[0].name = "renamed.jpg".into();
+    again.customer.registration_number = Some("A0000001".into());
+    for o in [&first, &again] {
+        peer.place(o).await;
+        let _: ReceptionRecorded =
+            next(&mut inbox, "reception.recorded", |r: &ReceptionRecorded| {
+                r.order == o.order
+            })
+            .await;
+    }
+    let (_, b5) = page(&http, &lab, "/receptions/B0000005").await;
+    assert!(!b5.contains("Printed here before"), "{b5}");
+    let (_, b6) = page(&http, &lab, "/receptions/B0000006").await;
+    assert!(
+        b6.contains("Printed here before")
+            && b6.contains("the same photo was printed here on 2026-11-18 (reception B0000005)"),
+        "{b6}"
+    );
     lab.stop().await;
 }

@@ -77,6 +77,11 @@ header input[type=search]{width:14em}\
 @media print{header,footer,.noprint{display:none!important}main{max-width:none;padding:0}body{background:#fff}}\
 ";
 
+/// Keyboard shortcuts: "/" puts the focus in the search field (unless typing in a field).
+const SHORTCUTS: &str = "document.addEventListener('keydown',function(e){var a=document.activeElement;\
+if(e.key==='/'&&!e.ctrlKey&&!e.metaKey&&!(a&&/^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName))){\
+var q=document.getElementById('top-q');if(q){e.preventDefault();q.focus();q.select();}}});";
+
 /// Who is at the console: the operator (when logged in), the page's language and the lab's
 /// time zone.
 pub struct Op {
@@ -209,7 +214,10 @@ fn render_page(
             let actions = html! {
                 form method="get" action="/search" role="search" {
                     label for="top-q" class="skip" { (t(lang, "lab-search-label")) }
-                    input #top-q type="search" name="q" placeholder=(t(lang, "lab-search-placeholder"));
+                    // On the queue the field has the focus: a barcode scanner's number and
+                    // Enter open the reception. "/" brings the focus back from anywhere.
+                    input #top-q type="search" name="q" autocomplete="off" autofocus[op.path == "/"]
+                        placeholder=(t(lang, "lab-search-placeholder"));
                     button.quiet { (t(lang, "lab-search-button")) }
                 }
                 form method="post" action="/logout" {
@@ -229,6 +237,7 @@ fn render_page(
         nav,
         head: Some(html! {
             style { (PreEscaped(STYLE)) }
+            script { (PreEscaped(SHORTCUTS)) }
             @if let Some(head) = head { (head) }
         }),
         actions,

@@ -45,6 +45,18 @@ async fn reprints(lab: &Lab, view: &ReceptionView) -> Vec<Reprint> {
     let all = db::hashes_of(&mut tx, &p.registration_number)
         .await
         .unwrap_or_default();
+    // Only receptions received before this one are evidence for it.
+    let earlier: std::collections::HashSet<String> =
+        db::production_by_registration(&mut tx, &p.registration_number)
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|r| {
+                (r.received_at.as_str(), r.reception_number.as_str())
+                    < (p.received_at.as_str(), p.reception_number.as_str())
+            })
+            .map(|r| r.reception_number)
+            .collect();
     let _ = tx.commit().await;
     let order: Option<reprint_domain::protocol::OrderPlaced> =
         serde_json::from_str(&p.order_json).ok();
@@ -55,10 +67,7 @@ async fn reprints(lab: &Lab, view: &ReceptionView) -> Vec<Reprint> {
             continue;
         };
         let hash = PerceptualHash(h.phash as u64);
-        for other in all
-            .iter()
-            .filter(|o| o.reception_number != p.reception_number && o.received_on <= h.received_on)
-        {
+        for other in all.iter().filter(|o| earlier.contains(&o.reception_number)) {
             let o = PerceptualHash(other.phash as u64);
             if hash.matches(o) {
                 out.push(Reprint {
