@@ -169,7 +169,7 @@ function showDigital() {
   const p = digitalPrice();
   $('#digital').hidden = !p;
   if (!p) $('#digital-copy').checked = false;
-  $('#digital-price').textContent = p ? `(${say('digital-choose-price', {price: money(p)})})` : '';
+  $('#digital-price').textContent = p ? say('digital-choose-price', {price: money(p)}) : '';
 }
 function sizeGuide() {
   const lab = sites.get($('#lab').value), cat = catalogs.get($('#lab').value);
