@@ -42,6 +42,11 @@ pub struct CounterConfig {
         deserialize_with = "reprint_service::storefront::checked_opening_hours"
     )]
     pub opening_hours: Vec<reprint_bus::directory::OpeningHours>,
+    /// Whether a parcel from a lab is ready for pickup only once staff check it in (scan or
+    /// type its label, the lab's reception number, on the arrivals page) instead of when the
+    /// lab says it dispatched it. Off by default.
+    #[serde(default)]
+    pub check_in_parcels: bool,
     /// Where the SQLite store and the image spool live.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,

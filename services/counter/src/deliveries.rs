@@ -12,7 +12,8 @@
 //!   find the reception by order id. Then fill in the lab's amounts, and the order is ready
 //!   for pickup with the amount due; an internet order's `ready_for_pickup` status carries the
 //!   file's registration number, which the gateway keeps for the account and sends with its
-//!   next quote and order for this counter.
+//!   next quote and order for this counter. With `check_in_parcels`, the order waits as sent by
+//!   the lab until staff scan the parcel in (`pickup::check_in` -> [`make_ready`]).
 
 use std::sync::Arc;
 
@@ -102,12 +103,8 @@ async fn order_rejected(
     tx: &mut Transaction,
     m: OrderRejected,
 ) -> Result<(), CounterError> {
-    let reason = format!(
-        "rejected by {} ({:?}): {}",
-        c.lab_name(m.lab.as_str()),
-        m.code,
-        m.reason
-    );
+    // In words for staff (the code stays in the order's event).
+    let reason = format!("rejected by {}: {}", c.lab_name(m.lab.as_str()), m.reason);
     let command = OrderCommand::Reject {
         code: m.code,
         reason: reason.clone(),
@@ -288,9 +285,50 @@ async fn delivery_dispatched(
         }
         Err(e) => return Err(e.into()),
     }
-    let lab_name = c.lab_name(m.lab.as_str());
-    let due =
-        messages::amount_due_charge(&lab_name, &lab_charge, &c.config.name, &reception.charge)?;
+    if c.config.check_in_parcels {
+        // The parcel is on its way: staff make it ready when they scan its label on arrival
+        // (`make_ready`, from the arrivals page).
+        tracing::info!(order = %m.order, reception = %reception.number, "dispatched by the lab; waiting for the parcel's check-in");
+        return Ok(());
+    }
+    make_ready(
+        c,
+        tx,
+        m.order,
+        &reception.number,
+        &reception.charge,
+        &lab_charge,
+        &m.lab,
+        route,
+        file.registration_number.as_str(),
+        now,
+    )
+    .await?;
+    Ok(())
+}
+
+/// The order is ready for pickup with the amount due (the lab's charge and the counter's): the
+/// order's `ReadyForPickup` and the status `ready_for_pickup` (for an internet order with the
+/// customer's registration number here). At the dispatch, or when staff check the parcel in
+/// (`check_in_parcels`). Returns whether anything changed (not when the order was ready
+/// already).
+#[allow(clippy::too_many_arguments)]
+pub async fn make_ready(
+    c: &Counter,
+    tx: &mut Transaction,
+    order: reprint_domain::OrderId,
+    number: &ReceptionNumber,
+    counter_charge: &reprint_domain::Charge,
+    lab_charge: &reprint_domain::Charge,
+    lab: &reprint_domain::SiteId,
+    route: Route,
+    registration_number: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<bool, CounterError> {
+    let rules = c.rules();
+    let order_id = order.to_string();
+    let lab_name = c.lab_name(lab.as_str());
+    let due = messages::amount_due_charge(&lab_name, lab_charge, &c.config.name, counter_charge)?;
     // Only the first arrival makes the order ready (and sets its arrival time); the same
     // dispatch again under another message id, while the order waits, changes nothing here.
     let (_, ready) = order::execute(
@@ -304,14 +342,14 @@ async fn delivery_dispatched(
     )
     .await?;
     if ready.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     // The pickup and the settlement continue this trace.
     db::save_trace(tx, &order_id).await?;
     let detail = format!(
         "ready for pickup at {} under reception {} ({}); amount due {}",
         c.config.name,
-        reception.number,
+        number,
         match route {
             Route::Internet => "internet order",
             Route::CounterMedium => "walk-in order",
@@ -320,17 +358,12 @@ async fn delivery_dispatched(
     );
     let status = match route {
         // The web user's number here, for the gateway to keep for the account.
-        Route::Internet => ready_with_registration(
-            c,
-            m.order,
-            now,
-            detail,
-            due,
-            file.registration_number.as_str(),
-        )?,
+        Route::Internet => {
+            ready_with_registration(c, order, now, detail, due, registration_number)?
+        }
         Route::CounterMedium => messages::status(
             &rules.site,
-            m.order,
+            order,
             Stage::ReadyForPickup,
             now,
             detail,
@@ -344,7 +377,7 @@ async fn delivery_dispatched(
         relay.wake();
         orders.with_label_values(&["ready_for_pickup"]).inc();
     });
-    Ok(())
+    Ok(true)
 }
 
 /// `ready_for_pickup` of an internet order, with the customer's registration number here

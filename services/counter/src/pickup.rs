@@ -759,6 +759,92 @@ pub async fn dismiss_notice(
     Ok(())
 }
 
+/// A parcel checked in: the order it brought and whether this scan made it ready (`false`:
+/// it was ready already).
+#[derive(Debug, Clone)]
+pub struct CheckedIn {
+    pub order: OrderSummary,
+    pub made_ready: bool,
+}
+
+/// Checks in the parcel staff scanned or typed (its label: the lab's reception number, or the
+/// counter's own number or slip code): the order the lab dispatched becomes ready for pickup
+/// (`deliveries::make_ready`). A parcel the lab has not said it dispatched cannot be checked in
+/// yet (its amounts are not known).
+pub async fn check_in(counter: &Counter, label: &str, now: DateTime<Utc>) -> Result<CheckedIn> {
+    let found = find(counter, label).await?;
+    let [order] = found.as_slice() else {
+        return Err(CounterError::Invalid(format!(
+            "{:?} names {} orders: scan the parcel's label",
+            label.trim(),
+            found.len()
+        )));
+    };
+    match CounterOrderState::parse(&order.state) {
+        Some(CounterOrderState::Arrived) => {}
+        Some(CounterOrderState::ReadyForPickup) => {
+            return Ok(CheckedIn {
+                order: order.clone(),
+                made_ready: false,
+            });
+        }
+        Some(CounterOrderState::Placed | CounterOrderState::Received) => {
+            return Err(CounterError::Conflict(format!(
+                "the lab has not said it dispatched reception {} yet: check the parcel in once its dispatch has reached the counter",
+                order.reception_number
+            )));
+        }
+        _ => {
+            return Err(CounterError::Conflict(format!(
+                "reception {} is {}: nothing to check in",
+                order.reception_number, order.state
+            )));
+        }
+    }
+    let rules = counter.rules();
+    let number = ReceptionNumber::parse(&rules.reception_number, &order.reception_number)?;
+    let mut attempt = 0;
+    let made_ready = loop {
+        attempt += 1;
+        let result = async {
+            let mut tx = counter.store.begin().await?;
+            let (file, reception) = counter
+                .files
+                .by_reception(&mut tx, &number)
+                .await?
+                .ok_or_else(|| CounterError::NotFound(format!("no reception {number} here")))?;
+            let lab_charge = reception.partner_charge.clone().ok_or_else(|| {
+                CounterError::Conflict(format!(
+                    "the lab's amounts for reception {number} are not in yet"
+                ))
+            })?;
+            let changed = crate::deliveries::make_ready(
+                counter,
+                &mut tx,
+                reception.order,
+                &number,
+                &reception.charge,
+                &lab_charge,
+                &reception.partner,
+                reception.route,
+                file.registration_number.as_str(),
+                now,
+            )
+            .await?;
+            tx.commit().await?;
+            Ok::<bool, CounterError>(changed)
+        }
+        .await;
+        match result {
+            Err(e) if e.is_retryable() && attempt < RETRIES => continue,
+            other => break other?,
+        }
+    };
+    let mut order = order.clone();
+    order.state = CounterOrderState::ReadyForPickup.as_str().to_string();
+    Ok(CheckedIn { order, made_ready })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

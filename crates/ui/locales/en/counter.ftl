@@ -61,7 +61,7 @@ counter-line-waived = { $what }: waived
 
 counter-state-placed = Taken in, not at the lab yet
 counter-state-received = At the lab
-counter-state-arrived = Arrived, being checked in
+counter-state-arrived = Sent by the lab, not checked in yet
 counter-state-ready_for_pickup = Ready for pickup
 counter-state-collected = Collected
 counter-state-settled = Collected and settled
@@ -200,3 +200,7 @@ counter-refused-withdrawn = This order is { $state }: nothing more can be done w
 counter-refused-too-late = Too late to cancel: the prints are here ({ $state }).
 counter-refused-reason = Choose why the order is cancelled.
 counter-refused-other = The order cannot do that now.
+
+counter-check-in-label = Parcel from a lab: scan its label (the lab's reception number)
+counter-check-in = Check in
+counter-check-in-done = { $number } ({ $name }) is checked in and ready for pickup.

@@ -58,7 +58,7 @@ counter-line-waived = { $what }：無料
 
 counter-state-placed = 受付済み（ラボへ送信前）
 counter-state-received = ラボで作業中
-counter-state-arrived = 入荷・確認中
+counter-state-arrived = ラボから発送済み（未確認）
 counter-state-ready_for_pickup = お渡しできます
 counter-state-collected = お渡し済み
 counter-state-settled = お渡し・精算済み
@@ -188,3 +188,7 @@ counter-refused-withdrawn = この注文は「{ $state }」です。これ以上
 counter-refused-too-late = 取り消せません：プリントはすでに届いています（{ $state }）。
 counter-refused-reason = 取り消しの理由を選んでください。
 counter-refused-other = この注文では今その操作はできません。
+
+counter-check-in-label = ラボからの荷物：ラベル（ラボの受付番号）をスキャン
+counter-check-in = 入荷確認
+counter-check-in-done = { $number }（{ $name } 様）を入荷確認しました。お渡しできます。

@@ -5,14 +5,14 @@
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Form, Path, State};
-use axum::http::header;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, PreEscaped, html};
 use reprint_domain::counter_order::CounterOrderState;
 
-use super::{Viewer, error_page, render_with, words};
+use super::{Viewer, error_page, problem_box, render_with, with_status, words};
 use crate::AppState;
 use crate::auth::PageStaff;
 use crate::error::CounterError;
@@ -22,6 +22,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/arrivals", get(arrivals))
         .route("/arrivals/live", get(live))
+        .route("/arrivals/check-in", post(check_in))
         .route("/arrivals/{number}/dismiss", post(dismiss))
 }
 
@@ -159,25 +160,112 @@ fn table(
     }
 }
 
-async fn arrivals(State(state): State<AppState>, viewer: Viewer, staff: PageStaff) -> Response {
-    let l = match lists(&state).await {
+#[derive(serde::Deserialize)]
+struct ArrivalsQuery {
+    /// The reception a check-in just made ready.
+    #[serde(default)]
+    checked: Option<String>,
+}
+
+async fn arrivals(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    staff: PageStaff,
+    Query(q): Query<ArrivalsQuery>,
+) -> Response {
+    let said = match q.checked {
+        Some(number) => match pickup::view(&state.counter, &number).await {
+            Ok(v) => Some(html! {
+                p.ok role="status" #checked-in {
+                    (viewer.tw("counter-check-in-done", &[("number", number.clone().into()), ("name", v.summary.customer_name.clone().into())]))
+                }
+            }),
+            Err(_) => None,
+        },
+        None => None,
+    };
+    arrivals_page(&state, &viewer, &staff, said, StatusCode::OK).await
+}
+
+async fn arrivals_page(
+    state: &AppState,
+    viewer: &Viewer,
+    staff: &PageStaff,
+    said: Option<Markup>,
+    status: StatusCode,
+) -> Response {
+    let l = match lists(state).await {
         Ok(l) => l,
-        Err(e) => return error_page(&state, &viewer, Some(&staff), &e),
+        Err(e) => return error_page(state, viewer, Some(staff), &e),
     };
     let title = viewer.t("counter-arrivals-title");
-    let inner = lists_markup(&state, &viewer, &staff, &l).into_string();
-    render_with(
-        &state,
-        &viewer,
-        Some(&staff),
+    let inner = lists_markup(state, viewer, staff, &l).into_string();
+    let check_in = state.counter.config.check_in_parcels;
+    let page = render_with(
+        state,
+        viewer,
+        Some(staff),
         &title,
         Some(html! { script { (PreEscaped(SCRIPT.replace("POLL_MS", &POLL_MS.to_string()))) } }),
         html! {
             h1 { (title) }
+            @if let Some(said) = said { (said) }
+            @if check_in {
+                form.scan method="post" action="/arrivals/check-in" style="margin-bottom:10px" {
+                    input type="hidden" name="csrf" value=(staff.csrf(state));
+                    label for="label" { (viewer.t("counter-check-in-label")) }
+                    input #label type="search" name="label" autofocus autocomplete="off" enterkeyhint="done";
+                    button.go type="submit" { (viewer.t("counter-check-in")) }
+                }
+            }
             p #live-state .notice role="status" hidden { (viewer.t("counter-arrivals-stale")) }
             div #lists .lists aria-live="polite" data-html=(inner) { (PreEscaped(&inner)) }
         },
-    )
+    );
+    with_status(status, page)
+}
+
+#[derive(serde::Deserialize)]
+struct CheckInForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    label: String,
+}
+
+/// A parcel scanned on arrival: its order is ready for pickup.
+async fn check_in(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    staff: PageStaff,
+    form: Result<Form<CheckInForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        let Ok(Form(f)) = form else {
+            return Err(CounterError::Invalid("scan the parcel's label".into()));
+        };
+        staff.check_csrf(&state, &f.csrf)?;
+        pickup::check_in(&state.counter, &f.label, state.counter.clock.now()).await
+    }
+    .await;
+    match result {
+        Ok(done) => Redirect::to(&format!(
+            "/arrivals?checked={}",
+            done.order.reception_number
+        ))
+        .into_response(),
+        Err(e) => {
+            let status = e.problem().status_code();
+            arrivals_page(
+                &state,
+                &viewer,
+                &staff,
+                Some(problem_box(&viewer, &e)),
+                status,
+            )
+            .await
+        }
+    }
 }
 
 /// The lists alone, for the page's refresh.
