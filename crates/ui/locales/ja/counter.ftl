@@ -68,7 +68,7 @@ counter-state-cancelled = 取り消し
 counter-method-cash = 現金
 counter-method-card = カード
 counter-method-e-money = 電子マネー
-counter-method-qr = QR コード決済
+counter-method-qr = QR 決済
 
 counter-slip-title = 受付控え
 counter-slip-number = 受付番号
