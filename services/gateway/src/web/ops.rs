@@ -408,7 +408,7 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
             } }
             tbody {
                 @for l in &legs {
-                    tr data-site=(l.site) data-leg={ (l.from.as_str()) ">" (l.to.as_str()) } data-p50=(l.p50_ms) data-p95=(l.p95_ms) {
+                    tr data-site=(l.site) data-leg={ (l.from.as_str()) "-" (l.to.as_str()) } data-p50=(l.p50_ms) data-p95=(l.p95_ms) {
                         td { (site(&l.site)) }
                         td { (reprint_ui::stage(viewer.lang, l.from)) " → " (reprint_ui::stage(viewer.lang, l.to)) }
                         td { (l.orders) }

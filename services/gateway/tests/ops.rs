@@ -1,0 +1,398 @@
+//! The ops dashboard as the person on call uses it, on real NATS and a real store: a site whose
+//! heartbeat stops turns red within its threshold; an order held at a stage is among the stuck
+//! ones with its timeline across the sites; leg times and balances from a known set of
+//! statuses; the CSV says what the page says.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use common::*;
+use reprint_bus::directory::Directory;
+use reprint_bus::subjects::{self, SiteKind};
+use serde_json::{Value, json};
+
+fn charge(minor: i64) -> Value {
+    json!({"lines": [], "total": {"minor": minor, "currency": "JPY"}})
+}
+
+fn status(
+    order: &str,
+    stage: &str,
+    site: &str,
+    kind: &str,
+    at: DateTime<Utc>,
+    charge: Value,
+) -> Value {
+    json!({"order": order, "stage": stage, "site": site, "site_kind": kind,
+        "at": at.to_rfc3339(), "detail": format!("{stage} at {site}"), "charge": charge})
+}
+
+fn order_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+async fn publish_and_wait(app: &TestApp, messages: &[(String, Value)]) {
+    for (id, body) in messages {
+        let order = subjects::OrderId::parse(body["order"].as_str().unwrap()).unwrap();
+        let from = subjects::SiteId::parse(body["site"].as_str().unwrap()).unwrap();
+        js_publish(app, subjects::status(&from, &order), body, id).await;
+    }
+    let store = app.state.store.clone();
+    let ids: Vec<String> = messages.iter().map(|(id, _)| id.clone()).collect();
+    eventually("every status handled", || {
+        let (store, ids) = (store.clone(), ids.clone());
+        async move {
+            for id in ids {
+                if !store.inbox_contains("gateway-status", &id).await.unwrap() {
+                    return false;
+                }
+            }
+            true
+        }
+    })
+    .await;
+}
+
+/// The rows of the table `id` of a page, each as its cells' text (tags dropped).
+fn table(html: &str, id: &str) -> Vec<Vec<String>> {
+    let start = html
+        .find(&format!("<table id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no table {id}"));
+    let body = &html[start..];
+    let body = &body[..body.find("</table>").unwrap()];
+    let body = &body[body.find("<tbody>").unwrap_or(0)..];
+    body.split("<tr")
+        .skip(1)
+        .map(|row| {
+            row.split("<td")
+                .skip(1)
+                .map(|cell| {
+                    let cell = &cell[cell.find('>').unwrap() + 1..];
+                    let cell = cell.split("</td>").next().unwrap();
+                    let mut text = String::new();
+                    let mut in_tag = false;
+                    for c in cell.chars() {
+                        match c {
+                            '<' => in_tag = true,
+                            '>' => in_tag = false,
+                            c if !in_tag => text.push(c),
+                            _ => {}
+                        }
+                    }
+                    text.trim().to_string()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+async fn page(u: &UserClient, path: &str) -> String {
+    let r = u.http.get(u.url(path)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "{path}");
+    r.text().await.unwrap()
+}
+
+/// The `data-health` of the health row of `site` on `/ops`.
+async fn health_of(u: &UserClient, site: &str) -> Option<String> {
+    let html = page(u, "/ops").await;
+    let at = html.find(&format!("data-site=\"{site}\" data-health=\""))?;
+    let rest = &html[at..];
+    let rest = &rest[rest.find("data-health=\"").unwrap() + 13..];
+    Some(rest[..rest.find('"').unwrap()].to_string())
+}
+
+#[tokio::test]
+async fn a_site_whose_heartbeat_stops_turns_red_within_its_threshold() {
+    let app = spawn().await;
+    let ops = sign_up(&app, "ops@example.com").await;
+    let dir = Directory::open(&app.js, 1).await.unwrap();
+    let beat = dir.start_heartbeat(site("counter-z", SiteKind::Counter), Duration::from_secs(1));
+    eventually("the site listed as good", || async {
+        health_of(&ops, "counter-z").await.as_deref() == Some("h-good")
+    })
+    .await;
+    let html = page(&ops, "/ops").await;
+    assert!(
+        html.contains("Site counter-z (counter-z)"),
+        "by name and id"
+    );
+    // Let it beat a few times, then cut it off (its entry stays, as an offline counter's).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    beat.stop(false).await.unwrap();
+    let last = dir
+        .get(&subjects::SiteId::parse("counter-z").unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .site
+        .last_heartbeat;
+    let mut seen_late = false;
+    let red_at = loop {
+        let h = health_of(&ops, "counter-z").await.unwrap();
+        seen_late |= h == "h-late";
+        if h == "h-down" {
+            break Utc::now();
+        }
+        assert!(
+            Utc::now().signed_duration_since(last) < chrono::Duration::seconds(10),
+            "still {h} 10 s after the last heartbeat"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let after = red_at.signed_duration_since(last).num_milliseconds();
+    // Red after 3 missed beats of 1 s (the default [ops] heartbeat_red_missed), not long after.
+    assert!(
+        (3000..=4500).contains(&after),
+        "red {after} ms after the last beat"
+    );
+    assert!(seen_late, "amber between green and red");
+    let html = page(&ops, "/ops").await;
+    assert!(
+        html.contains("1 site silent") || html.contains("One site silent"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn stuck_orders_leg_times_balances_and_csv_from_known_statuses() {
+    let app = spawn().await;
+    let ops = sign_up(&app, "ops@example.com").await;
+    let now = Utc::now();
+    let t0 = now - chrono::Duration::days(1);
+    let m = |min: i64| t0 + chrono::Duration::minutes(min);
+    let (a, b, c, fresh) = (order_id(), order_id(), order_id(), order_id());
+    let mut messages: Vec<(String, Value)> = Vec::new();
+    let mut add =
+        |id: &str, body: Value| messages.push((format!("{id}-{}", uuid::Uuid::new_v4()), body));
+    // A: the whole way, settled. Legs 10, 10, 60, 20, 100, 100 minutes.
+    add(
+        "a1",
+        status(&a, "placed", COUNTER, "counter", m(0), charge(300)),
+    );
+    add(
+        "a2",
+        status(&a, "received", LAB, "lab", m(10), charge(1000)),
+    );
+    add("a3", status(&a, "printing", LAB, "lab", m(20), Value::Null));
+    add(
+        "a4",
+        status(&a, "dispatched", LAB, "lab", m(80), charge(1000)),
+    );
+    // Republished later: the first time counts.
+    add(
+        "a4b",
+        status(&a, "dispatched", LAB, "lab", m(95), charge(1000)),
+    );
+    add(
+        "a5",
+        status(
+            &a,
+            "ready_for_pickup",
+            COUNTER,
+            "counter",
+            m(100),
+            charge(1300),
+        ),
+    );
+    add(
+        "a6",
+        status(&a, "collected", COUNTER, "counter", m(200), Value::Null),
+    );
+    add("a7", status(&a, "settled", LAB, "lab", m(300), Value::Null));
+    // B: collected, not settled. Legs 30, 5, 10, 15, 45 minutes.
+    add(
+        "b1",
+        status(&b, "placed", COUNTER, "counter", m(0), charge(200)),
+    );
+    add("b2", status(&b, "received", LAB, "lab", m(30), charge(500)));
+    add("b3", status(&b, "printing", LAB, "lab", m(35), Value::Null));
+    add(
+        "b4",
+        status(&b, "dispatched", LAB, "lab", m(45), charge(500)),
+    );
+    add(
+        "b5",
+        status(
+            &b,
+            "ready_for_pickup",
+            COUNTER,
+            "counter",
+            m(60),
+            charge(700),
+        ),
+    );
+    add(
+        "b6",
+        status(&b, "collected", COUNTER, "counter", m(105), Value::Null),
+    );
+    // C: held at received for 5 hours (the default limit is 4).
+    let c_placed = now - chrono::Duration::hours(6);
+    let c_received = now - chrono::Duration::hours(5);
+    add(
+        "c1",
+        status(&c, "placed", COUNTER, "counter", c_placed, charge(100)),
+    );
+    add(
+        "c2",
+        status(&c, "received", LAB, "lab", c_received, charge(400)),
+    );
+    // Fresh: printing for 10 minutes, within its 2 hours.
+    add(
+        "f1",
+        status(
+            &fresh,
+            "received",
+            LAB,
+            "lab",
+            now - chrono::Duration::minutes(20),
+            charge(400),
+        ),
+    );
+    add(
+        "f2",
+        status(
+            &fresh,
+            "printing",
+            LAB,
+            "lab",
+            now - chrono::Duration::minutes(10),
+            Value::Null,
+        ),
+    );
+    publish_and_wait(&app, &messages).await;
+
+    let html = page(&ops, "/ops").await;
+
+    // Stuck: C only, at "Received by the lab", with a link to its timeline.
+    let stuck = table(&html, "stuck-orders");
+    assert_eq!(stuck.len(), 1, "{stuck:?}");
+    assert!(html.contains(&format!("data-order=\"{c}\"")), "{html}");
+    assert!(!html.contains(&format!("data-order=\"{fresh}\"")));
+    assert!(stuck[0][5].contains("5 h"), "waiting 5 h: {stuck:?}");
+    assert!(html.contains(&format!("href=\"/ops/orders/{c}\"")));
+    let timeline = page(&ops, &format!("/ops/orders/{c}")).await;
+    let rows = table(&timeline, "timeline");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        rows[0][2].contains(COUNTER) && rows[1][2].contains(LAB),
+        "{rows:?}"
+    );
+    assert!(
+        rows[0][3].contains("1 h 0 min"),
+        "placed -> received took an hour: {rows:?}"
+    );
+    assert!(rows[1][3].contains("so far"), "{rows:?}");
+    let r = ops
+        .http
+        .get(ops.url(&format!("/ops/orders/{}", order_id())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "an order nobody heard of");
+
+    // Leg times per lab and per counter: nearest-rank p50 / p95 of A and B (C and the fresh
+    // order add placed->received 60 min for C at lab-a and received->printing 10 min).
+    let leg = |site: &str, leg: &str| -> (i64, i64) {
+        let key = format!("data-site=\"{site}\" data-leg=\"{leg}\" data-p50=\"");
+        let at = html
+            .find(&key)
+            .unwrap_or_else(|| panic!("no leg {site} {leg}"));
+        let rest = &html[at + key.len()..];
+        let p50: i64 = rest[..rest.find('"').unwrap()].parse().unwrap();
+        let rest = &rest[rest.find("data-p95=\"").unwrap() + 10..];
+        let p95: i64 = rest[..rest.find('"').unwrap()].parse().unwrap();
+        (p50, p95)
+    };
+    let min = 60_000;
+    // placed->received: A 10, B 30, C 60 -> p50 30, p95 60.
+    assert_eq!(leg(LAB, "placed-received"), (30 * min, 60 * min));
+    assert_eq!(leg(COUNTER, "placed-received"), (30 * min, 60 * min));
+    // received->printing: A 10, B 5, fresh 10 -> p50 10, p95 10 at the lab; the fresh order
+    // has no counter, so the counter sees A and B: 5, 10.
+    assert_eq!(leg(LAB, "received-printing"), (10 * min, 10 * min));
+    assert_eq!(leg(COUNTER, "received-printing"), (5 * min, 10 * min));
+    // printing->dispatched: A 60 (its first dispatch), B 10.
+    assert_eq!(leg(LAB, "printing-dispatched"), (10 * min, 60 * min));
+    assert_eq!(
+        leg(COUNTER, "dispatched-ready_for_pickup"),
+        (15 * min, 20 * min)
+    );
+    assert_eq!(
+        leg(COUNTER, "ready_for_pickup-collected"),
+        (45 * min, 100 * min)
+    );
+    assert_eq!(leg(LAB, "collected-settled"), (100 * min, 100 * min));
+    assert!(
+        html.contains("<svg") && html.contains("time taken"),
+        "the chart and its axis"
+    );
+
+    // Money: A 1000 settled, B 500 collected and owed; the CSV says the same.
+    let balances = table(&html, "balances");
+    assert_eq!(balances.len(), 1, "{balances:?}");
+    let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+    assert_eq!(
+        balances[0][2..]
+            .iter()
+            .map(|c| digits(c))
+            .collect::<Vec<_>>(),
+        ["2", "1500", "1500", "1000", "500"]
+    );
+    let r = ops
+        .http
+        .get(ops.url("/ops/settlements.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = r.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "lab,lab_name,counter,counter_name,currency,orders,charged,collected,settled,owed"
+    );
+    assert_eq!(lines.len(), 1 + balances.len());
+    let fields: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(
+        fields[..5],
+        [LAB, "Site lab-a", COUNTER, "Site counter-x", "JPY"]
+    );
+    assert_eq!(
+        fields[5..]
+            .iter()
+            .map(|f| f.to_string())
+            .collect::<Vec<_>>(),
+        balances[0][2..]
+            .iter()
+            .map(|c| digits(c))
+            .collect::<Vec<_>>(),
+        "the CSV is the page's table"
+    );
+    assert!(balances[0][0].contains(fields[0]) && balances[0][1].contains(fields[2]));
+    // The daily history: dispatched on t0's day, the same sums.
+    let daily = table(&html, "daily");
+    let charged: i64 = daily
+        .iter()
+        .map(|r| digits(&r[3]).parse::<i64>().unwrap())
+        .sum();
+    let settled: i64 = daily
+        .iter()
+        .map(|r| digits(&r[5]).parse::<i64>().unwrap())
+        .sum();
+    assert_eq!((charged, settled), (1500, 1000), "{daily:?}");
+
+    // Not for anyone else.
+    let user = sign_up(&app, "hanako@example.com").await;
+    for path in ["/ops", "/ops/settlements.csv", &format!("/ops/orders/{c}")] {
+        let r = user.http.get(user.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 404, "{path}");
+    }
+}
