@@ -169,7 +169,7 @@ async fn queue_page(
     let title = op.t("lab-queue-title");
     let script = format!(
         "(function(){{var q={q};var box=document.getElementById('live');var last=box.innerHTML;\
-function tick(){{fetch('/queue/live'+(q?'?'+q:''),{{credentials:'same-origin'}}).then(function(r){{return r.ok?r.text():null}}).then(function(t){{\
+function tick(){{fetch('/queue/live'+(q?'?'+q:''),{{credentials:'same-origin'}}).then(function(r){{if(r.redirected){{location.reload();return null}}return r.ok?r.text():null}}).then(function(t){{\
 if(t!==null&&t!==last){{var a=document.activeElement;if(!(a&&box.contains(a)&&a.tagName==='SELECT')){{box.innerHTML=t;last=t;}}}}}}).catch(function(){{}}).finally(function(){{setTimeout(tick,{POLL_MS})}})}}\
 setTimeout(tick,{POLL_MS});}})();",
         q = serde_json::to_string(&f.query()).unwrap_or_else(|_| "\"\"".into()),

@@ -92,8 +92,16 @@ async fn reception_page(State(lab): State<Lab>, op: Op, Path(number): Path<Strin
     // The preflight of each print (rendered small, cached; the thumbnails are the same).
     let mut warnings: Vec<(usize, String)> = Vec::new();
     if let Some(order) = &order {
-        for (i, item) in order.items.iter().enumerate() {
-            match super::thumbs::preview(&lab, item).await {
+        // Rendered side by side, as many at once as the render permits allow.
+        let previews = futures::future::join_all(
+            order
+                .items
+                .iter()
+                .map(|item| super::thumbs::preview(&lab, item)),
+        )
+        .await;
+        for (i, preview) in previews.into_iter().enumerate() {
+            match preview {
                 Ok(p) => warnings.extend(
                     p.warnings
                         .iter()
