@@ -437,5 +437,22 @@ async fn the_terminal_at_1024_by_768() {
     page.goto(&format!("{base}/slip/{first}")).await;
     check_screen(&mut page, "slip-ja").await;
 
+    // A phone or a small tablet in staff's hand: nothing wider than the screen.
+    page.set_viewport(390, 844).await;
+    for path in [
+        "/".to_string(),
+        "/intake".to_string(),
+        "/arrivals".to_string(),
+        format!("/pickup/{third}"),
+        format!("/pickup/{first}/receipt"),
+        format!("/slip/{second}"),
+        "/takings".to_string(),
+    ] {
+        page.goto(&format!("{base}{path}")).await;
+        page.assert_fits(&format!("{path} at 390 px")).await;
+    }
+    page.goto(&format!("{base}/pickup/{third}")).await;
+    page.screenshot("counter-pickup-390").await;
+
     browser.close(&mut page).await;
 }

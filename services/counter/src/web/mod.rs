@@ -146,7 +146,7 @@ label{display:block;font-weight:600;margin:8px 0 4px}\
 .row{display:flex;flex-wrap:wrap;gap:10px;align-items:center}\
 .cols{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px;align-items:start}\
 .cols.wide-left{grid-template-columns:minmax(0,3fr) minmax(0,2fr)}\
-@media (max-width:700px){.cols,.cols.wide-left{grid-template-columns:1fr}}\
+@media (max-width:700px){.cols,.cols.wide-left{grid-template-columns:minmax(0,1fr)}}\
 .card{background:#fff;border:1px solid #d0d7de;border-radius:10px;padding:12px 16px}\
 .tiles{display:grid;grid-template-columns:1fr 1fr;gap:14px}\
 .tiles a{display:flex;flex-direction:column;justify-content:center;min-height:120px;background:#fff;border:2px solid #143d59;border-radius:12px;padding:16px;font-size:1.4em;font-weight:700;text-decoration:none;color:#143d59}\

@@ -53,14 +53,14 @@ async fn takings_page(
             div.cols {
                 section {
                     h2 { (viewer.t("counter-takings-by-method")) }
-                    table {
+                    div.scroll { table {
                         thead { tr { th scope="col" { (viewer.t("counter-takings-method")) } th.n scope="col" { (viewer.t("counter-takings-count")) } th.n scope="col" { (viewer.t("counter-takings-total")) } } }
                         tbody {
                             @for x in &t.by_method {
                                 tr { td { (words::method(&viewer, &x.method)) } td.n { (x.count) } td.n { (m(x.total)) } }
                             }
                         }
-                    }
+                    } }
                 }
                 section {
                     h2 { (viewer.t("counter-takings-by-lab")) }
