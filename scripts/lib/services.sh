@@ -204,3 +204,22 @@ ensure_axe() {
         say "could not fetch axe-core (needs curl and registry.npmjs.org): the accessibility checks will skip"
     fi
 }
+
+# promtool, Prometheus's checker: the gateway's ops test runs `promtool check rules` on
+# deploy/prometheus/alerts.yml (REPRINT_PROMTOOL names it). Debian's `prometheus` package has
+# it (installed through apt when root, without its recommends); without it the check skips,
+# saying so.
+ensure_promtool() {
+    if [ -n "${REPRINT_PROMTOOL:-}" ] && [ -x "$REPRINT_PROMTOOL" ]; then return 0; fi
+    if ! command -v promtool >/dev/null 2>&1; then
+        if [ "$(id -u)" = 0 ]; then
+            say "promtool is missing: installing Debian's prometheus package for the alert rules' check"
+            apt_install --no-install-recommends prometheus || true
+        fi
+    fi
+    if command -v promtool >/dev/null 2>&1; then
+        export REPRINT_PROMTOOL="$(command -v promtool)"
+    else
+        say "promtool is missing: the alert rules' check will skip (apt-get install prometheus)"
+    fi
+}

@@ -396,3 +396,147 @@ async fn stuck_orders_leg_times_balances_and_csv_from_known_statuses() {
         assert_eq!(r.status(), 404, "{path}");
     }
 }
+
+/// Every `reprint_...` metric name written in `text` (PromQL in YAML or JSON).
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(at) = text[i..].find("reprint_") {
+        let start = i + at;
+        let before = start.checked_sub(1).map(|b| bytes[b]);
+        let mut end = start;
+        while end < bytes.len() && (bytes[end].is_ascii_alphanumeric() || bytes[end] == b'_') {
+            end += 1;
+        }
+        if !before.is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            out.insert(text[start..end].to_string());
+        }
+        i = end;
+    }
+    out
+}
+
+/// The sample names of a Prometheus text exposition (`reprint_append_seconds_bucket`, ...).
+fn exposed(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next())
+        .map(str::to_string)
+        .collect()
+}
+
+fn deploy(path: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../deploy")
+        .join(path);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+#[tokio::test]
+async fn the_alert_rules_and_the_dashboard_use_metrics_the_services_export() {
+    let rules = deploy("prometheus/alerts.yml");
+    let dashboard = deploy("grafana/reprint.json");
+    let dash: Value = serde_json::from_str(&dashboard).expect("the dashboard is JSON");
+    let queries: Vec<String> = dash["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().clone())
+        .map(|t| t["expr"].as_str().unwrap().to_string())
+        .collect();
+    assert!(queries.len() >= 8, "{queries:?}");
+    let mut used = metric_names(&rules);
+    used.extend(metric_names(&queries.join("\n")));
+    for wanted in [
+        "reprint_consumer_lag",
+        "reprint_outbox_backlog",
+        "reprint_store_prune_failures_total",
+    ] {
+        assert!(used.contains(wanted), "the rules watch {wanted}");
+    }
+    assert!(rules.contains("up{"), "a site silent: its scrape fails");
+
+    // A running gateway: what its /metrics says once it has served, stored and consumed.
+    let app = spawn().await;
+    let _ = sign_up(&app, "someone@example.com").await;
+    let url = format!("{}/metrics", app.base);
+    let mut text = String::new();
+    for _ in 0..100 {
+        text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        if [
+            "reprint_consumer_lag{",
+            "reprint_outbox_backlog{",
+            "reprint_append_seconds_bucket{",
+        ]
+        .iter()
+        .all(|m| text.contains(m))
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let running = exposed(&text);
+    // Series that appear only once something happened (an order reaching a stage, a prune):
+    // the names the services' shared registry registers, each touched once.
+    let m = reprint_service::metrics::Metrics::new("gateway");
+    m.orders.with_label_values(&["placed"]).inc();
+    m.store_pruned.with_label_values(&["inbox"]).inc();
+    m.http_requests.with_label_values(&["5xx"]).inc();
+    m.consumer_lag.with_label_values(&["c"]).set(1);
+    m.outbox_backlog.with_label_values(&["s"]).set(1);
+    (m.append_observer())("k", Duration::from_millis(1));
+    let registered = exposed(&m.render());
+    let mut from_registry = Vec::new();
+    for name in &used {
+        if running.contains(name) {
+            continue;
+        }
+        assert!(
+            registered.contains(name),
+            "{name} is used in deploy/ but no service exports it; exported: {running:?} {registered:?}"
+        );
+        from_registry.push(name.clone());
+    }
+    for name in [
+        "reprint_consumer_lag",
+        "reprint_outbox_backlog",
+        "reprint_store_prune_failures_total",
+    ] {
+        assert!(
+            running.contains(name),
+            "{name} on the running gateway: {text}"
+        );
+    }
+    eprintln!(
+        "metric names used in deploy/: {used:?}; not yet in the running gateway's output, found registered: {from_registry:?}"
+    );
+}
+
+#[test]
+fn the_alert_rules_pass_promtool() {
+    let promtool = std::env::var("REPRINT_PROMTOOL").unwrap_or_else(|_| "promtool".into());
+    let rules =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/prometheus/alerts.yml");
+    let out = match std::process::Command::new(&promtool)
+        .arg("check")
+        .arg("rules")
+        .arg(&rules)
+        .output()
+    {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!(
+                "SKIPPED: promtool not found ({promtool}: {e}); scripts/test installs it (Debian's prometheus package)"
+            );
+            return;
+        }
+    };
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "promtool check rules: {said}");
+    assert!(said.contains("SUCCESS"), "{said}");
+}
