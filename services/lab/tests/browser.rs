@@ -193,6 +193,8 @@ async fn the_queue_lives_on_a_tablet_and_the_packing_list_prints_on_one_page() {
     .await;
     assert_eq!(count(&mut page, "tbody [data-reception]").await, 2);
     assert_eq!(count(&mut page, "figure svg").await, 1);
+    // One code per order too: the lab's reception number the counter's check-in scans.
+    assert_eq!(count(&mut page, "tbody td.code svg").await, 2);
     check_sizes(&mut page, "packing-list").await;
     let pdf = page
         .call(

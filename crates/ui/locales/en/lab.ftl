@@ -152,3 +152,4 @@ lab-job-old = Waiting over 30 minutes
 lab-job-done-hour = Done in the last hour
 lab-job-folder = Job
 lab-job-written = Written
+lab-scan-code = Scan at the counter

@@ -126,3 +126,4 @@ lab-job-old = 30 分以上待ち
 lab-job-done-hour = 直近 1 時間の完了
 lab-job-folder = ジョブ
 lab-job-written = 書き込み日時
+lab-scan-code = 受付店での読み取り

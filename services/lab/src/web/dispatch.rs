@@ -49,7 +49,7 @@ async fn dispatch_page(State(lab): State<Lab>, op: Op) -> Response {
             @for (counter, list) in &per_counter {
                 section data-counter=(counter) {
                     h2 { (counter) }
-                    (list_table(&op, list))
+                    (list_table(&op, list, false))
                     form method="post" action={ "/dispatch/" (counter) } {
                         (csrf)
                         @for e in list { input type="hidden" name="r" value=(e.row.reception_number); }
@@ -64,7 +64,7 @@ async fn dispatch_page(State(lab): State<Lab>, op: Op) -> Response {
     )
 }
 
-fn list_table(op: &Op, list: &[&Entry]) -> Markup {
+fn list_table(op: &Op, list: &[&Entry], codes: bool) -> Markup {
     let prints: i64 = list.iter().map(|e| e.row.prints).sum();
     let amount: i64 = list.iter().map(|e| e.row.charge_minor).sum();
     let currency = list
@@ -79,6 +79,7 @@ fn list_table(op: &Op, list: &[&Entry]) -> Markup {
                 th scope="col" { (op.t("lab-name")) }
                 th scope="col" { (op.t("lab-col-prints")) }
                 th scope="col" { (op.t("lab-col-amount")) }
+                @if codes { th scope="col" { (op.t("lab-scan-code")) } }
             } }
             tbody { @for e in list { tr data-reception=(e.row.reception_number) {
                 td { (e.row.reception_number) }
@@ -86,11 +87,13 @@ fn list_table(op: &Op, list: &[&Entry]) -> Markup {
                 td { (e.customer()) }
                 td { (e.row.prints) }
                 td { (money(op.lang, &e.row.currency, e.row.charge_minor)) }
+                @if codes { td.code { (PreEscaped(qr_svg(&e.row.reception_number, 56))) } }
             } } }
             tfoot { tr {
                 th scope="row" colspan="3" { (op.t("lab-total")) }
                 th { (prints) }
                 th { (money(op.lang, &currency, amount)) }
+                @if codes { td {} }
             } }
         } }
     }
@@ -195,13 +198,7 @@ async fn packing_list(
                     .collect::<Vec<_>>()
                     .join(",")
             );
-            let qr = qrcode::QrCode::new(code.as_bytes())
-                .map(|c| {
-                    c.render::<qrcode::render::svg::Color>()
-                        .min_dimensions(160, 160)
-                        .build()
-                })
-                .unwrap_or_default();
+            let qr = qr_svg(&code, 160);
             render(
                 &lab,
                 &op,
@@ -211,7 +208,7 @@ async fn packing_list(
                     p {
                         (lab.config.site.name) " → " (q.counter) " · " (op.time(lab.clock.now()))
                     }
-                    (list_table(&op, &refs))
+                    (list_table(&op, &refs, true))
                     figure.packing-code {
                         (PreEscaped(qr))
                         figcaption { small { (code) } }
@@ -225,6 +222,18 @@ async fn packing_list(
         }
         Err(e) => error_page(&lab, &op, e),
     }
+}
+
+/// A QR code of `text` as SVG markup, at least `side` px square (empty if it cannot be made:
+/// the page still lists the numbers in words).
+fn qr_svg(text: &str, side: u32) -> String {
+    qrcode::QrCode::new(text.as_bytes())
+        .map(|c| {
+            c.render::<qrcode::render::svg::Color>()
+                .min_dimensions(side, side)
+                .build()
+        })
+        .unwrap_or_default()
 }
 
 async fn list_entries(lab: &Lab, counter: &str, r: &str) -> LabResult<Vec<Entry>> {

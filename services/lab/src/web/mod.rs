@@ -74,7 +74,9 @@ th,td{overflow-wrap:normal}\
 .current{background:#ffd}\
 header form{display:flex;gap:4px;align-items:center}\
 header input[type=search]{width:14em}\
-@media print{header,footer,.noprint{display:none!important}main{max-width:none;padding:0}body{background:#fff}}\
+td.code svg{width:56px;height:56px;display:block}\
+@media print{header,footer,.noprint{display:none!important}main{max-width:none;padding:0}body{background:#fff;font-size:12px}\
+th,td{padding:2px 6px}td.code svg{width:40px;height:40px}h1{font-size:20px;margin:0 0 4px}@page{size:A4;margin:12mm}}\
 ";
 
 /// Keyboard shortcuts: "/" puts the focus in the search field (unless typing in a field).
