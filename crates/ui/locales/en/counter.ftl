@@ -55,6 +55,7 @@ counter-size-5x7 = 5 × 7 in (127 × 178 mm)
 counter-size-8x10 = 8 × 10 in (203 × 254 mm)
 
 counter-line-basic = Basic charge
+counter-line-digital-copy = Digital copy (the originals as a ZIP, downloaded by the customer)
 counter-line-prints = { $size } × { $count }
 counter-line-discount = { $what }: { $percent }% off
 counter-line-waived = { $what }: waived

@@ -52,6 +52,7 @@ counter-size-5x7 = 5 × 7 インチ（127 × 178 mm）
 counter-size-8x10 = 8 × 10 インチ（203 × 254 mm）
 
 counter-line-basic = 基本料金
+counter-line-digital-copy = デジタルコピー(元画像のZIP、お客様がダウンロード)
 counter-line-prints = { $size } × { $count }
 counter-line-discount = { $what }：{ $percent }% 引き
 counter-line-waived = { $what }：無料

@@ -78,7 +78,9 @@ pub fn line(viewer: &Viewer, charge: &Charge, index: usize) -> String {
                 ("count", (*quantity).into()),
             ],
         ),
-        _ => String::new(),
+        Some(LineKind::DigitalCopy) => viewer.t("counter-line-digital-copy"),
+        // Every kind named: a new kind of line must get its words here, not a blank.
+        Some(LineKind::Discount { .. }) | None => String::new(),
     };
     match charge.lines.get(index).map(|l| &l.kind) {
         Some(LineKind::Discount { of, percent }) if percent.get() == 100 => {
