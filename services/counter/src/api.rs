@@ -630,8 +630,14 @@ async fn get_takings(
 ) -> Result<Json<TakingsReply>> {
     // The API takes the date as its document says (YYYY-MM-DD, or none for today); the pages'
     // blank field is theirs.
-    if let Some(d) = q.date.as_deref().filter(|d| d.len() != 10 || d.trim() != *d) {
-        return Err(CounterError::Invalid(format!("date {d:?} is not YYYY-MM-DD")));
+    if let Some(d) = q
+        .date
+        .as_deref()
+        .filter(|d| d.len() != 10 || d.trim() != *d)
+    {
+        return Err(CounterError::Invalid(format!(
+            "date {d:?} is not YYYY-MM-DD"
+        )));
     }
     let date = parse_date(&state, q.date.as_deref())?;
     Ok(Json(TakingsReply::from(

@@ -11,9 +11,9 @@ pub mod background;
 pub mod config;
 pub mod db;
 pub mod drafts;
-pub mod notices;
 pub mod error;
 pub mod events;
+pub mod notices;
 pub mod openapi;
 pub mod orders;
 pub mod projection;
@@ -198,8 +198,14 @@ impl Application {
                 self.shutdown.clone(),
             ),
         );
-        tasks.spawn_infallible("e-mail notices", notices::run(s.clone(), self.shutdown.clone()));
-        tasks.spawn_infallible("draft expiry", drafts::run(s.clone(), self.shutdown.clone()));
+        tasks.spawn_infallible(
+            "e-mail notices",
+            notices::run(s.clone(), self.shutdown.clone()),
+        );
+        tasks.spawn_infallible(
+            "draft expiry",
+            drafts::run(s.clone(), self.shutdown.clone()),
+        );
         tasks.spawn_infallible(
             "gauges",
             background::run_gauges(s.clone(), self.shutdown.clone()),

@@ -93,7 +93,12 @@ async fn pages_render_for_users_and_ops() {
     let ops = sign_up(&app, "ops@example.com").await;
     let r = ops.http.get(ops.url("/ops")).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    assert!(r.text().await.unwrap().contains("Messages waiting to be sent"));
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Messages waiting to be sent")
+    );
     let order = ops.new_order().await;
     let r = ops
         .http

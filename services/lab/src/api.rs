@@ -175,7 +175,9 @@ pub struct RejectRequest {
 #[into_params(parameter_in = Query)]
 pub struct StateQuery {
     /// received, printing, printed, dispatched, collected, settled, rejected or cancelled.
-    #[param(pattern = "^(received|printing|printed|dispatched|collected|settled|rejected|cancelled)$")]
+    #[param(
+        pattern = "^(received|printing|printed|dispatched|collected|settled|rejected|cancelled)$"
+    )]
     pub state: Option<String>,
 }
 
