@@ -31,6 +31,7 @@ pub mod protocol;
 pub mod rules;
 pub mod sequence;
 pub mod size;
+pub mod statement;
 pub mod web_order;
 
 pub use charge::{

@@ -11,6 +11,8 @@
 //! | [`OrderCancelled`] | `lab.<lab>.order.cancelled` | the gateway, before printing starts |
 //! | [`CollectionRecorded`] | `lab.<lab>.collection.recorded` | the counter (Fig. 1 ④⑤, Fig. 2 ⑤⑥) |
 //! | [`SettlementRecorded`] | `lab.<lab>.settlement.recorded` | the counter, paying the lab's share |
+//! | [`StatementIssued`] | `lab.<lab>.statement.issued` | the counter, listing the lab's share collected |
+//! | [`StatementConfirmed`] | `counter.<counter>.statement.confirmed` | the lab, confirming a statement |
 //! | [`StatusChanged`] | `status.<sender>.<order>` | the site that moves the order on |
 
 use chrono::{DateTime, Utc};
@@ -182,6 +184,34 @@ pub struct SettlementRecorded {
     pub lab_reception: String,
     pub amount: Money,
     pub at: DateTime<Utc>,
+}
+
+/// The counter's periodic statement of the lab's share it collected (issue 15): the orders
+/// collected for the lab up to and including `through` and on no statement before. The lab
+/// checks it (`reprint_domain::statement::check_statement`) and confirms it; the orders are
+/// settled when it does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementIssued {
+    pub statement: uuid::Uuid,
+    pub counter: SiteId,
+    pub lab: SiteId,
+    /// The last day (on the counter's calendar) the statement covers.
+    pub through: chrono::NaiveDate,
+    pub lines: Vec<crate::statement::Line>,
+    pub total: Money,
+    pub issued_at: DateTime<Utc>,
+}
+
+/// The lab confirms a statement it received: the same statement, number of orders and total.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatementConfirmed {
+    pub statement: uuid::Uuid,
+    pub counter: SiteId,
+    pub lab: SiteId,
+    pub orders: usize,
+    pub total: Money,
+    pub confirmed_by: String,
+    pub confirmed_at: DateTime<Utc>,
 }
 
 /// Where an order is, as the user sees it on the gateway's timeline.
