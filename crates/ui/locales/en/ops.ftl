@@ -1,6 +1,6 @@
 # The ops dashboard (services/gateway/src/web/ops.rs).
 ops-title = Network operations
-ops-refreshes = This page refreshes itself every 30 seconds.
+ops-refreshes = Refresh the figures every 30 seconds
 ops-stages = Orders by stage and site
 ops-stages-here = Placed through this gateway
 ops-stages-network = Every order on the status stream (walk-in orders at counters included)
@@ -70,7 +70,7 @@ ops-threshold = limit { $time }
 ops-none-stuck = No order is waiting longer than its limit.
 ops-legs = How long each step takes
 ops-legs-scope = Per lab and per counter, over the steps finished in the last 7 days: half of the orders took less than p50, 95 in 100 less than p95.
-ops-legs-chart-label = Time each step takes per site: dark bar p50, pale bar p95
+ops-legs-chart-label = Time each step takes (dark bar p50, pale bar p95)
 ops-legs-axis = time taken
 ops-leg = Step
 ops-csv = Download the balances (CSV)

@@ -1,6 +1,6 @@
 # 運用ダッシュボード (services/gateway/src/web/ops.rs)
 ops-title = ネットワーク運用
-ops-refreshes = このページは30秒ごとに自動で更新されます。
+ops-refreshes = 30秒ごとに数値を更新する
 ops-stages = 段階・拠点別のご注文
 ops-stages-here = このゲートウェイで受けたご注文
 ops-stages-network = ステータスストリーム上のすべてのご注文(店頭受付を含む)
@@ -55,7 +55,7 @@ ops-threshold = 上限 { $time }
 ops-none-stuck = 上限を超えて止まっているご注文はありません。
 ops-legs = 各工程にかかる時間
 ops-legs-scope = ラボ別・受け取り店別、過去7日間に終わった工程: 半数のご注文は p50 より短く、100件中95件は p95 より短い時間で終わっています。
-ops-legs-chart-label = 拠点別の各工程の所要時間(濃い棒 p50、淡い棒 p95)
+ops-legs-chart-label = 各工程の所要時間(濃い棒 p50、淡い棒 p95)
 ops-legs-axis = 所要時間
 ops-leg = 工程
 ops-csv = 精算をダウンロード (CSV)

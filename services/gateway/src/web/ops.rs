@@ -11,7 +11,8 @@
 //!   (`/ops/settlements.csv`).
 //!
 //! Sites by name, stages in words, money as the reader writes it, local times; drafts and
-//! orders without a site are kept out of the figures. The page refreshes itself every 30 s.
+//! orders without a site are kept out of the figures. The figures refresh in place every 30 s
+//! (a box to stop it).
 
 use std::collections::BTreeMap;
 
@@ -154,45 +155,80 @@ const STYLE: &str = "\
 .h-good{background:#d8f0dc;color:#0b5d1e}.h-late{background:#fde9b8;color:#6b4500}\
 .h-down{background:#f9d0d0;color:#8a1010}\
 .ops-links a{display:inline-flex;align-items:center;min-height:44px}\
+.live{display:inline-flex;align-items:center;gap:8px;min-height:44px}.live input{width:44px;height:44px;margin:0}\
 td a{display:inline-flex;align-items:center;min-height:44px}\
+th{overflow-wrap:normal}\
+figure.legs{margin:0 0 16px;max-width:640px}\
 .summary{display:flex;flex-wrap:wrap;gap:8px;padding:0;list-style:none}\
 .summary li{padding:8px 12px;border-radius:8px;background:#fff;border:1px solid #ddd}\
 ";
 
-/// A horizontal bar chart of the legs: a bar per (site, leg), p95 pale behind p50, an axis in
-/// time with ticks and the values written at the bars' ends.
+/// Every 30 s, while the box is ticked, the page's figures are fetched again and replaced in
+/// place (no reload: the reader keeps their place; a timed reload would fail WCAG 2.2.1).
+const LIVE_JS: &str = "(() => {
+  const box = document.getElementById('live');
+  setInterval(async () => {
+    if (!box || !box.checked) return;
+    try {
+      const r = await fetch(location.pathname, {credentials: 'same-origin'});
+      if (!r.ok) return;
+      const fresh = new DOMParser().parseFromString(await r.text(), 'text/html')
+        .getElementById('live-content');
+      const here = document.getElementById('live-content');
+      if (fresh && here) here.replaceWith(fresh);
+    } catch (e) { /* offline: try again at the next turn */ }
+  }, 30000);
+})();";
+
+/// Horizontal bar charts of the legs, one per site (all on the same time scale): per leg its
+/// name above a bar, p95 pale behind p50, the values at the bar's end; an axis in time with
+/// ticks. Narrow (420 units) so that the words stay readable on a phone.
 fn legs_chart(viewer: &Viewer, legs: &[LegTimes], site: &dyn Fn(&str) -> String) -> Markup {
     let max = legs.iter().map(|l| l.p95_ms).max().unwrap_or(0).max(1000);
-    let (w, row, left, top) = (640i64, 26i64, 230i64, 8i64);
-    let plot = w - left - 90;
-    let h = top + row * legs.len() as i64 + 36;
+    let (w, row, left, top) = (420i64, 40i64, 4i64, 4i64);
+    let plot = w - left - 170;
     let x = |ms: i64| left + ms * plot / max;
+    let mut sites: Vec<(&str, Vec<&LegTimes>)> = Vec::new();
+    for l in legs {
+        match sites.last_mut() {
+            Some((s, v)) if *s == l.site => v.push(l),
+            _ => sites.push((&l.site, vec![l])),
+        }
+    }
     html! {
-        svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-label=(viewer.t("ops-legs-chart-label")) {
-            @for (i, l) in legs.iter().enumerate() {
-                @let y = top + row * i as i64;
-                text x=(left - 6) y=(y + 17) text-anchor="end" font-size="11" {
-                    (site(&l.site)) ": " (reprint_ui::stage(viewer.lang, l.from)) " → " (reprint_ui::stage(viewer.lang, l.to))
-                }
-                rect x=(left) y=(y + 4) width=((x(l.p95_ms) - left).max(1)) height="18" fill="#a9cce3" {
-                    title { "p95 " (duration(viewer, l.p95_ms)) }
-                }
-                rect x=(left) y=(y + 8) width=((x(l.p50_ms) - left).max(1)) height="10" fill="#1f618d" {
-                    title { "p50 " (duration(viewer, l.p50_ms)) }
-                }
-                text x=(x(l.p95_ms) + 4) y=(y + 17) font-size="11" {
-                    (duration(viewer, l.p50_ms)) " / " (duration(viewer, l.p95_ms))
+        @for (id, rows) in &sites {
+            @let h = top + row * rows.len() as i64 + 52;
+            @let axis_y = top + row * rows.len() as i64 + 2;
+            figure.legs {
+                figcaption { strong { (site(id)) } }
+                svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img"
+                    aria-label={ (viewer.t("ops-legs-chart-label")) ": " (site(id)) } {
+                    @for (i, l) in rows.iter().enumerate() {
+                        @let y = top + row * i as i64;
+                        text x=(left) y=(y + 12) font-size="12" {
+                            (reprint_ui::stage(viewer.lang, l.from)) " → " (reprint_ui::stage(viewer.lang, l.to))
+                        }
+                        rect x=(left) y=(y + 17) width=((x(l.p95_ms) - left).max(1)) height="16" fill="#a9cce3" {
+                            title { "p95 " (duration(viewer, l.p95_ms)) }
+                        }
+                        rect x=(left) y=(y + 20) width=((x(l.p50_ms) - left).max(1)) height="10" fill="#1f618d" {
+                            title { "p50 " (duration(viewer, l.p50_ms)) }
+                        }
+                        text x=(x(l.p95_ms) + 4) y=(y + 30) font-size="12" {
+                            (duration(viewer, l.p50_ms)) " / " (duration(viewer, l.p95_ms))
+                        }
+                    }
+                    line x1=(left) y1=(top + 14) x2=(left) y2=(axis_y) stroke="#555" {}
+                    line x1=(left) y1=(axis_y) x2=(left + plot) y2=(axis_y) stroke="#555" {}
+                    @for q in 0..=2i64 {
+                        @let ms = max * q / 2;
+                        line x1=(x(ms)) y1=(axis_y) x2=(x(ms)) y2=(axis_y + 4) stroke="#555" {}
+                        text x=(x(ms)) y=(axis_y + 17) font-size="11"
+                            text-anchor=(if q == 0 { "start" } else { "middle" }) { (duration(viewer, ms)) }
+                    }
+                    text x=(left + plot / 2) y=(axis_y + 34) text-anchor="middle" font-size="11" { (viewer.t("ops-legs-axis")) }
                 }
             }
-            @let axis_y = top + row * legs.len() as i64 + 4;
-            line x1=(left) y1=(top) x2=(left) y2=(axis_y) stroke="#555" {}
-            line x1=(left) y1=(axis_y) x2=(left + plot) y2=(axis_y) stroke="#555" {}
-            @for q in 0..=4i64 {
-                @let ms = max * q / 4;
-                line x1=(x(ms)) y1=(axis_y) x2=(x(ms)) y2=(axis_y + 4) stroke="#555" {}
-                text x=(x(ms)) y=(axis_y + 16) text-anchor="middle" font-size="10" { (duration(viewer, ms)) }
-            }
-            text x=(left + plot / 2) y=(axis_y + 30) text-anchor="middle" font-size="11" { (viewer.t("ops-legs-axis")) }
         }
     }
 }
@@ -328,7 +364,8 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
     let title = viewer.t("ops-title");
     let content = html! {
         h1 { (title) }
-        p { (viewer.t("ops-refreshes")) }
+        p { label.live { input #live type="checkbox" checked; " " (viewer.t("ops-refreshes")) } }
+        div #live-content {
         ul.summary {
             li { (badge(&viewer, if down > 0 { Health::Down } else { Health::Good })) " " (count("ops-summary-down", down)) }
             li { (badge(&viewer, if late > 0 { Health::Late } else { Health::Good })) " " (count("ops-summary-late", late)) }
@@ -336,7 +373,7 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
         }
 
         h2 #health { (viewer.t("ops-health")) }
-        div.scroll { table #sites {
+        div.scroll tabindex="0" { table #sites {
             thead { tr {
                 th { (viewer.t("ops-site")) } th { (viewer.t("ops-state")) }
                 th { (viewer.t("ops-last-heartbeat")) } th { (viewer.t("ops-version")) }
@@ -356,7 +393,7 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
         } }
         p { (viewer.t("ops-health-scope")) }
         h3 { (viewer.t("ops-gateway")) }
-        div.scroll { table #gateway {
+        div.scroll tabindex="0" { table #gateway {
             thead { tr { th { (viewer.t("ops-what")) } th { (viewer.t("ops-state")) } th { (viewer.t("ops-lag-messages")) } } }
             tbody {
                 tr {
@@ -375,7 +412,7 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
         } }
 
         h2 #stuck { (viewer.t("ops-stuck")) }
-        div.scroll { table #stuck-orders {
+        div.scroll tabindex="0" { table #stuck-orders {
             thead { tr {
                 th { (viewer.t("ops-order")) } th { (viewer.t("ops-stage")) } th { (viewer.t("ops-lab")) }
                 th { (viewer.t("ops-counter")) } th { (viewer.t("ops-since")) } th { (viewer.t("ops-waiting")) }
@@ -401,7 +438,7 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
         @if !legs.is_empty() {
             (legs_chart(&viewer, &legs, &site))
         }
-        div.scroll { table #legs {
+        div.scroll tabindex="0" { table #legs {
             thead { tr {
                 th { (viewer.t("ops-site")) } th { (viewer.t("ops-leg")) } th { (viewer.t("ops-orders")) }
                 th { "p50" } th { "p95" }
@@ -420,7 +457,7 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
             }
         } }
         h3 { (viewer.t("ops-stages-network")) }
-        div.scroll { table {
+        div.scroll tabindex="0" { table {
             thead { tr { th { (viewer.t("ops-last-stage")) } th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) } th { (viewer.t("ops-orders")) } } }
             tbody {
                 @for (stage, lab, counter, n) in &network {
@@ -434,7 +471,7 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
 
         h2 #money { (viewer.t("ops-balances")) }
         p.ops-links { a href="/ops/settlements.csv" download { (viewer.t("ops-csv")) } }
-        div.scroll { table #balances {
+        div.scroll tabindex="0" { table #balances {
             thead { tr {
                 th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) } th { (viewer.t("ops-orders")) }
                 th { (viewer.t("ops-charged")) } th { (viewer.t("ops-collected")) } th { (viewer.t("ops-settled")) } th { (viewer.t("ops-owed")) }
@@ -457,7 +494,7 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
             p.warn { (reprint_ui::t_with(viewer.lang, "ops-unattributed", &[("count", balances.unattributed_orders.into())])) }
         }
         h3 { (viewer.t("ops-daily")) }
-        div.scroll { table #daily {
+        div.scroll tabindex="0" { table #daily {
             thead { tr {
                 th { (viewer.t("ops-day")) } th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) }
                 th { (viewer.t("ops-charged")) } th { (viewer.t("ops-collected")) } th { (viewer.t("ops-settled")) }
@@ -474,8 +511,10 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
                 @if daily.is_empty() { tr { td colspan="6" { (viewer.t("ops-none")) } } }
             }
         } }
+        }
+        script { (maud::PreEscaped(LIVE_JS)) }
     };
-    let head = html! { meta http-equiv="refresh" content="30"; style { (STYLE) } };
+    let head = html! { style { (STYLE) } };
     Ok(render_with(&state, &viewer, &title, Some(head), content).into_response())
 }
 
@@ -502,7 +541,7 @@ async fn order_page(
     let content = html! {
         p.ops-links { a href="/ops#stuck" { (viewer.t("ops-back")) } }
         h1 { (title) }
-        div.scroll { table #timeline {
+        div.scroll tabindex="0" { table #timeline {
             thead { tr {
                 th { (viewer.t("ops-when")) } th { (viewer.t("ops-stage")) } th { (viewer.t("ops-site")) }
                 th { (viewer.t("ops-took")) } th { (viewer.t("ops-detail")) }
