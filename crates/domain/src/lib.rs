@@ -11,6 +11,7 @@
 //! `counter_order` (the counter's order), `web_order` (the gateway's order and storage
 //! reservation), `ledger` (the lab's ledger with each delivery counter).
 
+pub mod analysis;
 pub mod charge;
 pub mod counter_order;
 pub mod decider;
