@@ -135,6 +135,134 @@ fn placed_items(items: &[OrderItem]) -> Vec<PlacedItem> {
         .collect()
 }
 
+/// One image's prints as staff chose them on the intake grid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// Index into [`Medium::images`].
+    pub image: usize,
+    pub size: PrintSize,
+    pub quantity: u32,
+}
+
+/// The lines of the order: the grid's choices, else the card's print order (DPOF) or every
+/// image at the one size and quantity staff chose.
+fn order_items(
+    medium: &Medium,
+    req: &IntakeRequest,
+    size: PrintSize,
+    choices: Option<&[Choice]>,
+) -> Vec<OrderItem> {
+    match choices {
+        Some(choices) => choices
+            .iter()
+            .filter(|c| c.quantity > 0)
+            .filter_map(|c| {
+                medium.images.get(c.image).map(|img| OrderItem {
+                    image: img.id,
+                    name: img.name.clone(),
+                    size: c.size,
+                    quantity: c.quantity,
+                })
+            })
+            .collect(),
+        None => medium
+            .chosen(req.quantity)
+            .iter()
+            .filter_map(|c| medium.images.get(c.image).map(|img| (img, c.quantity)))
+            .map(|(img, quantity)| OrderItem {
+                image: img.id,
+                name: img.name.clone(),
+                size,
+                quantity,
+            })
+            .collect(),
+    }
+}
+
+/// What the order will cost before it is taken: the counter's charge by its own policy (read
+/// only, the customer identified in person as at intake), the lab's by its own (asked on NATS
+/// request/reply), the total and the ready-by.
+#[derive(Debug, Clone)]
+pub struct Price {
+    pub items: Vec<OrderItem>,
+    pub counter: Charge,
+    /// The lab's quote, or why it could not be asked now.
+    pub lab: std::result::Result<reprint_domain::protocol::QuoteReply, String>,
+    /// Counter + lab, when the lab answered.
+    pub total: Option<reprint_domain::Money>,
+    /// The same truth as the slip's (`pickup::ready_by`).
+    pub ready_by: Option<DateTime<Utc>>,
+}
+
+/// How long the lab has to answer a quote at the counter.
+const LAB_QUOTE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Prices the order staff are about to take in (nothing is written).
+pub async fn price(
+    counter: &Counter,
+    req: &IntakeRequest,
+    medium: &Medium,
+    choices: Option<&[Choice]>,
+    now: DateTime<Utc>,
+) -> Result<Price> {
+    let (identity, size) = check_request(counter, req)?;
+    let items = order_items(medium, req, size, choices);
+    let lab = counter
+        .config
+        .lab(&req.lab)
+        .ok_or_else(|| CounterError::Invalid(format!("unknown lab {:?}", req.lab)))?;
+    check_order(&customer_of(req), &placed_items(&items), &lab.prints())?;
+    let request = reprint_domain::protocol::QuoteRequest {
+        customer: Customer {
+            name: identity.name.clone(),
+            telephone: identity.telephone.as_str().to_string(),
+            address: None,
+            email: None,
+            registration_number: identity.registration_number.clone(),
+        },
+        items: placed_items(&items),
+        at: now,
+        digital_copy: false,
+    };
+    let mut tx = counter.store.begin().await?;
+    let own = counter
+        .files
+        .quote_as(&mut tx, &request, reprint_site::Identification::InPerson)
+        .await?;
+    tx.rollback().await?;
+    // The lab knows the customer by its own file: no registration number of this counter.
+    let to_lab = reprint_domain::protocol::QuoteRequest {
+        customer: customer_of(req),
+        ..request
+    };
+    let subject = subjects::rpc(&messages::bus_site(&lab.id)?, subjects::RpcMethod::Quote);
+    let lab_quote = reprint_bus::request::request_json::<_, reprint_domain::protocol::QuoteReply>(
+        &counter.nats,
+        &subject,
+        &to_lab,
+        LAB_QUOTE_TIMEOUT,
+    )
+    .await
+    .map_err(|e| e.to_string());
+    let total = lab_quote
+        .as_ref()
+        .ok()
+        .and_then(|q| own.total.checked_add(q.charge.total).ok());
+    let promised = now + Duration::hours(i64::from(lab.turnaround_hours));
+    let ready_by = crate::pickup::ready_by(
+        Some(promised),
+        lab_quote.as_ref().ok().and_then(|q| q.estimated_finish),
+        crate::pickup::transport(counter, lab.id.as_str()),
+    );
+    Ok(Price {
+        items,
+        counter: own,
+        lab: lab_quote,
+        total,
+        ready_by,
+    })
+}
+
 /// Takes a walk-in order: checks it (`check_order`), spools the images, then in one transaction finds or registers the
 /// customer, opens the reception, writes the order for the lab (held until its images are in
 /// the object store) and the status `placed`.
@@ -144,18 +272,24 @@ pub async fn take_in(
     medium: &Medium,
     now: DateTime<Utc>,
 ) -> Result<Intake> {
+    take_in_chosen(counter, req, medium, None, now).await
+}
+
+/// As [`take_in`], with the prints of each image chosen on the intake grid when `choices`.
+pub async fn take_in_chosen(
+    counter: &Counter,
+    req: &IntakeRequest,
+    medium: &Medium,
+    choices: Option<&[Choice]>,
+    now: DateTime<Utc>,
+) -> Result<Intake> {
     let (identity, size) = check_request(counter, req)?;
-    let chosen = medium.chosen(req.quantity);
-    let items: Vec<OrderItem> = chosen
-        .iter()
-        .filter_map(|c| medium.images.get(c.image).map(|img| (img, c.quantity)))
-        .map(|(img, quantity)| OrderItem {
-            image: img.id,
-            name: img.name.clone(),
-            size,
-            quantity,
-        })
-        .collect();
+    let items = order_items(medium, req, size, choices);
+    if items.is_empty() {
+        return Err(CounterError::Invalid(
+            "no image is chosen for printing: choose at least one".into(),
+        ));
+    }
     // The one order check, before anything is spooled or charged: what the lab would refuse
     // is refused here, in its words.
     let lab = counter

@@ -115,12 +115,31 @@ pub struct Chosen {
     pub quantity: u32,
 }
 
+/// A file of the medium left out (read with [`Reading::SkipBad`]): its path and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: String,
+}
+
+/// What a file that is not a sound image does to the reading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// Refuses the whole medium, naming the file (the JSON API).
+    Strict,
+    /// Lists the file in [`Medium::skipped`] and reads on (the terminal's page, where staff
+    /// see the list before the order is taken).
+    SkipBad,
+}
+
 /// A medium taken in.
 #[derive(Debug)]
 pub struct Medium {
     pub images: Vec<MediumImage>,
     /// The prints chosen on the camera (DPOF), when the card has a print order.
     pub dpof: Option<Vec<Chosen>>,
+    /// Files left out (damaged, not images), with the reason; empty when read strictly.
+    pub skipped: Vec<Skipped>,
 }
 
 impl Medium {
@@ -231,6 +250,16 @@ pub fn read_zip(
     limits: &UploadLimits,
     staging: &Path,
 ) -> Result<Medium, MediumError> {
+    read_zip_as(zip, limits, staging, Reading::Strict)
+}
+
+/// As [`read_zip`], a bad file refusing the medium or listed as skipped by `reading`.
+pub fn read_zip_as(
+    zip: impl Read + Seek,
+    limits: &UploadLimits,
+    staging: &Path,
+    reading: Reading,
+) -> Result<Medium, MediumError> {
     let mut archive = zip::ZipArchive::new(zip).map_err(|e| MediumError::NotAZip(e.to_string()))?;
     if archive.len() > limits.max_entries {
         return Err(MediumError::TooManyEntries {
@@ -270,7 +299,10 @@ pub fn read_zip(
     // image is decoded and checked as soon as it is whole, and the per-entry and total limits
     // stop the inflating itself.
     let mut actual_total: u64 = 0;
-    let mut taken = Taken::default();
+    let mut taken = Taken {
+        reading,
+        ..Taken::default()
+    };
     for i in 0..archive.len() {
         let entry = archive.by_index(i).map_err(|e| MediumError::Unreadable {
             name: format!("entry {i}"),
@@ -291,7 +323,7 @@ pub fn read_zip(
             limits.max_image_bytes
         };
         let remaining = limits.max_uncompressed_bytes.saturating_sub(actual_total);
-        let bytes = inflate_entry(
+        let bytes = match inflate_entry(
             entry,
             &Bounds {
                 name: &raw,
@@ -300,7 +332,13 @@ pub fn read_zip(
                 remaining,
                 must_be_image: !dpof,
             },
-        )?;
+        ) {
+            Ok(b) => b,
+            Err(e) => {
+                taken.skip_or_refuse(&name, e)?;
+                continue;
+            }
+        };
         actual_total += bytes.len() as u64;
         taken.take(name, bytes, limits, staging)?;
     }
@@ -396,13 +434,26 @@ pub fn read_files(
     limits: &UploadLimits,
     staging: &Path,
 ) -> Result<Medium, MediumError> {
+    read_files_as(files, limits, staging, Reading::Strict)
+}
+
+/// As [`read_files`], a bad file refusing the medium or listed as skipped by `reading`.
+pub fn read_files_as(
+    files: Vec<(String, PathBuf)>,
+    limits: &UploadLimits,
+    staging: &Path,
+    reading: Reading,
+) -> Result<Medium, MediumError> {
     let mut named = Vec::with_capacity(files.len());
     for (name, file) in files {
         let base = file_name(&name.replace('\\', "/"));
         let safe = safe_name(&base).ok_or_else(|| MediumError::UnsafeName(name.clone()))?;
         named.push((safe, file));
     }
-    let mut taken = Taken::default();
+    let mut taken = Taken {
+        reading,
+        ..Taken::default()
+    };
     for (path, file) in named {
         let size = std::fs::metadata(&file)
             .map_err(|e| MediumError::Staging(e.to_string()))?
@@ -420,13 +471,43 @@ pub fn read_files(
 }
 
 /// The medium as it is read: each file checked as it is taken.
-#[derive(Default)]
 struct Taken {
     dpof_file: Option<(String, Vec<u8>)>,
     images: Vec<MediumImage>,
+    reading: Reading,
+    skipped: Vec<Skipped>,
+}
+
+impl Default for Taken {
+    fn default() -> Taken {
+        Taken {
+            dpof_file: None,
+            images: Vec::new(),
+            reading: Reading::Strict,
+            skipped: Vec::new(),
+        }
+    }
 }
 
 impl Taken {
+    /// A file that is not a sound image: listed when skipping, else the refusal. Limits
+    /// (sizes, counts), unsafe names and the DPOF file refuse the medium either way.
+    fn skip_or_refuse(&mut self, path: &str, e: MediumError) -> Result<(), MediumError> {
+        match (&e, self.reading) {
+            (
+                MediumError::NotAnImage { reason, .. } | MediumError::Unreadable { reason, .. },
+                Reading::SkipBad,
+            ) => {
+                self.skipped.push(Skipped {
+                    path: path.to_string(),
+                    reason: reason.clone(),
+                });
+                Ok(())
+            }
+            _ => Err(e),
+        }
+    }
+
     fn take(
         &mut self,
         path: String,
@@ -447,25 +528,41 @@ impl Taken {
                 limit: limits.max_images,
             });
         }
-        self.images
-            .push(check_image(&path, bytes, limits, staging)?);
+        match check_image(&path, bytes, limits, staging) {
+            Ok(image) => self.images.push(image),
+            Err(e) => self.skip_or_refuse(&path, e)?,
+        }
         Ok(())
     }
 
     fn finish(self, _limits: &UploadLimits) -> Result<Medium, MediumError> {
-        let Taken { dpof_file, images } = self;
+        let Taken {
+            dpof_file,
+            images,
+            skipped,
+            ..
+        } = self;
         if images.is_empty() {
             return Err(MediumError::NoImages);
         }
         let dpof = match dpof_file {
             None => None,
-            Some((root, bytes)) => Some(read_dpof(&root, &bytes, &images)?),
+            Some((root, bytes)) => Some(read_dpof(&root, &bytes, &images, &skipped)?),
         };
-        Ok(Medium { images, dpof })
+        Ok(Medium {
+            images,
+            dpof,
+            skipped,
+        })
     }
 }
 
-fn read_dpof(root: &str, bytes: &[u8], images: &[MediumImage]) -> Result<Vec<Chosen>, MediumError> {
+fn read_dpof(
+    root: &str,
+    bytes: &[u8],
+    images: &[MediumImage],
+    skipped: &[Skipped],
+) -> Result<Vec<Chosen>, MediumError> {
     let parsed = dpof::parse(bytes).map_err(|e| MediumError::Dpof(e.to_string()))?;
     let by_path: BTreeMap<String, usize> = images
         .iter()
@@ -483,6 +580,10 @@ fn read_dpof(root: &str, bytes: &[u8], images: &[MediumImage]) -> Result<Vec<Cho
         for source in sources {
             let key = format!("{root}{source}").to_ascii_uppercase();
             let Some(&i) = by_path.get(&key) else {
+                // A file left out as damaged is not printed; the print order stands.
+                if skipped.iter().any(|s| s.path.to_ascii_uppercase() == key) {
+                    continue;
+                }
                 return Err(MediumError::DpofMissingImage {
                     line: job.line,
                     path: source,

@@ -433,7 +433,7 @@ async fn the_terminal_at_1024_by_768() {
     assert_on_first_screen(&mut page, "pickup-ja", &["#due", "#collect"]).await;
     page.goto(&format!("{base}/intake")).await;
     check_screen(&mut page, "intake-ja").await;
-    assert_on_first_screen(&mut page, "intake-ja", &["#take-in"]).await;
+    assert_on_first_screen(&mut page, "intake-ja", &["#price-it"]).await;
     page.goto(&format!("{base}/slip/{first}")).await;
     check_screen(&mut page, "slip-ja").await;
 

@@ -1,131 +1,750 @@
-//! Walk-in intake: the customer and the medium on one screen, "Take in" without scrolling; a
-//! refused form comes back with what was typed (the files must be chosen again).
+//! Walk-in intake as a shop does it: the customer and the card, "Price it", then a grid of the
+//! card's photos (size and prints per photo, prefilled from the card's print order), the
+//! counter's and the lab's charges, the total and the ready-by, and "Take in".
+//!
+//! The card is uploaded once: its checked images stay staged in the spool, held here under a
+//! token that the form carries, until they are taken in (or an hour passes). A refused form
+//! comes back with everything typed and chosen. A damaged file is listed and left out instead
+//! of refusing the card; the same set of photos as an intake of the last hour is warned about
+//! before it is taken in again.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, State};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use maud::html;
+use chrono::{DateTime, Utc};
+use maud::{Markup, html};
+use reprint_domain::{ImageId, PrintSize};
 
-use super::{Viewer, problem_box, render, with_status, words};
+use super::{FluentValue, Viewer, problem_box, render_with, with_status, words};
 use crate::AppState;
-use crate::api;
 use crate::auth::PageStaff;
-use crate::error::CounterError;
-use crate::intake::IntakeRequest;
+use crate::error::{CounterError, Result};
+use crate::intake::{self, Choice, CustomerInput, IntakeRequest, Price};
+use crate::medium::{self, Medium, Reading};
 
 pub fn routes(state: &AppState) -> Router<AppState> {
     let upload_limit =
         usize::try_from(state.counter.config.uploads.max_request_bytes).unwrap_or(usize::MAX);
-    Router::new().route(
-        "/intake",
-        get(intake_page)
-            .post(intake_submit)
-            .layer(DefaultBodyLimit::max(upload_limit)),
-    )
+    Router::new()
+        .route(
+            "/intake",
+            get(intake_page)
+                .post(intake_submit)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route("/intake/thumb/{token}/{index}", get(thumbnail))
 }
 
 const SIZES: [&str; 9] = [
     "L", "2L", "KG", "DSC", "Hagaki", "Square", "4x6", "5x7", "8x10",
 ];
 
+/// Below this many dots per inch a print looks soft: the grid warns.
+const WARN_DPI: u32 = 200;
+/// Longest side of a thumbnail, in pixels.
+const THUMB_SIDE: u32 = 160;
+/// How long a card read at the counter waits to be taken in.
+const HOLD_FOR: Duration = Duration::from_secs(60 * 60);
+/// Cards held at once (the oldest goes first).
+const MAX_HELD: usize = 16;
+/// The window of "the same card twice".
+const REPEAT_WINDOW_MINUTES: i64 = 60;
+
+/// A card read and checked, waiting to be priced and taken in.
+struct Held {
+    /// The spool it was staged in (one process may run several counters in tests).
+    spool: String,
+    medium: Arc<Medium>,
+    thumbs: Arc<Vec<Option<Vec<u8>>>>,
+    at: Instant,
+}
+
+static HELD: LazyLock<Mutex<HashMap<String, Held>>> = LazyLock::new(Default::default);
+/// Image sets taken in lately, per spool: (spool, images, when).
+static RECENT: LazyLock<Mutex<Vec<(String, BTreeSet<ImageId>, DateTime<Utc>)>>> =
+    LazyLock::new(Default::default);
+/// Thumbnails are decoded two at a time at most (each held to the decoded-bytes limit).
+static THUMB_PERMITS: LazyLock<tokio::sync::Semaphore> =
+    LazyLock::new(|| tokio::sync::Semaphore::new(2));
+
+fn spool_key(state: &AppState) -> String {
+    state.counter.spool.staging().display().to_string()
+}
+
+fn hold(state: &AppState, medium: Medium, thumbs: Vec<Option<Vec<u8>>>) -> String {
+    let token = uuid::Uuid::new_v4().simple().to_string();
+    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    held.retain(|_, h| h.at.elapsed() < HOLD_FOR);
+    while held.len() >= MAX_HELD {
+        let Some(oldest) = held
+            .iter()
+            .min_by_key(|(_, h)| h.at)
+            .map(|(k, _)| k.clone())
+        else {
+            break;
+        };
+        held.remove(&oldest);
+    }
+    held.insert(
+        token.clone(),
+        Held {
+            spool: spool_key(state),
+            medium: Arc::new(medium),
+            thumbs: Arc::new(thumbs),
+            at: Instant::now(),
+        },
+    );
+    token
+}
+
+fn held(state: &AppState, token: &str) -> Option<(Arc<Medium>, Arc<Vec<Option<Vec<u8>>>>)> {
+    let held = HELD.lock().unwrap_or_else(|p| p.into_inner());
+    held.get(token)
+        .filter(|h| h.spool == spool_key(state) && h.at.elapsed() < HOLD_FOR)
+        .map(|h| (h.medium.clone(), h.thumbs.clone()))
+}
+
+fn forget(token: &str) {
+    HELD.lock().unwrap_or_else(|p| p.into_inner()).remove(token);
+}
+
+/// When the same set of photos was taken in within the last hour at this counter.
+fn taken_lately(state: &AppState, images: &BTreeSet<ImageId>, now: DateTime<Utc>) -> bool {
+    let key = spool_key(state);
+    let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
+    recent.retain(|(_, _, at)| now - *at < chrono::Duration::minutes(REPEAT_WINDOW_MINUTES));
+    recent.iter().any(|(s, set, _)| *s == key && set == images)
+}
+
+fn remember(state: &AppState, images: BTreeSet<ImageId>, now: DateTime<Utc>) {
+    RECENT
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push((spool_key(state), images, now));
+}
+
+/// What the form carried.
+#[derive(Default)]
+struct Form {
+    request: Option<IntakeRequest>,
+    csrf: String,
+    step: String,
+    token: String,
+    /// The grid was on the page (its fields decide, even when nothing is ticked).
+    grid: bool,
+    picks: BTreeSet<usize>,
+    sizes: HashMap<usize, String>,
+    quantities: HashMap<usize, String>,
+    again: bool,
+    zip: Option<tempfile::TempPath>,
+    files: Vec<(String, tempfile::TempPath)>,
+}
+
+fn bad_multipart(e: impl std::fmt::Display) -> CounterError {
+    CounterError::Invalid(format!("the upload could not be read: {e}"))
+}
+
+/// Writes one file field to the staging directory as it arrives; `None` for an empty input.
+async fn field_to_disk(
+    mut field: axum::extract::multipart::Field<'_>,
+    staging: &Path,
+) -> Result<Option<(String, tempfile::TempPath)>> {
+    use tokio::io::AsyncWriteExt;
+    let file_name = field.file_name().unwrap_or("").to_string();
+    let disk = |e: std::io::Error| {
+        CounterError::Internal(format!(
+            "the counter could not write the upload to disk: {e}"
+        ))
+    };
+    let staged = tempfile::NamedTempFile::new_in(staging).map_err(disk)?;
+    let mut file = tokio::fs::File::from_std(staged.reopen().map_err(disk)?);
+    let mut written: u64 = 0;
+    while let Some(chunk) = field.chunk().await.map_err(bad_multipart)? {
+        written += chunk.len() as u64;
+        file.write_all(&chunk).await.map_err(disk)?;
+    }
+    file.flush().await.map_err(disk)?;
+    if written == 0 && file_name.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((file_name, staged.into_temp_path())))
+}
+
+async fn read_form(mut multipart: Multipart, staging: &Path, form: &mut Form) -> Result<()> {
+    let mut request = IntakeRequest {
+        customer: CustomerInput::default(),
+        lab: String::new(),
+        size: "L".into(),
+        quantity: 1,
+    };
+    while let Some(field) = multipart.next_field().await.map_err(bad_multipart)? {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "medium" || name == "images" {
+            let Some((file_name, staged)) = field_to_disk(field, staging).await? else {
+                continue;
+            };
+            if name == "medium" {
+                if form.zip.is_some() {
+                    return Err(CounterError::Invalid("hand in one ZIP per order".into()));
+                }
+                form.zip = Some(staged);
+            } else {
+                let n = form.files.len() + 1;
+                form.files.push((
+                    if file_name.is_empty() {
+                        format!("image-{n}")
+                    } else {
+                        file_name
+                    },
+                    staged,
+                ));
+            }
+            continue;
+        }
+        let text = field.text().await.map_err(bad_multipart)?;
+        let value = text.trim().to_string();
+        let opt = || Some(value.clone()).filter(|s| !s.is_empty());
+        let index = |prefix: &str| {
+            name.strip_prefix(prefix)
+                .and_then(|i| i.parse::<usize>().ok())
+        };
+        match name.as_str() {
+            "registration_number" => request.customer.registration_number = opt(),
+            "name" => request.customer.name = value,
+            "telephone" => request.customer.telephone = value,
+            "lab" => request.lab = value,
+            "size" => request.size = value,
+            "quantity" => {
+                if let Some(q) = opt() {
+                    request.quantity = q.parse().map_err(|_| {
+                        CounterError::Invalid(format!("quantity {q:?} is not a number"))
+                    })?;
+                }
+            }
+            "csrf" => form.csrf = text,
+            "step" => form.step = value,
+            "token" => form.token = value,
+            "grid" => form.grid = true,
+            "again" => form.again = true,
+            _ => {
+                if let Some(i) = index("pick-") {
+                    form.picks.insert(i);
+                } else if let Some(i) = index("size-") {
+                    form.sizes.insert(i, value);
+                } else if let Some(i) = index("qty-") {
+                    form.quantities.insert(i, value);
+                }
+            }
+        }
+    }
+    form.request = Some(request);
+    Ok(())
+}
+
+/// One row of the grid as shown: ticked, size code, prints.
+#[derive(Clone)]
+struct Row {
+    picked: bool,
+    size: String,
+    quantity: String,
+}
+
+/// The grid's rows: as the form sent them, else the card's print order (DPOF), else every
+/// photo at the size and prints staff chose.
+fn rows(form: &Form, req: &IntakeRequest, medium: &Medium) -> Vec<Row> {
+    let n = medium.images.len();
+    let from_form = |i: usize| Row {
+        picked: form.picks.contains(&i),
+        size: form
+            .sizes
+            .get(&i)
+            .cloned()
+            .unwrap_or_else(|| req.size.clone()),
+        quantity: form
+            .quantities
+            .get(&i)
+            .cloned()
+            .unwrap_or_else(|| req.quantity.to_string()),
+    };
+    let mut rows: Vec<Row> = if form.grid {
+        (0..n).map(from_form).collect()
+    } else {
+        let chosen = medium.chosen(req.quantity);
+        (0..n)
+            .map(|i| {
+                let c = chosen.iter().find(|c| c.image == i);
+                Row {
+                    picked: c.is_some(),
+                    size: req.size.clone(),
+                    quantity: c.map_or(req.quantity, |c| c.quantity).to_string(),
+                }
+            })
+            .collect()
+    };
+    match form.step.as_str() {
+        "all" => rows.iter_mut().for_each(|r| r.picked = true),
+        "none" => rows.iter_mut().for_each(|r| r.picked = false),
+        _ => {}
+    }
+    rows
+}
+
+/// The ticked rows as the order's choices; a wrong size or number is refused in words.
+fn choices(rows: &[Row]) -> Result<Vec<Choice>> {
+    let mut out = Vec::new();
+    for (image, row) in rows.iter().enumerate().filter(|(_, r)| r.picked) {
+        let size = PrintSize::parse(&row.size)?;
+        let quantity: u32 = row.quantity.parse().map_err(|_| {
+            CounterError::Invalid(format!(
+                "prints of photo {} ({:?}) is not a number",
+                image + 1,
+                row.quantity
+            ))
+        })?;
+        out.push(Choice {
+            image,
+            size,
+            quantity,
+        });
+    }
+    Ok(out)
+}
+
+/// What the page shows besides the form.
+#[derive(Default)]
+struct Shown<'a> {
+    error: Option<&'a CounterError>,
+    token: Option<&'a str>,
+    medium: Option<&'a Medium>,
+    rows: Vec<Row>,
+    price: Option<&'a Price>,
+    repeat: bool,
+}
+
 fn intake_form(
     state: &AppState,
     viewer: &Viewer,
     staff: &PageStaff,
-    error: Option<&CounterError>,
     typed: Option<&IntakeRequest>,
+    shown: Shown<'_>,
 ) -> Response {
     let title = viewer.t("counter-intake-title");
     let c = &typed.map(|r| r.customer.clone()).unwrap_or_default();
     let lab = typed.map(|r| r.lab.as_str()).unwrap_or("");
     let size = typed.map(|r| r.size.as_str()).unwrap_or("L");
     let quantity = typed.map_or(1, |r| r.quantity);
-    render(
+    let head = html! { style { (maud::PreEscaped(STYLE)) } };
+    render_with(
         state,
         viewer,
         Some(staff),
         &title,
+        Some(head),
         html! {
-            h1 { (title) }
-            @if let Some(e) = error { (problem_box(viewer, e)) }
-            form method="post" action="/intake" enctype="multipart/form-data" {
+            h1.sr-only { (title) }
+            @if let Some(e) = shown.error { (problem_box(viewer, e)) }
+            @if shown.repeat {
+                div.problem #repeat role="alert" {
+                    strong { (viewer.t("intake-repeat-title")) }
+                    br;
+                    (viewer.t("intake-repeat-detail"))
+                }
+            }
+            form #intake method="post" action="/intake" enctype="multipart/form-data" {
                 input type="hidden" name="csrf" value=(staff.csrf(state));
-                div.cols {
-                    fieldset.card {
-                        legend { (viewer.t("counter-intake-customer")) }
-                        label for="registration_number" { (viewer.t("counter-intake-registration")) }
-                        input #registration_number type="text" name="registration_number" autocomplete="off" value=[c.registration_number.as_deref()];
-                        label for="telephone" { (viewer.t("counter-intake-telephone")) }
-                        input #telephone type="tel" name="telephone" required autocomplete="off" value=(c.telephone);
-                        label for="name" { (viewer.t("counter-intake-name")) }
-                        input #name type="text" name="name" required autocomplete="off" value=(c.name);
-                    }
-                    fieldset.card {
-                        legend { (viewer.t("counter-intake-medium")) }
-                        label for="medium" { (viewer.t("counter-intake-zip")) }
-                        input #medium type="file" name="medium" accept=".zip,application/zip";
-                        label for="images" { (viewer.t("counter-intake-files")) }
-                        input #images type="file" name="images" multiple accept="image/*";
-                        div.cols style="gap:10px" {
-                            div {
-                                label for="lab" { (viewer.t("counter-intake-lab")) }
-                                select #lab name="lab" {
-                                    @for l in &state.counter.config.labs {
-                                        option value=(l.id.as_str()) selected[l.id.as_str() == lab] { (l.name) }
-                                    }
+                @if let Some(token) = shown.token { input type="hidden" name="token" value=(token); }
+                div.intake {
+                    div.left {
+                        fieldset.card.who {
+                            legend { (viewer.t("counter-intake-customer")) }
+                            div.row3 {
+                                div {
+                                    label for="registration_number" { (viewer.t("counter-intake-registration")) }
+                                    input #registration_number type="text" name="registration_number" autocomplete="off" value=[c.registration_number.as_deref()];
                                 }
-                            }
-                            div {
-                                label for="size" { (viewer.t("counter-intake-size")) }
-                                select #size name="size" {
-                                    @for s in SIZES {
-                                        option value=(s) selected[s == size] { (words::size(viewer, s)) }
-                                    }
+                                div {
+                                    label for="telephone" { (viewer.t("counter-intake-telephone")) }
+                                    input #telephone type="tel" name="telephone" required autocomplete="off" value=(c.telephone);
+                                }
+                                div {
+                                    label for="name" { (viewer.t("counter-intake-name")) }
+                                    input #name type="text" name="name" required autocomplete="off" value=(c.name);
                                 }
                             }
                         }
-                        label for="quantity" { (viewer.t("counter-intake-quantity")) }
-                        input #quantity type="number" name="quantity" min="1" max="999" value=(quantity) aria-describedby="dpof-hint";
-                        p #dpof-hint .muted style="margin:4px 0 0;font-size:.9em" { (viewer.t("counter-intake-dpof")) }
+                        @if let Some(medium) = shown.medium {
+                            (grid(viewer, shown.token.unwrap_or(""), medium, &shown.rows))
+                        } @else {
+                            fieldset.card {
+                                legend { (viewer.t("counter-intake-medium")) }
+                                label for="medium" { (viewer.t("counter-intake-zip")) }
+                                input #medium type="file" name="medium" accept=".zip,application/zip";
+                                label for="images" { (viewer.t("counter-intake-files")) }
+                                input #images type="file" name="images" multiple accept="image/*";
+                                p #dpof-hint .muted { (viewer.t("counter-intake-dpof")) }
+                            }
+                        }
+                    }
+                    div.right {
+                        @if let Some(price) = shown.price {
+                            (price_box(viewer, price))
+                            @if shown.repeat {
+                                label.check for="again" {
+                                    input #again type="checkbox" name="again" value="1";
+                                    " " (viewer.t("intake-repeat-confirm"))
+                                }
+                            }
+                            button.go #take-in type="submit" name="step" value="take" { (viewer.t("counter-intake-submit")) }
+                        }
+                        fieldset.card {
+                            legend { (viewer.t("intake-options")) }
+                            label for="lab" { (viewer.t("counter-intake-lab")) }
+                            select #lab name="lab" {
+                                @for l in &state.counter.config.labs {
+                                    option value=(l.id.as_str()) selected[l.id.as_str() == lab] { (l.name) }
+                                }
+                            }
+                            @if shown.medium.is_none() {
+                                div.row2 {
+                                    div {
+                                        label for="size" { (viewer.t("counter-intake-size")) }
+                                        select #size name="size" {
+                                            @for s in SIZES {
+                                                option value=(s) selected[s == size] { (words::size(viewer, s)) }
+                                            }
+                                        }
+                                    }
+                                    div {
+                                        label for="quantity" { (viewer.t("counter-intake-quantity")) }
+                                        input #quantity type="number" name="quantity" min="1" max="999" value=(quantity);
+                                    }
+                                }
+                            } @else {
+                                input type="hidden" name="size" value=(size);
+                                input type="hidden" name="quantity" value=(quantity);
+                            }
+                        }
+                        @if shown.price.is_none() {
+                            button.go #price-it type="submit" name="step" value="price" { (viewer.t("intake-price-it")) }
+                        } @else {
+                            button.quiet #price-again type="submit" name="step" value="price" { (viewer.t("intake-price-again")) }
+                        }
                     }
                 }
-                p { button.go #take-in type="submit" style="width:100%" { (viewer.t("counter-intake-submit")) } }
             }
         },
     )
 }
 
+fn grid(viewer: &Viewer, token: &str, medium: &Medium, rows: &[Row]) -> Markup {
+    html! {
+        fieldset.card.photos {
+            legend {
+                (viewer.tw("intake-photos", &[("count", FluentValue::from(medium.images.len()))]))
+                @if medium.dpof.is_some() { " · " (viewer.t("intake-from-dpof")) }
+            }
+            input type="hidden" name="grid" value="1";
+            div.pickers {
+                button.quiet #select-all type="submit" name="step" value="all" { (viewer.t("intake-select-all")) }
+                button.quiet #select-none type="submit" name="step" value="none" { (viewer.t("intake-select-none")) }
+            }
+            @if !medium.skipped.is_empty() {
+                div.skipped #skipped role="status" {
+                    strong { (viewer.t("intake-skipped")) }
+                    ul {
+                        @for s in &medium.skipped {
+                            li { (s.path) ": " (viewer.t("intake-skipped-reason")) }
+                        }
+                    }
+                }
+            }
+            ul.grid {
+                @for (i, (img, row)) in medium.images.iter().zip(rows).enumerate() {
+                    @let size = PrintSize::parse(&row.size).ok();
+                    @let low = size.is_some_and(|s| !s.has_enough_pixels(img.info.width, img.info.height, WARN_DPI));
+                    li.tile.picked[row.picked] {
+                        label.pick for={ "pick-" (i) } {
+                            img src={ "/intake/thumb/" (token) "/" (i) } alt=(img.name) width="96" height="72";
+                            span {
+                                input id={ "pick-" (i) } type="checkbox" name={ "pick-" (i) } value="1" checked[row.picked];
+                                " " (img.name)
+                            }
+                        }
+                        div.row2 {
+                            select id={ "size-" (i) } name={ "size-" (i) } aria-label=(viewer.tw("intake-size-of", &[("name", FluentValue::from(img.name.clone()))])) {
+                                @for s in SIZES {
+                                    option value=(s) selected[s == row.size] { (words::size(viewer, s)) }
+                                }
+                            }
+                            input id={ "qty-" (i) } type="number" name={ "qty-" (i) } min="1" max="999" value=(row.quantity) aria-label=(viewer.tw("intake-prints-of", &[("name", FluentValue::from(img.name.clone()))]));
+                        }
+                        @if low {
+                            p.low { (viewer.tw("intake-low-resolution", &[("width", FluentValue::from(img.info.width)), ("height", FluentValue::from(img.info.height))])) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn price_box(viewer: &Viewer, price: &Price) -> Markup {
+    html! {
+        section.card.price #price aria-labelledby="price-title" {
+            h2 #price-title { (viewer.t("intake-price-title")) }
+            table {
+                (words::charge_rows(viewer, &viewer.t("intake-counter-charge"), &price.counter))
+                @match &price.lab {
+                    Ok(q) => { (words::charge_rows(viewer, &viewer.t("intake-lab-charge"), &q.charge)) }
+                    Err(_) => {
+                        tr { td colspan="2" .muted #lab-unpriced { (viewer.t("intake-lab-unpriced")) } }
+                    }
+                }
+                @if let Some(total) = price.total {
+                    tr.total #total {
+                        th scope="row" { (viewer.t("intake-total")) }
+                        td.num { (viewer.money(total)) }
+                    }
+                }
+                @if let Some(at) = price.ready_by {
+                    tr #ready-by {
+                        th scope="row" { (viewer.t("intake-ready-by")) }
+                        td { (viewer.time(at)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 async fn intake_page(State(state): State<AppState>, viewer: Viewer, staff: PageStaff) -> Response {
-    intake_form(&state, &viewer, &staff, None, None)
+    intake_form(&state, &viewer, &staff, None, Shown::default())
+}
+
+/// Reads the card just handed in, leaving out bad files, and makes its thumbnails.
+async fn read_medium(state: &AppState, form: &mut Form) -> Result<Option<(String, Arc<Medium>)>> {
+    let zip = form.zip.take();
+    let files = std::mem::take(&mut form.files);
+    if zip.is_none() && files.is_empty() {
+        return Ok(None);
+    }
+    let limits = state.counter.config.uploads.clone();
+    let staging = state.counter.spool.staging();
+    let permit = THUMB_PERMITS
+        .acquire()
+        .await
+        .map_err(|e| CounterError::Internal(format!("thumbnails: {e}")))?;
+    let (medium, thumbs) = tokio::task::spawn_blocking(move || {
+        let medium = match (zip, files.is_empty()) {
+            (Some(_), false) => {
+                return Err(CounterError::Invalid(
+                    "hand in a ZIP or image files, not both".into(),
+                ));
+            }
+            (Some(zip), true) => {
+                let file = std::fs::File::open(&zip).map_err(|e| {
+                    CounterError::Internal(format!("the upload written to disk is gone: {e}"))
+                })?;
+                medium::read_zip_as(
+                    std::io::BufReader::new(file),
+                    &limits,
+                    &staging,
+                    Reading::SkipBad,
+                )?
+            }
+            (None, _) => {
+                let paths = files
+                    .iter()
+                    .map(|(name, path)| (name.clone(), path.to_path_buf()))
+                    .collect();
+                medium::read_files_as(paths, &limits, &staging, Reading::SkipBad)?
+            }
+        };
+        let media_limits = reprint_media::validate::Limits {
+            max_bytes: limits.max_image_bytes,
+            max_decoded_bytes: limits.max_decoded_bytes,
+            ..reprint_media::validate::Limits::default()
+        };
+        let thumbs = medium
+            .images
+            .iter()
+            .map(|img| {
+                let bytes = std::fs::read(&img.staged).ok()?;
+                reprint_media::thumbnail::thumbnail_jpeg(&bytes, THUMB_SIDE, 75, &media_limits).ok()
+            })
+            .collect::<Vec<_>>();
+        Ok((medium, thumbs))
+    })
+    .await
+    .map_err(|e| CounterError::Internal(format!("medium reader: {e}")))??;
+    drop(permit);
+    let token = hold(state, medium, thumbs);
+    let (medium, _) = held(state, &token)
+        .ok_or_else(|| CounterError::Internal("the card just read is not held".into()))?;
+    Ok(Some((token, medium)))
 }
 
 async fn intake_submit(
     State(state): State<AppState>,
     viewer: Viewer,
     staff: PageStaff,
-    form: Multipart,
+    multipart: Multipart,
 ) -> Response {
-    let upload = match api::read_intake_form(form, &state.counter.spool.staging()).await {
-        Ok(u) => u,
-        Err(e) => {
-            return with_status(
-                e.problem().status_code(),
-                intake_form(&state, &viewer, &staff, Some(&e), None),
-            );
-        }
-    };
-    let typed = upload.request.clone();
-    let result = async {
-        staff.check_csrf(&state, &upload.csrf)?;
-        api::run_intake(&state, upload).await
-    }
-    .await;
-    match result {
-        Ok(intake) => Redirect::to(&format!("/slip/{}", intake.reception_number)).into_response(),
-        Err(e) => with_status(
+    let mut form = Form::default();
+    let read = read_form(multipart, &state.counter.spool.staging(), &mut form).await;
+    let typed = form.request.clone();
+    let refuse = |e: &CounterError, shown: Shown<'_>| {
+        with_status(
             e.problem().status_code(),
-            intake_form(&state, &viewer, &staff, Some(&e), Some(&typed)),
-        ),
+            intake_form(&state, &viewer, &staff, typed.as_ref(), shown),
+        )
+    };
+    if let Err(e) = read {
+        return refuse(&e, Shown::default());
+    }
+    if let Err(e) = staff.check_csrf(&state, &form.csrf) {
+        return refuse(&e, Shown::default());
+    }
+    let Some(req) = typed.clone() else {
+        return refuse(
+            &CounterError::Invalid("the form is empty".into()),
+            Shown::default(),
+        );
+    };
+    // The card: just handed in (read now, held), else the one held from before.
+    let (token, medium) = match read_medium(&state, &mut form).await {
+        Ok(Some(read)) => {
+            if !form.token.is_empty() {
+                forget(&form.token);
+            }
+            // A new card: its grid comes from its own print order.
+            form.grid = false;
+            read
+        }
+        Ok(None) => match held(&state, &form.token) {
+            Some((medium, _)) => (form.token.clone(), medium),
+            None => {
+                let e = CounterError::Invalid(if form.token.is_empty() {
+                    "no medium: attach a ZIP of the card or the image files".into()
+                } else {
+                    "the card read before is no longer held (over an hour): hand it in again".into()
+                });
+                return refuse(&e, Shown::default());
+            }
+        },
+        Err(e) => return refuse(&e, Shown::default()),
+    };
+    let rows = rows(&form, &req, &medium);
+    let now = state.counter.clock.now();
+    let picked: BTreeSet<ImageId> = rows
+        .iter()
+        .zip(&medium.images)
+        .filter(|(r, _)| r.picked)
+        .map(|(_, img)| img.id)
+        .collect();
+    let repeat = taken_lately(&state, &picked, now);
+    let shown = |error, price| Shown {
+        error,
+        token: Some(&token),
+        medium: Some(&medium),
+        rows: rows.clone(),
+        price,
+        repeat,
+    };
+    let chosen = match choices(&rows) {
+        Ok(c) => c,
+        Err(e) => return refuse(&e, shown(None, None)),
+    };
+    if chosen.is_empty() {
+        // Nothing ticked (after "none"): the grid, no price yet.
+        let e = CounterError::Invalid("no photo is chosen for printing: tick at least one".into());
+        return if form.step == "none" {
+            intake_form(&state, &viewer, &staff, Some(&req), shown(None, None))
+        } else {
+            refuse(&e, shown(None, None))
+        };
+    }
+    let price = match intake::price(&state.counter, &req, &medium, Some(&chosen), now).await {
+        Ok(p) => p,
+        Err(e) => return refuse(&e, shown(None, None)),
+    };
+    if form.step != "take" || (repeat && !form.again) {
+        let status = if form.step == "take" {
+            StatusCode::CONFLICT
+        } else {
+            StatusCode::OK
+        };
+        return with_status(
+            status,
+            intake_form(
+                &state,
+                &viewer,
+                &staff,
+                Some(&req),
+                shown(None, Some(&price)),
+            ),
+        );
+    }
+    match intake::take_in_chosen(&state.counter, &req, &medium, Some(&chosen), now).await {
+        Ok(taken) => {
+            forget(&token);
+            remember(&state, picked, now);
+            Redirect::to(&format!("/slip/{}", taken.reception_number)).into_response()
+        }
+        Err(e) => refuse(&e, shown(Some(&e), Some(&price))),
     }
 }
+
+async fn thumbnail(
+    State(state): State<AppState>,
+    _staff: PageStaff,
+    UrlPath((token, index)): UrlPath<(String, usize)>,
+) -> Response {
+    match held(&state, &token).and_then(|(_, thumbs)| thumbs.get(index).cloned().flatten()) {
+        Some(jpeg) => (
+            [
+                (header::CONTENT_TYPE, "image/jpeg"),
+                (header::CACHE_CONTROL, "private, max-age=3600"),
+            ],
+            jpeg,
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The intake's own layout: the grid scrolls in its box so that the price and "Take in" stay
+/// on the first screen of a 1024 x 768 terminal.
+const STYLE: &str = r#"
+.sr-only{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+.intake{display:grid;grid-template-columns:minmax(0,2fr) minmax(0,1fr);gap:10px;align-items:start}
+.intake fieldset{margin:0 0 8px}
+.intake label{margin-top:4px}
+.row3{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:8px}
+.row2{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:6px}
+.photos .pickers{display:flex;gap:8px;margin-bottom:6px}
+.photos ul.grid{list-style:none;margin:0;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:8px;max-height:calc(100vh - 360px);min-height:180px;overflow:auto}
+.tile{border:2px solid #c8ccd2;border-radius:8px;padding:6px}
+.tile.picked{border-color:#143d59}
+.tile .pick{display:block;min-height:44px;cursor:pointer}
+.tile img{display:block;width:96px;height:72px;object-fit:contain;background:#eee;margin:0 auto 4px}
+.tile .pick span{display:block;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.tile .pick input{width:24px;height:24px;vertical-align:middle}
+.tile .low{color:#8a3b00;margin:4px 0 0;font-size:.85em}
+.skipped{background:#fff4e5;border-radius:6px;padding:4px 8px;margin-bottom:6px}
+.skipped ul{margin:2px 0;padding-left:18px}
+.price h2{font-size:1.05em;margin:0 0 4px}
+.price table{width:100%;border-collapse:collapse;font-size:.92em}
+.price tr.total th,.price tr.total td{font-size:1.15em;border-top:2px solid #143d59}
+.right button{width:100%;margin-bottom:8px}
+.check{display:flex;align-items:center;gap:8px;min-height:44px}
+.check input{width:24px;height:24px}
+@media (max-width:700px){.intake,.row3{grid-template-columns:minmax(0,1fr)}}
+"#;

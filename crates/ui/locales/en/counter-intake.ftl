@@ -1,0 +1,24 @@
+intake-price-it = Price it
+intake-price-again = Price again with these choices
+intake-options = Lab and prints
+intake-photos = { $count ->
+    [one] One photo on the card
+   *[other] { $count } photos on the card
+}
+intake-from-dpof = chosen on the camera
+intake-select-all = Select all
+intake-select-none = Select none
+intake-skipped = Left out (damaged or not a photo):
+intake-skipped-reason = cannot be printed, left out
+intake-size-of = Size of { $name }
+intake-prints-of = Prints of { $name }
+intake-low-resolution = Low resolution for this size ({ $width } × { $height } pixels): the print may look soft.
+intake-price-title = Price before taking in
+intake-counter-charge = This counter's charge
+intake-lab-charge = The lab's charge
+intake-lab-unpriced = The lab could not be asked for its price just now; it is charged at pickup.
+intake-total = Total the customer pays
+intake-ready-by = Ready by
+intake-repeat-title = This card was taken in within the last hour.
+intake-repeat-detail = The same photos were taken in a moment ago. Take them in again only if the customer wants a second order.
+intake-repeat-confirm = Yes, take the same card in again
