@@ -226,6 +226,7 @@ img,video,canvas{max-width:100%;height:auto}\
 .scroll{overflow-x:auto}\
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:8px;border-bottom:1px solid #ddd}\
 button,.button,input[type=submit]{min-height:44px;min-width:44px;padding:0 16px;font:inherit;border-radius:6px;border:1px solid #143d59;background:#143d59;color:#fff;cursor:pointer}\
+a.button{display:inline-flex;align-items:center;justify-content:center;text-decoration:none;vertical-align:middle}\
 input,select,textarea{min-height:44px;font:inherit;max-width:100%}\
 :focus-visible{outline:3px solid #f0a500;outline-offset:2px}\
 footer{max-width:960px;margin:0 auto;padding:16px;color:#555}\
