@@ -124,6 +124,27 @@ pub fn to_inbox<M: InboxMessage>(
     )
 }
 
+/// A statement (not about one order) to `to`'s inbox under `<sender>:statement:<id>:<topic>`:
+/// the counter's [`reprint_domain::protocol::StatementIssued`] and the lab's
+/// [`reprint_domain::protocol::StatementConfirmed`].
+pub fn statement_to_inbox(
+    sender: &str,
+    to: Address,
+    topic: Topic,
+    statement: uuid::Uuid,
+    body: &impl Serialize,
+    traceparent: Option<&str>,
+) -> Result<OutboxMessage, BusError> {
+    let subject = Subject::inbox(to, topic)?.to_string();
+    json_message(
+        subject,
+        format!("{sender}:statement:{statement}:{}", fact_of(topic)),
+        topic.suffix(),
+        body,
+        traceparent,
+    )
+}
+
 /// A status change of an order, under `<sender>:<order>:status:<stage>` (or
 /// `status:<tail>` for a second status at one stage, e.g. a cancellation that came too late).
 /// The sender is who writes it, which need not be the `site` it speaks for (the gateway tells

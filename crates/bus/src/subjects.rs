@@ -24,6 +24,8 @@
 //! | `reprint.v1.counter.<counter>.delivery.dispatched` | the lab: prints shipped plus its file extract | the counter |
 //! | `reprint.v1.gateway.<gateway>.order.rejected` | the lab, for an order the gateway placed | the gateway |
 //! | `reprint.v1.gateway.<gateway>.reception.recorded` | the lab: the reception record, the user's slip | the gateway |
+//! | `reprint.v1.lab.<lab>.statement.issued` | the counter, its periodic statement of the lab's share | the lab |
+//! | `reprint.v1.counter.<counter>.statement.confirmed` | the lab, confirming a statement | the counter |
 //! | `reprint.v1.status.<sender>.<order>` | the site `<sender>` that moves the order on (placed, received, printing, printed, dispatched, arrived, collected, settled, rejected; the gateway's `cancelled`) | the gateway's status page (`reprint.v1.status.*.*`), ops dashboards |
 //! | `reprint.v1.rpc.<site>.quote` | (request) gateway or counter | (reply) the site, queue group [`rpc_queue_group`] |
 //! | `reprint.v1.rpc.<site>.catalog` | (request) gateway, counter, ops | (reply) the site |
@@ -274,11 +276,15 @@ pub enum Topic {
     SettlementRecorded,
     /// `order.cancelled`: the user cancelled before printing started (gateway -> lab).
     OrderCancelled,
+    /// `statement.issued`: the counter's periodic statement of the lab's share (counter -> lab).
+    StatementIssued,
+    /// `statement.confirmed`: the lab confirmed a statement (lab -> counter).
+    StatementConfirmed,
 }
 
 impl Topic {
     /// Every topic, in a fixed order.
-    pub const ALL: [Topic; 7] = [
+    pub const ALL: [Topic; 9] = [
         Topic::OrderPlaced,
         Topic::OrderRejected,
         Topic::ReceptionRecorded,
@@ -286,6 +292,8 @@ impl Topic {
         Topic::CollectionRecorded,
         Topic::SettlementRecorded,
         Topic::OrderCancelled,
+        Topic::StatementIssued,
+        Topic::StatementConfirmed,
     ];
 
     /// The subject suffix, e.g. `order.placed`.
@@ -298,6 +306,8 @@ impl Topic {
             Topic::CollectionRecorded => "collection.recorded",
             Topic::SettlementRecorded => "settlement.recorded",
             Topic::OrderCancelled => "order.cancelled",
+            Topic::StatementIssued => "statement.issued",
+            Topic::StatementConfirmed => "statement.confirmed",
         }
     }
 
@@ -307,11 +317,12 @@ impl Topic {
             Topic::OrderPlaced
             | Topic::CollectionRecorded
             | Topic::SettlementRecorded
-            | Topic::OrderCancelled => &[SiteKind::Lab],
+            | Topic::OrderCancelled
+            | Topic::StatementIssued => &[SiteKind::Lab],
             Topic::OrderRejected | Topic::ReceptionRecorded => {
                 &[SiteKind::Counter, SiteKind::Gateway]
             }
-            Topic::DeliveryDispatched => &[SiteKind::Counter],
+            Topic::DeliveryDispatched | Topic::StatementConfirmed => &[SiteKind::Counter],
         }
     }
 
@@ -476,6 +487,16 @@ pub fn collection_recorded(lab: &SiteId) -> String {
 /// `reprint.v1.lab.<lab>.settlement.recorded`: counter -> lab.
 pub fn settlement_recorded(lab: &SiteId) -> String {
     inbox_string(SiteKind::Lab, lab, Topic::SettlementRecorded)
+}
+
+/// `reprint.v1.lab.<lab>.statement.issued`: counter -> lab.
+pub fn statement_issued(lab: &SiteId) -> String {
+    inbox_string(SiteKind::Lab, lab, Topic::StatementIssued)
+}
+
+/// `reprint.v1.counter.<counter>.statement.confirmed`: lab -> counter.
+pub fn statement_confirmed(counter: &SiteId) -> String {
+    inbox_string(SiteKind::Counter, counter, Topic::StatementConfirmed)
 }
 
 /// `reprint.v1.counter.<counter>.delivery.dispatched`: lab -> counter.

@@ -70,6 +70,22 @@ const SCHEMA: &[&str] = &[
         at TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS lab_ledger_counter ON lab_ledger (counter, kind)",
+    // The delivery counters' statements of the lab's share (issue 15): `received`, then
+    // `confirmed` by an operator; `lines` is the statement's orders as JSON.
+    "CREATE TABLE IF NOT EXISTS lab_statements (
+        statement_id TEXT PRIMARY KEY,
+        counter TEXT NOT NULL,
+        through_date TEXT NOT NULL,
+        orders BIGINT NOT NULL,
+        total_minor BIGINT NOT NULL,
+        currency TEXT NOT NULL,
+        lines TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        confirmed_at TEXT,
+        confirmed_by TEXT
+    )",
     "CREATE TABLE IF NOT EXISTS lab_production_log (
         order_id TEXT NOT NULL,
         state TEXT NOT NULL,
@@ -652,4 +668,26 @@ pub async fn hashes_of_reception(
         &[reception.into()],
     )
     .await
+}
+
+/// Every individual user file's registration number (user analysis, `web::analysis`).
+pub async fn registration_numbers(tx: &mut Transaction) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sql::fetch(
+        tx.conn(),
+        "SELECT registration_number FROM site_user_files ORDER BY registration_number",
+        &[],
+    )
+    .await?;
+    Ok(rows.into_iter().map(|(n,)| n).collect())
+}
+
+/// The orders counters sent (JSON), whose counter extracts may be whole files (user analysis).
+pub async fn counter_orders(tx: &mut Transaction) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sql::fetch(
+        tx.conn(),
+        "SELECT order_json FROM lab_receptions WHERE route = 'counter_medium' ORDER BY received_at",
+        &[],
+    )
+    .await?;
+    Ok(rows.into_iter().map(|(j,)| j).collect())
 }

@@ -65,6 +65,10 @@ impl Handler for LabInbox {
                     let s: SettlementRecorded = message.json()?;
                     crate::settlement::settlement(&self.0, tx, &s, trace.as_deref()).await
                 }
+                Topic::StatementIssued => {
+                    let s: reprint_domain::protocol::StatementIssued = message.json()?;
+                    crate::settlement::statement_received(&self.0, tx, &s).await
+                }
                 Topic::OrderCancelled => {
                     let c: OrderCancelled = message.json()?;
                     cancel_order(&self.0, tx, &c, trace.as_deref()).await

@@ -27,11 +27,13 @@ use crate::error::LabError;
 use crate::settlement;
 use crate::state::Lab;
 
+mod analysis;
 mod dispatch;
 mod printers;
 mod queue;
 mod reception;
 mod search;
+mod statements;
 mod thumbs;
 
 /// The console's routes (the state is given by [`crate::http::router`]).
@@ -45,6 +47,8 @@ pub fn routes() -> Router<Lab> {
         .merge(search::routes())
         .merge(dispatch::routes())
         .merge(printers::routes())
+        .merge(analysis::routes())
+        .merge(statements::routes())
 }
 
 /// The console's own style over the shared one: a wider page for the queue on a tablet or a
@@ -212,6 +216,8 @@ fn render_page(
                 link("/dispatch", "lab-nav-dispatch"),
                 link("/printers", "lab-nav-printers"),
                 link("/ledger", "lab-nav-ledger"),
+                link("/statements", "money-lab-nav-statements"),
+                link("/analysis", "analysis-nav"),
             ];
             let actions = html! {
                 form method="get" action="/search" role="search" {

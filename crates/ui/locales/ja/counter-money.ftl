@@ -1,0 +1,49 @@
+# 締めと精算書（issue 15）：店頭の売上ページとラボの精算書ページ。
+money-orders = { $count } 件
+money-amount = 金額
+money-collected-on = 受取日
+money-confirmed-by = { $who } が { $at } に確認
+money-prev-day = 前日
+money-next-day = 翌日
+money-today = 今日
+money-close-title = 締め
+money-cash-expected = 現金売上（レジにあるはずの額）
+money-till-counted = 数えた現金
+money-till-difference = 差額
+money-till-over = { $amount } 多い
+money-till-short = { $amount } 不足
+money-till-even = 過不足なし
+money-till-count-label = レジの現金（数えた額）
+money-till-record = 記録する
+money-till-none = この日のレジはまだ数えていません。
+money-till-by = { $who } が { $at } に記録
+money-till-recorded = 記録しました。
+money-statements-title = ラボへの精算書
+money-statements-explain = ここで預かったラボの代金は精算書で支払います。精算書にはまだ載っていない受け取り済みの注文が並び、ラボが確認します。
+money-statement-send = この日までの精算書を送る
+money-statement-sent-count = { $count ->
+    [0] 送るものはありません。この日までの受け取りはすべて精算書に載っています。
+   *[other] 精算書を { $count } 通送りました。
+}
+money-statement-head = { $lab }（{ $through } まで）
+money-state-sent = 送付済み・ラボの確認待ち
+money-state-confirmed = ラボが確認済み
+money-no-statements = 精算書はまだありません。
+money-ledger-title = ラボごとの元帳
+money-ledger-collected = ラボ分の預かり
+money-ledger-settled = 精算済み
+money-ledger-open = 確認待ちの精算書
+money-ledger-not-stated = 精算書に未記載
+money-ledger-balances = 一致
+money-ledger-off = 不一致
+money-col-reception = 受付番号
+money-lab-nav-statements = 精算書
+money-lab-statements-title = 店頭からの精算書
+money-lab-stated = 精算書の額
+money-lab-confirmed = 確認済み
+money-lab-open = 未確認
+money-lab-no-statements = 精算書はまだ届いていません。
+money-lab-statement-head = { $counter }（{ $through } まで）
+money-lab-received = 受信
+money-lab-reception = ラボ受付番号
+money-lab-confirm = この精算書を確認する
