@@ -57,19 +57,23 @@ const MAX_HELD: usize = 16;
 /// The window of "the same card twice".
 const REPEAT_WINDOW_MINUTES: i64 = 60;
 
+/// The thumbnails of a held card, one per image (`None` when it could not be made).
+type Thumbs = Arc<Vec<Option<Vec<u8>>>>;
+/// An intake taken lately: the spool, its images, when.
+type Recent = (String, BTreeSet<ImageId>, DateTime<Utc>);
+
 /// A card read and checked, waiting to be priced and taken in.
 struct Held {
     /// The spool it was staged in (one process may run several counters in tests).
     spool: String,
     medium: Arc<Medium>,
-    thumbs: Arc<Vec<Option<Vec<u8>>>>,
+    thumbs: Thumbs,
     at: Instant,
 }
 
 static HELD: LazyLock<Mutex<HashMap<String, Held>>> = LazyLock::new(Default::default);
 /// Image sets taken in lately, per spool: (spool, images, when).
-static RECENT: LazyLock<Mutex<Vec<(String, BTreeSet<ImageId>, DateTime<Utc>)>>> =
-    LazyLock::new(Default::default);
+static RECENT: LazyLock<Mutex<Vec<Recent>>> = LazyLock::new(Default::default);
 /// Thumbnails are decoded two at a time at most (each held to the decoded-bytes limit).
 static THUMB_PERMITS: LazyLock<tokio::sync::Semaphore> =
     LazyLock::new(|| tokio::sync::Semaphore::new(2));
@@ -104,7 +108,7 @@ fn hold(state: &AppState, medium: Medium, thumbs: Vec<Option<Vec<u8>>>) -> Strin
     token
 }
 
-fn held(state: &AppState, token: &str) -> Option<(Arc<Medium>, Arc<Vec<Option<Vec<u8>>>>)> {
+fn held(state: &AppState, token: &str) -> Option<(Arc<Medium>, Thumbs)> {
     let held = HELD.lock().unwrap_or_else(|p| p.into_inner());
     held.get(token)
         .filter(|h| h.spool == spool_key(state) && h.at.elapsed() < HOLD_FOR)
