@@ -1,0 +1,50 @@
+# ラボの利用者分析（services/lab/src/web/analysis.rs）、日本語。
+
+analysis-nav = 分析
+analysis-title = 利用者分析
+analysis-intro = 個人別ユーザファイルから見たお客様の様子です。受付の内容はこのためにすべて保存されています。選んだ期間（ラボの暦）の数字で、取り消された注文は含みません。
+analysis-from = 開始日
+analysis-to = 終了日
+analysis-show = 表示
+analysis-csv = CSVでダウンロード
+analysis-nothing = この期間にはありません。
+analysis-bad-date = 日付は年-月-日で入れてください（例: 2026-11-18）。
+analysis-bad-order = 開始日が終了日より後になっています。
+analysis-too-long = 期間は3年以内にしてください。
+analysis-no-such-table = その表はありません。
+
+analysis-summary-heading = お客様
+analysis-weeks-heading = 週ごとの新規とリピートのお客様
+analysis-orders-heading = お客様ごとの注文回数
+analysis-tiers-heading = 注文の間隔と割引の額
+analysis-tiers-note = 各注文を、同じお客様の当ラボでの前回の注文からの日数で、ラボの割引の段階に分けています。割引の額はその注文の割引行の合計です。
+analysis-sites-heading = お客様が使っているほかの受付店とラボ
+analysis-sites-note = 提携している受付店が注文に添えて送る個人別ユーザファイル全体から、受付店が各注文をどのラボに送ったかと、受付店自身の金額を示します。
+
+analysis-figure = 項目
+analysis-value = 数
+analysis-customers = お客様
+analysis-new = 新規
+analysis-returning = リピート
+analysis-orders = 注文
+analysis-reprint-orders = 焼き増しを含む注文
+analysis-reprint-lines = 焼き増しの写真
+analysis-reprint-prints = 焼き増しの枚数
+analysis-week = 週の初日
+analysis-orders-each = 1人あたりの注文回数
+analysis-or-more = { $n }回以上
+analysis-tier = 前回の注文から
+analysis-tier-first = 初めての注文
+analysis-tier-later = それより後
+analysis-tier-days = { $n }日以内
+analysis-tier-months = { $n }か月以内
+analysis-percent = 割引
+analysis-days-min = 最短日数
+analysis-days-max = 最長日数
+analysis-discounted = 割引のあった注文
+analysis-discount-cost = 割引の額
+analysis-counter = 受付店
+analysis-lab = ラボ
+analysis-this-lab = { $lab }（当ラボ）
+analysis-prints = 枚数
+analysis-counter-amount = 受付店の金額
