@@ -141,7 +141,29 @@ pub struct SiteAnnouncement {
     /// when it did not say (an announcement of an older version).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub opening_hours: Vec<OpeningHours>,
+    /// How its queues stood at the last heartbeat ([`Directory::start_heartbeat_with_health`]);
+    /// `None` when it did not say (an announcement of an older version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<SiteHealth>,
 }
+
+/// A site's queues as it reports them with each heartbeat, for ops.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteHealth {
+    /// Messages its consumers have not finished, summed over its consumers.
+    pub consumer_lag: u64,
+    /// Outbox messages not yet published (a counter offline shows it growing).
+    pub outbox_backlog: u64,
+    /// Messages parked for good (a consumer could never handle them), when the site counts them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked: Option<u64>,
+    /// The last error it noted, in a few words, when it keeps one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+/// What [`Directory::start_heartbeat_with_health`] asks before each beat.
+pub type HealthSource = Arc<dyn Fn() -> SiteHealth + Send + Sync>;
 
 impl SiteAnnouncement {
     /// True when the last heartbeat is older than `missed` heartbeat intervals at `now`.
@@ -340,6 +362,16 @@ impl Directory {
     /// written into the announcement). A failed write (NATS unreachable) is logged and retried
     /// at the next tick, so a site can start and run offline.
     pub fn start_heartbeat(&self, site: SiteAnnouncement, interval: Duration) -> Heartbeat {
+        self.start_heartbeat_with_health(site, interval, None)
+    }
+
+    /// [`Directory::start_heartbeat`], each beat carrying `health()` as it is then.
+    pub fn start_heartbeat_with_health(
+        &self,
+        site: SiteAnnouncement,
+        interval: Duration,
+        health: Option<HealthSource>,
+    ) -> Heartbeat {
         let interval = interval.max(Duration::from_secs(1));
         let mut site = site;
         site.heartbeat_interval_secs = interval.as_secs();
@@ -357,6 +389,9 @@ impl Directory {
                 }
                 let mut site = task_state.lock().await;
                 site.last_heartbeat = Utc::now();
+                if let Some(health) = &health {
+                    site.health = Some(health());
+                }
                 match directory.put(&site).await {
                     Ok(rev) => tracing::trace!(site = %site.id, rev, "heartbeat"),
                     Err(e) => tracing::warn!(site = %site.id, error = %e, "heartbeat not written"),
@@ -448,9 +483,10 @@ mod tests {
         });
         let site: SiteAnnouncement = serde_json::from_value(old).unwrap();
         assert!(site.opening_hours.is_empty());
+        assert!(site.health.is_none());
         let written = serde_json::to_value(&site).unwrap();
         assert!(
-            written.get("opening_hours").is_none(),
+            written.get("opening_hours").is_none() && written.get("health").is_none(),
             "older readers see what they knew"
         );
     }

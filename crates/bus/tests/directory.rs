@@ -43,6 +43,7 @@ fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
         heartbeat_interval_secs: 10,
         version: "0.1.0".into(),
         opening_hours: vec![],
+        health: None,
     }
 }
 

@@ -137,6 +137,27 @@ impl Metrics {
         &self.registry
     }
 
+    /// What the site tells the directory with each heartbeat (its consumers' lag summed, its
+    /// outbox backlog), for the gateway's ops page: the callback for
+    /// `Directory::start_heartbeat_with_health`.
+    pub fn health_source(&self) -> reprint_bus::directory::HealthSource {
+        let (lag, backlog) = (self.consumer_lag.clone(), self.outbox_backlog.clone());
+        let sum = |v: &IntGaugeVec| -> u64 {
+            use prometheus::core::Collector;
+            v.collect()
+                .iter()
+                .flat_map(|f| f.get_metric().iter().map(|m| m.get_gauge().get_value()))
+                .map(|n| n.max(0.0) as u64)
+                .sum()
+        };
+        Arc::new(move || reprint_bus::directory::SiteHealth {
+            consumer_lag: sum(&lag),
+            outbox_backlog: sum(&backlog),
+            parked: None,
+            last_error: None,
+        })
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();
@@ -180,5 +201,9 @@ mod tests {
             text.contains("reprint_consumer_lag{consumer=\"lab-lab-a-inbox\",service=\"lab\"} 7"),
             "{text}"
         );
+        (m.lag_reporter())("lab-lab-a-status", 2);
+        m.outbox_backlog.with_label_values(&["lab"]).set(5);
+        let health = (m.health_source())();
+        assert_eq!((health.consumer_lag, health.outbox_backlog), (9, 5));
     }
 }

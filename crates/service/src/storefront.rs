@@ -121,6 +121,7 @@ impl Storefront<'_> {
             heartbeat_interval_secs: self.heartbeat_secs,
             version: env!("CARGO_PKG_VERSION").to_string(),
             opening_hours: self.opening_hours.clone(),
+            health: None,
         })
     }
 }

@@ -124,9 +124,10 @@ pub async fn run(
         ));
     }
     let heartbeat = match rpc::announcement(&counter) {
-        Ok(a) => Some(backbone.directory.start_heartbeat(
+        Ok(a) => Some(backbone.directory.start_heartbeat_with_health(
             a,
             Duration::from_secs(counter.config.nats.heartbeat_secs.max(1)),
+            Some(counter.metrics.health_source()),
         )),
         Err(e) => {
             tracing::error!(error = %e, "the counter cannot be announced in the directory");

@@ -155,6 +155,62 @@ async fn a_site_whose_heartbeat_stops_turns_red_within_its_threshold() {
     );
 }
 
+/// The `data-backlog` of the health row of `site` on `/ops`.
+async fn backlog_of(u: &UserClient, site: &str) -> Option<u64> {
+    let html = page(u, "/ops").await;
+    let at = html.find(&format!("data-site=\"{site}\" data-health=\""))?;
+    let rest = &html[at..];
+    let rest = &rest[rest.find("data-backlog=\"").unwrap() + 14..];
+    rest[..rest.find('"').unwrap()].parse().ok()
+}
+
+#[tokio::test]
+async fn a_counter_that_cannot_send_shows_its_backlog_growing() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let app = spawn().await;
+    let ops = sign_up(&app, "ops@example.com").await;
+    let dir = Directory::open(&app.js, 1).await.unwrap();
+    let backlog = Arc::new(AtomicU64::new(3));
+    let source = {
+        let backlog = backlog.clone();
+        Arc::new(move || reprint_bus::directory::SiteHealth {
+            consumer_lag: 0,
+            outbox_backlog: backlog.load(Ordering::SeqCst),
+            parked: None,
+            last_error: None,
+        }) as reprint_bus::directory::HealthSource
+    };
+    let beat = dir.start_heartbeat_with_health(
+        site("counter-q", SiteKind::Counter),
+        Duration::from_secs(1),
+        Some(source),
+    );
+    eventually("the backlog of 3, green", || async {
+        backlog_of(&ops, "counter-q").await == Some(3)
+            && health_of(&ops, "counter-q").await.as_deref() == Some("h-good")
+    })
+    .await;
+    // Its outbox grows (NATS refuses it, say): amber at 10 ([ops] backlog_amber), red at 100.
+    backlog.store(42, Ordering::SeqCst);
+    eventually("the backlog of 42, amber", || async {
+        backlog_of(&ops, "counter-q").await == Some(42)
+            && health_of(&ops, "counter-q").await.as_deref() == Some("h-late")
+    })
+    .await;
+    backlog.store(180, Ordering::SeqCst);
+    eventually("the backlog of 180, red", || async {
+        backlog_of(&ops, "counter-q").await == Some(180)
+            && health_of(&ops, "counter-q").await.as_deref() == Some("h-down")
+    })
+    .await;
+    let html = page(&ops, "/ops").await;
+    assert!(html.contains("Waiting to be sent"), "{html}");
+    // The test sites of the harness announce no queues: said so, not a zero.
+    assert!(html.contains("not reported"));
+    beat.stop(true).await.unwrap();
+}
+
 #[tokio::test]
 async fn stuck_orders_leg_times_balances_and_csv_from_known_statuses() {
     let app = spawn().await;

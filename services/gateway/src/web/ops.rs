@@ -289,18 +289,22 @@ fn site_label(names: &BTreeMap<String, String>, id: &str) -> String {
 }
 
 /// One row of the health table.
-struct SiteHealth {
+struct SiteRow {
     id: String,
     kind: String,
     last_heartbeat: DateTime<Utc>,
     version: String,
+    /// The worst of the heartbeat's, the lag's and the backlog's.
     health: Health,
+    heartbeat: Health,
+    /// What it said of its queues at its last heartbeat (older sites say nothing).
+    queues: Option<reprint_bus::directory::SiteHealth>,
 }
 
-async fn site_health(state: &AppState) -> AppResult<Vec<SiteHealth>> {
+async fn site_health(state: &AppState) -> AppResult<Vec<SiteRow>> {
     let now = state.clock.now();
     let ops = &state.config.ops;
-    let mut sites: Vec<SiteHealth> = state
+    let mut sites: Vec<SiteRow> = state
         .directory
         .list()
         .await?
@@ -310,12 +314,30 @@ async fn site_health(state: &AppState) -> AppResult<Vec<SiteHealth>> {
             let age = now
                 .signed_duration_since(e.site.last_heartbeat)
                 .num_milliseconds();
-            SiteHealth {
+            let heartbeat = heartbeat_health(ops, age, e.site.heartbeat_interval_secs);
+            let queues = e.site.health;
+            let health = queues.as_ref().map_or(heartbeat, |q| {
+                heartbeat
+                    .max(count_health(q.consumer_lag, ops.lag_amber, ops.lag_red))
+                    .max(count_health(
+                        q.outbox_backlog,
+                        ops.backlog_amber,
+                        ops.backlog_red,
+                    ))
+                    .max(if q.parked.unwrap_or(0) > 0 {
+                        Health::Late
+                    } else {
+                        Health::Good
+                    })
+            });
+            SiteRow {
                 id: e.site.id.to_string(),
                 kind: e.site.kind.to_string(),
                 last_heartbeat: e.site.last_heartbeat,
                 version: e.site.version,
-                health: heartbeat_health(ops, age, e.site.heartbeat_interval_secs),
+                health,
+                heartbeat,
+                queues,
             }
         })
         .collect();
@@ -376,19 +398,34 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
         div.scroll tabindex="0" { table #sites {
             thead { tr {
                 th { (viewer.t("ops-site")) } th { (viewer.t("ops-state")) }
-                th { (viewer.t("ops-last-heartbeat")) } th { (viewer.t("ops-version")) }
+                th { (viewer.t("ops-last-heartbeat")) }
+                th { (viewer.t("ops-site-lag")) } th { (viewer.t("ops-site-backlog")) }
+                th { (viewer.t("ops-site-parked")) } th { (viewer.t("ops-site-error")) }
+                th { (viewer.t("ops-version")) }
             } }
             tbody {
                 @for s in &health {
-                    tr data-site=(s.id) data-health=(s.health.class()) {
+                    tr data-site=(s.id) data-health=(s.health.class())
+                        data-backlog=(s.queues.as_ref().map(|q| q.outbox_backlog.to_string()).unwrap_or_default()) {
                         td { (site(&s.id)) br; small { (viewer.t(if s.kind == "lab" { "ops-kind-lab" } else { "ops-kind-counter" })) } }
                         td { (badge(&viewer, s.health)) }
                         td { (viewer.time(s.last_heartbeat)) br;
-                            small { (reprint_ui::t_with(viewer.lang, "ops-ago", &[("time", duration(&viewer, now_ms - s.last_heartbeat.timestamp_millis()).into())])) } }
+                            small { (reprint_ui::t_with(viewer.lang, "ops-ago", &[("time", duration(&viewer, now_ms - s.last_heartbeat.timestamp_millis()).into())])) }
+                            @if s.heartbeat != Health::Good { br; (badge(&viewer, s.heartbeat)) } }
+                        @match &s.queues {
+                            Some(q) => {
+                                td { (q.consumer_lag) } td { (q.outbox_backlog) }
+                                td { (q.parked.map(|n| n.to_string()).unwrap_or_else(|| viewer.t("ops-not-said"))) }
+                                td { (q.last_error.clone().unwrap_or_else(|| viewer.t("ops-not-said"))) }
+                            }
+                            None => {
+                                @for _ in 0..4 { td { (viewer.t("ops-not-said")) } }
+                            }
+                        }
                         td { (s.version) }
                     }
                 }
-                @if health.is_empty() { tr { td colspan="4" { (viewer.t("ops-none")) } } }
+                @if health.is_empty() { tr { td colspan="8" { (viewer.t("ops-none")) } } }
             }
         } }
         p { (viewer.t("ops-health-scope")) }

@@ -151,6 +151,7 @@ pub fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
             opens: "10:00".into(),
             closes: "20:00".into(),
         }],
+        health: None,
     }
 }
 
