@@ -370,7 +370,7 @@ fn intake_form(
                             legend { (viewer.t("counter-intake-customer")) }
                             div.row3 {
                                 div {
-                                    label for="registration_number" { (viewer.t("counter-intake-registration")) }
+                                    label for="registration_number" { (viewer.t("intake-registration-short")) }
                                     input #registration_number type="text" name="registration_number" autocomplete="off" value=[c.registration_number.as_deref()];
                                 }
                                 div {
@@ -484,7 +484,7 @@ fn grid(viewer: &Viewer, token: &str, medium: &Medium, rows: &[Row]) -> Markup {
                         div.row2 {
                             select id={ "size-" (i) } name={ "size-" (i) } aria-label=(viewer.tw("intake-size-of", &[("name", FluentValue::from(img.name.clone()))])) {
                                 @for s in SIZES {
-                                    option value=(s) selected[s == row.size] { (words::size(viewer, s)) }
+                                    option value=(s) selected[s == row.size] { (short_size(viewer, s)) }
                                 }
                             }
                             input id={ "qty-" (i) } type="number" name={ "qty-" (i) } min="1" max="999" value=(row.quantity) aria-label=(viewer.tw("intake-prints-of", &[("name", FluentValue::from(img.name.clone()))]));
@@ -497,6 +497,17 @@ fn grid(viewer: &Viewer, token: &str, medium: &Medium, rows: &[Row]) -> Markup {
             }
         }
     }
+}
+
+/// A size's name without its millimetres, for the narrow select of a grid tile.
+fn short_size(viewer: &Viewer, code: &str) -> String {
+    let long = words::size(viewer, code);
+    let cut = [long.find('（'), long.find(" (")]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(long.len());
+    long[..cut].trim().to_string()
 }
 
 fn price_box(viewer: &Viewer, price: &Price) -> Markup {
@@ -739,8 +750,8 @@ const STYLE: &str = r#"
 .tile.picked{border-color:#143d59}
 .tile .pick{display:block;min-height:44px;cursor:pointer}
 .tile img{display:block;width:96px;height:72px;object-fit:contain;background:#eee;margin:0 auto 4px}
-.tile .pick span{display:block;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.tile .pick input{width:24px;height:24px;vertical-align:middle}
+.tile .pick span{display:flex;align-items:center;gap:6px;overflow:hidden;white-space:nowrap;font-size:.85em}
+.tile .pick input{width:44px;height:44px;min-height:44px;margin:0;flex:none}
 .tile .low{color:#8a3b00;margin:4px 0 0;font-size:.85em}
 .skipped{background:#fff4e5;border-radius:6px;padding:4px 8px;margin-bottom:6px}
 .skipped ul{margin:2px 0;padding-left:18px}
@@ -749,6 +760,6 @@ const STYLE: &str = r#"
 .price tr.total th,.price tr.total td{font-size:1.15em;border-top:2px solid #143d59}
 .right button{width:100%;margin-bottom:8px}
 .check{display:flex;align-items:center;gap:8px;min-height:44px}
-.check input{width:24px;height:24px}
+.check input{width:44px;height:44px;margin:0;flex:none}
 @media (max-width:700px){.intake,.row3{grid-template-columns:minmax(0,1fr)}}
 "#;
