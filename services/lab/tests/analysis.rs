@@ -2,6 +2,9 @@
 //! intake (nats-server, SQLite), then the figures on `/analysis`, its charts' axes and values,
 //! and each table's CSV row for row against the page.
 
+#[path = "common/browser.rs"]
+#[allow(dead_code)]
+mod browser;
 mod common;
 
 use chrono::{DateTime, Utc};
@@ -147,11 +150,11 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-#[tokio::test]
-async fn user_analysis_of_the_labs_files_with_charts_and_csv() {
-    let rig = Rig::new(false).await;
-    let lab = Running::start(rig.config(), Some(tokyo(2026, 10, 1, 10))).await;
-    let peer = Peer::connect(&rig.nats.url).await;
+/// Taro: first seen Oct 1 (before the period), back Nov 19 (49 days: later than a month).
+/// Hanako (Fig. 7): Nov 18, Nov 21 (within a week: ¥250 off), Dec 10 reprinting the photo of
+/// Nov 18 (19 days after Nov 21, within a month: ¥125 off). Jiro: a walk-in at the affiliated
+/// counter on Nov 25, whose whole file comes with the order.
+async fn known_orders(lab: &Running, peer: &Peer) {
     let photo = peer.upload(41).await;
 
     // Taro: first seen Oct 1 (before the period), back Nov 19 (49 days: later than a month).
@@ -199,6 +202,14 @@ async fn user_analysis_of_the_labs_files_with_charts_and_csv() {
     third.items[0].quantity = 4;
     third.customer.registration_number = Some(hanako_reg.clone());
     place_at(&lab, &peer, third, tokyo(2026, 12, 10, 10)).await;
+}
+
+#[tokio::test]
+async fn user_analysis_of_the_labs_files_with_charts_and_csv() {
+    let rig = Rig::new(false).await;
+    let lab = Running::start(rig.config(), Some(tokyo(2026, 10, 1, 10))).await;
+    let peer = Peer::connect(&rig.nats.url).await;
+    known_orders(&lab, &peer).await;
 
     let anon = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -368,5 +379,96 @@ async fn user_analysis_of_the_labs_files_with_charts_and_csv() {
         .await
         .unwrap();
     assert!(ja.contains("利用者分析") && ja.contains("7日以内"));
+    lab.stop().await;
+}
+
+/// The page in Chromium at 1280 x 800 and on a phone (390 x 844): it fits, its targets are
+/// 44 px, axe-core finds no serious violation, and the charts are drawn with their values.
+#[tokio::test]
+async fn the_analysis_page_in_a_browser() {
+    if !browser::chromium_installed() {
+        eprintln!("chromium not installed: browser check skipped");
+        return;
+    }
+    let rig = Rig::new(false).await;
+    let lab = Running::start(rig.config(), Some(tokyo(2026, 10, 1, 10))).await;
+    let peer = Peer::connect(&rig.nats.url).await;
+    known_orders(&lab, &peer).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let chrome = browser::Browser::launch(dir.path()).await;
+    let mut page = chrome.page().await;
+    page.call("Page.enable", serde_json::json!({})).await;
+    page.set_viewport(1280, 800).await;
+    page.goto(&lab.url("/login")).await;
+    page.fill("#name", "operator").await;
+    page.fill("#password", "change-me").await;
+    page.eval("document.querySelector('form[action=\"/login\"]').submit(), true")
+        .await;
+    page.wait_for(
+        "the queue after log-in",
+        "location.pathname === '/' && document.readyState === 'complete'",
+    )
+    .await;
+    page.click("a[href=\"/analysis\"]").await;
+    page.wait_for(
+        "the analysis page",
+        "location.pathname === '/analysis' && document.readyState === 'complete'",
+    )
+    .await;
+    // The period filter.
+    page.fill("input[name=from]", "2026-11-16").await;
+    page.fill("input[name=to]", "2026-12-13").await;
+    page.eval("document.querySelector('form[action=\"/analysis\"]').submit(), true")
+        .await;
+    page.wait_for(
+        "the chosen period",
+        "location.search.includes('from=2026-11-16') && document.readyState === 'complete' && document.querySelector('#chart-tiers') !== null",
+    )
+    .await;
+    let drawn = page
+        .eval(
+            "['chart-weeks','chart-orders','chart-tiers'].map(id => { const r = document.getElementById(id).getBoundingClientRect(); return [Math.round(r.width), Math.round(r.height), document.querySelectorAll('#' + id + ' rect').length]; })",
+        )
+        .await;
+    eprintln!("charts (width, height, rects) at 1280 x 800: {drawn}");
+    for c in drawn.as_array().unwrap() {
+        assert!(
+            c[0].as_i64().unwrap() >= 300 && c[1].as_i64().unwrap() >= 120,
+            "{drawn}"
+        );
+        assert!(c[2].as_i64().unwrap() >= 1, "{drawn}");
+    }
+    // Drawn, not only present: the axes, ticks, bars and values are the chart's own children
+    // (an SVG `<line>` written as an HTML void element would swallow what follows it).
+    let children = page
+        .eval(
+            "['line.axis','text.tick','rect','text.value','text.label'].map(s => [...document.querySelectorAll('#chart-tiers > ' + s)].filter(e => e.getBBox().width > 0 || e.getBBox().height > 0).length)",
+        )
+        .await;
+    assert_eq!(
+        children,
+        serde_json::json!([2, 3, 4, 4, 4]),
+        "the tiers chart drawn"
+    );
+    page.assert_fits("analysis at 1280").await;
+    let small = page.small_touch_targets().await;
+    assert!(small.is_empty(), "targets under 44 px: {small:?}");
+    page.assert_accessible("analysis").await;
+    page.screenshot("lab-analysis-1280").await;
+    for chart in ["chart-weeks", "chart-tiers"] {
+        page.eval(&format!(
+            "document.getElementById('{chart}').scrollIntoView(), true"
+        ))
+        .await;
+        page.screenshot(&format!("lab-analysis-1280-{chart}")).await;
+    }
+    page.set_viewport(390, 844).await;
+    page.assert_fits("analysis at 390").await;
+    page.screenshot("lab-analysis-390").await;
+    page.eval("document.getElementById('chart-tiers').scrollIntoView(), true")
+        .await;
+    page.screenshot("lab-analysis-390-chart-tiers").await;
+    chrome.close(&mut page).await;
     lab.stop().await;
 }

@@ -371,17 +371,17 @@ fn bar_chart(
     let ticks: Vec<u32> = (0..=top_value / step).map(|i| i * step).collect();
     let title_id = format!("{id}-title");
     html! {
-        figure.chart {
+        figure.chart style="margin:8px 0" {
             svg #(id) viewBox=(format!("0 0 {w} {h}")) role="img" aria-labelledby=(title_id)
                 style="width:100%;max-width:640px;height:auto;background:#fff" {
                 title #(title_id) { (title) }
                 // value axis, its ticks and grid lines
                 @for v in &ticks {
-                    line x1=(left) x2=(w - right) y1=(y(*v)) y2=(y(*v)) stroke="#ddd";
+                    line x1=(left) x2=(w - right) y1=(y(*v)) y2=(y(*v)) stroke="#ddd" {}
                     text.tick x=(left - 6.0) y=(y(*v) + 4.0) text-anchor="end" font-size="12" fill="#222" { (v) }
                 }
-                line.axis x1=(left) x2=(left) y1=(top) y2=(top + plot_h) stroke="#222";
-                line.axis x1=(left) x2=(w - right) y1=(top + plot_h) y2=(top + plot_h) stroke="#222";
+                line.axis x1=(left) x2=(left) y1=(top) y2=(top + plot_h) stroke="#222" {}
+                line.axis x1=(left) x2=(w - right) y1=(top + plot_h) y2=(top + plot_h) stroke="#222" {}
                 text x="14" y=(top + plot_h / 2.0) font-size="12" fill="#222" text-anchor="middle"
                     transform=(format!("rotate(-90 14 {})", top + plot_h / 2.0)) { (y_axis) }
                 text x=(left + plot_w / 2.0) y=(h - 6.0) font-size="12" fill="#222" text-anchor="middle" { (x_axis) }
@@ -401,7 +401,7 @@ fn bar_chart(
                 }
                 @if series.len() > 1 {
                     @for (s, name) in series.iter().enumerate() {
-                        rect x=(left + 8.0 + 130.0 * s as f64) y="6" width="12" height="12" fill=(SERIES_COLOURS[s % SERIES_COLOURS.len()]);
+                        rect x=(left + 8.0 + 130.0 * s as f64) y="6" width="12" height="12" fill=(SERIES_COLOURS[s % SERIES_COLOURS.len()]) {}
                         text x=(left + 24.0 + 130.0 * s as f64) y="16" font-size="12" fill="#222" { (name) }
                     }
                 }
