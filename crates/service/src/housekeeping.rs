@@ -148,7 +148,8 @@ pub async fn run_pruning_as_configured(
 /// How often the outbox backlog gauge is read.
 pub const OUTBOX_GAUGE_EVERY: Duration = Duration::from_secs(5);
 
-/// Sets the service's outbox backlog gauge (`reprint_outbox_backlog{service}`) from the store.
+/// Sets the service's outbox backlog gauge (`reprint_outbox_backlog{service}`) from the store,
+/// and its parked messages gauge (`reprint_parked_messages`).
 pub async fn report_outbox_backlog(store: &Store, metrics: &Metrics, service: &str) {
     if let Ok(n) = store.unsent_count().await {
         metrics
@@ -156,6 +157,25 @@ pub async fn report_outbox_backlog(store: &Store, metrics: &Metrics, service: &s
             .with_label_values(&[service])
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
+    if let Some(n) = parked_count(store).await {
+        metrics.parked_messages.set(n);
+    }
+}
+
+/// Messages parked for good in the store, every consumer's (`None`: the store did not answer).
+async fn parked_count(store: &Store) -> Option<i64> {
+    use reprint_eventstore::{Conn, sql};
+    const COUNT: &str = "SELECT CAST(COUNT(*) AS BIGINT) FROM parked_messages";
+    let rows: Vec<(i64,)> = if let Some(pool) = store.postgres_pool() {
+        let mut c = pool.acquire().await.ok()?;
+        sql::fetch(Conn::Postgres(&mut c), COUNT, &[]).await.ok()?
+    } else if let Some(pool) = store.sqlite_reader_pool() {
+        let mut c = pool.acquire().await.ok()?;
+        sql::fetch(Conn::Sqlite(&mut c), COUNT, &[]).await.ok()?
+    } else {
+        return None;
+    };
+    rows.first().map(|r| r.0)
 }
 
 /// The outbox backlog gauge, kept up to date every `every` until shutdown, also while nobody

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 
 /// What [`Metrics::append_observer`] returns: the shape of
@@ -36,6 +36,8 @@ pub struct Metrics {
     pub store_pruned: IntCounterVec,
     /// Prunes that failed (tried again at the next turn).
     pub store_prune_failures: IntCounter,
+    /// Messages parked for good in the store (a consumer could never handle them).
+    pub parked_messages: IntGauge,
 }
 
 impl Metrics {
@@ -85,8 +87,14 @@ impl Metrics {
             "prunes of the store that failed",
         )
         .unwrap_or_else(|_| unreachable!("static metric definition"));
+        let parked_messages = IntGauge::new(
+            "parked_messages",
+            "messages parked for good: a consumer could never handle them",
+        )
+        .unwrap_or_else(|_| unreachable!("static metric definition"));
         for c in [
             Box::new(orders.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(parked_messages.clone()),
             Box::new(store_pruned.clone()),
             Box::new(store_prune_failures.clone()),
             Box::new(consumer_lag.clone()),
@@ -106,6 +114,7 @@ impl Metrics {
             http_requests,
             store_pruned,
             store_prune_failures,
+            parked_messages,
         }
     }
 
@@ -142,6 +151,7 @@ impl Metrics {
     /// `Directory::start_heartbeat_with_health`.
     pub fn health_source(&self) -> reprint_bus::directory::HealthSource {
         let (lag, backlog) = (self.consumer_lag.clone(), self.outbox_backlog.clone());
+        let parked = self.parked_messages.clone();
         let sum = |v: &IntGaugeVec| -> u64 {
             use prometheus::core::Collector;
             v.collect()
@@ -153,7 +163,7 @@ impl Metrics {
         Arc::new(move || reprint_bus::directory::SiteHealth {
             consumer_lag: sum(&lag),
             outbox_backlog: sum(&backlog),
-            parked: None,
+            parked: Some(parked.get().max(0) as u64),
             last_error: None,
         })
     }

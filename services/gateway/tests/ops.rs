@@ -508,6 +508,7 @@ async fn the_alert_rules_and_the_dashboard_use_metrics_the_services_export() {
         "reprint_consumer_lag",
         "reprint_outbox_backlog",
         "reprint_store_prune_failures_total",
+        "reprint_parked_messages",
     ] {
         assert!(used.contains(wanted), "the rules watch {wanted}");
     }
@@ -554,6 +555,30 @@ async fn the_alert_rules_and_the_dashboard_use_metrics_the_services_export() {
         );
         from_registry.push(name.clone());
     }
+    // A message parked in the gateway's store shows in its gauge (read every 5 s).
+    app.state
+        .store
+        .park(&reprint_eventstore::ParkedMessage {
+            consumer: "gateway-status".into(),
+            message_id: "bad-1".into(),
+            subject: "reprint.v1.test".into(),
+            payload: b"not json".to_vec(),
+            headers: vec![],
+            deliveries: 1,
+            reason: "test".into(),
+        })
+        .await
+        .unwrap();
+    let mut parked = false;
+    for _ in 0..150 {
+        let text = reqwest::get(&url).await.unwrap().text().await.unwrap();
+        if text.contains("reprint_parked_messages{service=\"gateway\"} 1") {
+            parked = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(parked, "the parked message counted in /metrics");
     for name in [
         "reprint_consumer_lag",
         "reprint_outbox_backlog",
