@@ -166,8 +166,8 @@ async fn known_orders(lab: &Running, peer: &Peer) {
         o
     };
     let taro_reg = place_at(
-        &lab,
-        &peer,
+        lab,
+        peer,
         taro(peer.upload(42).await),
         tokyo(2026, 10, 1, 10),
     )
@@ -175,8 +175,8 @@ async fn known_orders(lab: &Running, peer: &Peer) {
     // Hanako (Fig. 7): Nov 18, Nov 21 (within a week: ¥250 off), Dec 10 reprinting the
     // photo of Nov 18 (19 days after Nov 21, within a month: ¥125 off).
     let hanako_reg = place_at(
-        &lab,
-        &peer,
+        lab,
+        peer,
         internet_order(photo, PrintSize::L, tokyo(2026, 11, 18, 10)),
         tokyo(2026, 11, 18, 10),
     )
@@ -184,10 +184,10 @@ async fn known_orders(lab: &Running, peer: &Peer) {
     let mut again = taro(peer.upload(43).await);
     again.order = order_id(3);
     again.customer.registration_number = Some(taro_reg.clone());
-    place_at(&lab, &peer, again, tokyo(2026, 11, 19, 10)).await;
+    place_at(lab, peer, again, tokyo(2026, 11, 19, 10)).await;
     let mut second = internet_order(peer.upload(44).await, PrintSize::L, tokyo(2026, 11, 21, 10));
     second.customer.registration_number = Some(hanako_reg.clone());
-    place_at(&lab, &peer, second, tokyo(2026, 11, 21, 10)).await;
+    place_at(lab, peer, second, tokyo(2026, 11, 21, 10)).await;
     // Jiro: a walk-in at the affiliated counter, whose whole file comes with the order.
     let mut walk_in = internet_order(peer.upload(45).await, PrintSize::L, tokyo(2026, 11, 25, 10));
     walk_in.route = Route::CounterMedium;
@@ -197,11 +197,11 @@ async fn known_orders(lab: &Running, peer: &Peer) {
     walk_in.customer.telephone = "03-5555-0003".into();
     walk_in.items[0].quantity = 2;
     walk_in.counter_extract = Some(whole_counter_file(walk_in.order, photo));
-    place_at(&lab, &peer, walk_in, tokyo(2026, 11, 25, 10)).await;
+    place_at(lab, peer, walk_in, tokyo(2026, 11, 25, 10)).await;
     let mut third = internet_order(photo, PrintSize::L, tokyo(2026, 12, 10, 10));
     third.items[0].quantity = 4;
     third.customer.registration_number = Some(hanako_reg.clone());
-    place_at(&lab, &peer, third, tokyo(2026, 12, 10, 10)).await;
+    place_at(lab, peer, third, tokyo(2026, 12, 10, 10)).await;
 }
 
 #[tokio::test]
