@@ -47,6 +47,10 @@ pub struct CounterConfig {
     /// lab says it dispatched it. Off by default.
     #[serde(default)]
     pub check_in_parcels: bool,
+    /// Where the terminal's card reader mounts a card (e.g. `/media/card`): the intake page
+    /// reads it on demand, besides a ZIP or picked files. Optional.
+    #[serde(default)]
+    pub medium_dir: Option<PathBuf>,
     /// Where the SQLite store and the image spool live.
     #[serde(default = "default_data_dir")]
     pub data_dir: PathBuf,

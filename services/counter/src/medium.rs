@@ -470,6 +470,97 @@ pub fn read_files_as(
     taken.finish(limits)
 }
 
+/// Reads a card mounted at `root` (the terminal's card reader), as a ZIP of it would be read:
+/// folders walked (symbolic links are not followed, so nothing outside the card is read), at
+/// most `max_entries` files, each file's size and the total checked before it is read, each
+/// image checked as it is taken; the DPOF print order found under `MISC/`.
+pub fn read_dir_as(
+    root: &Path,
+    limits: &UploadLimits,
+    staging: &Path,
+    reading: Reading,
+) -> Result<Medium, MediumError> {
+    let unreadable = |name: &Path, e: std::io::Error| MediumError::Unreadable {
+        name: name.display().to_string(),
+        reason: e.to_string(),
+    };
+    // The files first, in a stable order (folders sorted as a card lists them).
+    let mut files: Vec<(String, PathBuf, u64)> = Vec::new();
+    let mut folders: Vec<(String, PathBuf)> = vec![(String::new(), root.to_path_buf())];
+    while let Some((prefix, dir)) = folders.pop() {
+        let mut entries: Vec<std::fs::DirEntry> = std::fs::read_dir(&dir)
+            .map_err(|e| unreadable(&dir, e))?
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| unreadable(&dir, e))?;
+        entries.sort_by_key(|e| e.file_name());
+        for entry in entries.into_iter().rev() {
+            let kind = entry
+                .file_type()
+                .map_err(|e| unreadable(&entry.path(), e))?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let path = format!("{prefix}{name}");
+            if kind.is_dir() {
+                folders.push((format!("{path}/"), entry.path()));
+            } else if kind.is_file() {
+                let size = entry
+                    .metadata()
+                    .map_err(|e| unreadable(&entry.path(), e))?
+                    .len();
+                files.push((path, entry.path(), size));
+            }
+            if files.len() + folders.len() > limits.max_entries {
+                return Err(MediumError::TooManyEntries {
+                    count: files.len() + folders.len(),
+                    limit: limits.max_entries,
+                });
+            }
+        }
+    }
+    files.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut taken = Taken {
+        reading,
+        ..Taken::default()
+    };
+    let mut total: u64 = 0;
+    for (path, file, size) in files {
+        let dpof = is_dpof_path(&path).is_some();
+        if is_system_file(&path) && !dpof {
+            continue;
+        }
+        let limit = if dpof {
+            dpof::MAX_FILE as u64
+        } else {
+            limits.max_image_bytes
+        };
+        if size > limit {
+            return Err(MediumError::TooLarge {
+                what: format!("the file {path:?} ({size} bytes)"),
+                limit,
+            });
+        }
+        total = total.saturating_add(size);
+        if total > limits.max_uncompressed_bytes {
+            return Err(MediumError::TooLarge {
+                what: "the card's photos".to_string(),
+                limit: limits.max_uncompressed_bytes,
+            });
+        }
+        let bytes = match std::fs::read(&file) {
+            Ok(b) => b,
+            Err(e) => {
+                taken.skip_or_refuse(&path, unreadable(Path::new(&path), e))?;
+                continue;
+            }
+        };
+        if !dpof && let Err(e) = not_an_image_start(&path, &bytes) {
+            taken.skip_or_refuse(&path, e)?;
+            continue;
+        }
+        taken.take(path, bytes, limits, staging)?;
+    }
+    taken.finish(limits)
+}
+
 /// The medium as it is read: each file checked as it is taken.
 struct Taken {
     dpof_file: Option<(String, Vec<u8>)>,
@@ -687,6 +778,54 @@ mod bomb_tests {
         assert!(matches!(e, MediumError::TooLarge { .. }), "{e}");
         // Nothing is left behind in the staging directory.
         assert_eq!(std::fs::read_dir(staging.path()).unwrap().count(), 0);
+    }
+}
+
+#[cfg(test)]
+mod card_dir_tests {
+    use super::*;
+
+    fn jpeg(seed: u64) -> Vec<u8> {
+        let img = reprint_media::synthetic::photo(seed, 64, 48);
+        reprint_media::synthetic::jpeg(&img, 85).unwrap()
+    }
+
+    /// A card folder with a print order and a file that is not a photo: read from its folders,
+    /// the print order honoured, the stray file listed and left out.
+    #[test]
+    fn a_mounted_card_is_read_with_its_print_order_and_a_bad_file_left_out() {
+        let card = tempfile::tempdir().unwrap();
+        let staging = tempfile::tempdir().unwrap();
+        let dcim = card.path().join("DCIM/100CANON");
+        std::fs::create_dir_all(&dcim).unwrap();
+        std::fs::create_dir_all(card.path().join("MISC")).unwrap();
+        std::fs::write(dcim.join("IMG_0001.JPG"), jpeg(1)).unwrap();
+        std::fs::write(dcim.join("IMG_0007.JPG"), jpeg(7)).unwrap();
+        std::fs::write(dcim.join("NOTES.TXT"), b"not a photo").unwrap();
+        std::fs::write(
+            card.path().join("MISC/AUTPRINT.MRK"),
+            "[HDR]\r\nGEN REV = 01.10\r\n\r\n[JOB]\r\nPRT PID = 001\r\nPRT TYP = STD\r\nPRT QTY = 002\r\nIMG FMT = EXIF2 -J\r\n<IMG SRC = \"../DCIM/100CANON/IMG_0007.JPG\">\r\n",
+        )
+        .unwrap();
+        let limits = UploadLimits::default();
+        let medium = read_dir_as(card.path(), &limits, staging.path(), Reading::SkipBad).unwrap();
+        let names: Vec<&str> = medium.images.iter().map(|i| i.path.as_str()).collect();
+        assert_eq!(
+            names,
+            ["DCIM/100CANON/IMG_0001.JPG", "DCIM/100CANON/IMG_0007.JPG"]
+        );
+        assert_eq!(
+            medium.dpof,
+            Some(vec![Chosen {
+                image: 1,
+                quantity: 2
+            }])
+        );
+        assert_eq!(medium.skipped.len(), 1);
+        assert_eq!(medium.skipped[0].path, "DCIM/100CANON/NOTES.TXT");
+        // Read strictly, the stray file refuses the card, naming it.
+        let e = read_dir_as(card.path(), &limits, staging.path(), Reading::Strict).unwrap_err();
+        assert!(e.to_string().contains("NOTES.TXT"), "{e}");
     }
 }
 

@@ -319,3 +319,83 @@ async fn a_damaged_file_is_listed_and_the_rest_taken_in() {
     let names: Vec<&str> = placed.items.iter().map(|i| i.name.as_str()).collect();
     assert_eq!(names, ["IMG_0001.JPG", "IMG_0003.JPG"]);
 }
+
+#[tokio::test]
+async fn a_card_in_the_reader_is_read_on_demand_and_a_refusal_keeps_the_form() {
+    let nats = NatsServer::start();
+    let lab = LabPeer::start(&nats.url).await;
+    let _quotes = serve_lab_quotes(&nats.url).await;
+    // The terminal's card reader: a folder where the card is mounted (none inserted yet).
+    let reader = tempfile::tempdir().unwrap();
+    let mount = reader.path().join("card");
+    let mount_text = mount.display().to_string();
+    let counter = spawn_edited(&nats.url, None, "", |t| {
+        t.replacen(
+            "data_dir = ",
+            &format!("medium_dir = \"{mount_text}\"\ndata_dir = "),
+            1,
+        )
+    })
+    .await;
+    let (status, _, page) = post(&counter, page_form(&counter, "card")).await;
+    assert_eq!(status, 422, "no card in the reader: {page}");
+    assert!(page.contains("role=\"alert\""), "said in words: {page}");
+    assert!(tag(&page, "name").contains("Hanako Yamada"), "typed kept");
+
+    // The card inserted: read again on demand, its print order honoured.
+    std::fs::create_dir_all(mount.join("DCIM/100CANON")).unwrap();
+    std::fs::create_dir_all(mount.join("MISC")).unwrap();
+    for seed in [1u64, 7, 9] {
+        std::fs::write(
+            mount.join(format!("DCIM/100CANON/IMG_{seed:04}.JPG")),
+            jpeg(seed),
+        )
+        .unwrap();
+    }
+    std::fs::write(mount.join("MISC/AUTPRINT.MRK"), DPOF).unwrap();
+    let (status, _, page) = post(&counter, page_form(&counter, "card")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(tag(&page, "pick-0").contains("checked"));
+    assert!(tag(&page, "qty-1").contains("value=\"3\""));
+    assert!(!tag(&page, "pick-2").contains("checked"));
+    assert!(page.contains("id=\"total\""), "priced");
+    let token = hidden(&page, "token");
+
+    // A refusal (the name left out) keeps the grid and the card: nothing picked again.
+    let nameless = reqwest::multipart::Form::new()
+        .text("csrf", counter.csrf.clone())
+        .text("telephone", "03-1234-5678")
+        .text("lab", "lab-a")
+        .text("size", "L")
+        .text("quantity", "1")
+        .text("step", "take")
+        .text("token", token.clone())
+        .text("grid", "1")
+        .text("pick-1", "1")
+        .text("qty-1", "4");
+    let (status, _, page) = post(&counter, nameless).await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("role=\"alert\""));
+    assert_eq!(hidden(&page, "token"), token, "the card is still held");
+    assert!(tag(&page, "qty-1").contains("value=\"4\""), "choices kept");
+    assert!(tag(&page, "telephone").contains("03-1234-5678"));
+    let (status, url, page) = post(
+        &counter,
+        page_form(&counter, "take")
+            .text("token", token)
+            .text("grid", "1")
+            .text("pick-1", "1")
+            .text("qty-1", "4"),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(url.ends_with("/slip/X0000001"), "{url}");
+    let got = lab.receive(1, Duration::from_secs(20)).await;
+    let placed: OrderPlaced = serde_json::from_value(got[0].2.clone()).unwrap();
+    let lines: Vec<(&str, u32)> = placed
+        .items
+        .iter()
+        .map(|i| (i.name.as_str(), i.quantity))
+        .collect();
+    assert_eq!(lines, [("IMG_0007.JPG", 4)]);
+}

@@ -23,3 +23,4 @@ intake-repeat-title = This card was taken in within the last hour.
 intake-repeat-detail = The same photos were taken in a moment ago. Take them in again only if the customer wants a second order.
 intake-repeat-confirm = Yes, take the same card in again
 intake-registration-short = Registration no.
+intake-read-card = Read the card in the reader

@@ -20,3 +20,4 @@ intake-repeat-title = このカードは1時間以内に受付済みです。
 intake-repeat-detail = 同じ写真がさきほど受付されています。お客様が2件目の注文を希望される場合のみ、もう一度受付してください。
 intake-repeat-confirm = はい、同じカードをもう一度受付する
 intake-registration-short = 会員番号
+intake-read-card = カードリーダーのカードを読む

@@ -337,8 +337,10 @@ fn intake_form(
     viewer: &Viewer,
     staff: &PageStaff,
     typed: Option<&IntakeRequest>,
+    refusal: Option<&CounterError>,
     shown: Shown<'_>,
 ) -> Response {
+    let error = refusal.or(shown.error);
     let title = viewer.t("counter-intake-title");
     let c = &typed.map(|r| r.customer.clone()).unwrap_or_default();
     let lab = typed.map(|r| r.lab.as_str()).unwrap_or("");
@@ -353,7 +355,7 @@ fn intake_form(
         Some(head),
         html! {
             h1.sr-only { (title) }
-            @if let Some(e) = shown.error { (problem_box(viewer, e)) }
+            @if let Some(e) = error { (problem_box(viewer, e)) }
             @if shown.repeat {
                 div.problem #repeat role="alert" {
                     strong { (viewer.t("intake-repeat-title")) }
@@ -393,6 +395,9 @@ fn intake_form(
                                 label for="images" { (viewer.t("counter-intake-files")) }
                                 input #images type="file" name="images" multiple accept="image/*";
                                 p #dpof-hint .muted { (viewer.t("counter-intake-dpof")) }
+                                @if state.counter.config.medium_dir.is_some() {
+                                    button.quiet #read-card type="submit" name="step" value="card" formnovalidate { (viewer.t("intake-read-card")) }
+                                }
                             }
                         }
                     }
@@ -540,14 +545,27 @@ fn price_box(viewer: &Viewer, price: &Price) -> Markup {
 }
 
 async fn intake_page(State(state): State<AppState>, viewer: Viewer, staff: PageStaff) -> Response {
-    intake_form(&state, &viewer, &staff, None, Shown::default())
+    intake_form(&state, &viewer, &staff, None, None, Shown::default())
 }
 
 /// Reads the card just handed in, leaving out bad files, and makes its thumbnails.
 async fn read_medium(state: &AppState, form: &mut Form) -> Result<Option<(String, Arc<Medium>)>> {
     let zip = form.zip.take();
     let files = std::mem::take(&mut form.files);
-    if zip.is_none() && files.is_empty() {
+    // "Read the card": the reader's mount point, read now (a card inserted since is seen).
+    let card_dir = match (form.step.as_str(), &state.counter.config.medium_dir) {
+        ("card", Some(dir)) => Some(dir.clone()),
+        ("card", None) => {
+            return Err(CounterError::Invalid(
+                "this terminal has no card reader configured (medium_dir)".into(),
+            ));
+        }
+        _ => None,
+    };
+    if card_dir.is_some() {
+        form.step = "price".into();
+    }
+    if zip.is_none() && files.is_empty() && card_dir.is_none() {
         return Ok(None);
     }
     let limits = state.counter.config.uploads.clone();
@@ -558,6 +576,15 @@ async fn read_medium(state: &AppState, form: &mut Form) -> Result<Option<(String
         .map_err(|e| CounterError::Internal(format!("thumbnails: {e}")))?;
     let (medium, thumbs) = tokio::task::spawn_blocking(move || {
         let medium = match (zip, files.is_empty()) {
+            _ if card_dir.is_some() => {
+                let dir = card_dir.unwrap_or_default();
+                if !dir.is_dir() {
+                    return Err(CounterError::Invalid(
+                        "there is no card in the reader: insert it and read it again".into(),
+                    ));
+                }
+                medium::read_dir_as(&dir, &limits, &staging, Reading::SkipBad)?
+            }
             (Some(_), false) => {
                 return Err(CounterError::Invalid(
                     "hand in a ZIP or image files, not both".into(),
@@ -618,7 +645,7 @@ async fn intake_submit(
     let refuse = |e: &CounterError, shown: Shown<'_>| {
         with_status(
             e.problem().status_code(),
-            intake_form(&state, &viewer, &staff, typed.as_ref(), shown),
+            intake_form(&state, &viewer, &staff, typed.as_ref(), Some(e), shown),
         )
     };
     if let Err(e) = read {
@@ -681,7 +708,7 @@ async fn intake_submit(
         // Nothing ticked (after "none"): the grid, no price yet.
         let e = CounterError::Invalid("no photo is chosen for printing: tick at least one".into());
         return if form.step == "none" {
-            intake_form(&state, &viewer, &staff, Some(&req), shown(None, None))
+            intake_form(&state, &viewer, &staff, Some(&req), None, shown(None, None))
         } else {
             refuse(&e, shown(None, None))
         };
@@ -703,6 +730,7 @@ async fn intake_submit(
                 &viewer,
                 &staff,
                 Some(&req),
+                None,
                 shown(None, Some(&price)),
             ),
         );
@@ -713,7 +741,7 @@ async fn intake_submit(
             remember(&state, picked, now);
             Redirect::to(&format!("/slip/{}", taken.reception_number)).into_response()
         }
-        Err(e) => refuse(&e, shown(Some(&e), Some(&price))),
+        Err(e) => refuse(&e, shown(None, Some(&price))),
     }
 }
 
