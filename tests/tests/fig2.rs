@@ -98,12 +98,66 @@ async fn a_walk_in_card_goes_through_the_lab_and_is_collected_at_the_counter() {
     assert_eq!(receipt["change"], 1000 - lab_total - 250, "{receipt}");
     step(t0, "collected");
 
+    // Nothing is settled at hand-over (issue 15): the lab's share is collected and owed.
+    let owed = wait_for("the collection at the lab", 30, || async {
+        let l = ledger(&op).await;
+        ((l.1 == lab_total).then_some(l), json!(format!("{l:?}")))
+    })
+    .await;
+    assert_eq!(owed, (lab_total, lab_total, 0, lab_total));
+
+    // The day close sends the statement; the lab confirms it and the order is settled.
+    let (s, issued) = staff.post("/api/v1/statements", &json!({})).await;
+    assert_eq!(s, 200, "{issued}");
+    let statement = issued["issued"][0]
+        .as_str()
+        .expect("one statement")
+        .to_string();
+    let received = wait_for("the statement at the lab", 30, || async {
+        let (_, list) = op.get("/api/v1/statements").await;
+        let found = list.as_array().and_then(|a| {
+            a.iter()
+                .find(|x| x["statement"] == statement.as_str())
+                .cloned()
+        });
+        (found, list)
+    })
+    .await;
+    assert_eq!(
+        received["lines"].as_array().map(Vec::len),
+        Some(1),
+        "{received}"
+    );
+    assert_eq!(received["total"], lab_total, "{received}");
+    let (s, confirmed) = op
+        .post(
+            &format!("/api/v1/statements/{statement}/confirm"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(
+        (s, confirmed["state"].as_str()),
+        (200, Some("confirmed")),
+        "{confirmed}"
+    );
+    let (s, again) = op
+        .post(
+            &format!("/api/v1/statements/{statement}/confirm"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(s, 409, "confirmed once: {again}");
     let settled = wait_for("the settlement at the lab", 30, || async {
         let l = ledger(&op).await;
         ((l.2 == lab_total).then_some(l), json!(format!("{l:?}")))
     })
     .await;
     assert_eq!(settled, (lab_total, lab_total, lab_total, 0));
+    wait_for("the confirmation at the counter", 30, || async {
+        let (_, list) = staff.get("/api/v1/statements").await;
+        ((list[0]["state"] == "confirmed").then_some(()), list)
+    })
+    .await;
     let (_, rec) = op.get(&format!("/api/v1/receptions/{lab_number}")).await;
     assert!(
         basic_after_discount(&rec["file"]["receptions"][0]["charge"]) == 250

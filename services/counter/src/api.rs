@@ -254,7 +254,6 @@ pub struct ReceiptReply {
     pub change: i64,
     pub currency: String,
     pub collected_at: DateTime<Utc>,
-    pub settlement: String,
 }
 
 impl From<&Receipt> for ReceiptReply {
@@ -269,7 +268,6 @@ impl From<&Receipt> for ReceiptReply {
             change: r.payment.change.minor,
             currency: r.amount_due.currency.to_string(),
             collected_at: r.collected_at,
-            settlement: r.settlement.to_string(),
         }
     }
 }

@@ -70,6 +70,10 @@ pub struct CounterConfig {
     pub session_secret: String,
     #[serde(default)]
     pub uploads: UploadLimits,
+    /// How often the lab's share collected is stated to each lab for confirmation:
+    /// `daily` (the default), `weekly` or `monthly`.
+    #[serde(default)]
+    pub statement_period: reprint_domain::statement::Period,
 }
 
 /// A lab the counter forwards walk-in orders to and receives deliveries from.

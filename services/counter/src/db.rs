@@ -70,6 +70,40 @@ const SCHEMA: &[&str] = &[
         order_id TEXT PRIMARY KEY,
         traceparent TEXT NOT NULL
     )",
+    // Statements of the lab's share (issue 15): one per lab and period, `sent` then
+    // `confirmed` by the lab; each collected order is on one statement at most.
+    "CREATE TABLE IF NOT EXISTS counter_statements (
+        statement_id TEXT PRIMARY KEY,
+        lab TEXT NOT NULL,
+        through_date TEXT NOT NULL,
+        orders BIGINT NOT NULL,
+        total BIGINT NOT NULL,
+        currency TEXT NOT NULL,
+        issued_at TEXT NOT NULL,
+        state TEXT NOT NULL,
+        confirmed_at TEXT,
+        confirmed_by TEXT
+    )",
+    "CREATE TABLE IF NOT EXISTS counter_statement_lines (
+        order_id TEXT PRIMARY KEY,
+        statement_id TEXT NOT NULL,
+        lab TEXT NOT NULL,
+        reception_number TEXT NOT NULL,
+        lab_reception TEXT NOT NULL,
+        collected_date TEXT NOT NULL,
+        amount BIGINT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS counter_statement_lines_statement ON counter_statement_lines (statement_id)",
+    // The day close: staff's counts of the till, the difference to the cash taken kept.
+    "CREATE TABLE IF NOT EXISTS counter_till_counts (
+        local_date TEXT NOT NULL,
+        at TEXT NOT NULL,
+        expected BIGINT NOT NULL,
+        counted BIGINT NOT NULL,
+        difference BIGINT NOT NULL,
+        staff TEXT NOT NULL,
+        PRIMARY KEY (local_date, at)
+    )",
     // Notices (an order not accepted or cancelled) that staff dismissed on the arrivals page.
     "CREATE TABLE IF NOT EXISTS counter_dismissed_notices (
         order_id TEXT PRIMARY KEY,

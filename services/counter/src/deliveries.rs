@@ -70,6 +70,11 @@ impl Handler for Deliveries {
                 Topic::DeliveryDispatched => delivery_dispatched(c, tx, message.json()?)
                     .await
                     .map_err(classify),
+                Topic::StatementConfirmed => {
+                    crate::takings::statement_confirmed(c, tx, &message.json()?)
+                        .await
+                        .map_err(classify)
+                }
                 other => {
                     tracing::debug!(topic = ?other, "not for the counter; ignored");
                     Ok(())

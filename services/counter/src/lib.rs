@@ -224,6 +224,11 @@ impl Application {
                 self.shutdown.clone(),
             ),
         );
+        // The statements of the lab's share, as the configured period falls due.
+        tasks.spawn_infallible(
+            "statements",
+            takings::run_statements(self.counter.clone(), self.shutdown.clone()),
+        );
         tasks.spawn(
             "HTTP server",
             reprint_service::server::serve(

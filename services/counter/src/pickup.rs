@@ -1,17 +1,15 @@
 //! Pickup and payment (Fig. 1 steps S311-S314, Fig. 2 steps S409-S411): staff find the order by
 //! the slip (the counter's or the lab's reception number, typed or scanned) or by telephone,
 //! verify, take one payment of the lab's and the counter's charges, and hand the prints over.
-//! Then the counter tells the lab of the collection and settles the lab's share (outbox: it
-//! works offline and goes out when the link returns).
+//! Then the counter tells the lab of the collection (outbox: it works offline and goes out when
+//! the link returns); the lab's share is settled later by statement (`crate::takings`).
 
 use chrono::{DateTime, Utc};
 use reprint_bus::trace::TraceContext;
 use reprint_domain::charge::local_date;
 use reprint_domain::counter_order::{Command as OrderCommand, CounterOrderState};
 use reprint_domain::file::{Command, Reception, ReceptionState};
-use reprint_domain::protocol::{
-    CollectionRecorded, OrderCancelled, Payment, SettlementRecorded, Stage,
-};
+use reprint_domain::protocol::{CollectionRecorded, OrderCancelled, Payment, Stage};
 use reprint_domain::{Charge, Money, ReceptionNumber, Telephone};
 use reprint_site::index;
 use tracing::Instrument;
@@ -331,11 +329,12 @@ pub struct Receipt {
     pub counter_charge: Money,
     pub payment: Payment,
     pub collected_at: DateTime<Utc>,
-    pub settlement: uuid::Uuid,
 }
 
-/// Records the payment and the hand-over, and writes the collection, the settlement of the
-/// lab's share and the status `collected` to the outbox, in one transaction.
+/// Records the payment and the hand-over, and writes the collection and the status
+/// `collected` to the outbox, in one transaction. The lab's share is not settled here: it goes
+/// on the next statement to the lab (`crate::takings::issue_statements`), settled when the lab
+/// confirms it.
 pub async fn collect(
     counter: &Counter,
     reception_number: &str,
@@ -491,7 +490,7 @@ async fn collect_once(
             Arg::from(number.to_string()),
             Arg::from(lab.to_string()),
             Arg::from(sql::ts(now)),
-            Arg::from(date.clone()),
+            Arg::from(date),
             Arg::from(method),
             Arg::from(tendered.minor),
             Arg::from(change.minor),
@@ -503,56 +502,18 @@ async fn collect_once(
         ],
     )
     .await?;
-    let settlement = uuid::Uuid::now_v7();
-    sql::exec(
-        tx.conn(),
-        "INSERT INTO counter_settlements (settlement_id, order_id, lab, amount, currency, at, local_date) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        &[
-            Arg::from(settlement.to_string()),
-            Arg::from(reception.order.to_string()),
-            Arg::from(lab.to_string()),
-            Arg::from(lab_charge.total.minor),
-            Arg::from(due.currency.to_string()),
-            Arg::from(sql::ts(now)),
-            Arg::from(date),
-        ],
-    )
-    .await?;
-    // The lab's share is settled at once, in the same transaction (the outbox sends it when
-    // the link is up).
-    order::execute(
-        &mut tx,
-        &order,
-        OrderCommand::Settle {
-            settlement,
-            amount: lab_charge.total,
-            at: now,
-        },
-        None,
-    )
-    .await?;
     let collection = CollectionRecorded {
         order: reception.order,
         counter: rules.site.clone(),
         lab: lab.clone(),
-        lab_reception: lab_reception.clone(),
+        lab_reception,
         collected_at: now,
         lab_charge: lab_charge.total,
         counter_charge: reception.charge.total,
         payment: payment.clone(),
     };
-    let settled = SettlementRecorded {
-        settlement,
-        order: reception.order,
-        counter: rules.site.clone(),
-        lab: lab.clone(),
-        lab_reception,
-        amount: lab_charge.total,
-        at: now,
-    };
     tx.enqueue(&[
         messages::to_lab(&rules.site, &lab, &collection)?,
-        messages::to_lab(&rules.site, &lab, &settled)?,
         messages::status(
             &rules.site,
             reception.order,
@@ -574,7 +535,6 @@ async fn collect_once(
         counter_charge: reception.charge.total,
         payment,
         collected_at: now,
-        settlement,
     })
 }
 

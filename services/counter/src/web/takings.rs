@@ -1,41 +1,193 @@
-//! The day's takings on the counter's calendar: by payment method and per lab.
+//! The day's takings on the counter's calendar, the day close and the statements to the labs
+//! (issue 15): the day picked with a date picker (and previous / next day), the totals per
+//! payment method, the till count (staff count the cash; the difference to the cash taken is
+//! recorded and shown), the statements of the labs' share (sent / confirmed, each with its
+//! orders) and the ledger with each lab (collected = settled + open statements + not yet on a
+//! statement). JSON for the same: `GET/POST /api/v1/statements`, `POST /api/v1/till`.
 
 use axum::Router;
-use axum::extract::{Query, State};
-use axum::response::Response;
-use axum::routing::get;
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{Form, Json, Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use maud::html;
-use reprint_domain::Money;
+use reprint_domain::{Currency, Money};
+use serde::{Deserialize, Serialize};
 
 use super::{Viewer, error_page, render, words};
 use crate::AppState;
-use crate::api::{self, DateQuery};
-use crate::auth::PageStaff;
+use crate::api;
+use crate::auth::{ApiStaff, PageStaff};
+use crate::error::CounterError;
 use crate::takings;
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/takings", get(takings_page))
+    Router::new()
+        .route("/takings", get(takings_page))
+        .route("/takings/till", post(till_form))
+        .route("/takings/statements", post(statements_form))
+        .route("/api/v1/statements", get(statements_json).post(issue_json))
+        .route("/api/v1/till", post(till_json))
+}
+
+/// Parses an amount typed by staff ("12000", "12,000", "12.50") into minor units of `currency`.
+pub fn parse_amount(typed: &str, currency: Currency) -> Result<i64, CounterError> {
+    let refuse = || CounterError::Invalid(format!("{typed:?} is not an amount of money"));
+    let clean: String = typed
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ',' | ' ' | '¥' | '￥'))
+        .collect();
+    let digits = u32::from(currency.minor_digits());
+    let (whole, frac) = clean.split_once('.').unwrap_or((&clean, ""));
+    if whole.is_empty() && frac.is_empty()
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+        || frac.len() > digits as usize
+        || whole.len() > 15
+    {
+        return Err(refuse());
+    }
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().map_err(|_| refuse())?
+    };
+    let mut frac_minor: i64 = if frac.is_empty() {
+        0
+    } else {
+        frac.parse().map_err(|_| refuse())?
+    };
+    for _ in frac.len()..digits as usize {
+        frac_minor *= 10;
+    }
+    whole
+        .checked_mul(10_i64.pow(digits))
+        .and_then(|w| w.checked_add(frac_minor))
+        .ok_or_else(refuse)
+}
+
+#[derive(Deserialize)]
+struct TillForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    date: String,
+    #[serde(default)]
+    counted: String,
+}
+
+#[derive(Deserialize)]
+struct StatementsForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    date: String,
+}
+
+async fn till_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    staff: PageStaff,
+    form: Result<Form<TillForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        let Ok(Form(f)) = form else {
+            return Err(CounterError::Invalid("type the cash counted".into()));
+        };
+        staff.check_csrf(&state, &f.csrf)?;
+        let date = api::parse_date(&state, Some(&f.date))?;
+        let counted = parse_amount(&f.counted, state.counter.rules().currency)?;
+        takings::count_till(
+            &state.counter,
+            date,
+            counted,
+            &staff.0.user,
+            state.counter.clock.now(),
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(r) => {
+            Redirect::to(&format!("/takings?date={}&till=1#close", r.local_date)).into_response()
+        }
+        Err(e) => error_page(&state, &viewer, Some(&staff), &e),
+    }
+}
+
+async fn statements_form(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    staff: PageStaff,
+    form: Result<Form<StatementsForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        let Ok(Form(f)) = form else {
+            return Err(CounterError::Invalid("pick a day".into()));
+        };
+        staff.check_csrf(&state, &f.csrf)?;
+        let date = api::parse_date(&state, Some(&f.date))?;
+        let now = state.counter.clock.now();
+        if date > takings::today(&state.counter, now) {
+            return Err(CounterError::Invalid(format!(
+                "{date} has not begun: a statement covers days up to today"
+            )));
+        }
+        let ids = takings::issue_statements(&state.counter, date, now).await?;
+        Ok((date, ids.len()))
+    }
+    .await;
+    match result {
+        Ok((date, n)) => {
+            Redirect::to(&format!("/takings?date={date}&sent={n}#statements")).into_response()
+        }
+        Err(e) => error_page(&state, &viewer, Some(&staff), &e),
+    }
+}
+
+#[derive(Deserialize)]
+struct PageQuery {
+    date: Option<String>,
+    till: Option<u8>,
+    sent: Option<usize>,
 }
 
 async fn takings_page(
     State(state): State<AppState>,
     viewer: Viewer,
     staff: PageStaff,
-    Query(q): Query<DateQuery>,
+    Query(q): Query<PageQuery>,
 ) -> Response {
     let result = async {
         let date = api::parse_date(&state, q.date.as_deref())?;
-        takings::takings(&state.counter, date).await
+        let t = takings::takings(&state.counter, date).await?;
+        let mut tx = state.counter.store.begin().await?;
+        let cash = takings::cash_expected(&mut tx, &date.to_string()).await?;
+        tx.commit().await?;
+        let counts = takings::till_counts(&state.counter, date).await?;
+        let statements = takings::statements(&state.counter, 30).await?;
+        Ok::<_, CounterError>((t, cash, counts, statements))
     }
     .await;
-    let t = match result {
-        Ok(t) => t,
+    let (t, cash, counts, statements) = match result {
+        Ok(x) => x,
         Err(e) => return error_page(&state, &viewer, Some(&staff), &e),
     };
     let currency = state.counter.rules().currency;
     let m = |minor: i64| viewer.money(Money::new(minor, currency));
     let title = viewer.t("counter-takings-title");
     let day = t.date.to_string();
+    let today = takings::today(&state.counter, state.counter.clock.now());
+    let prev = t.date.pred_opt().map(|d| d.to_string());
+    let next = t
+        .date
+        .succ_opt()
+        .filter(|d| *d <= today)
+        .map(|d| d.to_string());
+    let csrf = staff.csrf(&state);
+    let latest = counts.first();
     render(
         &state,
         &viewer,
@@ -45,40 +197,278 @@ async fn takings_page(
             h1 { (title) }
             form.scan method="get" action="/takings" {
                 label for="date" { (viewer.t("counter-takings-day")) }
-                input #date type="date" name="date" value=(day);
+                input #date type="date" name="date" value=(day) max=(today.to_string()) required;
                 button.go type="submit" { (viewer.t("counter-takings-show")) }
+            }
+            p.daynav {
+                @if let Some(p) = &prev { a.button.quiet href={ "/takings?date=" (p) } { "← " (viewer.t("money-prev-day")) } " " }
+                @if t.date != today { a.button.quiet href="/takings" { (viewer.t("money-today")) } " " }
+                @if let Some(n) = &next { a.button.quiet href={ "/takings?date=" (n) } { (viewer.t("money-next-day")) " →" } }
             }
             p.due #day-total { (m(t.total)) }
             p { (viewer.tw("counter-takings-summary", &[("count", t.collections.into()), ("counter", m(t.counter_share).into()), ("labs", m(t.lab_share).into())])) }
             div.cols {
                 section {
                     h2 { (viewer.t("counter-takings-by-method")) }
-                    div.scroll { table {
+                    div.scroll { table #by-method {
                         thead { tr { th scope="col" { (viewer.t("counter-takings-method")) } th.n scope="col" { (viewer.t("counter-takings-count")) } th.n scope="col" { (viewer.t("counter-takings-total")) } } }
                         tbody {
                             @for x in &t.by_method {
-                                tr { td { (words::method(&viewer, &x.method)) } td.n { (x.count) } td.n { (m(x.total)) } }
+                                tr data-method=(x.method) { td { (words::method(&viewer, &x.method)) } td.n { (x.count) } td.n { (m(x.total)) } }
                             }
                         }
                     } }
                 }
-                section {
-                    h2 { (viewer.t("counter-takings-by-lab")) }
-                    div.scroll { table {
-                        thead { tr {
-                            th scope="col" { (viewer.t("counter-col-lab")) }
-                            th.n scope="col" { (viewer.t("counter-takings-collected")) }
-                            th.n scope="col" { (viewer.t("counter-takings-settled")) }
-                            th.n scope="col" { (viewer.t("counter-takings-owed")) }
-                        } }
-                        tbody {
-                            @for l in &t.by_lab {
-                                tr { td { (l.lab_name) } td.n { (m(l.collected_today)) } td.n { (m(l.settled_today)) } td.n { (m(l.owed())) } }
+                section #close {
+                    h2 { (viewer.t("money-close-title")) }
+                    @if q.till.is_some() { p.ok role="status" { (viewer.t("money-till-recorded")) } }
+                    p { (viewer.t("money-cash-expected")) ": " strong #cash-expected { (m(cash)) } }
+                    @match latest {
+                        Some(c) => {
+                            p { (viewer.t("money-till-counted")) ": " strong #till-counted { (m(c.counted)) } }
+                            @let diff = c.difference;
+                            p #till-difference data-minor=(diff) class=(if diff == 0 { "ok" } else { "notice" }) {
+                                (viewer.t("money-till-difference")) ": "
+                                @if diff > 0 { (viewer.tw("money-till-over", &[("amount", m(diff).into())])) }
+                                @else if diff < 0 { (viewer.tw("money-till-short", &[("amount", m(-diff).into())])) }
+                                @else { (viewer.t("money-till-even")) }
+                            }
+                            p.small { (viewer.tw("money-till-by", &[("who", c.staff.clone().into()), ("at", time_of(&viewer, &c.at).into())])) }
+                        }
+                        None => { p { (viewer.t("money-till-none")) } }
+                    }
+                    form.scan method="post" action="/takings/till" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        input type="hidden" name="date" value=(day);
+                        label for="counted" { (viewer.t("money-till-count-label")) }
+                        input #counted name="counted" inputmode="decimal" autocomplete="off" required;
+                        button.go type="submit" { (viewer.t("money-till-record")) }
+                    }
+                }
+            }
+            section {
+                h2 { (viewer.t("money-ledger-title")) }
+                div.scroll { table #lab-ledger {
+                    thead { tr {
+                        th scope="col" { (viewer.t("counter-col-lab")) }
+                        th.n scope="col" { (viewer.t("counter-takings-collected")) }
+                        th.n scope="col" { (viewer.t("money-ledger-collected")) }
+                        th.n scope="col" { (viewer.t("money-ledger-settled")) }
+                        th.n scope="col" { (viewer.t("money-ledger-open")) }
+                        th.n scope="col" { (viewer.t("money-ledger-not-stated")) }
+                        th scope="col" { (viewer.t("money-ledger-balances")) }
+                    } }
+                    tbody {
+                        @for l in &t.by_lab {
+                            tr data-lab=(l.lab) {
+                                td { (l.lab_name) }
+                                td.n { (m(l.collected_today)) }
+                                td.n { (m(l.collected_total)) }
+                                td.n { (m(l.settled_total)) }
+                                td.n { (m(l.open_statements)) }
+                                td.n { (m(l.not_stated)) }
+                                td { @if l.balances() { "✓" } @else { strong { (viewer.t("money-ledger-off")) } } }
                             }
                         }
-                    } }
+                    }
+                } }
+            }
+            section #statements {
+                h2 { (viewer.t("money-statements-title")) }
+                p.small { (viewer.t("money-statements-explain")) }
+                @if let Some(n) = q.sent { p.ok role="status" { (viewer.tw("money-statement-sent-count", &[("count", (n as i64).into())])) } }
+                form method="post" action="/takings/statements" {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="date" value=(day);
+                    button.go type="submit" { (viewer.t("money-statement-send")) }
+                }
+                @if statements.is_empty() { p { (viewer.t("money-no-statements")) } }
+                @for s in &statements {
+                    details.statement data-statement=(s.row.statement_id) data-state=(s.row.state) open[s.row.state != "confirmed"] {
+                        summary {
+                            strong { (viewer.tw("money-statement-head", &[("lab", state.counter.lab_name(&s.row.lab).into()), ("through", s.row.through_date.clone().into())])) }
+                            " · " (m(s.row.total))
+                            " · " (viewer.tw("money-orders", &[("count", s.row.orders.into())]))
+                            " · "
+                            @if s.row.state == "confirmed" { (viewer.t("money-state-confirmed")) } @else { (viewer.t("money-state-sent")) }
+                        }
+                        @if let (Some(by), Some(at)) = (&s.row.confirmed_by, &s.row.confirmed_at) {
+                            p.small { (viewer.tw("money-confirmed-by", &[("who", by.clone().into()), ("at", time_of(&viewer, at).into())])) }
+                        }
+                        div.scroll { table {
+                            thead { tr {
+                                th scope="col" { (viewer.t("money-col-reception")) }
+                                th scope="col" { (viewer.t("money-collected-on")) }
+                                th.n scope="col" { (viewer.t("money-amount")) }
+                            } }
+                            tbody { @for l in &s.lines { tr {
+                                td { (l.reception_number) }
+                                td { (l.collected_date) }
+                                td.n { (m(l.amount)) }
+                            } } }
+                        } }
+                    }
                 }
             }
         },
     )
+}
+
+fn time_of(viewer: &Viewer, at: &str) -> String {
+    reprint_eventstore::sql::parse_ts(at)
+        .map(|t| viewer.time(t))
+        .unwrap_or_else(|| at.to_string())
+}
+
+// ---------- JSON ----------
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatementLineDto {
+    pub order: String,
+    pub reception_number: String,
+    pub lab_reception: String,
+    pub collected_on: String,
+    pub amount: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct StatementDto {
+    pub statement: String,
+    pub lab: String,
+    pub through: String,
+    pub state: String,
+    pub orders: i64,
+    pub total: i64,
+    pub currency: String,
+    pub confirmed_by: Option<String>,
+    pub lines: Vec<StatementLineDto>,
+}
+
+async fn statements_json(State(state): State<AppState>, _staff: ApiStaff) -> Response {
+    match takings::statements(&state.counter, 100).await {
+        Ok(list) => Json(
+            list.into_iter()
+                .map(|s| StatementDto {
+                    lines: s
+                        .lines
+                        .into_iter()
+                        .map(|l| StatementLineDto {
+                            order: l.order_id,
+                            reception_number: l.reception_number,
+                            lab_reception: l.lab_reception,
+                            collected_on: l.collected_date,
+                            amount: l.amount,
+                        })
+                        .collect(),
+                    statement: s.row.statement_id,
+                    lab: s.row.lab,
+                    through: s.row.through_date,
+                    state: s.row.state,
+                    orders: s.row.orders,
+                    total: s.row.total,
+                    currency: s.row.currency,
+                    confirmed_by: s.row.confirmed_by,
+                })
+                .collect::<Vec<_>>(),
+        )
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct IssueRequest {
+    /// The last day the statements cover (YYYY-MM-DD); today by default.
+    through: Option<String>,
+}
+
+/// Issues now the statements up to `through` (today by default): the day close's "send".
+async fn issue_json(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    headers: HeaderMap,
+    body: Result<Json<IssueRequest>, JsonRejection>,
+) -> Response {
+    let result = async {
+        staff.check_csrf(&state, &headers)?;
+        let req = body.map(|Json(b)| b).unwrap_or_default();
+        let through = api::parse_date(&state, req.through.as_deref())?;
+        let now = state.counter.clock.now();
+        if through > takings::today(&state.counter, now) {
+            return Err(CounterError::Invalid(format!(
+                "{through} has not begun: a statement covers days up to today"
+            )));
+        }
+        takings::issue_statements(&state.counter, through, now).await
+    }
+    .await;
+    match result {
+        Ok(ids) => Json(serde_json::json!({
+            "issued": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>()
+        }))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TillRequest {
+    date: Option<String>,
+    /// Minor units.
+    counted: i64,
+}
+
+async fn till_json(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    headers: HeaderMap,
+    body: Result<Json<TillRequest>, JsonRejection>,
+) -> Response {
+    let result = async {
+        staff.check_csrf(&state, &headers)?;
+        let Ok(Json(req)) = body else {
+            return Err(CounterError::Invalid(
+                "send {\"counted\": <minor units>, \"date\": \"YYYY-MM-DD\"}".into(),
+            ));
+        };
+        let date = api::parse_date(&state, req.date.as_deref())?;
+        takings::count_till(
+            &state.counter,
+            date,
+            req.counted,
+            &staff.0.user,
+            state.counter.clock.now(),
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(r) => Json(serde_json::json!({
+            "date": r.local_date,
+            "expected": r.expected,
+            "counted": r.counted,
+            "difference": r.difference,
+        }))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_typed_by_staff() {
+        let jpy = Currency::parse("JPY").unwrap();
+        let eur = Currency::parse("EUR").unwrap();
+        assert_eq!(parse_amount("12,000", jpy).unwrap(), 12_000);
+        assert_eq!(parse_amount(" ¥950 ", jpy).unwrap(), 950);
+        assert_eq!(parse_amount("12.5", eur).unwrap(), 1_250);
+        assert_eq!(parse_amount("0.05", eur).unwrap(), 5);
+        for bad in ["", "-3", "12.5", "abc", "1e3", "99999999999999999"] {
+            assert!(parse_amount(bad, jpy).is_err(), "{bad:?}");
+        }
+        assert!(parse_amount("1.234", eur).is_err());
+    }
 }

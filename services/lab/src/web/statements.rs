@@ -1,15 +1,21 @@
 //! The delivery counters' statements of the lab's share (issue 15): each statement received
 //! with its orders, and a Confirm button; confirming pays and settles its orders and tells the
 //! counter. Above them, per counter, the statements' ledger: stated = confirmed + open.
+//! JSON for the same: `GET /api/v1/statements`, `POST /api/v1/statements/{id}/confirm`
+//! (`X-CSRF-Token`).
 
 use axum::Router;
 use axum::extract::{Form, Path, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::html;
-use serde::Deserialize;
+use reprint_service::problem::Json;
+use serde::{Deserialize, Serialize};
 
 use super::{Op, checked, error_page, money, render};
+use crate::auth::{Operator, check_csrf};
+use crate::error::LabResult;
 use crate::settlement;
 use crate::state::Lab;
 
@@ -17,6 +23,8 @@ pub fn routes() -> Router<Lab> {
     Router::new()
         .route("/statements", get(statements_page))
         .route("/statements/{id}/confirm", post(confirm))
+        .route("/api/v1/statements", get(statements_json))
+        .route("/api/v1/statements/{id}/confirm", post(confirm_json))
 }
 
 async fn statements_page(State(lab): State<Lab>, op: Op) -> Response {
@@ -118,4 +126,56 @@ async fn confirm(
         Ok(_) => Redirect::to("/statements").into_response(),
         Err(e) => error_page(&lab, &op, e),
     }
+}
+
+#[derive(Debug, Serialize)]
+struct StatementJson {
+    statement: String,
+    counter: String,
+    through: String,
+    state: String,
+    orders: i64,
+    total: i64,
+    currency: String,
+    confirmed_by: Option<String>,
+    lines: Vec<reprint_domain::statement::Line>,
+}
+
+fn json_of(s: settlement::StatementRow) -> StatementJson {
+    StatementJson {
+        lines: s.lines().unwrap_or_default(),
+        statement: s.statement_id,
+        counter: s.counter,
+        through: s.through_date,
+        state: s.state,
+        orders: s.orders,
+        total: s.total_minor,
+        currency: s.currency,
+        confirmed_by: s.confirmed_by,
+    }
+}
+
+async fn statements_json(
+    State(lab): State<Lab>,
+    _op: Operator,
+) -> LabResult<Json<Vec<StatementJson>>> {
+    Ok(Json(
+        settlement::statements(&lab, 100)
+            .await?
+            .into_iter()
+            .map(json_of)
+            .collect(),
+    ))
+}
+
+async fn confirm_json(
+    State(lab): State<Lab>,
+    Operator(s): Operator,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> LabResult<Json<StatementJson>> {
+    let token = headers.get("x-csrf-token").and_then(|v| v.to_str().ok());
+    check_csrf(&lab, &s, token)?;
+    let row = settlement::confirm_statement(&lab, id.trim(), &s.user).await?;
+    Ok(Json(json_of(row)))
 }
