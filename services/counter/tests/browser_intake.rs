@@ -183,6 +183,12 @@ async fn the_intake_grid_and_price_fit_a_1024_by_768_terminal() {
         assert_eq!(name, json!("Hanako Yamada"));
     }
 
+    // A phone or a small tablet in staff's hand: the priced grid fits its width.
+    page.set_viewport(390, 844).await;
+    page.assert_fits("intake-priced-390").await;
+    page.screenshot("counter-intake-priced-390").await;
+    page.set_viewport(W, H).await;
+
     // Take in (the Japanese screen): the slip.
     page.click("#take-in").await;
     page.wait_for(

@@ -399,3 +399,39 @@ async fn a_card_in_the_reader_is_read_on_demand_and_a_refusal_keeps_the_form() {
         .collect();
     assert_eq!(lines, [("IMG_0007.JPG", 4)]);
 }
+
+#[tokio::test]
+async fn without_an_answer_from_the_lab_the_counter_prices_its_own_part_and_still_takes_in() {
+    let nats = NatsServer::start();
+    let lab = LabPeer::start(&nats.url).await;
+    // Nobody answers the lab's quote.
+    let counter = spawn(&nats.url, None, "").await;
+    let (status, _, page) = post(
+        &counter,
+        page_form(&counter, "price").part("medium", zip_part(card())),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"lab-unpriced\""), "said in words");
+    assert!(
+        !page.contains("id=\"total\""),
+        "no total without the lab's part"
+    );
+    assert!(
+        text(&page, "price").contains("250"),
+        "the counter's own charge"
+    );
+    let token = hidden(&page, "token");
+    let (status, url, page) = post(
+        &counter,
+        page_form(&counter, "take")
+            .text("token", token)
+            .text("grid", "1")
+            .text("pick-0", "1")
+            .text("qty-0", "2"),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(url.ends_with("/slip/X0000001"), "{url}");
+    assert_eq!(lab.receive(1, Duration::from_secs(20)).await.len(), 1);
+}

@@ -426,7 +426,7 @@ fn intake_form(
                                         label for="size" { (viewer.t("counter-intake-size")) }
                                         select #size name="size" {
                                             @for s in SIZES {
-                                                option value=(s) selected[s == size] { (words::size(viewer, s)) }
+                                                option value=(s) selected[s == size] { (short_size(viewer, s)) }
                                             }
                                         }
                                     }
