@@ -533,6 +533,55 @@ pub async fn daily_balances(state: &AppState, tz: chrono_tz::Tz) -> AppResult<Ve
         .collect())
 }
 
+/// order, stage, currency, charge, collected, settled, at.
+type OrderRow = (String, String, Option<String>, i64, i64, i64, i64);
+
+/// One order behind a balance: its lab charge and how far it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceOrder {
+    pub order: String,
+    pub stage: String,
+    pub currency: String,
+    pub charge_minor: i64,
+    pub collected: bool,
+    pub settled: bool,
+    /// When its last stage was reached.
+    pub at_ms: i64,
+}
+
+/// The orders counted in the balance between `lab` and `counter` (the same as [`balances`]),
+/// the latest first.
+pub async fn balance_orders(
+    state: &AppState,
+    lab: &str,
+    counter: &str,
+) -> AppResult<Vec<BalanceOrder>> {
+    let rows: Vec<OrderRow> = db::fetch(
+        &state.store,
+        &format!(
+            "SELECT order_id, stage, currency, lab_charge, collected, settled, at_ms FROM {TABLE}
+             WHERE dispatched = 1 AND lab = $1 AND counter = $2 AND lab_charge IS NOT NULL
+             ORDER BY at_ms DESC, order_id"
+        ),
+        &[Arg::Text(lab.to_string()), Arg::Text(counter.to_string())],
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(order, stage, currency, charge, collected, settled, at_ms)| BalanceOrder {
+                order,
+                stage,
+                currency: currency.unwrap_or_default(),
+                charge_minor: charge,
+                collected: collected == 1,
+                settled: settled == 1,
+                at_ms,
+            },
+        )
+        .collect())
+}
+
 /// An amount for people ("¥1,200"), or the minor units and code when the code is unknown.
 pub fn display(minor: i64, currency: &str) -> String {
     match Currency::parse(currency) {

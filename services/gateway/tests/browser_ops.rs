@@ -146,5 +146,14 @@ async fn the_ops_pages_fit_a_phone_and_a_desk_and_are_accessible() {
     let text = page.eval("document.body.innerText").await;
     assert!(text.as_str().unwrap().contains("Received by"), "{text}");
     check_both_sizes(&mut page, "order").await;
+
+    page.goto(&format!("{}/ops/money/{LAB}/{COUNTER}", app.base))
+        .await;
+    page.wait_for(
+        "the orders behind the balance",
+        "document.querySelector('#money-orders') !== null",
+    )
+    .await;
+    check_both_sizes(&mut page, "money").await;
     browser.close(&mut page).await;
 }

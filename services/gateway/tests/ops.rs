@@ -445,9 +445,43 @@ async fn stuck_orders_leg_times_balances_and_csv_from_known_statuses() {
         .sum();
     assert_eq!((charged, settled), (1500, 1000), "{daily:?}");
 
+    // The orders behind the balance: A and B, their charges summing to the page's figure.
+    let link = format!("href=\"/ops/money/{LAB}/{COUNTER}\"");
+    assert!(html.contains(&link), "the balance links to its orders");
+    let money = page(&ops, &format!("/ops/money/{LAB}/{COUNTER}")).await;
+    let rows = table(&money, "money-orders");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        money.contains(&format!("data-order=\"{a}\""))
+            && money.contains(&format!("data-order=\"{b}\""))
+    );
+    let charged: i64 = rows
+        .iter()
+        .map(|r| digits(&r[3]).parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(charged, 1500);
+    let settled: Vec<&str> = rows.iter().map(|r| r[5].as_str()).collect();
+    assert!(
+        settled.contains(&"Yes") && settled.contains(&"No"),
+        "{rows:?}"
+    );
+    let r = ops
+        .http
+        .get(ops.url("/ops/money/lab-b/counter-x"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "no balance between those two");
+
     // Not for anyone else.
     let user = sign_up(&app, "hanako@example.com").await;
-    for path in ["/ops", "/ops/settlements.csv", &format!("/ops/orders/{c}")] {
+    let money_path = format!("/ops/money/{LAB}/{COUNTER}");
+    for path in [
+        "/ops",
+        "/ops/settlements.csv",
+        &format!("/ops/orders/{c}"),
+        &money_path,
+    ] {
         let r = user.http.get(user.url(path)).send().await.unwrap();
         assert_eq!(r.status(), 404, "{path}");
     }

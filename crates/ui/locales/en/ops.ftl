@@ -86,3 +86,6 @@ ops-site-backlog = Waiting to be sent
 ops-site-parked = Set aside
 ops-site-error = Last error
 ops-not-said = not reported
+ops-money-orders = The orders behind this balance: the lab's charge of each, whether the counter collected it from the customer and whether it was settled with the lab.
+ops-yes = Yes
+ops-no = No

@@ -71,3 +71,6 @@ ops-site-backlog = 送信待ち
 ops-site-parked = 保留
 ops-site-error = 最後のエラー
 ops-not-said = 報告なし
+ops-money-orders = この精算の内訳のご注文: それぞれのラボ料金、受け取り店がお客様から受領したか、ラボと精算済みか。
+ops-yes = はい
+ops-no = いいえ

@@ -40,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .route("/ops", get(ops))
         .route("/ops/orders/{id}", get(order_page))
         .route("/ops/settlements.csv", get(settlements_csv))
+        .route("/ops/money/{lab}/{counter}", get(money_page))
 }
 
 /// A stage code of the gateway's tables in the reader's words (`None`: a draft, not counted).
@@ -379,6 +380,7 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
     let ops = &state.config.ops;
     let backlog = state.store.unsent_count().await.unwrap_or(0);
     let lags = consumer_lags(&state.metrics.render());
+    let parked = state.metrics.parked_messages.get();
     let down = health.iter().filter(|s| s.health == Health::Down).count();
     let late = health.iter().filter(|s| s.health == Health::Late).count();
     let count =
@@ -437,6 +439,11 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
                     td { (viewer.t("ops-backlog")) }
                     td { (badge(&viewer, count_health(backlog, ops.backlog_amber, ops.backlog_red))) }
                     td { (backlog) }
+                }
+                tr {
+                    td { (viewer.t("ops-site-parked")) }
+                    td { (badge(&viewer, if parked > 0 { Health::Late } else { Health::Good })) }
+                    td { (parked) }
                 }
                 @for (consumer, lag) in &lags {
                     tr {
@@ -516,7 +523,8 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
             tbody {
                 @for b in &balances.balances {
                     tr {
-                        td { (site(&b.lab)) } td { (site(&b.counter)) } td { (b.orders) }
+                        td { (site(&b.lab)) } td { (site(&b.counter)) }
+                        td { a href={ "/ops/money/" (b.lab) "/" (b.counter) } { (b.orders) } }
                         td { (money(&viewer, b.charged_minor, &b.currency)) }
                         td { (money(&viewer, b.collected_minor, &b.currency)) }
                         td { (money(&viewer, b.settled_minor, &b.currency)) }
@@ -597,6 +605,53 @@ async fn order_page(
                             }
                         }
                         td { (t.detail) }
+                    }
+                }
+            }
+        } }
+    };
+    let head = html! { style { (STYLE) } };
+    Ok(render_with(&state, &viewer, &title, Some(head), content).into_response())
+}
+
+/// The orders behind one balance, each with a link to its timeline.
+async fn money_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Path((lab, counter)): Path<(String, String)>,
+) -> AppResult<Response> {
+    if let Err(r) = need_ops(&viewer)? {
+        return Ok(r);
+    }
+    let orders = settlements::balance_orders(&state, &lab, &counter).await?;
+    if orders.is_empty() {
+        return Err(AppError::NotFound(format!("balance {lab} {counter}")));
+    }
+    let names = site_names(&state).await;
+    let title = format!(
+        "{} — {}",
+        site_label(&names, &lab),
+        site_label(&names, &counter)
+    );
+    let yes_no = |b: bool| viewer.t(if b { "ops-yes" } else { "ops-no" });
+    let content = html! {
+        p.ops-links { a href="/ops#money" { (viewer.t("ops-back")) } }
+        h1 { (title) }
+        p { (viewer.t("ops-money-orders")) }
+        div.scroll tabindex="0" { table #money-orders {
+            thead { tr {
+                th { (viewer.t("ops-order")) } th { (viewer.t("ops-last-stage")) } th { (viewer.t("ops-when")) }
+                th { (viewer.t("ops-charged")) } th { (viewer.t("ops-collected")) } th { (viewer.t("ops-settled")) }
+            } }
+            tbody {
+                @for o in &orders {
+                    tr data-order=(o.order) {
+                        td { a href={ "/ops/orders/" (o.order) } { (o.order.get(..8).unwrap_or(&o.order)) "…" } }
+                        td { (stage_words(&viewer, &o.stage).unwrap_or_else(|| o.stage.clone())) }
+                        td { (DateTime::from_timestamp_millis(o.at_ms).map(|a| viewer.time(a)).unwrap_or_default()) }
+                        td { (money(&viewer, o.charge_minor, &o.currency)) }
+                        td { (yes_no(o.collected)) }
+                        td { (yes_no(o.settled)) }
                     }
                 }
             }
