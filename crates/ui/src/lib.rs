@@ -11,6 +11,8 @@
 //! - [`layout`]: the one page layout (maud: compile-time checked, auto-escaping markup), phone
 //!   first (nothing wider than the screen, touch targets of at least 44 px).
 
+pub mod analysis;
+
 use std::borrow::Cow;
 use std::collections::HashMap;
 

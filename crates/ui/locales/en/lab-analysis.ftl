@@ -2,7 +2,7 @@
 
 analysis-nav = Analysis
 analysis-title = User analysis
-analysis-intro = What the individual user files say about the customers: every reception is kept in them for this. Figures for the days chosen, on the lab's calendar; cancelled orders are left out.
+analysis-intro = What the individual user files say about the customers: every reception is kept in them for this. Figures for the days chosen, on this site's calendar; cancelled orders are left out.
 analysis-from = From
 analysis-to = To
 analysis-show = Show
@@ -54,3 +54,5 @@ analysis-lab = Lab
 analysis-this-lab = { $lab } (this lab)
 analysis-prints = Prints
 analysis-counter-amount = Counter's amounts
+analysis-labs-heading = The labs the customers' orders went to
+analysis-labs-note = From this counter's own individual user files: which lab printed each order, and this counter's amounts.

@@ -2,7 +2,7 @@
 
 analysis-nav = 分析
 analysis-title = 利用者分析
-analysis-intro = 個人別ユーザファイルから見たお客様の様子です。受付の内容はこのためにすべて保存されています。選んだ期間（ラボの暦）の数字で、取り消された注文は含みません。
+analysis-intro = 個人別ユーザファイルから見たお客様の様子です。受付の内容はこのためにすべて保存されています。選んだ期間（この店の暦）の数字で、取り消された注文は含みません。
 analysis-from = 開始日
 analysis-to = 終了日
 analysis-show = 表示
@@ -48,3 +48,5 @@ analysis-lab = ラボ
 analysis-this-lab = { $lab }（当ラボ）
 analysis-prints = 枚数
 analysis-counter-amount = 受付店の金額
+analysis-labs-heading = お客様の注文を送ったラボ
+analysis-labs-note = この受付店の個人別ユーザファイルから、各注文をどのラボが焼いたかと、この受付店の金額を示します。
