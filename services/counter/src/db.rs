@@ -110,6 +110,14 @@ const SCHEMA: &[&str] = &[
         staff TEXT NOT NULL,
         at TEXT NOT NULL
     )",
+    // The set of images each walk-in order was taken in with (a hash of their sorted ids),
+    // so that the intake page warns before the same card is taken in twice.
+    "CREATE TABLE IF NOT EXISTS counter_intake_cards (
+        order_id TEXT PRIMARY KEY,
+        card TEXT NOT NULL,
+        taken_at TEXT NOT NULL
+    )",
+    "CREATE INDEX IF NOT EXISTS counter_intake_cards_card ON counter_intake_cards (card, taken_at)",
 ];
 
 /// Creates the tables (idempotent).

@@ -135,6 +135,32 @@ fn placed_items(items: &[OrderItem]) -> Vec<PlacedItem> {
         .collect()
 }
 
+/// The key of a set of images: the content hash of their sorted, distinct ids.
+pub fn card_key(images: impl IntoIterator<Item = ImageId>) -> String {
+    let set: std::collections::BTreeSet<String> = images.into_iter().map(|i| i.to_hex()).collect();
+    let joined: Vec<String> = set.into_iter().collect();
+    // The same content hash images are named by, over the list.
+    ImageId::of_bytes(joined.join("\n").as_bytes()).to_hex()
+}
+
+/// The reception numbers of the walk-in orders taken in with exactly these images since
+/// `since` (the same card handed in twice), newest first.
+pub async fn card_taken_lately(
+    counter: &Counter,
+    images: impl IntoIterator<Item = ImageId>,
+    since: DateTime<Utc>,
+) -> Result<Vec<String>> {
+    let mut tx = counter.store.begin().await?;
+    let rows: Vec<(String,)> = sql::fetch(
+        tx.conn(),
+        "SELECT o.reception_number FROM counter_intake_cards c JOIN counter_orders o ON o.order_id = c.order_id WHERE c.card = $1 AND c.taken_at >= $2 ORDER BY c.taken_at DESC",
+        &[Arg::from(card_key(images)), Arg::from(sql::ts(since))],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(rows.into_iter().map(|(r,)| r).collect())
+}
+
 /// One image's prints as staff chose them on the intake grid.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
@@ -445,6 +471,17 @@ async fn open(
             received_at: now,
             expected_ready: Some(expected_ready),
         }),
+    )
+    .await?;
+    // The card's photos, for "the same card twice" (`card_taken_lately`).
+    sql::exec(
+        tx.conn(),
+        "INSERT INTO counter_intake_cards (order_id, card, taken_at) VALUES ($1, $2, $3)",
+        &[
+            Arg::from(order.to_string()),
+            Arg::from(card_key(items.iter().map(|i| i.image))),
+            Arg::from(sql::ts(now)),
+        ],
     )
     .await?;
     // The order, forwarded later, and its pickup continue this trace (the intake's span).

@@ -265,7 +265,10 @@ async fn price_first_then_take_in_with_per_photo_choices_and_the_same_card_warne
     };
     let (status, _, page) = post(&counter, again(page_form(&counter, "take"))).await;
     assert_eq!(status, 409, "{page}");
-    assert!(page.contains("id=\"repeat\""), "the same card is warned");
+    assert!(
+        text(&page, "repeat").contains("X0000001"),
+        "the same card is warned, naming its reception"
+    );
     // What was typed is kept.
     assert!(tag(&page, "name").contains("Hanako Yamada"));
     assert!(tag(&page, "qty-2").contains("value=\"2\""));

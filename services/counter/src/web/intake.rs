@@ -18,7 +18,6 @@ use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
 use maud::{Markup, html};
 use reprint_domain::{ImageId, PrintSize};
 
@@ -59,8 +58,6 @@ const REPEAT_WINDOW_MINUTES: i64 = 60;
 
 /// The thumbnails of a held card, one per image (`None` when it could not be made).
 type Thumbs = Arc<Vec<Option<Vec<u8>>>>;
-/// An intake taken lately: the spool, its images, when.
-type Recent = (String, BTreeSet<ImageId>, DateTime<Utc>);
 
 /// A card read and checked, waiting to be priced and taken in.
 struct Held {
@@ -72,8 +69,6 @@ struct Held {
 }
 
 static HELD: LazyLock<Mutex<HashMap<String, Held>>> = LazyLock::new(Default::default);
-/// Image sets taken in lately, per spool: (spool, images, when).
-static RECENT: LazyLock<Mutex<Vec<Recent>>> = LazyLock::new(Default::default);
 /// Thumbnails are decoded two at a time at most (each held to the decoded-bytes limit).
 static THUMB_PERMITS: LazyLock<tokio::sync::Semaphore> =
     LazyLock::new(|| tokio::sync::Semaphore::new(2));
@@ -117,21 +112,6 @@ fn held(state: &AppState, token: &str) -> Option<(Arc<Medium>, Thumbs)> {
 
 fn forget(token: &str) {
     HELD.lock().unwrap_or_else(|p| p.into_inner()).remove(token);
-}
-
-/// When the same set of photos was taken in within the last hour at this counter.
-fn taken_lately(state: &AppState, images: &BTreeSet<ImageId>, now: DateTime<Utc>) -> bool {
-    let key = spool_key(state);
-    let mut recent = RECENT.lock().unwrap_or_else(|p| p.into_inner());
-    recent.retain(|(_, _, at)| now - *at < chrono::Duration::minutes(REPEAT_WINDOW_MINUTES));
-    recent.iter().any(|(s, set, _)| *s == key && set == images)
-}
-
-fn remember(state: &AppState, images: BTreeSet<ImageId>, now: DateTime<Utc>) {
-    RECENT
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .push((spool_key(state), images, now));
 }
 
 /// What the form carried.
@@ -329,7 +309,8 @@ struct Shown<'a> {
     medium: Option<&'a Medium>,
     rows: Vec<Row>,
     price: Option<&'a Price>,
-    repeat: bool,
+    /// The reception the same card was taken in as within the hour.
+    repeat: Option<String>,
 }
 
 fn intake_form(
@@ -356,11 +337,11 @@ fn intake_form(
         html! {
             h1.sr-only { (title) }
             @if let Some(e) = error { (problem_box(viewer, e)) }
-            @if shown.repeat {
+            @if let Some(number) = &shown.repeat {
                 div.problem #repeat role="alert" {
                     strong { (viewer.t("intake-repeat-title")) }
                     br;
-                    (viewer.t("intake-repeat-detail"))
+                    (viewer.tw("intake-repeat-detail", &[("reception", FluentValue::from(number.clone()))]))
                 }
             }
             form #intake method="post" action="/intake" enctype="multipart/form-data" {
@@ -404,7 +385,7 @@ fn intake_form(
                     div.right {
                         @if let Some(price) = shown.price {
                             (price_box(viewer, price))
-                            @if shown.repeat {
+                            @if shown.repeat.is_some() {
                                 label.check for="again" {
                                     input #again type="checkbox" name="again" value="1";
                                     " " (viewer.t("intake-repeat-confirm"))
@@ -691,14 +672,24 @@ async fn intake_submit(
         .filter(|(r, _)| r.picked)
         .map(|(_, img)| img.id)
         .collect();
-    let repeat = taken_lately(&state, &picked, now);
+    // The same card twice: the store keeps each intake's set of photos (it outlives a restart).
+    let repeat = match intake::card_taken_lately(
+        &state.counter,
+        picked.iter().copied(),
+        now - chrono::Duration::minutes(REPEAT_WINDOW_MINUTES),
+    )
+    .await
+    {
+        Ok(numbers) => numbers.into_iter().next(),
+        Err(e) => return refuse(&e, Shown::default()),
+    };
     let shown = |error, price| Shown {
         error,
         token: Some(&token),
         medium: Some(&medium),
         rows: rows.clone(),
         price,
-        repeat,
+        repeat: repeat.clone(),
     };
     let chosen = match choices(&rows) {
         Ok(c) => c,
@@ -717,7 +708,7 @@ async fn intake_submit(
         Ok(p) => p,
         Err(e) => return refuse(&e, shown(None, None)),
     };
-    if form.step != "take" || (repeat && !form.again) {
+    if form.step != "take" || (repeat.is_some() && !form.again) {
         let status = if form.step == "take" {
             StatusCode::CONFLICT
         } else {
@@ -738,7 +729,6 @@ async fn intake_submit(
     match intake::take_in_chosen(&state.counter, &req, &medium, Some(&chosen), now).await {
         Ok(taken) => {
             forget(&token);
-            remember(&state, picked, now);
             Redirect::to(&format!("/slip/{}", taken.reception_number)).into_response()
         }
         Err(e) => refuse(&e, shown(None, Some(&price))),
