@@ -155,5 +155,22 @@ async fn the_ops_pages_fit_a_phone_and_a_desk_and_are_accessible() {
     )
     .await;
     check_both_sizes(&mut page, "money").await;
+
+    // In Japanese, the same.
+    page.eval("document.cookie = 'reprint_lang=ja; path=/', true")
+        .await;
+    page.goto(&format!("{}/ops", app.base)).await;
+    page.wait_for(
+        "the dashboard in Japanese",
+        "document.documentElement.lang === 'ja'",
+    )
+    .await;
+    let text = page.eval("document.body.innerText").await;
+    let text = text.as_str().unwrap();
+    assert!(
+        text.contains("応答なし") && text.contains("各工程にかかる時間"),
+        "{text}"
+    );
+    check_both_sizes(&mut page, "dashboard-ja").await;
     browser.close(&mut page).await;
 }

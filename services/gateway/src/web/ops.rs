@@ -421,7 +421,7 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
                                 td { (q.last_error.clone().unwrap_or_else(|| viewer.t("ops-not-said"))) }
                             }
                             None => {
-                                @for _ in 0..4 { td { (viewer.t("ops-not-said")) } }
+                                td colspan="4" { (viewer.t("ops-not-said")) }
                             }
                         }
                         td { (s.version) }
