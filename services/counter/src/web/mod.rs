@@ -29,6 +29,7 @@ use crate::AppState;
 use crate::auth::PageStaff;
 use crate::error::CounterError;
 
+mod analysis;
 mod arrivals;
 mod entry;
 mod intake;
@@ -50,6 +51,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(arrivals::routes())
         .merge(pickup::routes())
         .merge(takings::routes())
+        .merge(analysis::routes())
         .with_state(state)
 }
 
@@ -229,6 +231,7 @@ pub fn render_with(
                 link("/arrivals", "counter-nav-arrivals"),
                 link("/pickup", "counter-nav-pickup"),
                 link("/takings", "counter-nav-takings"),
+                link("/analysis", "analysis-nav"),
             ],
             Some(html! {
                 span.staff { (s.0.user) }
