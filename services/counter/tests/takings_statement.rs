@@ -4,6 +4,9 @@
 //! both orders and nothing is settled at hand-over -> a confirmation that does not match is
 //! refused -> the lab's confirmation settles both; the counter's ledger balances at every step.
 
+#[path = "common/browser.rs"]
+#[allow(dead_code)]
+mod browser;
 mod common;
 
 use std::time::{Duration, Instant};
@@ -247,4 +250,28 @@ async fn two_collections_go_on_one_statement_the_lab_confirms() {
     ] {
         assert!(page.contains(want), "{want} on the takings page");
     }
+
+    // In Chromium: the page fits a 390 px phone and a 1280 px desk, every target >= 44 px.
+    if !browser::chromium_installed() {
+        eprintln!("chromium not installed: the takings page's layout was not checked");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let chrome = browser::Browser::launch(dir.path()).await;
+    let mut page = chrome.page().await;
+    page.log_in(&counter.base, "tanaka", PASSWORD).await;
+    for (w, h, name) in [(390, 844, "phone"), (1280, 900, "desk")] {
+        page.set_viewport(w, h).await;
+        page.goto(&format!("{}/takings", counter.base)).await;
+        page.assert_fits(&format!("the takings page at {w} px"))
+            .await;
+        let small = page.small_touch_targets().await;
+        assert!(small.is_empty(), "small targets at {w} px: {small:?}");
+        page.screenshot(&format!("counter-takings-{name}")).await;
+        page.eval("window.scrollTo(0, document.body.scrollHeight), true")
+            .await;
+        page.screenshot(&format!("counter-takings-{name}-end"))
+            .await;
+    }
+    chrome.close(&mut page).await;
 }

@@ -52,3 +52,4 @@ money-lab-statement-head = { $counter }, up to { $through }
 money-lab-received = received
 money-lab-reception = Lab reception
 money-lab-confirm = Confirm this statement
+money-ledger-collected-day = Collected for the lab this day

@@ -47,3 +47,4 @@ money-lab-statement-head = { $counter }（{ $through } まで）
 money-lab-received = 受信
 money-lab-reception = ラボ受付番号
 money-lab-confirm = この精算書を確認する
+money-ledger-collected-day = この日のラボ分の預かり

@@ -248,30 +248,21 @@ async fn takings_page(
             }
             section {
                 h2 { (viewer.t("money-ledger-title")) }
-                div.scroll { table #lab-ledger {
-                    thead { tr {
-                        th scope="col" { (viewer.t("counter-col-lab")) }
-                        th.n scope="col" { (viewer.t("counter-takings-collected")) }
-                        th.n scope="col" { (viewer.t("money-ledger-collected")) }
-                        th.n scope="col" { (viewer.t("money-ledger-settled")) }
-                        th.n scope="col" { (viewer.t("money-ledger-open")) }
-                        th.n scope="col" { (viewer.t("money-ledger-not-stated")) }
-                        th scope="col" { (viewer.t("money-ledger-balances")) }
-                    } }
-                    tbody {
-                        @for l in &t.by_lab {
-                            tr data-lab=(l.lab) {
-                                td { (l.lab_name) }
-                                td.n { (m(l.collected_today)) }
-                                td.n { (m(l.collected_total)) }
-                                td.n { (m(l.settled_total)) }
-                                td.n { (m(l.open_statements)) }
-                                td.n { (m(l.not_stated)) }
-                                td { @if l.balances() { "✓" } @else { strong { (viewer.t("money-ledger-off")) } } }
+                div #lab-ledger {
+                    @for l in &t.by_lab {
+                        div.scroll data-lab=(l.lab) { table {
+                            caption { strong { (l.lab_name) } }
+                            tbody {
+                                tr { th scope="row" { (viewer.t("money-ledger-collected-day")) } td.n { (m(l.collected_today)) } }
+                                tr { th scope="row" { (viewer.t("money-ledger-collected")) } td.n { (m(l.collected_total)) } }
+                                tr { th scope="row" { (viewer.t("money-ledger-settled")) } td.n { (m(l.settled_total)) } }
+                                tr { th scope="row" { (viewer.t("money-ledger-open")) } td.n { (m(l.open_statements)) } }
+                                tr { th scope="row" { (viewer.t("money-ledger-not-stated")) } td.n { (m(l.not_stated)) } }
+                                tr { th scope="row" { (viewer.t("money-ledger-balances")) } td.n { @if l.balances() { "✓" } @else { strong { (viewer.t("money-ledger-off")) } } } }
                             }
-                        }
+                        } }
                     }
-                } }
+                }
             }
             section #statements {
                 h2 { (viewer.t("money-statements-title")) }
