@@ -200,6 +200,28 @@ pub async fn collect_in_cash(staff: &Client, reception: &str, amount_due: i64) -
     receipt
 }
 
+/// Issue 15: the lab's share is settled by statement, not at hand-over. The counter's
+/// statements up to today are sent (its day close) and each is confirmed at the lab.
+pub async fn settle_by_statement(staff: &Client, op: &Client) {
+    let (s, issued) = staff.post("/api/v1/statements", &json!({})).await;
+    assert_eq!(s, 200, "the counter's statements: {issued}");
+    for id in issued["issued"].as_array().cloned().unwrap_or_default() {
+        let id = id.as_str().unwrap_or_default().to_string();
+        wait_for(&format!("statement {id} at the lab"), 30, || async {
+            let (_, list) = op.get("/api/v1/statements").await;
+            let found = list
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["statement"] == id.as_str()).cloned());
+            (found, list)
+        })
+        .await;
+        let (s, v) = op
+            .post(&format!("/api/v1/statements/{id}/confirm"), &json!({}))
+            .await;
+        assert_eq!(s, 200, "the lab confirms statement {id}: {v}");
+    }
+}
+
 /// Sum of the amounts of `charge` lines (the gateway's JSON of a `Charge`).
 pub fn line_amounts(charge: &Value) -> Vec<(String, i64)> {
     charge["lines"]
@@ -375,6 +397,7 @@ pub async fn fig1_checked(
             "{want} on the timeline: {stages:?}"
         );
     }
+    settle_by_statement(&staff, &op).await;
     let after_collection = wait_for("the settlement in the lab's ledger", 30, || async {
         let l = ledger(&op).await;
         let done = l.2 - before.2 == lab_total && l.1 - before.1 == lab_total;

@@ -97,6 +97,7 @@ async fn fig1_on_a_three_node_cluster_survives_a_node_killed_mid_flow() {
     for stage in ["dispatched", "ready_for_pickup", "collected"] {
         assert_eq!(counts.get(stage), Some(&1), "{stage} once: {counts:?}");
     }
+    reprint_e2e::flows::settle_by_statement(&staff, &op).await;
     let settled = wait_for("the settlement at the lab", 90, || async {
         let l = ledger(&op).await;
         ((l.2 == lab_total).then_some(l), json!(format!("{l:?}")))

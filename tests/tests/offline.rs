@@ -96,6 +96,7 @@ async fn a_counter_offline_for_a_while_misses_nothing_and_doubles_nothing() {
     assert_eq!(counts.get("ready_for_pickup"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("dispatched"), Some(&1), "{counts:?}");
     assert_eq!(counts.get("collected"), Some(&1), "{counts:?}");
+    reprint_e2e::flows::settle_by_statement(&staff, &op).await;
     let settled = wait_for("the settlement at the lab", 30, || async {
         let l = ledger(&op).await;
         ((l.2 == lab_total).then_some(l), json!(format!("{l:?}")))

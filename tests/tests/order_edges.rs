@@ -9,7 +9,7 @@
 //! 3. A quote and a submit with `rotate 45` or a quantity of 1000 are refused by the gateway in
 //!    the lab's own words (`check_order`), and the lab never receives the order.
 //! 4. A redelivered or reordered message takes effect once: copies of `OrderPlaced`,
-//!    `CollectionRecorded`, `SettlementRecorded`, `DeliveryDispatched` and a late status published
+//!    `CollectionRecorded`, `StatementIssued`, `DeliveryDispatched` and a late status published
 //!    straight to JetStream under new message ids change nothing; a cancellation that overtakes
 //!    its order opens nothing at the lab.
 
@@ -555,14 +555,18 @@ async fn redelivered_and_reordered_messages_take_effect_once() {
         |_| true,
     )
     .await;
-    let settled = stored_one(
-        &js,
-        STREAM_LAB,
-        &subjects::settlement_recorded(&lab),
-        &order,
-        |_| true,
-    )
-    .await;
+    // The lab's share is settled by a statement of the counter's (issue 15): the one listing
+    // this order.
+    let settled = stored(&js, STREAM_LAB, &subjects::statement_issued(&lab))
+        .await
+        .into_iter()
+        .find(|(v, _)| {
+            v["lines"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|x| x["order"] == order.as_str()))
+        })
+        .map(|(_, b)| b)
+        .expect("the statement listing the order");
     let dispatched = stored_one(
         &js,
         STREAM_COUNTER,
@@ -581,7 +585,7 @@ async fn redelivered_and_reordered_messages_take_effect_once() {
     .await;
 
     // Copies under new message ids: the order again (after it was settled: reordered), the
-    // collection and the settlement twice each, the delivery again, a late `received`.
+    // collection and the statement twice each, the delivery again, a late `received`.
     let mut lab_seq = 0;
     for (subject, payload, id) in [
         (subjects::order_placed(&lab), &placed, "copy-placed-1"),
@@ -590,16 +594,8 @@ async fn redelivered_and_reordered_messages_take_effect_once() {
             &collected,
             "copy-collected-1",
         ),
-        (
-            subjects::settlement_recorded(&lab),
-            &settled,
-            "copy-settled-1",
-        ),
-        (
-            subjects::settlement_recorded(&lab),
-            &settled,
-            "copy-settled-2",
-        ),
+        (subjects::statement_issued(&lab), &settled, "copy-settled-1"),
+        (subjects::statement_issued(&lab), &settled, "copy-settled-2"),
         (
             subjects::collection_recorded(&lab),
             &collected,
