@@ -153,10 +153,20 @@ fn text(page: &str, id: &str) -> String {
 
 #[tokio::test]
 async fn price_first_then_take_in_with_per_photo_choices_and_the_same_card_warned() {
+    price_first_flow(None).await;
+}
+
+#[tokio::test]
+async fn postgres_price_first_then_take_in_and_the_same_card_warned() {
+    let db = reprint_testkit::TestPostgres::create().await;
+    price_first_flow(Some(&db.url)).await;
+}
+
+async fn price_first_flow(store: Option<&str>) {
     let nats = NatsServer::start();
     let lab = LabPeer::start(&nats.url).await;
     let _quotes = serve_lab_quotes(&nats.url).await;
-    let counter = spawn(&nats.url, None, "").await;
+    let counter = spawn(&nats.url, store, "").await;
 
     // 1. Price it: the card is read, the grid prefilled from its print order.
     let (status, _, page) = post(
