@@ -445,6 +445,31 @@ async fn stuck_orders_leg_times_balances_and_csv_from_known_statuses() {
         .sum();
     assert_eq!((charged, settled), (1500, 1000), "{daily:?}");
 
+    // A period: since three days ago, the same sums and 500 collected and not settled; from
+    // the day after tomorrow, nothing; a day not written as one, 400.
+    let day = |d: i64| {
+        (now + chrono::Duration::days(d))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let since = page(&ops, &format!("/ops?from={}", day(-3))).await;
+    let period = table(&since, "period");
+    assert_eq!(period.len(), 1, "{period:?}");
+    assert_eq!(
+        period[0][2..].iter().map(|c| digits(c)).collect::<Vec<_>>(),
+        ["1500", "1500", "1000", "500"]
+    );
+    let later = page(&ops, &format!("/ops?from={}", day(2))).await;
+    assert_eq!(table(&later, "period")[0].len(), 1, "nothing in the period");
+    let r = ops
+        .http
+        .get(ops.url("/ops?from=monday"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("YYYY-MM-DD"));
+
     // The orders behind the balance: A and B, their charges summing to the page's figure.
     let link = format!("href=\"/ops/money/{LAB}/{COUNTER}\"");
     assert!(html.contains(&link), "the balance links to its orders");

@@ -89,3 +89,6 @@ ops-not-said = not reported
 ops-money-orders = The orders behind this balance: the lab's charge of each, whether the counter collected it from the customer and whether it was settled with the lab.
 ops-yes = Yes
 ops-no = No
+ops-from = From
+ops-show = Show
+ops-period-owed = Collected and not settled in the period

@@ -74,3 +74,6 @@ ops-not-said = 報告なし
 ops-money-orders = この精算の内訳のご注文: それぞれのラボ料金、受け取り店がお客様から受領したか、ラボと精算済みか。
 ops-yes = はい
 ops-no = いいえ
+ops-from = 開始日
+ops-show = 表示
+ops-period-owed = 期間中に受領し未精算の額

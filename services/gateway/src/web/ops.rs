@@ -161,6 +161,7 @@ td a{display:inline-flex;align-items:center;min-height:44px}\
 th{overflow-wrap:normal}\
 figure.legs{margin:0 0 16px;max-width:640px}\
 .summary{display:flex;flex-wrap:wrap;gap:8px;padding:0;list-style:none}\
+.period{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:8px 0}\
 .summary li{padding:8px 12px;border-radius:8px;background:#fff;border:1px solid #ddd}\
 ";
 
@@ -347,10 +348,33 @@ async fn site_health(state: &AppState) -> AppResult<Vec<SiteRow>> {
     Ok(sites)
 }
 
-async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Response> {
+/// `?from=YYYY-MM-DD`: the day the money's period starts (the reader's days).
+#[derive(Debug, Default, serde::Deserialize)]
+struct Period {
+    from: Option<String>,
+}
+
+async fn ops(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    axum::extract::Query(period): axum::extract::Query<Period>,
+) -> AppResult<Response> {
     if let Err(r) = need_ops(&viewer)? {
         return Ok(r);
     }
+    let from = match period
+        .from
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        None => None,
+        Some(s) => Some(
+            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
+                AppError::BadRequest(format!("from: {s:?} is not a day written YYYY-MM-DD"))
+            })?,
+        ),
+    };
     let now_ms = state.now_ms();
     let names = site_names(&state).await;
     let site = |id: &str| site_label(&names, id);
@@ -366,7 +390,20 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
     };
     let network = rows(settlements::network_stage_counts(&state).await?);
     let balances = settlements::balances(&state).await?;
-    let daily = settlements::daily_balances(&state, viewer.tz).await?;
+    let mut daily = settlements::daily_balances(&state, viewer.tz).await?;
+    if let Some(from) = from {
+        daily.retain(|d| d.day >= from);
+    }
+    // The period's sums per lab, counter and currency (what X owes Y since Monday).
+    let mut period_sums: BTreeMap<(String, String, String), [i64; 3]> = BTreeMap::new();
+    for d in &daily {
+        let e = period_sums
+            .entry((d.lab.clone(), d.counter.clone(), d.currency.clone()))
+            .or_default();
+        e[0] += d.charged_minor;
+        e[1] += d.collected_minor;
+        e[2] += d.settled_minor;
+    }
     let health = site_health(&state).await?;
     let legs = settlements::leg_times(&state, now_ms - 7 * 86_400_000).await?;
     let stuck = settlements::stuck_orders(&state, now_ms).await?;
@@ -539,6 +576,32 @@ async fn ops(State(state): State<AppState>, viewer: Viewer) -> AppResult<Respons
             p.warn { (reprint_ui::t_with(viewer.lang, "ops-unattributed", &[("count", balances.unattributed_orders.into())])) }
         }
         h3 { (viewer.t("ops-daily")) }
+        form.period method="get" action="/ops#money" {
+            label for="from" { (viewer.t("ops-from")) }
+            input #from type="date" name="from" value=(from.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default());
+            button type="submit" { (viewer.t("ops-show")) }
+        }
+        @if from.is_some() {
+            div.scroll tabindex="0" { table #period {
+                thead { tr {
+                    th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) }
+                    th { (viewer.t("ops-charged")) } th { (viewer.t("ops-collected")) } th { (viewer.t("ops-settled")) }
+                    th { (viewer.t("ops-period-owed")) }
+                } }
+                tbody {
+                    @for ((lab, counter, currency), [c, k, st]) in &period_sums {
+                        tr {
+                            td { (site(lab)) } td { (site(counter)) }
+                            td { (money(&viewer, *c, currency)) }
+                            td { (money(&viewer, *k, currency)) }
+                            td { (money(&viewer, *st, currency)) }
+                            td { strong { (money(&viewer, k - st, currency)) } }
+                        }
+                    }
+                    @if period_sums.is_empty() { tr { td colspan="6" { (viewer.t("ops-none")) } } }
+                }
+            } }
+        }
         div.scroll tabindex="0" { table #daily {
             thead { tr {
                 th { (viewer.t("ops-day")) } th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) }
