@@ -461,7 +461,12 @@ fn grid(viewer: &Viewer, token: &str, medium: &Medium, rows: &[Row]) -> Markup {
                     @let low = size.is_some_and(|s| !s.has_enough_pixels(img.info.width, img.info.height, WARN_DPI));
                     li.tile.picked[row.picked] {
                         label.pick for={ "pick-" (i) } {
-                            img src={ "/intake/thumb/" (token) "/" (i) } alt=(img.name) width="96" height="72";
+                            span.thumb {
+                                img src={ "/intake/thumb/" (token) "/" (i) } alt=(img.name) width="96" height="72";
+                                @if let Some(size) = size {
+                                    span.crop aria-hidden="true" style=(crop_style(img.info.width, img.info.height, img.info.orientation, size)) {}
+                                }
+                            }
                             span {
                                 input id={ "pick-" (i) } type="checkbox" name={ "pick-" (i) } value="1" checked[row.picked];
                                 " " (img.name)
@@ -483,6 +488,39 @@ fn grid(viewer: &Viewer, token: &str, medium: &Medium, rows: &[Row]) -> Markup {
             }
         }
     }
+}
+
+/// Where the print of `size` crops the photo (centred, as the lab fills the paper), drawn over
+/// its 96 x 72 thumbnail: CSS left/top/width/height in pixels.
+fn crop_style(width: u32, height: u32, orientation: u8, size: PrintSize) -> String {
+    let (box_w, box_h) = (96.0_f64, 72.0_f64);
+    // As shown: EXIF orientations 5-8 turn the picture a quarter.
+    let (w, h) = if (5..=8).contains(&orientation) {
+        (f64::from(height), f64::from(width))
+    } else {
+        (f64::from(width), f64::from(height))
+    };
+    if w <= 0.0 || h <= 0.0 {
+        return String::new();
+    }
+    let scale = (box_w / w).min(box_h / h);
+    let (dw, dh) = (w * scale, h * scale);
+    let (short, long) = size.pixels_at(300);
+    let (short, long) = (f64::from(short.max(1)), f64::from(long.max(1)));
+    // The paper turned to the photo's orientation.
+    let paper = if w >= h { long / short } else { short / long };
+    let (cw, ch) = if dw / dh > paper {
+        (dh * paper, dh)
+    } else {
+        (dw, dw / paper)
+    };
+    format!(
+        "left:{:.1}px;top:{:.1}px;width:{:.1}px;height:{:.1}px",
+        (box_w - cw) / 2.0,
+        (box_h - ch) / 2.0,
+        cw,
+        ch
+    )
 }
 
 /// A size's name without its millimetres, for the narrow select of a grid tile.
@@ -767,7 +805,9 @@ const STYLE: &str = r#"
 .tile{border:2px solid #c8ccd2;border-radius:8px;padding:6px}
 .tile.picked{border-color:#143d59}
 .tile .pick{display:block;min-height:44px;cursor:pointer}
-.tile img{display:block;width:96px;height:72px;object-fit:contain;background:#eee;margin:0 auto 4px}
+.tile .thumb{position:relative;display:block;width:96px;height:72px;margin:0 auto 4px}
+.tile img{display:block;width:96px;height:72px;object-fit:contain;background:#eee}
+.tile .crop{position:absolute;box-sizing:border-box;border:2px dashed #fff;outline:1px solid rgba(0,0,0,.6);pointer-events:none}
 .tile .pick span{display:flex;align-items:center;gap:6px;overflow:hidden;white-space:nowrap;font-size:.85em}
 .tile .pick input{width:44px;height:44px;min-height:44px;margin:0;flex:none}
 .tile .low{color:#8a3b00;margin:4px 0 0;font-size:.85em}
