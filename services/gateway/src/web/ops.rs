@@ -389,6 +389,13 @@ async fn ops(
             .collect()
     };
     let network = rows(settlements::network_stage_counts(&state).await?);
+    let local = rows(
+        api::stage_counts(&state)
+            .await?
+            .into_iter()
+            .map(|((s, l, c), n)| (s, l, c, n))
+            .collect(),
+    );
     let balances = settlements::balances(&state).await?;
     let mut daily = settlements::daily_balances(&state, viewer.tz).await?;
     if let Some(from) = from {
@@ -545,6 +552,16 @@ async fn ops(
                     tr { td { (stage) } td { (lab) } td { (counter) } td { (n) } }
                 }
                 @if network.is_empty() { tr { td colspan="4" { (viewer.t("ops-none")) } } }
+            }
+        } }
+        h3 { (viewer.t("ops-stages-here")) }
+        div.scroll tabindex="0" { table {
+            thead { tr { th { (viewer.t("ops-stage")) } th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) } th { (viewer.t("ops-orders")) } } }
+            tbody {
+                @for (stage, lab, counter, n) in &local {
+                    tr { td { (stage) } td { (lab) } td { (counter) } td { (n) } }
+                }
+                @if local.is_empty() { tr { td colspan="4" { (viewer.t("ops-none")) } } }
             }
         } }
         h3 { (viewer.t("ops-placed-24h")) }
