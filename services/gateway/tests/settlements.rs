@@ -202,10 +202,7 @@ async fn balances_count_each_order_once(app: TestApp) {
     let r = ops.http.get(ops.url("/ops")).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
-    assert!(
-        html.contains("Money between counters and labs"),
-        "{html}"
-    );
+    assert!(html.contains("Money between counters and labs"), "{html}");
     assert!(html.contains(counter_y) && html.contains(lab_b), "{html}");
     assert!(
         html.contains("Owed to the lab") && html.contains("500"),

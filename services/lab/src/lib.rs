@@ -314,13 +314,11 @@ impl Application {
             });
         }
         // The site directory heartbeat.
-        let heartbeat = lab
-            .directory
-            .start_heartbeat_with_health(
-                rpc::announcement(&lab)?,
-                lab.config.nats.heartbeat(),
-                Some(lab.metrics.health_source()),
-            );
+        let heartbeat = lab.directory.start_heartbeat_with_health(
+            rpc::announcement(&lab)?,
+            lab.config.nats.heartbeat(),
+            Some(lab.metrics.health_source()),
+        );
         // Done-markers and withdrawals in the hot folders.
         {
             let lab = lab.clone();
