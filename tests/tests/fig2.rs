@@ -158,6 +158,31 @@ async fn a_walk_in_card_goes_through_the_lab_and_is_collected_at_the_counter() {
         ((list[0]["state"] == "confirmed").then_some(()), list)
     })
     .await;
+    // The lab's console lists it, confirmed.
+    let (s, _, page) = op.get_bytes("/statements").await;
+    let page = String::from_utf8_lossy(&page);
+    assert_eq!(s, 200);
+    assert!(
+        page.contains(&format!(
+            "data-statement=\"{statement}\" data-state=\"confirmed\""
+        )),
+        "the statement on the lab's page: {page}"
+    );
+    // The gateway's ops balances (from the statuses alone) show the lab's share settled.
+    let ops = net
+        .home_user("ops@reprint.example", "Ops Person", "03-0000-0000")
+        .await;
+    let balance = wait_for("the settlement in the ops balances", 30, || async {
+        let (_, v) = ops.get("/api/v1/ops/settlements").await;
+        let found = v["balances"].as_array().and_then(|a| {
+            a.iter()
+                .find(|b| b["lab"] == LAB && b["settled_minor"] == lab_total)
+                .cloned()
+        });
+        (found, v)
+    })
+    .await;
+    assert_eq!(balance["owed_minor"], 0, "{balance}");
     let (_, rec) = op.get(&format!("/api/v1/receptions/{lab_number}")).await;
     assert!(
         basic_after_discount(&rec["file"]["receptions"][0]["charge"]) == 250
