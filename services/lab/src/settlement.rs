@@ -405,6 +405,11 @@ pub async fn confirm_statement(
                 tracing::warn!(order = %line.order, error = %e, "a statement settled a reception not dispatched");
                 false
             }
+            // Paid for an order this lab has no reception of (the ledger keeps the money).
+            Err(LabError::NotFound(e)) => {
+                tracing::warn!(order = %line.order, error = %e, "a statement settled an order unknown here");
+                false
+            }
             Err(e) => return Err(e),
         };
         if moved {
