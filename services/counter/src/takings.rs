@@ -328,7 +328,7 @@ pub async fn issue_statements(
     )
     .await?;
     tx.commit().await?;
-    for (lab,) in labs {
+    'labs: for (lab,) in labs {
         let mut tx = counter.store.begin().await?;
         let rows: Vec<Unstated> =
             sql::fetch(tx.conn(), UNSTATED, &[Arg::from(lab.clone())]).await?;
@@ -370,7 +370,7 @@ pub async fn issue_statements(
         )
         .await?;
         for l in &draft.lines {
-            sql::exec(
+            let listed = sql::exec(
                 tx.conn(),
                 "INSERT INTO counter_statement_lines (order_id, statement_id, lab, reception_number, lab_reception, collected_date, amount) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 &[
@@ -383,7 +383,17 @@ pub async fn issue_statements(
                     Arg::from(l.amount.minor),
                 ],
             )
-            .await?;
+            .await;
+            match listed {
+                Ok(_) => {}
+                // Another issue (the periodic one and staff's day close at once) listed this
+                // order first: its statement stands, this one is not made.
+                Err(sqlx::Error::Database(d)) if d.is_unique_violation() => {
+                    tx.rollback().await?;
+                    continue 'labs;
+                }
+                Err(e) => return Err(e.into()),
+            }
         }
         let body = StatementIssued {
             statement: id,
