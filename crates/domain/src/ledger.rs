@@ -3,7 +3,8 @@
 //!
 //! - **charged**: the lab's charges of the receptions dispatched to the counter (at dispatch);
 //! - **collected**: what the counter collected of them from the users (its `CollectionRecorded`);
-//! - **paid**: what the counter settled (its `SettlementRecorded`);
+//! - **paid**: what the counter settled: each order of a counter's statement when the lab
+//!   confirms it (`crate::statement`; older counters sent a `SettlementRecorded` per order);
 //! - **owed** = collected - paid: what the counter holds of the lab's money.
 //!
 //! Every entry has an id that makes recording it again a no-op (a redelivered message), and is
