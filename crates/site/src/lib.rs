@@ -203,6 +203,41 @@ impl Identification {
     }
 }
 
+/// What a registration number typed with a telephone says against the file it names (issue
+/// 15): staff are asked before a number whose file has another telephone is either used or
+/// passed over for a new registration; nothing is ever registered silently in its place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NumberCheck {
+    /// No number, not one of this site's, or no file under it: nothing to ask.
+    Nothing,
+    /// The number's file has this telephone.
+    Matches,
+    /// The number's file is someone's with another telephone: ask staff whether it is the
+    /// same person.
+    OtherTelephone {
+        number: String,
+        name: String,
+        telephone_on_file: String,
+        telephone_given: String,
+    },
+}
+
+impl NumberCheck {
+    /// Decides purely from the telephone given and the file found under the number (if any).
+    pub fn of(given: &Telephone, on_file: Option<&UserRow>) -> NumberCheck {
+        match on_file {
+            None => NumberCheck::Nothing,
+            Some(row) if row.telephone == given.as_str() => NumberCheck::Matches,
+            Some(row) => NumberCheck::OtherTelephone {
+                number: row.registration_number.clone(),
+                name: row.name.clone(),
+                telephone_on_file: row.telephone.clone(),
+                telephone_given: given.as_str().to_string(),
+            },
+        }
+    }
+}
+
 /// A site's files, by its rules.
 #[derive(Debug, Clone)]
 pub struct SiteFiles {
@@ -418,6 +453,22 @@ impl SiteFiles {
         Ok(None)
     }
 
+    /// The registration number `who` gave, checked against its file's telephone
+    /// ([`NumberCheck::of`]). Read only.
+    pub async fn check_number(&self, tx: &mut Transaction, who: &Identity) -> Result<NumberCheck> {
+        let Some(number) = who
+            .registration_number
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .and_then(|s| RegistrationNumber::parse(&self.rules.registration_number, s).ok())
+        else {
+            return Ok(NumberCheck::Nothing);
+        };
+        let row = index::user_by_number(tx, number.as_str()).await?;
+        Ok(NumberCheck::of(&who.telephone, row.as_ref()))
+    }
+
     /// Opens a reception under the next reception number. A redelivered order (same order id)
     /// returns the reception already opened and issues no number.
     pub async fn open_reception(
@@ -548,6 +599,37 @@ mod tests {
 
     fn site(s: &str) -> SiteId {
         SiteId::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_number_with_another_telephone_asks_instead_of_registering() {
+        let row = UserRow {
+            registration_number: "W0000001".into(),
+            name: "Hanako Yamada".into(),
+            telephone: "0312345678".into(),
+        };
+        let on_file = Telephone::parse("03-1234-5678").unwrap();
+        let other = Telephone::parse("090-0000-1111").unwrap();
+        assert_eq!(NumberCheck::of(&on_file, None), NumberCheck::Nothing);
+        let same = UserRow {
+            telephone: on_file.as_str().to_string(),
+            ..row.clone()
+        };
+        assert_eq!(NumberCheck::of(&on_file, Some(&same)), NumberCheck::Matches);
+        match NumberCheck::of(&other, Some(&same)) {
+            NumberCheck::OtherTelephone {
+                number,
+                name,
+                telephone_on_file,
+                telephone_given,
+            } => {
+                assert_eq!(number, "W0000001");
+                assert_eq!(name, "Hanako Yamada");
+                assert_eq!(telephone_on_file, on_file.as_str());
+                assert_eq!(telephone_given, other.as_str());
+            }
+            asked => panic!("another telephone must ask staff: {asked:?}"),
+        }
     }
 
     #[test]
