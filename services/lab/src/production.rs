@@ -142,7 +142,7 @@ async fn start_printing_in(lab: &Lab, number: &str, actor: &str) -> LabResult<Pr
         at: now,
     };
     production::decide(&loaded.state, start())?;
-    let order = order_of(&row)?;
+    let order = without_rejected(&order_of(&row)?, &loaded.state.rejected_images);
     let registration = row.registration_number.clone();
     render_reception(lab, &row, &order, &registration, now).await?;
     if row.digital_copy != 0 {
@@ -740,6 +740,104 @@ async fn reject_in(lab: &Lab, number: &str, reason: &str, actor: &str) -> LabRes
         tracing::warn!(reception = %number, error = %e, "jobs of a rejected reception not withdrawn yet; the production loop will retry");
     }
     row_by_reception(lab, number).await
+}
+
+/// The operator will not print one image of the order: the image is left out of the print
+/// jobs and the sender told why, in the operator's words. The last image still to print
+/// rejects the whole reception (the order is rejected, as [`reject`]).
+pub async fn reject_image(
+    lab: &Lab,
+    number: &str,
+    image: &str,
+    reason: &str,
+    actor: &str,
+) -> LabResult<ProductionRow> {
+    in_order_trace(
+        lab,
+        number,
+        "lab reject image",
+        reject_image_in(lab, number, image, reason, actor),
+    )
+    .await
+}
+
+async fn reject_image_in(
+    lab: &Lab,
+    number: &str,
+    image: &str,
+    reason: &str,
+    actor: &str,
+) -> LabResult<ProductionRow> {
+    let image = reprint_domain::ImageId::parse(image)
+        .map_err(|_| LabError::BadRequest(format!("no image {image:?} in reception {number}")))?;
+    let row = row_by_reception(lab, number).await?;
+    let order = order_of(&row)?;
+    let now = lab.clock.now();
+    let mut tx = lab.store.begin().await?;
+    let loaded = reception::load(&mut tx, &row.order_id).await?;
+    let last = loaded.state.images.contains(&image)
+        && !loaded.state.rejected_images.contains(&image)
+        && loaded.state.images_to_print().all(|i| *i == image);
+    if last {
+        // The last image to print: the order is rejected (its reason names the image).
+        tx.rollback().await?;
+        let name = order
+            .items
+            .iter()
+            .find(|i| i.image == image)
+            .map(|i| i.name.clone())
+            .unwrap_or_else(|| image.short());
+        return reject_in(lab, number, &format!("{name}: {}", reason.trim()), actor).await;
+    }
+    let (state, events) = reception::execute(
+        &mut tx,
+        &row.order_id,
+        production::Command::RejectImage {
+            image,
+            reason: reason.to_string(),
+            actor: actor.to_string(),
+            at: now,
+        },
+        &format!("image {}: {}", image.short(), reason.trim()),
+    )
+    .await?;
+    if events.is_empty() {
+        // Rejected before (a second click): nothing more to say.
+        tx.rollback().await?;
+        return row_by_reception(lab, number).await;
+    }
+    let name = order
+        .items
+        .iter()
+        .find(|i| i.image == image)
+        .map(|i| i.name.clone())
+        .unwrap_or_else(|| image.short());
+    let stage = state.state.map(|s| s.stage()).unwrap_or(Stage::Received);
+    let note = format!("image-rejected-{}", image.to_hex());
+    crate::messages::enqueue_status_as(
+        lab,
+        &mut tx,
+        Some(&note),
+        order.order,
+        stage,
+        format!(
+            "reception {number}: the lab will not print {name}: {}",
+            reason.trim()
+        ),
+        None,
+        None,
+    )
+    .await?;
+    tx.commit().await?;
+    lab.waker.wake();
+    row_by_reception(lab, number).await
+}
+
+/// The order without the images the operator rejected: what is rendered to the hot folders.
+fn without_rejected(order: &OrderPlaced, rejected: &[reprint_domain::ImageId]) -> OrderPlaced {
+    let mut kept = order.clone();
+    kept.items.retain(|i| !rejected.contains(&i.image));
+    kept
 }
 
 /// The marker a print station writes into a job folder it has taken (it prints from there).

@@ -9,6 +9,7 @@ use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
+use reprint_domain::ImageId;
 use reprint_domain::file::ReceptionState;
 use reprint_media::PerceptualHash;
 
@@ -24,6 +25,10 @@ pub fn routes() -> Router<Lab> {
     Router::new()
         .route("/receptions/{number}", get(reception_page))
         .route("/receptions/{number}/{action}", post(action_form))
+        .route(
+            "/receptions/{number}/images/{image}/reject",
+            post(reject_image_form),
+        )
 }
 
 /// An earlier print of the same photo at this lab.
@@ -112,6 +117,7 @@ async fn reception_page(State(lab): State<Lab>, op: Op, Path(number): Path<Strin
         }
     }
     let reprints = reprints(&lab, &view).await;
+    let rejected = rejected_images(&lab, &view.production.order_id).await;
     let title = format!(
         "{} {}",
         op.t("lab-reception"),
@@ -124,11 +130,13 @@ async fn reception_page(State(lab): State<Lab>, op: Op, Path(number): Path<Strin
         order.as_ref(),
         &warnings,
         &reprints,
+        &rejected,
         &title,
     );
     render(&lab, &op, &title, content)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn body(
     lab: &Lab,
     op: &Op,
@@ -136,11 +144,13 @@ fn body(
     order: Option<&reprint_domain::protocol::OrderPlaced>,
     warnings: &[(usize, String)],
     reprints: &[Reprint],
+    rejected: &[ImageId],
     title: &str,
 ) -> Markup {
     let p = &view.production;
     let n = &p.reception_number;
     let csrf = op.csrf_field(lab);
+    let open = ["received", "printing", "printed"].contains(&p.state.as_str());
     let action = match p.state.as_str() {
         "received" => Some(("start-printing", "lab-action-start")),
         "printing" => Some(("finished", "lab-action-finished")),
@@ -202,6 +212,14 @@ fn body(
                 strong { (item.name) } br;
                 (size_words(op.lang, item.size.code())) " × " (item.quantity)
                 @for (_, w) in warnings.iter().filter(|(j, _)| *j == i) { br; span.late { (w) } }
+                @if rejected.contains(&item.image) {
+                    br; strong.late { (op.t("lab-reject-image-done")) }
+                } @else if open {
+                    @if !order.items.iter().any(|o| o.image != item.image && !rejected.contains(&o.image)) {
+                        br; small { (op.t("lab-reject-image-last")) }
+                    }
+                    (reject_image_form_markup(op, &csrf, n, item, i))
+                }
             } } }
         }
         div.area {
@@ -327,6 +345,125 @@ async fn action_form(
                 .unwrap_or_else(|| format!("/receptions/{}", super::esc(&number)));
             Redirect::to(&back).into_response()
         }
+        Err(e) => error_page(&lab, &op, e),
+    }
+}
+
+/// The images of the reception the operator rejected one by one.
+async fn rejected_images(lab: &Lab, order: &str) -> Vec<ImageId> {
+    let Ok(mut tx) = lab.store.begin().await else {
+        return vec![];
+    };
+    let loaded = crate::reception::load(&mut tx, order).await;
+    let _ = tx.rollback().await;
+    loaded.map(|l| l.state.rejected_images).unwrap_or_default()
+}
+
+/// The reasons the operator picks from, as (value, words).
+const REJECT_REASONS: [(&str, &str); 4] = [
+    ("damaged", "lab-reject-why-damaged"),
+    ("resolution", "lab-reject-why-resolution"),
+    ("content", "lab-reject-why-content"),
+    ("other", "lab-reject-why-other"),
+];
+
+fn reject_image_form_markup(
+    op: &Op,
+    csrf: &Markup,
+    n: &str,
+    item: &reprint_domain::protocol::PlacedItem,
+    i: usize,
+) -> Markup {
+    let hex = item.image.to_hex();
+    html! {
+        details.noprint.reject-image {
+            summary { (op.t("lab-reject-image")) }
+            form method="post" action={ "/receptions/" (n) "/images/" (hex) "/reject" } {
+                (csrf)
+                p {
+                    label for={ "why-" (i) } { (op.t("lab-reject-image-why")) } br;
+                    select id={ "why-" (i) } name="why" required {
+                        option value="" { "—" }
+                        @for (v, key) in REJECT_REASONS { option value=(v) { (op.t(key)) } }
+                    }
+                }
+                p {
+                    label for={ "text-" (i) } { (op.t("lab-reject-image-text")) } br;
+                    input id={ "text-" (i) } name="text" maxlength="300";
+                }
+                p {
+                    label {
+                        input type="checkbox" name="confirm" value="yes" required;
+                        " " (op.t("lab-reject-image-confirm"))
+                    }
+                }
+                p { button { (op.t("lab-reject-image-button")) } }
+            }
+        }
+    }
+}
+
+/// The operator's choice of why one image is not printed.
+#[derive(Debug, serde::Deserialize)]
+struct RejectImageForm {
+    csrf: Option<String>,
+    why: Option<String>,
+    text: Option<String>,
+    confirm: Option<String>,
+}
+
+/// The reason the customer reads: the picked reason in words, and the operator's text.
+fn reject_reason(op: &Op, why: &str, text: &str) -> Result<String, LabError> {
+    let text = text.trim();
+    let Some((_, key)) = REJECT_REASONS.iter().find(|(v, _)| *v == why) else {
+        return Err(LabError::BadRequest(op.t("lab-reject-image-pick")));
+    };
+    if why == "other" {
+        if text.is_empty() {
+            return Err(LabError::BadRequest(op.t("lab-reject-image-say")));
+        }
+        return Ok(text.to_string());
+    }
+    let words = op.t(key);
+    Ok(if text.is_empty() {
+        words
+    } else {
+        format!("{words} ({text})")
+    })
+}
+
+async fn reject_image_form(
+    State(lab): State<Lab>,
+    op: Op,
+    Path((number, image)): Path<(String, String)>,
+    form: Result<Form<RejectImageForm>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(f)) => f,
+        Err(e) => return error_page(&lab, &op, LabError::BadRequest(e.body_text())),
+    };
+    if let Err(r) = checked(&lab, &op, form.csrf.as_deref()) {
+        return *r;
+    }
+    if form.confirm.as_deref() != Some("yes") {
+        return error_page(
+            &lab,
+            &op,
+            LabError::BadRequest(op.t("lab-reject-image-unconfirmed")),
+        );
+    }
+    let reason = match reject_reason(
+        &op,
+        form.why.as_deref().unwrap_or(""),
+        form.text.as_deref().unwrap_or(""),
+    ) {
+        Ok(r) => r,
+        Err(e) => return error_page(&lab, &op, e),
+    };
+    let number = number.to_ascii_uppercase();
+    let actor = format!("operator {}", op.session.user);
+    match crate::production::reject_image(&lab, &number, &image, &reason, &actor).await {
+        Ok(_) => Redirect::to(&format!("/receptions/{}", super::esc(&number))).into_response(),
         Err(e) => error_page(&lab, &op, e),
     }
 }
