@@ -603,6 +603,86 @@ pub async fn ops_settlements(
     Ok(Json(balances(&state).await?))
 }
 
+/// The stages an order waits in on its way, in order (the columns of the stages-over-time chart).
+pub const OPEN_STAGES: [Stage; 6] = [
+    Stage::Placed,
+    Stage::Received,
+    Stage::Printing,
+    Stage::Dispatched,
+    Stage::ReadyForPickup,
+    Stage::Collected,
+];
+
+/// How many orders were in each open stage at the end of one hour.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StagesAt {
+    /// The hour's start (ms since the epoch).
+    pub hour_ms: i64,
+    /// Per stage of [`OPEN_STAGES`], in that order.
+    pub counts: [i64; 6],
+}
+
+/// The orders in each open stage at the end of each of the `hours` last hours (the current
+/// hour: at `now_ms`), oldest first, from `(order, stage, first heard at)` statuses. An order is
+/// in the stage of its latest status at that moment (a tie goes to the later stage of its way);
+/// settled, cancelled, rejected orders and drafts are in none.
+pub fn stages_over_time(
+    statuses: &[(String, String, i64)],
+    now_ms: i64,
+    hours: i64,
+) -> Vec<StagesAt> {
+    let rank = |code: &str| {
+        OPEN_STAGES
+            .iter()
+            .position(|s| s.as_str() == code)
+            .map(|i| i as i64)
+            .unwrap_or(if code == "settled" { 6 } else { -1 })
+    };
+    let mut by_order: std::collections::BTreeMap<&str, Vec<(i64, i64, &str)>> =
+        std::collections::BTreeMap::new();
+    for (order, stage, at) in statuses {
+        by_order
+            .entry(order)
+            .or_default()
+            .push((*at, rank(stage), stage.as_str()));
+    }
+    for v in by_order.values_mut() {
+        v.sort_unstable();
+    }
+    let now_h = now_ms.div_euclid(3_600_000);
+    (now_h - hours + 1..=now_h)
+        .map(|h| {
+            let at = ((h + 1) * 3_600_000).min(now_ms);
+            let mut counts = [0i64; 6];
+            for v in by_order.values() {
+                let last = v.iter().take_while(|(ms, _, _)| *ms <= at).last();
+                if let Some(i) = last
+                    .and_then(|(_, _, code)| OPEN_STAGES.iter().position(|s| s.as_str() == *code))
+                {
+                    counts[i] += 1;
+                }
+            }
+            StagesAt {
+                hour_ms: h * 3_600_000,
+                counts,
+            }
+        })
+        .collect()
+}
+
+/// [`stages_over_time`] over the last 24 hours, from [`STATUSES`].
+pub async fn stages_last_day(state: &AppState, now_ms: i64) -> AppResult<Vec<StagesAt>> {
+    let rows: Vec<(String, String, i64)> = db::fetch(
+        &state.store,
+        &format!(
+            "SELECT order_id, stage, CAST(MIN(at_ms) AS BIGINT) FROM {STATUSES}
+             WHERE at_ms <= $1 GROUP BY order_id, stage"
+        ),
+        &[Arg::Int(now_ms)],
+    )
+    .await?;
+    Ok(stages_over_time(&rows, now_ms, 24))
+}
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -658,5 +738,33 @@ mod tests {
         let f = Fact::of(&change(Stage::Settled, "lab-a", SiteKind::Lab, None), None);
         assert!(f.dispatched && f.collected && f.settled);
         assert_eq!(f.lab_charge, None);
+    }
+
+    #[test]
+    fn stages_over_time_counts_each_order_in_its_stage_at_each_hours_end() {
+        const H: i64 = 3_600_000;
+        let now = 100 * H + 30 * 60_000;
+        let s = |o: &str, st: &str, ms: i64| (o.to_string(), st.to_string(), ms);
+        let statuses = [
+            s("a", "placed", 95 * H + 1),
+            s("a", "received", 97 * H + 1),
+            s("a", "printing", 99 * H + 1),
+            s("b", "placed", 98 * H + 20),
+            s("c", "placed", 70 * H),
+            s("c", "collected", 96 * H + 5),
+            s("c", "settled", 98 * H + 5),
+            s("d", "draft", 99 * H),
+        ];
+        let t = stages_over_time(&statuses, now, 24);
+        assert_eq!(t.len(), 24);
+        assert_eq!(t[23].hour_ms, 100 * H);
+        let at = |h: i64| t.iter().find(|x| x.hour_ms == h * H).unwrap().counts;
+        assert_eq!(at(94), [1, 0, 0, 0, 0, 0]);
+        assert_eq!(at(95), [2, 0, 0, 0, 0, 0]);
+        assert_eq!(at(96), [1, 0, 0, 0, 0, 1]);
+        assert_eq!(at(97), [0, 1, 0, 0, 0, 1]);
+        assert_eq!(at(98), [1, 1, 0, 0, 0, 0]);
+        assert_eq!(at(99), [1, 0, 1, 0, 0, 0]);
+        assert_eq!(at(100), [1, 0, 1, 0, 0, 0]);
     }
 }

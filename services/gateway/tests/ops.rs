@@ -512,6 +512,64 @@ async fn stuck_orders_leg_times_balances_and_csv_from_known_statuses() {
     }
 }
 
+/// The counts of the `#stages-over-time` row of the hour starting at `hour_ms`.
+fn stages_row(html: &str, hour_ms: i64) -> Vec<i64> {
+    let start = html
+        .find(&format!("<tr data-hour=\"{hour_ms}\""))
+        .unwrap_or_else(|| panic!("no row for hour {hour_ms}"));
+    let row = &html[start..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    row.split("<td>")
+        .skip(2)
+        .map(|c| c.split("</td>").next().unwrap().trim().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_stages_over_time_chart_counts_a_known_set_of_statuses() {
+    let app = spawn().await;
+    let ops = sign_up(&app, "ops@example.com").await;
+    const H: i64 = 3_600_000;
+    let now_ms = Utc::now().timestamp_millis();
+    let top = now_ms.div_euclid(H) * H;
+    let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap();
+    let (a, b, c) = (order_id(), order_id(), order_id());
+    let none = Value::Null;
+    let mut messages: Vec<(String, Value)> = Vec::new();
+    for (order, stage, site, kind, ms) in [
+        (&a, "placed", COUNTER, "counter", top - 5 * H + 1000),
+        (&a, "received", LAB, "lab", top - 3 * H + 1000),
+        (&a, "printing", LAB, "lab", top - H + 1000),
+        (&b, "placed", COUNTER, "counter", top - 2 * H + 20_000),
+        (&c, "placed", COUNTER, "counter", top - 30 * H),
+        (&c, "collected", COUNTER, "counter", top - 4 * H + 5000),
+        (&c, "settled", LAB, "lab", top - 2 * H + 5000),
+    ] {
+        messages.push((
+            uuid::Uuid::new_v4().to_string(),
+            status(order, stage, site, kind, at(ms), none.clone()),
+        ));
+    }
+    publish_and_wait(&app, &messages).await;
+    let html = page(&ops, "/ops").await;
+    assert!(html.contains("<table id=\"stages-over-time\""));
+    // Columns: placed, received, printing, dispatched, ready, collected; at each hour's end.
+    let row = |h: i64| stages_row(&html, top - h * H);
+    assert_eq!(row(6), [1, 0, 0, 0, 0, 0], "C placed, A not yet");
+    assert_eq!(row(5), [2, 0, 0, 0, 0, 0], "A and C placed");
+    assert_eq!(row(4), [1, 0, 0, 0, 0, 1], "C collected");
+    assert_eq!(row(3), [0, 1, 0, 0, 0, 1], "A received");
+    assert_eq!(row(2), [1, 1, 0, 0, 0, 0], "B placed, C settled: in none");
+    assert_eq!(row(1), [1, 0, 1, 0, 0, 0], "A printing");
+    // The chart: each hour's bar says its total.
+    let bar = &html[html
+        .find(&format!("<g data-hour=\"{}\"", top - 5 * H))
+        .unwrap()..];
+    let bar = &bar[..bar.find("</g>").unwrap()];
+    assert_eq!(bar.matches("<rect").count(), 1, "{bar}");
+    assert!(bar.contains(">2</text>"), "{bar}");
+}
+
 /// Every `reprint_...` metric name written in `text` (PromQL in YAML or JSON).
 fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
     let mut out = std::collections::BTreeSet::new();

@@ -261,6 +261,94 @@ fn hourly_chart(viewer: &Viewer, hours: &[(i64, i64)], now_h: i64) -> Markup {
     }
 }
 
+/// The colour of each stage of [`settlements::OPEN_STAGES`] in the stages-over-time chart.
+const STAGE_COLOURS: [&str; 6] = [
+    "#9ecae1", "#4292c6", "#08519c", "#74c476", "#238b45", "#fd8d3c",
+];
+
+/// Orders in each open stage at the end of each hour of the last 24, as stacked bars with an
+/// axis (orders; local hours), each bar's total above it, a legend; a table of the same figures
+/// below for reading them exactly.
+fn stages_chart(viewer: &Viewer, hours: &[settlements::StagesAt]) -> Markup {
+    let total = |c: &[i64; 6]| c.iter().sum::<i64>();
+    let max = hours
+        .iter()
+        .map(|x| total(&x.counts))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (w, h, left, bottom, top) = (480i64, 180i64, 36i64, 24i64, 14i64);
+    let n = (hours.len() as i64).max(1);
+    let bar = (w - left) / n;
+    let plot = h - bottom - top;
+    // Each stage's (index, count, y, height), bottom up, and the top of the stack.
+    let stack = |counts: &[i64; 6]| {
+        // Heights from the running total, so that the stack's top is the total's.
+        let (mut below, mut out) = (0i64, Vec::new());
+        for (k, &c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
+            let (y0, y1) = (below * plot / max, (below + c) * plot / max);
+            below += c;
+            out.push((k, c, h - bottom - y1, (y1 - y0).max(1)));
+        }
+        (out, h - bottom - below * plot / max)
+    };
+    let hour = |ms: i64| {
+        DateTime::from_timestamp_millis(ms)
+            .map(|t| t.with_timezone(&viewer.tz).format("%H:00").to_string())
+            .unwrap_or_default()
+    };
+    html! {
+        figure.stages {
+            svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-label=(viewer.t("ops-stages-chart-label")) {
+                line x1=(left) y1=(h - bottom) x2=(w) y2=(h - bottom) stroke="#555" {}
+                line x1=(left) y1=(top) x2=(left) y2=(h - bottom) stroke="#555" {}
+                text x=(left - 4) y=(top + 4) text-anchor="end" font-size="11" { (max) }
+                text x=(left - 4) y=(h - bottom) text-anchor="end" font-size="11" { "0" }
+                @for (i, x) in hours.iter().enumerate() {
+                    @let i = i as i64;
+                    @if i % 6 == 0 || i == n - 1 {
+                        text x=(left + i * bar + bar / 2) y=(h - 6) text-anchor="middle" font-size="11" { (hour(x.hour_ms)) }
+                    }
+                    @let (segments, y) = stack(&x.counts);
+                    g data-hour=(x.hour_ms) {
+                        @for (k, c, y, bh) in segments {
+                            rect x=(left + i * bar + 1) y=(y) width=(bar - 2) height=(bh) fill=(STAGE_COLOURS[k]) {
+                                title { (hour(x.hour_ms)) " " (reprint_ui::stage(viewer.lang, settlements::OPEN_STAGES[k])) ": " (c) }
+                            }
+                        }
+                        @if total(&x.counts) > 0 {
+                            text x=(left + i * bar + bar / 2) y=(y - 2) text-anchor="middle" font-size="10" { (total(&x.counts)) }
+                        }
+                    }
+                }
+            }
+            figcaption.legend {
+                @for (k, s) in settlements::OPEN_STAGES.iter().enumerate() {
+                    span { svg width="12" height="12" aria-hidden="true" { rect width="12" height="12" fill=(STAGE_COLOURS[k]) {} } " " (reprint_ui::stage(viewer.lang, *s)) }
+                    " "
+                }
+            }
+        }
+        details {
+            summary { (viewer.t("ops-stages-figures")) }
+            div.scroll tabindex="0" { table #stages-over-time {
+                thead { tr {
+                    th { (viewer.t("ops-hour")) }
+                    @for s in &settlements::OPEN_STAGES { th { (reprint_ui::stage(viewer.lang, *s)) } }
+                } }
+                tbody {
+                    @for x in hours {
+                        tr data-hour=(x.hour_ms) {
+                            td { (hour(x.hour_ms)) }
+                            @for c in &x.counts { td { (c) } }
+                        }
+                    }
+                }
+            } }
+        }
+    }
+}
+
 /// The ops account, or the answer for anyone else (log-in, or "not found").
 fn need_ops(viewer: &Viewer) -> AppResult<Result<(), Response>> {
     let user = match viewer.need_user() {
@@ -414,6 +502,7 @@ async fn ops(
     let health = site_health(&state).await?;
     let legs = settlements::leg_times(&state, now_ms - 7 * 86_400_000).await?;
     let stuck = settlements::stuck_orders(&state, now_ms).await?;
+    let stages = settlements::stages_last_day(&state, now_ms).await?;
     let hours: Vec<(i64, i64)> = crate::db::fetch(
         &state.store,
         "SELECT CAST(submitted_ms / 3600000 AS BIGINT) AS h, CAST(COUNT(*) AS BIGINT) FROM gw_orders
@@ -544,6 +633,9 @@ async fn ops(
                 @if legs.is_empty() { tr { td colspan="5" { (viewer.t("ops-none")) } } }
             }
         } }
+        h3 #stages { (viewer.t("ops-stages-over-time")) }
+        p { (viewer.t("ops-stages-over-time-scope")) }
+        (stages_chart(&viewer, &stages))
         h3 { (viewer.t("ops-stages-network")) }
         div.scroll tabindex="0" { table {
             thead { tr { th { (viewer.t("ops-last-stage")) } th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) } th { (viewer.t("ops-orders")) } } }
