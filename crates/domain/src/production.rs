@@ -439,6 +439,51 @@ pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Production {
     events.into_iter().fold(Production::default(), evolve)
 }
 
+/// The charge of reception `number` of `file` with the images in `rejected` left out, decided
+/// again by the same rules as when it was opened (`rules`, the file before the reception, the
+/// reception's time; `evidence` as it was then): the rejected images' print lines go and with
+/// them their discounts; the basic charge and the other prints stay, and every discount is
+/// found again (under the per-image basis, a discount earned by a rejected image alone goes).
+/// `None` when no image is left (the order is rejected, not amended).
+pub fn amended_charge(
+    rules: &crate::SiteRules,
+    file: &crate::file::UserFile,
+    number: &crate::ReceptionNumber,
+    rejected: &[ImageId],
+    evidence: &[crate::charge::EarlierPrint],
+) -> Result<Option<crate::Charge>, crate::DomainError> {
+    let Some(reception) = file.reception(number) else {
+        return Err(crate::DomainError::UnknownReception {
+            number: number.to_string(),
+        });
+    };
+    let items: Vec<crate::file::OrderItem> = reception
+        .items
+        .iter()
+        .filter(|i| !rejected.contains(&i.image))
+        .cloned()
+        .collect();
+    if items.is_empty() {
+        return Ok(None);
+    }
+    let digital_copy = reception
+        .charge
+        .lines
+        .iter()
+        .any(|l| l.kind == crate::charge::LineKind::DigitalCopy);
+    let mut before = file.clone();
+    before.receptions.retain(|r| &r.number != number);
+    crate::charge::determine_charge_with(
+        rules,
+        &before,
+        &items,
+        digital_copy,
+        evidence,
+        reception.received_at,
+    )
+    .map(Some)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
