@@ -231,3 +231,18 @@ pub struct HeldRow {
     pub payload: String,
     pub images: String,
 }
+
+/// The customers' files whose name contains `part` (case folded), for the customers page.
+pub async fn users_by_name(
+    tx: &mut Transaction,
+    part: &str,
+) -> Result<Vec<reprint_site::UserRow>, sqlx::Error> {
+    let pattern = format!("%{}%", reprint_domain::file::normalise_name(part));
+    sql::fetch(
+        tx.conn(),
+        "SELECT registration_number, name, telephone FROM site_user_files
+         WHERE name_key LIKE $1 ORDER BY registration_number LIMIT 50",
+        &[pattern.into()],
+    )
+    .await
+}

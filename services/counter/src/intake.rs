@@ -223,6 +223,19 @@ pub struct Price {
 /// How long the lab has to answer a quote at the counter.
 const LAB_QUOTE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
+/// The registration number staff typed, checked against its file's telephone (issue 15): a
+/// number whose file has another telephone is asked about, never registered over silently.
+pub async fn check_number(
+    counter: &Counter,
+    req: &IntakeRequest,
+) -> Result<reprint_site::NumberCheck> {
+    let (identity, _) = check_request(counter, req)?;
+    let mut tx = counter.store.begin().await?;
+    let check = counter.files.check_number(&mut tx, &identity).await?;
+    tx.rollback().await?;
+    Ok(check)
+}
+
 /// Prices the order staff are about to take in (nothing is written).
 pub async fn price(
     counter: &Counter,

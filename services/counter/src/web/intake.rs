@@ -14,7 +14,7 @@ use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, State};
+use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -127,6 +127,9 @@ struct Form {
     sizes: HashMap<usize, String>,
     quantities: HashMap<usize, String>,
     again: bool,
+    /// Staff's answer when the registration number's file has another telephone: `same`
+    /// (use the file) or `new` (register the customer anew).
+    number_choice: String,
     zip: Option<tempfile::TempPath>,
     files: Vec<(String, tempfile::TempPath)>,
 }
@@ -217,6 +220,7 @@ async fn read_form(mut multipart: Multipart, staging: &Path, form: &mut Form) ->
             "token" => form.token = value,
             "grid" => form.grid = true,
             "again" => form.again = true,
+            "number_choice" => form.number_choice = value,
             _ => {
                 if let Some(i) = index("pick-") {
                     form.picks.insert(i);
@@ -563,8 +567,27 @@ fn price_box(viewer: &Viewer, price: &Price) -> Markup {
     }
 }
 
-async fn intake_page(State(state): State<AppState>, viewer: Viewer, staff: PageStaff) -> Response {
-    intake_form(&state, &viewer, &staff, None, None, Shown::default())
+/// The empty form, or with the customer picked on the customers page (`?registration_number=`).
+async fn intake_page(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    staff: PageStaff,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let picked = query
+        .get("registration_number")
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .map(|n| IntakeRequest {
+            customer: CustomerInput {
+                registration_number: Some(n),
+                ..CustomerInput::default()
+            },
+            lab: String::new(),
+            size: "L".into(),
+            quantity: 1,
+        });
+    intake_form(&state, &viewer, &staff, picked.as_ref(), None, Shown::default())
 }
 
 /// Reads the card just handed in, leaving out bad files, and makes its thumbnails.
@@ -742,6 +765,27 @@ async fn intake_submit(
             refuse(&e, shown(None, None))
         };
     }
+    // A registration number whose file has another telephone: staff are asked (issue 15).
+    let mut req = req;
+    match intake::check_number(&state.counter, &req).await {
+        Ok(reprint_site::NumberCheck::OtherTelephone {
+            telephone_on_file, ..
+        }) if form.number_choice == "same" => req.customer.telephone = telephone_on_file,
+        Ok(reprint_site::NumberCheck::OtherTelephone { .. }) if form.number_choice == "new" => {
+            req.customer.registration_number = None
+        }
+        Ok(check @ reprint_site::NumberCheck::OtherTelephone { .. }) => {
+            return super::customers::number_question(
+                &state,
+                &viewer,
+                &staff,
+                &check,
+                &question_fields(&form, &req, &token),
+            );
+        }
+        Ok(_) => {}
+        Err(e) => return refuse(&e, shown(None, None)),
+    }
     let price = match intake::price(&state.counter, &req, &medium, Some(&chosen), now).await {
         Ok(p) => p,
         Err(e) => return refuse(&e, shown(None, None)),
@@ -771,6 +815,38 @@ async fn intake_submit(
         }
         Err(e) => refuse(&e, shown(None, Some(&price))),
     }
+}
+
+/// The form's fields, to be sent again with staff's answer to the number question.
+fn question_fields(form: &Form, req: &IntakeRequest, token: &str) -> Vec<(String, String)> {
+    let c = &req.customer;
+    let mut out = vec![
+        ("token".to_string(), token.to_string()),
+        ("step".into(), form.step.clone()),
+        (
+            "registration_number".into(),
+            c.registration_number.clone().unwrap_or_default(),
+        ),
+        ("name".into(), c.name.clone()),
+        ("telephone".into(), c.telephone.clone()),
+        ("lab".into(), req.lab.clone()),
+        ("size".into(), req.size.clone()),
+        ("quantity".into(), req.quantity.to_string()),
+    ];
+    if form.again {
+        out.push(("again".into(), "1".into()));
+    }
+    if form.grid {
+        out.push(("grid".into(), "1".into()));
+        out.extend(form.picks.iter().map(|i| (format!("pick-{i}"), "1".into())));
+        out.extend(form.sizes.iter().map(|(i, v)| (format!("size-{i}"), v.clone())));
+        out.extend(
+            form.quantities
+                .iter()
+                .map(|(i, v)| (format!("qty-{i}"), v.clone())),
+        );
+    }
+    out
 }
 
 async fn thumbnail(

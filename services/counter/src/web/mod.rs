@@ -10,6 +10,7 @@
 //! | --- | --- |
 //! | log-in, log-out, home, language | [`entry`] |
 //! | walk-in intake | [`intake`] |
+//! | customers' files, the registration number question | [`customers`] |
 //! | the slip (80 mm, A6, A4), cancel at the counter | [`slip`] |
 //! | arrivals and notices (live) | [`arrivals`] |
 //! | pickup, payment, receipt | [`pickup`] |
@@ -31,6 +32,7 @@ use crate::error::CounterError;
 
 mod analysis;
 mod arrivals;
+mod customers;
 mod entry;
 mod intake;
 mod pickup;
@@ -47,6 +49,7 @@ pub fn routes(state: AppState) -> Router {
     Router::new()
         .merge(entry::routes())
         .merge(intake::routes(&state))
+        .merge(customers::routes())
         .merge(slip::routes())
         .merge(arrivals::routes())
         .merge(pickup::routes())
@@ -228,6 +231,7 @@ pub fn render_with(
             vec![
                 link("/", "counter-nav-home"),
                 link("/intake", "counter-nav-intake"),
+                link("/customers", "customers-nav"),
                 link("/arrivals", "counter-nav-arrivals"),
                 link("/pickup", "counter-nav-pickup"),
                 link("/takings", "counter-nav-takings"),

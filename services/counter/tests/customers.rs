@@ -1,0 +1,235 @@
+//! The customers' files at the counter (issue 15, Figs. 8 and 9), on a real NATS and a real
+//! SQLite store, the lab played by the test: a registration number given with another
+//! telephone is a question for staff instead of a new registration; "the same person" takes
+//! the order on the file with the Fig. 9 discount, "register as new" makes a new file; the
+//! search finds the file by name, telephone or number, and the file lists its receptions.
+
+mod common;
+
+use common::*;
+use futures::StreamExt;
+use reprint_bus::request::RpcReply;
+use reprint_bus::subjects::{self, SiteId as BusSite};
+use reprint_domain::protocol::{QuoteReply, QuoteRequest};
+use reprint_domain::{Charge, Currency, Money, RegistrationNumber, SiteId, SiteKind};
+use reprint_testkit::NatsServer;
+
+/// Answers the lab's quote on NATS request/reply: nothing charged (the counter's part is the
+/// one under test).
+async fn serve_lab_quotes(nats: &str) -> tokio::task::JoinHandle<()> {
+    let client = async_nats::connect(nats).await.unwrap();
+    let subject = subjects::rpc(
+        &BusSite::parse("lab-a").unwrap(),
+        subjects::RpcMethod::Quote,
+    );
+    let mut sub = client.subscribe(subject).await.unwrap();
+    client.flush().await.unwrap();
+    tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            let req: QuoteRequest = serde_json::from_slice(&msg.payload).unwrap();
+            let reply = RpcReply::Ok(QuoteReply {
+                site: SiteId::parse("lab-a").unwrap(),
+                site_kind: SiteKind::Lab,
+                charge: Charge {
+                    lines: vec![],
+                    total: Money::new(0, Currency::JPY),
+                },
+                estimated_finish: Some(req.at + chrono::Duration::hours(2)),
+            });
+            if let Some(to) = msg.reply {
+                client
+                    .publish(to, serde_json::to_vec(&reply).unwrap().into())
+                    .await
+                    .unwrap();
+            }
+        }
+    })
+}
+
+/// "Take in" straight away: a card of one photo (a different one each time).
+fn take_form(
+    counter: &TestCounter,
+    number: Option<&str>,
+    name: &str,
+    phone: &str,
+    seed: u64,
+) -> reqwest::multipart::Form {
+    let form = customer_fields(reqwest::multipart::Form::new(), name, phone)
+        .text("csrf", counter.csrf.clone())
+        .text("quantity", "1")
+        .text("step", "take")
+        .part(
+            "medium",
+            zip_part(zip_of(&[("DCIM/100CANON/IMG_0001.JPG", jpeg(seed))])),
+        );
+    match number {
+        Some(n) => form.text("registration_number", n.to_string()),
+        None => form,
+    }
+}
+
+/// Posts the intake page's form: (status, final URL, page).
+async fn post(counter: &TestCounter, form: reqwest::multipart::Form) -> (u16, String, String) {
+    let res = counter
+        .http
+        .post(format!("{}/intake", counter.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let url = res.url().to_string();
+    (status, url, res.text().await.unwrap())
+}
+
+async fn get_page(counter: &TestCounter, path: &str) -> (u16, String) {
+    let res = counter
+        .http
+        .get(format!("{}{path}", counter.base))
+        .send()
+        .await
+        .unwrap();
+    (res.status().as_u16(), res.text().await.unwrap())
+}
+
+/// The question page's answer form sent back with `choice`, as staff's button does.
+fn answer(page: &str, choice: &str) -> reqwest::multipart::Form {
+    let form_at = page.find("id=\"answer\"").expect("the answer form");
+    let mut form = reqwest::multipart::Form::new();
+    let mut rest = &page[form_at..page[form_at..].find("</form>").unwrap() + form_at];
+    while let Some(at) = rest.find("<input type=\"hidden\" name=\"") {
+        rest = &rest[at + 27..];
+        let name = &rest[..rest.find('"').unwrap()];
+        let v = &rest[rest.find("value=\"").unwrap() + 7..];
+        let value = &v[..v.find('"').unwrap()];
+        form = form.text(name.to_string(), value.to_string());
+    }
+    form.text("number_choice", choice.to_string())
+}
+
+/// The counter's charges of `number`'s receptions, in order.
+async fn charges(counter: &TestCounter, number: &str) -> Vec<i64> {
+    let c = &counter.counter;
+    let number = RegistrationNumber::parse(&c.rules().registration_number, number).unwrap();
+    let mut tx = c.store.begin().await.unwrap();
+    let file = c.files.load(&mut tx, &number).await.unwrap();
+    tx.rollback().await.unwrap();
+    file.file
+        .receptions
+        .iter()
+        .map(|r| r.charge.total.minor)
+        .collect()
+}
+
+#[tokio::test]
+async fn another_telephone_asks_staff_and_the_file_is_found_and_listed() {
+    let nats = NatsServer::start();
+    let _lab = LabPeer::start(&nats.url).await;
+    let _quotes = serve_lab_quotes(&nats.url).await;
+    let counter = spawn(&nats.url, None, "").await;
+
+    // A first visit: registered as W0000001, the basic charge.
+    let (status, url, page) = post(
+        &counter,
+        take_form(&counter, None, "Hanako Yamada", "03-1234-5678", 1),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(url.ends_with("/slip/X0000001"), "{url}");
+    assert_eq!(charges(&counter, "W0000001").await, vec![250]);
+
+    // W0000001 with another telephone: staff are asked, nothing is registered.
+    let (status, _, page) = post(
+        &counter,
+        take_form(
+            &counter,
+            Some("W0000001"),
+            "Hanako Yamada",
+            "090-0000-1111",
+            2,
+        ),
+    )
+    .await;
+    assert_eq!(status, 409, "a question, not an order: {page}");
+    assert!(page.contains("id=\"question\""), "{page}");
+    assert!(
+        page.contains("Hanako Yamada") && page.contains("0312345678"),
+        "who W0000001 is: {page}"
+    );
+    assert!(page.contains("09000001111"), "the telephone given: {page}");
+    let (status, _) = get_page(&counter, "/customers/W0000002").await;
+    assert_eq!(status, 404, "no new file was made");
+
+    // "The same person": the order is taken on W0000001 with the Fig. 9 discount.
+    let (status, url, page) = post(&counter, answer(&page, "same")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(url.ends_with("/slip/X0000002"), "{url}");
+    assert_eq!(
+        charges(&counter, "W0000001").await,
+        vec![250, 0],
+        "the return visit within a month is free (Fig. 9)"
+    );
+
+    // Another person with that number: "register as new" makes W0000002.
+    let (status, _, page) = post(
+        &counter,
+        take_form(&counter, Some("W0000001"), "Taro Sato", "080-2222-3333", 3),
+    )
+    .await;
+    assert_eq!(status, 409, "{page}");
+    let (status, url, page) = post(&counter, answer(&page, "new")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(url.ends_with("/slip/X0000003"), "{url}");
+    assert_eq!(charges(&counter, "W0000002").await, vec![250]);
+    assert_eq!(charges(&counter, "W0000001").await, vec![250, 0]);
+
+    // The search finds the file by number, telephone and name (a scanner types the number).
+    for q in [
+        "W0000001",
+        "w0000001",
+        "03-1234-5678",
+        "0312345678",
+        "hanako",
+        "Yamada",
+    ] {
+        let (status, page) = get_page(&counter, &format!("/customers?q={q}")).await;
+        assert_eq!(status, 200, "{q}: {page}");
+        assert!(
+            page.contains("href=\"/customers/W0000001\""),
+            "{q} finds W0000001: {page}"
+        );
+        assert!(
+            !page.contains("href=\"/customers/W0000002\""),
+            "{q} does not find Taro: {page}"
+        );
+    }
+    let (_, page) = get_page(&counter, "/customers?q=nobody").await;
+    assert!(page.contains("id=\"none\""), "{page}");
+    let (_, page) = get_page(&counter, "/customers").await;
+    assert!(
+        page.contains("autofocus"),
+        "the search field is focused for a scanner"
+    );
+
+    // The file: the user ID area and its receptions, and a new intake for this customer.
+    let (status, page) = get_page(&counter, "/customers/W0000001").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("id=\"user-id\"") && page.contains("0312345678"));
+    assert!(
+        page.contains("X0000001") && page.contains("X0000002"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("X0000003"),
+        "Taro's reception is not Hanako's"
+    );
+    assert!(page.contains("href=\"/intake?registration_number=W0000001\""));
+    let (status, page) = get_page(&counter, "/intake?registration_number=W0000001").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("value=\"W0000001\""),
+        "the intake form prefilled"
+    );
+    let (status, _) = get_page(&counter, "/customers/nonsense").await;
+    assert_eq!(status, 404);
+}
