@@ -299,7 +299,11 @@ impl Handler for StatusFeed {
                 .submitted
                 .as_ref()
                 .map(|s| (s.lab.as_str(), s.counter.as_str()));
-            settlements::record(tx, &order, &settlements::Fact::of(&change, placed))
+            let fact = settlements::Fact {
+                trace_id: message.trace().map(|t| t.trace_id_hex()),
+                ..settlements::Fact::of(&change, placed)
+            };
+            settlements::record(tx, &order, &fact)
                 .await
                 .map_err(HandlerError::transient)?;
             if !current.state.exists() {

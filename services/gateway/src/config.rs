@@ -151,6 +151,9 @@ pub struct OpsConfig {
     /// (`placed`, `received`, ...); a stage not named uses `stuck_default_minutes`.
     pub stuck_minutes: std::collections::BTreeMap<String, i64>,
     pub stuck_default_minutes: i64,
+    /// A link to a status's trace on the order's timeline, `{trace_id}` replaced
+    /// (`http://jaeger:16686/trace/{trace_id}`); none: the trace id is shown without a link.
+    pub trace_url: Option<String>,
 }
 
 impl Default for OpsConfig {
@@ -174,6 +177,7 @@ impl Default for OpsConfig {
             lag_red: 100,
             stuck_minutes: stuck.iter().map(|(s, m)| (s.to_string(), *m)).collect(),
             stuck_default_minutes: 24 * 60,
+            trace_url: None,
         }
     }
 }

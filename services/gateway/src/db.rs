@@ -76,6 +76,10 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS gw_network_statuses (
         order_id TEXT NOT NULL, stage TEXT NOT NULL, site TEXT NOT NULL, site_kind TEXT NOT NULL,
         detail TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (order_id, stage, site))",
+    // The trace id of each of those statuses, when its message had a `traceparent`.
+    "CREATE TABLE IF NOT EXISTS gw_network_status_traces (
+        order_id TEXT NOT NULL, stage TEXT NOT NULL, site TEXT NOT NULL, trace_id TEXT NOT NULL,
+        PRIMARY KEY (order_id, stage, site))",
     // The account's own settings (crate::auth, stream gw-settings-<account>): its language
     // (NULL: as the browser says) and its password once changed.
     "CREATE TABLE IF NOT EXISTS gw_account_settings (

@@ -57,6 +57,9 @@ pub struct Fact {
     pub site: String,
     pub site_kind: String,
     pub detail: String,
+    /// The W3C trace id (32 hex digits) of the message that carried the status, if it had a
+    /// `traceparent` (set by the consumer: the status itself does not carry it).
+    pub trace_id: Option<String>,
 }
 
 impl Fact {
@@ -99,9 +102,15 @@ impl Fact {
             site: change.site.to_string(),
             site_kind: change.site_kind.to_string(),
             detail: change.detail.clone(),
+            trace_id: None,
         }
     }
 }
+
+/// The trace id of each (order, stage, site) status, the first heard (created by
+/// [`crate::db::migrate`]): beside [`STATUSES`] rather than a column of it, so that stores
+/// made before it need no `ALTER TABLE`.
+pub const TRACES: &str = "gw_network_status_traces";
 
 fn flag(b: bool) -> Arg {
     Arg::Int(i64::from(b))
@@ -178,6 +187,22 @@ pub async fn record(tx: &mut Transaction, order: &str, fact: &Fact) -> Result<()
         ],
     )
     .await?;
+    if let Some(trace) = &fact.trace_id {
+        exec(
+            tx.conn(),
+            &format!(
+                "INSERT INTO {TRACES} (order_id, stage, site, trace_id) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (order_id, stage, site) DO NOTHING"
+            ),
+            &[
+                Arg::Text(order.to_string()),
+                Arg::Text(fact.stage.as_str().to_string()),
+                Arg::Text(fact.site.clone()),
+                Arg::Text(trace.clone()),
+            ],
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -443,28 +468,35 @@ pub struct TimelineEntry {
     pub site_kind: String,
     pub detail: String,
     pub at_ms: i64,
+    /// The trace id of the message that carried it, when it had one.
+    pub trace_id: Option<String>,
 }
 
 /// Every status heard of `order`, in time order (empty: an order the stream never named).
 pub async fn order_timeline(state: &AppState, order: &str) -> AppResult<Vec<TimelineEntry>> {
-    let rows: Vec<(String, String, String, String, i64)> = db::fetch(
+    let rows: Vec<(String, String, String, String, i64, Option<String>)> = db::fetch(
         &state.store,
         &format!(
-            "SELECT stage, site, site_kind, detail, at_ms FROM {STATUSES}
-             WHERE order_id = $1 ORDER BY at_ms, stage"
+            "SELECT s.stage, s.site, s.site_kind, s.detail, s.at_ms, t.trace_id FROM {STATUSES} s
+             LEFT JOIN {TRACES} t
+                ON t.order_id = s.order_id AND t.stage = s.stage AND t.site = s.site
+             WHERE s.order_id = $1 ORDER BY s.at_ms, s.stage"
         ),
         &[Arg::Text(order.to_string())],
     )
     .await?;
     Ok(rows
         .into_iter()
-        .map(|(stage, site, site_kind, detail, at_ms)| TimelineEntry {
-            stage,
-            site,
-            site_kind,
-            detail,
-            at_ms,
-        })
+        .map(
+            |(stage, site, site_kind, detail, at_ms, trace_id)| TimelineEntry {
+                stage,
+                site,
+                site_kind,
+                detail,
+                at_ms,
+                trace_id,
+            },
+        )
         .collect())
 }
 

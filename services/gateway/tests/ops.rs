@@ -512,6 +512,95 @@ async fn stuck_orders_leg_times_balances_and_csv_from_known_statuses() {
     }
 }
 
+/// Publishes a status with a `traceparent` header (and its message id).
+async fn publish_traced(app: &TestApp, body: &Value, id: &str, traceparent: &str) {
+    let order = subjects::OrderId::parse(body["order"].as_str().unwrap()).unwrap();
+    let from = subjects::SiteId::parse(body["site"].as_str().unwrap()).unwrap();
+    let mut h = async_nats::HeaderMap::new();
+    h.insert("Nats-Msg-Id", id);
+    h.insert("traceparent", traceparent);
+    app.js
+        .publish_with_headers(
+            subjects::status(&from, &order),
+            h,
+            serde_json::to_vec(body).unwrap().into(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+}
+
+async fn the_trace_id_of_each_status_is_on_the_orders_timeline(app: TestApp) {
+    let ops = sign_up(&app, "ops@example.com").await;
+    let order = order_id();
+    let now = Utc::now();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let placed = status(
+        &order,
+        "placed",
+        COUNTER,
+        "counter",
+        now - chrono::Duration::minutes(9),
+        charge(300),
+    );
+    let received = status(
+        &order,
+        "received",
+        LAB,
+        "lab",
+        now - chrono::Duration::minutes(5),
+        charge(900),
+    );
+    publish_traced(
+        &app,
+        &placed,
+        "t-placed",
+        &format!("00-{trace}-00f067aa0ba902b7-01"),
+    )
+    .await;
+    // The lab's status came without a traceparent: no trace id, no link.
+    publish_and_wait(&app, &[("t-received".to_string(), received)]).await;
+    let store = app.state.store.clone();
+    eventually("the traced status handled", || {
+        let store = store.clone();
+        async move {
+            store
+                .inbox_contains("gateway-status", "t-placed")
+                .await
+                .unwrap()
+        }
+    })
+    .await;
+    let html = page(&ops, &format!("/ops/orders/{order}")).await;
+    let rows = table(&html, "timeline");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert_eq!(rows[0][5], trace, "{rows:?}");
+    assert!(
+        html.contains(&format!("href=\"http://jaeger:16686/trace/{trace}\"")),
+        "the trace links to the configured viewer"
+    );
+    assert_ne!(rows[1][5], trace);
+    assert_eq!(html.matches("jaeger:16686").count(), 1);
+}
+
+fn with_trace_url(c: &mut reprint_gateway::Config) {
+    c.ops.trace_url = Some("http://jaeger:16686/trace/{trace_id}".to_string());
+}
+
+#[tokio::test]
+async fn a_status_with_a_traceparent_shows_its_trace_id_on_the_timeline_sqlite() {
+    the_trace_id_of_each_status_is_on_the_orders_timeline(spawn_with(with_trace_url).await).await;
+}
+
+#[tokio::test]
+async fn a_status_with_a_traceparent_shows_its_trace_id_on_the_timeline_postgres() {
+    the_trace_id_of_each_status_is_on_the_orders_timeline(
+        spawn_postgres_with(with_trace_url).await,
+    )
+    .await;
+}
+
 /// The counts of the `#stages-over-time` row of the hour starting at `hour_ms`.
 fn stages_row(html: &str, hour_ms: i64) -> Vec<i64> {
     let start = html

@@ -97,3 +97,4 @@ ops-stages-over-time-scope = How many orders were in each stage at the end of ea
 ops-stages-chart-label = Orders in each stage at the end of each hour over the last 24 hours
 ops-stages-figures = The figures, hour by hour
 ops-hour = Hour
+ops-trace = Trace

@@ -82,3 +82,4 @@ ops-stages-over-time-scope = 過去24時間の各時間の終わりに、それ�
 ops-stages-chart-label = 過去24時間の1時間ごとの段階別ご注文数
 ops-stages-figures = 1時間ごとの数値
 ops-hour = 時刻
+ops-trace = トレース

@@ -761,7 +761,7 @@ async fn order_page(
         div.scroll tabindex="0" { table #timeline {
             thead { tr {
                 th { (viewer.t("ops-when")) } th { (viewer.t("ops-stage")) } th { (viewer.t("ops-site")) }
-                th { (viewer.t("ops-took")) } th { (viewer.t("ops-detail")) }
+                th { (viewer.t("ops-took")) } th { (viewer.t("ops-detail")) } th { (viewer.t("ops-trace")) }
             } }
             tbody {
                 @for (i, t) in timeline.iter().enumerate() {
@@ -777,6 +777,13 @@ async fn order_page(
                             }
                         }
                         td { (t.detail) }
+                        td.trace {
+                            @match (&t.trace_id, &state.config.ops.trace_url) {
+                                (Some(id), Some(url)) => { a href=(url.replace("{trace_id}", id)) { code { (id) } } }
+                                (Some(id), None) => { code { (id) } }
+                                (None, _) => { (viewer.t("ops-not-said")) }
+                            }
+                        }
                     }
                 }
             }
