@@ -213,6 +213,20 @@ pub enum Command {
         reason: String,
         at: DateTime<Utc>,
     },
+    /// The lab will not print some images of an open reception: its contents and charge are
+    /// decided again without them (`crate::production::amended_charge`).
+    AmendReception(Box<AmendReception>),
+}
+
+/// The contents of [`Command::AmendReception`]: the images left out, and the rules and evidence
+/// the reception was charged by.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AmendReception {
+    pub number: ReceptionNumber,
+    pub rejected: Vec<ImageId>,
+    pub rules: SiteRules,
+    pub evidence: Vec<EarlierPrint>,
+    pub at: DateTime<Utc>,
 }
 
 /// The contents of [`Command::OpenReception`].
@@ -264,6 +278,13 @@ pub enum Event {
         reason: String,
         at: DateTime<Utc>,
     },
+    /// The reception's contents "(7)" and charge without the images the lab rejected.
+    ReceptionAmended {
+        number: ReceptionNumber,
+        items: Vec<OrderItem>,
+        charge: Charge,
+        at: DateTime<Utc>,
+    },
 }
 
 impl Event {
@@ -276,6 +297,7 @@ impl Event {
             Event::PartnerAmountsFilledIn { .. } => "user_file.partner_amounts_filled_in",
             Event::Collected { .. } => "user_file.collected",
             Event::ReceptionCancelled { .. } => "user_file.reception_cancelled",
+            Event::ReceptionAmended { .. } => "user_file.reception_amended",
         }
     }
 }
@@ -397,6 +419,35 @@ pub fn decide(file: &UserFile, command: Command) -> Result<Vec<Event>, DomainErr
                 ReceptionState::Cancelled { .. } => Err(wrong_state(r, "handing over")),
             }
         }
+        Command::AmendReception(amend) => {
+            let r = existing(file, &amend.number)?;
+            if r.state != ReceptionState::Open {
+                return Err(wrong_state(r, "leaving images out"));
+            }
+            let items: Vec<OrderItem> = r
+                .items
+                .iter()
+                .filter(|i| !amend.rejected.contains(&i.image))
+                .cloned()
+                .collect();
+            if items == r.items {
+                return Ok(vec![]);
+            }
+            let charge = crate::production::amended_charge(
+                &amend.rules,
+                file,
+                &amend.number,
+                &amend.rejected,
+                &amend.evidence,
+            )?
+            .ok_or(DomainError::EmptyOrder)?;
+            Ok(vec![Event::ReceptionAmended {
+                number: amend.number,
+                items,
+                charge,
+                at: amend.at,
+            }])
+        }
         Command::Cancel { number, reason, at } => {
             let r = existing(file, &number)?;
             match r.state {
@@ -435,6 +486,17 @@ pub fn evolve(mut file: UserFile, event: &Event) -> UserFile {
         Event::Collected { number, at } => {
             if let Some(r) = file.receptions.iter_mut().find(|r| &r.number == number) {
                 r.state = ReceptionState::Collected { at: *at };
+            }
+        }
+        Event::ReceptionAmended {
+            number,
+            items,
+            charge,
+            ..
+        } => {
+            if let Some(r) = file.receptions.iter_mut().find(|r| &r.number == number) {
+                r.items = items.clone();
+                r.charge = charge.clone();
             }
         }
         Event::ReceptionCancelled { number, reason, at } => {

@@ -15,13 +15,14 @@ pub struct FileEvent(pub file::Event);
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequenceEvent(pub sequence::Event);
 
-const FILE_TYPES: [&str; 6] = [
+const FILE_TYPES: [&str; 7] = [
     "user_file.registered",
     "user_file.contact_changed",
     "user_file.reception_opened",
     "user_file.partner_amounts_filled_in",
     "user_file.collected",
     "user_file.reception_cancelled",
+    "user_file.reception_amended",
 ];
 
 impl codec::Event for FileEvent {

@@ -812,6 +812,40 @@ async fn reject_image_in(
         .find(|i| i.image == image)
         .map(|i| i.name.clone())
         .unwrap_or_else(|| image.short());
+    // The reception in the user file: its contents "(7)" and charge without the images left
+    // out, decided again by the same rules and evidence (the customer is charged the amended).
+    let reception_number = ReceptionNumber::parse(&lab.rules().reception_number, number)?;
+    let mut charge = None;
+    if let Some((mut loaded, _)) = lab.files.by_reception(&mut tx, &reception_number).await? {
+        let evidence: Vec<_> = crate::intake::evidence(
+            lab,
+            &mut tx,
+            Some(row.registration_number.as_str()),
+            &order.items,
+        )
+        .await?
+        .into_iter()
+        // This reception's own prints are no evidence for it.
+        .filter(|e| e.reception.as_deref() != Some(number))
+        .collect();
+        lab.files
+            .execute(
+                &mut tx,
+                &mut loaded,
+                Command::AmendReception(Box::new(reprint_domain::file::AmendReception {
+                    number: reception_number.clone(),
+                    rejected: state.rejected_images.clone(),
+                    rules: lab.rules().clone(),
+                    evidence,
+                    at: now,
+                })),
+            )
+            .await?;
+        charge = loaded
+            .file
+            .reception(&reception_number)
+            .map(|r| r.charge.clone());
+    }
     let stage = state.state.map(|s| s.stage()).unwrap_or(Stage::Received);
     let note = format!("image-rejected-{}", image.to_hex());
     crate::messages::enqueue_status_as(
@@ -824,7 +858,7 @@ async fn reject_image_in(
             "reception {number}: the lab will not print {name}: {}",
             reason.trim()
         ),
-        None,
+        charge,
         None,
     )
     .await?;

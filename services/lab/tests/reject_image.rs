@@ -90,6 +90,7 @@ async fn the_operator_leaves_one_image_out_and_the_last_one_rejects_the_order() 
     )
     .await;
     let number = r.extract.reception.number.as_str().to_string();
+    let full = r.extract.reception.charge.clone();
 
     // The page offers to leave each image out, with a reason picker and a confirmation.
     let (_, page) = page_token(&http, &lab, &number).await;
@@ -132,6 +133,27 @@ async fn the_operator_leaves_one_image_out_and_the_last_one_rejects_the_order() 
         "{}",
         s.detail
     );
+    // It carries the amended charge: the rejected image's prints are gone, the rest stays.
+    let amended = s.charge.clone().expect("the amended charge");
+    let prints_of = |c: &Charge, i: ImageId| -> Vec<i64> {
+        c.lines
+            .iter()
+            .filter(|l| matches!(l.kind, LineKind::Prints { image, .. } if image == i))
+            .map(|l| l.amount.minor)
+            .collect()
+    };
+    assert!(prints_of(&amended, a).is_empty(), "{amended:?}");
+    assert_eq!(prints_of(&amended, b), prints_of(&full, b));
+    assert_eq!(amended.basic_charge(), full.basic_charge());
+    assert_eq!(
+        amended.total.minor,
+        full.total.minor - prints_of(&full, a).iter().sum::<i64>(),
+        "{full:?} -> {amended:?}"
+    );
+    eprintln!("charge {} -> {}", full.total, amended.total);
+    // The lab's file says so too (its page's charge).
+    let (_, page) = page_token(&http, &lab, &number).await;
+    assert!(!page.contains("print of IMG_0001.JPG"), "{page}");
     // Twice is once.
     let (code, _) = reject_on_console(&http, &lab, &number, a, "resolution", "").await;
     assert_eq!(code, 200);
