@@ -4,8 +4,11 @@
 //! the order on the file with the Fig. 9 discount, "register as new" makes a new file; the
 //! search finds the file by name, telephone or number, and the file lists its receptions.
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 
+use browser::{Browser, Page, chromium_installed};
 use common::*;
 use futures::StreamExt;
 use reprint_bus::request::RpcReply;
@@ -13,6 +16,7 @@ use reprint_bus::subjects::{self, SiteId as BusSite};
 use reprint_domain::protocol::{QuoteReply, QuoteRequest};
 use reprint_domain::{Charge, Currency, Money, RegistrationNumber, SiteId, SiteKind};
 use reprint_testkit::NatsServer;
+use serde_json::json;
 
 /// Answers the lab's quote on NATS request/reply: nothing charged (the counter's part is the
 /// one under test).
@@ -232,4 +236,145 @@ async fn another_telephone_asks_staff_and_the_file_is_found_and_listed() {
     );
     let (status, _) = get_page(&counter, "/customers/nonsense").await;
     assert_eq!(status, 404);
+}
+
+const W: u32 = 1024;
+const H: u32 = 768;
+
+/// Fits the screen, 44 px targets, axe-core clean, `selector` on the first screen; a PNG.
+async fn check_screen(page: &mut Page, name: &str, selector: &str) {
+    page.assert_fits(name).await;
+    let small = page.small_touch_targets().await;
+    assert!(small.is_empty(), "{name}: small touch targets: {small:?}");
+    page.assert_accessible(name).await;
+    page.screenshot(&format!("counter-{name}")).await;
+    let v = page
+        .eval(&format!(
+            "(() => {{ window.scrollTo(0, 0); const e = document.querySelector({}); if (!e) return null; const r = e.getBoundingClientRect(); return r.top >= 0 && r.bottom <= {H} && r.right <= {W}; }})()",
+            json!(selector)
+        ))
+        .await;
+    assert_eq!(
+        v,
+        json!(true),
+        "{name}: {selector} on the first screen at {W}x{H}"
+    );
+}
+
+#[tokio::test]
+async fn the_customers_pages_and_the_question_on_a_1024_by_768_terminal() {
+    if !chromium_installed() {
+        return;
+    }
+    let nats = NatsServer::start();
+    let _lab = LabPeer::start(&nats.url).await;
+    let _quotes = serve_lab_quotes(&nats.url).await;
+    let counter = spawn(&nats.url, None, "").await;
+    let (status, _, page) = post(
+        &counter,
+        take_form(&counter, None, "Hanako Yamada", "03-1234-5678", 1),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let card = dir.path().join("card.zip");
+    std::fs::write(&card, zip_of(&[("DCIM/100CANON/IMG_0002.JPG", jpeg(2))])).unwrap();
+    let browser = Browser::launch(dir.path()).await;
+    let mut page = browser.page().await;
+    page.set_viewport(W, H).await;
+    let base = counter.base.clone();
+    page.log_in(&base, "tanaka", PASSWORD).await;
+
+    for lang in ["en", "ja"] {
+        page.call(
+            "Page.navigate",
+            json!({"url": format!("{base}/language?to={lang}&back=/customers")}),
+        )
+        .await;
+        page.wait_for(
+            "the customers page",
+            &format!(
+                "location.pathname === '/customers' && document.documentElement.lang === '{lang}' && document.querySelector('#q').autofocus"
+            ),
+        )
+        .await;
+        check_screen(&mut page, &format!("customers-{lang}"), "#q").await;
+        // A scanner types the number and Enter.
+        page.fill("#q", "W0000001").await;
+        page.eval("document.querySelector('#q').form.requestSubmit(), true")
+            .await;
+        page.wait_for(
+            "the file found",
+            "!!document.querySelector('#found a[href=\"/customers/W0000001\"]') && document.readyState === 'complete'",
+        )
+        .await;
+        page.click("#found a").await;
+        page.wait_for(
+            "the customer's file",
+            "location.pathname === '/customers/W0000001' && document.readyState === 'complete'",
+        )
+        .await;
+        check_screen(&mut page, &format!("customer-file-{lang}"), "#new-intake").await;
+        check_screen(
+            &mut page,
+            &format!("customer-file-{lang}"),
+            "#receptions tbody tr",
+        )
+        .await;
+        let rows = page
+            .eval("document.querySelectorAll('#receptions tbody tr').length")
+            .await;
+        assert_eq!(rows, json!(1), "one reception");
+    }
+
+    // A new intake for this customer, with another telephone: the question, then the file.
+    page.call(
+        "Page.navigate",
+        json!({"url": format!("{base}/language?to=en&back=/customers/W0000001")}),
+    )
+    .await;
+    page.wait_for("the file", "!!document.querySelector('#new-intake')")
+        .await;
+    page.click("#new-intake").await;
+    page.wait_for(
+        "the prefilled intake",
+        "location.pathname === '/intake' && !!document.querySelector('#registration_number') && document.querySelector('#registration_number').value === 'W0000001'",
+    )
+    .await;
+    page.fill("#telephone", "090-0000-1111").await;
+    page.fill("#name", "Hanako Yamada").await;
+    let doc = page.call("DOM.getDocument", json!({})).await;
+    let node = page
+        .call(
+            "DOM.querySelector",
+            json!({"nodeId": doc["root"]["nodeId"], "selector": "#medium"}),
+        )
+        .await;
+    page.call(
+        "DOM.setFileInputFiles",
+        json!({"nodeId": node["nodeId"], "files": [card.display().to_string()]}),
+    )
+    .await;
+    page.click("#price-it").await;
+    page.wait_for(
+        "the question",
+        "!!document.querySelector('#question') && document.readyState === 'complete'",
+    )
+    .await;
+    check_screen(&mut page, "number-question-en", "#new").await;
+    page.click("#same").await;
+    page.wait_for(
+        "the priced form on W0000001",
+        "!!document.querySelector('#take-in') && document.querySelector('#registration_number').value === 'W0000001' && document.readyState === 'complete'",
+    )
+    .await;
+    let total = page
+        .eval("document.querySelector('#total').textContent")
+        .await;
+    assert!(
+        total.as_str().unwrap_or("").ends_with("¥0"),
+        "W0000001's return visit within a month: nothing to pay here (Fig. 9): {total}"
+    );
+    browser.close(&mut page).await;
 }

@@ -14,11 +14,15 @@ use reprint_domain::{ReceptionState, RegistrationNumber, Telephone};
 use reprint_site::{NumberCheck, UserRow, index};
 use serde::Deserialize;
 
-use super::{FluentValue, Viewer, error_page, render, with_status, words};
+use super::{FluentValue, Viewer, error_page, render, render_with, with_status, words};
 use crate::AppState;
 use crate::auth::PageStaff;
 use crate::db;
 use crate::error::{CounterError, Result};
+
+/// The user ID area in two columns, so that the receptions start on the first screen.
+const STYLE: &str = "#user-id dl{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,220px),1fr));gap:4px 16px;margin:0}\
+#user-id dl div{min-width:0}#user-id dd{font-size:1.1em;overflow-wrap:anywhere}#user-id h2{margin-top:0}";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -152,11 +156,12 @@ async fn file_page(
         ReceptionState::Cancelled { .. } => viewer.t("customers-state-cancelled"),
     };
     let number = user.registration_number.to_string();
-    render(
+    render_with(
         &state,
         &viewer,
         Some(&staff),
         &title,
+        Some(html! { style { (maud::PreEscaped(STYLE)) } }),
         html! {
             h1 { (title) }
             p.row {
@@ -166,11 +171,11 @@ async fn file_page(
             section.card #user-id {
                 h2 { (viewer.t("customers-user-id")) }
                 dl.check {
-                    dt { (viewer.t("customers-number")) } dd #number { (number) }
-                    dt { (viewer.t("customers-name")) } dd { (user.name) }
-                    dt { (viewer.t("customers-telephone")) } dd { (user.telephone.as_str()) }
-                    dt { (viewer.t("customers-address")) } dd { (user.address.as_deref().unwrap_or("-")) }
-                    dt { (viewer.t("customers-registered")) } dd { (viewer.time(user.registered_at)) }
+                    div { dt { (viewer.t("customers-number")) } dd #number { (number) } }
+                    div { dt { (viewer.t("customers-name")) } dd { (user.name) } }
+                    div { dt { (viewer.t("customers-telephone")) } dd { (user.telephone.as_str()) } }
+                    div { dt { (viewer.t("customers-address")) } dd { (user.address.as_deref().unwrap_or("-")) } }
+                    div { dt { (viewer.t("customers-registered")) } dd { (viewer.time(user.registered_at)) } }
                 }
             }
             section #receptions {
@@ -192,7 +197,7 @@ async fn file_page(
                                 tr {
                                     td { a href={ "/slip/" (r.number) } { (r.number) } }
                                     td { (viewer.time(r.received_at)) }
-                                    td { (r.partner.as_str()) }
+                                    td { (counter.config.lab(r.partner.as_str()).map_or(r.partner.as_str(), |l| l.name.as_str())) }
                                     td.n { (words::print_count(&r.items)) }
                                     td.n { (viewer.money(r.charge.total)) }
                                     td { (state_word(&r.state)) }
