@@ -160,6 +160,9 @@ pub struct SiteHealth {
     /// The last error it noted, in a few words, when it keeps one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// When it noted [`SiteHealth::last_error`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error_at: Option<DateTime<Utc>>,
 }
 
 /// What [`Directory::start_heartbeat_with_health`] asks before each beat.

@@ -14,6 +14,7 @@ pub mod config;
 pub mod health;
 pub mod housekeeping;
 pub mod html;
+pub mod last_error;
 pub mod metrics;
 pub mod problem;
 pub mod server;

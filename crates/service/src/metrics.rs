@@ -38,6 +38,8 @@ pub struct Metrics {
     pub store_prune_failures: IntCounter,
     /// Messages parked for good in the store (a consumer could never handle them).
     pub parked_messages: IntGauge,
+    /// The last error the service noted (sent with each heartbeat).
+    pub last_error: crate::last_error::LastError,
 }
 
 impl Metrics {
@@ -115,6 +117,7 @@ impl Metrics {
             store_pruned,
             store_prune_failures,
             parked_messages,
+            last_error: Default::default(),
         }
     }
 
@@ -152,6 +155,7 @@ impl Metrics {
     pub fn health_source(&self) -> reprint_bus::directory::HealthSource {
         let (lag, backlog) = (self.consumer_lag.clone(), self.outbox_backlog.clone());
         let parked = self.parked_messages.clone();
+        let last_error = self.last_error.clone();
         let sum = |v: &IntGaugeVec| -> u64 {
             use prometheus::core::Collector;
             v.collect()
@@ -164,7 +168,8 @@ impl Metrics {
             consumer_lag: sum(&lag),
             outbox_backlog: sum(&backlog),
             parked: Some(parked.get().max(0) as u64),
-            last_error: None,
+            last_error: last_error.get().map(|(what, _)| what),
+            last_error_at: last_error.get().map(|(_, at)| at),
         })
     }
 

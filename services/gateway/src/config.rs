@@ -154,6 +154,8 @@ pub struct OpsConfig {
     /// A link to a status's trace on the order's timeline, `{trace_id}` replaced
     /// (`http://jaeger:16686/trace/{trace_id}`); none: the trace id is shown without a link.
     pub trace_url: Option<String>,
+    /// A site's last error is shown amber while younger than this (minutes).
+    pub last_error_amber_minutes: i64,
 }
 
 impl Default for OpsConfig {
@@ -178,6 +180,7 @@ impl Default for OpsConfig {
             stuck_minutes: stuck.iter().map(|(s, m)| (s.to_string(), *m)).collect(),
             stuck_default_minutes: 24 * 60,
             trace_url: None,
+            last_error_amber_minutes: 60,
         }
     }
 }

@@ -178,7 +178,8 @@ async fn a_counter_that_cannot_send_shows_its_backlog_growing() {
             consumer_lag: 0,
             outbox_backlog: backlog.load(Ordering::SeqCst),
             parked: None,
-            last_error: None,
+            last_error: Some("could not reach the lab".to_string()),
+            last_error_at: Some(Utc::now() - chrono::Duration::minutes(5)),
         }) as reprint_bus::directory::HealthSource
     };
     let beat = dir.start_heartbeat_with_health(
@@ -206,6 +207,12 @@ async fn a_counter_that_cannot_send_shows_its_backlog_growing() {
     .await;
     let html = page(&ops, "/ops").await;
     assert!(html.contains("Waiting to be sent"), "{html}");
+    // Its last error, 5 minutes old: shown amber (younger than [ops] last_error_amber_minutes).
+    let row = &html[html.find("data-site=\"counter-q\"").unwrap()..];
+    let cell = &row[row.find("<td class=\"last-error\"").unwrap()..];
+    let cell = &cell[..cell.find("</td>").unwrap()];
+    assert!(cell.contains("could not reach the lab"), "{cell}");
+    assert!(cell.contains("data-recent=\"true\""), "{cell}");
     // The test sites of the harness announce no queues: said so, not a zero.
     assert!(html.contains("not reported"));
     beat.stop(true).await.unwrap();

@@ -98,3 +98,4 @@ ops-stages-chart-label = Orders in each stage at the end of each hour over the l
 ops-stages-figures = The figures, hour by hour
 ops-hour = Hour
 ops-trace = Trace
+ops-no-error = None

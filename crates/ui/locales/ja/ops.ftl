@@ -83,3 +83,4 @@ ops-stages-chart-label = 過去24時間の1時間ごとの段階別ご注文数
 ops-stages-figures = 1時間ごとの数値
 ops-hour = 時刻
 ops-trace = トレース
+ops-no-error = なし

@@ -551,7 +551,19 @@ async fn ops(
                             Some(q) => {
                                 td { (q.consumer_lag) } td { (q.outbox_backlog) }
                                 td { (q.parked.map(|n| n.to_string()).unwrap_or_else(|| viewer.t("ops-not-said"))) }
-                                td { (q.last_error.clone().unwrap_or_else(|| viewer.t("ops-not-said"))) }
+                                @let recent = q.last_error.is_some() && q.last_error_at.is_some_and(|at| {
+                                    now_ms - at.timestamp_millis() < ops.last_error_amber_minutes * 60_000
+                                });
+                                td.last-error data-recent=(recent) {
+                                    @match &q.last_error {
+                                        Some(e) => {
+                                            @if recent { (badge(&viewer, Health::Late)) " " }
+                                            (e)
+                                            @if let Some(at) = q.last_error_at { br; small { (viewer.time(at)) } }
+                                        }
+                                        None => { (viewer.t("ops-no-error")) }
+                                    }
+                                }
                             }
                             None => {
                                 td colspan="4" { (viewer.t("ops-not-said")) }
