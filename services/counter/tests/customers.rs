@@ -328,6 +328,12 @@ async fn the_customers_pages_and_the_question_on_a_1024_by_768_terminal() {
         assert_eq!(rows, json!(1), "one reception");
     }
 
+    // A phone in staff's hand: the file fits its width.
+    page.set_viewport(390, 844).await;
+    page.assert_fits("customer-file-390").await;
+    page.screenshot("counter-customer-file-390").await;
+    page.set_viewport(W, H).await;
+
     // A new intake for this customer, with another telephone: the question, then the file.
     page.call(
         "Page.navigate",

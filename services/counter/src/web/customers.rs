@@ -22,7 +22,7 @@ use crate::error::{CounterError, Result};
 
 /// The user ID area in two columns, so that the receptions start on the first screen.
 const STYLE: &str = "#user-id dl{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,220px),1fr));gap:4px 16px;margin:0}\
-#user-id dl div{min-width:0}#user-id dd{font-size:1.1em;overflow-wrap:anywhere}#user-id h2{margin-top:0}";
+#user-id dl div{min-width:0}#user-id dd{font-size:1.1em;overflow-wrap:anywhere}#user-id h2{margin-top:0}.scroll{overflow-x:auto;max-width:100%}";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -183,7 +183,7 @@ async fn file_page(
                 @if loaded.file.receptions.is_empty() {
                     p.muted { (viewer.t("customers-no-receptions")) }
                 } @else {
-                    table {
+                    div.scroll { table {
                         thead { tr {
                             th { (viewer.t("customers-reception")) }
                             th { (viewer.t("customers-date")) }
@@ -204,7 +204,7 @@ async fn file_page(
                                 }
                             }
                         }
-                    }
+                    } }
                 }
             }
         },
