@@ -377,7 +377,7 @@ fn reject_image_form_markup(
     let hex = item.image.to_hex();
     html! {
         details.noprint.reject-image {
-            summary { (op.t("lab-reject-image")) }
+            summary style="min-height:44px;display:flex;align-items:center;cursor:pointer" { (op.t("lab-reject-image")) }
             form method="post" action={ "/receptions/" (n) "/images/" (hex) "/reject" } {
                 (csrf)
                 p {
@@ -392,8 +392,8 @@ fn reject_image_form_markup(
                     input id={ "text-" (i) } name="text" maxlength="300";
                 }
                 p {
-                    label {
-                        input type="checkbox" name="confirm" value="yes" required;
+                    label style="display:flex;align-items:center;gap:8px;min-height:44px" {
+                        input type="checkbox" name="confirm" value="yes" required style="width:28px;height:28px;flex:none";
                         " " (op.t("lab-reject-image-confirm"))
                     }
                 }
