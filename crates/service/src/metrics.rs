@@ -117,7 +117,7 @@ impl Metrics {
             store_pruned,
             store_prune_failures,
             parked_messages,
-            last_error: Default::default(),
+            last_error: crate::last_error::global(),
         }
     }
 

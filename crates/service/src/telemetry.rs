@@ -172,6 +172,7 @@ pub fn init(service: &str, site: Option<&str>) -> Telemetry {
     let installed = tracing_subscriber::registry()
         .with(fmt)
         .with(otel)
+        .with(crate::last_error::ErrorLayer)
         .try_init()
         .is_ok();
     if !installed {
