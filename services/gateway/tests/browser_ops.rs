@@ -127,7 +127,7 @@ async fn the_ops_pages_fit_a_phone_and_a_desk_and_are_accessible() {
     check_both_sizes(&mut page, "dashboard").await;
     for (w, h) in [(1280, 900), (390, 844)] {
         page.set_viewport(w, h).await;
-        for part in ["stuck", "flow", "money"] {
+        for part in ["stuck", "flow", "stages", "money"] {
             page.eval(&format!(
                 "document.getElementById('{part}').scrollIntoView(), true"
             ))

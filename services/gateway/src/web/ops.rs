@@ -299,7 +299,7 @@ fn stages_chart(viewer: &Viewer, hours: &[settlements::StagesAt]) -> Markup {
     };
     html! {
         figure.stages {
-            svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-label=(viewer.t("ops-stages-chart-label")) {
+            svg viewBox={ "0 0 " (w) " " (h) } width="100%" style="max-width:720px" role="img" aria-label=(viewer.t("ops-stages-chart-label")) {
                 line x1=(left) y1=(h - bottom) x2=(w) y2=(h - bottom) stroke="#555" {}
                 line x1=(left) y1=(top) x2=(left) y2=(h - bottom) stroke="#555" {}
                 text x=(left - 4) y=(top + 4) text-anchor="end" font-size="11" { (max) }
@@ -324,7 +324,7 @@ fn stages_chart(viewer: &Viewer, hours: &[settlements::StagesAt]) -> Markup {
             }
             figcaption.legend {
                 @for (k, s) in settlements::OPEN_STAGES.iter().enumerate() {
-                    span { svg width="12" height="12" aria-hidden="true" { rect width="12" height="12" fill=(STAGE_COLOURS[k]) {} } " " (reprint_ui::stage(viewer.lang, *s)) }
+                    span style="white-space:nowrap" { svg width="12" height="12" aria-hidden="true" { rect width="12" height="12" fill=(STAGE_COLOURS[k]) {} } " " (reprint_ui::stage(viewer.lang, *s)) }
                     " "
                 }
             }
