@@ -587,7 +587,14 @@ async fn intake_page(
             size: "L".into(),
             quantity: 1,
         });
-    intake_form(&state, &viewer, &staff, picked.as_ref(), None, Shown::default())
+    intake_form(
+        &state,
+        &viewer,
+        &staff,
+        picked.as_ref(),
+        None,
+        Shown::default(),
+    )
 }
 
 /// Reads the card just handed in, leaving out bad files, and makes its thumbnails.
@@ -839,7 +846,11 @@ fn question_fields(form: &Form, req: &IntakeRequest, token: &str) -> Vec<(String
     if form.grid {
         out.push(("grid".into(), "1".into()));
         out.extend(form.picks.iter().map(|i| (format!("pick-{i}"), "1".into())));
-        out.extend(form.sizes.iter().map(|(i, v)| (format!("size-{i}"), v.clone())));
+        out.extend(
+            form.sizes
+                .iter()
+                .map(|(i, v)| (format!("size-{i}"), v.clone())),
+        );
         out.extend(
             form.quantities
                 .iter()
