@@ -176,7 +176,16 @@ async fn an_image_is_read_from_the_one_replica_left_without_a_leader() {
     .await
     .expect("image bucket");
     let photo = photo_jpeg(7, 1600, 1200, 90);
-    let stored = images.put(&photo[..], None).await.expect("upload");
+    // A bucket just made on a cluster still settling may not yet be known to the server that
+    // takes the first chunk ("chunk ack ... StreamNotFound"): the upload is tried again, as
+    // a client would, for a few seconds.
+    let stored = wait_for("the first upload to the new bucket", 15, || async {
+        match images.put(&photo[..], None).await {
+            Ok(stored) => (Some(stored), json!(null)),
+            Err(e) => (None, json!(e.to_string())),
+        }
+    })
+    .await;
     let leader = wait_for("the image stream's leader", 30, || async {
         let l = cluster.stream_leader(0, "OBJ_reprint_images").await;
         (l, json!(null))
