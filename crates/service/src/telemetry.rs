@@ -172,7 +172,14 @@ pub fn init(service: &str, site: Option<&str>) -> Telemetry {
     let installed = tracing_subscriber::registry()
         .with(fmt)
         .with(otel)
-        .with(crate::last_error::ErrorLayer)
+        // Filtered to ERROR: an unfiltered layer is interested in every span, so spans the log
+        // and trace filters leave out (tower-sessions' own request span) would exist again and
+        // become the current span whose context an outgoing message carries, breaking the
+        // trace from the gateway to the lab (tests/tests/trace.rs).
+        .with(
+            crate::last_error::ErrorLayer
+                .with_filter(tracing_subscriber::filter::LevelFilter::ERROR),
+        )
         .try_init()
         .is_ok();
     if !installed {
