@@ -393,7 +393,7 @@ fn reject_image_form_markup(
                 }
                 p {
                     label style="display:flex;align-items:center;gap:8px;min-height:44px" {
-                        input type="checkbox" name="confirm" value="yes" required style="width:28px;height:28px;flex:none";
+                        input type="checkbox" name="confirm" value="yes" required style="width:44px;height:44px;flex:none;margin:0";
                         " " (op.t("lab-reject-image-confirm"))
                     }
                 }
