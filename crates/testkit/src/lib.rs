@@ -8,6 +8,7 @@
 //!   `~/.cache/reprint/`, else `nats-server` on `PATH`, else `/usr/sbin/nats-server`.
 //!   `scripts/test` installs it through apt when it is missing.
 
+pub mod browser;
 pub mod nats;
 pub mod postgres;
 pub mod sqlite;
