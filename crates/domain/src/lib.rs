@@ -14,6 +14,7 @@
 pub mod analysis;
 pub mod charge;
 pub mod counter_order;
+pub mod counter_print;
 pub mod decider;
 pub mod edit;
 pub mod error;
