@@ -145,6 +145,22 @@ pub struct SiteAnnouncement {
     /// `None` when it did not say (an announcement of an older version).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<SiteHealth>,
+    /// A counter's own printer (a mini-lab): a lab may send it an internet order's print data
+    /// instead of a parcel (`reprint_domain::counter_print`). `None` for a site without one
+    /// and in an announcement of an older version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printer: Option<SitePrinter>,
+}
+
+/// A site's own printer as it announces it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SitePrinter {
+    /// The printer's name.
+    pub name: String,
+    /// The print sizes it prints, e.g. `L`, `2L`.
+    pub sizes: Vec<String>,
+    /// Its ICC output profile's name.
+    pub icc_profile: String,
 }
 
 /// A site's queues as it reports them with each heartbeat, for ops.

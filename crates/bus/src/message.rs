@@ -56,6 +56,13 @@ inbox_message!(CollectionRecorded, Topic::CollectionRecorded);
 inbox_message!(SettlementRecorded, Topic::SettlementRecorded);
 inbox_message!(OrderCancelled, Topic::OrderCancelled);
 
+impl InboxMessage for reprint_domain::counter_print::PrintDataSent {
+    const TOPIC: Topic = Topic::PrintDataSent;
+    fn order(&self) -> OrderId {
+        self.delivery.order
+    }
+}
+
 /// The message id of a fact of `sender` about `order`: `<sender>:<order>:<fact>`.
 pub fn message_id(sender: &str, order: OrderId, fact: &str) -> String {
     format!("{sender}:{order}:{fact}")

@@ -280,11 +280,14 @@ pub enum Topic {
     StatementIssued,
     /// `statement.confirmed`: the lab confirmed a statement (lab -> counter).
     StatementConfirmed,
+    /// `printdata.sent`: an internet order's print data for a counter that prints it with its
+    /// own printer, instead of a parcel (lab -> counter).
+    PrintDataSent,
 }
 
 impl Topic {
     /// Every topic, in a fixed order.
-    pub const ALL: [Topic; 9] = [
+    pub const ALL: [Topic; 10] = [
         Topic::OrderPlaced,
         Topic::OrderRejected,
         Topic::ReceptionRecorded,
@@ -294,6 +297,7 @@ impl Topic {
         Topic::OrderCancelled,
         Topic::StatementIssued,
         Topic::StatementConfirmed,
+        Topic::PrintDataSent,
     ];
 
     /// The subject suffix, e.g. `order.placed`.
@@ -308,6 +312,7 @@ impl Topic {
             Topic::OrderCancelled => "order.cancelled",
             Topic::StatementIssued => "statement.issued",
             Topic::StatementConfirmed => "statement.confirmed",
+            Topic::PrintDataSent => "printdata.sent",
         }
     }
 
@@ -322,7 +327,9 @@ impl Topic {
             Topic::OrderRejected | Topic::ReceptionRecorded => {
                 &[SiteKind::Counter, SiteKind::Gateway]
             }
-            Topic::DeliveryDispatched | Topic::StatementConfirmed => &[SiteKind::Counter],
+            Topic::DeliveryDispatched | Topic::StatementConfirmed | Topic::PrintDataSent => {
+                &[SiteKind::Counter]
+            }
         }
     }
 

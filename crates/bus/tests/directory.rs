@@ -44,6 +44,7 @@ fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
         version: "0.1.0".into(),
         opening_hours: vec![],
         health: None,
+        printer: None,
     }
 }
 

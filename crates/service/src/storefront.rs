@@ -122,6 +122,7 @@ impl Storefront<'_> {
             version: env!("CARGO_PKG_VERSION").to_string(),
             opening_hours: self.opening_hours.clone(),
             health: None,
+            printer: None,
         })
     }
 }

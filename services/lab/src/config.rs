@@ -146,6 +146,10 @@ pub struct CountersConfig {
     /// the whole individual user file with each dispatch.
     #[serde(default)]
     pub data_sharing: Vec<SiteId>,
+    /// Print every order here: never send an internet order's print data to a delivery counter
+    /// that announces its own printer (`crate::counter_print`). Default: such a counter prints.
+    #[serde(default)]
+    pub never_print_at_counters: bool,
 }
 
 /// `[store]`: the shared section (`reprint_service::config::StoreSection`); without `url`, the

@@ -25,6 +25,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod counter_print;
 pub mod db;
 pub mod error;
 pub mod http;
@@ -341,6 +342,11 @@ impl Application {
                 }
             });
         }
+        // Internet orders whose delivery counter prints them: their print data goes there.
+        tasks.spawn_infallible(
+            "print data to counters",
+            counter_print::run(lab.clone(), shutdown.clone()),
+        );
         tasks.spawn_infallible(
             "outbox gauge",
             reprint_service::housekeeping::run_outbox_gauge(

@@ -152,6 +152,7 @@ pub fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
             closes: "20:00".into(),
         }],
         health: None,
+        printer: None,
     }
 }
 
