@@ -1,25 +1,83 @@
-//! NATS as a 3-node cluster: three `nats-server` processes with JetStream, routes between
-//! them, each with its own store and monitoring port. A node can be killed (SIGKILL) and
-//! started again on its store.
+//! NATS as a 3-node cluster, from the shipped `deploy/nats/cluster-node{1,2,3}.conf` and the
+//! `users.conf` they include: three `nats-server` processes with JetStream, routes between
+//! them, each with its own store, monitoring port and leaf-node port. The test substitutes
+//! the ports (each `host:port` of the file for a free port of this machine) and the store
+//! directory, nothing else; every client logs in as its user of users.conf
+//! ([`crate::nats_users`]). A node can be killed (SIGKILL) and started again on its store.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
 use reprint_testkit::nats::{free_port, server_binary};
 use serde_json::Value;
 
+use crate::nats_users;
+use crate::workspace_root;
+
+/// The shipped configuration of node `n` (1, 2 or 3) with every `host:port` in it replaced by
+/// `ports[port]` and its `store_dir` by `store`. Panics when the file names a port the test
+/// has no substitute for, or lacks a store directory: the test runs the file as shipped or
+/// not at all.
+pub fn shipped_node_config(
+    n: usize,
+    ports: &BTreeMap<u16, u16>,
+    store: &std::path::Path,
+) -> String {
+    let path = workspace_root().join(format!("deploy/nats/cluster-node{n}.conf"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let mut out = String::new();
+    let mut stored = false;
+    for line in text.lines() {
+        let code = line.split('#').next().unwrap_or_default();
+        let mut line = line.to_string();
+        if code.trim_start().starts_with("store_dir:") {
+            line = format!("  store_dir: \"{}\"", store.display());
+            stored = true;
+        } else if let Some(port) = port_in(code) {
+            let to = ports.get(&port).unwrap_or_else(|| {
+                panic!(
+                    "{}: no substitute for port {port} in: {line}",
+                    path.display()
+                )
+            });
+            line = line.replacen(&format!(":{port}"), &format!(":{to}"), 1);
+        }
+        out.push_str(&line);
+        out.push('\n');
+    }
+    assert!(stored, "{}: no store_dir", path.display());
+    out
+}
+
+/// The port of a `host:port` on a configuration line (`listen: 0.0.0.0:4222`,
+/// `nats-route://127.0.0.1:6223`), if it has one.
+fn port_in(code: &str) -> Option<u16> {
+    let (_, after) = code.rsplit_once(':')?;
+    let digits: String = after.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if digits.len() >= 4 && after[digits.len()..].trim().is_empty() {
+        digits.parse().ok()
+    } else {
+        None
+    }
+}
+
 struct Node {
+    /// The `server_name` of its configuration file (`reprint-n1`).
     name: String,
     port: u16,
-    cluster_port: u16,
     monitor_port: u16,
     store: tempfile::TempDir,
+    /// The configuration as the test writes it (in `store`, beside a copy of users.conf).
+    config: PathBuf,
     child: Option<Child>,
 }
 
 pub struct NatsCluster {
     nodes: Vec<Node>,
-    routes: String,
     // One cluster at a time in a test binary: two clusters and their services on a 2-core
     // machine starve each other's raft heartbeats into elections that never settle.
     _turn: tokio::sync::MutexGuard<'static, ()>,
@@ -46,26 +104,39 @@ impl NatsCluster {
     /// until [`NatsCluster::start_again`] starts the others.
     pub async fn start_partly(running: usize) -> NatsCluster {
         let turn = ONE_CLUSTER_AT_A_TIME.lock().await;
-        let nodes: Vec<Node> = (1..=3)
-            .map(|i| Node {
-                name: format!("n{i}"),
-                port: free_port(),
-                cluster_port: free_port(),
-                monitor_port: free_port(),
-                store: tempfile::tempdir().expect("JetStream store"),
-                child: None,
+        // The shipped files' ports: client 4222.., monitor 8222.., cluster 6222.., leaf
+        // nodes 7422.. (node n adds n - 1); each gets a free port of this machine.
+        let mut ports = BTreeMap::new();
+        for i in 0..3u16 {
+            for base in [4222u16, 8222, 6222, 7422] {
+                ports.insert(base + i, free_port());
+            }
+        }
+        let users = workspace_root().join("deploy/nats/users.conf");
+        let nodes: Vec<Node> = (0..3u16)
+            .map(|i| {
+                let store = tempfile::tempdir().expect("JetStream store");
+                let jetstream = store.path().join("jetstream");
+                let text = shipped_node_config(usize::from(i) + 1, &ports, &jetstream);
+                let name = text
+                    .lines()
+                    .find_map(|l| l.trim().strip_prefix("server_name:"))
+                    .map(|n| n.trim().to_string())
+                    .expect("server_name in the shipped node file");
+                let config = store.path().join(format!("cluster-node{}.conf", i + 1));
+                std::fs::write(&config, text).expect("node configuration");
+                std::fs::copy(&users, store.path().join("users.conf")).expect("users.conf");
+                Node {
+                    name,
+                    port: ports[&(4222 + i)],
+                    monitor_port: ports[&(8222 + i)],
+                    store,
+                    config,
+                    child: None,
+                }
             })
             .collect();
-        let routes = nodes
-            .iter()
-            .map(|n| format!("nats://127.0.0.1:{}", n.cluster_port))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut c = NatsCluster {
-            nodes,
-            routes,
-            _turn: turn,
-        };
+        let mut c = NatsCluster { nodes, _turn: turn };
         for i in 0..running {
             c.spawn(i);
         }
@@ -96,18 +167,18 @@ impl NatsCluster {
     }
 
     fn spawn(&mut self, i: usize) {
-        let routes = self.routes.clone();
         let n = &mut self.nodes[i];
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(n.store.path().join("nats-server.log"))
+            .ok();
         let child = Command::new(server_binary())
-            .args(["-a", "127.0.0.1", "-p", &n.port.to_string()])
-            .args(["-n", &n.name, "-js", "-sd"])
-            .arg(n.store.path())
-            .args(["--cluster_name", "reprint-e2e"])
-            .args(["--cluster", &format!("nats://127.0.0.1:{}", n.cluster_port)])
-            .args(["--routes", &routes])
-            .args(["-m", &n.monitor_port.to_string()])
+            .arg("-c")
+            .arg(&n.config)
+            .envs(nats_users::server_env())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log.map(Stdio::from).unwrap_or_else(Stdio::null))
             .spawn()
             .expect("nats-server");
         n.child = Some(child);
@@ -126,11 +197,20 @@ impl NatsCluster {
             }
             assert!(
                 Instant::now() < deadline,
-                "nats node {} not healthy within 60 s",
-                self.nodes[i].name
+                "nats node {} not healthy within 60 s; its log ends:\n{}",
+                self.nodes[i].name,
+                self.log_tail(i)
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The last lines of node `i`'s log.
+    pub fn log_tail(&self, i: usize) -> String {
+        let text = std::fs::read_to_string(self.nodes[i].store.path().join("nats-server.log"))
+            .unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 
     /// The client URL: every node, comma-separated.

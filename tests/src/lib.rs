@@ -30,6 +30,7 @@ use serde_json::Value;
 pub mod cluster;
 pub mod flows;
 pub mod media;
+pub mod nats_users;
 
 pub const LAB: &str = "lab-a";
 pub const COUNTER: &str = "counter-ginza";

@@ -1,6 +1,8 @@
 //! Fig. 1 with NATS as a 3-node cluster and replicated streams (the lab, the counter and the
 //! gateway with `nats.replicas = 3`); one node is killed mid-flow and the order still goes
-//! through, once.
+//! through, once. The three nodes run the shipped `deploy/nats/cluster-node*.conf` (ports and
+//! store substituted) with the shipped users.conf: every service and test client logs in as its
+//! own NATS user.
 
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,7 @@ use reprint_e2e::flows::{
     wait_for_slip, wait_for_stage,
 };
 use reprint_e2e::media::photo_jpeg;
+use reprint_e2e::nats_users;
 use reprint_e2e::{Network, Options, stage_counts, step, wait_for};
 use serde_json::json;
 
@@ -17,6 +20,7 @@ async fn clustered_network(cluster: &NatsCluster) -> Network {
     Network::start_with(Options {
         nats_url: Some(cluster.url()),
         replicas: Some(3),
+        env: nats_users::service_env(),
         ..Options::default()
     })
     .await
@@ -115,12 +119,12 @@ async fn fig1_on_a_three_node_cluster_survives_a_node_killed_mid_flow() {
 /// exiting: provisioning goes through once the third node is there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provisioning_waits_for_a_cluster_still_forming() {
-    use reprint_bus::connect::{ConnectSettings, connect_and_wait};
+    use reprint_bus::connect::connect_and_wait;
     use reprint_bus::streams::{StreamSettings, provision_streams};
 
     let mut cluster = NatsCluster::start_partly(2).await;
     let conn = connect_and_wait(
-        &ConnectSettings::new(cluster.node_url(0), "test-provision"),
+        &nats_users::connect_as(cluster.node_url(0), "lab-a"),
         Duration::from_secs(10),
     )
     .await
@@ -155,13 +159,13 @@ async fn provisioning_waits_for_a_cluster_still_forming() {
 /// a lab starting to print during a NATS failover gets its images at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_image_is_read_from_the_one_replica_left_without_a_leader() {
-    use reprint_bus::connect::{ConnectSettings, connect_and_wait};
+    use reprint_bus::connect::connect_and_wait;
     use reprint_bus::objects::{ImageStoreSettings, Images};
     use tokio::io::AsyncReadExt;
 
     let mut cluster = NatsCluster::start().await;
     let conn = connect_and_wait(
-        &ConnectSettings::new(cluster.url(), "test-images"),
+        &nats_users::connect_as(cluster.url(), "gw-1"),
         Duration::from_secs(10),
     )
     .await

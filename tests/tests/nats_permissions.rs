@@ -13,34 +13,10 @@ use reprint_bus::subjects::{self, SiteId, SiteKind};
 use reprint_bus::{ProvisionSettings, streams};
 use reprint_e2e::flows::fig1;
 use reprint_e2e::media::photo_jpeg;
+use reprint_e2e::nats_users::{password, server_env};
 use reprint_e2e::{NatsServer, Network, Options, step, workspace_root};
 use tokio::io::AsyncReadExt;
 use tokio::sync::mpsc;
-
-/// The users of users.conf, the environment variable of each password, and the password the
-/// test gives it.
-const USERS: [(&str, &str, &str); 4] = [
-    ("lab-a", "REPRINT_NATS_PASSWORD_LAB_A", "pw-lab-a-7f3a"),
-    (
-        "counter-ginza",
-        "REPRINT_NATS_PASSWORD_COUNTER_GINZA",
-        "pw-ginza-91c2",
-    ),
-    (
-        "counter-shibuya",
-        "REPRINT_NATS_PASSWORD_COUNTER_SHIBUYA",
-        "pw-shibuya-05d1",
-    ),
-    ("gw-1", "REPRINT_NATS_PASSWORD_GW_1", "pw-gw-1-c44e"),
-];
-
-fn password(user: &str) -> &'static str {
-    USERS
-        .iter()
-        .find(|(u, _, _)| *u == user)
-        .map(|(_, _, p)| *p)
-        .unwrap_or_else(|| panic!("no user {user} in the test's list"))
-}
 
 fn users_conf() -> PathBuf {
     workspace_root().join("deploy/nats/users.conf")
@@ -56,7 +32,7 @@ fn users_conf() -> PathBuf {
 /// monitor until the lab gives up: "lab could not reach its NATS server for 30 s" (the flake
 /// this test once had). The server's own log says whether it listens; if not, fresh ports.
 fn server() -> NatsServer {
-    let env: Vec<(&str, &str)> = USERS.iter().map(|(_, var, pw)| (*var, *pw)).collect();
+    let env = server_env();
     let mut failed = Vec::new();
     for _ in 0..5 {
         let nats = NatsServer::start_with_config(&users_conf(), &env);
