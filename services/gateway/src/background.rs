@@ -32,7 +32,7 @@ use futures::future::BoxFuture;
 use reprint_bus::consumer::{ConsumerConfig, Handler, HandlerError, InboxConsumer, Incoming};
 use reprint_bus::relay::Relay;
 use reprint_bus::streams::{
-    ConsumerSettings, DurableConsumer, durable_consumer_for, status_consumer_for,
+    durable_consumer_for, status_consumer_for, ConsumerSettings, DurableConsumer,
 };
 use reprint_bus::subjects::Subject;
 use reprint_bus::subjects::{SiteKind, Topic};
@@ -42,16 +42,20 @@ use reprint_eventstore::{ExpectedVersion, Transaction};
 use reprint_service::shutdown::Shutdown;
 use reprint_site::command::{self, CommandError};
 
-use crate::events::{AccountEvent, account_stream};
+use crate::events::{account_stream, AccountEvent};
 use crate::orders::{self, Loaded};
 use crate::settlements;
-use crate::state::{AppState, OrderUpdate, to_new};
+use crate::state::{to_new, AppState, OrderUpdate};
 
 /// The inbox names (kept from the gateway's first consumers, so their records still count).
 pub const INBOX_CONSUMER: &str = "gateway-inbox";
-/// The status feed records each message id here, and beside it the *content* of the change
-/// (`status:<order>:<stage>:<site>:<at>`): the same change published twice with two message
-/// ids (a publisher that retried) lands once on the timeline.
+/// The status feed's inbox: each status is recorded under its message id, which is the fact's
+/// own id (`<sender>:<order>:status:<stage>`, or `status:<note>` for a second fact at one stage,
+/// see `reprint_bus::message::status`). A publisher that retries a fact sends it under the same
+/// id (its outbox row), so it lands once; two different facts at the same stage and time (the
+/// lab's received status and its note that it leaves an image out) both land. (The feed once
+/// keyed on the change's content, `status:<order>:<stage>:<site>:<at>`, which dropped such a
+/// second fact.)
 pub const STATUS_CONSUMER: &str = "gateway-status";
 
 /// The durable consumers of this gateway.
@@ -309,16 +313,8 @@ impl Handler for StatusFeed {
             if !current.state.exists() {
                 return Ok(()); // another gateway's order, or a counter's
             }
-            let content = format!(
-                "status:{order}:{}:{}:{}",
-                change.stage.as_str(),
-                change.site,
-                change.at.timestamp_millis()
-            );
-            let fresh = tx.inbox_record(STATUS_CONSUMER, &[&content]).await?;
-            if fresh.first() != Some(&true) {
-                return Ok(());
-            }
+            // Once per fact: the consumer recorded this message's id (the fact's id) in the
+            // inbox before handing it here, and skips it when it comes again.
             let account_events: Vec<AccountEvent> =
                 counter_registration(message, &change, &current, registration_number)
                     .map(|(site, number)| AccountEvent::RegistrationRecorded {

@@ -2,11 +2,11 @@
 //! streams, in the same transaction as the append (a request sees its own command at once).
 
 use futures::future::BoxFuture;
-use reprint_eventstore::sql::{Arg, exec};
+use reprint_eventstore::sql::{exec, fetch_optional, Arg};
 use reprint_eventstore::{Conn, Projection, RecordedEvent};
 
 use reprint_domain::protocol::Stage;
-use reprint_domain::web_order::{ENDS, WebStage};
+use reprint_domain::web_order::{WebStage, ENDS};
 
 use crate::events::{AccountEvent, ImageEvent, OrderEvent};
 use crate::orders::StoredOrderEvent;
@@ -299,6 +299,11 @@ async fn order_event(
                 ],
             )
             .await?;
+            // The lab's charge changed before the prints left (it left an image out): the
+            // slip shows the reception as the lab's file now has it.
+            if let Some(charge) = charge_json.as_deref().filter(|_| is_labs_charge(*stage)) {
+                amend_slip(conn, order, charge).await?;
+            }
             timeline(conn, order, position, stage.as_str(), site, detail, *at_ms).await?;
         }
         OrderEvent::SlipRecorded {
@@ -306,10 +311,27 @@ async fn order_event(
             at_ms,
             ..
         } => {
+            // Statuses and the slip travel apart: a charge the lab amended before its slip came
+            // here (the order still at the lab, so `charge_json` is the lab's) is the slip's.
+            let row: Option<(Option<String>, String)> = fetch_optional(
+                reborrow(conn),
+                "SELECT charge_json, stage FROM gw_orders WHERE id = $1",
+                &[id.clone()],
+            )
+            .await?;
+            let slip = match row {
+                Some((Some(charge), stage))
+                    if WebStage::parse(&stage)
+                        .is_some_and(|s| matches!(s, WebStage::At(s) if is_labs_charge(s))) =>
+                {
+                    with_charge(extract_json, &charge).unwrap_or_else(|| extract_json.clone())
+                }
+                _ => extract_json.clone(),
+            };
             exec(
                 reborrow(conn),
                 "UPDATE gw_orders SET slip_json = $2, updated_ms = $3 WHERE id = $1",
-                &[id, Arg::Text(extract_json.clone()), Arg::Int(*at_ms)],
+                &[id, Arg::Text(slip), Arg::Int(*at_ms)],
             )
             .await?;
         }
@@ -339,6 +361,54 @@ async fn order_event(
             .await?;
         }
     }
+    Ok(())
+}
+
+/// Whether a status at `stage` that carries a charge carries the lab's (the order is at the
+/// lab, or just left it); from `ready_for_pickup` on it is the counter's amount due.
+fn is_labs_charge(stage: Stage) -> bool {
+    matches!(
+        stage,
+        Stage::Received | Stage::Printing | Stage::Printed | Stage::Dispatched
+    )
+}
+
+/// The slip (the lab's file extract) with its reception's charge replaced by `charge`; `None`
+/// when either is not JSON of that shape (the slip is kept as it came).
+fn with_charge(slip_json: &str, charge_json: &str) -> Option<String> {
+    let mut slip: serde_json::Value = serde_json::from_str(slip_json).ok()?;
+    let charge: serde_json::Value = serde_json::from_str(charge_json).ok()?;
+    if !charge
+        .get("total")
+        .is_some_and(serde_json::Value::is_object)
+    {
+        return None;
+    }
+    *slip.pointer_mut("/reception/charge")? = charge;
+    serde_json::to_string(&slip).ok()
+}
+
+/// Replaces the charge on the order's slip, if it has one yet.
+async fn amend_slip(
+    conn: &mut Conn<'_>,
+    order: &str,
+    charge: &str,
+) -> reprint_eventstore::Result<()> {
+    let row: Option<(Option<String>,)> = fetch_optional(
+        reborrow(conn),
+        "SELECT slip_json FROM gw_orders WHERE id = $1",
+        &[Arg::Text(order.to_string())],
+    )
+    .await?;
+    let Some(slip) = row.and_then(|(s,)| s).and_then(|s| with_charge(&s, charge)) else {
+        return Ok(());
+    };
+    exec(
+        reborrow(conn),
+        "UPDATE gw_orders SET slip_json = $2 WHERE id = $1",
+        &[Arg::Text(order.to_string()), Arg::Text(slip)],
+    )
+    .await?;
     Ok(())
 }
 

@@ -3,7 +3,9 @@
 //! Every `StatusChanged` of the network reaches the gateway, walk-in orders at counters
 //! included, and together they say all a balance needs:
 //! - the lab's statuses (`site_kind: lab`) name the lab, and `received` and `dispatched` carry
-//!   the lab's charge (the `dispatched` one wins: it is what the lab hands the counter);
+//!   the lab's charge, as does a note at `received`, `printing` or `printed` when the lab left
+//!   an image out and amended the charge: the charge of the latest stage wins, at one stage the
+//!   latest in the lab's time (the `dispatched` one is what the lab hands the counter);
 //! - the counter's statuses (`placed` of a walk-in order, `ready_for_pickup`, `collected`) name
 //!   the counter; for this gateway's own orders the counter is also known from the submission;
 //! - the milestones: `dispatched` (or any later stage: the lab charged the counter),
@@ -18,8 +20,8 @@
 use axum::extract::State;
 use reprint_domain::protocol::{Stage, StatusChanged};
 use reprint_domain::{Currency, Money, SiteKind};
+use reprint_eventstore::sql::{exec, Arg};
 use reprint_eventstore::Transaction;
-use reprint_eventstore::sql::{Arg, exec};
 use reprint_service::problem::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -46,7 +48,8 @@ pub const SCOPE: &str = "every order whose statuses reached this gateway on the 
 pub struct Fact {
     pub lab: Option<String>,
     pub counter: Option<String>,
-    /// The lab's charge and how much it counts: 2 at `dispatched`, 1 at `received`.
+    /// The lab's charge and how much it counts ([`charge_rank`]): a later stage's more, at
+    /// one stage a later time's.
     pub lab_charge: Option<(Money, i64)>,
     pub dispatched: bool,
     pub collected: bool,
@@ -77,11 +80,7 @@ impl Fact {
         } else {
             placed.map(|(_, c)| c.to_string())
         };
-        let rank = match change.stage {
-            Stage::Dispatched => 2,
-            Stage::Received => 1,
-            _ => 0,
-        };
+        let rank = charge_rank(change.stage, change.at.timestamp_millis());
         let lab_charge = match (&change.charge, from_lab && rank > 0) {
             (Some(c), true) => Some((c.total, rank)),
             _ => None,
@@ -105,6 +104,25 @@ impl Fact {
             trace_id: None,
         }
     }
+}
+
+/// Milliseconds of time below one stage's rank (more than 300 years of them).
+const STAGE_SPAN: i64 = 10_000_000_000_000;
+
+/// How much a lab's charge at `stage` at `at_ms` counts against another of the same order:
+/// the stage first (received < printing < printed < dispatched; a lab's statuses of one order
+/// come in that order, whatever its clock does), then the time (the lab's note that it amended
+/// the charge comes after the stage's own status). 0: the lab's charge is not read at that
+/// stage. Rows written before it counted 1 (received) and 2 (dispatched), less than any of these.
+pub fn charge_rank(stage: Stage, at_ms: i64) -> i64 {
+    let stage = match stage {
+        Stage::Received => 1,
+        Stage::Printing => 2,
+        Stage::Printed => 3,
+        Stage::Dispatched => 4,
+        _ => return 0,
+    };
+    stage * STAGE_SPAN + at_ms.clamp(0, STAGE_SPAN - 1)
 }
 
 /// The trace id of each (order, stage, site) status, the first heard (created by
@@ -744,8 +762,34 @@ mod tests {
         );
         assert_eq!(f.lab.as_deref(), Some("lab-a"));
         assert_eq!(f.counter, None);
-        assert_eq!(f.lab_charge.map(|(m, r)| (m.minor, r)), Some((900, 2)));
+        assert_eq!(
+            f.lab_charge.map(|(m, r)| (m.minor, r)),
+            Some((900, charge_rank(Stage::Dispatched, 1_000)))
+        );
         assert!(f.dispatched && !f.collected && !f.settled);
+    }
+
+    #[test]
+    fn a_charge_the_lab_amended_while_printing_counts_over_the_one_it_received() {
+        // The lab left an image out after it started printing: its note at `printing`
+        // carries the amended charge, which replaces the one of `received`.
+        let received = Fact::of(
+            &change(Stage::Received, "lab-a", SiteKind::Lab, Some(400)),
+            None,
+        );
+        let amended = Fact::of(
+            &change(Stage::Printing, "lab-a", SiteKind::Lab, Some(340)),
+            None,
+        );
+        let (r, a) = (received.lab_charge.unwrap(), amended.lab_charge.unwrap());
+        assert_eq!((r.0.minor, a.0.minor), (400, 340));
+        assert!(a.1 > r.1);
+        // At one stage the later note wins; a later stage wins whatever the clock says.
+        assert!(charge_rank(Stage::Printed, 2_000) > charge_rank(Stage::Printed, 1_000));
+        assert!(charge_rank(Stage::Dispatched, 0) > charge_rank(Stage::Printed, 9_000_000_000_000));
+        // Rows kept before this rank (1 received, 2 dispatched) give way to any new charge.
+        assert!(charge_rank(Stage::Received, 0) > 2);
+        assert_eq!(charge_rank(Stage::ReadyForPickup, 1_000), 0);
     }
 
     #[test]

@@ -131,14 +131,9 @@ async fn the_whole_protocol_from_sign_up_to_re_order() {
         "at": "2026-11-20T11:00:00Z", "detail": "printing", "charge": null});
     let sub = subjects::OrderId::parse(order.clone()).unwrap();
     let from_lab = SiteId::parse(LAB).unwrap();
+    // The lab's relay publishes its outbox row again (a retry): the same fact, the same id.
     js_publish(&app, subjects::status(&from_lab, &sub), &change, "status-1").await;
-    js_publish(
-        &app,
-        subjects::status(&from_lab, &sub),
-        &change,
-        "status-1-again",
-    )
-    .await;
+    js_publish(&app, subjects::status(&from_lab, &sub), &change, "status-1").await;
     let path = format!("/api/v1/orders/{order}");
     eventually("stage printing", || async {
         let (_, v) = u.get(&path).await;
@@ -190,13 +185,11 @@ async fn the_whole_protocol_from_sign_up_to_re_order() {
     let second = next_order(&mut lab).await;
     assert_eq!(second.order.to_string(), re["order"].as_str().unwrap());
     assert_eq!(second.items[0].image.to_hex(), image);
-    assert!(
-        second.items[0]
-            .edits
-            .as_deref()
-            .unwrap()
-            .contains("grayscale")
-    );
+    assert!(second.items[0]
+        .edits
+        .as_deref()
+        .unwrap()
+        .contains("grayscale"));
     assert_eq!(
         second.customer.registration_number.as_deref(),
         Some("A0000001")
@@ -516,13 +509,12 @@ async fn a_rejection_lands_and_an_unreadable_message_is_parked_not_blocking() {
     parked(&app, "unknown-topic-1").await;
     // A redelivered rejection (same message id, after the duplicate window too) changes
     // nothing: the inbox has it.
-    assert!(
-        app.state
-            .store
-            .inbox_contains(reprint_gateway::background::INBOX_CONSUMER, "reject-1")
-            .await
-            .unwrap()
-    );
+    assert!(app
+        .state
+        .store
+        .inbox_contains(reprint_gateway::background::INBOX_CONSUMER, "reject-1")
+        .await
+        .unwrap());
 }
 
 /// Waits until the gateway's inbox has parked the message `id`.
