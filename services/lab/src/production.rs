@@ -19,7 +19,7 @@
 //!
 //! Every move is decided by `reprint_domain::production` through [`crate::reception`].
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use reprint_bus::subjects;
@@ -30,12 +30,9 @@ use reprint_domain::file::{Command, Reception};
 use reprint_domain::production;
 use reprint_domain::protocol::{DeliveryDispatched, OrderPlaced, RejectCode, Stage};
 use reprint_domain::{OrderId, ReceptionNumber};
-use reprint_media::dpof::{HotFolderTicket, TicketItem, write_ticket};
-use reprint_media::edit::EditList;
-use reprint_media::history::{container, xmp};
-use reprint_media::render::{PrintSize as PaperSize, PrintSpec, render_print};
-use reprint_media::{Limits, PrintHistory, PrintRecord};
-use serde::Serialize;
+use reprint_media::PrintRecord;
+use reprint_media::history::container;
+use reprint_print::{JobItem, PrintJob, history_for, write_job};
 use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 
@@ -45,13 +42,9 @@ use crate::messages::{Refusal, enqueue_rejection, enqueue_status};
 use crate::reception;
 use crate::state::{Lab, Printer};
 
-/// The done-marker a print station writes into a finished job folder.
-pub const DONE_MARKER: &str = "DONE";
-
-/// A job folder of a reception: `<reception>-<size>`.
-pub fn job_folder_name(reception: &str, size: &str) -> String {
-    format!("{reception}-{size}")
-}
+pub use reprint_print::{
+    DONE_MARKER, JobTicket, TAKEN_MARKER, TicketFile, VOID_MARKER, Withdrawn, job_folder_name,
+};
 
 async fn row_by_reception(lab: &Lab, number: &str) -> LabResult<ProductionRow> {
     let mut tx = lab.store.begin().await?;
@@ -67,33 +60,6 @@ fn order_of(row: &ProductionRow) -> LabResult<OrderPlaced> {
 
 fn order_id(row: &ProductionRow) -> LabResult<OrderId> {
     OrderId::parse(&row.order_id).map_err(LabError::Domain)
-}
-
-/// One rendered file, as the JSON ticket lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct TicketFile {
-    pub file: String,
-    pub image: String,
-    pub name: String,
-    pub quantity: u32,
-    pub width: u32,
-    pub height: u32,
-    pub warnings: Vec<String>,
-}
-
-/// `ticket.json` of a job folder.
-#[derive(Debug, Clone, Serialize)]
-pub struct JobTicket {
-    pub lab: String,
-    pub reception: String,
-    pub order: String,
-    pub delivery_counter: String,
-    pub printer: String,
-    pub size: String,
-    pub dpi: u32,
-    pub icc_profile: String,
-    pub created: String,
-    pub files: Vec<TicketFile>,
 }
 
 /// Runs `work` on reception `number` in a span `operation` that continues the trace its order
@@ -198,18 +164,16 @@ async fn start_printing_in(lab: &Lab, number: &str, actor: &str) -> LabResult<Pr
 /// cannot be printed from) is the order's problem, not ours: the operator is told which image
 /// and why (409, nothing written to the hot folder, the reception stays `received`) and can
 /// reject the order. Writing the result (I/O, the encoder) is ours.
-fn unprintable(
-    item: &reprint_domain::protocol::PlacedItem,
-    e: reprint_media::MediaError,
-) -> LabError {
-    use reprint_media::MediaError as M;
+fn write_error(e: reprint_print::WriteError<LabError>) -> LabError {
+    use reprint_print::WriteError as W;
     match e {
-        M::Io(_) | M::Encode(_) => LabError::Production(e.to_string()),
-        other => LabError::Conflict(format!(
-            "image {} ({}) cannot be printed: {other}; reject the order with this reason, or ask the customer for the image again",
-            item.name,
-            item.image.short()
+        W::Fetch(e) => e,
+        e @ W::Unprintable { .. } => LabError::Conflict(format!(
+            "{e}; reject the order with this reason, or ask the customer for the image again"
         )),
+        W::BadJob(e) => LabError::Conflict(e),
+        W::Render { error, .. } => LabError::Production(error.to_string()),
+        W::Io(e) => LabError::from(e),
     }
 }
 
@@ -329,13 +293,55 @@ fn this_lab_record(
     }
 }
 
-/// The history to embed: what the original carries (XMP) plus this lab's entry.
-fn history_for(original: &[u8], record: &PrintRecord) -> PrintHistory {
-    let mut history = xmp::read_history(original).unwrap_or_default();
-    if history.push(record.clone()).is_err() {
-        return PrintHistory::new();
+/// The print jobs of a reception: one per size, on the first printer that prints it.
+pub fn print_jobs(
+    lab: &Lab,
+    row: &ProductionRow,
+    order: &OrderPlaced,
+    registration: &str,
+    now: DateTime<Utc>,
+) -> LabResult<Vec<(Printer, PrintJob)>> {
+    let record = this_lab_record(lab, registration, &row.reception_number, now);
+    let created_local = now.with_timezone(&lab.rules().time_zone).naive_local();
+    let mut sizes: Vec<reprint_domain::PrintSize> = order.items.iter().map(|i| i.size).collect();
+    sizes.sort();
+    sizes.dedup();
+    let mut jobs = Vec::with_capacity(sizes.len());
+    for size in sizes {
+        let printer = lab
+            .printer_for(size)
+            .ok_or_else(|| LabError::Conflict(format!("no printer prints {size} any more")))?
+            .clone();
+        let items = order
+            .items
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.size == size)
+            .map(|(index, item)| JobItem {
+                file: format!("{}-{:02}.JPG", row.reception_number, index + 1),
+                image: item.image.to_hex(),
+                name: item.name.clone(),
+                quantity: item.quantity,
+                edits: item.edits.clone(),
+            })
+            .collect();
+        let job = PrintJob {
+            site: lab.site().to_string(),
+            reception: row.reception_number.clone(),
+            order: row.order_id.clone(),
+            delivery_counter: row.counter.clone(),
+            printer: printer.config.name.clone(),
+            size,
+            dpi: printer.config.dpi,
+            icc_profile: printer.icc_name.clone(),
+            created: now,
+            created_local,
+            record: record.clone(),
+            items,
+        };
+        jobs.push((printer, job));
     }
-    history
+    Ok(jobs)
 }
 
 async fn render_reception(
@@ -345,135 +351,17 @@ async fn render_reception(
     registration: &str,
     now: DateTime<Utc>,
 ) -> LabResult<()> {
-    let record = this_lab_record(lab, registration, &row.reception_number, now);
-    let mut sizes: Vec<reprint_domain::PrintSize> = order.items.iter().map(|i| i.size).collect();
-    sizes.sort();
-    sizes.dedup();
-    for size in sizes {
-        let printer = lab
-            .printer_for(size)
-            .ok_or_else(|| LabError::Conflict(format!("no printer prints {size} any more")))?
-            .clone();
-        let folder_name = job_folder_name(&row.reception_number, size.code());
-        let root = printer.config.hot_folder.clone();
-        let final_dir = root.join(&folder_name);
-        if tokio::fs::try_exists(&final_dir).await? {
-            // Rendered before (a retried start): the station may already be printing it.
-            continue;
-        }
-        let tmp_dir = root.join(format!(
-            ".tmp-{folder_name}-{}",
-            uuid::Uuid::now_v7().simple()
-        ));
-        tokio::fs::create_dir_all(tmp_dir.join("MISC")).await?;
-        let result = render_job(lab, row, order, &printer, size, &tmp_dir, &record, now).await;
-        match result {
-            Ok(()) => tokio::fs::rename(&tmp_dir, &final_dir).await?,
-            Err(e) => {
-                let _ = tokio::fs::remove_dir_all(&tmp_dir).await;
-                return Err(e);
-            }
-        }
-    }
-    Ok(())
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn render_job(
-    lab: &Lab,
-    row: &ProductionRow,
-    order: &OrderPlaced,
-    printer: &Printer,
-    size: reprint_domain::PrintSize,
-    dir: &Path,
-    record: &PrintRecord,
-    now: DateTime<Utc>,
-) -> LabResult<()> {
-    let (short_um, long_um) = size.micrometres();
-    let spec = PrintSpec::new(
-        PaperSize {
-            width_mm: short_um as f32 / 1000.0,
-            height_mm: long_um as f32 / 1000.0,
-        },
-        printer.config.dpi,
-    );
-    let mut files = Vec::new();
-    let mut dpof_items = Vec::new();
-    for (index, item) in order
-        .items
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| i.size == size)
-    {
-        let original = fetch_image(lab, &item.image.to_hex()).await?;
-        let edits: EditList = match &item.edits {
-            Some(e) => serde_json::from_str(e)
-                .map_err(|e| LabError::Conflict(format!("edits of {}: {e}", item.name)))?,
-            None => EditList::default(),
-        };
-        let icc = printer.icc.clone();
-        let history = history_for(&original, record);
-        // The semaphore is never closed, so acquiring only waits for a free slot.
-        let slot = lab
-            .render_slots
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| LabError::Internal(format!("render slots: {e}")))?;
-        let rendered = tokio::task::spawn_blocking(move || {
-            let _slot = slot;
-            render_print(
-                &original,
-                &edits,
-                &spec,
-                Some(&icc),
-                &history,
-                &Limits::default(),
-            )
-        })
+    for (printer, job) in print_jobs(lab, row, order, registration, now)? {
+        write_job(
+            &printer.config.hot_folder,
+            &job,
+            &printer.icc,
+            Some(&lab.render_slots),
+            |hash| async move { fetch_image(lab, &hash).await },
+        )
         .await
-        .map_err(|e| LabError::Internal(format!("render task: {e}")))?
-        .map_err(|e| unprintable(item, e))?;
-        let file = format!("{}-{:02}.JPG", row.reception_number, index + 1);
-        tokio::fs::write(dir.join(&file), &rendered.jpeg).await?;
-        dpof_items.push(TicketItem {
-            file: file.clone(),
-            quantity: item.quantity,
-        });
-        files.push(TicketFile {
-            file,
-            image: item.image.to_hex(),
-            name: item.name.clone(),
-            quantity: item.quantity,
-            width: rendered.width,
-            height: rendered.height,
-            warnings: rendered.warnings.iter().map(|w| w.to_string()).collect(),
-        });
+        .map_err(write_error)?;
     }
-    let local = now.with_timezone(&lab.rules().time_zone).naive_local();
-    let dpof = write_ticket(&HotFolderTicket {
-        creator: format!("reprint {}", lab.site()),
-        created: local,
-        order: row.reception_number.clone(),
-        items: dpof_items,
-    })?;
-    tokio::fs::write(dir.join("MISC").join("AUTPRINT.MRK"), dpof).await?;
-    let ticket = JobTicket {
-        lab: lab.site().to_string(),
-        reception: row.reception_number.clone(),
-        order: row.order_id.clone(),
-        delivery_counter: row.counter.clone(),
-        printer: printer.config.name.clone(),
-        size: size.code().to_string(),
-        dpi: printer.config.dpi,
-        icc_profile: printer.icc_name.clone(),
-        // The ticket keeps its milliseconds (what the printers' drivers read).
-        created: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        files,
-    };
-    let json = serde_json::to_vec_pretty(&ticket)
-        .map_err(|e| LabError::Internal(format!("ticket: {e}")))?;
-    tokio::fs::write(dir.join("ticket.json"), json).await?;
     Ok(())
 }
 
@@ -874,45 +762,6 @@ fn without_rejected(order: &OrderPlaced, rejected: &[reprint_domain::ImageId]) -
     kept
 }
 
-/// The marker a print station writes into a job folder it has taken (it prints from there).
-pub const TAKEN_MARKER: &str = "TAKEN";
-/// The marker the lab writes into a job folder the station has taken but must not print (or,
-/// if printed, must not hand over): the reception was rejected. Its text says why.
-pub const VOID_MARKER: &str = "VOID";
-
-/// What happened to one job folder when its reception's jobs were withdrawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Withdrawn {
-    /// Not there (never written, or removed before).
-    Absent,
-    /// Removed before the station took it.
-    Removed,
-    /// The station had taken it: a void marker tells it not to print (or to discard the prints).
-    Voided,
-}
-
-/// Withdraws one job folder: removed when the station has not taken it, else voided.
-pub async fn withdraw_job(dir: &Path, reason: &str) -> std::io::Result<Withdrawn> {
-    if !tokio::fs::try_exists(dir).await? {
-        return Ok(Withdrawn::Absent);
-    }
-    let taken = tokio::fs::try_exists(dir.join(TAKEN_MARKER)).await?
-        || tokio::fs::try_exists(dir.join(DONE_MARKER)).await?;
-    if taken {
-        tokio::fs::write(
-            dir.join(VOID_MARKER),
-            format!("rejected by the lab: {reason}\n"),
-        )
-        .await?;
-        return Ok(Withdrawn::Voided);
-    }
-    match tokio::fs::remove_dir_all(dir).await {
-        Ok(()) => Ok(Withdrawn::Removed),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Withdrawn::Absent),
-        Err(e) => Err(e),
-    }
-}
-
 /// Withdraws the jobs of every rejected reception still waiting for it; returns how many
 /// receptions were done. Run after a rejection commits and by the production loop.
 pub async fn withdraw_pending(lab: &Lab) -> LabResult<usize> {
@@ -935,7 +784,9 @@ pub async fn withdraw_pending(lab: &Lab) -> LabResult<usize> {
                 continue;
             };
             let folder = job_folder_name(&row.reception_number, &q.size);
-            match withdraw_job(&printer.config.hot_folder.join(&folder), &p.reason).await? {
+            match reprint_print::withdraw_job(&printer.config.hot_folder, &folder, &p.reason)
+                .await?
+            {
                 Withdrawn::Removed => removed += 1,
                 Withdrawn::Voided => voided.push(format!("{folder} on {}", printer.config.name)),
                 Withdrawn::Absent => {}
