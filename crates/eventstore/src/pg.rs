@@ -655,7 +655,7 @@ pub(crate) async fn inbox_record(
 }
 
 /// `true` at the first occurrence of each id that is in `new`.
-fn first_occurrences(ids: &[&str], new: &[String]) -> Vec<bool> {
+pub(crate) fn first_occurrences(ids: &[&str], new: &[String]) -> Vec<bool> {
     let mut fresh: std::collections::HashSet<&str> = new.iter().map(String::as_str).collect();
     ids.iter().map(|id| fresh.remove(id)).collect()
 }

@@ -5,13 +5,53 @@ use chrono::{DateTime, Utc};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Row, SqliteConnection};
 
+use std::collections::{HashMap, HashSet};
+
+use uuid::Uuid;
+
 use crate::codec;
-use crate::error::{Result, VersionConflict};
-use crate::pg::{Inserted, Outcome};
+use crate::error::{Error, Result, VersionConflict};
+use crate::pg::{Deferred, Inserted, Outcome};
 use crate::types::{
     Checkpoint, ExpectedVersion, NewEvent, OutboxMessage, ParkedMessage, ParkedRecord,
     PendingMessage, RecordedEvent, Snapshot,
 };
+
+/// A single event at an exact version, guarded in the statement itself: stored only when the
+/// stream is at `?2` and neither the event id nor the version is taken (`ON CONFLICT DO
+/// NOTHING` keeps a refused insert from raising, so a caller's transaction stays usable).
+/// Nothing returned means "not the plain case": [`append`] then works out which, by its rules.
+const INSERT_ONE_EXACT: &str = "\
+INSERT INTO events (stream_id, version, event_id, event_type, schema_version, payload, metadata,
+                    recorded_at)
+SELECT ?1, ?2 + 1, ?3, ?4, ?5, ?6, ?7, ?8
+WHERE COALESCE((SELECT MAX(version) FROM events WHERE stream_id = ?1), 0) = ?2
+ON CONFLICT DO NOTHING
+RETURNING position";
+
+/// The plain case of a one-event append at an exact version in one statement (no separate
+/// look-ups of the event id and the version): `Some(position)` when stored, `None` when the
+/// statement stored nothing (version off, event id already stored).
+pub(crate) async fn append_one_exact(
+    conn: &mut SqliteConnection,
+    stream_id: &str,
+    expected: u64,
+    e: &NewEvent,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    let position: Option<i64> = sqlx::query_scalar(INSERT_ONE_EXACT)
+        .bind(stream_id)
+        .bind(expected as i64)
+        .bind(e.event_id)
+        .bind(&e.event_type)
+        .bind(e.schema_version as i64)
+        .bind(&e.payload)
+        .bind(codec::metadata_to_json(&e.metadata)?)
+        .bind(now)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(position)
+}
 
 /// Appends inside the caller's write transaction (see [`crate::pg::append`] for the rules).
 pub(crate) async fn append(
@@ -20,16 +60,25 @@ pub(crate) async fn append(
     expected: ExpectedVersion,
     events: &[NewEvent],
 ) -> Result<Outcome> {
-    let mut pending = Vec::with_capacity(events.len());
-    for (i, e) in events.iter().enumerate() {
-        let stored: Option<i64> = sqlx::query_scalar("SELECT 1 FROM events WHERE event_id = ?")
-            .bind(e.event_id)
-            .fetch_optional(&mut *conn)
-            .await?;
-        if stored.is_none() {
-            pending.push(i);
-        }
+    let now = Utc::now();
+    if let ([e], Some(v)) = (events, expected.exact())
+        && let Some(position) = append_one_exact(conn, stream_id, v, e, now).await?
+    {
+        return Ok(Outcome {
+            stream_version: v + 1,
+            inserted: vec![Inserted {
+                index: 0,
+                position,
+                tx_id: 0,
+                version: v + 1,
+                recorded_at: now,
+            }],
+        });
     }
+    let stored = stored_event_ids(conn, events.iter().map(|e| e.event_id)).await?;
+    let pending: Vec<usize> = (0..events.len())
+        .filter(|&i| !stored.contains(&events[i].event_id))
+        .collect();
     let current = stream_version(conn, stream_id).await?;
     if pending.is_empty() {
         return Ok(Outcome {
@@ -47,38 +96,188 @@ pub(crate) async fn append(
         }
         .into());
     }
-    let now = Utc::now();
-    let mut inserted = Vec::with_capacity(pending.len());
-    let mut version = current;
-    for index in pending {
-        let e = &events[index];
-        version += 1;
-        let position: i64 = sqlx::query_scalar(
-            "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, \
-             payload, metadata, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING position",
-        )
-        .bind(stream_id)
-        .bind(version as i64)
-        .bind(e.event_id)
-        .bind(&e.event_type)
-        .bind(e.schema_version as i64)
-        .bind(&e.payload)
-        .bind(codec::metadata_to_json(&e.metadata)?)
-        .bind(now)
-        .fetch_one(&mut *conn)
-        .await?;
-        inserted.push(Inserted {
-            index,
-            position,
-            tx_id: 0,
-            version,
-            recorded_at: now,
-        });
-    }
+    let rows: Vec<NewRow<'_>> = pending
+        .iter()
+        .zip(current + 1..)
+        .map(|(&i, version)| (stream_id, version, &events[i]))
+        .collect();
+    let positions = insert_rows(conn, &rows, now).await?;
+    let inserted = pending
+        .iter()
+        .zip(current + 1..)
+        .map(|(&index, version)| {
+            let position = positions
+                .get(&events[index].event_id)
+                .copied()
+                .ok_or_else(|| Error::Corrupt(format!("append lost event {index}")))?;
+            Ok(Inserted {
+                index,
+                position,
+                tx_id: 0,
+                version,
+                recorded_at: now,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
     Ok(Outcome {
-        stream_version: version,
+        stream_version: current + pending.len() as u64,
         inserted,
     })
+}
+
+/// One row to insert: stream, version, event.
+type NewRow<'a> = (&'a str, u64, &'a NewEvent);
+
+/// Inserts `rows` in one statement (the rows passed as one JSON array, so the statement's text,
+/// and so its prepared form, is the same for any number of rows); returns each event's position.
+async fn insert_rows(
+    conn: &mut SqliteConnection,
+    rows: &[NewRow<'_>],
+    now: DateTime<Utc>,
+) -> Result<HashMap<Uuid, i64>> {
+    let mut json = Vec::with_capacity(rows.len());
+    for (stream_id, version, e) in rows {
+        json.push(serde_json::json!([
+            stream_id,
+            version,
+            e.event_id.simple().to_string(),
+            e.event_type,
+            e.schema_version,
+            hex::encode(&e.payload),
+            codec::metadata_to_json(&e.metadata)?,
+        ]));
+    }
+    let json = serde_json::Value::Array(json).to_string();
+    let returned: Vec<(Uuid, i64)> = sqlx::query_as(
+        "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, payload, \
+         metadata, recorded_at) \
+         SELECT j.value ->> 0, j.value ->> 1, unhex(j.value ->> 2), j.value ->> 3, \
+                j.value ->> 4, unhex(j.value ->> 5), j.value ->> 6, ?2 \
+         FROM json_each(?1) AS j ORDER BY j.key \
+         RETURNING event_id, position",
+    )
+    .bind(json)
+    .bind(now)
+    .fetch_all(&mut *conn)
+    .await?;
+    if returned.len() != rows.len() {
+        return Err(Error::Corrupt(format!(
+            "append stored {} of {} events",
+            returned.len(),
+            rows.len()
+        )));
+    }
+    Ok(returned.into_iter().collect())
+}
+
+/// Which of `ids` are stored already (one statement).
+async fn stored_event_ids(
+    conn: &mut SqliteConnection,
+    ids: impl Iterator<Item = Uuid>,
+) -> Result<HashSet<Uuid>> {
+    let ids: Vec<String> = ids.map(|id| id.simple().to_string()).collect();
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let stored: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT event_id FROM events WHERE event_id IN (SELECT unhex(value) FROM json_each(?))",
+    )
+    .bind(serde_json::to_string(&ids).map_err(crate::CodecError::from)?)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(stored.into_iter().collect())
+}
+
+/// Several appends of one unit of work (see `Transaction::append_deferred`) in the caller's
+/// write transaction. The plain case (new event ids, each exact version holding) is three
+/// statements for all of them: the stored ids, the streams' versions, one insert. Anything
+/// else (a stored event id, a version off, an id twice in the set) goes through [`append`]
+/// one by one, with its rules and errors. The write lock is held (`BEGIN IMMEDIATE`), so
+/// nothing changes between the look-ups and the insert.
+pub(crate) async fn append_many(
+    conn: &mut SqliteConnection,
+    appends: &[Deferred],
+) -> Result<Vec<Outcome>> {
+    let total: usize = appends.iter().map(|a| a.events.len()).sum();
+    let mut ids = HashSet::with_capacity(total);
+    let plain = appends.len() > 1
+        && appends.iter().all(|a| !a.events.is_empty())
+        && appends
+            .iter()
+            .flat_map(|a| &a.events)
+            .all(|e| ids.insert(e.event_id));
+    if plain
+        && stored_event_ids(conn, ids.iter().copied())
+            .await?
+            .is_empty()
+    {
+        let mut streams: Vec<&str> = appends.iter().map(|a| a.stream_id.as_str()).collect();
+        streams.sort_unstable();
+        streams.dedup();
+        let versions: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT stream_id, MAX(version) FROM events \
+             WHERE stream_id IN (SELECT value FROM json_each(?)) GROUP BY stream_id",
+        )
+        .bind(serde_json::to_string(&streams).map_err(crate::CodecError::from)?)
+        .fetch_all(&mut *conn)
+        .await?;
+        let mut current: HashMap<&str, u64> = streams.iter().map(|s| (*s, 0)).collect();
+        for (stream, v) in &versions {
+            if let Some(c) = current.get_mut(stream.as_str()) {
+                *c = *v as u64;
+            }
+        }
+        let mut rows = Vec::with_capacity(total);
+        let mut holds = true;
+        for a in appends {
+            let Some(c) = current.get_mut(a.stream_id.as_str()) else {
+                holds = false;
+                break;
+            };
+            if a.expected.exact().is_some_and(|v| v != *c) {
+                holds = false;
+                break;
+            }
+            for e in &a.events {
+                *c += 1;
+                rows.push((a.stream_id.as_str(), *c, e));
+            }
+        }
+        if holds {
+            let now = Utc::now();
+            let positions = insert_rows(conn, &rows, now).await?;
+            let mut rows = rows.iter();
+            let mut outcomes = Vec::with_capacity(appends.len());
+            for a in appends {
+                let mut inserted = Vec::with_capacity(a.events.len());
+                for index in 0..a.events.len() {
+                    let (_, version, e) = rows
+                        .next()
+                        .ok_or_else(|| Error::Corrupt("batched append lost a row".into()))?;
+                    let position = positions.get(&e.event_id).copied().ok_or_else(|| {
+                        Error::Corrupt(format!("append lost event {}", e.event_id))
+                    })?;
+                    inserted.push(Inserted {
+                        index,
+                        position,
+                        tx_id: 0,
+                        version: *version,
+                        recorded_at: now,
+                    });
+                }
+                outcomes.push(Outcome {
+                    stream_version: inserted.last().map_or(0, |i| i.version),
+                    inserted,
+                });
+            }
+            return Ok(outcomes);
+        }
+    }
+    let mut outcomes = Vec::with_capacity(appends.len());
+    for d in appends {
+        outcomes.push(append(conn, &d.stream_id, d.expected, &d.events).await?);
+    }
+    Ok(outcomes)
 }
 
 pub(crate) async fn stream_version(conn: &mut SqliteConnection, stream_id: &str) -> Result<u64> {
@@ -147,21 +346,30 @@ pub(crate) async fn read_all(
     rows.iter().map(event_from_row).collect()
 }
 
+/// Writes outbox rows in one statement (a message id already there is skipped).
 pub(crate) async fn enqueue(conn: &mut SqliteConnection, messages: &[OutboxMessage]) -> Result<()> {
-    let now = Utc::now();
-    for m in messages {
-        sqlx::query(
-            "INSERT INTO outbox (message_id, subject, payload, headers, created_at) \
-             VALUES (?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING",
-        )
-        .bind(&m.message_id)
-        .bind(&m.subject)
-        .bind(&m.payload)
-        .bind(codec::headers_to_json(&m.headers)?)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    if messages.is_empty() {
+        return Ok(());
     }
+    let mut rows = Vec::with_capacity(messages.len());
+    for m in messages {
+        rows.push(serde_json::json!([
+            m.message_id,
+            m.subject,
+            hex::encode(&m.payload),
+            codec::headers_to_json(&m.headers)?,
+        ]));
+    }
+    sqlx::query(
+        "INSERT INTO outbox (message_id, subject, payload, headers, created_at) \
+         SELECT j.value ->> 0, j.value ->> 1, unhex(j.value ->> 2), j.value ->> 3, ?2 \
+         FROM json_each(?1) AS j WHERE true ORDER BY j.key \
+         ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(serde_json::Value::Array(rows).to_string())
+    .bind(Utc::now())
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -251,26 +459,28 @@ pub(crate) async fn unsent_count(conn: &mut SqliteConnection) -> Result<u64> {
     Ok(n as u64)
 }
 
+/// Records `message_ids` in one statement; `true` at the first occurrence of each id that was
+/// not recorded before (see `Transaction::inbox_record`).
 pub(crate) async fn inbox_record(
     conn: &mut SqliteConnection,
     consumer: &str,
     message_ids: &[&str],
 ) -> Result<Vec<bool>> {
-    let now = Utc::now();
-    let mut out = Vec::with_capacity(message_ids.len());
-    for id in message_ids {
-        let done = sqlx::query(
-            "INSERT INTO inbox (consumer, message_id, processed_at) VALUES (?, ?, ?) \
-             ON CONFLICT DO NOTHING",
-        )
-        .bind(consumer)
-        .bind(id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-        out.push(done.rows_affected() == 1);
+    if message_ids.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    // `WHERE true`: SQLite's grammar needs a clause between `SELECT ... FROM` and the upsert.
+    let new: Vec<String> = sqlx::query_scalar(
+        "INSERT INTO inbox (consumer, message_id, processed_at) \
+         SELECT ?1, value, ?2 FROM json_each(?3) WHERE true \
+         ON CONFLICT DO NOTHING RETURNING message_id",
+    )
+    .bind(consumer)
+    .bind(Utc::now())
+    .bind(serde_json::to_string(message_ids).map_err(crate::CodecError::from)?)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(crate::pg::first_occurrences(message_ids, &new))
 }
 
 pub(crate) async fn inbox_contains(

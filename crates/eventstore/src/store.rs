@@ -318,6 +318,32 @@ impl Store {
             self.observe(stream_id, started);
             return Ok(result_of(&out));
         }
+        if let (Pools::Sqlite { writer, .. }, true, [event], Some(v)) = (
+            &self.pools,
+            self.projections.is_empty(),
+            events,
+            expected.exact(),
+        ) {
+            // The plain case in one statement, its own (implicit) transaction: the writer
+            // connection is the only one, and the statement checks the version itself. Any
+            // other outcome (version off, event id stored, busy) goes the long way below.
+            let started = self.observer.as_ref().map(|_| Instant::now());
+            let now = chrono::Utc::now();
+            let stored = match writer.acquire().await {
+                Ok(mut conn) => sqlite::append_one_exact(&mut conn, stream_id, v, event, now)
+                    .await
+                    .ok()
+                    .flatten(),
+                Err(_) => None,
+            };
+            if let Some(position) = stored {
+                self.observe(stream_id, started);
+                return Ok(AppendResult {
+                    stream_version: v + 1,
+                    positions: vec![position],
+                });
+            }
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -729,13 +755,7 @@ impl Transaction {
         let deferred = std::mem::take(&mut self.deferred);
         let outcomes = match &mut self.inner {
             TxInner::Postgres(t) => pg::append_many(t, &deferred).await?,
-            TxInner::Sqlite(t) => {
-                let mut outcomes = Vec::with_capacity(deferred.len());
-                for d in &deferred {
-                    outcomes.push(sqlite::append(t, &d.stream_id, d.expected, &d.events).await?);
-                }
-                outcomes
-            }
+            TxInner::Sqlite(t) => sqlite::append_many(t, &deferred).await?,
         };
         let mut results = Vec::with_capacity(outcomes.len());
         for (d, out) in deferred.iter().zip(&outcomes) {
@@ -788,25 +808,7 @@ impl Transaction {
     ) -> Result<Vec<bool>> {
         match &mut self.inner {
             TxInner::Postgres(t) => pg::inbox_record(t, consumer, message_ids).await,
-            TxInner::Sqlite(t) => {
-                let mut seen = std::collections::HashSet::new();
-                let unique: Vec<&str> = message_ids
-                    .iter()
-                    .copied()
-                    .filter(|id| seen.insert(*id))
-                    .collect();
-                let fresh = sqlite::inbox_record(t, consumer, &unique).await?;
-                let new: std::collections::HashSet<&str> = unique
-                    .iter()
-                    .zip(fresh)
-                    .filter_map(|(id, f)| f.then_some(*id))
-                    .collect();
-                let mut taken = std::collections::HashSet::new();
-                Ok(message_ids
-                    .iter()
-                    .map(|id| new.contains(id) && taken.insert(*id))
-                    .collect())
-            }
+            TxInner::Sqlite(t) => sqlite::inbox_record(t, consumer, message_ids).await,
         }
     }
 
