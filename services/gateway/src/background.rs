@@ -32,7 +32,7 @@ use futures::future::BoxFuture;
 use reprint_bus::consumer::{ConsumerConfig, Handler, HandlerError, InboxConsumer, Incoming};
 use reprint_bus::relay::Relay;
 use reprint_bus::streams::{
-    durable_consumer_for, status_consumer_for, ConsumerSettings, DurableConsumer,
+    ConsumerSettings, DurableConsumer, durable_consumer_for, status_consumer_for,
 };
 use reprint_bus::subjects::Subject;
 use reprint_bus::subjects::{SiteKind, Topic};
@@ -42,10 +42,10 @@ use reprint_eventstore::{ExpectedVersion, Transaction};
 use reprint_service::shutdown::Shutdown;
 use reprint_site::command::{self, CommandError};
 
-use crate::events::{account_stream, AccountEvent};
+use crate::events::{AccountEvent, account_stream};
 use crate::orders::{self, Loaded};
 use crate::settlements;
-use crate::state::{to_new, AppState, OrderUpdate};
+use crate::state::{AppState, OrderUpdate, to_new};
 
 /// The inbox names (kept from the gateway's first consumers, so their records still count).
 pub const INBOX_CONSUMER: &str = "gateway-inbox";

@@ -2,11 +2,11 @@
 //! streams, in the same transaction as the append (a request sees its own command at once).
 
 use futures::future::BoxFuture;
-use reprint_eventstore::sql::{exec, fetch_optional, Arg};
+use reprint_eventstore::sql::{Arg, exec, fetch_optional};
 use reprint_eventstore::{Conn, Projection, RecordedEvent};
 
 use reprint_domain::protocol::Stage;
-use reprint_domain::web_order::{WebStage, ENDS};
+use reprint_domain::web_order::{ENDS, WebStage};
 
 use crate::events::{AccountEvent, ImageEvent, OrderEvent};
 use crate::orders::StoredOrderEvent;

@@ -20,8 +20,8 @@
 use axum::extract::State;
 use reprint_domain::protocol::{Stage, StatusChanged};
 use reprint_domain::{Currency, Money, SiteKind};
-use reprint_eventstore::sql::{exec, Arg};
 use reprint_eventstore::Transaction;
+use reprint_eventstore::sql::{Arg, exec};
 use reprint_service::problem::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -185,11 +185,13 @@ async fn the_whole_protocol_from_sign_up_to_re_order() {
     let second = next_order(&mut lab).await;
     assert_eq!(second.order.to_string(), re["order"].as_str().unwrap());
     assert_eq!(second.items[0].image.to_hex(), image);
-    assert!(second.items[0]
-        .edits
-        .as_deref()
-        .unwrap()
-        .contains("grayscale"));
+    assert!(
+        second.items[0]
+            .edits
+            .as_deref()
+            .unwrap()
+            .contains("grayscale")
+    );
     assert_eq!(
         second.customer.registration_number.as_deref(),
         Some("A0000001")
@@ -509,12 +511,13 @@ async fn a_rejection_lands_and_an_unreadable_message_is_parked_not_blocking() {
     parked(&app, "unknown-topic-1").await;
     // A redelivered rejection (same message id, after the duplicate window too) changes
     // nothing: the inbox has it.
-    assert!(app
-        .state
-        .store
-        .inbox_contains(reprint_gateway::background::INBOX_CONSUMER, "reject-1")
-        .await
-        .unwrap());
+    assert!(
+        app.state
+            .store
+            .inbox_contains(reprint_gateway::background::INBOX_CONSUMER, "reject-1")
+            .await
+            .unwrap()
+    );
 }
 
 /// Waits until the gateway's inbox has parked the message `id`.

@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use reprint_bus::subjects::{self, Address, SiteId};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 fn charge(minor: i64) -> Value {
     json!({"lines": [{"kind": "basic_charge", "description": "basic charge", "amount": {"minor": minor, "currency": "JPY"}}],
