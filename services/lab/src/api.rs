@@ -12,6 +12,7 @@ use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use reprint_domain::file::UserFile;
+use reprint_domain::protocol::OrderPlaced;
 use reprint_domain::{ReceptionNumber, RegistrationNumber, Telephone};
 use reprint_service::problem::Json;
 use serde::{Deserialize, Serialize};
@@ -68,16 +69,40 @@ pub async fn run_action(
     }
 }
 
-/// Receptions found by reception number, registration number or telephone.
-pub async fn search(lab: &Lab, q: &str) -> LabResult<Vec<ProductionRow>> {
+/// The longest search the lab runs (a name, a number: far shorter).
+pub const SEARCH_MAX_CHARS: usize = 100;
+
+/// A reception the search found: its production row, the customer's name and, for an order a
+/// counter sent, the counter's own reception number (its slip).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchHit {
+    #[serde(flatten)]
+    pub production: ProductionRow,
+    /// The customer's name as the order gave it.
+    pub customer: String,
+    /// The counter's reception number on its slip (`X0000003`), for an order a counter sent.
+    pub counter_reception: Option<String>,
+}
+
+/// Receptions found by `q`, as the console's search finds them: this lab's reception number,
+/// a registration number or a telephone number exactly; else the counter's reception number
+/// (its slip, exactly, any case) or a part of the customer's name (any case). The newest first
+/// for the last two, at most 200.
+pub async fn search(lab: &Lab, q: &str) -> LabResult<Vec<SearchHit>> {
     let q = q.trim();
     if q.is_empty() {
         return Ok(vec![]);
     }
+    if q.chars().count() > SEARCH_MAX_CHARS {
+        return Err(LabError::BadRequest(format!(
+            "a search of at most {SEARCH_MAX_CHARS} characters (a reception or registration \
+             number, a telephone number or a name)"
+        )));
+    }
     let rules = lab.rules();
     let upper = q.to_ascii_uppercase();
     let mut tx = lab.store.begin().await?;
-    let rows = if let Ok(n) = ReceptionNumber::parse(&rules.reception_number, &upper) {
+    let mut rows = if let Ok(n) = ReceptionNumber::parse(&rules.reception_number, &upper) {
         db::production_by_reception(&mut tx, n.as_str())
             .await?
             .into_iter()
@@ -96,8 +121,42 @@ pub async fn search(lab: &Lab, q: &str) -> LabResult<Vec<ProductionRow>> {
     } else {
         vec![]
     };
+    if rows.is_empty() {
+        // The counter's slip number and the name are in the order as it came, not in a column:
+        // the receptions whose order mentions `q`, then the exact test on the typed order.
+        let lower = q.to_lowercase();
+        rows = db::production_mentioning(&mut tx, q, 200)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                let Ok(o) = serde_json::from_str::<OrderPlaced>(&r.order_json) else {
+                    return false;
+                };
+                o.counter_extract
+                    .as_ref()
+                    .is_some_and(|e| e.reception.number.as_str().eq_ignore_ascii_case(q))
+                    || o.customer.name.to_lowercase().contains(&lower)
+            })
+            .collect();
+    }
     tx.commit().await?;
-    Ok(rows)
+    Ok(rows
+        .into_iter()
+        .map(|production| {
+            let order: Option<OrderPlaced> = serde_json::from_str(&production.order_json).ok();
+            SearchHit {
+                customer: order
+                    .as_ref()
+                    .map(|o| o.customer.name.clone())
+                    .unwrap_or_default(),
+                counter_reception: order
+                    .as_ref()
+                    .and_then(|o| o.counter_extract.as_ref())
+                    .map(|e| e.reception.number.as_str().to_string()),
+                production,
+            }
+        })
+        .collect())
 }
 
 pub async fn queue(lab: &Lab, state: Option<&str>) -> LabResult<Vec<(String, Vec<ProductionRow>)>> {
@@ -184,7 +243,9 @@ pub struct StateQuery {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// A reception number, a registration number or a telephone number.
+    /// This lab's reception number, a registration number, a telephone number, the counter's
+    /// reception number (its slip) or a part of the customer's name; at most 100 characters.
+    #[param(max_length = 100)]
     pub q: String,
 }
 
@@ -282,14 +343,16 @@ async fn api_action(
     Ok(Json(row))
 }
 
-/// Search by reception number, registration number or telephone.
+/// Search as the console does: by this lab's reception number, registration number,
+/// telephone, the counter's reception number (its slip) or the customer's name.
 #[utoipa::path(get, path = "/api/v1/search", params(SearchQuery),
-    responses((status = 200, body = Vec<ProductionRow>)))]
+    responses((status = 200, body = Vec<SearchHit>),
+        (status = 400, description = "no `q`, or longer than 100 characters")))]
 async fn api_search(
     State(lab): State<Lab>,
     _op: Operator,
     query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
-) -> LabResult<Json<Vec<ProductionRow>>> {
+) -> LabResult<Json<Vec<SearchHit>>> {
     let Query(q) = query.map_err(|e| LabError::BadRequest(e.body_text()))?;
     Ok(Json(search(&lab, &q.q).await?))
 }
@@ -320,6 +383,7 @@ async fn api_ledger(State(lab): State<Lab>, _op: Operator) -> LabResult<Json<Vec
         SessionView,
         RejectRequest,
         QueueGroup,
+        SearchHit,
         ReceptionView,
         ProductionRow,
         LogRow,

@@ -392,6 +392,63 @@ async fn production_floor(pg: bool) {
     assert!(by_name.contains("4 receptions found"), "{by_name}");
     let (_, nothing) = page(&http, &lab, "/search?q=%25_").await;
     assert!(nothing.contains("Nothing found"), "{nothing}");
+    // The JSON API's search finds the same, with the customer and the counter's slip number.
+    let api_search = |q: &str| {
+        let r = http.get(lab.url(&format!("/api/v1/search?q={q}"))).send();
+        async move {
+            let r = r.await.unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<serde_json::Value>().await.unwrap())
+        }
+    };
+    let (s, slip) = api_search("x0001004").await;
+    assert_eq!(s, 200, "{slip}");
+    let slip = slip.as_array().unwrap();
+    assert_eq!(slip.len(), 1, "{slip:?}");
+    assert_eq!(slip[0]["reception_number"], "B0000003");
+    assert_eq!(slip[0]["counter_reception"], "X0001004");
+    assert_eq!(slip[0]["route"], "counter_medium");
+    let (_, by_name) = api_search("HANAKO").await;
+    assert_eq!(by_name.as_array().unwrap().len(), 4, "{by_name}");
+    assert!(
+        by_name
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| f["customer"].as_str().unwrap().contains("Hanako")),
+        "{by_name}"
+    );
+    let (_, by_telephone) = api_search("03-1234-5678").await;
+    assert!(
+        by_telephone
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.iter().all(|f| f["customer"] == "Hanako Yamada")),
+        "{by_telephone}"
+    );
+    let (_, none) = api_search("%25_").await;
+    assert_eq!(none, serde_json::json!([]));
+    let (s, long) = api_search(&"x".repeat(101)).await;
+    assert_eq!(s, 400, "{long}");
+    let spec: serde_json::Value = http
+        .get(lab.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let hit = &spec["components"]["schemas"]["SearchHit"];
+    assert!(
+        hit.to_string().contains("counter_reception") && hit.to_string().contains("customer"),
+        "{hit}"
+    );
+    assert!(
+        spec["paths"]["/api/v1/search"]["get"]["parameters"][0]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("slip")),
+        "{}",
+        spec["paths"]["/api/v1/search"]
+    );
 
     // One batch start of minilab-1 and L writes every job of it, and nothing on large-1.
     let csrf = csrf_of(&queue);

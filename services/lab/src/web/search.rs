@@ -11,7 +11,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::{Op, error_page, money, render, route_words, state_words};
-use crate::db::{self, ProductionRow};
+pub use crate::api::SearchHit as Found;
 use crate::error::LabResult;
 use crate::state::Lab;
 
@@ -25,59 +25,13 @@ struct SearchQuery {
     q: String,
 }
 
-/// A reception found, and whether it was found by one of its reception numbers.
-pub struct Found {
-    pub row: ProductionRow,
-    pub customer: String,
-    pub counter_reception: Option<String>,
-}
-
-/// Receptions found by `q`: the API's search (this lab's reception number, registration
-/// number, telephone), else the counter's reception number or the customer's name.
+/// Receptions found by `q`: the API's search ([`crate::api::search`]); a search too long
+/// finds nothing here.
 pub async fn find(lab: &Lab, q: &str) -> LabResult<Vec<Found>> {
-    let q = q.trim();
-    if q.is_empty() || q.chars().count() > 100 {
+    if q.trim().chars().count() > crate::api::SEARCH_MAX_CHARS {
         return Ok(vec![]);
     }
-    let mut rows = crate::api::search(lab, q).await?;
-    if rows.is_empty() {
-        let mut tx = lab.store.begin().await?;
-        let candidates = db::production_mentioning(&mut tx, q, 200).await?;
-        tx.commit().await?;
-        let lower = q.to_lowercase();
-        rows = candidates
-            .into_iter()
-            .filter(|r| {
-                let Ok(o) =
-                    serde_json::from_str::<reprint_domain::protocol::OrderPlaced>(&r.order_json)
-                else {
-                    return false;
-                };
-                o.counter_extract
-                    .as_ref()
-                    .is_some_and(|e| e.reception.number.as_str().eq_ignore_ascii_case(q))
-                    || o.customer.name.to_lowercase().contains(&lower)
-            })
-            .collect();
-    }
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let order: Option<reprint_domain::protocol::OrderPlaced> =
-                serde_json::from_str(&row.order_json).ok();
-            Found {
-                customer: order
-                    .as_ref()
-                    .map(|o| o.customer.name.clone())
-                    .unwrap_or_default(),
-                counter_reception: order
-                    .as_ref()
-                    .and_then(|o| o.counter_extract.as_ref())
-                    .map(|e| e.reception.number.as_str().to_string()),
-                row,
-            }
-        })
-        .collect())
+    crate::api::search(lab, q).await
 }
 
 async fn search_page(
@@ -92,10 +46,11 @@ async fn search_page(
     };
     let upper = q.trim().to_ascii_uppercase();
     if let [one] = found.as_slice()
-        && (one.row.reception_number == upper
+        && (one.production.reception_number == upper
             || one.counter_reception.as_deref() == Some(upper.as_str()))
     {
-        return Redirect::to(&format!("/receptions/{}", one.row.reception_number)).into_response();
+        return Redirect::to(&format!("/receptions/{}", one.production.reception_number))
+            .into_response();
     }
     let title = op.t("lab-search-title");
     render(
@@ -127,16 +82,16 @@ async fn search_page(
                         th scope="col" { (op.t("lab-col-received")) }
                         th scope="col" { (op.t("lab-col-state")) }
                     } }
-                    tbody { @for f in &found { tr data-reception=(f.row.reception_number) {
-                        td { a href={ "/receptions/" (f.row.reception_number) } { (f.row.reception_number) } }
+                    tbody { @for f in &found { tr data-reception=(f.production.reception_number) {
+                        td { a href={ "/receptions/" (f.production.reception_number) } { (f.production.reception_number) } }
                         td { (f.counter_reception.clone().unwrap_or_default()) }
                         td { (f.customer) }
-                        td { (f.row.registration_number) }
-                        td { (route_words(op.lang, &f.row.route)) }
-                        td { (f.row.counter) }
-                        td { (money(op.lang, &f.row.currency, f.row.charge_minor)) }
-                        td { (op.time_str(&f.row.received_at)) }
-                        td { (state_words(op.lang, &f.row.state)) }
+                        td { (f.production.registration_number) }
+                        td { (route_words(op.lang, &f.production.route)) }
+                        td { (f.production.counter) }
+                        td { (money(op.lang, &f.production.currency, f.production.charge_minor)) }
+                        td { (op.time_str(&f.production.received_at)) }
+                        td { (state_words(op.lang, &f.production.state)) }
                     } } }
                 } }
             }
