@@ -74,6 +74,10 @@ pub struct CounterConfig {
     /// `daily` (the default), `weekly` or `monthly`.
     #[serde(default)]
     pub statement_period: reprint_domain::statement::Period,
+    /// `[printer]`: the counter's own printer (a mini-lab), announced in the site directory;
+    /// labs then send it internet orders as print data (`crate::own_printer`).
+    #[serde(default)]
+    pub printer: Option<crate::own_printer::PrinterConfig>,
 }
 
 /// A lab the counter forwards walk-in orders to and receives deliveries from.

@@ -70,6 +70,7 @@ impl Handler for Deliveries {
                 Topic::DeliveryDispatched => delivery_dispatched(c, tx, message.json()?)
                     .await
                     .map_err(classify),
+                Topic::PrintDataSent => crate::own_printer::handle(c, tx, message).await,
                 Topic::StatementConfirmed => {
                     crate::takings::statement_confirmed(c, tx, &message.json()?)
                         .await

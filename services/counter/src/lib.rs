@@ -28,6 +28,7 @@ pub mod link;
 pub mod medium;
 pub mod messages;
 pub mod order;
+pub mod own_printer;
 pub mod pickup;
 pub mod rpc;
 pub mod spool;
@@ -101,6 +102,7 @@ impl Application {
             .with_observer(metrics.append_observer());
         UserIndex::migrate(&store).await?;
         db::migrate(&store).await?;
+        own_printer::migrate(&store, config.printer.as_ref()).await?;
         reprint_service::session::migrate(&store).await?;
         let settings = ConnectSettings::new(
             config.nats.url.clone(),
@@ -159,6 +161,7 @@ impl Application {
                 .merge(health)
                 .merge(api::routes(state.clone()))
                 .merge(web::routes(state.clone()))
+                .merge(own_printer::routes(state.clone()))
                 .layer(crate::auth::session_layer(&state)),
             metrics_for_layers,
             counter.config.http.timeouts(),
@@ -194,6 +197,11 @@ impl Application {
     /// names that part); the link to NATS runs beside it.
     pub async fn run_until_stopped(self) -> Result<(), CounterError> {
         let mut tasks = Tasks::new(self.trigger.clone(), self.shutdown.clone());
+        // Internet orders received as print data: fetched, printed here, made ready.
+        tasks.spawn_infallible(
+            "own printer",
+            own_printer::run(self.counter.clone(), self.js.clone(), self.shutdown.clone()),
+        );
         tasks.spawn_infallible(
             "NATS link",
             link::run(

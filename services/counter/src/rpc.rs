@@ -137,6 +137,7 @@ pub fn locale(counter: &Counter) -> LocaleReply {
 pub fn announcement(counter: &Counter) -> Result<SiteAnnouncement, CounterError> {
     storefront(counter)
         .announcement(counter.clock.now())
+        .map(|a| crate::own_printer::announce(counter, a))
         .map_err(|e| CounterError::Config(format!("site id: {e}")))
 }
 
