@@ -2,18 +2,17 @@
 //! on"): the figures of [`reprint_domain::analysis`] as tables and bar charts, and each table as
 //! CSV with the same rows, for the lab's console and the counter's pages alike.
 //!
-//! The charts are SVG drawn here in maud (axes, round ticks, each bar's value, a legend for
-//! stacked series), not a chart library: three bar charts need about a hundred lines, and no new
-//! crate has to be built on the shared machines. SVG elements are written with closing tags
-//! (`line x1=.. {}`): an HTML parser would take a void `<line>` as the parent of what follows.
+//! The charts are drawn by [`crate::chart`] (plotters, as SVG), each described by the table of
+//! the same figures beside it.
 
 use chrono::{Days, NaiveDate};
-use maud::{Markup, html};
+use maud::{html, Markup};
 use reprint_domain::analysis::{Analysis, AnalysisPeriod, GapBucket};
 use reprint_domain::policy::Period;
 use reprint_domain::{Currency, Money};
 
-use crate::{Lang, t, t_with};
+use crate::chart::{chart, Chart, Kind, Series};
+use crate::{t, t_with, Lang};
 
 /// The period shown when none is asked for: the last twelve weeks.
 pub const DEFAULT_DAYS: u64 = 7 * 12 - 1;
@@ -258,108 +257,6 @@ fn csv(table: &Table, currency: Currency) -> String {
     out
 }
 
-/// One bar of a chart: its label and its stacked values (one per series).
-struct Bar {
-    label: String,
-    values: Vec<u32>,
-}
-
-/// A step for the value axis: 1, 2 or 5 times a power of ten, at most five ticks.
-fn tick_step(max: u32) -> u32 {
-    let mut step = 1u32;
-    loop {
-        for m in [1u32, 2, 5] {
-            let s = step.saturating_mul(m);
-            if max / s <= 5 {
-                return s.max(1);
-            }
-        }
-        step = step.saturating_mul(10);
-    }
-}
-
-const SERIES_COLOURS: [&str; 2] = ["#1f5f99", "#c25e00"];
-
-/// The non-empty parts of a stacked bar: (series, value below it, value).
-fn stacked(values: &[u32]) -> Vec<(usize, u32, u32)> {
-    let mut below = 0u32;
-    let mut parts = Vec::new();
-    for (s, v) in values.iter().enumerate() {
-        if *v > 0 {
-            parts.push((s, below, *v));
-        }
-        below += v;
-    }
-    parts
-}
-
-/// A bar chart in SVG: the value axis with its ticks, the category axis with the bars' labels
-/// (every k-th when many), each bar's total above it, and a legend for stacked series.
-fn bar_chart(
-    id: &str,
-    title: &str,
-    x_axis: &str,
-    y_axis: &str,
-    series: &[String],
-    bars: &[Bar],
-) -> Markup {
-    let (w, h) = (640.0_f64, 280.0_f64);
-    let (left, right, top, bottom) = (56.0, 12.0, 28.0, 56.0);
-    let plot_w = w - left - right;
-    let plot_h = h - top - bottom;
-    let max = bars
-        .iter()
-        .map(|b| b.values.iter().sum::<u32>())
-        .max()
-        .unwrap_or(0);
-    let step = tick_step(max.max(1));
-    let top_value = max.max(1).div_ceil(step) * step;
-    let y = |v: u32| top + plot_h - plot_h * f64::from(v) / f64::from(top_value);
-    let slot = plot_w / bars.len().max(1) as f64;
-    let bar_w = (slot * 0.7).min(48.0);
-    let every = bars.len().div_ceil(12).max(1);
-    let ticks: Vec<u32> = (0..=top_value / step).map(|i| i * step).collect();
-    let title_id = format!("{id}-title");
-    html! {
-        figure.chart style="margin:8px 0" {
-            svg #(id) viewBox=(format!("0 0 {w} {h}")) role="img" aria-labelledby=(title_id)
-                style="width:100%;max-width:640px;height:auto;background:#fff" {
-                title #(title_id) { (title) }
-                // value axis, its ticks and grid lines
-                @for v in &ticks {
-                    line x1=(left) x2=(w - right) y1=(y(*v)) y2=(y(*v)) stroke="#ddd" {}
-                    text.tick x=(left - 6.0) y=(y(*v) + 4.0) text-anchor="end" font-size="12" fill="#222" { (v) }
-                }
-                line.axis x1=(left) x2=(left) y1=(top) y2=(top + plot_h) stroke="#222" {}
-                line.axis x1=(left) x2=(w - right) y1=(top + plot_h) y2=(top + plot_h) stroke="#222" {}
-                text x="14" y=(top + plot_h / 2.0) font-size="12" fill="#222" text-anchor="middle"
-                    transform=(format!("rotate(-90 14 {})", top + plot_h / 2.0)) { (y_axis) }
-                text x=(left + plot_w / 2.0) y=(h - 6.0) font-size="12" fill="#222" text-anchor="middle" { (x_axis) }
-                @for (i, b) in bars.iter().enumerate() {
-                    @let x = left + slot * i as f64 + (slot - bar_w) / 2.0;
-                    @let total: u32 = b.values.iter().sum();
-                    @for (s, low, v) in stacked(&b.values) {
-                        rect x=(x) width=(bar_w) y=(y(low + v)) height=(y(low) - y(low + v))
-                            fill=(SERIES_COLOURS[s % SERIES_COLOURS.len()]) {
-                            title { (series.get(s).map(String::as_str).unwrap_or("")) ": " (v) }
-                        }
-                    }
-                    text.value x=(x + bar_w / 2.0) y=(y(total) - 4.0) font-size="12" fill="#222" text-anchor="middle" { (total) }
-                    @if i % every == 0 {
-                        text.label x=(x + bar_w / 2.0) y=(top + plot_h + 16.0) font-size="11" fill="#222" text-anchor="middle" { (b.label) }
-                    }
-                }
-                @if series.len() > 1 {
-                    @for (s, name) in series.iter().enumerate() {
-                        rect x=(left + 8.0 + 130.0 * s as f64) y="6" width="12" height="12" fill=(SERIES_COLOURS[s % SERIES_COLOURS.len()]) {}
-                        text x=(left + 24.0 + 130.0 * s as f64) y="16" font-size="12" fill="#222" { (name) }
-                    }
-                }
-            }
-        }
-    }
-}
-
 fn table_markup(
     lang: Lang,
     currency: Currency,
@@ -406,34 +303,86 @@ pub fn content(lang: Lang, a: &Analysis, action: &str, viewpoint: Viewpoint) -> 
     let query = format!("?from={from}&to={to}");
     let all = tables(lang, a);
     let by_name = |name: &str| all.iter().find(|t| t.name == name);
-    let week_bars: Vec<Bar> = a
-        .weeks
-        .iter()
-        .map(|w| Bar {
-            label: w.starts.format("%m/%d").to_string(),
-            values: vec![w.new, w.returning],
-        })
-        .collect();
-    let order_bars: Vec<Bar> = a
-        .orders_per_customer
-        .iter()
-        .map(|r| Bar {
-            label: if r.or_more {
-                format!("{}+", r.orders)
-            } else {
-                r.orders.to_string()
+    // A chart is described by its table (`analysis-<name>`), when the page shows one.
+    let table_ids: Vec<String> = all.iter().map(|t| format!("analysis-{}", t.name)).collect();
+    let described_by = |name: &str| {
+        all.iter()
+            .position(|t| t.name == name && !t.rows.is_empty())
+            .map(|i| table_ids[i].as_str())
+    };
+    let weeks_chart = Chart {
+        id: "chart-weeks",
+        title: &t(lang, "analysis-weeks-heading"),
+        x_axis: &t(lang, "analysis-week"),
+        y_axis: &t(lang, "analysis-customers"),
+        kind: Kind::Stacked,
+        categories: a
+            .weeks
+            .iter()
+            .map(|w| w.starts.format("%m/%d").to_string())
+            .collect(),
+        series: vec![
+            Series {
+                name: t(lang, "analysis-new"),
+                values: a.weeks.iter().map(|w| i64::from(w.new)).collect(),
             },
-            values: vec![r.customers],
-        })
-        .collect();
-    let tier_bars: Vec<Bar> = a
-        .tiers
-        .iter()
-        .map(|r| Bar {
-            label: tier_words(lang, r.bucket, r.within),
-            values: vec![r.orders],
-        })
-        .collect();
+            Series {
+                name: t(lang, "analysis-returning"),
+                values: a.weeks.iter().map(|w| i64::from(w.returning)).collect(),
+            },
+        ],
+        format: None,
+        table: described_by("weeks"),
+        colours: None,
+    };
+    let orders_chart = Chart {
+        id: "chart-orders",
+        title: &t(lang, "analysis-orders-heading"),
+        x_axis: &t(lang, "analysis-orders-each"),
+        y_axis: &t(lang, "analysis-customers"),
+        kind: Kind::Bars,
+        categories: a
+            .orders_per_customer
+            .iter()
+            .map(|r| {
+                if r.or_more {
+                    format!("{}+", r.orders)
+                } else {
+                    r.orders.to_string()
+                }
+            })
+            .collect(),
+        series: vec![Series {
+            name: t(lang, "analysis-customers"),
+            values: a
+                .orders_per_customer
+                .iter()
+                .map(|r| i64::from(r.customers))
+                .collect(),
+        }],
+        format: None,
+        table: described_by("orders"),
+        colours: None,
+    };
+    let tiers_chart = Chart {
+        id: "chart-tiers",
+        title: &t(lang, "analysis-tiers-heading"),
+        x_axis: &t(lang, "analysis-tier"),
+        y_axis: &t(lang, "analysis-orders"),
+        kind: Kind::Horizontal,
+        categories: a
+            .tiers
+            .iter()
+            .map(|r| tier_words(lang, r.bucket, r.within))
+            .collect(),
+        series: vec![Series {
+            name: t(lang, "analysis-orders"),
+            values: a.tiers.iter().map(|r| i64::from(r.orders)).collect(),
+        }],
+        format: None,
+        table: described_by("tiers"),
+        colours: None,
+    };
     let section = |name: &str, heading: &str, chart: Option<Markup>| {
         html! {
             section {
@@ -459,30 +408,9 @@ pub fn content(lang: Lang, a: &Analysis, action: &str, viewpoint: Viewpoint) -> 
             button { (t(lang, "analysis-show")) }
         }
         (section("summary", "analysis-summary-heading", None))
-        (section("weeks", "analysis-weeks-heading", Some(bar_chart(
-            "chart-weeks",
-            &t(lang, "analysis-weeks-heading"),
-            &t(lang, "analysis-week"),
-            &t(lang, "analysis-customers"),
-            &[t(lang, "analysis-new"), t(lang, "analysis-returning")],
-            &week_bars,
-        ))))
-        (section("orders", "analysis-orders-heading", Some(bar_chart(
-            "chart-orders",
-            &t(lang, "analysis-orders-heading"),
-            &t(lang, "analysis-orders-each"),
-            &t(lang, "analysis-customers"),
-            &[t(lang, "analysis-customers")],
-            &order_bars,
-        ))))
-        (section("tiers", "analysis-tiers-heading", Some(bar_chart(
-            "chart-tiers",
-            &t(lang, "analysis-tiers-heading"),
-            &t(lang, "analysis-tier"),
-            &t(lang, "analysis-orders"),
-            &[t(lang, "analysis-orders")],
-            &tier_bars,
-        ))))
+        (section("weeks", "analysis-weeks-heading", Some(chart(lang, &weeks_chart))))
+        (section("orders", "analysis-orders-heading", Some(chart(lang, &orders_chart))))
+        (section("tiers", "analysis-tiers-heading", Some(chart(lang, &tiers_chart))))
         p { (t(lang, "analysis-tiers-note")) }
         (section("sites", sites_heading, None))
         p { (t(lang, sites_note)) }
@@ -524,15 +452,6 @@ mod tests {
         );
         assert_eq!(period("2026-13-01", "", today), Err("analysis-bad-date"));
         assert_eq!(period("2020-01-01", "", today), Err("analysis-too-long"));
-    }
-
-    #[test]
-    fn ticks_are_round() {
-        assert_eq!(tick_step(1), 1);
-        assert_eq!(tick_step(5), 1);
-        assert_eq!(tick_step(7), 2);
-        assert_eq!(tick_step(23), 5);
-        assert_eq!(tick_step(180), 50);
     }
 
     #[test]

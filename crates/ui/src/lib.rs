@@ -12,6 +12,7 @@
 //!   first (nothing wider than the screen, touch targets of at least 44 px).
 
 pub mod analysis;
+pub mod chart;
 
 use std::borrow::Cow;
 use std::collections::HashMap;

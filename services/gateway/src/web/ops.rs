@@ -16,19 +16,20 @@
 
 use std::collections::BTreeMap;
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::Router;
 use chrono::{DateTime, Utc};
-use maud::{Markup, html};
+use maud::{html, Markup};
 use reprint_bus::subjects::SiteKind as BusSiteKind;
 use reprint_domain::protocol::Stage;
 use reprint_domain::{Currency, Money};
 use reprint_eventstore::sql::Arg;
+use reprint_ui::chart::{self, Chart, Kind, Series};
 
-use super::{Viewer, render_with};
+use super::{render_with, Viewer};
 use crate::api;
 use crate::config::OpsConfig;
 use crate::error::{AppError, AppResult};
@@ -159,7 +160,7 @@ const STYLE: &str = "\
 .live{display:inline-flex;align-items:center;gap:8px;min-height:44px}.live input{width:44px;height:44px;margin:0}\
 td a{display:inline-flex;align-items:center;min-height:44px}\
 th{overflow-wrap:normal}\
-figure.legs{margin:0 0 16px;max-width:640px}\
+h4{margin:16px 0 0}\
 .summary{display:flex;flex-wrap:wrap;gap:8px;padding:0;list-style:none}\
 .period{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:8px 0}\
 .summary li{padding:8px 12px;border-radius:8px;background:#fff;border:1px solid #ddd}\
@@ -182,14 +183,9 @@ const LIVE_JS: &str = "(() => {
   }, 30000);
 })();";
 
-/// Horizontal bar charts of the legs, one per site (all on the same time scale): per leg its
-/// name above a bar, p95 pale behind p50, the values at the bar's end; an axis in time with
-/// ticks. Narrow (420 units) so that the words stay readable on a phone.
+/// The legs of each site as horizontal bars (the leg's name above its p50 and p95 bars, the
+/// times at their ends, a time axis), one chart per site; the `#legs` table holds the figures.
 fn legs_chart(viewer: &Viewer, legs: &[LegTimes], site: &dyn Fn(&str) -> String) -> Markup {
-    let max = legs.iter().map(|l| l.p95_ms).max().unwrap_or(0).max(1000);
-    let (w, row, left, top) = (420i64, 40i64, 4i64, 4i64);
-    let plot = w - left - 170;
-    let x = |ms: i64| left + ms * plot / max;
     let mut sites: Vec<(&str, Vec<&LegTimes>)> = Vec::new();
     for l in legs {
         match sites.last_mut() {
@@ -197,68 +193,63 @@ fn legs_chart(viewer: &Viewer, legs: &[LegTimes], site: &dyn Fn(&str) -> String)
             _ => sites.push((&l.site, vec![l])),
         }
     }
+    let time = |ms: i64| duration(viewer, ms);
     html! {
-        @for (id, rows) in &sites {
-            @let h = top + row * rows.len() as i64 + 52;
-            @let axis_y = top + row * rows.len() as i64 + 2;
-            figure.legs {
-                figcaption { strong { (site(id)) } }
-                svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img"
-                    aria-label={ (viewer.t("ops-legs-chart-label")) ": " (site(id)) } {
-                    @for (i, l) in rows.iter().enumerate() {
-                        @let y = top + row * i as i64;
-                        text x=(left) y=(y + 12) font-size="12" {
-                            (reprint_ui::stage(viewer.lang, l.from)) " → " (reprint_ui::stage(viewer.lang, l.to))
-                        }
-                        rect x=(left) y=(y + 17) width=((x(l.p95_ms) - left).max(1)) height="16" fill="#a9cce3" {
-                            title { "p95 " (duration(viewer, l.p95_ms)) }
-                        }
-                        rect x=(left) y=(y + 20) width=((x(l.p50_ms) - left).max(1)) height="10" fill="#1f618d" {
-                            title { "p50 " (duration(viewer, l.p50_ms)) }
-                        }
-                        text x=(x(l.p95_ms) + 4) y=(y + 30) font-size="12" {
-                            (duration(viewer, l.p50_ms)) " / " (duration(viewer, l.p95_ms))
-                        }
-                    }
-                    line x1=(left) y1=(top + 14) x2=(left) y2=(axis_y) stroke="#555" {}
-                    line x1=(left) y1=(axis_y) x2=(left + plot) y2=(axis_y) stroke="#555" {}
-                    @for q in 0..=2i64 {
-                        @let ms = max * q / 2;
-                        line x1=(x(ms)) y1=(axis_y) x2=(x(ms)) y2=(axis_y + 4) stroke="#555" {}
-                        text x=(x(ms)) y=(axis_y + 17) font-size="11"
-                            text-anchor=(if q == 0 { "start" } else { "middle" }) { (duration(viewer, ms)) }
-                    }
-                    text x=(left + plot / 2) y=(axis_y + 34) text-anchor="middle" font-size="11" { (viewer.t("ops-legs-axis")) }
-                }
-            }
+        @for (n, (id, rows)) in sites.iter().enumerate() {
+            h4 { (site(id)) }
+            (chart::chart(viewer.lang, &Chart {
+                id: &format!("chart-legs-{n}"),
+                title: &format!("{}: {}", viewer.t("ops-legs-chart-label"), site(id)),
+                x_axis: &viewer.t("ops-leg"),
+                y_axis: &viewer.t("ops-legs-axis"),
+                kind: Kind::Horizontal,
+                categories: rows
+                    .iter()
+                    .map(|l| format!("{} → {}", reprint_ui::stage(viewer.lang, l.from), reprint_ui::stage(viewer.lang, l.to)))
+                    .collect(),
+                series: vec![
+                    Series { name: "p50".into(), values: rows.iter().map(|l| l.p50_ms).collect() },
+                    Series { name: "p95".into(), values: rows.iter().map(|l| l.p95_ms).collect() },
+                ],
+                format: Some(&time),
+                table: Some("legs"),
+                colours: Some(&["#1f618d", "#7fb3d5"]),
+            }))
         }
     }
 }
 
 /// Orders placed per hour over the last 24 hours, as bars with an axis and their counts.
-fn hourly_chart(viewer: &Viewer, hours: &[(i64, i64)], now_h: i64) -> Markup {
-    let max = hours.iter().map(|&(_, n)| n).max().unwrap_or(0).max(1);
-    let (w, h, left, bottom) = (480, 160, 36, 24);
-    let bar = (w - left) / 24;
-    html! {
-        svg viewBox={ "0 0 " (w) " " (h) } width="100%" role="img" aria-label=(viewer.t("ops-chart-label")) {
-            line x1=(left) y1=(h - bottom) x2=(w) y2=(h - bottom) stroke="#555" {}
-            line x1=(left) y1="4" x2=(left) y2=(h - bottom) stroke="#555" {}
-            text x=(left - 4) y="12" text-anchor="end" font-size="11" { (max) }
-            text x=(left - 4) y=(h - bottom) text-anchor="end" font-size="11" { "0" }
-            @for (i, label) in [(0, "-24 h".to_string()), (12, "-12 h".to_string()), (23, viewer.t("ops-chart-now"))] {
-                text x=(left + i * bar + bar / 2) y=(h - 6) text-anchor="middle" font-size="11" { (label) }
-            }
-            @for &(hour, n) in hours {
-                @let x = 23 - (now_h - hour).clamp(0, 23);
-                @let bh = n * (h - bottom - 8) / max;
-                rect x=(left + x * bar + 1) y=(h - bottom - bh) width=(bar - 2) height=(bh) fill="#2a6f97" {
-                    title { (n) }
-                }
-                text x=(left + x * bar + bar / 2) y=(h - bottom - bh - 2) text-anchor="middle" font-size="10" { (n) }
+fn hourly_chart(viewer: &Viewer, hours: &[(i64, i64)], now_ms: i64) -> Markup {
+    let now_h = now_ms.div_euclid(3_600_000);
+    let mut counts = vec![0i64; 24];
+    for &(hour, n) in hours {
+        if let Ok(i) = usize::try_from(23 - (now_h - hour)) {
+            if let Some(c) = counts.get_mut(i) {
+                *c += n;
             }
         }
     }
+    chart::chart(
+        viewer.lang,
+        &Chart {
+            id: "chart-placed",
+            title: &viewer.t("ops-chart-label"),
+            x_axis: &viewer.t("ops-hour"),
+            y_axis: &viewer.t("ops-orders"),
+            kind: Kind::Bars,
+            categories: (0..24)
+                .map(|i| hour_label(viewer, (now_h - 23 + i) * 3_600_000))
+                .collect(),
+            series: vec![Series {
+                name: viewer.t("ops-orders"),
+                values: counts,
+            }],
+            format: None,
+            table: None,
+            colours: None,
+        },
+    )
 }
 
 /// The colour of each stage of [`settlements::OPEN_STAGES`] in the stages-over-time chart.
@@ -266,69 +257,38 @@ const STAGE_COLOURS: [&str; 6] = [
     "#9ecae1", "#4292c6", "#08519c", "#74c476", "#238b45", "#fd8d3c",
 ];
 
-/// Orders in each open stage at the end of each hour of the last 24, as stacked bars with an
-/// axis (orders; local hours), each bar's total above it, a legend; a table of the same figures
-/// below for reading them exactly.
+/// The local hour of `ms` (`14:00`).
+fn hour_label(viewer: &Viewer, ms: i64) -> String {
+    DateTime::from_timestamp_millis(ms)
+        .map(|t| t.with_timezone(&viewer.tz).format("%H:00").to_string())
+        .unwrap_or_default()
+}
+
+/// Orders in each open stage at the end of each hour, as stacked bars with an axis (orders;
+/// local hours), each bar's total above it, a legend; a table of the same figures below for
+/// reading them exactly.
 fn stages_chart(viewer: &Viewer, hours: &[settlements::StagesAt]) -> Markup {
-    let total = |c: &[i64; 6]| c.iter().sum::<i64>();
-    let max = hours
-        .iter()
-        .map(|x| total(&x.counts))
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let (w, h, left, bottom, top) = (480i64, 180i64, 36i64, 24i64, 14i64);
-    let n = (hours.len() as i64).max(1);
-    let bar = (w - left) / n;
-    let plot = h - bottom - top;
-    // Each stage's (index, count, y, height), bottom up, and the top of the stack.
-    let stack = |counts: &[i64; 6]| {
-        // Heights from the running total, so that the stack's top is the total's.
-        let (mut below, mut out) = (0i64, Vec::new());
-        for (k, &c) in counts.iter().enumerate().filter(|(_, c)| **c > 0) {
-            let (y0, y1) = (below * plot / max, (below + c) * plot / max);
-            below += c;
-            out.push((k, c, h - bottom - y1, (y1 - y0).max(1)));
-        }
-        (out, h - bottom - below * plot / max)
-    };
-    let hour = |ms: i64| {
-        DateTime::from_timestamp_millis(ms)
-            .map(|t| t.with_timezone(&viewer.tz).format("%H:00").to_string())
-            .unwrap_or_default()
-    };
+    let hour = |ms: i64| hour_label(viewer, ms);
     html! {
-        figure.stages {
-            svg viewBox={ "0 0 " (w) " " (h) } width="100%" style="max-width:720px" role="img" aria-label=(viewer.t("ops-stages-chart-label")) {
-                line x1=(left) y1=(h - bottom) x2=(w) y2=(h - bottom) stroke="#555" {}
-                line x1=(left) y1=(top) x2=(left) y2=(h - bottom) stroke="#555" {}
-                text x=(left - 4) y=(top + 4) text-anchor="end" font-size="11" { (max) }
-                text x=(left - 4) y=(h - bottom) text-anchor="end" font-size="11" { "0" }
-                @for (i, x) in hours.iter().enumerate() {
-                    @let i = i as i64;
-                    @if i % 6 == 0 || i == n - 1 {
-                        text x=(left + i * bar + bar / 2) y=(h - 6) text-anchor="middle" font-size="11" { (hour(x.hour_ms)) }
-                    }
-                    @let (segments, y) = stack(&x.counts);
-                    g data-hour=(x.hour_ms) {
-                        @for (k, c, y, bh) in segments {
-                            rect x=(left + i * bar + 1) y=(y) width=(bar - 2) height=(bh) fill=(STAGE_COLOURS[k]) {
-                                title { (hour(x.hour_ms)) " " (reprint_ui::stage(viewer.lang, settlements::OPEN_STAGES[k])) ": " (c) }
-                            }
-                        }
-                        @if total(&x.counts) > 0 {
-                            text x=(left + i * bar + bar / 2) y=(y - 2) text-anchor="middle" font-size="10" { (total(&x.counts)) }
-                        }
-                    }
-                }
-            }
-            figcaption.legend {
-                @for (k, s) in settlements::OPEN_STAGES.iter().enumerate() {
-                    span style="white-space:nowrap" { svg width="12" height="12" aria-hidden="true" { rect width="12" height="12" fill=(STAGE_COLOURS[k]) {} } " " (reprint_ui::stage(viewer.lang, *s)) }
-                    " "
-                }
-            }
-        }
+        (chart::chart(viewer.lang, &Chart {
+            id: "chart-stages",
+            title: &viewer.t("ops-stages-chart-label"),
+            x_axis: &viewer.t("ops-hour"),
+            y_axis: &viewer.t("ops-orders"),
+            kind: Kind::Stacked,
+            categories: hours.iter().map(|x| hour(x.hour_ms)).collect(),
+            series: settlements::OPEN_STAGES
+                .iter()
+                .enumerate()
+                .map(|(k, s)| Series {
+                    name: reprint_ui::stage(viewer.lang, *s),
+                    values: hours.iter().map(|x| x.counts[k]).collect(),
+                })
+                .collect(),
+            format: None,
+            table: Some("stages-over-time"),
+            colours: Some(&STAGE_COLOURS),
+        }))
         details {
             summary { (viewer.t("ops-stages-figures")) }
             div.scroll tabindex="0" { table #stages-over-time {
@@ -669,7 +629,7 @@ async fn ops(
             }
         } }
         h3 { (viewer.t("ops-placed-24h")) }
-        (hourly_chart(&viewer, &hours, now_ms / 3_600_000))
+        (hourly_chart(&viewer, &hours, now_ms))
 
         h2 #money { (viewer.t("ops-balances")) }
         p.ops-links { a href="/ops/settlements.csv" download { (viewer.t("ops-csv")) } }

@@ -1,0 +1,3 @@
+# The words of every chart (crates/ui/src/chart.rs), Japanese.
+
+chart-figures = このグラフの数値
