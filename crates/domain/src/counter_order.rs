@@ -8,7 +8,11 @@
 //!             +----------+--> rejected    (the lab's OrderRejected, until it dispatches)
 //!             +----------+--> cancelled   (at the counter, before the prints arrive)
 //! internet:                    arrived -> ready_for_pickup -> collected -> settled
+//! another counter's walk-in:   arrived -> ready_for_pickup -> collected -> settled
 //! ```
+//!
+//! A walk-in order taken in at another counter for pickup here (`crate::delivery_counter`) is,
+//! like an internet order, first heard of when its parcel arrives.
 //!
 //! - **Taken in** (Fig. 2): staff open the counter's reception for a medium handed over; the
 //!   order goes to the lab the customer chose and awaits it (`placed`).
@@ -177,6 +181,15 @@ pub enum Command {
     /// The lab's parcel arrived (its `DeliveryDispatched`).
     ReceiveDelivery {
         route: Route,
+        lab: SiteId,
+        lab_reception: String,
+        at: DateTime<Utc>,
+    },
+    /// The lab's parcel of a walk-in order that counter `taken_in_at` took in and named this
+    /// counter to deliver (`crate::delivery_counter`): like an internet order, first heard of
+    /// here; then as [`Command::ReceiveDelivery`].
+    ReceiveOtherCountersDelivery {
+        taken_in_at: SiteId,
         lab: SiteId,
         lab_reception: String,
         at: DateTime<Utc>,
@@ -372,7 +385,8 @@ pub fn decide(o: &CounterOrder, command: Command) -> Result<Vec<Event>, CounterO
             Command::TakeIn { reception, lab, at } => {
                 Ok(vec![Event::TakenIn { reception, lab, at }])
             }
-            // Fig. 1: an internet order is first heard of when its parcel arrives.
+            // Fig. 1: an internet order is first heard of when its parcel arrives; so is a
+            // walk-in order another counter took in for pickup here.
             Command::ReceiveDelivery {
                 route: Route::Internet,
                 lab,
@@ -380,6 +394,17 @@ pub fn decide(o: &CounterOrder, command: Command) -> Result<Vec<Event>, CounterO
                 at,
             } => Ok(vec![Event::DeliveryArrived {
                 route: Route::Internet,
+                lab,
+                lab_reception,
+                at,
+            }]),
+            Command::ReceiveOtherCountersDelivery {
+                lab,
+                lab_reception,
+                at,
+                ..
+            } => Ok(vec![Event::DeliveryArrived {
+                route: Route::CounterMedium,
                 lab,
                 lab_reception,
                 at,
@@ -412,6 +437,20 @@ pub fn decide(o: &CounterOrder, command: Command) -> Result<Vec<Event>, CounterO
             // Again, overtaken by the parcel, or after the order ended: nothing more to know.
             _ => Ok(vec![]),
         },
+        Command::ReceiveOtherCountersDelivery {
+            lab,
+            lab_reception,
+            at,
+            ..
+        } => decide(
+            o,
+            Command::ReceiveDelivery {
+                route: Route::CounterMedium,
+                lab,
+                lab_reception,
+                at,
+            },
+        ),
         Command::ReceiveDelivery {
             route,
             lab,
@@ -1023,6 +1062,27 @@ mod tests {
         assert_eq!(
             decide(&CounterOrder::default(), delivery(Route::CounterMedium)),
             Err(CounterOrderError::NotTakenIn)
+        );
+    }
+
+    #[test]
+    fn another_counters_walk_in_is_first_heard_of_when_its_parcel_arrives_here() {
+        // Pickup at another counter: counter-ginza took it in, this counter hands it over.
+        let from_ginza = Command::ReceiveOtherCountersDelivery {
+            taken_in_at: SiteId::parse("counter-ginza").unwrap(),
+            lab: lab_a(),
+            lab_reception: "B0000456".into(),
+            at: at(14),
+        };
+        let events = decide(&CounterOrder::default(), from_ginza.clone()).unwrap();
+        assert_eq!(events, vec![arrived(Route::CounterMedium)]);
+        let o = events.iter().fold(CounterOrder::default(), evolve);
+        assert_eq!(o.route, Some(Route::CounterMedium));
+        assert_eq!(decide(&o, from_ginza), Ok(vec![]), "the same parcel again");
+        let o = decide(&o, make_ready()).unwrap().iter().fold(o, evolve);
+        assert_eq!(
+            state_after(o, collect()),
+            Some(CounterOrderState::Collected)
         );
     }
 

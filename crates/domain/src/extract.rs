@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::delivery_counter::OtherCounter;
 use crate::file::{Reception, UserFile};
 use crate::{ReceptionNumber, RegistrationNumber, SiteId, SiteKind, Telephone};
 
@@ -36,6 +37,10 @@ pub struct FileExtract {
     pub reception: Reception,
     /// The other receptions of the file, only with [`Sharing::WholeFile`].
     pub other_receptions: Vec<Reception>,
+    /// The reception's one more item (`crate::delivery_counter`): at the lab, the counter that
+    /// took a walk-in order in when another counter delivers it. Absent in older messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_counter: Option<OtherCounter>,
 }
 
 /// The extract of `file` for reception `number`, or `None` when the file is not registered or
@@ -68,5 +73,6 @@ pub fn extract(
         } else {
             Vec::new()
         },
+        other_counter: file.other_counter(number).cloned(),
     })
 }

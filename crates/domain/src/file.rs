@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::charge::{Charge, EarlierPrint, determine_charge_with};
+use crate::delivery_counter::OtherCounter;
 use crate::{
     DomainError, ImageId, OrderId, PrintSize, ReceptionNumber, RegistrationNumber, SiteId,
     SiteRules,
@@ -149,9 +150,20 @@ impl Reception {
 pub struct UserFile {
     pub user: Option<UserIdArea>,
     pub receptions: Vec<Reception>,
+    /// The seed's "one more item" beside item (6), by reception number: the other counter of a
+    /// walk-in order collected at another counter than the one that took it in
+    /// (`crate::delivery_counter`). Kept beside the receptions rather than in them so that the
+    /// receptions' stored events keep their shape.
+    #[serde(default)]
+    pub other_counters: std::collections::BTreeMap<String, OtherCounter>,
 }
 
 impl UserFile {
+    /// The one more item of reception `number`, when it has one.
+    pub fn other_counter(&self, number: &ReceptionNumber) -> Option<&OtherCounter> {
+        self.other_counters.get(number.as_str())
+    }
+
     pub fn reception(&self, number: &ReceptionNumber) -> Option<&Reception> {
         self.receptions.iter().find(|r| &r.number == number)
     }
@@ -216,6 +228,13 @@ pub enum Command {
     /// The lab will not print some images of an open reception: its contents and charge are
     /// decided again without them (`crate::production::amended_charge`).
     AmendReception(Box<AmendReception>),
+    /// The seed's one more item: the order is collected at another counter than the one that
+    /// took it in. At the reception counter the reception's charge becomes
+    /// `crate::delivery_counter::reception_counter_charge` (nothing charged there).
+    RecordOtherCounter {
+        number: ReceptionNumber,
+        other: OtherCounter,
+    },
 }
 
 /// The contents of [`Command::AmendReception`]: the images left out, and the rules and evidence
@@ -285,6 +304,13 @@ pub enum Event {
         charge: Charge,
         at: DateTime<Utc>,
     },
+    /// The one more item, with the reception's charge as it stands after it. (Last: the
+    /// variants before it keep their postcard indices.)
+    OtherCounterRecorded {
+        number: ReceptionNumber,
+        other: OtherCounter,
+        charge: Charge,
+    },
 }
 
 impl Event {
@@ -298,6 +324,7 @@ impl Event {
             Event::Collected { .. } => "user_file.collected",
             Event::ReceptionCancelled { .. } => "user_file.reception_cancelled",
             Event::ReceptionAmended { .. } => "user_file.reception_amended",
+            Event::OtherCounterRecorded { .. } => "user_file.other_counter_recorded",
         }
     }
 }
@@ -448,6 +475,21 @@ pub fn decide(file: &UserFile, command: Command) -> Result<Vec<Event>, DomainErr
                 at: amend.at,
             }])
         }
+        Command::RecordOtherCounter { number, other } => {
+            let r = existing(file, &number)?;
+            if file.other_counter(&number) == Some(&other) {
+                return Ok(vec![]);
+            }
+            if r.state != ReceptionState::Open {
+                return Err(wrong_state(r, "naming the other counter"));
+            }
+            let charge = crate::delivery_counter::reception_counter_charge(&r.charge, &other);
+            Ok(vec![Event::OtherCounterRecorded {
+                number,
+                other,
+                charge,
+            }])
+        }
         Command::Cancel { number, reason, at } => {
             let r = existing(file, &number)?;
             match r.state {
@@ -505,6 +547,17 @@ pub fn evolve(mut file: UserFile, event: &Event) -> UserFile {
                     at: *at,
                     reason: reason.clone(),
                 };
+            }
+        }
+        Event::OtherCounterRecorded {
+            number,
+            other,
+            charge,
+        } => {
+            if let Some(r) = file.receptions.iter_mut().find(|r| &r.number == number) {
+                r.charge = charge.clone();
+                file.other_counters
+                    .insert(number.as_str().to_string(), other.clone());
             }
         }
     }

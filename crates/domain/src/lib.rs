@@ -16,6 +16,7 @@ pub mod charge;
 pub mod counter_order;
 pub mod counter_print;
 pub mod decider;
+pub mod delivery_counter;
 pub mod edit;
 pub mod error;
 pub mod extract;

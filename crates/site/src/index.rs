@@ -168,6 +168,9 @@ async fn apply_one(
         E::ReceptionAmended { number, charge, .. } => {
             run(reborrow(conn), "UPDATE site_receptions SET total_minor = $2 WHERE reception_number = $1", &[V::Text(number.to_string()), V::Int(charge.total.minor)]).await
         }
+        E::OtherCounterRecorded { number, charge, .. } => {
+            run(reborrow(conn), "UPDATE site_receptions SET total_minor = $2 WHERE reception_number = $1", &[V::Text(number.to_string()), V::Int(charge.total.minor)]).await
+        }
         E::ReceptionCancelled { number, .. } => {
             run(reborrow(conn), "UPDATE site_receptions SET state = 'cancelled' WHERE reception_number = $1", &[V::Text(number.to_string())]).await
         }

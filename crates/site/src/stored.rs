@@ -5,7 +5,9 @@ use reprint_eventstore::codec::{self, CodecError};
 use reprint_eventstore::{Metadata, NewEvent};
 
 /// The schema version of a [`file::UserFile`] snapshot.
-pub const FILE_SNAPSHOT_VERSION: u32 = 1;
+/// 2: the file's `other_counters` (pickup at another counter); a version-1 snapshot is not
+/// read, the file is folded from its events.
+pub const FILE_SNAPSHOT_VERSION: u32 = 2;
 
 /// A user file event in the store.
 #[derive(Debug, Clone, PartialEq)]
@@ -15,7 +17,7 @@ pub struct FileEvent(pub file::Event);
 #[derive(Debug, Clone, PartialEq)]
 pub struct SequenceEvent(pub sequence::Event);
 
-const FILE_TYPES: [&str; 7] = [
+const FILE_TYPES: [&str; 8] = [
     "user_file.registered",
     "user_file.contact_changed",
     "user_file.reception_opened",
@@ -23,6 +25,7 @@ const FILE_TYPES: [&str; 7] = [
     "user_file.collected",
     "user_file.reception_cancelled",
     "user_file.reception_amended",
+    "user_file.other_counter_recorded",
 ];
 
 impl codec::Event for FileEvent {

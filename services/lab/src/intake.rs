@@ -263,6 +263,20 @@ pub async fn open(
         .open_reception(tx, &mut loaded, open)
         .await
         .map_err(site_error)?;
+    // The seed's "one more item": a walk-in order collected at another counter than the one
+    // that took it in keeps the reception counter beside the delivery counter (item (6)).
+    if let Sender::Counter(taken_in_at) = &order.sender
+        && taken_in_at != &order.delivery_counter
+    {
+        let other =
+            reprint_domain::delivery_counter::OtherCounter::ReceptionCounter(taken_in_at.clone());
+        let number = reception.number.clone();
+        let record = reprint_domain::file::Command::RecordOtherCounter { number, other };
+        lab.files
+            .execute(tx, &mut loaded, record)
+            .await
+            .map_err(site_error)?;
+    }
     let number = reception.number.as_str().to_string();
 
     // Production row, queue, image hashes: the lab's own tables, same transaction.

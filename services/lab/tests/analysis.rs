@@ -71,6 +71,7 @@ fn whole_counter_file(order: OrderId, image: ImageId) -> reprint_domain::extract
             reception(1003, tokyo(2026, 11, 20, 9), "lab-b", 3, order_id(9)),
             reception(1004, tokyo(2026, 11, 25, 9), LAB, 2, order),
         ],
+        other_counters: Default::default(),
     };
     let number = f.receptions[1].number.clone();
     extract(

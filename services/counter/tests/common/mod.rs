@@ -340,6 +340,7 @@ impl LabPeer {
             email: None,
             reception,
             other_receptions: vec![],
+            other_counter: None,
         }
     }
 

@@ -323,6 +323,7 @@ pub fn counter_extract(at: DateTime<Utc>, order: OrderId) -> FileExtract {
             estimated_finish: None,
             state: file::ReceptionState::Open,
         }],
+        other_counters: Default::default(),
     };
     extract(
         &f,
