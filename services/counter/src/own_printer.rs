@@ -356,6 +356,8 @@ pub async fn run(
     shutdown: Shutdown,
 ) {
     if c.config.printer.is_none() {
+        // A part of the service that ends stops the service: wait for the shutdown.
+        shutdown.wait().await;
         return;
     }
     let mut settings = reprint_bus::ProvisionSettings::with_replicas(c.config.nats.replicas).images;
