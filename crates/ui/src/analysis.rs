@@ -6,13 +6,13 @@
 //! the same figures beside it.
 
 use chrono::{Days, NaiveDate};
-use maud::{html, Markup};
+use maud::{Markup, html};
 use reprint_domain::analysis::{Analysis, AnalysisPeriod, GapBucket};
 use reprint_domain::policy::Period;
 use reprint_domain::{Currency, Money};
 
-use crate::chart::{chart, Chart, Kind, Series};
-use crate::{t, t_with, Lang};
+use crate::chart::{Chart, Kind, Series, chart};
+use crate::{Lang, t, t_with};
 
 /// The period shown when none is asked for: the last twelve weeks.
 pub const DEFAULT_DAYS: u64 = 7 * 12 - 1;

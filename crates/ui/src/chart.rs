@@ -14,11 +14,11 @@
 //! (a media query): text stays about its size on a phone instead of being scaled down with a
 //! wide drawing.
 
-use maud::{html, Markup, PreEscaped};
+use maud::{Markup, PreEscaped, html};
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
-use crate::{t, Lang};
+use crate::{Lang, t};
 
 /// What kind of chart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -76,6 +76,9 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS gw_network_statuses (
         order_id TEXT NOT NULL, stage TEXT NOT NULL, site TEXT NOT NULL, site_kind TEXT NOT NULL,
         detail TEXT NOT NULL, at_ms BIGINT NOT NULL, PRIMARY KEY (order_id, stage, site))",
+    // The ops dashboard's time windows (web/ops/queries.rs): statuses by time, open orders.
+    "CREATE INDEX IF NOT EXISTS gw_network_statuses_at ON gw_network_statuses (at_ms)",
+    "CREATE INDEX IF NOT EXISTS gw_network_orders_stage ON gw_network_orders (stage, at_ms)",
     // The trace id of each of those statuses, when its message had a `traceparent`.
     "CREATE TABLE IF NOT EXISTS gw_network_status_traces (
         order_id TEXT NOT NULL, stage TEXT NOT NULL, site TEXT NOT NULL, trace_id TEXT NOT NULL,

@@ -622,14 +622,24 @@ fn stages_row(html: &str, hour_ms: i64) -> Vec<i64> {
 }
 
 #[tokio::test]
-async fn the_stages_over_time_chart_counts_a_known_set_of_statuses() {
-    let app = spawn().await;
+async fn the_stages_over_time_chart_counts_a_known_set_of_statuses_sqlite() {
+    stages_over_time_from_known_statuses(spawn().await).await;
+}
+
+#[tokio::test]
+async fn the_stages_over_time_chart_counts_a_known_set_of_statuses_postgres() {
+    stages_over_time_from_known_statuses(spawn_postgres().await).await;
+}
+
+/// The figures are counted by the database over the last 24 hours: orders with a status in
+/// them, and an order still open from before them (D, placed 40 hours ago), in every hour.
+async fn stages_over_time_from_known_statuses(app: TestApp) {
     let ops = sign_up(&app, "ops@example.com").await;
     const H: i64 = 3_600_000;
     let now_ms = Utc::now().timestamp_millis();
     let top = now_ms.div_euclid(H) * H;
     let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap();
-    let (a, b, c) = (order_id(), order_id(), order_id());
+    let (a, b, c, d, e) = (order_id(), order_id(), order_id(), order_id(), order_id());
     let none = Value::Null;
     let mut messages: Vec<(String, Value)> = Vec::new();
     for (order, stage, site, kind, ms) in [
@@ -640,6 +650,10 @@ async fn the_stages_over_time_chart_counts_a_known_set_of_statuses() {
         (&c, "placed", COUNTER, "counter", top - 30 * H),
         (&c, "collected", COUNTER, "counter", top - 4 * H + 5000),
         (&c, "settled", LAB, "lab", top - 2 * H + 5000),
+        (&d, "placed", COUNTER, "counter", top - 40 * H),
+        // E: done before the day shown; in none of its hours.
+        (&e, "placed", COUNTER, "counter", top - 50 * H),
+        (&e, "settled", LAB, "lab", top - 45 * H),
     ] {
         messages.push((
             uuid::Uuid::new_v4().to_string(),
@@ -651,19 +665,33 @@ async fn the_stages_over_time_chart_counts_a_known_set_of_statuses() {
     assert!(html.contains("<table id=\"stages-over-time\""));
     // Columns: placed, received, printing, dispatched, ready, collected; at each hour's end.
     let row = |h: i64| stages_row(&html, top - h * H);
-    assert_eq!(row(6), [1, 0, 0, 0, 0, 0], "C placed, A not yet");
-    assert_eq!(row(5), [2, 0, 0, 0, 0, 0], "A and C placed");
-    assert_eq!(row(4), [1, 0, 0, 0, 0, 1], "C collected");
-    assert_eq!(row(3), [0, 1, 0, 0, 0, 1], "A received");
-    assert_eq!(row(2), [1, 1, 0, 0, 0, 0], "B placed, C settled: in none");
-    assert_eq!(row(1), [1, 0, 1, 0, 0, 0], "A printing");
-    // The chart: each hour's bar says its total.
-    let bar = &html[html
-        .find(&format!("<g data-hour=\"{}\"", top - 5 * H))
+    assert_eq!(
+        row(23),
+        [2, 0, 0, 0, 0, 0],
+        "C and D placed, E settled long ago"
+    );
+    assert_eq!(row(6), [2, 0, 0, 0, 0, 0], "C and D placed, A not yet");
+    assert_eq!(row(5), [3, 0, 0, 0, 0, 0], "A, C and D placed");
+    assert_eq!(row(4), [2, 0, 0, 0, 0, 1], "C collected");
+    assert_eq!(row(3), [1, 1, 0, 0, 0, 1], "A received");
+    assert_eq!(row(2), [2, 1, 0, 0, 0, 0], "B placed, C settled: in none");
+    assert_eq!(row(1), [2, 0, 1, 0, 0, 0], "A printing");
+    assert_eq!(row(0), [2, 0, 1, 0, 0, 0], "this hour, so far");
+    assert!(
+        !html.contains(&format!("<tr data-hour=\"{}\"", top - 24 * H)),
+        "24 hours"
+    );
+    // The chart, described by the table, with each hour's total above its bar (3: 5 h ago).
+    let chart = &html[html
+        .find("<figure class=\"chart\" id=\"chart-stages\"")
         .unwrap()..];
-    let bar = &bar[..bar.find("</g>").unwrap()];
-    assert_eq!(bar.matches("<rect").count(), 1, "{bar}");
-    assert!(bar.contains(">2</text>"), "{bar}");
+    let chart = &chart[..chart.find("</figure>").unwrap()];
+    assert!(
+        chart.contains("aria-describedby=\"stages-over-time\""),
+        "{chart}"
+    );
+    assert!(chart.contains("\n3\n</text>"), "{chart}");
+    assert!(chart.contains("Ready for pickup"), "the legend: {chart}");
 }
 
 /// Every `reprint_...` metric name written in `text` (PromQL in YAML or JSON).

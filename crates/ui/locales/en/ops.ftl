@@ -1,6 +1,6 @@
 # The ops dashboard (services/gateway/src/web/ops.rs).
 ops-title = Network operations
-ops-refreshes = Refresh the figures every 30 seconds
+ops-refreshes = Refresh the figures every 10 seconds
 ops-stages = Orders by stage and site
 ops-stages-here = Placed through this gateway
 ops-stages-network = Every order on the status stream (walk-in orders at counters included)

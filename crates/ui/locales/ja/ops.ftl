@@ -1,6 +1,6 @@
 # 運用ダッシュボード (services/gateway/src/web/ops.rs)
 ops-title = ネットワーク運用
-ops-refreshes = 30秒ごとに数値を更新する
+ops-refreshes = 10秒ごとに数値を更新する
 ops-stages = 段階・拠点別のご注文
 ops-stages-here = このゲートウェイで受けたご注文
 ops-stages-network = ステータスストリーム上のすべてのご注文(店頭受付を含む)

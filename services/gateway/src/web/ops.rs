@@ -11,25 +11,27 @@
 //!   (`/ops/settlements.csv`).
 //!
 //! Sites by name, stages in words, money as the reader writes it, local times; drafts and
-//! orders without a site are kept out of the figures. The figures refresh in place every 30 s
+//! orders without a site are kept out of the figures. The figures refresh in place every 10 s
 //! (a box to stop it).
 
 use std::collections::BTreeMap;
 
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use chrono::{DateTime, Utc};
-use maud::{html, Markup};
+use maud::{Markup, html};
 use reprint_bus::subjects::SiteKind as BusSiteKind;
 use reprint_domain::protocol::Stage;
 use reprint_domain::{Currency, Money};
 use reprint_eventstore::sql::Arg;
 use reprint_ui::chart::{self, Chart, Kind, Series};
 
-use super::{render_with, Viewer};
+mod queries;
+
+use super::{Viewer, render_with};
 use crate::api;
 use crate::config::OpsConfig;
 use crate::error::{AppError, AppResult};
@@ -166,21 +168,25 @@ h4{margin:16px 0 0}\
 .summary li{padding:8px 12px;border-radius:8px;background:#fff;border:1px solid #ddd}\
 ";
 
-/// Every 30 s, while the box is ticked, the page's figures are fetched again and replaced in
+/// Every 10 s, while the box is ticked, the page's figures are fetched again and replaced in
 /// place (no reload: the reader keeps their place; a timed reload would fail WCAG 2.2.1).
 const LIVE_JS: &str = "(() => {
   const box = document.getElementById('live');
   setInterval(async () => {
-    if (!box || !box.checked) return;
+    if (!box || !box.checked || document.hidden) return;
     try {
-      const r = await fetch(location.pathname, {credentials: 'same-origin'});
+      const r = await fetch(location.pathname + location.search, {credentials: 'same-origin'});
       if (!r.ok) return;
       const fresh = new DOMParser().parseFromString(await r.text(), 'text/html')
         .getElementById('live-content');
       const here = document.getElementById('live-content');
-      if (fresh && here) here.replaceWith(fresh);
+      if (!fresh || !here) return;
+      // What the reader unfolded stays unfolded.
+      const open = [...here.querySelectorAll('details')].map(d => d.open);
+      fresh.querySelectorAll('details').forEach((d, i) => { if (open[i]) d.open = true; });
+      here.replaceWith(fresh);
     } catch (e) { /* offline: try again at the next turn */ }
-  }, 30000);
+  }, 10000);
 })();";
 
 /// The legs of each site as horizontal bars (the leg's name above its p50 and p95 bars, the
@@ -462,7 +468,7 @@ async fn ops(
     let health = site_health(&state).await?;
     let legs = settlements::leg_times(&state, now_ms - 7 * 86_400_000).await?;
     let stuck = settlements::stuck_orders(&state, now_ms).await?;
-    let stages = settlements::stages_last_day(&state, now_ms).await?;
+    let stages = queries::stages_over_time(&state, now_ms, 24).await?;
     let hours: Vec<(i64, i64)> = crate::db::fetch(
         &state.store,
         "SELECT CAST(submitted_ms / 3600000 AS BIGINT) AS h, CAST(COUNT(*) AS BIGINT) FROM gw_orders
