@@ -28,6 +28,7 @@ pub use reprint_testkit::{NatsServer, TestPostgres};
 use serde_json::Value;
 
 pub mod cluster;
+pub mod creds;
 pub mod flows;
 pub mod media;
 pub mod nats_users;
