@@ -1,8 +1,9 @@
 //! The lab's console in a real Chromium (issue 16): the queue at a desk (1280 x 800) and on a
 //! tablet (1024 x 768) fits, has 44 px targets and no serious axe-core violation; it shows a new
 //! order without a reload; a barcode scanner (typing the counter's slip number and Enter) finds
-//! the reception from the search field, which has the focus; a batch start and a dispatch per
-//! counter; the packing list prints on one A4 page.
+//! the reception from the search field, which has the focus; the per-image reject form at
+//! 1024 x 768 and on a phone; the keyboard shortcuts of the common path; a batch start and a
+//! dispatch per counter; the packing list prints on one A4 page.
 
 #[path = "common/browser.rs"]
 #[allow(dead_code)]
@@ -23,6 +24,18 @@ async fn place(peer: &Peer, inbox: &mut async_nats::Subscriber, o: &OrderPlaced)
         r.order == o.order
     })
     .await;
+}
+
+/// A key pressed and let go (as a keyboard sends it).
+async fn press(page: &mut Page, key: &str, code: &str, vk: u32) {
+    for kind in ["keyDown", "keyUp"] {
+        page.call(
+            "Input.dispatchKeyEvent",
+            json!({"type": kind, "key": key, "code": code, "windowsVirtualKeyCode": vk,
+                "text": if kind == "keyDown" { key } else { "" }}),
+        )
+        .await;
+    }
 }
 
 async fn count(page: &mut Page, selector: &str) -> u64 {
@@ -157,6 +170,68 @@ async fn the_queue_lives_on_a_tablet_and_the_packing_list_prints_on_one_page() {
             .await,
         json!(["top-q", ""])
     );
+
+    // The per-image reject form, open, at 1024 x 768 and on a phone: it fits, 44 px targets.
+    page.eval(
+        "document.querySelectorAll('details.reject-image').forEach(d => d.open = true), true",
+    )
+    .await;
+    for (w, h, name) in [
+        (1024, 768, "reject-image-1024"),
+        (390, 844, "reject-image-phone"),
+    ] {
+        page.set_viewport(w, h).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        page.eval("document.querySelector('details.reject-image').scrollIntoView(), true")
+            .await;
+        page.assert_fits(name).await;
+        let small = page.small_touch_targets().await;
+        assert!(
+            small.is_empty(),
+            "{name}: touch targets under 44 px: {small:?}"
+        );
+        // The reason's picker and the words under it line up, as wide as the form.
+        let widths = page
+            .eval(
+                "(() => { const f = document.querySelector('details.reject-image form'); \
+                 return [f.clientWidth, f.querySelector('select').offsetWidth, \
+                 f.querySelector('input[name=text]').offsetWidth]; })()",
+            )
+            .await;
+        let w: Vec<i64> = serde_json::from_value(widths.clone()).unwrap();
+        assert!(w[1] == w[2] && w[1] >= w[0] - 2, "{name}: {widths}");
+        let shot = page.screenshot(&format!("lab-{name}")).await;
+        eprintln!("the reject form: {}", shot.display());
+    }
+    page.set_viewport(1280, 800).await;
+
+    // The common path by keyboard, listed at the foot of the page: "n" does the reception's
+    // next step, "q" opens the queue.
+    page.goto(&lab.url("/receptions/B0000003")).await;
+    assert_eq!(
+        page.eval("[...document.querySelectorAll('footer kbd')].map(k => k.textContent)")
+            .await,
+        json!(["/", "n", "q", "d"])
+    );
+    press(&mut page, "n", "KeyN", 78).await;
+    page.wait_for(
+        "printing started by the key n",
+        "location.pathname === '/receptions/B0000003' && document.readyState === 'complete' \
+         && document.querySelector('form[action$=\"/finished\"] [data-key=n]') !== null",
+    )
+    .await;
+    let large = rig.dir.path().join("hot/large-1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while list(&large) != vec![large.join("B0000003-5x7")] {
+        assert!(std::time::Instant::now() < deadline, "{:?}", list(&large));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    press(&mut page, "q", "KeyQ", 81).await;
+    page.wait_for(
+        "the queue by the key q",
+        "location.pathname === '/' && document.readyState === 'complete'",
+    )
+    .await;
 
     // One batch start of minilab-1 and L; the station finishes; dispatch to the counter.
     page.goto(&lab.url("/")).await;

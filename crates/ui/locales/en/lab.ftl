@@ -167,3 +167,18 @@ lab-reject-image-last = This is the last image to print: leaving it out rejects 
 lab-reject-image-pick = Pick why the image is not printed.
 lab-reject-image-say = Write the reason the customer will read.
 lab-reject-image-unconfirmed = Tick the box to confirm that this image is left out.
+
+# The keyboard shortcuts at the foot of every page.
+lab-keys = Keys:
+lab-key-search = search
+lab-key-next = the reception's next step
+
+## Printers: the print jobs on their way to the hot folder (print workers)
+lab-print-jobs = Print jobs on their way to the hot folder
+lab-pjob-queued = Queued
+lab-pjob-rendering = Rendering
+lab-pjob-written = Written
+lab-pjob-failed = Could not be written
+lab-pjob-withdrawn = Withdrawn
+lab-pjob-worker = Worker
+lab-pjob-none = Every job is in the hot folder.

@@ -141,3 +141,18 @@ lab-reject-image-last = プリントする最後の画像です。外すと注�
 lab-reject-image-pick = プリントしない理由を選んでください。
 lab-reject-image-say = お客様に伝える理由を書いてください。
 lab-reject-image-unconfirmed = 画像を外すことを確認するにはチェックを入れてください。
+
+# The keyboard shortcuts at the foot of every page.
+lab-keys = キー操作:
+lab-key-search = 検索
+lab-key-next = 受付の次の作業
+
+## Printers: the print jobs on their way to the hot folder (print workers)
+lab-print-jobs = ホットフォルダーへ書き出し中の印刷ジョブ
+lab-pjob-queued = 待ち
+lab-pjob-rendering = 作成中
+lab-pjob-written = 書き出し済み
+lab-pjob-failed = 書き出せません
+lab-pjob-withdrawn = 取り下げ
+lab-pjob-worker = 担当
+lab-pjob-none = すべてのジョブがホットフォルダーにあります。

@@ -79,14 +79,34 @@ th,td{overflow-wrap:normal}\
 header form{display:flex;gap:4px;align-items:center}\
 header input[type=search]{width:14em}\
 td.code svg{width:56px;height:56px;display:block}\
+.reject-image select,.reject-image input[type=text]{width:100%;box-sizing:border-box}\
+kbd{border:1px solid #888;border-radius:4px;padding:0 5px;font-family:monospace;background:#f6f6f6}\
 @media print{header,footer,.noprint{display:none!important}main{max-width:none;padding:0}body{background:#fff;font-size:12px}\
 th,td{padding:2px 6px}td.code svg{width:40px;height:40px}h1{font-size:20px;margin:0 0 4px}@page{size:A4;margin:12mm}}\
 ";
 
-/// Keyboard shortcuts: "/" puts the focus in the search field (unless typing in a field).
+/// Keyboard shortcuts for the common path (the footer of every page lists them): "/" puts the
+/// focus in the search field; "n" does the reception's next step (start printing, finished,
+/// dispatch: the button marked `data-key="n"`); "q" opens the queue, "d" the dispatch page.
+/// None while typing in a field or with a modifier (the browser's own shortcuts stay).
 const SHORTCUTS: &str = "document.addEventListener('keydown',function(e){var a=document.activeElement;\
-if(e.key==='/'&&!e.ctrlKey&&!e.metaKey&&!(a&&/^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName))){\
-var q=document.getElementById('top-q');if(q){e.preventDefault();q.focus();q.select();}}});";
+if(e.ctrlKey||e.metaKey||e.altKey||(a&&/^(INPUT|TEXTAREA|SELECT)$/.test(a.tagName)))return;\
+if(e.key==='/'){var q=document.getElementById('top-q');if(q){e.preventDefault();q.focus();q.select();}return;}\
+var go={q:'/',d:'/dispatch'}[e.key];if(go){e.preventDefault();location.href=go;return;}\
+var b=e.key==='n'&&document.querySelector('[data-key=n]');if(b){e.preventDefault();b.click();}});";
+
+/// The footer of the operator's pages: the keyboard shortcuts in words.
+fn shortcuts_footer(lang: Lang) -> Markup {
+    html! {
+        p.keys.noprint {
+            (t(lang, "lab-keys")) " "
+            kbd { "/" } " " (t(lang, "lab-key-search")) " · "
+            kbd { "n" } " " (t(lang, "lab-key-next")) " · "
+            kbd { "q" } " " (t(lang, "lab-nav-queue")) " · "
+            kbd { "d" } " " (t(lang, "lab-nav-dispatch"))
+        }
+    }
+}
 
 /// Who is at the console: the operator (when logged in), the page's language and the lab's
 /// time zone.
@@ -248,8 +268,8 @@ fn render_page(
             script { (PreEscaped(SHORTCUTS)) }
             @if let Some(head) = head { (head) }
         }),
+        footer: op.map(|_| shortcuts_footer(lang)),
         actions,
-        footer: None,
     };
     Html(reprint_ui::layout(&page, content).into_string()).into_response()
 }

@@ -201,7 +201,7 @@ fn body(
             @if let Some((a, key)) = action {
                 form method="post" action={ "/receptions/" (n) "/" (a) } {
                     (csrf)
-                    button { (op.t(key)) }
+                    button data-key="n" aria-keyshortcuts="N" { (op.t(key)) }
                 }
             }
         }
@@ -389,7 +389,7 @@ fn reject_image_form_markup(
                 }
                 p {
                     label for={ "text-" (i) } { (op.t("lab-reject-image-text")) } br;
-                    input id={ "text-" (i) } name="text" maxlength="300";
+                    input id={ "text-" (i) } type="text" name="text" maxlength="300";
                 }
                 p {
                     label style="display:flex;align-items:center;gap:8px;min-height:44px" {
