@@ -90,10 +90,25 @@ pub struct IntakeForm {
     email: Option<String>,
     /// The lab's site id.
     lab: String,
+    /// Where the customer collects the prints: another counter's site id (a counter of the
+    /// network, from the site directory); empty or absent for this counter. Collected
+    /// elsewhere, this counter charges nothing and that counter charges at pickup.
+    pickup_at: Option<String>,
     /// Print size for every print (L, 2L, KG, ...).
     size: String,
     /// Prints per image when the card has no print order (default 1).
     quantity: Option<u32>,
+    /// The answer when the registration number's file has another telephone (the intake is
+    /// refused with 409 and the question until it is sent): `same` (that person; the
+    /// telephone on file is kept) or `new` (register a new customer).
+    number_choice: Option<String>,
+    /// `1`: read the card in the terminal's reader (`medium_dir`) instead of an upload.
+    card: Option<String>,
+    /// `qty-<i>` / `size-<i>` (documentation: one pair per image, `i` its index in the
+    /// quote's `images`): prints and size of that image; images without one are not printed.
+    /// Without any, the card's print order (DPOF) or every image at `size` and `quantity`.
+    #[schema(rename = "qty-0")]
+    qty_0: Option<u32>,
     /// A ZIP of the card.
     #[schema(value_type = Option<String>, format = Binary)]
     medium: Option<Vec<u8>>,
@@ -116,8 +131,93 @@ pub struct IntakeReply {
     pub counter_charge: ChargeDto,
     /// Whether a DPOF print order on the card chose the prints.
     pub from_dpof: bool,
+    /// The counter where the prints are collected, when not this one (its site id).
+    pub pickup_at: Option<String>,
     /// The printable slip.
     pub slip_url: String,
+}
+
+/// One image of the medium as read (its index is what `qty-<i>` and `size-<i>` name).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct MediumImageDto {
+    pub index: usize,
+    pub name: String,
+    pub image: String,
+    /// The prints the camera's print order (DPOF) asks for, when the card has one.
+    pub dpof_quantity: Option<u32>,
+}
+
+/// The price before the order (issue 15): this counter's charge by its policy, the lab's by
+/// its own (asked on NATS request/reply), or, collected at another counter, that counter's;
+/// the total the customer will pay and the ready-by. Nothing is taken in.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct IntakeQuoteReply {
+    pub images: Vec<MediumImageDto>,
+    /// The lines as priced.
+    pub items: Vec<ItemDto>,
+    pub from_dpof: bool,
+    pub counter_charge: ChargeDto,
+    pub lab_charge: Option<ChargeDto>,
+    /// Why the lab could not be asked now (it then charges at pickup).
+    pub lab_unpriced: Option<String>,
+    /// Collected at another counter: its site id, its charge or why it could not be asked.
+    pub pickup_at: Option<String>,
+    pub pickup_charge: Option<ChargeDto>,
+    pub pickup_unpriced: Option<String>,
+    /// What the customer will pay at pickup (minor units), when every site answered.
+    pub total: Option<i64>,
+    pub ready_by: Option<DateTime<Utc>>,
+}
+
+impl From<&QuoteAnswer> for IntakeQuoteReply {
+    fn from(q: &QuoteAnswer) -> IntakeQuoteReply {
+        let m = &q.medium;
+        let p = &q.price;
+        let dpof = |i: usize| {
+            m.dpof
+                .as_ref()
+                .and_then(|c| c.iter().find(|c| c.image == i).map(|c| c.quantity))
+        };
+        IntakeQuoteReply {
+            images: m
+                .images
+                .iter()
+                .enumerate()
+                .map(|(index, img)| MediumImageDto {
+                    index,
+                    name: img.name.clone(),
+                    image: img.id.to_hex(),
+                    dpof_quantity: dpof(index),
+                })
+                .collect(),
+            items: p
+                .items
+                .iter()
+                .map(|it| ItemDto {
+                    image: it.image.to_hex(),
+                    name: it.name.clone(),
+                    size: it.size.to_string(),
+                    quantity: it.quantity,
+                })
+                .collect(),
+            from_dpof: m.dpof.is_some(),
+            counter_charge: ChargeDto::from(&p.counter),
+            lab_charge: p.lab.as_ref().ok().map(|q| ChargeDto::from(&q.charge)),
+            lab_unpriced: p.lab.as_ref().err().cloned(),
+            pickup_at: p.pickup_at.as_ref().map(|(place, _)| place.id.to_string()),
+            pickup_charge: p
+                .pickup_at
+                .as_ref()
+                .and_then(|(_, q)| q.as_ref().ok())
+                .map(|q| ChargeDto::from(&q.charge)),
+            pickup_unpriced: p
+                .pickup_at
+                .as_ref()
+                .and_then(|(_, q)| q.as_ref().err().cloned()),
+            total: p.total.map(|t| t.minor),
+            ready_by: p.ready_by,
+        }
+    }
 }
 
 impl From<&Intake> for IntakeReply {
@@ -142,6 +242,7 @@ impl From<&Intake> for IntakeReply {
                 .collect(),
             counter_charge: ChargeDto::from(&i.charge),
             from_dpof: i.from_dpof,
+            pickup_at: i.pickup_at.as_ref().map(|p| p.id.to_string()),
             slip_url: format!("/slip/{}", i.reception_number),
         }
     }
@@ -357,6 +458,16 @@ pub struct IntakeUpload {
     pub zip: Option<tempfile::TempPath>,
     pub files: Vec<(String, tempfile::TempPath)>,
     pub csrf: String,
+    /// Staff's answer when the registration number's file has another telephone: `same`
+    /// (the same person: their telephone on file is used) or `new` (register a new customer).
+    pub number_choice: String,
+    /// `card=1`: read the card in the terminal's reader (`medium_dir`) instead of an upload.
+    pub card: bool,
+    /// Per image (its index in the medium, as the quote lists them): prints and size
+    /// (`qty-<i>`, `size-<i>`); none: the card's print order (DPOF) or every image at `size`
+    /// and `quantity`.
+    pub quantities: std::collections::BTreeMap<usize, u32>,
+    pub sizes: std::collections::BTreeMap<usize, String>,
 }
 
 /// Writes one multipart file field to a new file of `staging` as its chunks arrive; `None` for
@@ -399,10 +510,15 @@ pub async fn read_intake_form(
         lab: String::new(),
         size: "L".into(),
         quantity: 1,
+        pickup_at: None,
     };
     let mut zip = None;
     let mut files = Vec::new();
     let mut csrf = String::new();
+    let mut number_choice = String::new();
+    let mut card = false;
+    let mut quantities = std::collections::BTreeMap::new();
+    let mut sizes = std::collections::BTreeMap::new();
     while let Some(field) = form.next_field().await.map_err(bad_multipart)? {
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
@@ -436,6 +552,7 @@ pub async fn read_intake_form(
                     "address" => request.customer.address = opt(),
                     "email" => request.customer.email = opt(),
                     "lab" => request.lab = text.trim().to_string(),
+                    "pickup_at" => request.pickup_at = opt(),
                     "size" => request.size = text.trim().to_string(),
                     "quantity" => {
                         if let Some(q) = opt() {
@@ -445,7 +562,26 @@ pub async fn read_intake_form(
                         }
                     }
                     "csrf" => csrf = text,
-                    _ => {}
+                    "number_choice" => number_choice = text.trim().to_string(),
+                    "card" => card = matches!(text.trim(), "1" | "true" | "on"),
+                    other => {
+                        let index = |prefix: &str| {
+                            other
+                                .strip_prefix(prefix)
+                                .and_then(|i| i.parse::<usize>().ok())
+                        };
+                        if let Some(i) = index("qty-") {
+                            let q = text.trim();
+                            let n = q.parse::<u32>().map_err(|_| {
+                                CounterError::Invalid(format!(
+                                    "{other} = {q:?} is not a number of prints"
+                                ))
+                            })?;
+                            quantities.insert(i, n);
+                        } else if let Some(i) = index("size-") {
+                            sizes.insert(i, text.trim().to_string());
+                        }
+                    }
                 }
             }
         }
@@ -455,33 +591,55 @@ pub async fn read_intake_form(
         zip,
         files,
         csrf,
+        number_choice,
+        card,
+        quantities,
+        sizes,
     })
 }
 
-/// Reads the medium and takes the order in.
-pub async fn run_intake(state: &AppState, upload: IntakeUpload) -> Result<Intake> {
-    let counter = state.counter.clone();
-    intake::check_request(&counter, &upload.request)?;
+/// The medium of an upload: the card in the terminal's reader (`card=1`), a ZIP or files.
+async fn read_upload_medium(
+    counter: &crate::state::Counter,
+    card: bool,
+    zip: Option<tempfile::TempPath>,
+    files: Vec<(String, tempfile::TempPath)>,
+) -> Result<Medium> {
     let limits = counter.config.uploads.clone();
-    let IntakeUpload {
-        request,
-        zip,
-        files,
-        ..
-    } = upload;
     let staging = counter.spool.staging();
-    let medium: Medium = tokio::task::spawn_blocking(move || match (zip, files.is_empty()) {
-        (Some(_), false) => Err(CounterError::Invalid(
+    let card_dir = match (card, &counter.config.medium_dir) {
+        (true, Some(dir)) => Some(dir.clone()),
+        (true, None) => {
+            return Err(CounterError::Invalid(
+                "this terminal has no card reader configured (medium_dir)".into(),
+            ));
+        }
+        (false, _) => None,
+    };
+    tokio::task::spawn_blocking(move || match (card_dir, zip, files.is_empty()) {
+        (Some(_), Some(_), _) | (Some(_), _, false) => Err(CounterError::Invalid(
+            "read the card or hand in a ZIP or files, not both".into(),
+        )),
+        (Some(dir), None, true) => {
+            if !dir.is_dir() {
+                return Err(CounterError::Invalid(
+                    "there is no card in the reader: insert it and read it again".into(),
+                ));
+            }
+            medium::read_dir_as(&dir, &limits, &staging, medium::Reading::Strict)
+                .map_err(CounterError::from)
+        }
+        (None, Some(_), false) => Err(CounterError::Invalid(
             "hand in a ZIP or image files, not both".into(),
         )),
-        (Some(zip), true) => {
+        (None, Some(zip), true) => {
             let file = std::fs::File::open(&zip).map_err(|e| {
                 CounterError::Internal(format!("the upload written to disk is gone: {e}"))
             })?;
             medium::read_zip(std::io::BufReader::new(file), &limits, &staging)
                 .map_err(CounterError::from)
         }
-        (None, false) => {
+        (None, None, false) => {
             // The uploaded files stay on disk (and are removed) with `files`.
             let paths = files
                 .iter()
@@ -489,14 +647,129 @@ pub async fn run_intake(state: &AppState, upload: IntakeUpload) -> Result<Intake
                 .collect();
             medium::read_files(paths, &limits, &staging).map_err(CounterError::from)
         }
-        (None, true) => Err(CounterError::Invalid(
-            "no medium: attach a ZIP of the card or the image files".into(),
+        (None, None, true) => Err(CounterError::Invalid(
+            "no medium: attach a ZIP of the card or the image files, or read the card (card=1)"
+                .into(),
         )),
     })
     .await
-    .map_err(|e| CounterError::Internal(format!("medium reader: {e}")))??;
+    .map_err(|e| CounterError::Internal(format!("medium reader: {e}")))?
+}
+
+/// The prints of each image staff chose (`qty-<i>`, `size-<i>`), or `None` for the card's
+/// print order (DPOF) or every image at the one size and quantity.
+fn chosen(
+    request: &IntakeRequest,
+    medium: &Medium,
+    quantities: &std::collections::BTreeMap<usize, u32>,
+    sizes: &std::collections::BTreeMap<usize, String>,
+) -> Result<Option<Vec<intake::Choice>>> {
+    if quantities.is_empty() {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    for (&image, &quantity) in quantities {
+        if image >= medium.images.len() {
+            return Err(CounterError::Invalid(format!(
+                "qty-{image}: the medium has {} images (0 to {})",
+                medium.images.len(),
+                medium.images.len().saturating_sub(1)
+            )));
+        }
+        let size = sizes.get(&image).unwrap_or(&request.size);
+        out.push(intake::Choice {
+            image,
+            size: reprint_domain::PrintSize::parse(size.trim())?,
+            quantity,
+        });
+    }
+    Ok(Some(out))
+}
+
+/// Reads the medium and takes the order in.
+pub async fn run_intake(state: &AppState, upload: IntakeUpload) -> Result<Intake> {
+    let counter = state.counter.clone();
+    intake::check_request(&counter, &upload.request)?;
+    let IntakeUpload {
+        mut request,
+        zip,
+        files,
+        number_choice,
+        card,
+        quantities,
+        sizes,
+        ..
+    } = upload;
+    // The same question as the page's (issue 15): a registration number whose file has another
+    // telephone is never registered over silently.
+    number_question(&counter, &mut request, &number_choice).await?;
+    let medium = read_upload_medium(&counter, card, zip, files).await?;
+    let choices = chosen(&request, &medium, &quantities, &sizes)?;
     let now = counter.clock.now();
-    intake::take_in(&counter, &request, &medium, now).await
+    intake::take_in_chosen(&counter, &request, &medium, choices.as_deref(), now).await
+}
+
+/// Reads the medium and prices the order (nothing is taken in).
+pub async fn run_quote(state: &AppState, upload: IntakeUpload) -> Result<QuoteAnswer> {
+    let counter = state.counter.clone();
+    intake::check_request(&counter, &upload.request)?;
+    let IntakeUpload {
+        mut request,
+        zip,
+        files,
+        number_choice,
+        card,
+        quantities,
+        sizes,
+        ..
+    } = upload;
+    number_question(&counter, &mut request, &number_choice).await?;
+    let medium = read_upload_medium(&counter, card, zip, files).await?;
+    let choices = chosen(&request, &medium, &quantities, &sizes)?;
+    let now = counter.clock.now();
+    let price = intake::price(&counter, &request, &medium, choices.as_deref(), now).await?;
+    Ok(QuoteAnswer { medium, price })
+}
+
+/// A medium read and priced.
+pub struct QuoteAnswer {
+    pub medium: Medium,
+    pub price: intake::Price,
+}
+
+/// Applies staff's answer to the number check (`intake::check_number`), or refuses with 409
+/// and the question in words when the registration number's file has another telephone and no
+/// answer (`number_choice` = `same` or `new`) was sent.
+async fn number_question(
+    counter: &crate::state::Counter,
+    request: &mut IntakeRequest,
+    choice: &str,
+) -> Result<()> {
+    let check = intake::check_number(counter, request).await?;
+    let reprint_site::NumberCheck::OtherTelephone {
+        number,
+        name,
+        telephone_on_file,
+        telephone_given,
+    } = check
+    else {
+        return Ok(());
+    };
+    match choice {
+        "same" => request.customer.telephone = telephone_on_file,
+        "new" => request.customer.registration_number = None,
+        "" => {
+            return Err(CounterError::Conflict(format!(
+                "registration number {number} is the file of {name} with another telephone ({telephone_on_file}, not {telephone_given}); nothing was taken in. Ask the customer: send number_choice=same if they are that person (the telephone on file is kept), or number_choice=new to register them as a new customer"
+            )));
+        }
+        other => {
+            return Err(CounterError::Invalid(format!(
+                "number_choice {other:?} is neither \"same\" nor \"new\""
+            )));
+        }
+    }
+    Ok(())
 }
 
 // ---------- handlers ----------
@@ -519,7 +792,8 @@ async fn login(
 #[utoipa::path(post, path = "/api/v1/intake",
     request_body(content = IntakeForm, content_type = "multipart/form-data"),
     responses((status = 201, body = IntakeReply), (status = 413, description = "medium over the limits"),
-        (status = 422, description = "not a ZIP, unsafe entry name, non-image, damaged DPOF, unknown lab ...")))]
+        (status = 409, description = "the registration number's file has another telephone: send number_choice (same or new)"),
+        (status = 422, description = "not a ZIP, unsafe entry name, non-image, damaged DPOF, unknown lab, unknown pickup counter ...")))]
 async fn post_intake(
     State(state): State<AppState>,
     staff: ApiStaff,
@@ -534,6 +808,23 @@ async fn post_intake(
         Json(IntakeReply::from(&intake)),
     )
         .into_response())
+}
+
+#[utoipa::path(post, path = "/api/v1/intake/quote",
+    request_body(content = IntakeForm, content_type = "multipart/form-data"),
+    responses((status = 200, body = IntakeQuoteReply), (status = 413, description = "medium over the limits"),
+        (status = 409, description = "the registration number's file has another telephone: send number_choice (same or new)"),
+        (status = 422, description = "not a ZIP, unsafe entry name, non-image, damaged DPOF, unknown lab, unknown pickup counter ...")))]
+async fn post_intake_quote(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    headers: HeaderMap,
+    form: Multipart,
+) -> Result<Json<IntakeQuoteReply>> {
+    staff.check_csrf(&state, &headers)?;
+    let upload = read_intake_form(form, &state.counter.spool.staging()).await?;
+    let answer = run_quote(&state, upload).await?;
+    Ok(Json(IntakeQuoteReply::from(&answer)))
 }
 
 #[utoipa::path(get, path = "/api/v1/arrivals", responses((status = 200, body = ArrivalsReply)))]
@@ -652,11 +943,15 @@ async fn get_takings(
     paths(
         login,
         post_intake,
+        post_intake_quote,
         arrivals,
         search,
         pickup_view,
         collect,
-        get_takings
+        get_takings,
+        crate::web::takings::statements_json,
+        crate::web::takings::issue_json,
+        crate::web::takings::till_json
     ),
     components(schemas(
         LoginBody,
@@ -666,6 +961,8 @@ async fn get_takings(
         ItemDto,
         IntakeForm,
         IntakeReply,
+        MediumImageDto,
+        IntakeQuoteReply,
         OrderDto,
         ArrivalsReply,
         PickupReply,
@@ -673,7 +970,13 @@ async fn get_takings(
         ReceiptReply,
         MethodDto,
         LabBalanceDto,
-        TakingsReply
+        TakingsReply,
+        crate::web::takings::StatementDto,
+        crate::web::takings::StatementLineDto,
+        crate::web::takings::IssueRequest,
+        crate::web::takings::IssuedDto,
+        crate::web::takings::TillRequest,
+        crate::web::takings::TillDto
     )),
     // The refusals in front of every handler (400, 401, 403, 404, 413, 415, 422; issue 13).
     modifiers(&REFUSALS)
@@ -697,6 +1000,10 @@ pub fn routes(state: AppState) -> Router {
         .route(
             "/api/v1/intake",
             post(post_intake).layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/api/v1/intake/quote",
+            post(post_intake_quote).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/api/v1/arrivals", get(arrivals))
         .route("/api/v1/pickups", get(search))

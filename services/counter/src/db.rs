@@ -118,6 +118,15 @@ const SCHEMA: &[&str] = &[
         taken_at TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS counter_intake_cards_card ON counter_intake_cards (card, taken_at)",
+    // Pickup at another counter (`crate::elsewhere`): the other counter of an order, and at
+    // the delivery counter the reception counter's slip number its customer brings.
+    "CREATE TABLE IF NOT EXISTS counter_other_counters (
+        order_id TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        counter TEXT NOT NULL,
+        slip TEXT
+    )",
+    "CREATE INDEX IF NOT EXISTS counter_other_counters_slip ON counter_other_counters (slip)",
 ];
 
 /// Creates the tables (idempotent).

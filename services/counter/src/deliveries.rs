@@ -9,7 +9,10 @@
 //!   this counter, and by nothing else (`reprint_site::Identification::of_delivery`: a name and
 //!   telephone typed on the web never open someone else's file), or register them under a new
 //!   number; open its own reception with its own charge (Fig. 9). For its own walk-in order,
-//!   find the reception by order id. Then fill in the lab's amounts, and the order is ready
+//!   find the reception by order id; for another counter's walk-in order collected here
+//!   (`reprint_domain::delivery_counter::arrival`), find or register the customer from afar as
+//!   for an internet order, open its own reception with its own charge and keep the other
+//!   counter's slip number (`crate::elsewhere`). Then fill in the lab's amounts, and the order is ready
 //!   for pickup with the amount due; an internet order's `ready_for_pickup` status carries the
 //!   file's registration number, which the gateway keeps for the account and sends with its
 //!   next quote and order for this counter. With `check_in_parcels`, the order waits as sent by
@@ -21,6 +24,7 @@ use futures::future::BoxFuture;
 use reprint_bus::consumer::{Handler, HandlerError, Incoming};
 use reprint_bus::subjects::Topic;
 use reprint_domain::counter_order::{Command as OrderCommand, CounterOrderError};
+use reprint_domain::delivery_counter::{self, Arrival, OtherCounter};
 use reprint_domain::file::{Command, OpenReception, ReceptionState, Route};
 use reprint_domain::protocol::{
     DeliveryDispatched, OrderRejected, ReceptionRecorded, Stage, StatusChanged,
@@ -172,12 +176,19 @@ async fn delivery_dispatched(
     let now = c.clock.now();
     let order_id = m.order.to_string();
     let lab_charge = m.extract.reception.charge.clone();
-    let own = match &m.counter_reception {
-        Some(number) => {
+    // Ours, an internet order, or another counter's walk-in order collected here.
+    let arrival = delivery_counter::arrival(
+        &rules.site,
+        m.extract.reception.route,
+        m.extract.other_counter.as_ref(),
+        m.counter_reception.as_deref(),
+    );
+    let own = match (&arrival, &m.counter_reception) {
+        (Arrival::OwnWalkIn, Some(number)) => {
             let n = ReceptionNumber::parse(&rules.reception_number, number)?;
             c.files.by_reception(tx, &n).await?
         }
-        None => c.files.by_order(tx, m.order).await?,
+        _ => c.files.by_order(tx, m.order).await?,
     };
     let (mut file, reception, route, opening) = match own {
         Some((file, reception)) => {
@@ -189,6 +200,14 @@ async fn delivery_dispatched(
             }
             let route = reception.route;
             (file, reception, route, None)
+        }
+        None if arrival == Arrival::OwnWalkIn => {
+            // A walk-in order is taken in first (`delivery_counter::arrival`): its reception
+            // is missing here.
+            return Err(CounterError::Invalid(format!(
+                "delivery of walk-in order {} whose reception is not at this counter",
+                m.order
+            )));
         }
         None => {
             // Fig. 1: the counter's user registration is completed now, when the lab asks it
@@ -227,7 +246,7 @@ async fn delivery_dispatched(
                     OpenReception {
                         number: placeholder,
                         order: m.order,
-                        route: Route::Internet,
+                        route: m.extract.reception.route,
                         received_at: m.dispatched_at,
                         data_receive: None,
                         partner: m.lab.clone(),
@@ -239,6 +258,21 @@ async fn delivery_dispatched(
                     },
                 )
                 .await?;
+            if let Arrival::WalkInFrom { from, slip } = &arrival {
+                // The one more item: the counter that took the order in, and its slip.
+                let other = OtherCounter::ReceptionCounter(from.clone());
+                c.files
+                    .execute(
+                        tx,
+                        &mut file,
+                        Command::RecordOtherCounter {
+                            number: reception.number.clone(),
+                            other: other.clone(),
+                        },
+                    )
+                    .await?;
+                crate::elsewhere::record(tx, &order_id, &other, slip.as_deref()).await?;
+            }
             let user = file
                 .file
                 .user
@@ -252,17 +286,27 @@ async fn delivery_dispatched(
                 received_at: m.dispatched_at,
                 expected_ready: None,
             };
-            (file, reception, Route::Internet, Some(opening))
+            (file, reception, m.extract.reception.route, Some(opening))
         }
     };
-    // The parcel is here (for an internet order, the first the counter hears of it).
-    let arrival = OrderCommand::ReceiveDelivery {
-        route,
-        lab: m.lab.clone(),
-        lab_reception: m.extract.reception.number.to_string(),
-        at: now,
+    // The parcel is here (for an internet order, or another counter's walk-in order, the first
+    // the counter hears of it).
+    let lab_reception = m.extract.reception.number.to_string();
+    let command = match &arrival {
+        Arrival::WalkInFrom { from, .. } => OrderCommand::ReceiveOtherCountersDelivery {
+            taken_in_at: from.clone(),
+            lab: m.lab.clone(),
+            lab_reception,
+            at: now,
+        },
+        Arrival::Internet | Arrival::OwnWalkIn => OrderCommand::ReceiveDelivery {
+            route,
+            lab: m.lab.clone(),
+            lab_reception,
+            at: now,
+        },
     };
-    match order::execute(tx, &order_id, arrival, opening.as_ref()).await {
+    match order::execute(tx, &order_id, command, opening.as_ref()).await {
         Ok(_) => {}
         Err(CounterError::Refused(e @ CounterOrderError::Withdrawn { .. })) => {
             // Rejected or cancelled before the parcel came: nothing to hand over or fill in.

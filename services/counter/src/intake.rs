@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use reprint_bus::subjects::{self, Topic};
 use reprint_domain::counter_order::Command as OrderCommand;
+use reprint_domain::delivery_counter::OtherCounter;
 use reprint_domain::extract::{self, FileExtract};
 use reprint_domain::file::{OpenReception, Route};
 use reprint_domain::order_check::{check_customer, check_items, check_order};
@@ -42,6 +43,9 @@ pub struct IntakeRequest {
     pub size: String,
     /// Prints of each image when the card has no print order (DPOF).
     pub quantity: u32,
+    /// Where the customer collects the prints: another counter of the network (its site id),
+    /// or `None` (or this counter's id) for here (`crate::elsewhere`).
+    pub pickup_at: Option<String>,
 }
 
 /// The reception opened: what the slip shows.
@@ -57,6 +61,8 @@ pub struct Intake {
     pub items: Vec<OrderItem>,
     pub charge: Charge,
     pub from_dpof: bool,
+    /// The counter where the prints are collected, when not here.
+    pub pickup_at: Option<crate::elsewhere::Place>,
 }
 
 /// Checks what staff typed before the medium is read.
@@ -214,7 +220,13 @@ pub struct Price {
     pub counter: Charge,
     /// The lab's quote, or why it could not be asked now.
     pub lab: std::result::Result<reprint_domain::protocol::QuoteReply, String>,
-    /// Counter + lab, when the lab answered.
+    /// Collected at another counter: that counter's quote by its own policy (it charges, this
+    /// counter does not: `reprint_domain::delivery_counter`), or why it could not be asked.
+    pub pickup_at: Option<(
+        crate::elsewhere::Place,
+        std::result::Result<reprint_domain::protocol::QuoteReply, String>,
+    )>,
+    /// Counter + lab (or, collected elsewhere, that counter + lab), when they answered.
     pub total: Option<reprint_domain::Money>,
     /// The same truth as the slip's (`pickup::ready_by`).
     pub ready_by: Option<DateTime<Utc>>,
@@ -263,12 +275,20 @@ pub async fn price(
         at: now,
         digital_copy: false,
     };
+    let place = crate::elsewhere::pickup_place(counter, req.pickup_at.as_deref())?;
     let mut tx = counter.store.begin().await?;
-    let own = counter
+    let mut own = counter
         .files
         .quote_as(&mut tx, &request, reprint_site::Identification::InPerson)
         .await?;
     tx.rollback().await?;
+    if let Some(p) = &place {
+        // Collected elsewhere: nothing charged here (the rule's lines say why).
+        own = reprint_domain::delivery_counter::reception_counter_charge(
+            &own,
+            &OtherCounter::DeliveryCounter(p.id.clone()),
+        );
+    }
     // The lab knows the customer by its own file: no registration number of this counter.
     let to_lab = reprint_domain::protocol::QuoteRequest {
         customer: customer_of(req),
@@ -283,10 +303,39 @@ pub async fn price(
     )
     .await
     .map_err(|e| e.to_string());
+    // The delivery counter's charge by its own policy; it knows the customer from afar (no
+    // registration number of its own: a first order there).
+    let pickup_at = match place {
+        None => None,
+        Some(p) => {
+            let to_counter = reprint_domain::protocol::QuoteRequest {
+                customer: customer_of(req),
+                items: placed_items(&items),
+                at: now,
+                digital_copy: false,
+            };
+            let subject = subjects::rpc(&messages::bus_site(&p.id)?, subjects::RpcMethod::Quote);
+            let quote =
+                reprint_bus::request::request_json::<_, reprint_domain::protocol::QuoteReply>(
+                    &counter.nats,
+                    &subject,
+                    &to_counter,
+                    LAB_QUOTE_TIMEOUT,
+                )
+                .await
+                .map_err(|e| e.to_string());
+            Some((p, quote))
+        }
+    };
+    let counter_part = match &pickup_at {
+        None => Some(own.total),
+        Some((_, quote)) => quote.as_ref().ok().map(|q| q.charge.total),
+    };
     let total = lab_quote
         .as_ref()
         .ok()
-        .and_then(|q| own.total.checked_add(q.charge.total).ok());
+        .zip(counter_part)
+        .and_then(|(q, c)| c.checked_add(q.charge.total).ok());
     let promised = now + Duration::hours(i64::from(lab.turnaround_hours));
     let ready_by = crate::pickup::ready_by(
         Some(promised),
@@ -297,6 +346,7 @@ pub async fn price(
         items,
         counter: own,
         lab: lab_quote,
+        pickup_at,
         total,
         ready_by,
     })
@@ -336,6 +386,7 @@ pub async fn take_in_chosen(
         .lab(&req.lab)
         .ok_or_else(|| CounterError::Invalid(format!("unknown lab {:?}", req.lab)))?;
     check_order(&customer_of(req), &placed_items(&items), &lab.prints())?;
+    let place = crate::elsewhere::pickup_place(counter, req.pickup_at.as_deref())?;
     for img in &medium.images {
         if items.iter().any(|i| i.image == img.id) {
             counter
@@ -358,6 +409,7 @@ pub async fn take_in_chosen(
             order,
             now,
             medium.dpof.is_some(),
+            place.as_ref(),
         )
         .await
         {
@@ -382,6 +434,7 @@ async fn open(
     order: OrderId,
     now: DateTime<Utc>,
     from_dpof: bool,
+    place: Option<&crate::elsewhere::Place>,
 ) -> Result<Intake> {
     let rules = counter.rules();
     let lab = counter
@@ -415,6 +468,29 @@ async fn open(
             },
         )
         .await?;
+    // Collected at another counter: the one more item, and nothing charged here.
+    let reception = match place {
+        None => reception,
+        Some(p) => {
+            let other = OtherCounter::DeliveryCounter(p.id.clone());
+            counter
+                .files
+                .execute(
+                    &mut tx,
+                    &mut file,
+                    reprint_domain::file::Command::RecordOtherCounter {
+                        number: reception.number.clone(),
+                        other: other.clone(),
+                    },
+                )
+                .await?;
+            crate::elsewhere::record(&mut tx, &order.to_string(), &other, None).await?;
+            file.file
+                .reception(&reception.number)
+                .cloned()
+                .ok_or_else(|| CounterError::Internal("the reception just opened is gone".into()))?
+        }
+    };
     let extract: FileExtract = extract::extract(
         &file.file,
         &rules.site,
@@ -433,7 +509,7 @@ async fn open(
         route: Route::CounterMedium,
         sender: Sender::Counter(rules.site.clone()),
         lab: lab.id.clone(),
-        delivery_counter: rules.site.clone(),
+        delivery_counter: place.map_or_else(|| rules.site.clone(), |p| p.id.clone()),
         placed_at: now,
         data_receive: None,
         currency: rules.currency,
@@ -504,10 +580,16 @@ async fn open(
         order,
         Stage::Placed,
         now,
-        format!(
-            "reception {} at {}, for {}",
-            reception.number, counter.config.name, lab.name
-        ),
+        match place {
+            None => format!(
+                "reception {} at {}, for {}",
+                reception.number, counter.config.name, lab.name
+            ),
+            Some(p) => format!(
+                "reception {} at {}, for {}; to be collected at {}",
+                reception.number, counter.config.name, lab.name, p.name
+            ),
+        },
         Some(reception.charge.clone()),
     )?])
     .await?;
@@ -523,5 +605,6 @@ async fn open(
         items: reception.items.clone(),
         charge: reception.charge.clone(),
         from_dpof,
+        pickup_at: place.cloned(),
     })
 }

@@ -10,6 +10,7 @@
 //! | the inbox: reception recorded, order rejected, delivery dispatched (S408) | [`deliveries`] |
 //! | an order's life: load, decide (`reprint_domain::counter_order`), append, project | [`order`] |
 //! | pickup: slip or telephone, amount due, one payment, hand-over, settlement | [`pickup`] |
+//! | pickup at another counter: the directory's counters, the other counter's slip | [`elsewhere`] |
 //! | the day's takings, per lab collected and settled | [`takings`] |
 //! | quote, catalog and locale on request/reply; the site directory entry | [`rpc`] |
 //! | terminal pages and the JSON API | [`web`], [`api`] |
@@ -22,6 +23,7 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod deliveries;
+pub mod elsewhere;
 pub mod error;
 pub mod intake;
 pub mod link;
@@ -138,6 +140,7 @@ impl Application {
             nats: nats.client.clone(),
             metrics: metrics.clone(),
             clock: Clock::default(),
+            places: Default::default(),
         });
         let metrics_for_layers = metrics.clone();
         let state = AppState {

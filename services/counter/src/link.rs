@@ -123,6 +123,22 @@ pub async fn run(
             shutdown.clone(),
         ));
     }
+    // The other counters of the network, for the intake's "pick up at" (and again at every
+    // heartbeat, so a counter that joins later is offered).
+    let places = tokio::spawn({
+        let counter = counter.clone();
+        let directory = backbone.directory.clone();
+        let shutdown = shutdown.clone();
+        let every = Duration::from_secs(counter.config.nats.heartbeat_secs.max(1));
+        async move {
+            loop {
+                crate::elsewhere::refresh(&counter, &directory).await;
+                if pause(&shutdown, every).await {
+                    break;
+                }
+            }
+        }
+    });
     let heartbeat = match rpc::announcement(&counter) {
         Ok(a) => Some(backbone.directory.start_heartbeat_with_health(
             a,
@@ -167,6 +183,7 @@ pub async fn run(
         tracing::warn!(error = %e, "stopping the directory heartbeat");
     }
     while servers.join_next().await.is_some() {}
+    let _ = places.await;
     let _ = forwarder.await;
     let _ = relay_task.await;
 }

@@ -139,6 +139,23 @@ pub async fn find(counter: &Counter, query: &str) -> Result<Vec<OrderSummary>> {
             ))
         })?;
         if site != ours {
+            // Another counter's slip of an order it took in for pickup here.
+            let mut tx = counter.store.begin().await?;
+            let found = crate::elsewhere::by_foreign_slip(&mut tx, Some(site), n).await?;
+            if let Some(order) = found {
+                let rows: Vec<OrderRow> = sql::fetch(
+                    tx.conn(),
+                    &format!("{ORDER_COLS} WHERE order_id = $1"),
+                    &[Arg::from(order)],
+                )
+                .await?;
+                tx.commit().await?;
+                return Ok(rows
+                    .iter()
+                    .map(|r| OrderSummary::from_row(counter, r))
+                    .collect());
+            }
+            tx.commit().await?;
             return Err(CounterError::ForeignSlip(format!(
                 "this slip ({n}) was issued by counter {site:?}, not by this counter ({ours}); the prints are collected where the slip was issued"
             )));
@@ -146,6 +163,22 @@ pub async fn find(counter: &Counter, query: &str) -> Result<Vec<OrderSummary>> {
         number = n.to_string();
     }
     let mut tx = counter.store.begin().await?;
+    // The slip number of the counter that took in an order collected here.
+    if let Some(order) = crate::elsewhere::by_foreign_slip(&mut tx, None, &number).await? {
+        let rows: Vec<OrderRow> = sql::fetch(
+            tx.conn(),
+            &format!("{ORDER_COLS} WHERE order_id = $1"),
+            &[Arg::from(order)],
+        )
+        .await?;
+        if !rows.is_empty() {
+            tx.commit().await?;
+            return Ok(rows
+                .iter()
+                .map(|r| OrderSummary::from_row(counter, r))
+                .collect());
+        }
+    }
     if ReceptionNumber::parse(&rules.reception_number, &number).is_ok() {
         let rows: Vec<OrderRow> = sql::fetch(
             tx.conn(),
@@ -231,6 +264,9 @@ pub struct PickupView {
     pub counter_charge: Charge,
     pub amount_due: Option<Money>,
     pub payment: Option<PaymentRow>,
+    /// Pickup at another counter: the other counter (and, here as the delivery counter, the
+    /// reception counter's slip number), with its name as the directory gives it.
+    pub other: Option<(crate::elsewhere::OtherOf, String)>,
 }
 
 impl PickupView {
@@ -291,6 +327,16 @@ pub async fn view(counter: &Counter, reception_number: &str) -> Result<PickupVie
         &[Arg::from(number.to_string())],
     )
     .await?;
+    let other = crate::elsewhere::of_order(&mut tx, &row.order_id)
+        .await?
+        .map(|o| {
+            let id = o.other.counter().as_str();
+            let name = counter
+                .places
+                .get(id)
+                .map_or_else(|| id.to_string(), |p| p.name);
+            (o, name)
+        });
     tx.commit().await?;
     let lab_charge = reception.partner_charge.clone();
     let amount_due = match &lab_charge {
@@ -306,6 +352,7 @@ pub async fn view(counter: &Counter, reception_number: &str) -> Result<PickupVie
         amount_due,
         reception,
         payment,
+        other,
     })
 }
 

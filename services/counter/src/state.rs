@@ -26,6 +26,9 @@ pub struct Counter {
     pub metrics: Metrics,
     /// Every time the counter records is read here (tests pin it).
     pub clock: Clock,
+    /// The other counters of the network, from the site directory (pickup at another
+    /// counter, `crate::elsewhere`).
+    pub places: crate::elsewhere::Places,
 }
 
 impl Counter {

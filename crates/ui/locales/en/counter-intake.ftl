@@ -24,3 +24,8 @@ intake-repeat-detail = The same photos were taken in as { $reception } a moment 
 intake-repeat-confirm = Yes, take the same card in again
 intake-registration-short = Registration no.
 intake-read-card = Read the card in the reader
+# Pickup at another counter (seed 004, item (6)).
+intake-pickup-at = Pick up at
+intake-pickup-here = This counter
+intake-pickup-charge = { $counter }'s charge (paid there at pickup)
+intake-pickup-unpriced = { $counter } could not be asked for its price just now; it charges at pickup.

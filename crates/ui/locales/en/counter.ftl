@@ -205,3 +205,5 @@ counter-refused-other = The order cannot do that now.
 counter-check-in-label = Parcel from a lab: scan its label (the lab's reception number)
 counter-check-in = Check in
 counter-check-in-done = { $number } ({ $name }) is checked in and ready for pickup.
+counter-slip-pickup-at = Collect the prints at
+counter-slip-taken-in-at = Taken in at

@@ -21,3 +21,8 @@ intake-repeat-detail = 同じ写真がさきほど { $reception } として受�
 intake-repeat-confirm = はい、同じカードをもう一度受付する
 intake-registration-short = 会員番号
 intake-read-card = カードリーダーのカードを読む
+# 他店での受け取り（seed 004 の項目 (6)）。
+intake-pickup-at = お受け取り店
+intake-pickup-here = 当店
+intake-pickup-charge = { $counter }の料金（お受け取り時にお支払い）
+intake-pickup-unpriced = ただいま{ $counter }に料金を問い合わせできません。お受け取り時に精算します。

@@ -193,3 +193,5 @@ counter-refused-other = この注文では今その操作はできません。
 counter-check-in-label = ラボからの荷物：ラベル（ラボの受付番号）をスキャン
 counter-check-in = 入荷確認
 counter-check-in-done = { $number }（{ $name } 様）を入荷確認しました。お渡しできます。
+counter-slip-pickup-at = お受け取り店
+counter-slip-taken-in-at = 受付店

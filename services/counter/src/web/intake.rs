@@ -170,6 +170,7 @@ async fn read_form(mut multipart: Multipart, staging: &Path, form: &mut Form) ->
         lab: String::new(),
         size: "L".into(),
         quantity: 1,
+        pickup_at: None,
     };
     while let Some(field) = multipart.next_field().await.map_err(bad_multipart)? {
         let name = field.name().unwrap_or("").to_string();
@@ -207,6 +208,7 @@ async fn read_form(mut multipart: Multipart, staging: &Path, form: &mut Form) ->
             "name" => request.customer.name = value,
             "telephone" => request.customer.telephone = value,
             "lab" => request.lab = value,
+            "pickup_at" => request.pickup_at = opt(),
             "size" => request.size = value,
             "quantity" => {
                 if let Some(q) = opt() {
@@ -329,6 +331,8 @@ fn intake_form(
     let title = viewer.t("counter-intake-title");
     let c = &typed.map(|r| r.customer.clone()).unwrap_or_default();
     let lab = typed.map(|r| r.lab.as_str()).unwrap_or("");
+    let pickup_at = typed.and_then(|r| r.pickup_at.as_deref()).unwrap_or("");
+    let places = state.counter.places.list();
     let size = typed.map(|r| r.size.as_str()).unwrap_or("L");
     let quantity = typed.map_or(1, |r| r.quantity);
     let head = html! { style { (maud::PreEscaped(STYLE)) } };
@@ -403,6 +407,14 @@ fn intake_form(
                             select #lab name="lab" {
                                 @for l in &state.counter.config.labs {
                                     option value=(l.id.as_str()) selected[l.id.as_str() == lab] { (l.name) }
+                                }
+                            }
+                            // Pickup at another counter of the network (seed 004, item (6)).
+                            label for="pickup_at" { (viewer.t("intake-pickup-at")) }
+                            select #pickup_at name="pickup_at" {
+                                option value="" selected[pickup_at.is_empty()] { (viewer.t("intake-pickup-here")) }
+                                @for p in &places {
+                                    option value=(p.id.as_str()) selected[p.id.as_str() == pickup_at] { (p.name) }
                                 }
                             }
                             @if shown.medium.is_none() {
@@ -544,6 +556,16 @@ fn price_box(viewer: &Viewer, price: &Price) -> Markup {
             h2 #price-title { (viewer.t("intake-price-title")) }
             table {
                 (words::charge_rows(viewer, &viewer.t("intake-counter-charge"), &price.counter))
+                @if let Some((place, quote)) = &price.pickup_at {
+                    @match quote {
+                        Ok(q) => {
+                            (words::charge_rows(viewer, &viewer.tw("intake-pickup-charge", &[("counter", FluentValue::from(place.name.clone()))]), &q.charge))
+                        }
+                        Err(_) => {
+                            tr { td colspan="2" .muted #pickup-unpriced { (viewer.tw("intake-pickup-unpriced", &[("counter", FluentValue::from(place.name.clone()))])) } }
+                        }
+                    }
+                }
                 @match &price.lab {
                     Ok(q) => { (words::charge_rows(viewer, &viewer.t("intake-lab-charge"), &q.charge)) }
                     Err(_) => {
@@ -586,6 +608,7 @@ async fn intake_page(
             lab: String::new(),
             size: "L".into(),
             quantity: 1,
+            pickup_at: None,
         });
     intake_form(
         &state,
@@ -837,6 +860,10 @@ fn question_fields(form: &Form, req: &IntakeRequest, token: &str) -> Vec<(String
         ("name".into(), c.name.clone()),
         ("telephone".into(), c.telephone.clone()),
         ("lab".into(), req.lab.clone()),
+        (
+            "pickup_at".into(),
+            req.pickup_at.clone().unwrap_or_default(),
+        ),
         ("size".into(), req.size.clone()),
         ("quantity".into(), req.quantity.to_string()),
     ];

@@ -37,7 +37,7 @@ mod entry;
 mod intake;
 mod pickup;
 mod slip;
-mod takings;
+pub(crate) mod takings;
 mod words;
 
 pub use reprint_service::html::esc;

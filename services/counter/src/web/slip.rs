@@ -10,6 +10,7 @@ use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use maud::{Markup, PreEscaped, html};
+use reprint_domain::delivery_counter::OtherCounter;
 use reprint_domain::file::ReceptionState;
 use serde::Deserialize;
 
@@ -86,6 +87,17 @@ fn paper(state: &AppState, viewer: &Viewer, v: &PickupView) -> Markup {
                         }
                         dt { (viewer.t("counter-slip-lab")) }
                         dd { (v.lab_name) }
+                        @match &v.other {
+                            Some((crate::elsewhere::OtherOf { other: OtherCounter::DeliveryCounter(id), .. }, name)) => {
+                                dt { (viewer.t("counter-slip-pickup-at")) }
+                                dd #pickup-at { strong { (name) } @if let Some(p) = state.counter.places.get(id.as_str()) { @if !p.address.is_empty() { br; (p.address) } } }
+                            }
+                            Some((crate::elsewhere::OtherOf { other: OtherCounter::ReceptionCounter(_), slip }, name)) => {
+                                dt { (viewer.t("counter-slip-taken-in-at")) }
+                                dd #taken-in-at { (name) @if let Some(n) = slip { " · " (n) } }
+                            }
+                            None => {}
+                        }
                     }
                 }
                 div.qr role="img" aria-label=(viewer.tw("counter-slip-qr", &[("number", r.number.as_str().to_string().into())])) {

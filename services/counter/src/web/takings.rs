@@ -313,7 +313,7 @@ fn time_of(viewer: &Viewer, at: &str) -> String {
 
 // ---------- JSON ----------
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatementLineDto {
     pub order: String,
     pub reception_number: String,
@@ -322,7 +322,9 @@ pub struct StatementLineDto {
     pub amount: i64,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+/// A statement of the lab's share collected, as sent (`sent`) or confirmed by the lab
+/// (`confirmed`); amounts in minor units.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct StatementDto {
     pub statement: String,
     pub lab: String,
@@ -335,7 +337,9 @@ pub struct StatementDto {
     pub lines: Vec<StatementLineDto>,
 }
 
-async fn statements_json(State(state): State<AppState>, _staff: ApiStaff) -> Response {
+#[utoipa::path(get, path = "/api/v1/statements",
+    responses((status = 200, body = Vec<StatementDto>, description = "the newest 100 statements")))]
+pub(crate) async fn statements_json(State(state): State<AppState>, _staff: ApiStaff) -> Response {
     match takings::statements(&state.counter, 100).await {
         Ok(list) => Json(
             list.into_iter()
@@ -367,14 +371,22 @@ async fn statements_json(State(state): State<AppState>, _staff: ApiStaff) -> Res
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
-struct IssueRequest {
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+pub struct IssueRequest {
     /// The last day the statements cover (YYYY-MM-DD); today by default.
     through: Option<String>,
 }
 
+/// The statements issued (none when nothing was collected that is on no statement).
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct IssuedDto {
+    pub issued: Vec<String>,
+}
+
 /// Issues now the statements up to `through` (today by default): the day close's "send".
-async fn issue_json(
+#[utoipa::path(post, path = "/api/v1/statements", request_body = IssueRequest,
+    responses((status = 200, body = IssuedDto), (status = 422, description = "not a date, or a day that has not begun")))]
+pub(crate) async fn issue_json(
     State(state): State<AppState>,
     staff: ApiStaff,
     headers: HeaderMap,
@@ -394,22 +406,35 @@ async fn issue_json(
     }
     .await;
     match result {
-        Ok(ids) => Json(serde_json::json!({
-            "issued": ids.iter().map(|i| i.to_string()).collect::<Vec<_>>()
-        }))
+        Ok(ids) => Json(IssuedDto {
+            issued: ids.iter().map(|i| i.to_string()).collect(),
+        })
         .into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct TillRequest {
+/// Staff's count of the till at the day close (minor units); the day is today by default.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct TillRequest {
     date: Option<String>,
     /// Minor units.
     counted: i64,
 }
 
-async fn till_json(
+/// The till count recorded: the cash the day's payments should have left, the count and the
+/// difference (positive: over, negative: short), in minor units.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct TillDto {
+    pub date: String,
+    pub expected: i64,
+    pub counted: i64,
+    pub difference: i64,
+}
+
+#[utoipa::path(post, path = "/api/v1/till", request_body = TillRequest,
+    responses((status = 200, body = TillDto), (status = 422, description = "no count, or not a date")))]
+pub(crate) async fn till_json(
     State(state): State<AppState>,
     staff: ApiStaff,
     headers: HeaderMap,
@@ -434,12 +459,12 @@ async fn till_json(
     }
     .await;
     match result {
-        Ok(r) => Json(serde_json::json!({
-            "date": r.local_date,
-            "expected": r.expected,
-            "counted": r.counted,
-            "difference": r.difference,
-        }))
+        Ok(r) => Json(TillDto {
+            date: r.local_date,
+            expected: r.expected,
+            counted: r.counted,
+            difference: r.difference,
+        })
         .into_response(),
         Err(e) => e.into_response(),
     }
