@@ -124,6 +124,31 @@ async fn the_ops_pages_fit_a_phone_and_a_desk_and_are_accessible() {
         "{text}"
     );
     assert!(text.contains("One order stuck"), "{text}");
+    // Live: an order placed two days ago that nobody received is heard now; it shows among
+    // the stuck ones and in the figures within one refresh (10 s), the page not reloaded.
+    page.eval("window.notReloaded = true, true").await;
+    let d = uuid::Uuid::now_v7().to_string();
+    let late = status(&d, "placed", COUNTER, "counter", 2 * 24 * 60, None);
+    js_publish(
+        &app,
+        subjects::status(
+            &subjects::SiteId::parse(COUNTER).unwrap(),
+            &subjects::OrderId::parse(&d).unwrap(),
+        ),
+        &late,
+        "m-live",
+    )
+    .await;
+    page.wait_for(
+        "the new stuck order on the page without a reload",
+        &format!(
+            "document.querySelector('#stuck-orders tr[data-order=\"{d}\"]') !== null \
+             && window.notReloaded === true"
+        ),
+    )
+    .await;
+    let text = page.eval("document.body.innerText").await;
+    assert!(text.as_str().unwrap().contains("2 orders stuck"), "{text}");
     check_both_sizes(&mut page, "dashboard").await;
     for (w, h) in [(1280, 900), (390, 844)] {
         page.set_viewport(w, h).await;
