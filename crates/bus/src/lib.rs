@@ -25,6 +25,7 @@ pub mod directory;
 pub mod error;
 pub mod message;
 pub mod objects;
+pub mod print;
 pub mod relay;
 pub mod request;
 pub mod streams;

@@ -15,8 +15,9 @@
 //!
 //! The station's markers ([`TAKEN_MARKER`], [`DONE_MARKER`]) and the site's [`VOID_MARKER`]
 //! live in the job folder; [`withdraw_job`] takes a job back (removed while not taken, else
-//! voided) and leaves a withdrawal mark ([`is_withdrawn`]) so that a job still on its way to
-//! the hot folder is not written after all.
+//! voided); [`mark_withdrawn`] leaves a withdrawal mark (`.withdrawn-<folder>`, a dot name the
+//! stations do not read) for a job still on its way to the hot folder, so that it is not
+//! written after all.
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
@@ -95,6 +96,90 @@ impl PrintJob {
     /// How many prints the job makes.
     pub fn prints(&self) -> u64 {
         self.items.iter().map(|i| u64::from(i.quantity)).sum()
+    }
+}
+
+/// Where a job is, as its print worker reports it to the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Made by the site, waiting for a worker (never reported: the site records it itself).
+    Queued,
+    /// A worker took it and is rendering it.
+    Rendering,
+    /// The job folder is in the hot folder (now, or it was already).
+    Written,
+    /// Its reception was rejected before it was written: nothing written.
+    Withdrawn,
+    /// It cannot be written; the report's reason says why in words for the operator.
+    Failed,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Rendering => "rendering",
+            JobState::Written => "written",
+            JobState::Withdrawn => "withdrawn",
+            JobState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobState> {
+        [
+            JobState::Queued,
+            JobState::Rendering,
+            JobState::Written,
+            JobState::Withdrawn,
+            JobState::Failed,
+        ]
+        .into_iter()
+        .find(|j| j.as_str() == s)
+    }
+
+    /// Nothing more happens to the job (a later `rendering` report is an old one).
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Written | JobState::Withdrawn | JobState::Failed
+        )
+    }
+}
+
+/// A print worker's report on one job, to the site that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobReport {
+    pub site: String,
+    pub order: String,
+    pub reception: String,
+    pub printer: String,
+    pub size: PrintSize,
+    pub state: JobState,
+    /// Why it failed, in words for the operator.
+    pub reason: Option<String>,
+    /// Which worker (`<host>/<pid>/<n>`).
+    pub worker: String,
+    /// The delivery of the job this is about (1 the first time).
+    pub delivery: u64,
+    pub at: DateTime<Utc>,
+}
+
+impl JobReport {
+    /// One report per job, state and delivery: its message id.
+    pub fn message_id(&self) -> String {
+        format!(
+            "{}:{}:print:{}:{}:{}",
+            self.site,
+            self.order,
+            self.size.code(),
+            self.state.as_str(),
+            if self.state == JobState::Rendering {
+                self.delivery
+            } else {
+                0
+            }
+        )
     }
 }
 
@@ -200,6 +285,8 @@ where
         return Ok(Written::AlreadyThere);
     }
     if is_withdrawn(hot_folder, &folder_name).await? {
+        // Skipped; the mark has done its work (the job leaves the queue with this answer).
+        let _ = tokio::fs::remove_file(withdrawal_mark(hot_folder, &folder_name)).await;
         return Ok(Written::Withdrawn);
     }
     let tmp_dir = hot_folder.join(format!(
@@ -228,6 +315,7 @@ where
     // quicker still).
     if let Some(reason) = withdrawal_reason(hot_folder, &folder_name).await? {
         withdraw_job(hot_folder, &folder_name, &reason).await?;
+        let _ = tokio::fs::remove_file(withdrawal_mark(hot_folder, &folder_name)).await;
         return Ok(Written::Withdrawn);
     }
     Ok(Written::Written)
@@ -368,16 +456,21 @@ async fn withdrawal_reason(hot_folder: &Path, folder: &str) -> std::io::Result<O
     }
 }
 
+/// Marks job folder `folder` of `hot_folder` withdrawn (its reception rejected) while the job
+/// is not in the hot folder yet: a worker that gets the job then skips it, and a worker that
+/// was rendering it takes it back as soon as it is written.
+pub async fn mark_withdrawn(hot_folder: &Path, folder: &str, reason: &str) -> std::io::Result<()> {
+    tokio::fs::create_dir_all(hot_folder).await?;
+    tokio::fs::write(withdrawal_mark(hot_folder, folder), format!("{reason}\n")).await
+}
+
 /// Withdraws job folder `folder` of `hot_folder`: removed when the station has not taken it,
-/// else voided. Its withdrawal mark stays, so that the job, if it is still on its way to the
-/// hot folder (queued for a print worker), is not written after all.
+/// else voided.
 pub async fn withdraw_job(
     hot_folder: &Path,
     folder: &str,
     reason: &str,
 ) -> std::io::Result<Withdrawn> {
-    tokio::fs::create_dir_all(hot_folder).await?;
-    tokio::fs::write(withdrawal_mark(hot_folder, folder), format!("{reason}\n")).await?;
     let dir = hot_folder.join(folder);
     if !tokio::fs::try_exists(&dir).await? {
         return Ok(Withdrawn::Absent);
@@ -489,6 +582,9 @@ mod tests {
                 .unwrap(),
             Withdrawn::Absent
         );
+        mark_withdrawn(hot.path(), &j.folder_name(), "rejected")
+            .await
+            .unwrap();
         let icc = reprint_media::icc::srgb_profile();
         let w = write_job(hot.path(), &j, &icc, None, |_| async {
             Err::<Vec<u8>, _>(std::io::Error::other("not asked"))
@@ -497,6 +593,10 @@ mod tests {
         .unwrap();
         assert_eq!(w, Written::Withdrawn);
         assert!(!hot.path().join("B0000001-L").exists());
+        assert!(
+            !is_withdrawn(hot.path(), "B0000001-L").await.unwrap(),
+            "the mark is spent"
+        );
         let taken = hot.path().join("B0000002-L");
         std::fs::create_dir_all(&taken).unwrap();
         std::fs::write(taken.join(TAKEN_MARKER), b"").unwrap();

@@ -60,6 +60,8 @@ pub struct LabConfig {
     pub console: ConsoleConfig,
     #[serde(default)]
     pub production: ProductionConfig,
+    #[serde(default)]
+    pub printing: PrintingConfig,
 }
 
 fn default_data_dir() -> PathBuf {
@@ -227,6 +229,54 @@ fn default_handling() -> u32 {
 fn default_poll() -> u64 {
     2000
 }
+/// `[printing]`: the print workers (`crate::printing`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrintingConfig {
+    /// Print workers inside the lab's process, per printer (0: only `reprint-lab print-worker`
+    /// processes print). Default 1.
+    #[serde(default = "default_workers")]
+    pub workers: usize,
+    /// Seconds a job may go without a sign of life from its worker before another worker gets
+    /// it (a worker says it is still rendering three times as often).
+    #[serde(default = "default_ack_wait")]
+    pub ack_wait_secs: u64,
+    /// Attempts at a job that keeps meeting a passing trouble (NATS, the disk) before it is
+    /// reported failed.
+    #[serde(default = "default_attempts")]
+    pub max_attempts: i64,
+}
+
+impl Default for PrintingConfig {
+    fn default() -> Self {
+        PrintingConfig {
+            workers: default_workers(),
+            ack_wait_secs: default_ack_wait(),
+            max_attempts: default_attempts(),
+        }
+    }
+}
+
+impl PrintingConfig {
+    /// The job consumers' delivery settings.
+    pub fn consumer(&self) -> reprint_bus::print::JobConsumerSettings {
+        reprint_bus::print::JobConsumerSettings {
+            ack_wait: std::time::Duration::from_secs(self.ack_wait_secs.max(1)),
+            max_deliver: self.max_attempts.max(1),
+        }
+    }
+}
+
+fn default_workers() -> usize {
+    1
+}
+fn default_ack_wait() -> u64 {
+    30
+}
+fn default_attempts() -> i64 {
+    5
+}
+
 /// A configuration that cannot work, with the field named.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {field}: {message}")]
@@ -370,6 +420,15 @@ impl LabConfig {
         }
         if !(1..=1024).contains(&self.nats.batch_size) {
             return Err(invalid("nats.batch_size", "1 to 1024"));
+        }
+        if self.printing.workers > 64 {
+            return Err(invalid("printing.workers", "0 to 64"));
+        }
+        if !(1..=3600).contains(&self.printing.ack_wait_secs) {
+            return Err(invalid("printing.ack_wait_secs", "1 to 3600"));
+        }
+        if !(1..=100).contains(&self.printing.max_attempts) {
+            return Err(invalid("printing.max_attempts", "1 to 100"));
         }
         if self.production.digital_copy_price < 0 {
             return Err(invalid("production.digital_copy_price", "0 or more"));

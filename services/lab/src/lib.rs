@@ -32,6 +32,7 @@ pub mod http;
 pub mod inbox;
 pub mod intake;
 pub mod messages;
+pub mod printing;
 pub mod production;
 pub mod reception;
 pub mod rpc;
@@ -75,7 +76,7 @@ pub struct Application {
     shutdown: Shutdown,
 }
 
-fn load_printers(config: &LabConfig) -> anyhow::Result<Vec<Printer>> {
+pub(crate) fn load_printers(config: &LabConfig) -> anyhow::Result<Vec<Printer>> {
     let mut printers = Vec::new();
     for (i, p) in config.printers.iter().enumerate() {
         let (icc, icc_name) = if p.icc_profile.eq_ignore_ascii_case("srgb") {
@@ -141,6 +142,7 @@ impl Application {
         UserIndex::migrate(&store).await?;
         reprint_service::session::migrate(&store).await?;
         db::migrate(&store).await?;
+        printing::migrate(&store).await?;
 
         let site = config.site().clone();
         let bus_site = subjects::SiteId::parse(site.as_str())?;
@@ -158,6 +160,11 @@ impl Application {
         let backbone = reprint_bus::provision(
             &conn.jetstream,
             &ProvisionSettings::with_replicas(config.nats.replicas),
+        )
+        .await?;
+        reprint_bus::print::provision_print_stream(
+            &conn.jetstream,
+            &ProvisionSettings::with_replicas(config.nats.replicas).streams,
         )
         .await?;
         let durable = streams::durable_consumer_for(&bus_site, subjects::SiteKind::Lab);
@@ -244,6 +251,7 @@ impl Application {
             ..
         } = self;
         let mut tasks = Tasks::new(trigger, shutdown.clone());
+        let js_workers = js.clone();
 
         // The outbox relay, woken by whoever commits outbox rows (and polling).
         {
@@ -341,6 +349,43 @@ impl Application {
                     }
                 }
             });
+        }
+        // The print workers' reports, recorded through the inbox table; the workers of this
+        // process (`[printing] workers` per printer).
+        {
+            let lab = lab.clone();
+            let s = shutdown.clone();
+            let bus_site = subjects::SiteId::parse(lab.site().as_str())?;
+            let durable = reprint_bus::print::report_consumer(&bus_site);
+            let name = durable.name().to_string();
+            let js = js_workers.clone();
+            tasks.spawn_infallible(
+                "print reports",
+                reprint_bus::consumer::run_until_shutdown(
+                    js,
+                    durable,
+                    move |pull| {
+                        let mut c = ConsumerConfig::new(name.clone());
+                        c.batch_size = lab.config.nats.batch_size;
+                        InboxConsumer::new(
+                            lab.store.clone(),
+                            pull,
+                            printing::ReportInbox(lab.clone()),
+                            c,
+                        )
+                    },
+                    std::time::Duration::from_secs(1),
+                    move || s.clone().wait(),
+                ),
+            );
+        }
+        if lab.config.printing.workers > 0 {
+            let ctx = printing::WorkerContext::of_lab(&lab, js_workers.clone())?;
+            let workers = lab.config.printing.workers;
+            tasks.spawn_infallible(
+                "print workers",
+                printing::run_workers(ctx, workers, shutdown.clone()),
+            );
         }
         // Internet orders whose delivery counter prints them: their print data goes there.
         tasks.spawn_infallible(

@@ -1,5 +1,7 @@
 //! `reprint-lab --config lab.toml`: runs the lab. `reprint-lab hash-password`: reads a password
 //! from standard input and prints its argon2id hash for `[[console.operators]]`.
+//! `reprint-lab print-worker --config lab.toml [--workers N]`: a print worker process (NATS and
+//! the printers' hot folders only; several may run for one lab, on other machines).
 
 use std::path::PathBuf;
 
@@ -25,6 +27,13 @@ enum Cmd {
     HashPassword,
     /// Checks the configuration and exits.
     CheckConfig,
+    /// Takes the lab's print jobs from its printers' work queues and writes the hot folders
+    /// (needs NATS and the hot folders only).
+    PrintWorker {
+        /// Workers per printer in this process (default: `[printing] workers`, at least 1).
+        #[arg(long)]
+        workers: Option<usize>,
+    },
 }
 
 #[tokio::main]
@@ -41,6 +50,17 @@ async fn main() -> anyhow::Result<()> {
             LabConfig::load(cli.config.as_deref())?;
             println!("configuration ok");
             Ok(())
+        }
+        Some(Cmd::PrintWorker { workers }) => {
+            let config = LabConfig::load(cli.config.as_deref())?;
+            let site = config.site.rules.site.to_string();
+            let workers = workers.unwrap_or(config.printing.workers).max(1);
+            reprint_service::cli::run_traced("reprint-lab-print-worker", &site, async {
+                let (trigger, shutdown) = reprint_service::shutdown::channel();
+                trigger.on_signals();
+                reprint_lab::printing::run_print_worker(config, workers, shutdown).await
+            })
+            .await
         }
         None => {
             let config = LabConfig::load(cli.config.as_deref())?;

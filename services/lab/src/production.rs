@@ -1,12 +1,16 @@
 //! Production (docs/flows.md, Fig. 1 step 3): received -> printing -> printed -> dispatched.
 //!
-//! - **Start printing** renders every print of the reception into its printer's hot folder: one
-//!   folder per reception and size (`<hot_folder>/<reception>-<size>/`), holding the rendered
-//!   JPEGs (`<reception>-<nn>.JPG`, the order's edits applied, converted to the printer's ICC
-//!   profile, this lab's print history embedded as XMP), `MISC/AUTPRINT.MRK` (DPOF, the
-//!   station's job ticket) and `ticket.json`. The folder is written under a temporary name
-//!   (`.tmp-...`) and renamed when complete, so a print station never sees half a job (the
-//!   minilab convention). A digital copy (each image with its print history in a ZIP) is
+//! - **Start printing** moves the reception to `printing` and, in the same transaction, puts
+//!   one print job per size on its printer's work queue (the outbox publishes them after
+//!   commit; [`crate::printing`]); it returns at once. A print worker (in this process, or a
+//!   `reprint-lab print-worker` elsewhere) writes each job into the printer's hot folder with
+//!   `reprint_print`: one folder per reception and size (`<hot_folder>/<reception>-<size>/`),
+//!   holding the rendered JPEGs (`<reception>-<nn>.JPG`, the order's edits applied, converted
+//!   to the printer's ICC profile, this lab's print history embedded as XMP),
+//!   `MISC/AUTPRINT.MRK` (DPOF, the station's job ticket) and `ticket.json`, written under a
+//!   temporary name (`.tmp-...`) and renamed when complete, so a print station never sees half
+//!   a job (the minilab convention); the worker reports the job written, or failed with the
+//!   reason for the operator. A digital copy (each image with its print history in a ZIP) is
 //!   written to `<data_dir>/digital/<reception>/` when the order asked for it.
 //! - **Finished**: the operator says so, or the print station drops a `DONE` file into every
 //!   folder of the reception (polled).
@@ -15,7 +19,8 @@
 //! - **Reject** (by the operator, before dispatch) cancels the reception in the file and tells
 //!   the sender; jobs already in the hot folders are withdrawn after commit: removed while the
 //!   station has not taken them (no `TAKEN` or `DONE` marker), else marked `VOID` and the
-//!   operator told in the production log.
+//!   operator told in the production log; a job still queued is skipped by its worker (the
+//!   withdrawal leaves a mark in the hot folder).
 //!
 //! Every move is decided by `reprint_domain::production` through [`crate::reception`].
 
@@ -32,7 +37,7 @@ use reprint_domain::protocol::{DeliveryDispatched, OrderPlaced, RejectCode, Stag
 use reprint_domain::{OrderId, ReceptionNumber};
 use reprint_media::PrintRecord;
 use reprint_media::history::container;
-use reprint_print::{JobItem, PrintJob, history_for, write_job};
+use reprint_print::{JobItem, PrintJob, history_for};
 use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 
@@ -97,107 +102,52 @@ pub async fn start_printing(lab: &Lab, number: &str, actor: &str) -> LabResult<P
 
 async fn start_printing_in(lab: &Lab, number: &str, actor: &str) -> LabResult<ProductionRow> {
     let row = row_by_reception(lab, number).await?;
-    // Decided before rendering (nothing is rendered for a reception that cannot start), and
-    // again in the transaction that records it (a cancellation may win the race meanwhile).
-    let mut tx = lab.store.begin().await?;
-    let loaded = reception::load(&mut tx, &row.order_id).await?;
-    tx.rollback().await?;
     let now = lab.clock.now();
     let start = || production::Command::StartPrinting {
         actor: actor.to_string(),
         at: now,
     };
+    // Decided before anything is written (a reception that cannot start gets no digital copy),
+    // and again in the transaction that records it (a cancellation may win the race).
+    let mut tx = lab.store.begin().await?;
+    let loaded = reception::load(&mut tx, &row.order_id).await?;
+    tx.rollback().await?;
     production::decide(&loaded.state, start())?;
     let order = without_rejected(&order_of(&row)?, &loaded.state.rejected_images);
     let registration = row.registration_number.clone();
-    render_reception(lab, &row, &order, &registration, now).await?;
+    let jobs = print_jobs(lab, &row, &order, &registration, now)?;
     if row.digital_copy != 0 {
         write_digital_copy(lab, &row, &order, &registration, now).await?;
     }
-    let mut tx = lab.store.begin().await?;
-    let decided = reception::execute(
-        &mut tx,
-        &row.order_id,
-        start(),
-        "rendered to the hot folders",
-    )
-    .await;
-    let decided = match decided {
-        Ok(d) => Ok(d),
-        Err(LabError::Store(e)) if e.is_conflict() => {
-            // Something else moved the reception while it was rendering: decide again.
-            drop(tx);
-            tx = lab.store.begin().await?;
-            reception::execute(
-                &mut tx,
-                &row.order_id,
-                start(),
-                "rendered to the hot folders",
-            )
-            .await
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut tx = lab.store.begin().await?;
+        match reception::execute(&mut tx, &row.order_id, start(), "print jobs queued").await {
+            Ok(_) => {}
+            // Something else moved the reception meanwhile: decide again, once.
+            Err(LabError::Store(e)) if e.is_conflict() && attempts < 2 => continue,
+            Err(e) => return Err(e),
         }
-        Err(e) => Err(e),
-    };
-    if let Err(e) = decided {
-        drop(tx);
-        // Cancelled (or rejected) while it was rendering: take the jobs back off the hot
-        // folders before a print station picks them up.
-        remove_job_folders(lab, &row, &order).await;
-        return Err(e);
+        // The jobs go to the printers' work queues after commit (the outbox): the print
+        // workers render them; nothing here waits for a render.
+        let traceparent = TraceContext::outgoing(None).traceparent();
+        crate::printing::enqueue_jobs(&mut tx, &jobs, Some(&traceparent), now).await?;
+        enqueue_status(
+            lab,
+            &mut tx,
+            order.order,
+            Stage::Printing,
+            format!("reception {number} is printing"),
+            None,
+            None,
+        )
+        .await?;
+        tx.commit().await?;
+        break;
     }
-    enqueue_status(
-        lab,
-        &mut tx,
-        order.order,
-        Stage::Printing,
-        format!("reception {number} is printing"),
-        None,
-        None,
-    )
-    .await?;
-    tx.commit().await?;
     lab.waker.wake();
     row_by_reception(lab, number).await
-}
-
-/// A render that failed because of the image itself (damaged, truncated, a format or size it
-/// cannot be printed from) is the order's problem, not ours: the operator is told which image
-/// and why (409, nothing written to the hot folder, the reception stays `received`) and can
-/// reject the order. Writing the result (I/O, the encoder) is ours.
-fn write_error(e: reprint_print::WriteError<LabError>) -> LabError {
-    use reprint_print::WriteError as W;
-    match e {
-        W::Fetch(e) => e,
-        e @ W::Unprintable { .. } => LabError::Conflict(format!(
-            "{e}; reject the order with this reason, or ask the customer for the image again"
-        )),
-        W::BadJob(e) => LabError::Conflict(e),
-        W::Render { error, .. } => LabError::Production(error.to_string()),
-        W::Io(e) => LabError::from(e),
-    }
-}
-
-/// Removes the job folders of a reception from its printers' hot folders (best effort: a
-/// folder already gone is fine, any other failure is logged).
-async fn remove_job_folders(lab: &Lab, row: &ProductionRow, order: &OrderPlaced) {
-    let mut sizes: Vec<reprint_domain::PrintSize> = order.items.iter().map(|i| i.size).collect();
-    sizes.sort();
-    sizes.dedup();
-    for size in sizes {
-        let Some(printer) = lab.printer_for(size) else {
-            continue;
-        };
-        let dir = printer
-            .config
-            .hot_folder
-            .join(job_folder_name(&row.reception_number, size.code()));
-        match tokio::fs::remove_dir_all(&dir).await {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => tracing::warn!(folder = %dir.display(), error = %e,
-                "could not take a cancelled job off the hot folder"),
-        }
-    }
 }
 
 /// How long reading an image may keep failing for a passing reason before the start of
@@ -215,10 +165,18 @@ const IMAGE_FIRST_BYTES: std::time::Duration = std::time::Duration::from_secs(3)
 /// The bytes of a stored image, retried while the failure is a passing one (see
 /// [`IMAGE_PATIENCE`]); an image missing or whose bytes do not match its digest is not retried.
 pub(crate) async fn fetch_image(lab: &Lab, hash: &str) -> LabResult<Vec<u8>> {
+    fetch_image_from(&lab.images, hash).await
+}
+
+/// As [`fetch_image`], from an image bucket (what a print worker has).
+pub async fn fetch_image_from(
+    images: &reprint_bus::objects::Images,
+    hash: &str,
+) -> LabResult<Vec<u8>> {
     let deadline = tokio::time::Instant::now() + IMAGE_PATIENCE;
     let mut failures = 0usize;
     loop {
-        match fetch_image_once(lab, hash).await {
+        match fetch_image_once(images, hash).await {
             Ok(bytes) => return Ok(bytes),
             Err(LabError::Bus(e)) if e.is_transient() && tokio::time::Instant::now() < deadline => {
                 failures += 1;
@@ -246,10 +204,10 @@ fn read_error(hash: &str, e: std::io::Error) -> LabError {
     }
 }
 
-async fn fetch_image_once(lab: &Lab, hash: &str) -> LabResult<Vec<u8>> {
+async fn fetch_image_once(images: &reprint_bus::objects::Images, hash: &str) -> LabResult<Vec<u8>> {
     let mut bytes = Vec::new();
     let first = tokio::time::timeout(IMAGE_FIRST_BYTES, async {
-        let mut object = lab.images.get(hash).await?;
+        let mut object = images.get(hash).await?;
         let mut chunk = vec![0u8; 64 * 1024];
         let n = object
             .read(&mut chunk)
@@ -342,27 +300,6 @@ pub fn print_jobs(
         jobs.push((printer, job));
     }
     Ok(jobs)
-}
-
-async fn render_reception(
-    lab: &Lab,
-    row: &ProductionRow,
-    order: &OrderPlaced,
-    registration: &str,
-    now: DateTime<Utc>,
-) -> LabResult<()> {
-    for (printer, job) in print_jobs(lab, row, order, registration, now)? {
-        write_job(
-            &printer.config.hot_folder,
-            &job,
-            &printer.icc,
-            Some(&lab.render_slots),
-            |hash| async move { fetch_image(lab, &hash).await },
-        )
-        .await
-        .map_err(write_error)?;
-    }
-    Ok(())
 }
 
 /// Where the digital copy of a reception goes.
@@ -784,12 +721,13 @@ pub async fn withdraw_pending(lab: &Lab) -> LabResult<usize> {
                 continue;
             };
             let folder = job_folder_name(&row.reception_number, &q.size);
-            match reprint_print::withdraw_job(&printer.config.hot_folder, &folder, &p.reason)
-                .await?
-            {
+            let hot = &printer.config.hot_folder;
+            match reprint_print::withdraw_job(hot, &folder, &p.reason).await? {
                 Withdrawn::Removed => removed += 1,
                 Withdrawn::Voided => voided.push(format!("{folder} on {}", printer.config.name)),
-                Withdrawn::Absent => {}
+                // Not written yet (queued for a print worker, or rendering): the worker skips
+                // it, or takes it back as soon as it is written.
+                Withdrawn::Absent => reprint_print::mark_withdrawn(hot, &folder, &p.reason).await?,
             }
         }
         let outcome = if voided.is_empty() {

@@ -242,6 +242,7 @@ async fn the_queue_lives_on_a_tablet_and_the_packing_list_prints_on_one_page() {
     )
     .await;
     let hot = rig.dir.path().join("hot/minilab-1");
+    written(&[hot.join("B0000001-L"), hot.join("B0000002-L")]).await;
     assert_eq!(
         list(&hot),
         vec![hot.join("B0000001-L"), hot.join("B0000002-L")]
@@ -302,4 +303,17 @@ async fn the_queue_lives_on_a_tablet_and_the_packing_list_prints_on_one_page() {
 
     chrome.close(&mut page).await;
     lab.stop().await;
+}
+
+/// Waits (30 s at most) for the print workers to write job folders `dirs` (printing starts at
+/// once; rendering follows beside it).
+async fn written(dirs: &[std::path::PathBuf]) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !dirs.iter().all(|d| d.exists()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{dirs:?} not written within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
 }

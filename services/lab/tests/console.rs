@@ -467,6 +467,7 @@ async fn production_floor(pg: bool) {
     let done = r.text().await.unwrap();
     assert!(done.contains("3 orders started on minilab-1"), "{done}");
     let hot = rig.dir.path().join("hot/minilab-1");
+    written(&[1, 2, 3].map(|n| hot.join(format!("B000000{n}-L")))).await;
     assert_eq!(
         list(&hot),
         vec![
@@ -582,4 +583,17 @@ async fn production_floor(pg: bool) {
         "{b6}"
     );
     lab.stop().await;
+}
+
+/// Waits (30 s at most) for the print workers to write job folders `dirs` (printing starts at
+/// once; rendering follows beside it).
+async fn written(dirs: &[std::path::PathBuf]) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !dirs.iter().all(|d| d.exists()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{dirs:?} not written within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
 }

@@ -64,6 +64,7 @@ async fn a_counter_route_order_is_printed_dispatched_collected_and_settled() {
     let row = act(&http, &lab, &csrf, &number, "start-printing").await;
     assert_eq!(row["state"], "printing");
     let hot = rig.dir.path().join("hot/minilab-1");
+    written(&hot.join("B0000001-L")).await;
     let entries = list(&hot);
     assert_eq!(
         entries,
@@ -394,6 +395,7 @@ async fn a_rejected_reception_leaves_the_hot_folder_or_is_voided_where_the_stati
         let number = r.extract.reception.number.as_str().to_string();
         let row = act(&http, &lab, &csrf, &number, "start-printing").await;
         assert_eq!(row["state"], "printing");
+        written(&hot.join(format!("{number}-L"))).await;
         assert!(
             hot.join(format!("{number}-L"))
                 .join("MISC/AUTPRINT.MRK")
@@ -516,25 +518,26 @@ async fn an_image_that_cannot_be_printed_is_named_to_the_operator_and_nothing_is
         .build()
         .unwrap();
     let csrf = log_in(&http, &lab).await;
-    let r = http
-        .post(lab.url(&format!("/api/v1/receptions/{number}/start-printing")))
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409, "the image's fault, not the lab's");
-    let p: serde_json::Value = r.json().await.unwrap();
-    let detail = p["detail"].as_str().unwrap();
+    // Printing starts at once; the print worker finds the image cannot be printed and says
+    // which and why (the image's fault, not the lab's), on the printers page.
+    let row = act(&http, &lab, &csrf, &number, "start-printing").await;
+    assert_eq!(row["state"], "printing");
+    let page = until_page(&http, &lab, "/printers", "BROKEN.JPG").await;
     assert!(
-        detail.contains("BROKEN.JPG") && detail.contains(&damaged.short()),
-        "the operator is told which image: {detail}"
+        page.contains(&damaged.short()) && page.contains("cannot be printed"),
+        "the operator is told which image: {page}"
     );
     let hot = rig.dir.path().join("hot/minilab-1");
     let left: Vec<_> = std::fs::read_dir(&hot)
         .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(left.is_empty(), "nothing half-written: {left:?}");
-    assert_eq!(log_states(&lab, order.order).await, ["received"]);
+    let jobs = reprint_lab::printing::jobs_of(&lab.lab, &order.order.to_string())
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0].state, "failed");
+    assert!(jobs[0].reason.contains("BROKEN.JPG"), "{}", jobs[0].reason);
     // The operator rejects the order with that reason; the sender hears it.
     let r = reject(&http, &lab, &csrf, &number, "BROKEN.JPG cannot be printed").await;
     assert_eq!(r.status(), 200);
@@ -544,4 +547,40 @@ async fn an_image_that_cannot_be_printed_is_named_to_the_operator_and_nothing_is
     .await;
     assert!(rej.reason.contains("BROKEN.JPG"), "{}", rej.reason);
     lab.stop().await;
+}
+
+/// Waits (30 s at most) for a print worker to write job folder `dir`.
+async fn written(dir: &std::path::Path) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !dir.exists() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} not written within 30 s",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The console page `path` once it contains `text` (30 s at most).
+async fn until_page(http: &reqwest::Client, lab: &Running, path: &str, text: &str) -> String {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = http
+            .get(lab.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if page.contains(text) {
+            return page;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{path} without {text:?} after 30 s: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -162,6 +162,7 @@ async fn the_operator_leaves_one_image_out_and_the_last_one_rejects_the_order() 
     let row = act(&http, &lab, &csrf, &number, "start-printing").await;
     assert_eq!(row["state"], "printing");
     let job = hot.join(format!("{number}-L"));
+    written(std::slice::from_ref(&job)).await;
     let jpgs: Vec<_> = list(&job)
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "JPG"))
@@ -216,4 +217,17 @@ async fn the_operator_leaves_one_image_out_and_the_last_one_rejects_the_order() 
     drop(tx);
     assert_eq!(row.state, "rejected");
     lab.stop().await;
+}
+
+/// Waits (30 s at most) for the print workers to write job folders `dirs` (printing starts at
+/// once; rendering follows beside it).
+async fn written(dirs: &[std::path::PathBuf]) {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !dirs.iter().all(|d| d.exists()) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{dirs:?} not written within 30 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
 }

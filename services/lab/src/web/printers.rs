@@ -2,6 +2,8 @@
 //! taken by it (`TAKEN`), done (`DONE`), failed (a `FAILED` or `ERROR` file the station writes
 //! with its reason) and withdrawn (`VOID`); the oldest job still waiting and jobs waiting longer
 //! than [`OLD_AFTER`]; jobs done in the last hour against the printer's rated prints per hour.
+//! Above them, the print jobs on their way to the hot folder (`crate::printing`): queued for a
+//! print worker, rendering, written, or failed with the worker's reason.
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -26,6 +28,15 @@ pub const FAILED_MARKERS: [&str; 2] = ["FAILED", "ERROR"];
 pub fn routes() -> Router<Lab> {
     Router::new().route("/printers", get(printers_page))
 }
+
+/// The print jobs' states (`crate::printing`) and their words.
+const PRINT_JOB_STATES: [(&str, &str); 5] = [
+    ("queued", "lab-pjob-queued"),
+    ("rendering", "lab-pjob-rendering"),
+    ("written", "lab-pjob-written"),
+    ("failed", "lab-pjob-failed"),
+    ("withdrawn", "lab-pjob-withdrawn"),
+];
 
 /// Where a job folder stands, by its markers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,6 +137,10 @@ async fn printers_page(State(lab): State<Lab>, op: Op) -> Response {
     })
     .await
     .unwrap_or_default();
+    let counts = crate::printing::job_counts(&lab).await.unwrap_or_default();
+    let open_jobs = crate::printing::open_jobs(&lab, 200)
+        .await
+        .unwrap_or_default();
     let now = SystemTime::now();
     let at = |t: SystemTime| op.time(DateTime::<Utc>::from(t));
     let age = |t: SystemTime| now.duration_since(t).unwrap_or_default();
@@ -146,6 +161,41 @@ async fn printers_page(State(lab): State<Lab>, op: Op) -> Response {
                             " · " (p.config.dpi) " dpi · "
                             (reprint_ui::t_with(op.lang, "lab-rated", &[("count", p.config.prints_per_hour.into())]))
                         }
+                    }
+                    @let count = |state: &str| counts.iter().filter(|c| c.0 == *name && c.1 == state).map(|c| c.2).sum::<i64>();
+                    @let mine: Vec<&crate::printing::JobRow> = open_jobs.iter().filter(|j| j.printer == *name).collect();
+                    h3 { (op.t("lab-print-jobs")) }
+                    div.scroll { table {
+                        thead { tr {
+                            @for (_, key) in PRINT_JOB_STATES {
+                                th scope="col" { (op.t(key)) }
+                            }
+                        } }
+                        tbody { tr {
+                            @for (state, _) in PRINT_JOB_STATES {
+                                td data-print-jobs=(state) .late[state == "failed" && count(state) > 0] { (count(state)) }
+                            }
+                        } }
+                    } }
+                    @if mine.is_empty() {
+                        p { (op.t("lab-pjob-none")) }
+                    } @else {
+                        div.scroll { table {
+                            thead { tr {
+                                th scope="col" { (op.t("lab-col-reception")) }
+                                th scope="col" { (op.t("lab-job-folder")) }
+                                th scope="col" { (op.t("lab-col-state")) }
+                                th scope="col" { (op.t("lab-pjob-worker")) }
+                                th scope="col" { (op.t("lab-col-note")) }
+                            } }
+                            tbody { @for j in &mine { tr data-print-job=(j.state) {
+                                td { a href={ "/receptions/" (j.reception_number) } { (j.reception_number) } }
+                                td { (j.reception_number) "-" (j.size) " · " (j.prints) }
+                                td { (op.t(PRINT_JOB_STATES.iter().find(|s| s.0 == j.state).map_or("lab-pjob-queued", |s| s.1))) }
+                                td { (j.worker) }
+                                td { (j.reason) }
+                            } } }
+                        } }
                     }
                     @match jobs {
                         Err(e) => p.error role="alert" { (op.t("lab-hot-folder-unreadable")) ": " (e.to_string()) },
