@@ -316,7 +316,7 @@ async fn order_event(
             let row: Option<(Option<String>, String)> = fetch_optional(
                 reborrow(conn),
                 "SELECT charge_json, stage FROM gw_orders WHERE id = $1",
-                &[id.clone()],
+                std::slice::from_ref(&id),
             )
             .await?;
             let slip = match row {
