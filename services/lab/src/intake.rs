@@ -11,11 +11,15 @@
 //! The quote (`rpc::quote`) charges with the same `evidence` and `estimate_finish`.
 //!
 //! # The finish estimate
-//! Each printer makes `prints_per_hour` prints. Its queue is the prints of the receptions
-//! `received` or `printing` assigned to it (`lab_queue`). An order's prints of each size go to
-//! the first printer that prints the size; the order is finished when its slowest printer has
-//! worked off its queue plus this order: `now + handling_minutes + max over printers of
-//! (queue + order's prints) / prints_per_hour`, rounded up to the minute.
+//! Each printer makes `prints_per_hour` prints (its rated capacity, `[[printers]]`). Its real
+//! queue is the prints still to come out of it ([`crate::printing::waiting_prints`]): the
+//! receptions `received` assigned to it (`lab_queue`), plus the print jobs of the receptions
+//! `printing` that are queued for a print worker, rendering, or written to the hot folder and
+//! not yet finished by the station (a failed or withdrawn job prints nothing). An order's
+//! prints of each size go to the first printer that prints the size; the order is finished
+//! when its slowest printer has worked off its queue plus this order: `now + handling_minutes
+//! + max over printers of (queue + order's prints) / prints_per_hour`, rounded up to the
+//! minute.
 
 use std::collections::BTreeMap;
 
@@ -135,15 +139,20 @@ pub async fn estimate_finish(
     }
     let mut longest_minutes = 0i64;
     for (printer, prints) in per_printer {
-        let backlog = db::printer_backlog(tx, &printer).await?;
+        let waiting = crate::printing::waiting_prints(tx, &printer).await?;
         let per_hour = lab
             .printer(&printer)
             .map_or(1, |p| i64::from(p.config.prints_per_hour.max(1)));
-        let minutes = ((backlog + prints) * 60 + per_hour - 1) / per_hour;
-        longest_minutes = longest_minutes.max(minutes);
+        longest_minutes = longest_minutes.max(printer_minutes(waiting + prints, per_hour));
     }
     let minutes = longest_minutes + i64::from(lab.config.production.handling_minutes);
     Ok(now + ChronoDuration::minutes(minutes))
+}
+
+/// Minutes a printer rated `per_hour` prints an hour takes for `prints`, rounded up.
+pub fn printer_minutes(prints: i64, per_hour: i64) -> i64 {
+    let per_hour = per_hour.max(1);
+    (prints.max(0) * 60 + per_hour - 1) / per_hour
 }
 
 /// The earlier prints this lab counts for these items besides the exact image ids of its file:

@@ -169,6 +169,22 @@ impl Handler for ReportInbox {
     }
 }
 
+/// The prints still to come out of `printer` (the finish estimate's queue): the receptions
+/// `received` on it, plus the jobs of the receptions `printing` queued, rendering or written
+/// (not failed or withdrawn; a reception whose station finished every job is `printed`);
+/// a reception that started printing before its jobs were recorded here counts by its queue
+/// lines.
+pub async fn waiting_prints(tx: &mut Transaction, printer: &str) -> LabResult<i64> {
+    let n = sql::scalar_i64(
+        tx.conn(),
+        "SELECT CAST(COALESCE((SELECT SUM(q.prints) FROM lab_queue q JOIN lab_receptions r ON r.order_id = q.order_id WHERE q.printer = $1 AND (r.state = 'received' OR (r.state = 'printing' AND NOT EXISTS (SELECT 1 FROM lab_print_jobs o WHERE o.order_id = q.order_id AND o.size = q.size)))), 0) + COALESCE((SELECT SUM(j.prints) FROM lab_print_jobs j JOIN lab_receptions r ON r.order_id = j.order_id WHERE j.printer = $1 AND r.state = 'printing' AND j.state IN ('queued', 'rendering', 'written')), 0) AS BIGINT)",
+        &[printer.into()],
+    )
+    .await
+    .map_err(reprint_eventstore::Error::from)?;
+    Ok(n)
+}
+
 /// One job as the console shows it.
 #[derive(Debug, Clone, FromRow)]
 pub struct JobRow {

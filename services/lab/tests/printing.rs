@@ -55,14 +55,32 @@ async fn receive(
     seed: u64,
     at: chrono::DateTime<chrono::Utc>,
 ) -> (OrderId, String) {
+    let (order, number, _) = receive_prints(peer, replies, seed, 2, at).await;
+    (order, number)
+}
+
+/// Places an order of `prints` L prints of image `seed`: its reception number and the lab's
+/// finish estimate.
+async fn receive_prints(
+    peer: &Peer,
+    replies: &mut async_nats::Subscriber,
+    seed: u64,
+    prints: u32,
+    at: chrono::DateTime<chrono::Utc>,
+) -> (OrderId, String, chrono::DateTime<chrono::Utc>) {
     let image = peer.upload(seed).await;
-    let order = internet_order(image, PrintSize::L, at);
+    let mut order = internet_order(image, PrintSize::L, at);
+    order.items[0].quantity = prints;
     peer.place(&order).await;
     let r: ReceptionRecorded = next(replies, "reception.recorded", |r: &ReceptionRecorded| {
         r.order == order.order
     })
     .await;
-    (order.order, r.extract.reception.number.as_str().to_string())
+    (
+        order.order,
+        r.extract.reception.number.as_str().to_string(),
+        r.estimated_finish.expect("(8) the finish estimate"),
+    )
 }
 
 async fn job_states(lab: &Running, order: OrderId) -> Vec<(String, String)> {
@@ -277,6 +295,85 @@ async fn a_job_withdrawn_while_queued_is_not_written() {
         list(&hot)
     );
     assert_eq!(messages_in_queue(&peer).await, 0);
+    w.stop().await;
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn the_finish_estimate_is_the_printers_real_queue_at_its_rated_capacity() {
+    let rig = Rig::new(false).await;
+    let at = tokyo(2026, 11, 18, 10);
+    // minilab-1 rated 60 prints an hour (a print a minute); 30 minutes' handling.
+    let config =
+        rig.config_with(|t| no_workers(t).replace("prints_per_hour = 600", "prints_per_hour = 60"));
+    let lab = Running::start(config.clone(), Some(at)).await;
+    let peer = Peer::connect(&rig.nats.url).await;
+    let mut replies = peer.subscribe("reprint.v1.gateway.gw-1.>").await;
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let csrf = log_in(&http, &lab).await;
+    let hot = rig.dir.path().join("hot/minilab-1");
+    let minutes = |m: i64| at + chrono::Duration::minutes(30 + m);
+
+    // An empty queue: the order's own 10 prints.
+    let (_, a, finish) = receive_prints(&peer, &mut replies, 70, 10, at).await;
+    assert_eq!(finish, minutes(10));
+    // A's 10 wait (received): 10 + 5.
+    let (_, b, finish) = receive_prints(&peer, &mut replies, 71, 5, at).await;
+    assert_eq!(finish, minutes(15));
+    // A printing, its job queued for a worker: still to come out: 10 + 5 + 1.
+    act(&http, &lab, &csrf, &a, "start-printing").await;
+    let (_, c, finish) = receive_prints(&peer, &mut replies, 72, 1, at).await;
+    assert_eq!(finish, minutes(16));
+    // A rejected: its job withdrawn, off the queue: 5 + 1 + 2.
+    assert_eq!(
+        reject(&http, &lab, &csrf, &a, "the customer called")
+            .await
+            .status(),
+        200
+    );
+    let (_, _d, finish) = receive_prints(&peer, &mut replies, 73, 2, at).await;
+    assert_eq!(finish, minutes(8));
+    // B and C written to the hot folder, not printed yet: still on the queue: 5 + 1 + 2 + 1.
+    act(&http, &lab, &csrf, &b, "start-printing").await;
+    act(&http, &lab, &csrf, &c, "start-printing").await;
+    let w = Worker::start(&config, "worker-estimate").await;
+    for n in [&b, &c] {
+        let dir = hot.join(format!("{n}-L"));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while !dir.exists() {
+            assert!(tokio::time::Instant::now() < deadline, "{n} written");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    let (_, _e, finish) = receive_prints(&peer, &mut replies, 74, 1, at).await;
+    assert_eq!(finish, minutes(9));
+    // The station finishes B and C (done markers): D 2 + E 1 + F 1.
+    for n in [&b, &c] {
+        std::fs::write(hot.join(format!("{n}-L")).join("DONE"), b"").unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    for n in [&b, &c] {
+        loop {
+            let row = http
+                .get(lab.url(&format!("/api/v1/receptions/{n}")))
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap();
+            if row["production"]["state"] == "printed" {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{n} printed: {row}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let (_, _f, finish) = receive_prints(&peer, &mut replies, 75, 1, at).await;
+    assert_eq!(finish, minutes(4));
     w.stop().await;
     lab.stop().await;
 }
