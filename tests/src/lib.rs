@@ -631,6 +631,42 @@ impl Network {
         net
     }
 
+    /// Starts another counter of the network as a process (pickup at another counter):
+    /// `deploy/local/<site>.toml` with its own data directory, port and log under the
+    /// network's directory, on the network's NATS, with `env` added; returns it healthy.
+    pub async fn start_counter(&self, site: &str, env: Vec<(String, String)>) -> Service {
+        let root = self.dir.path();
+        let dir = root.join(site);
+        std::fs::create_dir_all(&dir).unwrap();
+        let port = reprint_testkit::nats::free_port();
+        let mut table = read_toml(&workspace_root().join(format!("deploy/local/{site}.toml")));
+        set(&mut table, &["data_dir"], path_str(&dir));
+        set(
+            &mut table,
+            &["http", "address"],
+            format!("127.0.0.1:{port}"),
+        );
+        set(&mut table, &["nats", "heartbeat_secs"], 2);
+        let config = root.join(format!("{site}.toml"));
+        write_toml(&config, &table);
+        let mut all = vec![(
+            "REPRINT_COUNTER__NATS__URL".to_string(),
+            self.nats_url.clone(),
+        )];
+        all.extend(env);
+        let mut service = Service {
+            name: site.to_string(),
+            binary: binaries().join("reprint-counter"),
+            config,
+            env: all,
+            log: root.join(format!("{site}.log")),
+            port,
+            child: None,
+        };
+        service.start().await;
+        service
+    }
+
     /// Waits until the gateway's site directory lists `sites`.
     pub async fn wait_for_sites(&self, sites: &[&str]) {
         let client = Client::new(&self.gateway.base());

@@ -827,6 +827,39 @@ async fn post_intake_quote(
     Ok(Json(IntakeQuoteReply::from(&answer)))
 }
 
+/// A parcel's label as staff scanned or typed it.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CheckInBody {
+    /// The lab's reception number on the parcel (or this counter's slip number or code).
+    pub label: String,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CheckInReply {
+    pub order: OrderDto,
+    /// False when the parcel was checked in before (nothing changed).
+    pub made_ready: bool,
+}
+
+/// Checks a parcel in (`check_in_parcels`): the order the lab dispatched becomes ready for
+/// pickup, as on the arrivals page.
+#[utoipa::path(post, path = "/api/v1/arrivals/check-in", request_body = CheckInBody,
+    responses((status = 200, body = CheckInReply), (status = 404, description = "no order with that label here"),
+        (status = 409, description = "the lab has not dispatched it yet")))]
+async fn check_in(
+    State(state): State<AppState>,
+    staff: ApiStaff,
+    headers: HeaderMap,
+    Json(body): Json<CheckInBody>,
+) -> Result<Json<CheckInReply>> {
+    staff.check_csrf(&state, &headers)?;
+    let done = pickup::check_in(&state.counter, &body.label, state.counter.clock.now()).await?;
+    Ok(Json(CheckInReply {
+        order: OrderDto::from(&done.order),
+        made_ready: done.made_ready,
+    }))
+}
+
 #[utoipa::path(get, path = "/api/v1/arrivals", responses((status = 200, body = ArrivalsReply)))]
 async fn arrivals(State(state): State<AppState>, _staff: ApiStaff) -> Result<Json<ArrivalsReply>> {
     let c = &state.counter;
@@ -945,6 +978,7 @@ async fn get_takings(
         post_intake,
         post_intake_quote,
         arrivals,
+        check_in,
         search,
         pickup_view,
         collect,
@@ -963,6 +997,8 @@ async fn get_takings(
         IntakeReply,
         MediumImageDto,
         IntakeQuoteReply,
+        CheckInBody,
+        CheckInReply,
         OrderDto,
         ArrivalsReply,
         PickupReply,
@@ -1006,6 +1042,7 @@ pub fn routes(state: AppState) -> Router {
             post(post_intake_quote).layer(DefaultBodyLimit::max(upload_limit)),
         )
         .route("/api/v1/arrivals", get(arrivals))
+        .route("/api/v1/arrivals/check-in", post(check_in))
         .route("/api/v1/pickups", get(search))
         .route("/api/v1/pickups/{reception}", get(pickup_view))
         .route("/api/v1/pickups/{reception}/collect", post(collect))
