@@ -22,6 +22,7 @@
 //! caller may simply run again.
 
 pub mod codec;
+mod combine;
 mod error;
 mod pg;
 pub mod sql;

@@ -1,5 +1,7 @@
 //! The Postgres backend: every function runs on a connection, in or out of a transaction.
 
+use std::borrow::Borrow;
+
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
@@ -323,26 +325,50 @@ pub(crate) async fn append_many(
     conn: &mut PgConnection,
     appends: &[Deferred],
 ) -> Result<Vec<Outcome>> {
+    match insert_many(conn, appends).await? {
+        Many::Stored(outcomes) => return Ok(outcomes),
+        Many::NotApplied => {}
+        Many::Raced(e) => return Err(e),
+    }
+    let mut outcomes = Vec::with_capacity(appends.len());
+    for d in appends {
+        outcomes.push(append(conn, &d.stream_id, d.expected, &d.events, true).await?);
+    }
+    Ok(outcomes)
+}
+
+/// What one statement for a set of appends did.
+pub(crate) enum Many {
+    /// Every event stored: the outcome of each append, in order.
+    Stored(Vec<Outcome>),
+    /// Nothing stored and nothing raised: not the plain case (fewer than two appends, an empty
+    /// one, an event id twice, a stored event id, a version off).
+    NotApplied,
+    /// A concurrent writer stored one of the ids or versions first (the statement raised: in
+    /// a transaction, that transaction is aborted).
+    Raced(Error),
+}
+
+/// All events of `appends` in one statement ([`INSERT_MANY`]), all or nothing.
+pub(crate) async fn insert_many<D: std::borrow::Borrow<Deferred>>(
+    conn: &mut PgConnection,
+    appends: &[D],
+) -> Result<Many> {
+    let appends: Vec<&Deferred> = appends.iter().map(Borrow::borrow).collect();
+    let appends = appends.as_slice();
     let total: usize = appends.iter().map(|a| a.events.len()).sum();
     let mut ids = Vec::with_capacity(total);
     let mut seen = std::collections::HashMap::with_capacity(total);
-    let mut simple = appends.len() > 1 && appends.iter().all(|a| !a.events.is_empty());
-    if simple {
-        for (a, d) in appends.iter().enumerate() {
-            for (i, e) in d.events.iter().enumerate() {
-                if seen.insert(e.event_id, (a, i)).is_some() {
-                    simple = false;
-                }
-                ids.push(e.event_id);
-            }
-        }
+    if appends.len() < 2 || appends.iter().any(|a| a.events.is_empty()) {
+        return Ok(Many::NotApplied);
     }
-    if !simple {
-        let mut outcomes = Vec::with_capacity(appends.len());
-        for d in appends {
-            outcomes.push(append(conn, &d.stream_id, d.expected, &d.events, true).await?);
+    for (a, d) in appends.iter().enumerate() {
+        for (i, e) in d.events.iter().enumerate() {
+            if seen.insert(e.event_id, (a, i)).is_some() {
+                return Ok(Many::NotApplied);
+            }
+            ids.push(e.event_id);
         }
-        return Ok(outcomes);
     }
     let mut streams = Vec::with_capacity(total);
     let mut expected = Vec::with_capacity(total);
@@ -382,34 +408,32 @@ pub(crate) async fn append_many(
             // A concurrent transaction stored one of these ids or versions first; this
             // transaction is aborted.
             if constraint.contains("events_event_id") {
-                return Err(Error::ConcurrentDuplicate {
+                return Ok(Many::Raced(Error::ConcurrentDuplicate {
                     what: "event id",
                     id: ids
                         .iter()
                         .map(Uuid::to_string)
                         .collect::<Vec<_>>()
                         .join(","),
-                });
+                }));
             }
-            return Err(VersionConflict {
-                stream_id: appends
-                    .iter()
-                    .map(|a| a.stream_id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(","),
-                expected: appends.first().map_or(ExpectedVersion::Any, |a| a.expected),
-                actual: None,
-            }
-            .into());
+            return Ok(Many::Raced(
+                VersionConflict {
+                    stream_id: appends
+                        .iter()
+                        .map(|a| a.stream_id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
+                    expected: appends.first().map_or(ExpectedVersion::Any, |a| a.expected),
+                    actual: None,
+                }
+                .into(),
+            ));
         }
     };
     if rows.is_empty() {
-        // Nothing stored (all or nothing): take the appends one by one for the exact rules.
-        let mut outcomes = Vec::with_capacity(appends.len());
-        for d in appends {
-            outcomes.push(append(conn, &d.stream_id, d.expected, &d.events, true).await?);
-        }
-        return Ok(outcomes);
+        // Nothing stored (all or nothing).
+        return Ok(Many::NotApplied);
     }
     if rows.len() != total {
         return Err(Error::Corrupt(format!(
@@ -441,7 +465,7 @@ pub(crate) async fn append_many(
     for out in &mut outcomes {
         out.inserted.sort_by_key(|i| i.version);
     }
-    Ok(outcomes)
+    Ok(Many::Stored(outcomes))
 }
 
 pub(crate) async fn stream_version(conn: &mut PgConnection, stream_id: &str) -> Result<u64> {

@@ -11,6 +11,7 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgConnection, PgPool, SqliteConnection, SqlitePool};
 
+use crate::combine::Combiner;
 use crate::error::{Error, Result};
 use crate::pg::{Deferred, Outcome};
 use crate::types::{
@@ -136,6 +137,8 @@ impl KindBuf {
 #[derive(Clone)]
 pub struct Store {
     pools: Pools,
+    /// Postgres: appends of their own, combined (see `combine`).
+    combiner: Option<Combiner>,
     projections: Arc<[Arc<dyn Projection>]>,
     observer: Option<AppendObserver>,
 }
@@ -203,8 +206,13 @@ impl Store {
         } else {
             return Err(Error::UnsupportedUrl(url.to_string()));
         };
+        let combiner = match &pools {
+            Pools::Postgres(p) => Some(Combiner::new(p.clone())),
+            Pools::Sqlite { .. } => None,
+        };
         Ok(Store {
             pools,
+            combiner,
             projections: Arc::from(Vec::new()),
             observer: None,
         })
@@ -216,6 +224,7 @@ impl Store {
         all.push(Arc::new(projection));
         Store {
             pools: self.pools,
+            combiner: self.combiner,
             projections: Arc::from(all),
             observer: self.observer,
         }
@@ -299,22 +308,13 @@ impl Store {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<AppendResult> {
-        if let Pools::Postgres(pool) = &self.pools
+        if let Some(combiner) = &self.combiner
             && self.projections.is_empty()
         {
-            // One statement, its own transaction: one round trip.
+            // One statement, its own transaction: one round trip, shared with the appends
+            // that arrive meanwhile (see `combine`).
             let started = self.observer.as_ref().map(|_| Instant::now());
-            let mut conn = pool.acquire().await?;
-            if let ([event], Some(v)) = (events, expected.exact())
-                && let Some(position) = pg::append_one_exact(&mut conn, stream_id, v, event).await?
-            {
-                self.observe(stream_id, started);
-                return Ok(AppendResult {
-                    stream_version: v + 1,
-                    positions: vec![position],
-                });
-            }
-            let out = pg::append(&mut conn, stream_id, expected, events, false).await?;
+            let out = combiner.append(stream_id, expected, events).await?;
             self.observe(stream_id, started);
             return Ok(result_of(&out));
         }
