@@ -297,30 +297,41 @@ async fn user_analysis_of_the_labs_files_with_charts_and_csv() {
         "the affiliated counter's customer also uses lab-b"
     );
 
-    // The charts: axes, round ticks and each bar's value.
-    for chart in ["chart-weeks", "chart-orders", "chart-tiers"] {
+    // The charts (crates/ui/src/chart.rs): drawn for a desk and a phone, each named and
+    // described by its table; the tiers chart has one bar per tier, each with its value.
+    for (chart, table) in [
+        ("chart-weeks", "analysis-weeks"),
+        ("chart-orders", "analysis-orders"),
+        ("chart-tiers", "analysis-tiers"),
+    ] {
         let start = page.find(&format!("id=\"{chart}\"")).expect(chart);
-        let svg = &page[start..start + page[start..].find("</svg>").unwrap()];
-        assert_eq!(
-            svg.matches("class=\"axis\"").count(),
-            2,
-            "{chart}: two axes"
+        let figure = &page[start..start + page[start..].find("</figure>").unwrap()];
+        assert_eq!(figure.matches("role=\"img\"").count(), 2, "{chart}");
+        assert!(
+            figure.contains(&format!("aria-describedby=\"{table}\"")),
+            "{chart}"
         );
-        assert!(svg.contains("class=\"tick\""), "{chart}: ticks");
-        assert!(svg.contains("<rect"), "{chart}: bars");
-        assert!(svg.contains("role=\"img\""), "{chart}");
+        assert!(figure.contains("<rect"), "{chart}: bars");
     }
-    let tiers_svg = &page[page.find("id=\"chart-tiers\"").unwrap()..];
-    let tiers_svg = &tiers_svg[..tiers_svg.find("</svg>").unwrap()];
-    let values: Vec<&str> = tiers_svg
-        .split("class=\"value\"")
-        .skip(1)
-        .map(|s| {
-            let s = &s[s.find('>').unwrap() + 1..];
-            &s[..s.find('<').unwrap()]
-        })
+    let tiers = &page[page.find("id=\"chart-tiers-wide\"").unwrap()..];
+    let tiers = &tiers[..tiers.find("</svg>").unwrap()];
+    assert_eq!(
+        tiers.matches("fill=\"#1F5F99\"").count(),
+        4,
+        "a bar per tier"
+    );
+    let texts: Vec<&str> = tiers
+        .split("</text>")
+        .filter_map(|s| s.rsplit_once('>').map(|(_, t)| t.trim()))
         .collect();
-    assert_eq!(values, vec!["2", "1", "1", "1"]);
+    for tier in ["Within 7 days", "2"] {
+        assert!(texts.contains(&tier), "{tier}: {texts:?}");
+    }
+    assert_eq!(
+        texts.iter().filter(|t| **t == "1").count(),
+        4,
+        "three values of 1 and a tick: {texts:?}"
+    );
 
     // Each table's CSV is the page's table.
     for name in ["summary", "weeks", "orders", "tiers", "sites"] {
@@ -440,16 +451,15 @@ async fn the_analysis_page_in_a_browser() {
         );
         assert!(c[2].as_i64().unwrap() >= 1, "{drawn}");
     }
-    // Drawn, not only present: the axes, ticks, bars and values are the chart's own children
-    // (an SVG `<line>` written as an HTML void element would swallow what follows it).
-    let children = page
+    // Drawn, not only present: the desk's drawing shown, its four bars and its words laid out.
+    let drawn_tiers = page
         .eval(
-            "['line.axis','text.tick','rect','text.value','text.label'].map(s => [...document.querySelectorAll('#chart-tiers > ' + s)].filter(e => e.getBBox().width > 0 || e.getBBox().height > 0).length)",
+            "(() => { const s = document.querySelector('#chart-tiers svg.wide'); const shown = [...s.querySelectorAll('text')].filter(e => { const b = e.getBBox(); return b.width > 0 && b.height > 0; }).length; return [getComputedStyle(s).display, s.querySelectorAll('rect[fill=\"#1F5F99\"]').length, shown >= 8]; })()",
         )
         .await;
     assert_eq!(
-        children,
-        serde_json::json!([2, 3, 4, 4, 4]),
+        drawn_tiers,
+        serde_json::json!(["block", 4, true]),
         "the tiers chart drawn"
     );
     page.assert_fits("analysis at 1280").await;
@@ -466,6 +476,10 @@ async fn the_analysis_page_in_a_browser() {
     }
     page.set_viewport(390, 844).await;
     page.assert_fits("analysis at 390").await;
+    let narrow = page
+        .eval("getComputedStyle(document.querySelector('#chart-tiers svg.narrow')).display")
+        .await;
+    assert_eq!(narrow, serde_json::json!("block"), "the phone's drawing");
     page.screenshot("lab-analysis-390").await;
     page.eval("document.getElementById('chart-tiers').scrollIntoView(), true")
         .await;
