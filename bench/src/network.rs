@@ -62,6 +62,10 @@ pub struct NetworkArgs {
     /// Seconds between kills under `--chaos`.
     #[arg(long, default_value_t = 4)]
     pub chaos_every: u64,
+    /// Print workers as their own processes (`reprint-lab print-worker`, one worker each); the
+    /// lab then runs none itself. 0: the lab's own (`[printing] workers`, default 1).
+    #[arg(long, default_value_t = 0)]
+    pub print_workers: usize,
     /// Raw JetStream round trips measured for the latency baseline.
     #[arg(long, default_value_t = 500)]
     pub rtt_samples: usize,
@@ -243,7 +247,14 @@ fn lab_actions(state: &str) -> &'static [&'static str] {
 
 /// The operator takes one reception from `state` to dispatched; tolerant of a previous
 /// attempt that went through unanswered (409: look at the state and go on from there).
-async fn lab_take(op: &Client, number: &str, order: &str, state: &str, seen: &Seen) {
+async fn lab_take(
+    op: &Client,
+    number: &str,
+    order: &str,
+    state: &str,
+    seen: &Seen,
+    hot: &std::path::Path,
+) {
     let mut state = state.to_string();
     for _ in 0..10 {
         let actions = lab_actions(&state);
@@ -252,6 +263,11 @@ async fn lab_take(op: &Client, number: &str, order: &str, state: &str, seen: &Se
         }
         let mut moved = true;
         for action in actions {
+            if *action == "finished" {
+                // The station prints a job once a print worker has written it: the operator
+                // finishes the reception when its job folder is in the hot folder.
+                written(hot, number).await;
+            }
             let (s, row) = retry(120, || async {
                 op.post(
                     &format!("/api/v1/receptions/{number}/{action}"),
@@ -291,6 +307,30 @@ async fn lab_take(op: &Client, number: &str, order: &str, state: &str, seen: &Se
     }
 }
 
+/// Waits (120 s at most) until a job folder of reception `number` is in one of the printers'
+/// hot folders under `hot`.
+async fn written(hot: &std::path::Path, number: &str) {
+    let prefix = format!("{number}-");
+    let until = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < until {
+        let found = std::fs::read_dir(hot)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|printer| {
+                std::fs::read_dir(printer.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            });
+        if found {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// The lab operator: poll the queue, take everything received (or left half-way) to
 /// dispatch, until every placed order is dispatched or rejected.
 async fn lab_operator(
@@ -298,6 +338,7 @@ async fn lab_operator(
     seen: Arc<Seen>,
     deadline: Instant,
     parallel: usize,
+    hot: std::path::PathBuf,
 ) -> anyhow::Result<()> {
     let mut op = login(&base, reprint_e2e::LAB_OPERATOR).await?;
     loop {
@@ -339,9 +380,10 @@ async fn lab_operator(
         }
         let op = &op;
         let seen = &seen;
+        let hot = &hot;
         futures::stream::iter(work)
             .for_each_concurrent(parallel, |(number, order, state)| async move {
-                lab_take(op, &number, &order, state, seen).await;
+                lab_take(op, &number, &order, state, seen, hot).await;
             })
             .await;
     }
@@ -533,12 +575,34 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
             Some(TestPostgres::create().await),
         )
     };
+    let workers = args.print_workers;
     let mut net = Network::start_with(Options {
         lab_store_url: lab_db.as_ref().map(|d| d.url.clone()),
         gateway_store_url: gw_db.as_ref().map(|d| d.url.clone()),
+        lab_config: (workers > 0).then(|| -> reprint_e2e::ConfigEdit {
+            Box::new(|lab| reprint_e2e::set(lab, &["printing", "workers"], 0))
+        }),
         ..Options::default()
     })
     .await;
+    // The print workers as processes: the lab's configuration and NATS, nothing else.
+    let mut worker_procs = Vec::new();
+    for n in 0..workers {
+        let log = std::fs::File::create(net.dir.path().join(format!("print-worker-{n}.log")))?;
+        let child = std::process::Command::new(reprint_e2e::binaries().join("reprint-lab"))
+            .arg("print-worker")
+            .arg("--config")
+            .arg(net.dir.path().join("lab-a.toml"))
+            .arg("--workers")
+            .arg("1")
+            .env("REPRINT_LAB__NATS__URL", &net.nats_url)
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("start reprint-lab print-worker")?;
+        worker_procs.push(child);
+    }
     note(
         t0,
         &format!(
@@ -600,7 +664,13 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         .collect();
     let seen = Arc::new(Seen::default());
     let deadline = Instant::now() + Duration::from_secs(if args.chaos { 900 } else { 600 });
-    let lab = tokio::spawn(lab_operator(net.lab.base(), seen.clone(), deadline, 8));
+    let lab = tokio::spawn(lab_operator(
+        net.lab.base(),
+        seen.clone(),
+        deadline,
+        8,
+        net.dir.path().join("lab-a/hot"),
+    ));
     let counter = tokio::spawn(counter_staff(net.counter.base(), seen.clone(), deadline, 8));
     let started = Instant::now();
     let placing = {
@@ -776,6 +846,23 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         "orders/s",
         placed.len() as f64 / raw_secs,
     ));
+    if workers > 0 {
+        // The same figure named by the print worker processes that wrote the hot folders.
+        report.push(Figure::new(
+            format!("network.orders_per_s.print_workers_{workers}"),
+            n / elapsed,
+            "orders/s",
+            placed.len() as f64 / raw_secs,
+        ));
+        let cpu: Vec<String> = worker_procs
+            .iter()
+            .map(|c| format!("{:.1} s", cpu_secs(Some(c.id()))))
+            .collect();
+        note(
+            t0,
+            &format!("print worker processes' CPU: {}", cpu.join(", ")),
+        );
+    }
     report.push(Figure::new(
         "network.p50_placed_to_recorded_ms",
         percentile(&recorded, 50.0),
@@ -859,6 +946,10 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         if !ok {
             bail!("chaos: the books do not balance (see above)");
         }
+    }
+    for mut c in worker_procs {
+        let _ = c.kill();
+        let _ = c.wait();
     }
     drop(net);
     drop((lab_db, gw_db));
