@@ -6,8 +6,14 @@
 //!   decode + `thumbnail` with the image crate; `media.thumbnail.24mp.rss`: peak resident
 //!   memory (VmHWM) of a child process doing only that, each way.
 //! - `media.render.l300`: ms for one L print (89x127 mm) at 300 dpi from that JPEG, colour
-//!   managed to a Display P3 printer profile with history embedded; baseline a plain decode +
-//!   Lanczos3 resize-to-fill + JPEG encode.
+//!   managed to a Display P3 printer profile with history embedded; baseline libvips doing
+//!   the same output: `vips thumbnail` to the same size with a centre crop, the same export
+//!   profile, JPEG at the same quality with 4:4:4 chroma (the process's wall time from file to
+//!   file, best of 5; skipped with a note when `vips` is not installed: `scripts/bench`
+//!   installs libvips-tools when root). `media.render.l300.plain`: the same print beside a
+//!   plain decode + Lanczos3 resize-to-fill + JPEG encode with the image crate.
+//! - `media.preflight.24mp`: ms for the upload preflight (`validate::preflight`) of the 24 MP
+//!   JPEG, baseline the full decode the uploads had before it (`validate::decode`).
 //! - `media.phash`: perceptual hashes per second of 12-megapixel JPEGs, baseline plain decodes
 //!   per second.
 
@@ -135,6 +141,61 @@ fn sha256(report: &mut Report, dir: &Path, mib: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Seconds `vips thumbnail` takes for the print `render_print` makes of `source`: the same
+/// pixel size (the paper turned to the picture, as auto-rotate does), centre crop, the
+/// printer's profile as export profile, JPEG at the spec's quality with 4:4:4 chroma. Best of
+/// 5 process runs (process start included). `None` when vips is not installed.
+fn vips_render(
+    dir: &Path,
+    source: &Path,
+    printer: &[u8],
+    spec: &PrintSpec,
+) -> anyhow::Result<Option<f64>> {
+    if Command::new("vips").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    let (pw, ph) = spec.pixel_size()?;
+    let (sw, sh) = image::image_dimensions(source)?;
+    let (tw, th) = if (sw > sh) != (pw > ph) {
+        (ph, pw)
+    } else {
+        (pw, ph)
+    };
+    let profile = dir.join("printer.icc");
+    std::fs::write(&profile, printer)?;
+    let out = dir.join("vips-print.jpg");
+    let target = format!(
+        "{}[Q={},subsample-mode=off,optimize-coding=false]",
+        out.display(),
+        spec.jpeg_quality
+    );
+    let t = best_of(5, || {
+        let status = Command::new("vips")
+            .arg("thumbnail")
+            .arg(source)
+            .arg(&target)
+            .arg(tw.to_string())
+            .args([
+                "--height",
+                &th.to_string(),
+                "--crop",
+                "centre",
+                "--export-profile",
+            ])
+            .arg(&profile)
+            .status()?;
+        if !status.success() {
+            bail!("vips thumbnail failed: {status}");
+        }
+        Ok(())
+    })?;
+    let (vw, vh) = image::image_dimensions(&out)?;
+    if (vw, vh) != (tw, th) {
+        bail!("vips made {vw}x{vh}, the print is {tw}x{th}");
+    }
+    Ok(Some(t))
+}
+
 fn history() -> anyhow::Result<PrintHistory> {
     let mut h = PrintHistory::new();
     h.push(PrintRecord {
@@ -201,8 +262,36 @@ pub fn run(args: MediaArgs, report: &mut Report) -> anyhow::Result<()> {
         std::hint::black_box(jpeg);
         Ok(())
     })?;
+    match vips_render(dir.path(), &big_path, &printer, &spec)? {
+        Some(t_vips) => report.push(Figure::new(
+            "media.render.l300",
+            t_ours * 1000.0,
+            "ms",
+            t_vips * 1000.0,
+        )),
+        None => eprintln!(
+            "media.render.l300: skipped, `vips` is not installed (apt-get install libvips-tools, \
+             or run scripts/bench as root)"
+        ),
+    }
     report.push(Figure::new(
-        "media.render.l300",
+        "media.render.l300.plain",
+        t_ours * 1000.0,
+        "ms",
+        t_base * 1000.0,
+    ));
+
+    // The upload preflight beside the full decode it replaced.
+    let t_ours = best_of(3, || {
+        std::hint::black_box(reprint_media::validate::preflight(&big, &limits)?);
+        Ok(())
+    })?;
+    let t_base = best_of(3, || {
+        std::hint::black_box(reprint_media::validate::decode(&big, &limits)?);
+        Ok(())
+    })?;
+    report.push(Figure::new(
+        "media.preflight.24mp",
         t_ours * 1000.0,
         "ms",
         t_base * 1000.0,

@@ -4,8 +4,9 @@
 //! | figure | value | baseline |
 //! |---|---|---|
 //! | `store.append.<b>.w<N>` | appends/s through `Store::append`, one event per transaction, N writers each on its own stream with an exact expected version | raw sqlx `INSERT` of the same row into a table of the same shape and indexes, same pool, same N |
+//! | `store.append.pg.w32.postgres_es` | the same appends/s through `Store::append` | cqrs-es with postgres-es (`PersistedEventRepository::persist`, its own table) appending the same events (payload as JSON) to the same PostgreSQL, same pool size, same 32 writers |
 //! | `store.relay.<b>` | outbox rows published and marked sent per second by `Relay::drain` (what `Relay::run` does), best of 3 rounds alternating with the raw side | raw async-nats JetStream publish of the same messages (payload, headers, message ids), pipelined in windows of the relay's batch size, best of 3 |
-//! | `store.consume.<b>` | messages handled per second by `InboxConsumer` (inbox + one append each, batched) | raw pull consume + ack of the same messages, same batch size, no database |
+//! | `store.consume.<b>` | messages handled per second by `InboxConsumer` (inbox + one append each, batched) | raw pull consume of the same messages, the batch's rows inserted by plain sqlx in one multi-row `INSERT` and one transaction per batch (no inbox, no version check), then acked; same batch size |
 //!
 //! The bench starts its own nats-server and makes fresh databases (reprint-testkit).
 
@@ -206,6 +207,52 @@ impl Raw {
     }
 }
 
+impl Raw {
+    /// One row per message (to one of 251 streams, as the consumer's handler), in one
+    /// multi-row `INSERT` and one transaction.
+    async fn insert_batch(
+        &self,
+        messages: &[jetstream::Message],
+        first: u64,
+    ) -> anyhow::Result<()> {
+        let rows: Vec<(String, i64, NewEvent)> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let stream = format!("order-{}", m.payload.first().copied().unwrap_or(0));
+                (stream, (first + i as u64 + 1) as i64, new_event(&m.payload))
+            })
+            .collect();
+        macro_rules! insert {
+            ($pool:expr, $db:ty, $now:expr) => {{
+                let mut tx = $pool.begin().await?;
+                let mut q = sqlx::QueryBuilder::<$db>::new(
+                    "INSERT INTO raw_events (stream_id, version, event_id, event_type, \
+                     schema_version, payload, metadata, recorded_at) ",
+                );
+                q.push_values(&rows, |mut b, (stream, version, e)| {
+                    b.push_bind(stream.as_str())
+                        .push_bind(*version)
+                        .push_bind(e.event_id)
+                        .push_bind(e.event_type.as_str())
+                        .push_bind(e.schema_version as i32)
+                        .push_bind(e.payload.as_slice())
+                        .push_bind("{}")
+                        .push_bind($now);
+                });
+                q.build().execute(&mut *tx).await?;
+                tx.commit().await?;
+            }};
+        }
+        let now = chrono::Utc::now();
+        match self {
+            Raw::Pg(p) => insert!(p, sqlx::Postgres, now),
+            Raw::Sqlite(p) => insert!(p, sqlx::Sqlite, now),
+        }
+        Ok(())
+    }
+}
+
 /// Runs `total` operations over `writers` tasks; `op(writer, i)` is the i-th of that writer.
 async fn timed<F, Fut>(writers: usize, total: usize, op: F) -> anyhow::Result<f64>
 where
@@ -250,6 +297,12 @@ async fn append(
     let payload = Arc::new(vec![7u8; args.payload]);
     let mut ours_best = 0f64;
     let mut raw_best = 0f64;
+    let mut es_best = 0f64;
+    // cqrs-es with postgres-es beside ours at 32 writers on PostgreSQL.
+    let es = match &db {
+        Db::Pg(d) if writers == 32 => Some(postgres_es::open(&d.url, writers as u32).await?),
+        _ => None,
+    };
     // Two alternating rounds each (the first also warms up); the best of each side counts.
     for round in 0..2 {
         let n = args.appends;
@@ -283,6 +336,17 @@ async fn append(
         .await?;
         raw_best = raw_best.max(raw_rate);
         ours_best = ours_best.max(ours_rate);
+        if let Some(es) = &es {
+            let es = es.clone();
+            let p = payload.clone();
+            let es_rate = timed(writers, n, move |w, i| {
+                let es = es.clone();
+                let p = p.clone();
+                async move { postgres_es::append(&es, &format!("e{round}-w{w}"), i, &p).await }
+            })
+            .await?;
+            es_best = es_best.max(es_rate);
+        }
     }
     report.push(Figure::new(
         format!("store.append.{}.w{writers}", b.name()),
@@ -290,6 +354,14 @@ async fn append(
         "appends/s",
         raw_best,
     ));
+    if es.is_some() {
+        report.push(Figure::new(
+            format!("store.append.{}.w{writers}.postgres_es", b.name()),
+            ours_best,
+            "appends/s",
+            es_best,
+        ));
+    }
     store.close().await;
     Ok(())
 }
@@ -463,7 +535,9 @@ async fn consume(
         }
     }
 
-    // Raw: pull and ack, no database.
+    // Raw: pull, insert the batch's rows in one statement and one transaction, ack.
+    let raw_db = Db::create(b).await;
+    let raw = Raw::open(&raw_db, 1).await?;
     let raw_consumer = durable(js, &stream, "raw").await?;
     let start = Instant::now();
     let mut got = 0;
@@ -475,11 +549,18 @@ async fn consume(
             .messages()
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut messages = Vec::with_capacity(BATCH);
         while let Some(m) = batch.next().await {
-            let m = m.map_err(|e| anyhow::anyhow!("{e}"))?;
-            m.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            got += 1;
+            messages.push(m.map_err(|e| anyhow::anyhow!("{e}"))?);
         }
+        if messages.is_empty() {
+            continue;
+        }
+        raw.insert_batch(&messages, got as u64).await?;
+        for m in &messages {
+            m.ack().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        got += messages.len();
     }
     let raw_rate = n as f64 / start.elapsed().as_secs_f64();
 
@@ -512,4 +593,98 @@ async fn consume(
     ));
     store.close().await;
     Ok(())
+}
+
+/// The peer: cqrs-es with its PostgreSQL repository, appending the same events.
+mod postgres_es {
+    use cqrs_es::event_sink::EventSink;
+    use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
+    use cqrs_es::{Aggregate, DomainEvent};
+    use postgres_es::PostgresEventRepository;
+    use serde::{Deserialize, Serialize};
+    use std::sync::Arc;
+
+    /// An aggregate with one kind of event, for the repository's table names and type.
+    #[derive(Default, Serialize, Deserialize)]
+    pub struct Bench;
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    pub struct Appended {
+        payload: String,
+    }
+
+    impl DomainEvent for Appended {
+        fn event_type(&self) -> String {
+            "bench.appended".into()
+        }
+        fn event_version(&self) -> String {
+            "1".into()
+        }
+    }
+
+    impl Aggregate for Bench {
+        const TYPE: &'static str = "bench";
+        type Command = ();
+        type Event = Appended;
+        type Error = std::io::Error;
+        type Services = ();
+
+        async fn handle(
+            &mut self,
+            _command: (),
+            _service: &(),
+            _sink: &EventSink<Self>,
+        ) -> Result<(), Self::Error> {
+            Ok(())
+        }
+
+        fn apply(&mut self, _event: Appended) {}
+    }
+
+    /// postgres-es's schema (its db/init.sql) under table names of its own.
+    const SCHEMA: &str = "CREATE TABLE es_events (
+        aggregate_type text NOT NULL, aggregate_id text NOT NULL,
+        sequence bigint CHECK (sequence >= 0) NOT NULL, event_type text NOT NULL,
+        event_version text NOT NULL, payload json NOT NULL, metadata json NOT NULL,
+        PRIMARY KEY (aggregate_type, aggregate_id, sequence));
+        CREATE TABLE es_snapshots (
+        aggregate_type text NOT NULL, aggregate_id text NOT NULL,
+        last_sequence bigint CHECK (last_sequence >= 0) NOT NULL,
+        current_snapshot bigint CHECK (current_snapshot >= 0) NOT NULL,
+        payload json NOT NULL, PRIMARY KEY (aggregate_type, aggregate_id, last_sequence))";
+
+    pub async fn open(url: &str, connections: u32) -> anyhow::Result<Arc<PostgresEventRepository>> {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(connections)
+            .connect(url)
+            .await?;
+        sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        Ok(Arc::new(
+            PostgresEventRepository::new(pool).with_tables("es_events", "es_snapshots"),
+        ))
+    }
+
+    /// The `i`-th event (0-based) of `stream`: sequence i + 1, the payload as hex in JSON.
+    pub async fn append(
+        repo: &PostgresEventRepository,
+        stream: &str,
+        i: usize,
+        payload: &[u8],
+    ) -> anyhow::Result<()> {
+        let event = Appended {
+            payload: hex::encode(payload),
+        };
+        let serialized = SerializedEvent::new(
+            stream.to_string(),
+            i + 1,
+            Bench::TYPE.to_string(),
+            event.event_type(),
+            event.event_version(),
+            serde_json::to_value(&event)?,
+            serde_json::json!({}),
+        );
+        repo.persist::<Bench>(&[serialized], None)
+            .await
+            .map_err(|e| anyhow::anyhow!("postgres-es: {e}"))
+    }
 }
