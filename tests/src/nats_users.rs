@@ -69,3 +69,24 @@ pub fn connect_as(url: impl Into<String>, user: &str) -> ConnectSettings {
     s.inbox_prefix = Some(site_inbox_prefix(user));
     s
 }
+
+/// The users the server reports connected (`/connz?auth=true`'s `authorized_user`: the user
+/// name, or a creds file's user public key), with the whole report for a failure message.
+pub async fn connected_users(monitor_port: u16) -> (Vec<String>, serde_json::Value) {
+    let connz: serde_json::Value =
+        reqwest::get(format!("http://127.0.0.1:{monitor_port}/connz?auth=true"))
+            .await
+            .expect("/connz")
+            .json()
+            .await
+            .expect("/connz as JSON");
+    let users = connz["connections"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["authorized_user"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default();
+    (users, connz)
+}

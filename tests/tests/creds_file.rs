@@ -8,6 +8,7 @@ use std::time::Instant;
 use reprint_e2e::creds::Operator;
 use reprint_e2e::flows::fig1;
 use reprint_e2e::media::photo_jpeg;
+use reprint_e2e::nats_users;
 use reprint_e2e::{NatsServer, Network, Options, step};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -68,23 +69,10 @@ async fn fig1_runs_with_every_service_logged_in_by_its_creds_file() {
 
     // Each service is connected as the user of its own creds file.
     let port = nats.monitor_port.expect("monitoring port");
-    let connz: serde_json::Value = reqwest::get(format!("http://127.0.0.1:{port}/connz?auth=true"))
-        .await
-        .expect("/connz")
-        .json()
-        .await
-        .expect("/connz as JSON");
-    let users: Vec<&str> = connz["connections"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c["authorized_user"].as_str())
-                .collect()
-        })
-        .unwrap_or_default();
+    let (users, connz) = nats_users::connected_users(port).await;
     for (user, key) in &keys {
         assert!(
-            users.contains(&key.as_str()),
+            users.contains(key),
             "no connection of user {user} ({key}): {connz}"
         );
     }
