@@ -17,9 +17,9 @@
 //! `printing` that are queued for a print worker, rendering, or written to the hot folder and
 //! not yet finished by the station (a failed or withdrawn job prints nothing). An order's
 //! prints of each size go to the first printer that prints the size; the order is finished
-//! when its slowest printer has worked off its queue plus this order: `now + handling_minutes
-//! + max over printers of (queue + order's prints) / prints_per_hour`, rounded up to the
-//! minute.
+//! when its slowest printer has worked off its queue plus this order: `now` plus
+//! `handling_minutes` plus the longest of each printer's `(queue + order's prints) /
+//! prints_per_hour`, rounded up to the minute.
 
 use std::collections::BTreeMap;
 

@@ -546,11 +546,15 @@ pub async fn connect_workers(
     let conn = reprint_bus::connect::connect_and_wait(&settings, Duration::from_secs(30))
         .await
         .with_context(|| format!("nats.url: cannot reach NATS at {}", config.nats.url))?;
-    let mut streams = reprint_bus::streams::StreamSettings::default();
-    streams.replicas = config.nats.replicas;
+    let streams = reprint_bus::streams::StreamSettings {
+        replicas: config.nats.replicas,
+        ..Default::default()
+    };
     reprint_bus::print::provision_print_stream(&conn.jetstream, &streams).await?;
-    let mut images = reprint_bus::objects::ImageStoreSettings::default();
-    images.replicas = config.nats.replicas;
+    let images = reprint_bus::objects::ImageStoreSettings {
+        replicas: config.nats.replicas,
+        ..Default::default()
+    };
     let images = Images::open(&conn.jetstream, images).await?;
     Ok(WorkerContext {
         js: conn.jetstream.clone(),
