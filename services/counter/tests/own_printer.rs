@@ -195,6 +195,18 @@ async fn printed_at_the_counter(store_url: Option<&str>) {
         words.starts_with("received as data at ") && words.ends_with(", printing"),
         "{words}"
     );
+    // The terminal's page says the same in the staff's words (the counter's own: Japanese).
+    let page = counter
+        .http
+        .get(format!("{}/printer", counter.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("にデータ受信、印刷中"), "{page}");
+    assert!(page.contains("印刷が終わりました"), "{page}");
     let (s, view) = counter.get("/api/v1/pickups/X0000001").await;
     assert!(
         s != 200 || view["can_collect"] != true,

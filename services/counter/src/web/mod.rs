@@ -36,6 +36,7 @@ mod customers;
 mod entry;
 mod intake;
 mod pickup;
+mod printer;
 mod slip;
 pub(crate) mod takings;
 mod words;
@@ -53,6 +54,7 @@ pub fn routes(state: AppState) -> Router {
         .merge(slip::routes())
         .merge(arrivals::routes())
         .merge(pickup::routes())
+        .merge(printer::routes())
         .merge(takings::routes())
         .merge(analysis::routes())
         .with_state(state)
@@ -247,6 +249,10 @@ pub fn render_with(
         ),
         None => (vec![], None),
     };
+    let mut nav = nav;
+    if staff.is_some() && state.counter.config.printer.is_some() {
+        nav.push(link("/printer", "printer-nav"));
+    }
     let other = match lang {
         Lang::Ja => Lang::En,
         Lang::En => Lang::Ja,
