@@ -343,7 +343,7 @@ impl Chart<'_> {
                     .build_cartesian_2d((0..last).into_segmented(), 0i64..top)
                     .map_err(e)?;
                 let category_label = |v: &SegmentValue<i32>| match v {
-                    SegmentValue::CenterOf(i) if (*i as usize) % every == 0 => self
+                    SegmentValue::CenterOf(i) if (*i as usize).is_multiple_of(every) => self
                         .categories
                         .get(*i as usize)
                         .cloned()

@@ -230,10 +230,10 @@ fn hourly_chart(viewer: &Viewer, hours: &[(i64, i64)], now_ms: i64) -> Markup {
     let now_h = now_ms.div_euclid(3_600_000);
     let mut counts = vec![0i64; 24];
     for &(hour, n) in hours {
-        if let Ok(i) = usize::try_from(23 - (now_h - hour)) {
-            if let Some(c) = counts.get_mut(i) {
-                *c += n;
-            }
+        if let Ok(i) = usize::try_from(23 - (now_h - hour))
+            && let Some(c) = counts.get_mut(i)
+        {
+            *c += n;
         }
     }
     chart::chart(
