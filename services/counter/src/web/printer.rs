@@ -9,7 +9,7 @@ use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use maud::{PreEscaped, html};
+use maud::html;
 
 use super::{Viewer, error_page, render_with};
 use crate::AppState;
@@ -115,7 +115,6 @@ async fn page(State(state): State<AppState>, viewer: Viewer, staff: PageStaff) -
                 }
             }
         }
-        (PreEscaped(""))
     };
     render_with(
         &state,
