@@ -15,7 +15,7 @@ use reprint_lab::{Application, LabConfig};
 )]
 struct Cli {
     /// The configuration file (TOML); REPRINT_LAB__a__b=value overrides a.b.
-    #[arg(long, short)]
+    #[arg(long, short, global = true)]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Cmd>,
