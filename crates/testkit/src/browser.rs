@@ -393,7 +393,10 @@ impl Page {
             let what = format!("{name} at {width} x {height}");
             self.assert_fits(&what).await;
             let small = self.small_touch_targets().await;
-            assert!(small.is_empty(), "{what}: touch targets under 44 px: {small:?}");
+            assert!(
+                small.is_empty(),
+                "{what}: touch targets under 44 px: {small:?}"
+            );
             self.assert_accessible(&what).await;
             shots.push(self.screenshot(&format!("{name}-{width}")).await);
         }

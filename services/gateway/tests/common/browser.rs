@@ -2,5 +2,6 @@
 //! (headless Chromium over DevTools: pages at desktop and phone size, overflow, touch targets,
 //! axe-core, screenshots, the log-in form).
 
-#[allow(unused_imports)] // not every test binary that includes the common module opens a browser
+#[allow(unused_imports)]
+// not every test binary that includes the common module opens a browser
 pub use reprint_testkit::browser::*;
