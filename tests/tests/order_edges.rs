@@ -217,16 +217,22 @@ async fn an_order_rejected_while_printing_leaves_the_hot_folder_and_the_user_see
             .await;
         assert_eq!(s, 200, "start printing {number}: {row}");
         assert_eq!(row["state"], "printing", "{row}");
+        // A print worker writes the job after the start returned.
         let job = job_folder(&net, &number);
-        assert_eq!(
-            names_in(&job),
-            [
-                format!("{number}-01.JPG"),
-                "MISC".into(),
-                "ticket.json".into()
-            ],
-            "the job of {number} in the hot folder"
-        );
+        let expected = vec![
+            format!("{number}-01.JPG"),
+            "MISC".to_string(),
+            "ticket.json".to_string(),
+        ];
+        wait_for(
+            &format!("the job of {number} in the hot folder"),
+            30,
+            || async {
+                let names = names_in(&job);
+                ((names == expected).then_some(()), json!(names))
+            },
+        )
+        .await;
         assert!(job.join("MISC/AUTPRINT.MRK").is_file(), "{}", job.display());
         // While it stands, the order is a print in the image's history.
         let (xmp, zip) = printed_as(&user, &placed.images[0]).await;
