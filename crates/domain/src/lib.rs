@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod money;
 pub mod number;
 pub mod order_check;
+pub mod parcel;
 pub mod payment;
 pub mod policy;
 pub mod price;

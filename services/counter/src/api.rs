@@ -836,8 +836,18 @@ pub struct CheckInBody {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct CheckInReply {
+    /// The order checked in (the first of a packing list).
     pub order: OrderDto,
     /// False when the parcel was checked in before (nothing changed).
+    pub made_ready: bool,
+    /// Every order the scan checked in: one for a parcel's label, each reception of a
+    /// packing list's code (`REPRINT-PARCEL|<lab>|<counter>|<receptions>`).
+    pub orders: Vec<CheckedInDto>,
+}
+
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct CheckedInDto {
+    pub order: OrderDto,
     pub made_ready: bool,
 }
 
@@ -853,10 +863,22 @@ async fn check_in(
     Json(body): Json<CheckInBody>,
 ) -> Result<Json<CheckInReply>> {
     staff.check_csrf(&state, &headers)?;
-    let done = pickup::check_in(&state.counter, &body.label, state.counter.clock.now()).await?;
+    let done =
+        pickup::check_in_scan(&state.counter, &body.label, state.counter.clock.now()).await?;
+    let orders: Vec<CheckedInDto> = done
+        .iter()
+        .map(|d| CheckedInDto {
+            order: OrderDto::from(&d.order),
+            made_ready: d.made_ready,
+        })
+        .collect();
+    let first = done.first().ok_or_else(|| {
+        CounterError::NotFound(format!("nothing to check in for {:?}", body.label.trim()))
+    })?;
     Ok(Json(CheckInReply {
-        order: OrderDto::from(&done.order),
-        made_ready: done.made_ready,
+        order: OrderDto::from(&first.order),
+        made_ready: first.made_ready,
+        orders,
     }))
 }
 
@@ -999,6 +1021,7 @@ async fn get_takings(
         IntakeQuoteReply,
         CheckInBody,
         CheckInReply,
+        CheckedInDto,
         OrderDto,
         ArrivalsReply,
         PickupReply,

@@ -778,6 +778,33 @@ pub struct CheckedIn {
 /// counter's own number or slip code): the order the lab dispatched becomes ready for pickup
 /// (`deliveries::make_ready`). A parcel the lab has not said it dispatched cannot be checked in
 /// yet (its amounts are not known).
+/// Checks in what staff scanned: a parcel's label ([`check_in`]), or the lab's packing list
+/// code (`reprint_domain::parcel::PackingCode`), which checks in every reception it lists in
+/// one scan. A packing list for another counter is refused; an order of the list that cannot
+/// be checked in yet stops the scan with its reason (those before it stay checked in, and a
+/// second scan of the same list changes nothing for them).
+pub async fn check_in_scan(
+    counter: &Counter,
+    scanned: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<CheckedIn>> {
+    let Some(code) = reprint_domain::parcel::PackingCode::parse(scanned) else {
+        return Ok(vec![check_in(counter, scanned, now).await?]);
+    };
+    let here = counter.config.site.site.as_str();
+    if code.counter != here {
+        return Err(CounterError::Invalid(format!(
+            "this packing list is for counter {}, not this one ({here}): the parcel went to the wrong counter",
+            code.counter
+        )));
+    }
+    let mut done = Vec::with_capacity(code.receptions.len());
+    for reception in &code.receptions {
+        done.push(check_in(counter, reception, now).await?);
+    }
+    Ok(done)
+}
+
 pub async fn check_in(counter: &Counter, label: &str, now: DateTime<Utc>) -> Result<CheckedIn> {
     let found = find(counter, label).await?;
     let [order] = found.as_slice() else {

@@ -1,6 +1,7 @@
 //! Parcels checked in (issue 15): with `check_in_parcels`, the lab's dispatch leaves the order
 //! "sent by the lab" and staff make it ready for pickup by scanning the parcel's label (the lab's
-//! reception number) on the arrivals page; a parcel whose dispatch has not reached the counter is
+//! reception number, or the packing list's code) on the arrivals page; a packing list for another
+//! counter is refused; a parcel whose dispatch has not reached the counter is
 //! refused in words; a second scan changes nothing. On a real NATS, the lab played by the test.
 
 mod common;
@@ -103,8 +104,16 @@ async fn a_parcel_is_ready_for_pickup_once_staff_scan_it_in() {
         html.contains("Sent by the lab, not checked in yet") || html.contains("ラボから発送済み")
     );
 
-    // Staff scan the parcel's label: ready for pickup, said on the page.
-    let (s, html) = scan(&counter, "B0000777").await;
+    // A packing list meant for another counter is refused in words; nothing is checked in.
+    let (s, html) = scan(&counter, "REPRINT-PARCEL|lab-a|counter-shibuya|B0000777").await;
+    assert_eq!(s, 422, "{html}");
+    assert!(html.contains("for counter counter-shibuya"), "{html}");
+    let (_, v) = counter.get("/api/v1/pickups/X0000001").await;
+    assert_eq!(v["order"]["state"], "arrived", "{v}");
+
+    // Staff scan the parcel's packing list (its code lists the lab's reception numbers): ready
+    // for pickup, said on the page.
+    let (s, html) = scan(&counter, "REPRINT-PARCEL|lab-a|counter-ginza|B0000777").await;
     assert_eq!(s, 200, "{html}");
     assert!(
         html.contains("id=\"checked-in\"") && html.contains("X0000001"),

@@ -207,3 +207,4 @@ counter-check-in = Check in
 counter-check-in-done = { $number } ({ $name }) is checked in and ready for pickup.
 counter-slip-pickup-at = Collect the prints at
 counter-slip-taken-in-at = Taken in at
+counter-check-in-parcel-done = The packing list is checked in: { $count } orders are ready for pickup.

@@ -195,3 +195,4 @@ counter-check-in = 入荷確認
 counter-check-in-done = { $number }（{ $name } 様）を入荷確認しました。お渡しできます。
 counter-slip-pickup-at = お受け取り店
 counter-slip-taken-in-at = 受付店
+counter-check-in-parcel-done = 梱包リストで入荷確認しました。{ $count } 件お渡しできます。

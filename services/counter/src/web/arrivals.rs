@@ -165,6 +165,9 @@ struct ArrivalsQuery {
     /// The reception a check-in just made ready.
     #[serde(default)]
     checked: Option<String>,
+    /// How many orders a packing list's scan just made ready.
+    #[serde(default)]
+    parcel: Option<usize>,
 }
 
 async fn arrivals(
@@ -182,7 +185,13 @@ async fn arrivals(
             }),
             Err(_) => None,
         },
-        None => None,
+        None => q.parcel.map(|count| {
+            html! {
+                p.ok role="status" #checked-in {
+                    (viewer.tw("counter-check-in-parcel-done", &[("count", count.into())]))
+                }
+            }
+        }),
     };
     arrivals_page(&state, &viewer, &staff, said, StatusCode::OK).await
 }
@@ -245,15 +254,15 @@ async fn check_in(
             return Err(CounterError::Invalid("scan the parcel's label".into()));
         };
         staff.check_csrf(&state, &f.csrf)?;
-        pickup::check_in(&state.counter, &f.label, state.counter.clock.now()).await
+        pickup::check_in_scan(&state.counter, &f.label, state.counter.clock.now()).await
     }
     .await;
     match result {
-        Ok(done) => Redirect::to(&format!(
-            "/arrivals?checked={}",
-            done.order.reception_number
-        ))
-        .into_response(),
+        Ok(done) => match done.as_slice() {
+            [one] => Redirect::to(&format!("/arrivals?checked={}", one.order.reception_number))
+                .into_response(),
+            many => Redirect::to(&format!("/arrivals?parcel={}", many.len())).into_response(),
+        },
         Err(e) => {
             let status = e.problem().status_code();
             arrivals_page(

@@ -189,15 +189,15 @@ async fn packing_list(
                 "lab-packing-title",
                 &[("counter", q.counter.clone().into())],
             );
-            let code = format!(
-                "REPRINT-PARCEL|{}|{}|{}",
-                lab.site(),
-                q.counter,
-                list.iter()
-                    .map(|e| e.row.reception_number.as_str())
-                    .collect::<Vec<_>>()
-                    .join(",")
-            );
+            let code = reprint_domain::parcel::PackingCode {
+                lab: lab.site().to_string(),
+                counter: q.counter.clone(),
+                receptions: list
+                    .iter()
+                    .map(|e| e.row.reception_number.clone())
+                    .collect(),
+            }
+            .to_string();
             let qr = qr_svg(&code, 160);
             render(
                 &lab,
