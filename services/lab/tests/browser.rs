@@ -136,11 +136,12 @@ async fn the_queue_lives_on_a_tablet_and_the_packing_list_prints_on_one_page() {
     // The scanner: the search field has the focus, the scanner types the counter's slip number
     // and Enter; the reception opens.
     page.goto(&lab.url("/search")).await;
-    assert_eq!(
-        page.eval("document.activeElement && document.activeElement.id")
-            .await,
-        json!("q")
-    );
+    // autofocus is applied once the page is shown, a moment after it has loaded.
+    page.wait_for(
+        "the search field focused",
+        "!!document.activeElement && document.activeElement.id === 'q'",
+    )
+    .await;
     page.call("Input.insertText", json!({"text": "X0001004"}))
         .await;
     for kind in ["keyDown", "keyUp"] {
