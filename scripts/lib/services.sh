@@ -143,6 +143,37 @@ ensure_schemathesis() {
     say "could not install schemathesis (needs python3 with venv and pip, and PyPI): the API fuzzing test will skip; or: pip install schemathesis==$SCHEMATHESIS_VERSION and set REPRINT_SCHEMATHESIS"
 }
 
+# Pillow (its ImageCms module is littlecms), the reference colour conversion the ICC print test
+# (tests/tests/icc_print.rs) checks the lab's prints against, from PyPI into a virtual
+# environment under the cache directory; REPRINT_PILLOW names its python. Without python3 (and
+# its venv module) or PyPI the test skips, saying so.
+PILLOW_VERSION=12.0.0
+PILLOW_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/reprint/pillow-$PILLOW_VERSION"
+
+ensure_pillow() {
+    local py="${REPRINT_PILLOW:-}"
+    [ -n "$py" ] && [ -x "$py" ] && return 0
+    py="$PILLOW_DIR/bin/python"
+    if [ -x "$py" ] && "$py" -c 'import PIL.ImageCms' >/dev/null 2>&1; then
+        export REPRINT_PILLOW="$py"
+        return 0
+    fi
+    say "installing Pillow $PILLOW_VERSION from PyPI into $PILLOW_DIR (the ICC print test's reference, littlecms)"
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+        apt_install python3-venv || true
+    fi
+    if command -v python3 >/dev/null 2>&1 \
+        && { python3 -m venv "$PILLOW_DIR" >&2 || { apt_install python3-venv && python3 -m venv --clear "$PILLOW_DIR" >&2; }; } \
+        && "$PILLOW_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
+            "pillow==$PILLOW_VERSION" >&2 \
+        && "$py" -c 'import PIL.ImageCms' >/dev/null 2>&1; then
+        export REPRINT_PILLOW="$py"
+        return 0
+    fi
+    rm -rf "$PILLOW_DIR"
+    say "could not install Pillow (needs python3 with venv and pip, and PyPI): the ICC print test will skip; or: pip install pillow==$PILLOW_VERSION and set REPRINT_PILLOW to that python"
+}
+
 # aiosmtpd, a real SMTP server (from PyPI) the gateway's e-mail test sends its notices to:
 # REPRINT_SMTP_SERVER names a python that has it (the test runs
 # `$REPRINT_SMTP_SERVER -m aiosmtpd -n -l 127.0.0.1:<port> -c aiosmtpd.handlers.Mailbox <dir>`).
