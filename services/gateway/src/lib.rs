@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod orders;
 pub mod projection;
 pub mod settlements;
+pub mod soap;
 pub mod state;
 pub mod thumbs;
 pub mod upload;
@@ -284,6 +285,7 @@ pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .merge(api)
         .merge(uploads)
+        .merge(soap::routes())
         .merge(pages)
         .fallback(|| async { reprint_service::Problem::not_found("no such page or API route") })
         .with_state(state.clone())
