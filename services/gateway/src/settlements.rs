@@ -333,11 +333,6 @@ pub async fn network_stage_counts(
     Ok(rows)
 }
 
-/// order, stage, first heard at, lab, counter.
-type StatusAt = (String, String, i64, Option<String>, Option<String>);
-/// order, stage, lab, counter, since.
-type LastStage = (String, String, Option<String>, Option<String>, i64);
-
 /// The legs of an order's way, as (from stage, to stage).
 pub const LEGS: [(Stage, Stage); 6] = [
     (Stage::Placed, Stage::Received),
@@ -367,68 +362,7 @@ pub fn percentile(sorted: &[i64], p: usize) -> i64 {
     sorted[(rank - 1).min(sorted.len() - 1)]
 }
 
-/// Every leg's p50 / p95 per lab and per counter, over the orders whose leg ended at or after
-/// `since_ms`. A leg's time: from the first time its first stage was heard (from any site) to
-/// the first time its second stage was; a leg whose end came before its start is left out.
-pub async fn leg_times(state: &AppState, since_ms: i64) -> AppResult<Vec<LegTimes>> {
-    let rows: Vec<StatusAt> = db::fetch(
-        &state.store,
-        &format!(
-            "SELECT s.order_id, s.stage, CAST(MIN(s.at_ms) AS BIGINT), o.lab, o.counter
-             FROM {STATUSES} s JOIN {TABLE} o ON o.order_id = s.order_id
-             GROUP BY s.order_id, s.stage, o.lab, o.counter"
-        ),
-        &[],
-    )
-    .await?;
-    type Key = (String, String, Stage, Stage);
-    let mut at: std::collections::HashMap<(String, String), i64> = Default::default();
-    let mut sites: std::collections::BTreeMap<String, (Option<String>, Option<String>)> =
-        Default::default();
-    for (order, stage, ms, lab, counter) in rows {
-        at.insert((order.clone(), stage), ms);
-        sites.insert(order, (lab, counter));
-    }
-    let mut times: std::collections::BTreeMap<Key, Vec<i64>> = Default::default();
-    for (order, (lab, counter)) in &sites {
-        for (from, to) in LEGS {
-            let start = at.get(&(order.clone(), from.as_str().to_string()));
-            let end = at.get(&(order.clone(), to.as_str().to_string()));
-            let (Some(&start), Some(&end)) = (start, end) else {
-                continue;
-            };
-            if end < start || end < since_ms {
-                continue;
-            }
-            for (kind, site) in [("lab", lab), ("counter", counter)] {
-                if let Some(site) = site {
-                    times
-                        .entry((kind.to_string(), site.clone(), from, to))
-                        .or_default()
-                        .push(end - start);
-                }
-            }
-        }
-    }
-    let rank = |s: Stage| LEGS.iter().position(|(f, _)| *f == s).unwrap_or(0);
-    let mut out: Vec<LegTimes> = times
-        .into_iter()
-        .map(|((kind, site, from, to), mut v)| {
-            v.sort_unstable();
-            LegTimes {
-                kind,
-                site,
-                from,
-                to,
-                orders: v.len(),
-                p50_ms: percentile(&v, 50),
-                p95_ms: percentile(&v, 95),
-            }
-        })
-        .collect();
-    out.sort_by(|a, b| (&a.kind, &a.site, rank(a.from)).cmp(&(&b.kind, &b.site, rank(b.from))));
-    Ok(out)
-}
+// The legs' p50 / p95 are counted by the database: `web::ops::queries::leg_times`.
 
 /// An order that stayed in its stage longer than the threshold of that stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -446,37 +380,7 @@ pub struct StuckOrder {
 /// Stages an order does not wait in: its way is over.
 pub const FINAL_STAGES: [&str; 4] = ["settled", "cancelled", "rejected", "draft"];
 
-/// Orders whose last stage is older than its threshold at `now_ms`, longest waiting first.
-pub async fn stuck_orders(state: &AppState, now_ms: i64) -> AppResult<Vec<StuckOrder>> {
-    let ops = &state.config.ops;
-    let rows: Vec<LastStage> = db::fetch(
-        &state.store,
-        &format!("SELECT order_id, stage, lab, counter, at_ms FROM {TABLE} ORDER BY at_ms"),
-        &[],
-    )
-    .await?;
-    Ok(rows
-        .into_iter()
-        .filter(|(_, stage, lab, counter, _)| {
-            !FINAL_STAGES.contains(&stage.as_str()) && (lab.is_some() || counter.is_some())
-        })
-        .filter_map(|(order, stage, lab, counter, since_ms)| {
-            let minutes = ops
-                .stuck_minutes
-                .get(&stage)
-                .copied()
-                .unwrap_or(ops.stuck_default_minutes);
-            (now_ms - since_ms > minutes.saturating_mul(60_000)).then_some(StuckOrder {
-                order,
-                stage,
-                lab,
-                counter,
-                since_ms,
-                threshold_minutes: minutes,
-            })
-        })
-        .collect())
-}
+// The stuck orders are picked by the database: `web::ops::queries::stuck_orders`.
 
 /// One status of an order's timeline across the sites.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -531,57 +435,7 @@ pub struct DailyBalance {
     pub settled_minor: i64,
 }
 
-/// The daily history of the balances, newest day first; the same orders as [`balances`].
-pub async fn daily_balances(state: &AppState, tz: chrono_tz::Tz) -> AppResult<Vec<DailyBalance>> {
-    let rows: Vec<(String, i64, String, String, Option<String>, i64)> = db::fetch(
-        &state.store,
-        &format!(
-            "SELECT s.stage, CAST(MIN(s.at_ms) AS BIGINT), o.lab, o.counter, o.currency,
-                o.lab_charge
-             FROM {STATUSES} s JOIN {TABLE} o ON o.order_id = s.order_id
-             WHERE o.dispatched = 1 AND o.lab IS NOT NULL AND o.counter IS NOT NULL
-                AND o.lab_charge IS NOT NULL
-                AND s.stage IN ('dispatched', 'collected', 'settled')
-             GROUP BY s.order_id, s.stage, o.lab, o.counter, o.currency, o.lab_charge"
-        ),
-        &[],
-    )
-    .await?;
-    type Key = (std::cmp::Reverse<chrono::NaiveDate>, String, String, String);
-    let mut days: std::collections::BTreeMap<Key, [i64; 3]> = Default::default();
-    for (stage, ms, lab, counter, currency, charge) in rows {
-        let Some(at) = chrono::DateTime::from_timestamp_millis(ms) else {
-            continue;
-        };
-        let day = at.with_timezone(&tz).date_naive();
-        let sums = days
-            .entry((
-                std::cmp::Reverse(day),
-                lab,
-                counter,
-                currency.unwrap_or_default(),
-            ))
-            .or_default();
-        let i = match stage.as_str() {
-            "dispatched" => 0,
-            "collected" => 1,
-            _ => 2,
-        };
-        sums[i] += charge;
-    }
-    Ok(days
-        .into_iter()
-        .map(|((day, lab, counter, currency), [c, k, s])| DailyBalance {
-            day: day.0,
-            lab,
-            counter,
-            currency,
-            charged_minor: c,
-            collected_minor: k,
-            settled_minor: s,
-        })
-        .collect())
-}
+// The daily history is summed by the database: `web::ops::queries::daily_balances`.
 
 /// order, stage, currency, charge, collected, settled, at.
 type OrderRow = (String, String, Option<String>, i64, i64, i64, i64);

@@ -220,7 +220,17 @@ async fn a_counter_that_cannot_send_shows_its_backlog_growing() {
 
 #[tokio::test]
 async fn stuck_orders_leg_times_balances_and_csv_from_known_statuses() {
-    let app = spawn().await;
+    stuck_legs_balances_from_known_statuses(spawn().await).await;
+}
+
+/// The same figures counted by PostgreSQL (the legs' percentiles and the stuck orders are
+/// SQL of their own: window functions on both databases).
+#[tokio::test]
+async fn stuck_orders_leg_times_balances_and_csv_from_known_statuses_postgres() {
+    stuck_legs_balances_from_known_statuses(spawn_postgres().await).await;
+}
+
+async fn stuck_legs_balances_from_known_statuses(app: TestApp) {
     let ops = sign_up(&app, "ops@example.com").await;
     let now = Utc::now();
     let t0 = now - chrono::Duration::days(1);
@@ -692,6 +702,111 @@ async fn stages_over_time_from_known_statuses(app: TestApp) {
     );
     assert!(chart.contains("\n3\n</text>"), "{chart}");
     assert!(chart.contains("Ready for pickup"), "the legend: {chart}");
+}
+
+#[tokio::test]
+async fn the_stages_chart_shows_the_days_asked_for_sqlite() {
+    stages_of_the_days_asked_for(spawn().await).await;
+}
+
+#[tokio::test]
+async fn the_stages_chart_shows_the_days_asked_for_postgres() {
+    stages_of_the_days_asked_for(spawn_postgres().await).await;
+}
+
+/// Every `data-hour` of the `#stages-over-time` table, in order.
+fn stages_hours(html: &str) -> Vec<i64> {
+    html.split("<tr data-hour=\"")
+        .skip(1)
+        .map(|r| r[..r.find('"').unwrap()].parse().unwrap())
+        .collect()
+}
+
+/// `?from=&to=` a day three days ago: its hours (the reader's day), counted at each hour's
+/// end; from ten days before it to it: a bar per day, counted at each day's end.
+async fn stages_of_the_days_asked_for(app: TestApp) {
+    let ops = sign_up(&app, "ops@example.com").await;
+    const H: i64 = 3_600_000;
+    let day = (Utc::now() - chrono::Duration::days(3)).date_naive();
+    let ymd = |d: chrono::NaiveDate| d.format("%Y-%m-%d").to_string();
+    let one_day = format!("/ops?from={}&to={}", ymd(day), ymd(day));
+    // The day's hours as the page counts them (the reader's time zone): 24 of them (23 or 25
+    // on a day the clocks change), none of today's.
+    let hours = stages_hours(&page(&ops, &one_day).await);
+    assert!((23..=25).contains(&hours.len()), "{hours:?}");
+    assert!(hours.windows(2).all(|w| w[1] - w[0] == H), "{hours:?}");
+    let start = hours[0];
+    let at = |ms: i64| DateTime::from_timestamp_millis(ms).unwrap();
+    let (a, b, c, d) = (order_id(), order_id(), order_id(), order_id());
+    let none = Value::Null;
+    let mut messages: Vec<(String, Value)> = Vec::new();
+    for (order, stage, site, kind, ms) in [
+        // A: placed in the day's third hour, received in its sixth, settled the next day.
+        (&a, "placed", COUNTER, "counter", start + 2 * H + 1000),
+        (&a, "received", LAB, "lab", start + 5 * H + 1000),
+        (&a, "settled", LAB, "lab", start + 30 * H),
+        // B: placed the day before, still waiting (open from before the day).
+        (&b, "placed", COUNTER, "counter", start - 30 * H),
+        // C: placed after the day: in none of its hours.
+        (&c, "placed", COUNTER, "counter", start + 26 * H),
+        // D: placed and settled before the day.
+        (&d, "placed", COUNTER, "counter", start - 50 * H),
+        (&d, "settled", LAB, "lab", start - 45 * H),
+    ] {
+        messages.push((
+            uuid::Uuid::new_v4().to_string(),
+            status(order, stage, site, kind, at(ms), none.clone()),
+        ));
+    }
+    publish_and_wait(&app, &messages).await;
+
+    let html = page(&ops, &one_day).await;
+    assert_eq!(stages_hours(&html), hours, "the same hours");
+    let row = |i: i64| stages_row(&html, start + i * H);
+    assert_eq!(row(0), [1, 0, 0, 0, 0, 0], "B waiting");
+    assert_eq!(row(1), [1, 0, 0, 0, 0, 0], "A not yet placed");
+    assert_eq!(row(2), [2, 0, 0, 0, 0, 0], "A placed");
+    assert_eq!(row(5), [1, 1, 0, 0, 0, 0], "A received");
+    assert_eq!(
+        row(23),
+        [1, 1, 0, 0, 0, 0],
+        "the day's end: A settled later, C not yet"
+    );
+    assert!(html.contains("each hour from"), "the period said in words");
+    // Without a period: the last 24 hours, not that day.
+    let now = page(&ops, "/ops").await;
+    assert!(!stages_hours(&now).contains(&start));
+
+    // Ten days to that day: one bar per day, each counted at its end.
+    let days = page(
+        &ops,
+        &format!(
+            "/ops?from={}&to={}",
+            ymd(day - chrono::Days::new(10)),
+            ymd(day)
+        ),
+    )
+    .await;
+    let starts = stages_hours(&days);
+    assert_eq!(starts.len(), 11, "{starts:?}");
+    assert_eq!(*starts.last().unwrap(), start, "the last bar: that day");
+    assert_eq!(stages_row(&days, start), [1, 1, 0, 0, 0, 0]);
+    assert_eq!(
+        stages_row(&days, starts[9]),
+        [1, 0, 0, 0, 0, 0],
+        "the day before: B"
+    );
+    assert!(days.contains("day by day"), "by the day");
+    // The days after the period are not shown; a `to` not written as a day is refused.
+    assert!(!stages_hours(&days).iter().any(|h| *h > start));
+    let r = ops
+        .http
+        .get(ops.url("/ops?to=friday"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("YYYY-MM-DD"));
 }
 
 /// Every `reprint_...` metric name written in `text` (PromQL in YAML or JSON).

@@ -10,6 +10,10 @@
 //! - money: the balances per lab and counter, their daily history and a CSV export
 //!   (`/ops/settlements.csv`).
 //!
+//! A period of days (`?from=&to=`, the reader's) narrows the stages over time (by the hour
+//! for two days or less, else by the day) and the money's history; the figures are counted by
+//! the database ([`queries`]), so the page's memory does not grow with the history.
+//!
 //! Sites by name, stages in words, money as the reader writes it, local times; drafts and
 //! orders without a site are kept out of the figures. The figures refresh in place every 10 s
 //! (a box to stop it).
@@ -270,19 +274,31 @@ fn hour_label(viewer: &Viewer, ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Orders in each open stage at the end of each hour, as stacked bars with an axis (orders;
-/// local hours), each bar's total above it, a legend; a table of the same figures below for
-/// reading them exactly.
-fn stages_chart(viewer: &Viewer, hours: &[settlements::StagesAt]) -> Markup {
-    let hour = |ms: i64| hour_label(viewer, ms);
+/// Orders in each open stage at the end of each hour (or day: `by_day`), as stacked bars with
+/// an axis (orders; local hours or days), each bar's total above it, a legend; a table of the
+/// same figures below for reading them exactly.
+fn stages_chart(viewer: &Viewer, hours: &[settlements::StagesAt], by_day: bool) -> Markup {
+    let label = |ms: i64| {
+        if by_day {
+            DateTime::from_timestamp_millis(ms)
+                .map(|t| t.with_timezone(&viewer.tz).format("%m-%d").to_string())
+                .unwrap_or_default()
+        } else {
+            hour_label(viewer, ms)
+        }
+    };
+    let unit = viewer.t(if by_day { "ops-day" } else { "ops-hour" });
+    if hours.is_empty() {
+        return html! { p { (viewer.t("ops-none")) } };
+    }
     html! {
         (chart::chart(viewer.lang, &Chart {
             id: "chart-stages",
-            title: &viewer.t("ops-stages-chart-label"),
-            x_axis: &viewer.t("ops-hour"),
+            title: &viewer.t(if by_day { "ops-stages-chart-label-days" } else { "ops-stages-chart-label" }),
+            x_axis: &unit,
             y_axis: &viewer.t("ops-orders"),
             kind: Kind::Stacked,
-            categories: hours.iter().map(|x| hour(x.hour_ms)).collect(),
+            categories: hours.iter().map(|x| label(x.hour_ms)).collect(),
             series: settlements::OPEN_STAGES
                 .iter()
                 .enumerate()
@@ -296,16 +312,16 @@ fn stages_chart(viewer: &Viewer, hours: &[settlements::StagesAt]) -> Markup {
             colours: Some(&STAGE_COLOURS),
         }))
         details {
-            summary { (viewer.t("ops-stages-figures")) }
+            summary { (viewer.t(if by_day { "ops-stages-figures-days" } else { "ops-stages-figures" })) }
             div.scroll tabindex="0" { table #stages-over-time {
                 thead { tr {
-                    th { (viewer.t("ops-hour")) }
+                    th { (unit) }
                     @for s in &settlements::OPEN_STAGES { th { (reprint_ui::stage(viewer.lang, *s)) } }
                 } }
                 tbody {
                     @for x in hours {
                         tr data-hour=(x.hour_ms) {
-                            td { (hour(x.hour_ms)) }
+                            td { (label(x.hour_ms)) }
                             @for c in &x.counts { td { (c) } }
                         }
                     }
@@ -402,10 +418,86 @@ async fn site_health(state: &AppState) -> AppResult<Vec<SiteRow>> {
     Ok(sites)
 }
 
-/// `?from=YYYY-MM-DD`: the day the money's period starts (the reader's days).
+/// `?from=YYYY-MM-DD&to=YYYY-MM-DD`: the days (the reader's) the money's period and the
+/// stages-over-time chart cover; without them the money's whole history and the chart's last
+/// 24 hours.
 #[derive(Debug, Default, serde::Deserialize)]
 struct Period {
     from: Option<String>,
+    to: Option<String>,
+}
+
+/// A day of the form (`None`: left empty), or the clear error of one not written as a day.
+fn form_day(name: &str, value: Option<&str>) -> AppResult<Option<chrono::NaiveDate>> {
+    match value.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| {
+                AppError::BadRequest(format!("{name}: {s:?} is not a day written YYYY-MM-DD"))
+            }),
+    }
+}
+
+/// The longest period the stages-over-time chart shows, in days (its last days).
+const STAGES_MAX_DAYS: i64 = 92;
+
+/// The start of `day` in `tz` (ms since the epoch).
+fn day_start(tz: chrono_tz::Tz, day: chrono::NaiveDate) -> i64 {
+    use chrono::TimeZone;
+    let midnight = day.and_time(chrono::NaiveTime::MIN);
+    tz.from_local_datetime(&midnight).earliest().map_or_else(
+        || midnight.and_utc().timestamp_millis(),
+        |t| t.timestamp_millis(),
+    )
+}
+
+/// The bars of the stages-over-time chart: the last 24 hours, or the days `from` to `to` (the
+/// reader's) by the hour when they span two days or less, else by the day (at most the last
+/// [`STAGES_MAX_DAYS`]). Without `from`: the week to `to`; without `to`: to now. `true` with
+/// them: by the day.
+fn stage_buckets(
+    tz: chrono_tz::Tz,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    now_ms: i64,
+) -> (Vec<queries::Bucket>, bool) {
+    if from.is_none() && to.is_none() {
+        return (queries::last_hours(now_ms, 24), false);
+    }
+    const HOUR: i64 = 3_600_000;
+    let today = DateTime::from_timestamp_millis(now_ms)
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .date_naive();
+    let last = to.unwrap_or(today).min(today);
+    let first = from.unwrap_or_else(|| last - chrono::Days::new(6));
+    let end = day_start(tz, last + chrono::Days::new(1)).min(now_ms);
+    if first > last {
+        return (Vec::new(), false);
+    }
+    if (last - first).num_days() < 2 {
+        let start = day_start(tz, first);
+        let hours = (start.div_euclid(HOUR)..=(end - 1).div_euclid(HOUR))
+            .map(|h| queries::Bucket {
+                start_ms: h * HOUR,
+                at_ms: ((h + 1) * HOUR).min(end),
+            })
+            .filter(|b| b.start_ms < end)
+            .collect();
+        return (hours, false);
+    }
+    let first = first.max(last - chrono::Days::new(STAGES_MAX_DAYS as u64 - 1));
+    let days = first
+        .iter_days()
+        .take_while(|d| *d <= last)
+        .map(|d| queries::Bucket {
+            start_ms: day_start(tz, d),
+            at_ms: day_start(tz, d + chrono::Days::new(1)).min(end),
+        })
+        .filter(|b| b.start_ms < end)
+        .collect();
+    (days, true)
 }
 
 async fn ops(
@@ -416,19 +508,8 @@ async fn ops(
     if let Err(r) = need_ops(&viewer)? {
         return Ok(r);
     }
-    let from = match period
-        .from
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        None => None,
-        Some(s) => Some(
-            chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-                AppError::BadRequest(format!("from: {s:?} is not a day written YYYY-MM-DD"))
-            })?,
-        ),
-    };
+    let from = form_day("from", period.from.as_deref())?;
+    let to = form_day("to", period.to.as_deref())?;
     let now_ms = state.now_ms();
     let names = site_names(&state).await;
     let site = |id: &str| site_label(&names, id);
@@ -451,10 +532,9 @@ async fn ops(
             .collect(),
     );
     let balances = settlements::balances(&state).await?;
-    let mut daily = settlements::daily_balances(&state, viewer.tz).await?;
-    if let Some(from) = from {
-        daily.retain(|d| d.day >= from);
-    }
+    let since = from.map(|d| day_start(viewer.tz, d));
+    let mut daily = queries::daily_balances(&state, viewer.tz, since).await?;
+    daily.retain(|d| from.is_none_or(|f| d.day >= f) && to.is_none_or(|t| d.day <= t));
     // The period's sums per lab, counter and currency (what X owes Y since Monday).
     let mut period_sums: BTreeMap<(String, String, String), [i64; 3]> = BTreeMap::new();
     for d in &daily {
@@ -466,9 +546,10 @@ async fn ops(
         e[2] += d.settled_minor;
     }
     let health = site_health(&state).await?;
-    let legs = settlements::leg_times(&state, now_ms - 7 * 86_400_000).await?;
-    let stuck = settlements::stuck_orders(&state, now_ms).await?;
-    let stages = queries::stages_over_time(&state, now_ms, 24).await?;
+    let legs = queries::leg_times(&state, now_ms - 7 * 86_400_000).await?;
+    let stuck = queries::stuck_orders(&state, now_ms).await?;
+    let (buckets, by_day) = stage_buckets(viewer.tz, from, to, now_ms);
+    let stages = queries::stages_over_time(&state, &buckets).await?;
     let hours: Vec<(i64, i64)> = crate::db::fetch(
         &state.store,
         "SELECT CAST(submitted_ms / 3600000 AS BIGINT) AS h, CAST(COUNT(*) AS BIGINT) FROM gw_orders
@@ -488,6 +569,15 @@ async fn ops(
     let content = html! {
         h1 { (title) }
         p { label.live { input #live type="checkbox" checked; " " (viewer.t("ops-refreshes")) } }
+        form.period method="get" action="/ops" {
+            label for="from" { (viewer.t("ops-from")) }
+            input #from type="date" name="from" value=(from.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default());
+            label for="to" { (viewer.t("ops-to")) }
+            input #to type="date" name="to" value=(to.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default());
+            button type="submit" { (viewer.t("ops-show")) }
+            @if from.is_some() || to.is_some() { a href="/ops" { (viewer.t("ops-period-clear")) } }
+        }
+        p { small { (viewer.t("ops-period-scope")) } }
         div #live-content {
         ul.summary {
             li { (badge(&viewer, if down > 0 { Health::Down } else { Health::Good })) " " (count("ops-summary-down", down)) }
@@ -515,7 +605,9 @@ async fn ops(
                             @if s.heartbeat != Health::Good { br; (badge(&viewer, s.heartbeat)) } }
                         @match &s.queues {
                             Some(q) => {
-                                td { (q.consumer_lag) } td { (q.outbox_backlog) }
+                                td { (q.consumer_lag) }
+                                td { (q.outbox_backlog)
+                                    @if s.heartbeat != Health::Good { br; small { (viewer.t("ops-at-last-heartbeat")) } } }
                                 td { (q.parked.map(|n| n.to_string()).unwrap_or_else(|| viewer.t("ops-not-said"))) }
                                 @let recent = q.last_error.is_some() && q.last_error_at.is_some_and(|at| {
                                     now_ms - at.timestamp_millis() < ops.last_error_amber_minutes * 60_000
@@ -611,9 +703,17 @@ async fn ops(
                 @if legs.is_empty() { tr { td colspan="5" { (viewer.t("ops-none")) } } }
             }
         } }
-        h3 #stages { (viewer.t("ops-stages-over-time")) }
-        p { (viewer.t("ops-stages-over-time-scope")) }
-        (stages_chart(&viewer, &stages))
+        h3 #stages { (viewer.t(if by_day { "ops-stages-over-time-days" } else { "ops-stages-over-time" })) }
+        @if from.is_some() || to.is_some() {
+            p { (reprint_ui::t_with(viewer.lang, if by_day { "ops-stages-days-scope" } else { "ops-stages-hours-scope" }, &[
+                ("from", buckets.first().and_then(|b| DateTime::from_timestamp_millis(b.start_ms)).map(|t| viewer.time(t)).unwrap_or_default().into()),
+                ("to", buckets.last().and_then(|b| DateTime::from_timestamp_millis(b.at_ms)).map(|t| viewer.time(t)).unwrap_or_default().into()),
+                ("days", STAGES_MAX_DAYS.into()),
+            ])) }
+        } @else {
+            p { (viewer.t("ops-stages-over-time-scope")) }
+        }
+        (stages_chart(&viewer, &stages, by_day))
         h3 { (viewer.t("ops-stages-network")) }
         div.scroll tabindex="0" { table {
             thead { tr { th { (viewer.t("ops-last-stage")) } th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) } th { (viewer.t("ops-orders")) } } }
@@ -663,12 +763,7 @@ async fn ops(
             p.warn { (reprint_ui::t_with(viewer.lang, "ops-unattributed", &[("count", balances.unattributed_orders.into())])) }
         }
         h3 { (viewer.t("ops-daily")) }
-        form.period method="get" action="/ops#money" {
-            label for="from" { (viewer.t("ops-from")) }
-            input #from type="date" name="from" value=(from.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default());
-            button type="submit" { (viewer.t("ops-show")) }
-        }
-        @if from.is_some() {
+        @if from.is_some() || to.is_some() {
             div.scroll tabindex="0" { table #period {
                 thead { tr {
                     th { (viewer.t("ops-lab")) } th { (viewer.t("ops-counter")) }
