@@ -238,6 +238,33 @@ fn xyz_tag(v: [f64; 3]) -> Vec<u8> {
 /// Builds an ICC v4 display profile (matrix + parametric curves) for `space`, named
 /// `description`. Small (about 500 bytes), readable by qcms and lcms.
 pub fn rgb_profile(space: &RgbSpace, description: &str) -> Result<Vec<u8>> {
+    build_profile(space, description, "No copyright, use freely", *b"mntr")
+}
+
+/// Builds an ICC v4 **output** (printer, class `prtr`) profile of the matrix/TRC kind for
+/// `space`, named `description`, with `copyright` as its `cprt` text.
+pub fn printer_profile(space: &RgbSpace, description: &str, copyright: &str) -> Result<Vec<u8>> {
+    build_profile(space, description, copyright, *b"prtr")
+}
+
+fn mluc(text: &str) -> Vec<u8> {
+    let t: Vec<u8> = text.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let mut c = b"mluc\0\0\0\0".to_vec();
+    c.extend_from_slice(&1u32.to_be_bytes());
+    c.extend_from_slice(&12u32.to_be_bytes());
+    c.extend_from_slice(b"enUS");
+    c.extend_from_slice(&(t.len() as u32).to_be_bytes());
+    c.extend_from_slice(&28u32.to_be_bytes());
+    c.extend_from_slice(&t);
+    c
+}
+
+fn build_profile(
+    space: &RgbSpace,
+    description: &str,
+    copyright: &str,
+    class: [u8; 4],
+) -> Result<Vec<u8>> {
     let m = colourants(space)
         .ok_or_else(|| MediaError::Icc("primaries do not span a colour space".into()))?;
     let col = |j: usize| [m[0][j], m[1][j], m[2][j]];
@@ -255,31 +282,8 @@ pub fn rgb_profile(space: &RgbSpace, description: &str) -> Result<Vec<u8>> {
             t
         }
     };
-    let mut desc = b"mluc\0\0\0\0".to_vec();
-    let text: Vec<u8> = description
-        .encode_utf16()
-        .flat_map(u16::to_be_bytes)
-        .collect();
-    desc.extend_from_slice(&1u32.to_be_bytes());
-    desc.extend_from_slice(&12u32.to_be_bytes());
-    desc.extend_from_slice(b"enUS");
-    desc.extend_from_slice(&(text.len() as u32).to_be_bytes());
-    desc.extend_from_slice(&28u32.to_be_bytes());
-    desc.extend_from_slice(&text);
-    let cprt = {
-        let mut c = b"mluc\0\0\0\0".to_vec();
-        let t: Vec<u8> = "No copyright, use freely"
-            .encode_utf16()
-            .flat_map(u16::to_be_bytes)
-            .collect();
-        c.extend_from_slice(&1u32.to_be_bytes());
-        c.extend_from_slice(&12u32.to_be_bytes());
-        c.extend_from_slice(b"enUS");
-        c.extend_from_slice(&(t.len() as u32).to_be_bytes());
-        c.extend_from_slice(&28u32.to_be_bytes());
-        c.extend_from_slice(&t);
-        c
-    };
+    let desc = mluc(description);
+    let cprt = mluc(copyright);
     // (signature, data); TRC tags share one curve.
     let tags: Vec<(&[u8; 4], Vec<u8>)> = vec![
         (b"desc", desc),
@@ -319,7 +323,8 @@ pub fn rgb_profile(space: &RgbSpace, description: &str) -> Result<Vec<u8>> {
     h.extend_from_slice(&(size as u32).to_be_bytes());
     h.extend_from_slice(b"rprt");
     h.extend_from_slice(&[4, 0x30, 0, 0]);
-    h.extend_from_slice(b"mntrRGB XYZ ");
+    h.extend_from_slice(&class);
+    h.extend_from_slice(b"RGB XYZ ");
     h.extend_from_slice(&[0x07, 0xEA, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0]); // 2026-01-01
     h.extend_from_slice(b"acsp");
     h.extend_from_slice(&[0; 24]); // platform, flags, manufacturer, model, attributes
@@ -349,6 +354,113 @@ pub fn display_p3_profile() -> Vec<u8> {
 /// Adobe RGB (1998)-compatible ICC profile.
 pub fn adobe_rgb_profile() -> Vec<u8> {
     rgb_profile(&RgbSpace::ADOBE_RGB, "Adobe RGB compatible (reprint)").unwrap_or_default()
+}
+
+/// The chromaticities of the generated silver-halide printer profile
+/// ([`silver_halide_glossy_profile`]).
+///
+/// Not a measurement of any paper: primaries chosen to give the shape silver-halide (RA-4)
+/// colour paper's gamut is known for against sRGB: wider in cyan-green, narrower in the most
+/// saturated red and blue, a D50 paper white, gamma 2.2. Enough to show what a print cannot
+/// hold; a lab that has its paper measured configures that profile instead.
+pub const SILVER_HALIDE_GLOSSY: RgbSpace = RgbSpace {
+    red: Xy { x: 0.620, y: 0.330 },
+    green: Xy { x: 0.220, y: 0.660 },
+    blue: Xy { x: 0.155, y: 0.085 },
+    white: Xy {
+        x: 0.3457,
+        y: 0.3585,
+    },
+    curve: ToneCurve::Gamma(2.2),
+};
+
+/// The name a lab's configuration gives the generated printer profile to use the built-in copy
+/// (`icc_profile = "reprint-silver-halide-glossy"`), as its catalog lists it.
+pub const SILVER_HALIDE_GLOSSY_NAME: &str = "reprint-silver-halide-glossy";
+
+/// The description of the generated printer profile (`deploy/icc/reprint-silver-halide-glossy.icc`).
+pub const SILVER_HALIDE_GLOSSY_DESCRIPTION: &str =
+    "reprint minilab, silver-halide glossy paper (generated, approximate)";
+
+/// The printer profile the project ships (`deploy/icc/reprint-silver-halide-glossy.icc`),
+/// generated from [`SILVER_HALIDE_GLOSSY`]: an ICC v4 output profile of the matrix/TRC kind.
+pub fn silver_halide_glossy_profile() -> Vec<u8> {
+    // The constants describe a valid space; only degenerate primaries fail.
+    printer_profile(
+        &SILVER_HALIDE_GLOSSY,
+        SILVER_HALIDE_GLOSSY_DESCRIPTION,
+        "Generated by reprint (reprint_media::icc::silver_halide_glossy_profile); no copyright, use freely (CC0)",
+    )
+    .unwrap_or_default()
+}
+
+/// The well-known profile an order may name (`reprint_domain::protocol::WELL_KNOWN_PROFILES`:
+/// "sRGB", "Adobe RGB (1998)", "Display P3", any case), generated here.
+pub fn named_profile(name: &str) -> Option<Vec<u8>> {
+    let name = name.trim();
+    if name.eq_ignore_ascii_case("sRGB") {
+        Some(srgb_profile())
+    } else if name.eq_ignore_ascii_case("Adobe RGB (1998)") {
+        Some(adobe_rgb_profile())
+    } else if name.eq_ignore_ascii_case("Display P3") {
+        Some(display_p3_profile())
+    } else {
+        None
+    }
+}
+
+/// The source profile an order gives an image, as bytes: a well-known name's generated
+/// profile, or the bytes it carries.
+pub fn source_profile_bytes(profile: &reprint_domain::protocol::SourceProfile) -> Result<Vec<u8>> {
+    profile.check().map_err(MediaError::Icc)?;
+    match profile {
+        reprint_domain::protocol::SourceProfile::Named(n) => {
+            named_profile(n).ok_or_else(|| MediaError::Icc(format!("unknown colour profile {n:?}")))
+        }
+        reprint_domain::protocol::SourceProfile::Icc(_) => profile
+            .icc_bytes()
+            .unwrap_or_else(|| Ok(Vec::new()))
+            .map_err(MediaError::Icc),
+    }
+}
+
+/// A profile's description (its `desc` tag: ICC v2 `desc` text or v4 `mluc`, the first
+/// record), if it has a readable one.
+pub fn description(profile: &[u8]) -> Option<String> {
+    let be32 = |at: usize| -> Option<usize> {
+        let b = profile.get(at..at + 4)?;
+        Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+    };
+    let count = be32(128)?.min(1000);
+    let (offset, size) = (0..count).find_map(|i| {
+        let at = 132 + 12 * i;
+        (profile.get(at..at + 4)? == b"desc").then(|| Some((be32(at + 4)?, be32(at + 8)?)))?
+    })?;
+    let tag = profile.get(offset..offset.checked_add(size)?)?;
+    let text = match tag.get(0..4)? {
+        b"desc" => {
+            let n = u32::from_be_bytes(tag.get(8..12)?.try_into().ok()?) as usize;
+            let ascii = tag.get(12..12 + n)?;
+            String::from_utf8_lossy(ascii)
+                .trim_end_matches('\0')
+                .to_string()
+        }
+        b"mluc" => {
+            let len = u32::from_be_bytes(tag.get(20..24)?.try_into().ok()?) as usize;
+            let at = u32::from_be_bytes(tag.get(24..28)?.try_into().ok()?) as usize;
+            let units: Vec<u16> = tag
+                .get(at..at.checked_add(len)?)?
+                .chunks_exact(2)
+                .map(|c| u16::from_be_bytes([c[0], c[1]]))
+                .collect();
+            String::from_utf16_lossy(&units)
+                .trim_end_matches('\0')
+                .to_string()
+        }
+        _ => return None,
+    };
+    let text = text.trim().to_string();
+    (!text.is_empty()).then_some(text)
 }
 
 /// The description of a profile is not needed; its colour space is: only RGB profiles can

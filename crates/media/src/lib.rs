@@ -9,6 +9,7 @@
 //! | edits as data (crop, rotate, mirror, brightness, contrast, grayscale, sepia) | [`edit`] |
 //! | embedded ICC profiles, colour conversion | [`icc`] |
 //! | print rendering at a printer's size and dpi | [`render`] |
+//! | soft-proofing through a printer's profile, out-of-gamut areas marked | [`proof`] |
 //! | print history in the image (XMP) and in a ZIP container (seed 004) | [`history`] |
 //! | DPOF `MISC/AUTPRINT.MRK` and the lab's hot-folder ticket | [`dpof`] |
 //! | generated photos for tests and benchmarks | [`synthetic`] |
@@ -75,6 +76,7 @@ pub mod identity;
 mod jpeg;
 mod png;
 pub mod render;
+pub mod proof;
 pub mod synthetic;
 pub mod thumbnail;
 pub mod validate;

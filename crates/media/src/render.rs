@@ -168,6 +168,20 @@ pub fn render_print(
     history: &PrintHistory,
     limits: &Limits,
 ) -> Result<RenderedPrint> {
+    render_print_from(source, None, edits, spec, printer_profile, history, limits)
+}
+
+/// [`render_print`] for an image whose colour space the order says: `assumed_profile` is
+/// converted from when the image embeds no (usable) profile, instead of sRGB.
+pub fn render_print_from(
+    source: &[u8],
+    assumed_profile: Option<&[u8]>,
+    edits: &EditList,
+    spec: &PrintSpec,
+    printer_profile: Option<&[u8]>,
+    history: &PrintHistory,
+    limits: &Limits,
+) -> Result<RenderedPrint> {
     edits.validate()?;
     history.validate()?;
     let (pw, ph) = spec.pixel_size()?;
@@ -217,6 +231,7 @@ pub fn render_print(
             None
         }
     };
+    let embedded = embedded.or_else(|| assumed_profile.map(<[u8]>::to_vec));
     let transform = match ColorTransform::new(embedded.as_deref(), printer_profile) {
         Ok(t) => t,
         Err(e) if embedded.is_some() => {
