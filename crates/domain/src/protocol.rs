@@ -88,6 +88,162 @@ pub struct OrderPlaced {
     /// file of a web user by it alone. Absent in older messages and in a counter's own orders.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counter_registration_number: Option<String>,
+    /// The colour profile of an image that has none embedded (seed 000, claim 4: "ICC
+    /// profiles" in the order information), by image: the lab converts from it instead of
+    /// taking the image as sRGB. An embedded profile still wins. Absent in older messages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub source_profiles: Vec<ImageProfile>,
+}
+
+/// The source colour profile an order gives one of its images ([`OrderPlaced::source_profiles`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImageProfile {
+    pub image: ImageId,
+    pub profile: SourceProfile,
+}
+
+/// A source colour profile as an order carries it: `{"named": "Adobe RGB (1998)"}` (one of
+/// [`WELL_KNOWN_PROFILES`]) or `{"icc": "<the .icc file, base64>"}` (at most
+/// [`MAX_SOURCE_PROFILE`] bytes decoded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceProfile {
+    Named(String),
+    Icc(String),
+}
+
+/// The profiles an order may name: what cameras, phones and editors write most.
+pub const WELL_KNOWN_PROFILES: [&str; 3] = ["sRGB", "Adobe RGB (1998)", "Display P3"];
+
+/// The largest profile an order carries, decoded (a matrix profile is under 4 KiB; the order
+/// travels in one bus message, so a profile of the size an image may embed does not fit).
+pub const MAX_SOURCE_PROFILE: usize = 64 * 1024;
+
+/// The most profile bytes (base64) one order carries in all.
+pub const MAX_SOURCE_PROFILES_TOTAL: usize = 256 * 1024;
+
+impl SourceProfile {
+    /// The well-known name this stands for, spelt as in [`WELL_KNOWN_PROFILES`] (any case).
+    pub fn well_known(&self) -> Option<&'static str> {
+        match self {
+            SourceProfile::Named(n) => WELL_KNOWN_PROFILES
+                .into_iter()
+                .find(|k| k.eq_ignore_ascii_case(n.trim())),
+            SourceProfile::Icc(_) => None,
+        }
+    }
+
+    /// The profile's bytes, for an `icc` profile; `None` for a name.
+    pub fn icc_bytes(&self) -> Option<Result<Vec<u8>, String>> {
+        match self {
+            SourceProfile::Named(_) => None,
+            SourceProfile::Icc(b64) => Some(decode_profile(b64)),
+        }
+    }
+
+    /// Refuses an unknown name, a profile that is not base64, too large, or not an RGB ICC
+    /// profile, in words for the client.
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            SourceProfile::Named(n) => self.well_known().map(|_| ()).ok_or_else(|| {
+                format!(
+                    "unknown colour profile {n:?}: name one of {}, or send the profile itself (icc, base64)",
+                    WELL_KNOWN_PROFILES.join(", ")
+                )
+            }),
+            SourceProfile::Icc(_) => {
+                let bytes = self.icc_bytes().unwrap_or_else(|| Ok(Vec::new()))?;
+                // The ICC header: size, the 'acsp' signature, the data colour space.
+                let declared = bytes
+                    .get(0..4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+                if bytes.len() < 132 || bytes.get(36..40) != Some(b"acsp") {
+                    return Err("the colour profile is not an ICC profile".into());
+                }
+                if declared != Some(bytes.len()) {
+                    return Err("the colour profile is cut off or has extra bytes".into());
+                }
+                if bytes.get(16..20) != Some(b"RGB ") {
+                    return Err("the colour profile is not for RGB images".into());
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Checks an order's source profiles: each ([`SourceProfile::check`]) for an image of the
+/// order, once, within [`MAX_SOURCE_PROFILES_TOTAL`].
+pub fn check_source_profiles(
+    profiles: &[ImageProfile],
+    items: &[PlacedItem],
+) -> Result<(), String> {
+    let mut total = 0usize;
+    for (i, p) in profiles.iter().enumerate() {
+        if !items.iter().any(|it| it.image == p.image) {
+            return Err(format!(
+                "source profile {}: image {} is not in the order",
+                i + 1,
+                p.image.to_hex()
+            ));
+        }
+        if profiles[..i].iter().any(|q| q.image == p.image) {
+            return Err(format!(
+                "source profile {}: image {} has a profile already",
+                i + 1,
+                p.image.to_hex()
+            ));
+        }
+        p.profile
+            .check()
+            .map_err(|e| format!("source profile {}: {e}", i + 1))?;
+        if let SourceProfile::Icc(b) = &p.profile {
+            total += b.len();
+        }
+    }
+    if total > MAX_SOURCE_PROFILES_TOTAL {
+        return Err(format!(
+            "the order's colour profiles come to {total} bytes; at most {MAX_SOURCE_PROFILES_TOTAL}"
+        ));
+    }
+    Ok(())
+}
+
+/// A profile as an order or a catalog carries it (base64), when it is at most
+/// [`MAX_SOURCE_PROFILE`] bytes.
+pub fn encode_profile(bytes: &[u8]) -> Option<String> {
+    use base64::Engine;
+    (bytes.len() <= MAX_SOURCE_PROFILE)
+        .then(|| base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+fn decode_profile(b64: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    // Decoded is 3/4 of encoded: refused before decoding when too long.
+    if b64.len() > MAX_SOURCE_PROFILE.div_ceil(3) * 4 + 4 {
+        return Err(format!(
+            "the colour profile is larger than {MAX_SOURCE_PROFILE} bytes"
+        ));
+    }
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|e| format!("the colour profile is not base64: {e}"))?;
+    if bytes.len() > MAX_SOURCE_PROFILE {
+        return Err(format!(
+            "the colour profile is larger than {MAX_SOURCE_PROFILE} bytes"
+        ));
+    }
+    Ok(bytes)
+}
+
+impl OrderPlaced {
+    /// The source profile the order gives `image`, if any.
+    pub fn source_profile(&self, image: &ImageId) -> Option<&SourceProfile> {
+        self.source_profiles
+            .iter()
+            .find(|p| p.image == *image)
+            .map(|p| &p.profile)
+    }
 }
 
 /// Why a lab cannot fulfil an order.
@@ -335,6 +491,29 @@ pub struct CatalogReply {
     /// The discount policy in words ("basic charge free within 7 days of your previous order
     /// here, 50 % off within 1 month").
     pub policy_summary: String,
+    /// Each printer's ICC output profile with its printer and paper (claims 4, 25); empty in
+    /// a reply of an older version and from a site without printers of its own.
+    #[serde(default)]
+    pub printer_profiles: Vec<PrinterProfile>,
+}
+
+/// A printer's ICC output profile as a site's catalog lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrinterProfile {
+    /// The profile's name, as in [`CatalogReply::icc_profiles`] ("sRGB" or the file name).
+    pub name: String,
+    /// The profile's own description (its `desc` tag).
+    pub description: String,
+    /// The printer's name.
+    pub printer: String,
+    /// The paper the profile was made for, when the site says.
+    pub paper: Option<String>,
+    /// The print sizes the printer makes.
+    pub sizes: Vec<PrintSize>,
+    /// The profile itself (base64), for a client to soft-proof with; absent when larger than
+    /// [`MAX_SOURCE_PROFILE`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icc: Option<String>,
 }
 
 /// Request/reply on `reprint.v1.rpc.<site>.locale` (claim 12; the request body is `{}`).
@@ -427,7 +606,81 @@ mod tests {
         });
         let placed: OrderPlaced = serde_json::from_value(json).unwrap();
         assert_eq!(placed.counter_registration_number, None);
+        assert!(placed.source_profiles.is_empty());
         let written = serde_json::to_value(&placed).unwrap();
         assert!(written.get("counter_registration_number").is_none());
+        assert!(written.get("source_profiles").is_none());
+    }
+
+    fn item(image: ImageId) -> PlacedItem {
+        PlacedItem {
+            image,
+            name: "IMG_0001.JPG".into(),
+            size: PrintSize::L,
+            quantity: 1,
+            edits: None,
+            perceptual_hash: None,
+            history: vec![],
+        }
+    }
+
+    /// A minimal RGB ICC header: size, 'RGB ' data, 'acsp'.
+    fn header(len: usize, space: &[u8; 4]) -> Vec<u8> {
+        let mut p = vec![0u8; len];
+        p[0..4].copy_from_slice(&(len as u32).to_be_bytes());
+        p[16..20].copy_from_slice(space);
+        p[36..40].copy_from_slice(b"acsp");
+        p
+    }
+
+    #[test]
+    fn source_profiles_are_checked_in_words() {
+        use base64::Engine;
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+        let image = ImageId::from_digest([7; 32]);
+        let items = [item(image)];
+        let one = |profile: SourceProfile| vec![ImageProfile { image, profile }];
+        let named = SourceProfile::Named("adobe rgb (1998)".into());
+        assert_eq!(named.well_known(), Some("Adobe RGB (1998)"));
+        check_source_profiles(&one(named.clone()), &items).unwrap();
+        let icc = SourceProfile::Icc(b64(&header(200, b"RGB ")));
+        check_source_profiles(&one(icc.clone()), &items).unwrap();
+        assert_eq!(icc.icc_bytes().unwrap().unwrap().len(), 200);
+        let refused = |p: SourceProfile| check_source_profiles(&one(p), &items).unwrap_err();
+        assert!(
+            refused(SourceProfile::Named("Kodachrome".into())).contains("unknown colour profile")
+        );
+        assert!(refused(SourceProfile::Icc("***".into())).contains("not base64"));
+        assert!(refused(SourceProfile::Icc(b64(b"short"))).contains("not an ICC profile"));
+        assert!(refused(SourceProfile::Icc(b64(&header(200, b"CMYK")))).contains("not for RGB"));
+        let mut cut = header(200, b"RGB ");
+        cut.truncate(150);
+        assert!(refused(SourceProfile::Icc(b64(&cut))).contains("cut off"));
+        let big = SourceProfile::Icc(b64(&header(MAX_SOURCE_PROFILE + 1, b"RGB ")));
+        assert!(refused(big).contains("larger than"));
+        // For an image of the order, once.
+        let other = ImageId::from_digest([8; 32]);
+        let e = check_source_profiles(
+            &[ImageProfile {
+                image: other,
+                profile: named.clone(),
+            }],
+            &items,
+        )
+        .unwrap_err();
+        assert!(e.contains("not in the order"), "{e}");
+        let twice = [one(named.clone()), one(named)].concat();
+        assert!(
+            check_source_profiles(&twice, &items)
+                .unwrap_err()
+                .contains("already")
+        );
+        // On the wire: {"named": ...} or {"icc": ...}, by image.
+        let json = serde_json::to_value(ImageProfile {
+            image,
+            profile: SourceProfile::Named("Display P3".into()),
+        })
+        .unwrap();
+        assert_eq!(json["profile"], serde_json::json!({"named": "Display P3"}));
     }
 }

@@ -28,7 +28,7 @@ use reprint_domain::PrintSize;
 use reprint_media::dpof::{HotFolderTicket, TicketItem, write_ticket};
 use reprint_media::edit::EditList;
 use reprint_media::history::xmp;
-use reprint_media::render::{PrintSize as PaperSize, PrintSpec, render_print};
+use reprint_media::render::{PrintSize as PaperSize, PrintSpec, render_print_from};
 use reprint_media::{Limits, MediaError, PrintHistory, PrintRecord};
 use serde::{Deserialize, Serialize};
 
@@ -113,6 +113,10 @@ pub enum JobState {
     Withdrawn,
     /// It cannot be written; the report's reason says why in words for the operator.
     Failed,
+    /// The colour profile the order gives the image, used when it embeds none (else it is
+    /// taken as sRGB). Absent in jobs of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_profile: Option<reprint_domain::protocol::SourceProfile>,
 }
 
 impl JobState {
@@ -358,7 +362,7 @@ where
         };
         let rendered = tokio::task::spawn_blocking(move || {
             let _slot = slot;
-            render_print(
+            render_print_from(
                 &original,
                 &edits,
                 &spec,
@@ -382,6 +386,12 @@ where
         })?;
         tokio::fs::write(dir.join(&item.file), &rendered.jpeg).await?;
         dpof_items.push(TicketItem {
+        let assumed = match &item.source_profile {
+            Some(p) => Some(reprint_media::icc::source_profile_bytes(p).map_err(|e| {
+                WriteError::BadJob(format!("source profile of {}: {e}", item.name))
+            })?),
+            None => None,
+        };
             file: item.file.clone(),
             quantity: item.quantity,
         });
@@ -392,6 +402,7 @@ where
             quantity: item.quantity,
             width: rendered.width,
             height: rendered.height,
+                assumed.as_deref(),
             warnings: rendered.warnings.iter().map(|w| w.to_string()).collect(),
         });
     }
@@ -624,3 +635,4 @@ mod tests {
         assert_eq!(std::fs::read_dir(hot.path()).unwrap().count(), 0);
     }
 }
+            source_profile: None,

@@ -72,6 +72,7 @@ impl Storefront<'_> {
             products,
             icc_profiles: self.icc_profiles.clone(),
             policy_summary: self.rules.policy.summary(),
+            printer_profiles: Vec::new(),
         }
     }
 

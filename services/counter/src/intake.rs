@@ -526,6 +526,7 @@ async fn open(
         digital_copy: false,
         // The counter's own number travels in its extract (Fig. 2).
         counter_registration_number: None,
+        source_profiles: Vec::new(),
     };
     let payload =
         serde_json::to_string(&placed).map_err(|e| CounterError::Internal(e.to_string()))?;

@@ -588,6 +588,7 @@ pub fn jobs(
                     name: i.name.clone(),
                     quantity: i.quantity,
                     edits: i.edits.clone(),
+                    source_profile: None,
                 })
                 .collect(),
         })

@@ -21,6 +21,7 @@
 //! sizes = ["L", "2L"]
 //! dpi = 300
 //! icc_profile = "sRGB"        # or a path to the printer's .icc file
+//! paper = "silver-halide glossy"   # the paper that profile is for (optional)
 //! hot_folder = "/var/lib/reprint-lab/hot/minilab-1"
 //! prints_per_hour = 600
 //!
@@ -116,9 +117,14 @@ pub struct PrinterConfig {
     pub sizes: Vec<PrintSize>,
     #[serde(default = "default_dpi")]
     pub dpi: u32,
-    /// `sRGB` (built in) or the path of the printer's ICC profile.
+    /// `sRGB` or `reprint-silver-halide-glossy` (built in; the latter is
+    /// `deploy/icc/reprint-silver-halide-glossy.icc`), or the path of the printer's ICC profile.
     #[serde(default = "default_icc")]
     pub icc_profile: String,
+    /// The paper the profile was made for ("silver-halide glossy"), listed with it in the
+    /// catalog.
+    #[serde(default)]
+    pub paper: Option<String>,
     pub hot_folder: PathBuf,
     /// How many prints the station makes in an hour (the finish estimate's model).
     #[serde(default = "default_prints_per_hour")]
@@ -369,6 +375,12 @@ impl LabConfig {
             }
             if p.sizes.is_empty() {
                 return Err(invalid(f("sizes"), "at least one print size"));
+            }
+            if p.paper
+                .as_ref()
+                .is_some_and(|t| t.trim().is_empty() || t.chars().count() > 100)
+            {
+                return Err(invalid(f("paper"), "1 to 100 characters, or left out"));
             }
             for s in &p.sizes {
                 if self.site.rules.prices.charges_prints()

@@ -81,6 +81,9 @@ pub(crate) fn load_printers(config: &LabConfig) -> anyhow::Result<Vec<Printer>> 
     for (i, p) in config.printers.iter().enumerate() {
         let (icc, icc_name) = if p.icc_profile.eq_ignore_ascii_case("srgb") {
             (reprint_media::icc::srgb_profile(), "sRGB".to_string())
+        } else if p.icc_profile == reprint_media::icc::SILVER_HALIDE_GLOSSY_NAME {
+            let bytes = reprint_media::icc::silver_halide_glossy_profile();
+            (bytes, p.icc_profile.clone())
         } else {
             let bytes = std::fs::read(&p.icc_profile).with_context(|| {
                 format!(

@@ -286,6 +286,7 @@ pub fn print_jobs(
         let job = PrintJob {
             site: lab.site().to_string(),
             reception: row.reception_number.clone(),
+                source_profile: order.source_profile(&item.image).cloned(),
             order: row.order_id.clone(),
             delivery_counter: row.counter.clone(),
             printer: printer.config.name.clone(),

@@ -8,7 +8,10 @@ use reprint_bus::request::RpcError;
 use reprint_domain::file::UserFile;
 use reprint_domain::order_check::check_order;
 use reprint_domain::protocol::RejectCode;
-use reprint_domain::protocol::{CatalogReply, LocaleReply, QuoteReply, QuoteRequest, order_items};
+use reprint_domain::protocol::{
+    CatalogReply, LocaleReply, PrinterProfile, QuoteReply, QuoteRequest, encode_profile,
+    order_items,
+};
 use reprint_domain::{DomainError, Money, PrintSize, SiteKind, SiteRules, determine_charge_with};
 use reprint_service::storefront::{Extra, Storefront};
 use reprint_site::{Identification, Identity};
@@ -106,6 +109,7 @@ pub fn sizes(lab: &Lab) -> Vec<PrintSize> {
         .collect()
 }
 
+/// The names of the printers' ICC profiles, once each.
 pub fn icc_profiles(lab: &Lab) -> Vec<String> {
     let mut names: Vec<String> = lab.printers.iter().map(|p| p.icc_name.clone()).collect();
     names.sort();
@@ -136,8 +140,27 @@ fn storefront(lab: &Lab) -> Storefront<'_> {
     }
 }
 
+/// Each printer's ICC profile with its printer, paper and sizes, and the profile itself
+/// (base64) when small enough to travel in the catalog (claims 4, 25).
+pub fn printer_profiles(lab: &Lab) -> Vec<PrinterProfile> {
+    lab.printers
+        .iter()
+        .map(|p| PrinterProfile {
+            name: p.icc_name.clone(),
+            description: reprint_media::icc::description(&p.icc)
+                .unwrap_or_else(|| p.icc_name.clone()),
+            printer: p.config.name.clone(),
+            paper: p.config.paper.clone(),
+            sizes: p.config.sizes.clone(),
+            icc: encode_profile(&p.icc),
+        })
+        .collect()
+}
+
 pub fn catalog(lab: &Lab) -> CatalogReply {
-    storefront(lab).catalog()
+    let mut catalog = storefront(lab).catalog();
+    catalog.printer_profiles = printer_profiles(lab);
+    catalog
 }
 
 pub fn locale(lab: &Lab) -> LocaleReply {

@@ -3,7 +3,7 @@
 
 use reprint_bus::subjects;
 use reprint_domain::order_check::{MAX_LINES, OrderError, check_order};
-use reprint_domain::protocol::{Customer, PlacedItem};
+use reprint_domain::protocol::{Customer, ImageProfile, PlacedItem};
 use reprint_domain::{Currency, ImageId, PrintSize, SiteId, SiteKind};
 use reprint_eventstore::sql::Arg;
 use serde::Deserialize;
@@ -55,6 +55,12 @@ pub struct OrderRequest {
     /// originals with their print history in a ZIP, downloaded once the order is ready.
     #[serde(default)]
     pub digital_copy: bool,
+    /// The colour profile of an image without one embedded, by image (`{"image": "<id>",
+    /// "profile": {"named": "Adobe RGB (1998)"}}`, or `{"icc": "<base64>"}` of at most 64 KiB):
+    /// the lab converts from it instead of taking the image as sRGB.
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>, max_items = 500)]
+    pub source_profiles: Vec<ImageProfile>,
 }
 
 /// A whole number as JSON may write it: `3`, or `3.0` (an integer to JSON Schema and to most
@@ -87,6 +93,8 @@ pub(super) struct Checked {
     pub(super) currency: Currency,
     pub(super) items: Vec<ItemRecord>,
     pub(super) placed_items: Vec<PlacedItem>,
+    /// The request's source profiles, checked (`reprint_domain::protocol::check_source_profiles`).
+    pub(super) source_profiles: Vec<ImageProfile>,
 }
 
 /// A site of the directory of the kind asked: its id, its currency and the print sizes it
@@ -185,6 +193,7 @@ pub(super) async fn check_order_request(
         currency,
         items: records,
         placed_items: placed,
+        source_profiles: Vec::new(),
     })
 }
 

@@ -86,6 +86,7 @@ fn placed(
         // Set by `placed_message` from the request (or the order re-ordered).
         digital_copy: false,
         counter_registration_number: None,
+        source_profiles: c.source_profiles.clone(),
     })
 }
 
@@ -247,8 +248,14 @@ pub async fn submit(
     let first = async {
         // Refused before the order check when it cannot be submitted at all.
         loaded.state.can_submit()?;
-        let checked =
+        let mut checked =
             check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
+        reprint_domain::protocol::check_source_profiles(
+            &req.source_profiles,
+            &checked.placed_items,
+        )
+        .map_err(AppError::Unprocessable)?;
+        checked.source_profiles = req.source_profiles.clone();
         // Images sent with this order must have arrived whole; others are references to images
         // uploaded before (claims 7, 16: a re-order sends no bytes).
         // The current span's context (the HTTP request's) goes with it: the lab's handling

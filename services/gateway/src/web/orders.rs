@@ -386,6 +386,7 @@ async fn quote(
             .collect(),
         idempotency_key: None,
         digital_copy,
+        source_profiles: Vec::new(),
     };
     let asked = api::quote(
         State(state.clone()),

@@ -276,6 +276,7 @@ pub async fn serve_site(
                             .collect(),
                             icc_profiles: vec!["lab-a-glossy".into()],
                             policy_summary: "basic charge free within 7 days".into(),
+                            printer_profiles: vec![],
                         })
                     }
                 },

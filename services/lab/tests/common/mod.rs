@@ -255,6 +255,7 @@ pub fn internet_order(image: ImageId, size: PrintSize, at: DateTime<Utc>) -> Ord
         counter_extract: None,
         digital_copy: false,
         counter_registration_number: None,
+        source_profiles: vec![],
     }
 }
 
