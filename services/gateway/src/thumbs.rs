@@ -184,13 +184,18 @@ pub const PREVIEW_EDGE_MAX: u32 = 1200;
 /// orientation, colour-managed from the image's embedded profile, here to sRGB), at a
 /// resolution that makes the long side about `edge` pixels. Behind a thumbnail permit, held to
 /// the gateway's image limits. Returns the JPEG and the print's dots per inch on paper.
+///
+/// With `proof` (a printer's ICC profile), soft-proofed through it
+/// (`reprint_media::proof::soft_proof`): what the paper shows, the colours it cannot hold
+/// hatched; then also the share of the picture out of the printer's gamut.
 pub async fn build_preview(
     state: &crate::state::AppState,
     size: reprint_domain::PrintSize,
     edits: reprint_domain::edit::EditList,
     edge: u32,
     bytes: impl std::future::Future<Output = AppResult<Vec<u8>>>,
-) -> AppResult<(Vec<u8>, f32)> {
+    proof: Option<Vec<u8>>,
+) -> AppResult<(Vec<u8>, f32, Option<f64>)> {
     use reprint_media::render::{PrintSize as Paper, PrintSpec, render_print};
     let _permit = state
         .media
@@ -213,15 +218,23 @@ pub async fn build_preview(
     );
     spec.jpeg_quality = 85;
     tokio::task::spawn_blocking(move || {
-        render_print(
+        let print = render_print(
             &bytes,
             &edits,
             &spec,
             None,
             &reprint_media::PrintHistory::new(),
             &limits,
-        )
-        .map(|p| (p.jpeg, p.effective_dpi))
+        )?;
+        match proof {
+            None => Ok((print.jpeg, print.effective_dpi, None)),
+            Some(printer) => {
+                use reprint_media::proof::{DEFAULT_THRESHOLD, soft_proof_jpeg};
+                let (jpeg, p) =
+                    soft_proof_jpeg(&print.jpeg, &printer, DEFAULT_THRESHOLD, 85, &limits)?;
+                Ok((jpeg, print.effective_dpi, Some(p.out_of_gamut_fraction())))
+            }
+        }
     })
     .await
     .map_err(crate::error::AppError::internal)?

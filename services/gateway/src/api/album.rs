@@ -10,6 +10,10 @@
 //!   at screen size (the lab's render of the edit list, `crate::thumbs::build_preview`), with
 //!   the print's dots per inch on paper in `X-Print-Dpi`. The edit list and size pass the
 //!   one order check first (`reprint_domain::order_check::check_items`), refused in its words.
+//!   With `proof=<profile name>` (and `lab=<site>`, else the first lab announcing that
+//!   profile) it is soft-proofed through that printer profile of the lab's catalog: what the
+//!   paper shows, the colours it cannot hold hatched in magenta, the share of the picture out
+//!   of gamut in `X-Out-Of-Gamut` (0 to 1).
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -114,6 +118,56 @@ pub struct PreviewQuery {
     /// The preview's long side in pixels (64 to 1200; default 640).
     #[serde(default)]
     pub edge: Option<u32>,
+    /// Soft-proof through this printer profile (a name of a lab's catalog `printer_profiles`).
+    #[serde(default)]
+    pub proof: Option<String>,
+    /// The lab whose profile `proof` names (default: the first lab announcing it).
+    #[serde(default)]
+    pub lab: Option<String>,
+}
+
+/// The printer profile `name` of lab `lab` (or of the first lab of the directory announcing
+/// it), from the lab's catalog.
+async fn printer_profile(state: &AppState, name: &str, lab: Option<&str>) -> AppResult<Vec<u8>> {
+    use reprint_bus::subjects::{self, RpcMethod};
+    use reprint_domain::protocol::{CatalogReply, SourceProfile};
+    let entries = state.directory.list().await?;
+    let site = entries
+        .iter()
+        .filter(|e| e.site.kind == subjects::SiteKind::Lab)
+        .find(|e| match lab {
+            Some(l) => e.site.id.as_str() == l,
+            None => e.site.icc_profiles.iter().any(|p| p == name),
+        })
+        .map(|e| e.site.id.clone())
+        .ok_or_else(|| match lab {
+            Some(l) => AppError::Unprocessable(format!("{l} is not a lab of the site directory")),
+            None => AppError::Unprocessable(format!("no lab prints with the profile {name:?}")),
+        })?;
+    let catalog: CatalogReply = reprint_bus::request::request_json(
+        &state.nats,
+        &subjects::rpc(&site, RpcMethod::Catalog),
+        &serde_json::json!({}),
+        state.rpc_timeout(),
+    )
+    .await
+    .map_err(|e| super::sites::rpc_error(site.as_str(), e))?;
+    let profile = catalog
+        .printer_profiles
+        .into_iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| {
+            AppError::Unprocessable(format!("{site} has no printer profile {name:?}"))
+        })?;
+    let b64 = profile.icc.ok_or_else(|| {
+        AppError::Unprocessable(format!(
+            "{site} does not send the profile {name:?} (too large to proof here)"
+        ))
+    })?;
+    SourceProfile::Icc(b64)
+        .icc_bytes()
+        .unwrap_or_else(|| Ok(Vec::new()))
+        .map_err(|e| AppError::Unavailable(format!("{site} sent an unreadable profile: {e}")))
 }
 
 async fn preview(
@@ -144,9 +198,19 @@ async fn preview(
         })?;
     let edits = lists.into_iter().next().unwrap_or_default();
     let edge = q.edge.unwrap_or(640);
-    let (jpeg, dpi) =
-        crate::thumbs::build_preview(&state, size, edits, edge, super::read_image(&state, &hash))
-            .await?;
+    let proof = match q.proof.as_deref().map(str::trim).filter(|p| !p.is_empty()) {
+        Some(name) => Some(printer_profile(&state, name, q.lab.as_deref()).await?),
+        None => None,
+    };
+    let (jpeg, dpi, out_of_gamut) = crate::thumbs::build_preview(
+        &state,
+        size,
+        edits,
+        edge,
+        super::read_image(&state, &hash),
+        proof,
+    )
+    .await?;
     let mut res = (
         [
             (header::CONTENT_TYPE, "image/jpeg"),
@@ -157,6 +221,11 @@ async fn preview(
         .into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("{}", dpi.floor() as u32)) {
         res.headers_mut().insert("x-print-dpi", v);
+    }
+    if let Some(share) = out_of_gamut
+        && let Ok(v) = HeaderValue::from_str(&format!("{share:.4}"))
+    {
+        res.headers_mut().insert("x-out-of-gamut", v);
     }
     Ok(res)
 }
