@@ -30,6 +30,7 @@ pub mod parcel;
 pub mod payment;
 pub mod policy;
 pub mod price;
+pub mod product;
 pub mod production;
 pub mod protocol;
 pub mod rules;

@@ -28,10 +28,16 @@ pub enum PrintSize {
     In5x7,
     /// 8 x 10 in.
     In8x10,
+    /// The index print (seed 000, claims 2, 18: "a product that uses the image for an end
+    /// product"): the minilab's contact sheet of every image of the order, numbered as in the
+    /// order's item list, as one print on L paper ([`crate::product`]). Ordered, priced and
+    /// charged as a print of its own size (a line naming one of the order's images); the sheet
+    /// shows them all.
+    Index,
 }
 
 impl PrintSize {
-    pub const ALL: [PrintSize; 9] = [
+    pub const ALL: [PrintSize; 10] = [
         PrintSize::L,
         PrintSize::L2,
         PrintSize::Kg,
@@ -41,6 +47,7 @@ impl PrintSize {
         PrintSize::In4x6,
         PrintSize::In5x7,
         PrintSize::In8x10,
+        PrintSize::Index,
     ];
 
     /// The code used in price lists, APIs and job tickets.
@@ -55,6 +62,7 @@ impl PrintSize {
             PrintSize::In4x6 => "4x6",
             PrintSize::In5x7 => "5x7",
             PrintSize::In8x10 => "8x10",
+            PrintSize::Index => "Index",
         }
     }
 
@@ -82,6 +90,8 @@ impl PrintSize {
             PrintSize::In4x6 => (4 * IN, 6 * IN),
             PrintSize::In5x7 => (5 * IN, 7 * IN),
             PrintSize::In8x10 => (8 * IN, 10 * IN),
+            // On L paper.
+            PrintSize::Index => (89_000, 127_000),
         }
     }
 
@@ -102,6 +112,10 @@ impl PrintSize {
     /// Whether an image of `width` x `height` pixels has enough for this size at `dpi`
     /// (in either orientation).
     pub fn has_enough_pixels(&self, width: u32, height: u32, dpi: u32) -> bool {
+        if *self == PrintSize::Index {
+            // A thumbnail on the sheet: any image has enough.
+            return width > 0 && height > 0;
+        }
         let (need_s, need_l) = self.pixels_at(dpi);
         let (s, l) = if width <= height {
             (width, height)
