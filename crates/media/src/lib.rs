@@ -73,6 +73,7 @@ pub mod error;
 pub mod history;
 pub mod icc;
 pub mod identity;
+pub mod index_print;
 mod jpeg;
 mod png;
 pub mod render;
