@@ -174,6 +174,37 @@ ensure_pillow() {
     say "could not install Pillow (needs python3 with venv and pip, and PyPI): the ICC print test will skip; or: pip install pillow==$PILLOW_VERSION and set REPRINT_PILLOW to that python"
 }
 
+# zeep, a SOAP client from outside the project (from PyPI, with lxml), the client of the SOAP
+# binding's tests (services/gateway/tests/soap.rs validates the WSDL's schema with its lxml,
+# tests/tests/soap_order.rs places a whole order with tests/soap/place_order.py): REPRINT_ZEEP
+# names its python. Without python3 (and its venv module) or PyPI those parts skip, saying so.
+ZEEP_VERSION=4.3.1
+ZEEP_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/reprint/zeep-$ZEEP_VERSION"
+
+ensure_zeep() {
+    local py="${REPRINT_ZEEP:-}"
+    [ -n "$py" ] && [ -x "$py" ] && return 0
+    py="$ZEEP_DIR/bin/python"
+    if [ -x "$py" ] && "$py" -c 'import zeep, lxml' >/dev/null 2>&1; then
+        export REPRINT_ZEEP="$py"
+        return 0
+    fi
+    say "installing zeep $ZEEP_VERSION from PyPI into $ZEEP_DIR (the SOAP binding's client)"
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+        apt_install python3-venv || true
+    fi
+    if command -v python3 >/dev/null 2>&1 \
+        && { python3 -m venv "$ZEEP_DIR" >&2 || { apt_install python3-venv && python3 -m venv --clear "$ZEEP_DIR" >&2; }; } \
+        && "$ZEEP_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
+            "zeep==$ZEEP_VERSION" >&2 \
+        && "$py" -c 'import zeep, lxml' >/dev/null 2>&1; then
+        export REPRINT_ZEEP="$py"
+        return 0
+    fi
+    rm -rf "$ZEEP_DIR"
+    say "could not install zeep (needs python3 with venv and pip, and PyPI): the SOAP client tests will skip; or: pip install zeep==$ZEEP_VERSION and set REPRINT_ZEEP to that python"
+}
+
 # aiosmtpd, a real SMTP server (from PyPI) the gateway's e-mail test sends its notices to:
 # REPRINT_SMTP_SERVER names a python that has it (the test runs
 # `$REPRINT_SMTP_SERVER -m aiosmtpd -n -l 127.0.0.1:<port> -c aiosmtpd.handlers.Mailbox <dir>`).
