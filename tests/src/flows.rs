@@ -427,3 +427,78 @@ pub async fn fig1_checked(
 pub async fn pause(ms: u64) {
     tokio::time::sleep(Duration::from_millis(ms)).await;
 }
+
+/// Starts another lab of the network as a process (images sent on to a second lab):
+/// `deploy/local/lab-a.toml` as `site`, named `name`, with its own registration and reception
+/// number prefixes, data directory, hot folders, port and log under the network's directory, on
+/// the network's NATS; returns it healthy once the gateway's site directory lists it.
+pub async fn start_lab(
+    net: &Network,
+    site: &str,
+    name: &str,
+    prefixes: (&str, &str),
+) -> crate::Service {
+    use crate::{path_str, read_toml, set, workspace_root, write_toml};
+    let root = net.dir.path();
+    let dir = root.join(site);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = reprint_testkit::nats::free_port();
+    let mut table = read_toml(&workspace_root().join("deploy/local/lab-a.toml"));
+    set(&mut table, &["data_dir"], path_str(&dir));
+    set(&mut table, &["site", "site"], site);
+    set(&mut table, &["site", "name"], name);
+    set(
+        &mut table,
+        &["site", "registration_number", "prefix"],
+        prefixes.0,
+    );
+    set(
+        &mut table,
+        &["site", "reception_number", "prefix"],
+        prefixes.1,
+    );
+    set(
+        &mut table,
+        &["http", "address"],
+        format!("127.0.0.1:{port}"),
+    );
+    set(&mut table, &["production", "done_marker_poll_ms"], 500);
+    if let Some(toml::Value::Array(printers)) = table.get_mut("printers") {
+        for p in printers.iter_mut() {
+            let t = p.as_table_mut().expect("[[printers]]");
+            let printer = t["name"].as_str().expect("printer name").to_string();
+            t.insert(
+                "hot_folder".into(),
+                path_str(&dir.join("hot").join(printer)).into(),
+            );
+        }
+    }
+    let config = root.join(format!("{site}.toml"));
+    write_toml(&config, &table);
+    let mut service = crate::Service {
+        name: site.to_string(),
+        binary: crate::binaries().join("reprint-lab"),
+        config,
+        env: vec![("REPRINT_LAB__NATS__URL".to_string(), net.nats_url.clone())],
+        log: root.join(format!("{site}.log")),
+        port,
+        child: None,
+    };
+    service.start().await;
+    net.wait_for_sites(&[site]).await;
+    service
+}
+
+/// The operator logged in to the console API of `lab` (another lab than the network's own).
+pub async fn operator_of(lab: &crate::Service) -> Client {
+    let mut c = Client::new(&lab.base());
+    let (s, v) = c
+        .post(
+            "/api/v1/login",
+            &json!({"name": crate::LAB_OPERATOR.0, "password": crate::LAB_OPERATOR.1}),
+        )
+        .await;
+    assert_eq!(s, 200, "log-in at {}: {v}", lab.name);
+    c.csrf = v["csrf_token"].as_str().map(str::to_string);
+    c
+}

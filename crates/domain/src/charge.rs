@@ -28,6 +28,9 @@ pub enum Recognition {
     EmbeddedHistory,
     /// Print history carried in the ZIP container returned to the user.
     ZipHistory,
+    /// Print history sent on with the image by the system that holds it (seed 000, claims 5,
+    /// 6: an order's images sent on to another site, or back to the first).
+    SentOn,
 }
 
 impl fmt::Display for Recognition {
@@ -39,6 +42,7 @@ impl fmt::Display for Recognition {
             }
             Recognition::EmbeddedHistory => f.write_str("print history in the image"),
             Recognition::ZipHistory => f.write_str("print history in its ZIP container"),
+            Recognition::SentOn => f.write_str("print history sent on with the image"),
         }
     }
 }

@@ -275,6 +275,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/images/{image}/thumbnail", get(api::thumbnail))
         .merge(api::album::routes())
         .merge(api::digital::routes())
+        .merge(api::send_on::routes())
         .merge(api::account::routes())
         .layer(DefaultBodyLimit::max(max_body));
     // The upload streams its body and is bounded by the order's reservation instead.

@@ -34,6 +34,7 @@ use utoipa::OpenApi;
         crate::api::list_images,
         crate::api::download_image,
         crate::api::digital::digital_copy,
+        crate::api::send_on::send_on,
         crate::settlements::ops_settlements,
     ),
     components(schemas(
@@ -50,6 +51,7 @@ use utoipa::OpenApi;
         crate::api::ItemRequest,
         crate::api::OrderRequest,
         crate::api::ReorderRequest,
+        crate::api::send_on::SendOnRequest,
         crate::api::QuoteView,
         crate::api::SiteQuote,
         crate::api::OrderView,

@@ -17,6 +17,7 @@ mod images;
 mod ops;
 mod orders;
 mod quote;
+pub mod send_on;
 mod sites;
 mod storage;
 mod submit;
