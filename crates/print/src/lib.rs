@@ -71,6 +71,34 @@ pub struct PrintJob {
     pub record: PrintRecord,
     /// The prints, in the order's order.
     pub items: Vec<JobItem>,
+    /// The index print, on a job of size `Index` (whose `items` are then empty). Absent in
+    /// jobs of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<IndexSheet>,
+}
+
+/// The index print of a job (`reprint_domain::product`): one sheet showing every image of the
+/// order numbered as in its item list, printed `quantity` times as the file `file`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexSheet {
+    /// `<reception>-<nn>.JPG`, nn the index line's place in the order.
+    pub file: String,
+    /// What the ticket calls it ("index print of 12 images").
+    pub name: String,
+    pub quantity: u32,
+    pub cells: Vec<IndexCell>,
+}
+
+/// One image on an index print.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IndexCell {
+    /// Its number in the order's item list.
+    pub number: u32,
+    /// The image's content hash (hex).
+    pub image: String,
+    pub name: String,
+    /// The edits it is shown with (JSON of [`EditList`]).
+    pub edits: Option<String>,
 }
 
 /// One image of a job.
@@ -85,6 +113,10 @@ pub struct JobItem {
     pub quantity: u32,
     /// The order's edits of this image (JSON of [`EditList`]), if any.
     pub edits: Option<String>,
+    /// The colour profile the order gives the image, used when it embeds none (else it is
+    /// taken as sRGB). Absent in jobs of older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_profile: Option<reprint_domain::protocol::SourceProfile>,
 }
 
 impl PrintJob {
@@ -95,7 +127,11 @@ impl PrintJob {
 
     /// How many prints the job makes.
     pub fn prints(&self) -> u64 {
-        self.items.iter().map(|i| u64::from(i.quantity)).sum()
+        self.items
+            .iter()
+            .map(|i| u64::from(i.quantity))
+            .sum::<u64>()
+            + self.index.as_ref().map_or(0, |i| u64::from(i.quantity))
     }
 }
 
@@ -113,10 +149,6 @@ pub enum JobState {
     Withdrawn,
     /// It cannot be written; the report's reason says why in words for the operator.
     Failed,
-    /// The colour profile the order gives the image, used when it embeds none (else it is
-    /// taken as sRGB). Absent in jobs of older versions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub source_profile: Option<reprint_domain::protocol::SourceProfile>,
 }
 
 impl JobState {
@@ -354,6 +386,12 @@ where
             None => EditList::default(),
         };
         let icc = icc.to_vec();
+        let assumed = match &item.source_profile {
+            Some(p) => Some(reprint_media::icc::source_profile_bytes(p).map_err(|e| {
+                WriteError::BadJob(format!("source profile of {}: {e}", item.name))
+            })?),
+            None => None,
+        };
         let history = history_for(&original, &job.record);
         let slot = match slots {
             // The semaphore is never closed, so acquiring only waits for a free slot.
@@ -364,6 +402,7 @@ where
             let _slot = slot;
             render_print_from(
                 &original,
+                assumed.as_deref(),
                 &edits,
                 &spec,
                 Some(&icc),
@@ -386,12 +425,6 @@ where
         })?;
         tokio::fs::write(dir.join(&item.file), &rendered.jpeg).await?;
         dpof_items.push(TicketItem {
-        let assumed = match &item.source_profile {
-            Some(p) => Some(reprint_media::icc::source_profile_bytes(p).map_err(|e| {
-                WriteError::BadJob(format!("source profile of {}: {e}", item.name))
-            })?),
-            None => None,
-        };
             file: item.file.clone(),
             quantity: item.quantity,
         });
@@ -402,9 +435,13 @@ where
             quantity: item.quantity,
             width: rendered.width,
             height: rendered.height,
-                assumed.as_deref(),
             warnings: rendered.warnings.iter().map(|w| w.to_string()).collect(),
         });
+    }
+    if let Some(index) = &job.index {
+        let (item, file) = render_index_sheet(dir, index, icc, &spec, fetch).await?;
+        dpof_items.push(item);
+        files.push(file);
     }
     let dpof = write_ticket(&HotFolderTicket {
         creator: format!("reprint {}", job.site),
@@ -435,6 +472,77 @@ where
     let json = serde_json::to_vec_pretty(&ticket).map_err(std::io::Error::other)?;
     tokio::fs::write(dir.join("ticket.json"), json).await?;
     Ok(())
+}
+
+/// Renders an index print into `dir`: each image's picture as ordered (its edits applied, at the
+/// thumbnail's size), the sheet (`reprint_media::index_print`), then converted and encoded as
+/// any print; its DPOF line and its ticket entry.
+async fn render_index_sheet<F, Fut, E>(
+    dir: &Path,
+    index: &IndexSheet,
+    icc: &[u8],
+    spec: &PrintSpec,
+    fetch: &mut F,
+) -> Result<(TicketItem, TicketFile), WriteError<E>>
+where
+    F: FnMut(String) -> Fut,
+    Fut: Future<Output = Result<Vec<u8>, E>>,
+{
+    use reprint_media::index_print::{SheetCell, render_index_print, thumbnail_side};
+    let count = u32::try_from(index.cells.len()).unwrap_or(u32::MAX);
+    let side = thumbnail_side(count, spec).map_err(|e| WriteError::Render {
+        name: index.name.clone(),
+        error: e,
+    })?;
+    let mut cells = Vec::with_capacity(index.cells.len());
+    for cell in &index.cells {
+        let original = fetch(cell.image.clone()).await.map_err(WriteError::Fetch)?;
+        let edits: EditList = match &cell.edits {
+            Some(e) => serde_json::from_str(e)
+                .map_err(|e| WriteError::BadJob(format!("edits of {}: {e}", cell.name)))?,
+            None => EditList::default(),
+        };
+        let picture = tokio::task::spawn_blocking(move || {
+            reprint_media::edit::preview(&original, &edits, side, &Limits::default())
+        })
+        .await
+        .map_err(|e| WriteError::Io(std::io::Error::other(format!("render task: {e}"))))?
+        .map_err(|e| WriteError::Unprintable {
+            name: cell.name.clone(),
+            image: cell.image.clone(),
+            error: e,
+        })?;
+        cells.push(SheetCell {
+            number: cell.number,
+            picture,
+        });
+    }
+    let (spec, icc) = (*spec, icc.to_vec());
+    let rendered = tokio::task::spawn_blocking(move || {
+        render_index_print(&cells, &spec, Some(&icc), &Limits::default())
+    })
+    .await
+    .map_err(|e| WriteError::Io(std::io::Error::other(format!("render task: {e}"))))?
+    .map_err(|e| WriteError::Render {
+        name: index.name.clone(),
+        error: e,
+    })?;
+    tokio::fs::write(dir.join(&index.file), &rendered.jpeg).await?;
+    Ok((
+        TicketItem {
+            file: index.file.clone(),
+            quantity: index.quantity,
+        },
+        TicketFile {
+            file: index.file.clone(),
+            image: String::new(),
+            name: index.name.clone(),
+            quantity: index.quantity,
+            width: rendered.width,
+            height: rendered.height,
+            warnings: rendered.warnings.iter().map(|w| w.to_string()).collect(),
+        },
+    ))
 }
 
 /// What happened to one job folder when its reception's jobs were withdrawn.
@@ -528,6 +636,7 @@ mod tests {
                 date: chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap(),
             },
             items,
+            index: None,
         }
     }
 
@@ -538,6 +647,7 @@ mod tests {
             name: format!("IMG_{n}.JPG"),
             quantity: 2,
             edits: None,
+            source_profile: None,
         }
     }
 
@@ -635,4 +745,3 @@ mod tests {
         assert_eq!(std::fs::read_dir(hot.path()).unwrap().count(), 0);
     }
 }
-            source_profile: None,

@@ -591,6 +591,7 @@ pub fn jobs(
                     source_profile: None,
                 })
                 .collect(),
+            index: None,
         })
         .collect()
 }

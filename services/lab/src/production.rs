@@ -37,7 +37,7 @@ use reprint_domain::protocol::{DeliveryDispatched, OrderPlaced, RejectCode, Stag
 use reprint_domain::{OrderId, ReceptionNumber};
 use reprint_media::PrintRecord;
 use reprint_media::history::container;
-use reprint_print::{JobItem, PrintJob, history_for};
+use reprint_print::{IndexCell, IndexSheet, JobItem, PrintJob, history_for};
 use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 
@@ -270,6 +270,11 @@ pub fn print_jobs(
             .printer_for(size)
             .ok_or_else(|| LabError::Conflict(format!("no printer prints {size} any more")))?
             .clone();
+        if size == reprint_domain::PrintSize::Index {
+            let job = index_job(lab, row, order, &printer, &record, now);
+            jobs.push((printer, job));
+            continue;
+        }
         let items = order
             .items
             .iter()
@@ -281,12 +286,12 @@ pub fn print_jobs(
                 name: item.name.clone(),
                 quantity: item.quantity,
                 edits: item.edits.clone(),
+                source_profile: order.source_profile(&item.image).cloned(),
             })
             .collect();
         let job = PrintJob {
             site: lab.site().to_string(),
             reception: row.reception_number.clone(),
-                source_profile: order.source_profile(&item.image).cloned(),
             order: row.order_id.clone(),
             delivery_counter: row.counter.clone(),
             printer: printer.config.name.clone(),
@@ -297,10 +302,65 @@ pub fn print_jobs(
             created_local,
             record: record.clone(),
             items,
+            index: None,
         };
         jobs.push((printer, job));
     }
     Ok(jobs)
+}
+
+/// The index print's job (`reprint_domain::product`): one sheet showing every image of the
+/// order numbered as in its item list, as many times as the index lines ask, on the printer
+/// that prints the size `Index`; the file is named by the first index line's place.
+fn index_job(
+    lab: &Lab,
+    row: &ProductionRow,
+    order: &OrderPlaced,
+    printer: &Printer,
+    record: &PrintRecord,
+    now: DateTime<Utc>,
+) -> PrintJob {
+    use reprint_domain::PrintSize;
+    let cells = reprint_domain::product::index_cells(&order.items);
+    let place = order
+        .items
+        .iter()
+        .position(|i| i.size == PrintSize::Index)
+        .map_or(1, |p| p + 1);
+    let quantity = order
+        .items
+        .iter()
+        .filter(|i| i.size == PrintSize::Index)
+        .map(|i| i.quantity)
+        .sum();
+    PrintJob {
+        site: lab.site().to_string(),
+        reception: row.reception_number.clone(),
+        order: row.order_id.clone(),
+        delivery_counter: row.counter.clone(),
+        printer: printer.config.name.clone(),
+        size: PrintSize::Index,
+        dpi: printer.config.dpi,
+        icc_profile: printer.icc_name.clone(),
+        created: now,
+        created_local: now.with_timezone(&lab.rules().time_zone).naive_local(),
+        record: record.clone(),
+        items: Vec::new(),
+        index: Some(IndexSheet {
+            file: format!("{}-{place:02}.JPG", row.reception_number),
+            name: format!("index print of {} images", cells.len()),
+            quantity,
+            cells: cells
+                .into_iter()
+                .map(|c| IndexCell {
+                    number: c.number,
+                    image: c.image.to_hex(),
+                    name: c.name,
+                    edits: c.edits,
+                })
+                .collect(),
+        }),
+    }
 }
 
 /// Where the digital copy of a reception goes.

@@ -53,6 +53,7 @@ counter-size-Square = Square (89 × 89 mm)
 counter-size-4x6 = 4 × 6 in (102 × 152 mm)
 counter-size-5x7 = 5 × 7 in (127 × 178 mm)
 counter-size-8x10 = 8 × 10 in (203 × 254 mm)
+counter-size-Index = index print (every photo numbered, one L sheet)
 
 counter-line-basic = Basic charge
 counter-line-digital-copy = Digital copy (the originals as a ZIP, downloaded by the customer)

@@ -99,6 +99,7 @@ orders-size-Square = Square (89 × 89 mm)
 orders-size-4x6 = 4 × 6 in (102 × 152 mm)
 orders-size-5x7 = 5 × 7 in (127 × 178 mm)
 orders-size-8x10 = 8 × 10 in (203 × 254 mm)
+orders-size-Index = index print (every photo numbered, one L sheet)
 
 orders-why-previous = your previous order here was on { $date }
 orders-why-first = your first order here was on { $date }

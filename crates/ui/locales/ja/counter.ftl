@@ -50,6 +50,7 @@ counter-size-Square = スクエア（89 × 89 mm）
 counter-size-4x6 = 4 × 6 インチ（102 × 152 mm）
 counter-size-5x7 = 5 × 7 インチ（127 × 178 mm）
 counter-size-8x10 = 8 × 10 インチ（203 × 254 mm）
+counter-size-Index = インデックスプリント（全コマ番号付き・L判1枚）
 
 counter-line-basic = 基本料金
 counter-line-digital-copy = デジタルコピー(元画像のZIP、お客様がダウンロード)

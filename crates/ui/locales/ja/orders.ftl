@@ -96,6 +96,7 @@ orders-size-Square = スクエア（89 × 89 mm）
 orders-size-4x6 = 4×6インチ（102 × 152 mm）
 orders-size-5x7 = 5×7インチ（127 × 178 mm）
 orders-size-8x10 = 8×10インチ（203 × 254 mm）
+orders-size-Index = インデックスプリント（全コマ番号付き・L判1枚）
 
 orders-why-previous = 前回のご注文 { $date }
 orders-why-first = 初回のご注文 { $date }
