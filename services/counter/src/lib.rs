@@ -25,6 +25,7 @@ pub mod db;
 pub mod deliveries;
 pub mod elsewhere;
 pub mod error;
+pub mod held;
 pub mod intake;
 pub mod link;
 pub mod medium;
@@ -104,6 +105,7 @@ impl Application {
             .with_observer(metrics.append_observer());
         UserIndex::migrate(&store).await?;
         db::migrate(&store).await?;
+        held::migrate(&store).await?;
         own_printer::migrate(&store, config.printer.as_ref()).await?;
         reprint_service::session::migrate(&store).await?;
         let settings = ConnectSettings::new(
@@ -141,6 +143,7 @@ impl Application {
             metrics: metrics.clone(),
             clock: Clock::default(),
             places: Default::default(),
+            held: Default::default(),
         });
         let metrics_for_layers = metrics.clone();
         let state = AppState {

@@ -44,6 +44,12 @@ impl Spool {
         self.dir.join(".staging")
     }
 
+    /// Where the cards held between the intake's steps keep their images (`crate::held`); not
+    /// cleared at the start, unlike the staging directory.
+    pub fn held_dir(&self) -> PathBuf {
+        self.dir.join(".held")
+    }
+
     pub fn path(&self, hash: &str) -> PathBuf {
         self.dir.join(hash)
     }

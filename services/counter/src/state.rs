@@ -29,6 +29,8 @@ pub struct Counter {
     /// The other counters of the network, from the site directory (pickup at another
     /// counter, `crate::elsewhere`).
     pub places: crate::elsewhere::Places,
+    /// Cards held at the terminal between the intake's steps (`crate::held`).
+    pub held: crate::held::HeldCards,
 }
 
 impl Counter {

@@ -294,6 +294,68 @@ async fn price_first_flow(store: Option<&str>) {
     assert!(url.ends_with("/slip/X0000002"), "{url}");
 }
 
+/// A card priced, then the terminal restarted before "Take in": the card is still held (the
+/// store and the spool keep it), its thumbnails show, and it is taken in once.
+#[tokio::test]
+async fn a_held_card_outlives_a_restart_of_the_terminal() {
+    let nats = NatsServer::start();
+    let lab = LabPeer::start(&nats.url).await;
+    let _quotes = serve_lab_quotes(&nats.url).await;
+    let counter = spawn(&nats.url, None, "").await;
+    let (status, _, page) = post(
+        &counter,
+        page_form(&counter, "price").part("medium", zip_part(card())),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    let token = hidden(&page, "token");
+
+    let counter = counter.restart().await;
+    let thumb = counter
+        .http
+        .get(format!("{}/intake/thumb/{token}/1", counter.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(thumb.status(), 200, "the thumbnail after the restart");
+    assert_eq!(&thumb.bytes().await.unwrap()[..2], &[0xFF, 0xD8]);
+    let (status, url, page) = post(
+        &counter,
+        page_form(&counter, "take")
+            .text("token", token.clone())
+            .text("grid", "1")
+            .text("pick-1", "1")
+            .text("size-1", "L")
+            .text("qty-1", "3"),
+    )
+    .await;
+    assert_eq!(status, 200, "{page}");
+    assert!(
+        url.ends_with("/slip/X0000001"),
+        "taken in after the restart: {url}"
+    );
+    let got = lab.receive(1, Duration::from_secs(20)).await;
+    assert_eq!(got.len(), 1, "the lab got the order");
+    let placed: OrderPlaced = serde_json::from_value(got[0].2.clone()).unwrap();
+    assert_eq!(
+        placed
+            .items
+            .iter()
+            .map(|i| (i.name.as_str(), i.quantity))
+            .collect::<Vec<_>>(),
+        vec![("IMG_0007.JPG", 3)],
+        "the photo chosen, from the card held across the restart"
+    );
+    // Taken in, it is held no more.
+    let (status, _, page) = post(
+        &counter,
+        page_form(&counter, "take").text("token", token.clone()),
+    )
+    .await;
+    assert_eq!(status, 422, "{page}");
+    assert!(page.contains("no longer held"), "{page}");
+}
+
 #[tokio::test]
 async fn a_damaged_file_is_listed_and_the_rest_taken_in() {
     let nats = NatsServer::start();

@@ -2,7 +2,8 @@
 //! card's photos (size and prints per photo, prefilled from the card's print order), the
 //! counter's and the lab's charges, the total and the ready-by, and "Take in".
 //!
-//! The card is uploaded once: its checked images stay staged in the spool, held here under a
+//! The card is uploaded once: its checked images stay in the spool, held (`crate::held`: in the
+//! store and on the spool's disk, so a restart of the terminal loses nothing) under a
 //! token that the form carries, until they are taken in (or an hour passes). A refused form
 //! comes back with everything typed and chosen. A damaged file is listed and left out instead
 //! of refusing the card; the same set of photos as an intake of the last hour is warned about
@@ -10,8 +11,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, LazyLock};
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path as UrlPath, Query, State};
@@ -49,70 +49,12 @@ const SIZES: [&str; 9] = [
 const WARN_DPI: u32 = 200;
 /// Longest side of a thumbnail, in pixels.
 const THUMB_SIDE: u32 = 160;
-/// How long a card read at the counter waits to be taken in.
-const HOLD_FOR: Duration = Duration::from_secs(60 * 60);
-/// Cards held at once (the oldest goes first).
-const MAX_HELD: usize = 16;
 /// The window of "the same card twice".
 const REPEAT_WINDOW_MINUTES: i64 = 60;
 
-/// The thumbnails of a held card, one per image (`None` when it could not be made).
-type Thumbs = Arc<Vec<Option<Vec<u8>>>>;
-
-/// A card read and checked, waiting to be priced and taken in.
-struct Held {
-    /// The spool it was staged in (one process may run several counters in tests).
-    spool: String,
-    medium: Arc<Medium>,
-    thumbs: Thumbs,
-    at: Instant,
-}
-
-static HELD: LazyLock<Mutex<HashMap<String, Held>>> = LazyLock::new(Default::default);
 /// Thumbnails are decoded two at a time at most (each held to the decoded-bytes limit).
 static THUMB_PERMITS: LazyLock<tokio::sync::Semaphore> =
     LazyLock::new(|| tokio::sync::Semaphore::new(2));
-
-fn spool_key(state: &AppState) -> String {
-    state.counter.spool.staging().display().to_string()
-}
-
-fn hold(state: &AppState, medium: Medium, thumbs: Vec<Option<Vec<u8>>>) -> String {
-    let token = uuid::Uuid::new_v4().simple().to_string();
-    let mut held = HELD.lock().unwrap_or_else(|p| p.into_inner());
-    held.retain(|_, h| h.at.elapsed() < HOLD_FOR);
-    while held.len() >= MAX_HELD {
-        let Some(oldest) = held
-            .iter()
-            .min_by_key(|(_, h)| h.at)
-            .map(|(k, _)| k.clone())
-        else {
-            break;
-        };
-        held.remove(&oldest);
-    }
-    held.insert(
-        token.clone(),
-        Held {
-            spool: spool_key(state),
-            medium: Arc::new(medium),
-            thumbs: Arc::new(thumbs),
-            at: Instant::now(),
-        },
-    );
-    token
-}
-
-fn held(state: &AppState, token: &str) -> Option<(Arc<Medium>, Thumbs)> {
-    let held = HELD.lock().unwrap_or_else(|p| p.into_inner());
-    held.get(token)
-        .filter(|h| h.spool == spool_key(state) && h.at.elapsed() < HOLD_FOR)
-        .map(|h| (h.medium.clone(), h.thumbs.clone()))
-}
-
-fn forget(token: &str) {
-    HELD.lock().unwrap_or_else(|p| p.into_inner()).remove(token);
-}
 
 /// What the form carried.
 #[derive(Default)]
@@ -699,8 +641,9 @@ async fn read_medium(state: &AppState, form: &mut Form) -> Result<Option<(String
     .await
     .map_err(|e| CounterError::Internal(format!("medium reader: {e}")))??;
     drop(permit);
-    let token = hold(state, medium, thumbs);
-    let (medium, _) = held(state, &token)
+    let token = crate::held::hold(&state.counter, medium, thumbs).await?;
+    let (medium, _) = crate::held::get(&state.counter, &token)
+        .await?
         .ok_or_else(|| CounterError::Internal("the card just read is not held".into()))?;
     Ok(Some((token, medium)))
 }
@@ -736,15 +679,16 @@ async fn intake_submit(
     let (token, medium) = match read_medium(&state, &mut form).await {
         Ok(Some(read)) => {
             if !form.token.is_empty() {
-                forget(&form.token);
+                crate::held::forget(&state.counter, &form.token).await;
             }
             // A new card: its grid comes from its own print order.
             form.grid = false;
             read
         }
-        Ok(None) => match held(&state, &form.token) {
-            Some((medium, _)) => (form.token.clone(), medium),
-            None => {
+        Ok(None) => match crate::held::get(&state.counter, &form.token).await {
+            Err(e) => return refuse(&e, Shown::default()),
+            Ok(Some((medium, _))) => (form.token.clone(), medium),
+            Ok(None) => {
                 let e = CounterError::Invalid(if form.token.is_empty() {
                     "no medium: attach a ZIP of the card or the image files".into()
                 } else {
@@ -840,7 +784,7 @@ async fn intake_submit(
     }
     match intake::take_in_chosen(&state.counter, &req, &medium, Some(&chosen), now).await {
         Ok(taken) => {
-            forget(&token);
+            crate::held::forget(&state.counter, &token).await;
             Redirect::to(&format!("/slip/{}", taken.reception_number)).into_response()
         }
         Err(e) => refuse(&e, shown(None, Some(&price))),
@@ -892,7 +836,11 @@ async fn thumbnail(
     _staff: PageStaff,
     UrlPath((token, index)): UrlPath<(String, usize)>,
 ) -> Response {
-    match held(&state, &token).and_then(|(_, thumbs)| thumbs.get(index).cloned().flatten()) {
+    let held = crate::held::get(&state.counter, &token)
+        .await
+        .ok()
+        .flatten();
+    match held.and_then(|(_, thumbs)| thumbs.get(index).cloned().flatten()) {
         Some(jpeg) => (
             [
                 (header::CONTENT_TYPE, "image/jpeg"),

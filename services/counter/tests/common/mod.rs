@@ -27,7 +27,9 @@ pub struct TestCounter {
     pub csrf: String,
     pub counter: Arc<Counter>,
     pub trigger: reprint_service::shutdown::ShutdownTrigger,
-    _dir: tempfile::TempDir,
+    /// The configuration it was started with (a restart starts it again).
+    config: String,
+    _dir: Arc<tempfile::TempDir>,
 }
 
 impl Drop for TestCounter {
@@ -103,6 +105,11 @@ pub async fn spawn_edited(
         store_url,
         extra_uploads,
     ));
+    start(text, Arc::new(dir)).await
+}
+
+/// Starts a counter of configuration `text` (its files in `dir`) and logs staff in.
+async fn start(text: String, dir: Arc<tempfile::TempDir>) -> TestCounter {
     let config = CounterConfig::from_toml(&text).unwrap();
     let app = Application::build(config).await.unwrap();
     let port = app.port();
@@ -133,11 +140,22 @@ pub async fn spawn_edited(
         csrf,
         counter,
         trigger,
+        config: text,
         _dir: dir,
     }
 }
 
 impl TestCounter {
+    /// Stops the counter and starts it again on the same configuration, store and spool (a
+    /// new process's memory: nothing of the old one's but what it kept).
+    pub async fn restart(self) -> TestCounter {
+        let text = self.config.clone();
+        let dir = self._dir.clone();
+        drop(self);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        start(text, dir).await
+    }
+
     pub async fn intake(&self, form: reqwest::multipart::Form) -> (u16, Value) {
         let res = self
             .http
