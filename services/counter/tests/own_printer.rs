@@ -3,8 +3,10 @@
 //! data; the counter fetches the images from the object store, records items (4) and (5) in its
 //! user file, renders the prints into its hot folder, and once the station's done-marker is in
 //! the order is ready for pickup with the lab's and the counter's charges, and is collected.
-//! Real NATS, on SQLite and on Postgres.
+//! Real NATS, on SQLite and on Postgres; the /printer page in Chromium at 1024 x 768 and 390 x 844.
 
+#[path = "common/browser.rs"]
+mod browser;
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -207,6 +209,9 @@ async fn printed_at_the_counter(store_url: Option<&str>) {
         .unwrap();
     assert!(page.contains("にデータ受信、印刷中"), "{page}");
     assert!(page.contains("印刷が終わりました"), "{page}");
+    if store_url.is_none() {
+        printer_page_in_a_browser(&counter.base).await;
+    }
     let (s, view) = counter.get("/api/v1/pickups/X0000001").await;
     assert!(
         s != 200 || view["can_collect"] != true,
@@ -249,6 +254,35 @@ async fn printed_at_the_counter(store_url: Option<&str>) {
         ),
         "{got:?}"
     );
+}
+
+/// The /printer page as staff see it on the terminal (1024 x 768) and on a phone (390 x 844),
+/// an order printing: nothing cut off or wider than the screen, touch targets of 44 px, no
+/// accessibility violation, and "the prints are out" on the first screen without scrolling.
+async fn printer_page_in_a_browser(base: &str) {
+    if !browser::chromium_installed() {
+        eprintln!("chromium not installed: the /printer page was not looked at");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let b = browser::Browser::launch(dir.path()).await;
+    let mut page = b.page().await;
+    page.log_in(base, "tanaka", PASSWORD).await;
+    for size in [(1024, 768), (390, 844)] {
+        // Loaded afresh for each size: the page reloads itself every 5 s while printing.
+        page.goto(&format!("{base}/printer")).await;
+        page.check_at("counter-printer", &[size]).await;
+        let out = page
+            .eval(
+                "(() => { const b = document.querySelector('form[action$=\"/printed\"] button'); if (!b) return 'none'; const r = b.getBoundingClientRect(); return r.bottom <= innerHeight && r.right <= innerWidth && r.left >= 0 ? 'shown' : 'cut off ' + JSON.stringify(r); })()",
+            )
+            .await;
+        assert_eq!(
+            out,
+            serde_json::json!("shown"),
+            "the prints-are-out button at {size:?}"
+        );
+    }
 }
 
 #[tokio::test]

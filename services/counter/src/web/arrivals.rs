@@ -35,7 +35,7 @@ const SCRIPT: &str = r#"
   function refresh() {
     if (busy || document.hidden) return;
     busy = true;
-    fetch('/arrivals/live', {credentials: 'same-origin', cache: 'no-store'})
+    fetch('LIVE_URL', {credentials: 'same-origin', cache: 'no-store'})
       .then(function (r) { if (!r.ok) throw r.status; return r.text(); })
       .then(function (html) {
         var lists = document.getElementById('lists');
@@ -53,6 +53,14 @@ const SCRIPT: &str = r#"
   document.addEventListener('visibilitychange', refresh);
 })();
 "#;
+
+/// The script that refreshes `#lists` from `url` (a fragment of the page) every few seconds,
+/// showing `#live-state` while the counter's server cannot be reached. A page that updates
+/// itself this way, never by reloading (a timed refresh fails WCAG 2.2.1, and loses what staff
+/// were doing).
+pub(super) fn live_script(url: &str) -> Markup {
+    html! { script { (PreEscaped(SCRIPT.replace("POLL_MS", &POLL_MS.to_string()).replace("LIVE_URL", url))) } }
+}
 
 struct Lists {
     notices: Vec<OrderSummary>,
@@ -215,7 +223,7 @@ async fn arrivals_page(
         viewer,
         Some(staff),
         &title,
-        Some(html! { script { (PreEscaped(SCRIPT.replace("POLL_MS", &POLL_MS.to_string()))) } }),
+        Some(live_script("/arrivals/live")),
         html! {
             h1 { (title) }
             @if let Some(said) = said { (said) }

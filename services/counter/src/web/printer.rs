@@ -1,15 +1,16 @@
 //! The counter's own printer (`crate::own_printer`): the internet orders received as print data,
 //! each with when its data came in (items (4) and (5) of Figs. 8/9) and where it stands ("received
 //! as data at 10:02-10:03, printing"), and a button for staff when the prints are out and the
-//! station writes no done-marker. The list updates by itself (the page reloads every few
-//! seconds while something is on its way).
+//! station writes no done-marker. The list updates by itself (the page asks for it again every
+//! few seconds, `/printer/live`, as the arrivals do: never a timed reload).
 
 use axum::Router;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use maud::html;
+use maud::{Markup, html};
 
 use super::{Viewer, error_page, render_with};
 use crate::AppState;
@@ -19,6 +20,7 @@ use crate::own_printer::{self, PrintRow};
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/printer", get(page))
+        .route("/printer/live", get(live))
         .route("/printer/{order}/printed", post(printed))
 }
 
@@ -64,66 +66,83 @@ fn state_words(viewer: &Viewer, row: &PrintRow) -> String {
     }
 }
 
-async fn page(State(state): State<AppState>, viewer: Viewer, staff: PageStaff) -> Response {
+/// The orders received as print data, newest first: the page's list, and its refresh.
+fn list_markup(state: &AppState, viewer: &Viewer, staff: &PageStaff, rows: &[PrintRow]) -> Markup {
     let c = &state.counter;
-    let rows = match own_printer::list(c, 200).await {
-        Ok(r) => r,
-        Err(e) => return error_page(&state, &viewer, Some(&staff), &e),
-    };
-    let moving = rows
-        .iter()
-        .any(|r| matches!(r.state.as_str(), "receiving" | "received" | "printing"));
-    let csrf = staff.csrf(&state);
-    let printer = c.config.printer.as_ref().map(|p| p.name.clone());
-    let head = moving.then(|| html! { meta http-equiv="refresh" content="5"; });
-    let content = html! {
-        h1 { (viewer.t("printer-title")) }
-        @match &printer {
-            Some(name) => p { (viewer.tw("printer-intro", &[("printer", name.clone().into())])) },
-            None => p { (viewer.t("printer-none")) },
-        }
+    let csrf = staff.csrf(state);
+    html! {
         @if rows.is_empty() {
             p { (viewer.t("printer-empty")) }
         } @else {
-            div style="overflow-x:auto" {
-                table {
-                    thead { tr {
-                        th { (viewer.t("printer-col-reception")) }
-                        th { (viewer.t("printer-col-customer")) }
-                        th { (viewer.t("printer-col-lab")) }
-                        th { (viewer.t("printer-col-state")) }
-                        th {}
-                    } }
-                    tbody {
-                        @for r in &rows {
-                            tr data-order=(r.order_id) data-state=(r.state) {
-                                td { (r.reception_number.clone().unwrap_or_default()) }
-                                td { (r.customer_name) }
-                                td { (c.lab_name(&r.lab)) " " (r.lab_reception) }
-                                td { (state_words(&viewer, r)) }
-                                td {
-                                    @if r.state == "printing" {
-                                        form method="post" action={ "/printer/" (r.order_id) "/printed" } style="margin:0" {
-                                            input type="hidden" name="csrf" value=(csrf);
-                                            button style="min-height:44px;min-width:44px" { (viewer.t("printer-out")) }
-                                        }
-                                    }
-                                }
+            ul.printed {
+                @for r in rows {
+                    li data-order=(r.order_id) data-state=(r.state) {
+                        div.who {
+                            strong { (r.reception_number.clone().unwrap_or_default()) }
+                            " " (r.customer_name)
+                        }
+                        div.muted { (c.lab_name(&r.lab)) " " (r.lab_reception) }
+                        div.state { (state_words(viewer, r)) }
+                        @if r.state == "printing" {
+                            form method="post" action={ "/printer/" (r.order_id) "/printed" } {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button.go type="submit" { (viewer.t("printer-out")) }
                             }
                         }
                     }
                 }
             }
         }
+    }
+}
+
+/// Each order a card of its own (reception and customer, lab, where it stands, the button),
+/// so nothing is cut off on the terminal or a phone.
+const STYLE: &str = "ul.printed{list-style:none;margin:0;padding:0;display:grid;grid-template-columns:repeat(auto-fill,minmax(300px,1fr));gap:8px}\
+ul.printed li{border:1px solid #c8ccd2;border-radius:8px;padding:8px 10px;display:grid;gap:4px;overflow-wrap:anywhere}\
+ul.printed form{margin:4px 0 0}ul.printed button{min-height:44px;width:100%}";
+
+async fn page(State(state): State<AppState>, viewer: Viewer, staff: PageStaff) -> Response {
+    let c = &state.counter;
+    let rows = match own_printer::list(c, 200).await {
+        Ok(r) => r,
+        Err(e) => return error_page(&state, &viewer, Some(&staff), &e),
+    };
+    let printer = c.config.printer.as_ref().map(|p| p.name.clone());
+    let inner = list_markup(&state, &viewer, &staff, &rows).into_string();
+    let head = html! {
+        style { (maud::PreEscaped(STYLE)) }
+        (super::arrivals::live_script("/printer/live"))
+    };
+    let content = html! {
+        h1 { (viewer.t("printer-title")) }
+        @match &printer {
+            Some(name) => p { (viewer.tw("printer-intro", &[("printer", name.clone().into())])) },
+            None => p { (viewer.t("printer-none")) },
+        }
+        p #live-state .notice role="status" hidden { (viewer.t("counter-arrivals-stale")) }
+        div #lists aria-live="polite" data-html=(inner) { (maud::PreEscaped(&inner)) }
     };
     render_with(
         &state,
         &viewer,
         Some(&staff),
         &viewer.t("printer-title"),
-        head,
+        Some(head),
         content,
     )
+}
+
+/// The list alone, for the page's refresh.
+async fn live(State(state): State<AppState>, viewer: Viewer, staff: PageStaff) -> Response {
+    match own_printer::list(&state.counter, 200).await {
+        Ok(rows) => (
+            [(header::CACHE_CONTROL, "no-store")],
+            Html(list_markup(&state, &viewer, &staff, &rows).into_string()),
+        )
+            .into_response(),
+        Err(e) => e.into_response(),
+    }
 }
 
 async fn printed(
