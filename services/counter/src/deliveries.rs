@@ -213,6 +213,25 @@ async fn delivery_dispatched(
             // Fig. 1: the counter's user registration is completed now, when the lab asks it
             // to deliver; its reception date is the dispatch. From afar: by the number the
             // sender holds for this counter only (`customer.registration_number` is the lab's).
+            //
+            // Another counter's walk-in order (pickup here, `delivery_counter`) is found as
+            // this counter's staff find a customer at their own counter (Figs. 8 and 9): by a
+            // registration number of this counter, else by name and telephone. Each counter
+            // keeps its own individual user files (the seed: a file per site, numbered by the
+            // site), so the reception counter's file and number are not ours and are never
+            // looked up here; but the customer who comes here often has a file of ours, and a
+            // new one each time would lose its history (Fig. 9's discount for a return visit
+            // within the period). Unlike a web order's name and telephone, which anyone can
+            // type and so open nothing (issue 13), these were given in person to staff at a
+            // counter of the network (`Identification::of_order` for a medium handed in at a
+            // counter), and staff here check the customer against the slip at pickup.
+            let identification = match &arrival {
+                Arrival::WalkInFrom { from, .. } => Identification::of_order(
+                    Route::CounterMedium,
+                    &reprint_domain::protocol::Sender::Counter(from.clone()),
+                ),
+                Arrival::Internet | Arrival::OwnWalkIn => Identification::of_delivery(),
+            };
             let identity = Identity {
                 registration_number: m.counter_registration_number.clone(),
                 name: m.customer.name.clone(),
@@ -222,12 +241,7 @@ async fn delivery_dispatched(
             };
             let (mut file, registered) = c
                 .files
-                .find_or_register_as(
-                    tx,
-                    &identity,
-                    Identification::of_delivery(),
-                    m.dispatched_at,
-                )
+                .find_or_register_as(tx, &identity, identification, m.dispatched_at)
                 .await?;
             if registered && let Some(given) = &identity.registration_number {
                 // The sender's record and ours disagree (a number of another counter, or from

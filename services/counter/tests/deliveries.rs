@@ -244,3 +244,111 @@ async fn postgres_internet_deliveries_make_the_counters_file_and_fig9() {
     let db = TestPostgres::create().await;
     internet_deliveries_and_fig9(Some(&db.url)).await;
 }
+
+/// Pickup here of a walk-in order counter-shibuya took in (seed 004, item (6)): the parcel
+/// finds the customer's own file here by name and telephone, as staff would at this counter
+/// (Figs. 8 and 9), so a return visit keeps Fig. 9's discount; another telephone is someone
+/// else, a file of their own.
+async fn another_counters_walk_in_finds_the_file_here(store_url: Option<&str>) {
+    let nats = NatsServer::start();
+    let lab = LabPeer::start(&nats.url).await;
+    let counter = spawn(&nats.url, store_url, "").await;
+    let tokyo = chrono_tz::Asia::Tokyo;
+    let first = tokyo
+        .with_ymd_and_hms(2026, 11, 18, 10, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    let second = tokyo
+        .with_ymd_and_hms(2026, 12, 10, 10, 0, 0)
+        .unwrap()
+        .with_timezone(&Utc);
+    // Hanako's first order here: her file W0000001, collected.
+    let r1 = lab.reception(
+        order_at(first, 1),
+        Route::Internet,
+        items(1),
+        "B0000455",
+        first,
+    );
+    lab.dispatch(r1, customer("Hanako Yamada", "03-1234-5678"), None, first)
+        .await;
+    let (_, found) = wait_found(&counter, "B0000455").await;
+    let number = found[0]["reception_number"].as_str().unwrap().to_string();
+    let view = counter.wait_ready(&number).await;
+    assert_eq!(view["registration_number"], "W0000001");
+    let (s, _) = counter
+        .post_json(
+            &format!("/api/v1/pickups/{number}/collect"),
+            serde_json::json!({"method": "card"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+
+    let from_shibuya = async |n: u8, lab_number: &str, slip: &str, who: protocol::Customer| {
+        let reception = lab.reception(
+            order_at(second, n),
+            Route::CounterMedium,
+            items(n),
+            lab_number,
+            second,
+        );
+        let mut extract = lab.extract(reception.clone(), &who.name, &who.telephone);
+        extract.other_counter = Some(delivery_counter::OtherCounter::ReceptionCounter(
+            SiteId::parse("counter-shibuya").unwrap(),
+        ));
+        let msg = reprint_domain::protocol::DeliveryDispatched {
+            order: reception.order,
+            lab: lab.id.clone(),
+            counter: SiteId::parse("counter-ginza").unwrap(),
+            dispatched_at: second,
+            extract,
+            customer: who,
+            counter_reception: Some(slip.to_string()),
+            counter_registration_number: None,
+        };
+        lab.send(
+            reprint_bus::subjects::delivery_dispatched(
+                &reprint_bus::subjects::SiteId::parse("counter-ginza").unwrap(),
+            ),
+            &format!("lab-a:dispatch:{}", reception.order),
+            &msg,
+        )
+        .await;
+        let (s, found) = wait_found(&counter, slip).await;
+        assert_eq!(s, 200, "found by Shibuya's slip {slip}: {found}");
+        let number = found[0]["reception_number"].as_str().unwrap().to_string();
+        counter.wait_ready(&number).await
+    };
+
+    // Taken in at Shibuya, collected here, typed there as the customer said it: her file.
+    let view = from_shibuya(
+        2,
+        "B0000460",
+        "Y0000005",
+        customer("hanako  YAMADA", "(03) 1234 5678"),
+    )
+    .await;
+    assert_eq!(
+        view["registration_number"], "W0000001",
+        "Hanako's file here, not a new one: {view}"
+    );
+    assert_eq!(
+        view["counter_charge"]["total"], 0,
+        "Fig. 9: her return within a month, basic charge waived: {view}"
+    );
+    // The same name with another telephone is someone else here.
+    let view = from_shibuya(
+        3,
+        "B0000461",
+        "Y0000006",
+        customer("Hanako Yamada", "03-9999-0000"),
+    )
+    .await;
+    assert_eq!(view["registration_number"], "W0000002", "{view}");
+    assert_eq!(view["counter_charge"]["total"], 250, "{view}");
+}
+
+#[tokio::test]
+async fn sqlite_another_counters_walk_in_finds_the_customers_file_here() {
+    another_counters_walk_in_finds_the_file_here(None).await;
+}
