@@ -94,6 +94,15 @@ impl Metrics {
             "messages parked for good: a consumer could never handle them",
         )
         .unwrap_or_else(|_| unreachable!("static metric definition"));
+        // The series an alert or the dashboard counts the increase of exist from the start at
+        // 0 (Prometheus sees the first 5xx or the first prune as an increase, and the metric
+        // names are on /metrics before anything happened).
+        for class in ["2xx", "3xx", "4xx", "5xx"] {
+            let _ = http_requests.with_label_values(&[class]);
+        }
+        for table in ["sent_outbox", "inbox"] {
+            let _ = store_pruned.with_label_values(&[table]);
+        }
         for c in [
             Box::new(orders.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(parked_messages.clone()),
@@ -192,6 +201,18 @@ mod tests {
             text.contains("reprint_orders_total{stage=\"received\",service=\"lab\"} 1"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_counted_series_are_there_at_zero_before_anything_happened() {
+        let text = super::Metrics::new("counter").render();
+        for line in [
+            "reprint_http_requests_total{status=\"5xx\",service=\"counter\"} 0",
+            "reprint_store_pruned_total{table=\"inbox\",service=\"counter\"} 0",
+            "reprint_store_prune_failures_total{service=\"counter\"} 0",
+        ] {
+            assert!(text.contains(line), "{line} in {text}");
+        }
     }
 
     #[test]
