@@ -830,7 +830,9 @@ async fn post_intake_quote(
 /// A parcel's label as staff scanned or typed it.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CheckInBody {
-    /// The lab's reception number on the parcel (or this counter's slip number or code).
+    /// The lab's reception number on the parcel (or this counter's slip number or code, or
+    /// the lab's packing list code): at least one character that is not a space.
+    #[schema(min_length = 1, max_length = 200, pattern = "\\S")]
     pub label: String,
 }
 
@@ -863,6 +865,11 @@ async fn check_in(
     Json(body): Json<CheckInBody>,
 ) -> Result<Json<CheckInReply>> {
     staff.check_csrf(&state, &headers)?;
+    if body.label.chars().count() > 200 {
+        return Err(CounterError::Invalid(
+            "a parcel's label is at most 200 characters".into(),
+        ));
+    }
     let done =
         pickup::check_in_scan(&state.counter, &body.label, state.counter.clock.now()).await?;
     let orders: Vec<CheckedInDto> = done

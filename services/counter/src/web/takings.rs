@@ -11,6 +11,7 @@ use axum::extract::{Form, Json, Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use chrono::NaiveDate;
 use maud::html;
 use reprint_domain::{Currency, Money};
 use serde::{Deserialize, Serialize};
@@ -373,7 +374,9 @@ pub(crate) async fn statements_json(State(state): State<AppState>, _staff: ApiSt
 
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 pub struct IssueRequest {
-    /// The last day the statements cover (YYYY-MM-DD); today by default.
+    /// The last day the statements cover (YYYY-MM-DD, not after today on the counter's
+    /// calendar); today by default.
+    #[schema(value_type = Option<String>, format = Date)]
     through: Option<String>,
 }
 
@@ -384,18 +387,21 @@ pub struct IssuedDto {
 }
 
 /// Issues now the statements up to `through` (today by default): the day close's "send".
-#[utoipa::path(post, path = "/api/v1/statements", request_body = IssueRequest,
+/// The body is optional: the terminal's day close sends none (the statements up to today),
+/// as a lab's periodic statement is most often wanted. A body that is sent must be the
+/// request's JSON (a malformed one is refused, never taken as "today").
+#[utoipa::path(post, path = "/api/v1/statements", request_body = Option<IssueRequest>,
     responses((status = 200, body = IssuedDto), (status = 422, description = "not a date, or a day that has not begun")))]
 pub(crate) async fn issue_json(
     State(state): State<AppState>,
     staff: ApiStaff,
     headers: HeaderMap,
-    body: Result<Json<IssueRequest>, JsonRejection>,
+    body: axum::body::Bytes,
 ) -> Response {
     let result = async {
         staff.check_csrf(&state, &headers)?;
-        let req = body.map(|Json(b)| b).unwrap_or_default();
-        let through = api::parse_date(&state, req.through.as_deref())?;
+        let req = issue_request(&body)?;
+        let through = json_date(&state, req.through.as_deref())?;
         let now = state.counter.clock.now();
         if through > takings::today(&state.counter, now) {
             return Err(CounterError::Invalid(format!(
@@ -414,11 +420,39 @@ pub(crate) async fn issue_json(
     }
 }
 
+/// A date of the JSON API as its document states it: absent for today, else exactly
+/// YYYY-MM-DD (the pages' blank field, which [`api::parse_date`] also takes, is theirs).
+fn json_date(state: &AppState, date: Option<&str>) -> Result<NaiveDate, CounterError> {
+    match date {
+        Some(d) if d.len() != 10 || d.trim() != d => Err(CounterError::Invalid(format!(
+            "date {d:?} is not YYYY-MM-DD"
+        ))),
+        _ => api::parse_date(state, date),
+    }
+}
+
+/// The optional body of [`issue_json`]: none (or only spaces) is "up to today"; anything else
+/// must be an [`IssueRequest`].
+fn issue_request(body: &[u8]) -> Result<IssueRequest, CounterError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(IssueRequest::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        CounterError::Invalid(format!(
+            "send no body (statements up to today) or {{\"through\": \"YYYY-MM-DD\"}}: {e}"
+        ))
+    })
+}
+
 /// Staff's count of the till at the day close (minor units); the day is today by default.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TillRequest {
+    /// The day counted (YYYY-MM-DD, not after today on the counter's calendar); today by
+    /// default.
+    #[schema(value_type = Option<String>, format = Date)]
     date: Option<String>,
-    /// Minor units.
+    /// The cash in the till, in minor units (never negative).
+    #[schema(minimum = 0)]
     counted: i64,
 }
 
@@ -447,7 +481,7 @@ pub(crate) async fn till_json(
                 "send {\"counted\": <minor units>, \"date\": \"YYYY-MM-DD\"}".into(),
             ));
         };
-        let date = api::parse_date(&state, req.date.as_deref())?;
+        let date = json_date(&state, req.date.as_deref())?;
         takings::count_till(
             &state.counter,
             date,
