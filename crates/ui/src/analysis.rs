@@ -310,39 +310,63 @@ pub fn content(lang: Lang, a: &Analysis, action: &str, viewpoint: Viewpoint) -> 
             .position(|t| t.name == name && !t.rows.is_empty())
             .map(|i| table_ids[i].as_str())
     };
-    let weeks_chart = Chart {
-        id: "chart-weeks",
-        title: &t(lang, "analysis-weeks-heading"),
-        x_axis: &t(lang, "analysis-week"),
-        y_axis: &t(lang, "analysis-customers"),
-        kind: Kind::Stacked,
-        categories: a
-            .weeks
+    // One bar chart of a table's figures, titled by its section's heading and described by
+    // the table.
+    let table_chart = |name: &str,
+                       id: &str,
+                       heading: &str,
+                       (x_axis, y_axis): (&str, &str),
+                       kind: Kind,
+                       categories: Vec<String>,
+                       series: Vec<Series>| {
+        chart(
+            lang,
+            &Chart {
+                id,
+                title: &t(lang, heading),
+                x_axis: &t(lang, x_axis),
+                y_axis: &t(lang, y_axis),
+                kind,
+                categories,
+                series,
+                format: None,
+                table: described_by(name),
+                colours: None,
+            },
+        )
+    };
+    let series = |key: &str, values: Vec<i64>| Series {
+        name: t(lang, key),
+        values,
+    };
+    let weeks_chart = table_chart(
+        "weeks",
+        "chart-weeks",
+        "analysis-weeks-heading",
+        ("analysis-week", "analysis-customers"),
+        Kind::Stacked,
+        a.weeks
             .iter()
             .map(|w| w.starts.format("%m/%d").to_string())
             .collect(),
-        series: vec![
-            Series {
-                name: t(lang, "analysis-new"),
-                values: a.weeks.iter().map(|w| i64::from(w.new)).collect(),
-            },
-            Series {
-                name: t(lang, "analysis-returning"),
-                values: a.weeks.iter().map(|w| i64::from(w.returning)).collect(),
-            },
+        vec![
+            series(
+                "analysis-new",
+                a.weeks.iter().map(|w| i64::from(w.new)).collect(),
+            ),
+            series(
+                "analysis-returning",
+                a.weeks.iter().map(|w| i64::from(w.returning)).collect(),
+            ),
         ],
-        format: None,
-        table: described_by("weeks"),
-        colours: None,
-    };
-    let orders_chart = Chart {
-        id: "chart-orders",
-        title: &t(lang, "analysis-orders-heading"),
-        x_axis: &t(lang, "analysis-orders-each"),
-        y_axis: &t(lang, "analysis-customers"),
-        kind: Kind::Bars,
-        categories: a
-            .orders_per_customer
+    );
+    let orders_chart = table_chart(
+        "orders",
+        "chart-orders",
+        "analysis-orders-heading",
+        ("analysis-orders-each", "analysis-customers"),
+        Kind::Bars,
+        a.orders_per_customer
             .iter()
             .map(|r| {
                 if r.or_more {
@@ -352,37 +376,29 @@ pub fn content(lang: Lang, a: &Analysis, action: &str, viewpoint: Viewpoint) -> 
                 }
             })
             .collect(),
-        series: vec![Series {
-            name: t(lang, "analysis-customers"),
-            values: a
-                .orders_per_customer
+        vec![series(
+            "analysis-customers",
+            a.orders_per_customer
                 .iter()
                 .map(|r| i64::from(r.customers))
                 .collect(),
-        }],
-        format: None,
-        table: described_by("orders"),
-        colours: None,
-    };
-    let tiers_chart = Chart {
-        id: "chart-tiers",
-        title: &t(lang, "analysis-tiers-heading"),
-        x_axis: &t(lang, "analysis-tier"),
-        y_axis: &t(lang, "analysis-orders"),
-        kind: Kind::Horizontal,
-        categories: a
-            .tiers
+        )],
+    );
+    let tiers_chart = table_chart(
+        "tiers",
+        "chart-tiers",
+        "analysis-tiers-heading",
+        ("analysis-tier", "analysis-orders"),
+        Kind::Horizontal,
+        a.tiers
             .iter()
             .map(|r| tier_words(lang, r.bucket, r.within))
             .collect(),
-        series: vec![Series {
-            name: t(lang, "analysis-orders"),
-            values: a.tiers.iter().map(|r| i64::from(r.orders)).collect(),
-        }],
-        format: None,
-        table: described_by("tiers"),
-        colours: None,
-    };
+        vec![series(
+            "analysis-orders",
+            a.tiers.iter().map(|r| i64::from(r.orders)).collect(),
+        )],
+    );
     let section = |name: &str, heading: &str, chart: Option<Markup>| {
         html! {
             section {
@@ -408,9 +424,9 @@ pub fn content(lang: Lang, a: &Analysis, action: &str, viewpoint: Viewpoint) -> 
             button { (t(lang, "analysis-show")) }
         }
         (section("summary", "analysis-summary-heading", None))
-        (section("weeks", "analysis-weeks-heading", Some(chart(lang, &weeks_chart))))
-        (section("orders", "analysis-orders-heading", Some(chart(lang, &orders_chart))))
-        (section("tiers", "analysis-tiers-heading", Some(chart(lang, &tiers_chart))))
+        (section("weeks", "analysis-weeks-heading", Some(weeks_chart)))
+        (section("orders", "analysis-orders-heading", Some(orders_chart)))
+        (section("tiers", "analysis-tiers-heading", Some(tiers_chart)))
         p { (t(lang, "analysis-tiers-note")) }
         (section("sites", sites_heading, None))
         p { (t(lang, sites_note)) }
