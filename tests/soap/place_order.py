@@ -9,7 +9,8 @@ sends both with every SOAP call.
   place_order.py place  --url U --email E --password P --lab L --counter C [--quantity N] PHOTO...
       the locale, the list of services and the ICC profiles of the lab; an order identifier;
       the storage size requirement; each photo uploaded as binary data (base64Binary); an upload
-      over the reservation refused with a SOAP fault; the order submitted and its status.
+      over the reservation refused with a SOAP fault; the order submitted (the first photo with
+      its source profile, Adobe RGB) and its status.
   place_order.py follow --url U --email E --password P --order O --until reception|completed
       [--timeout S]: asks GetOrderStatus until the lab's reception number is there, or until
       the order is completed.
@@ -72,7 +73,8 @@ def place(args):
     catalog = soap.GetCatalog(site=args.lab)
     say("services of", args.lab, [p.code for p in catalog.product])
     profiles = soap.GetIccProfiles(site=args.lab)
-    say("ICC profiles of", args.lab, list(profiles.iccProfile))
+    say("ICC profiles of", args.lab, list(profiles.iccProfile),
+        [(p.name, p.printer, p.paper) for p in profiles.printerProfile])
 
     created = soap.CreateOrder(idempotencyKey="kiosk-" + os.urandom(8).hex())
     order = created.order
@@ -114,6 +116,8 @@ def place(args):
         lab=args.lab,
         counter=args.counter,
         item=[{"image": i, "size": "L", "quantity": args.quantity} for i in images],
+        # The first photo has no profile embedded: it was taken in Adobe RGB.
+        sourceProfile=[{"image": images[0], "named": "Adobe RGB (1998)"}],
         idempotencyKey="submit-" + order,
     )
     say("submitted:", status.stage)
@@ -125,6 +129,7 @@ def place(args):
                 "locale": plain(locale),
                 "services": [p.code for p in catalog.product],
                 "icc_profiles": list(profiles.iccProfile),
+                "printer_profiles": [p.name for p in profiles.printerProfile],
                 "reserved": reservation.reserved,
                 "over_reservation": over_reservation,
                 "submitted": plain(status),

@@ -3,9 +3,10 @@
 //! processes on a private nats-server.
 //!
 //! The kiosk is `tests/soap/place_order.py` on zeep, a SOAP client from outside the project
-//! (PyPI): the locale, the list of services and the ICC profiles of the lab, the order
-//! identifier, the storage size requirement, each photo as binary data, a fault for an upload
-//! over the reservation, the submit, and the status asked over SOAP until the lab's reception
+//! (PyPI): the locale, the list of services and the ICC profiles of the lab (names and its
+//! printers' profiles), the order identifier, the storage size requirement, each photo as binary
+//! data, a fault for an upload over the reservation, the submit (one photo with its source
+//! profile), and the status asked over SOAP until the lab's reception
 //! number is there and again until the order is completed. The lab prints and dispatches and the
 //! counter hands the prints over through their own APIs (`reprint_e2e::flows`), as in Fig. 1.
 //!
@@ -132,6 +133,18 @@ async fn a_kiosk_places_an_order_over_soap_and_follows_it_to_completed() {
     assert_eq!(
         placed["icc_profiles"], catalog["icc_profiles"],
         "{placed} / {catalog}"
+    );
+    let printer_profiles: Vec<&Value> = catalog["printer_profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["name"])
+        .collect();
+    assert!(!printer_profiles.is_empty(), "{catalog}");
+    assert_eq!(
+        placed["printer_profiles"],
+        serde_json::json!(printer_profiles),
+        "{placed}"
     );
     assert_eq!(placed["reserved"], sizes, "{placed}");
     // The upload over the reservation: a Client fault with the JSON API's 413.

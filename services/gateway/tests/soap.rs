@@ -630,9 +630,32 @@ async fn each_operation_answers_what_the_json_api_answers() {
     assert_eq!(r.fault().1, p["type"].as_str().unwrap(), "{} / {p}", r.raw);
     replies.push(r.raw);
 
-    // Submit: the lab receives the order; the status is the JSON API's.
+    // ICC profile support: a source profile the lab cannot know is the JSON API's refusal.
+    let r = call(
+        &u,
+        "SubmitOrder",
+        &format!(
+            "<order>{order}</order><lab>{LAB}</lab><counter>{COUNTER}</counter><item><image>{image}</image><size>L</size><quantity>1</quantity></item><sourceProfile><image>{image}</image><named>Kodak Magic</named></sourceProfile><idempotencyKey>bad-3</idempotencyKey>"
+        ),
+    )
+    .await;
+    let (s, p) = u
+        .post_with(
+            &format!("/api/v1/orders/{order}/submit"),
+            &json!({"lab": LAB, "counter": COUNTER, "items": [{"image": image, "size": "L", "quantity": 1}],
+                "source_profiles": [{"image": image, "profile": {"named": "Kodak Magic"}}]}),
+            "bad-4",
+        )
+        .await;
+    assert_eq!(r.status, s, "{} / {p}", r.raw);
+    assert!((400..500).contains(&s), "{p}");
+    assert_eq!(r.fault().1, p["type"].as_str().unwrap(), "{} / {p}", r.raw);
+    replies.push(r.raw);
+
+    // Submit, with the image's source profile: the lab receives the order; the status is the
+    // JSON API's.
     let submit = format!(
-        "<order>{order}</order><lab>{LAB}</lab><counter>{COUNTER}</counter><item><image>{image}</image><size>L</size><quantity>2</quantity></item><idempotencyKey>submit-1</idempotencyKey>"
+        "<order>{order}</order><lab>{LAB}</lab><counter>{COUNTER}</counter><item><image>{image}</image><size>L</size><quantity>2</quantity></item><sourceProfile><image>{image}</image><named>Adobe RGB (1998)</named></sourceProfile><idempotencyKey>submit-1</idempotencyKey>"
     );
     let r = call(&u, "SubmitOrder", &submit).await;
     {
@@ -645,6 +668,11 @@ async fn each_operation_answers_what_the_json_api_answers() {
     assert_eq!(placed.order.to_string(), order);
     assert_eq!(placed.items.len(), 1);
     assert_eq!(placed.items[0].quantity, 2);
+    assert_eq!(placed.source_profiles.len(), 1);
+    assert_eq!(
+        placed.source_profiles[0].profile,
+        reprint_domain::protocol::SourceProfile::Named("Adobe RGB (1998)".into())
+    );
     // The same key again: the same order, not a second one.
     let r = call(&u, "SubmitOrder", &submit).await;
     ok(&r, "SubmitOrder");

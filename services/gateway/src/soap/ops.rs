@@ -99,6 +99,17 @@ pub async fn dispatch(state: &AppState, parts: &mut Parts, op: &El<'_>) -> Resul
             for p in profile_names(&c["icc_profiles"]) {
                 o.leaf("iccProfile", p);
             }
+            for p in c["printer_profiles"].as_array().into_iter().flatten() {
+                o.open("printerProfile")
+                    .leaf("name", text(&p["name"]))
+                    .leaf("description", text(&p["description"]))
+                    .leaf("printer", text(&p["printer"]))
+                    .opt("paper", p["paper"].as_str());
+                for size in p["sizes"].as_array().into_iter().flatten() {
+                    o.leaf("size", text(size));
+                }
+                o.opt("icc", p["icc"].as_str()).close("printerProfile");
+            }
             Ok(o.finish("GetIccProfilesResponse"))
         }
         // POST /api/v1/orders: the order identifier (claims 26 a-c, 27).
@@ -167,6 +178,7 @@ pub async fn dispatch(state: &AppState, parts: &mut Parts, op: &El<'_>) -> Resul
                     "lab",
                     "counter",
                     "item",
+                    "sourceProfile",
                     "digitalCopy",
                     "idempotencyKey",
                 ],
@@ -179,6 +191,7 @@ pub async fn dispatch(state: &AppState, parts: &mut Parts, op: &El<'_>) -> Resul
             body.insert("lab".into(), json!(required(op, "lab")?));
             body.insert("counter".into(), json!(required(op, "counter")?));
             body.insert("items".into(), Value::Array(item_values(op)?));
+            body.insert("source_profiles".into(), Value::Array(source_profiles(op)?));
             if let Some(k) = optional(op, "idempotencyKey")? {
                 body.insert("idempotency_key".into(), json!(k));
             }
@@ -487,6 +500,33 @@ fn item_values(op: &El<'_>) -> Result<Vec<Value>, Fault> {
                 v["edits"] = edits;
             }
             Ok(v)
+        })
+        .collect()
+}
+
+/// The `sourceProfile` elements as the JSON API's `source_profiles`: `{"image", "profile":
+/// {"named": ...}}` or `{"image", "profile": {"icc": "<base64>"}}` (the order check decodes
+/// and checks the profile).
+fn source_profiles(op: &El<'_>) -> Result<Vec<Value>, Fault> {
+    op.children
+        .iter()
+        .filter(|c| c.is(NS, "sourceProfile"))
+        .map(|sp| {
+            only(sp, &["image", "named", "icc"])?;
+            let profile = match (optional(sp, "named")?, field(sp, "icc")?) {
+                (Some(name), None) => json!({"named": name}),
+                (None, Some(icc)) => {
+                    let icc: String = icc.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+                    json!({"icc": icc})
+                }
+                _ => {
+                    return Err(Fault::client(
+                        "invalid_value",
+                        format!("{{{NS}}}sourceProfile holds one of named or icc"),
+                    ));
+                }
+            };
+            Ok(json!({"image": required(sp, "image")?, "profile": profile}))
         })
         .collect()
 }
