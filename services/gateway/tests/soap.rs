@@ -343,6 +343,41 @@ async fn a_client_mistake_is_a_client_fault_never_a_5xx() {
         replies.push(r.raw);
     }
 
+    // Too big without a declared length (chunked): refused once the limit is passed, with
+    // the bytes still coming.
+    {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = app.base.trim_start_matches("http://").to_string();
+        let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        tcp.write_all(
+            format!(
+                "POST /soap/v1 HTTP/1.1\r\nHost: {addr}\r\nContent-Type: text/xml\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+        let chunk = "A".repeat(16 * 1024);
+        for _ in 0..64 {
+            let frame = format!("{:x}\r\n{chunk}\r\n", chunk.len());
+            if tcp.write_all(frame.as_bytes()).await.is_err() {
+                break; // answered and closed before the end
+            }
+        }
+        let _ = tcp.write_all(b"0\r\n\r\n").await;
+        let mut answer = Vec::new();
+        let _ = tcp.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 413"),
+            "a chunked body over the limit: {answer}"
+        );
+        assert!(
+            answer.contains("<faultcode>soap:Client</faultcode>"),
+            "{answer}"
+        );
+    }
+
     // Authentication as on /api/v1: no session, 401; a session without its CSRF token, 403.
     let stranger = reqwest::Client::new();
     let r = post_raw(

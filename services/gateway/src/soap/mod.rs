@@ -246,11 +246,14 @@ async fn handle(
     }
 
     let limit = body_limit(state);
-    let small = parts
+    let length = parts
         .headers
         .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-        .is_some_and(|n| n <= state.config.http.max_body_bytes as u64);
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if length.is_some_and(|n| n > limit as u64) {
+        return Err(too_large(state, limit));
+    }
+    let small = length.is_some_and(|n| n <= state.config.http.max_body_bytes as u64);
     let _permit = if small {
         None
     } else {
@@ -274,7 +277,8 @@ async fn handle(
 }
 
 /// The request's bytes, at most `limit` of them: more is a Client fault (413) as soon as the
-/// limit is passed; a body that stops before its end a Client fault (400).
+/// limit is passed (a body sent in chunks, without a length; a declared length over the limit
+/// is refused before reading); a body that stops before its end a Client fault (400).
 async fn read_bounded(state: &AppState, body: Body, limit: usize) -> Result<Vec<u8>, Fault> {
     use futures::StreamExt;
     let mut stream = body.into_data_stream();
@@ -287,19 +291,24 @@ async fn read_bounded(state: &AppState, body: Body, limit: usize) -> Result<Vec<
             )
         })?;
         if bytes.len() + chunk.len() > limit {
-            return Err(Fault::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Client",
-                "too_large",
-                format!(
-                    "the request is larger than {limit} bytes (one image of at most {} bytes a request); nothing was kept",
-                    state.config.storage.max_image_bytes
-                ),
-            ));
+            return Err(too_large(state, limit));
         }
         bytes.extend_from_slice(&chunk);
     }
     Ok(bytes)
+}
+
+/// 413: the request is over [`body_limit`].
+fn too_large(state: &AppState, limit: usize) -> Fault {
+    Fault::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "Client",
+        "too_large",
+        format!(
+            "the request is larger than {limit} bytes (one image of at most {} bytes a request); nothing was kept",
+            state.config.storage.max_image_bytes
+        ),
+    )
 }
 
 /// The one operation element in the Body of a SOAP 1.1 envelope.
