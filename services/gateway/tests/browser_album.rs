@@ -352,6 +352,25 @@ async fn the_album_orders_earlier_and_new_photos_with_edits_and_shows_a_reprint(
         .await;
     assert!(dpi.as_str().unwrap().contains("dpi"), "{dpi}");
     check_both_sizes(&mut page, "editor").await;
+    // Soft proof through the lab's printer profile (its catalog lists one for the size): the
+    // box ticked, the preview is the paper's colours and the note names the paper.
+    page.set_viewport(1280, 900).await;
+    page.wait_for(
+        "the proof box",
+        "!document.querySelector('#proof-row').hidden",
+    )
+    .await;
+    page.click("#ed-proof").await;
+    page.wait_for(
+        "the proofed preview",
+        "(() => { const p = document.querySelector('#preview'); return p.complete && p.naturalWidth > 0 && p.src.includes('proof=lab-a-glossy'); })()",
+    )
+    .await;
+    let note = page
+        .eval("document.querySelector('#proof-note').textContent")
+        .await;
+    assert!(note.as_str().unwrap().contains("glossy paper"), "{note}");
+    check_both_sizes(&mut page, "editor-proof").await;
     page.set_viewport(1280, 900).await;
     page.click("#ed-done").await;
     page.wait_for(

@@ -84,6 +84,14 @@ function dpiOf(it) {
   return Math.floor(Math.min(long / s.long_in, short / s.short_in));
 }
 window.AlbumDpi = dpiOf;
+// The chosen lab's printer profile for a size (its catalog's printer_profiles), for the
+// editor's soft proof; null when the lab does not list one.
+window.AlbumProof = (size) => {
+  const lab = $('#lab').value, cat = catalogs.get(lab);
+  if (!cat || cat === 'failed') return null;
+  const p = (cat.printer_profiles || []).find((q) => (q.sizes || []).includes(size) && q.icc);
+  return p ? {lab, name: p.name, paper: p.paper || p.description} : null;
+};
 
 function renderItems() {
   const body = $('#items');

@@ -93,6 +93,7 @@ pub fn size_words(size: PrintSize) -> (String, String) {
 /// The words the scripts need, in the viewer's language.
 const SCRIPT_WORDS: &[&str] = &[
     "album-done",
+    "album-proof-note",
     "album-uploading",
     "album-upload-failed",
     "album-no-reservation",
@@ -142,7 +143,7 @@ const SCRIPT_WORDS: &[&str] = &[
 
 /// The arguments of the scripts' words (filled in by the scripts).
 const SCRIPT_ARGS: &[&str] = &[
-    "dpi", "min", "count", "amount", "time", "size", "name", "price", "percent", "deg",
+    "dpi", "min", "count", "amount", "time", "size", "name", "price", "percent", "deg", "paper",
 ];
 
 /// JSON inside `<script type="application/json">`: `<` written as `\u003c`, so nothing in it
@@ -427,6 +428,11 @@ async fn album(State(state): State<AppState>, viewer: Viewer) -> Response {
                     p #ed-dpi aria-live="polite" {}
                     h3 { (viewer.t("album-preview")) }
                     img #preview alt=(viewer.t("album-preview-alt")) width="320" height="220";
+                    label #proof-row .proof hidden {
+                        input #ed-proof type="checkbox";
+                        " " (viewer.t("album-proof"))
+                    }
+                    p #proof-note .hint aria-live="polite" {}
                     div.actions {
                         button #ed-done type="button" { (viewer.t("album-edit-done")) }
                         button #ed-reset .quiet type="button" { (viewer.t("album-edit-reset")) }
@@ -505,5 +511,7 @@ dialog::backdrop{background:rgba(0,0,0,.5)}\
 .controls .row{display:flex;gap:8px;flex-wrap:wrap;align-items:center}\
 .controls input[type=range]{width:100%}\
 #preview{display:block;width:auto;height:auto;max-width:100%;max-height:320px;background:#eee;border:1px solid #ccc}\
+label.proof{display:flex;gap:6px;align-items:center;margin:.5em 0 0}label.proof[hidden]{display:none}\
+label.proof input{width:44px;height:44px;margin:0;flex:none;accent-color:#143d59}\
 #ed-dpi.low{color:#a00;font-weight:600}\
 ";

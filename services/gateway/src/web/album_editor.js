@@ -64,6 +64,12 @@ function schedulePreview() {
   timer = setTimeout(() => {
     const q = new URLSearchParams({size: cur.size, edge: String(Math.min(900, Math.round(320 * (window.devicePixelRatio || 1))))});
     const e = edits(); if (e.length) q.set('edits', JSON.stringify(e));
+    // Soft proof through the printer's profile: what the paper shows, colours it cannot hold hatched.
+    const pr = window.AlbumProof && window.AlbumProof(cur.size);
+    $('#proof-row').hidden = !pr;
+    const proof = pr && $('#ed-proof').checked;
+    if (proof) { q.set('proof', pr.name); q.set('lab', pr.lab); }
+    $('#proof-note').textContent = proof ? S().say('album-proof-note', {paper: pr.paper}) : '';
     $('#preview').src = `/api/v1/album/${cur.it.image}/preview?${q}`;
   }, 250);
 }
@@ -93,6 +99,7 @@ $('#ed-size').addEventListener('change', (e) => { cur.size = e.target.value; cur
 $('#zoom').addEventListener('input', (e) => { cur.zoom = Math.max(1, Math.min(3, +e.target.value || 1)); cur.crop = fit(...centre()); draw(); });
 $('#ed-reset').addEventListener('click', () => { cur.rot = 0; cur.zoom = 1; $('#zoom').value = '1'; cur.crop = fit(0.5, 0.5); draw(); });
 $('#ed-cancel').addEventListener('click', () => dlg.close());
+$('#ed-proof').addEventListener('change', schedulePreview);
 $('#ed-done').addEventListener('click', () => {
   const it = cur.it, full = fit(0.5, 0.5);
   it.rot = cur.rot; it.size = cur.size;

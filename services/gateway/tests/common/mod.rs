@@ -276,7 +276,20 @@ pub async fn serve_site(
                             .collect(),
                             icc_profiles: vec!["lab-a-glossy".into()],
                             policy_summary: "basic charge free within 7 days".into(),
-                            printer_profiles: vec![],
+                            // The lab's printer profile: the paper profile deploy/icc ships.
+                            printer_profiles: (kind == reprint_domain::SiteKind::Lab)
+                                .then(|| reprint_domain::protocol::PrinterProfile {
+                                    name: "lab-a-glossy".into(),
+                                    description: "silver-halide glossy".into(),
+                                    printer: "minilab-1".into(),
+                                    paper: Some("glossy paper".into()),
+                                    sizes: PrintSize::ALL.to_vec(),
+                                    icc: reprint_domain::protocol::encode_profile(
+                                        &reprint_media::icc::silver_halide_glossy_profile(),
+                                    ),
+                                })
+                                .into_iter()
+                                .collect(),
                         })
                     }
                 },
