@@ -14,6 +14,8 @@ sends both with every SOAP call.
   place_order.py follow --url U --email E --password P --order O --until reception|completed
       [--timeout S]: asks GetOrderStatus until the lab's reception number is there, or until
       the order is completed.
+  place_order.py reorder --url U --email E --password P --order O
+      re-orders O by reference (the same photos, nothing uploaded); prints the new order's status.
 
 Each prints one JSON document on stdout (what the Rust test checks); progress goes to stderr.
 """
@@ -158,9 +160,18 @@ def follow(args):
         time.sleep(0.3)
 
 
+def reorder(args):
+    """Re-order by reference: the same photos again, nothing uploaded."""
+    session = log_in(args.url, args.email, args.password)
+    _, soap = service(args.url, session)
+    status = soap.ReorderOrder(order=args.order, idempotencyKey="again-" + args.order)
+    say("re-ordered", args.order, "as", status.order, status.stage)
+    print(json.dumps(plain(status)))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["place", "follow"])
+    p.add_argument("mode", choices=["place", "follow", "reorder"])
     p.add_argument("--url", required=True)
     p.add_argument("--email", required=True)
     p.add_argument("--password", required=True)
@@ -178,8 +189,8 @@ def main():
         place(args)
     else:
         if not args.order:
-            p.error("follow needs --order")
-        follow(args)
+            p.error(args.mode + " needs --order")
+        (follow if args.mode == "follow" else reorder)(args)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,9 @@
 //! (PyPI): the locale, the list of services and the ICC profiles of the lab (names and its
 //! printers' profiles), the order identifier, the storage size requirement, each photo as binary
 //! data, a fault for an upload over the reservation, the submit (one photo with its source
-//! profile), and the status asked over SOAP until the lab's reception
-//! number is there and again until the order is completed. The lab prints and dispatches and the
+//! profile), and the status asked over SOAP until the lab's reception number is there and again
+//! until the order is completed; then a re-order by reference (no bytes sent) that the lab
+//! receives as a reception of its own. The lab prints and dispatches and the
 //! counter hands the prints over through their own APIs (`reprint_e2e::flows`), as in Fig. 1.
 //!
 //! `scripts/test` installs zeep into a virtual environment and names its python in
@@ -244,4 +245,47 @@ async fn a_kiosk_places_an_order_over_soap_and_follows_it_to_completed() {
     let (_, view) = user.get(&format!("/api/v1/orders/{order}")).await;
     assert_eq!(done["stage"], view["stage"], "SOAP and JSON agree: {view}");
     step(t0, "completed, seen over SOAP");
+
+    // Re-order by reference over SOAP: a new order of the same photos, no bytes sent, that the
+    // lab receives as a reception of its own.
+    let py3 = py.clone();
+    let url3 = url.clone();
+    let order3 = order.clone();
+    let again = tokio::task::spawn_blocking(move || {
+        kiosk(
+            &py3,
+            &[
+                "reorder",
+                "--url",
+                &url3,
+                "--email",
+                email,
+                "--password",
+                PASSWORD,
+                "--order",
+                &order3,
+            ],
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(again["reorderOf"], order.as_str(), "{again}");
+    assert_eq!(again["stage"], "placed", "{again}");
+    let new_order = again["order"].as_str().unwrap().to_string();
+    assert_ne!(new_order, order);
+    let images = |v: &Value| -> Vec<String> {
+        let mut i: Vec<String> = v["item"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["image"].as_str().unwrap().to_string())
+            .collect();
+        i.sort();
+        i
+    };
+    assert_eq!(images(&again), images(&done), "the same photos: {again}");
+    let slip = reprint_e2e::flows::wait_for_slip(&user, &new_order, 30).await;
+    let second = slip["slip"]["reception"]["number"].as_str().unwrap();
+    assert_ne!(second, reception, "a reception of its own: {slip}");
+    step(t0, &format!("re-ordered over SOAP: lab reception {second}"));
 }
