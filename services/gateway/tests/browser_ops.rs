@@ -181,6 +181,32 @@ async fn the_ops_pages_fit_a_phone_and_a_desk_and_are_accessible() {
     .await;
     check_both_sizes(&mut page, "money").await;
 
+    // A period of days: the orders in each stage day by day, the money of those days.
+    let today = Utc::now().date_naive();
+    page.goto(&format!(
+        "{}/ops?from={}&to={}",
+        app.base,
+        today - chrono::Days::new(10),
+        today
+    ))
+    .await;
+    page.wait_for(
+        "the stages day by day",
+        "document.querySelectorAll('#stages-over-time tbody tr').length === 11",
+    )
+    .await;
+    let text = page.eval("document.body.innerText").await;
+    assert!(text.as_str().unwrap().contains("day by day"), "{text}");
+    check_both_sizes(&mut page, "dashboard-days").await;
+    for (w, h) in [(1280, 900), (390, 844)] {
+        page.set_viewport(w, h).await;
+        page.eval("document.getElementById('stages').scrollIntoView(), true")
+            .await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        page.screenshot(&format!("ops-dashboard-days-stages-{w}"))
+            .await;
+    }
+
     // In Japanese, the same.
     page.eval("document.cookie = 'reprint_lang=ja; path=/', true")
         .await;

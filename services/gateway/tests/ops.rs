@@ -797,6 +797,15 @@ async fn stages_of_the_days_asked_for(app: TestApp) {
         "the day before: B"
     );
     assert!(days.contains("day by day"), "by the day");
+    assert!(!days.contains("the last 92 days"), "the whole period shown");
+    // A longer period: its last 92 days, said so.
+    let long = page(
+        &ops,
+        &format!("/ops?from={}", ymd(day - chrono::Days::new(200))),
+    )
+    .await;
+    assert_eq!(stages_hours(&long).len(), 92);
+    assert!(long.contains("the last 92 days of the period"));
     // The days after the period are not shown; a `to` not written as a day is refused.
     assert!(!stages_hours(&days).iter().any(|h| *h > start));
     let r = ops

@@ -166,9 +166,12 @@ const STYLE: &str = "\
 .live{display:inline-flex;align-items:center;gap:8px;min-height:44px}.live input{width:44px;height:44px;margin:0}\
 td a{display:inline-flex;align-items:center;min-height:44px}\
 th{overflow-wrap:normal}\
+.scroll td{overflow-wrap:normal}td.day{white-space:nowrap}\
 h4{margin:16px 0 0}\
 .summary{display:flex;flex-wrap:wrap;gap:8px;padding:0;list-style:none}\
 .period{display:flex;flex-wrap:wrap;gap:8px;align-items:center;margin:8px 0}\
+.period a{display:inline-flex;align-items:center;min-height:44px}\
+.period .field{display:inline-flex;align-items:center;gap:8px}\
 .summary li{padding:8px 12px;border-radius:8px;background:#fff;border:1px solid #ddd}\
 ";
 
@@ -550,6 +553,13 @@ async fn ops(
     let stuck = queries::stuck_orders(&state, now_ms).await?;
     let (buckets, by_day) = stage_buckets(viewer.tz, from, to, now_ms);
     let stages = queries::stages_over_time(&state, &buckets).await?;
+    // A period longer than the chart shows: its last days, said so.
+    let clamped = by_day
+        && from.is_some_and(|f| {
+            buckets
+                .first()
+                .is_some_and(|b| b.start_ms > day_start(viewer.tz, f))
+        });
     let hours: Vec<(i64, i64)> = crate::db::fetch(
         &state.store,
         "SELECT CAST(submitted_ms / 3600000 AS BIGINT) AS h, CAST(COUNT(*) AS BIGINT) FROM gw_orders
@@ -570,10 +580,14 @@ async fn ops(
         h1 { (title) }
         p { label.live { input #live type="checkbox" checked; " " (viewer.t("ops-refreshes")) } }
         form.period method="get" action="/ops" {
-            label for="from" { (viewer.t("ops-from")) }
-            input #from type="date" name="from" value=(from.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default());
-            label for="to" { (viewer.t("ops-to")) }
-            input #to type="date" name="to" value=(to.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default());
+            span.field {
+                label for="from" { (viewer.t("ops-from")) }
+                input #from type="date" name="from" value=(from.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default());
+            }
+            span.field {
+                label for="to" { (viewer.t("ops-to")) }
+                input #to type="date" name="to" value=(to.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default());
+            }
             button type="submit" { (viewer.t("ops-show")) }
             @if from.is_some() || to.is_some() { a href="/ops" { (viewer.t("ops-period-clear")) } }
         }
@@ -708,8 +722,9 @@ async fn ops(
             p { (reprint_ui::t_with(viewer.lang, if by_day { "ops-stages-days-scope" } else { "ops-stages-hours-scope" }, &[
                 ("from", buckets.first().and_then(|b| DateTime::from_timestamp_millis(b.start_ms)).map(|t| viewer.time(t)).unwrap_or_default().into()),
                 ("to", buckets.last().and_then(|b| DateTime::from_timestamp_millis(b.at_ms)).map(|t| viewer.time(t)).unwrap_or_default().into()),
-                ("days", STAGES_MAX_DAYS.into()),
-            ])) }
+            ]))
+                @if clamped { " " (reprint_ui::t_with(viewer.lang, "ops-stages-clamped", &[("days", STAGES_MAX_DAYS.into())])) }
+            }
         } @else {
             p { (viewer.t("ops-stages-over-time-scope")) }
         }
@@ -792,7 +807,7 @@ async fn ops(
             tbody {
                 @for d in daily.iter().take(90) {
                     tr {
-                        td { (d.day.format("%Y-%m-%d")) } td { (site(&d.lab)) } td { (site(&d.counter)) }
+                        td.day { (d.day.format("%Y-%m-%d")) } td { (site(&d.lab)) } td { (site(&d.counter)) }
                         td { (money(&viewer, d.charged_minor, &d.currency)) }
                         td { (money(&viewer, d.collected_minor, &d.currency)) }
                         td { (money(&viewer, d.settled_minor, &d.currency)) }
