@@ -147,7 +147,9 @@ impl SourceProfile {
         match self {
             SourceProfile::Named(n) => self.well_known().map(|_| ()).ok_or_else(|| {
                 format!(
-                    "unknown colour profile {n:?}: name one of {}, or send the profile itself (icc, base64)",
+                    "unknown colour profile {:?}: name one of {}, or send the profile itself (icc, base64)",
+                    // Said back as far as a name goes, not a whole request's worth.
+                    n.chars().take(64).collect::<String>(),
                     WELL_KNOWN_PROFILES.join(", ")
                 )
             }),
