@@ -155,3 +155,90 @@ async fn an_order_printed_at_one_lab_is_sent_on_to_another_without_uploading_aga
     assert_eq!(view["reorder_of"], first.order.as_str(), "{view}");
     step(t0, "sent on and printed at lab-b");
 }
+
+/// A counter's hot folder: the job folders (`<reception>-<size>`) with their tickets.
+fn tickets_in(hot: &std::path::Path) -> Vec<Value> {
+    std::fs::read_dir(hot)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .filter_map(|e| std::fs::read(e.path().join("ticket.json")).ok())
+                .filter_map(|b| serde_json::from_slice::<Value>(&b).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_is_sent_on_to_a_counter_that_prints_it_on_its_own_printer() {
+    let t0 = Instant::now();
+    let net = Network::start().await;
+    let user = net
+        .home_user("akiko@example.jp", "Akiko Mori", "03-7777-0101")
+        .await;
+    let photos = [
+        ("river.jpg", photo_jpeg(21, 1600, 1200, 90)),
+        ("garden.jpg", photo_jpeg(22, 1200, 1600, 90)),
+    ];
+    let first = place_internet_order(&user, &photos, 1, false).await;
+    wait_for_slip(&user, &first.order, 30).await;
+    step(t0, "ordered at lab-a for counter-ginza");
+
+    // counter-shibuya with its own printer.
+    let printer = tempfile::tempdir().unwrap();
+    let hot = printer.path().join("hot");
+    let env = |k: &str, v: &str| (format!("REPRINT_COUNTER__PRINTER__{k}"), v.to_string());
+    let _shibuya = net
+        .start_counter(
+            "counter-shibuya",
+            vec![
+                env("NAME", "Shibuya QSS"),
+                env("HOT_FOLDER", &hot.display().to_string()),
+                env("SIZES", r#"["L", "2L"]"#),
+            ],
+        )
+        .await;
+    net.wait_for_sites(&["counter-shibuya"]).await;
+    step(t0, "counter-shibuya up with its printer");
+
+    // Naming another delivery counter beside a counter is refused in words.
+    let path = format!("/api/v1/orders/{}/send-on", first.order);
+    let (s, v) = user
+        .post(
+            &path,
+            &json!({"to": "counter-shibuya", "counter": "counter-ginza"}),
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    let (s, sent) = user.post(&path, &json!({"to": "counter-shibuya"})).await;
+    assert_eq!(s, 201, "send on: {sent}");
+    assert_eq!(
+        sent["lab"], "lab-a",
+        "made by the first order's lab: {sent}"
+    );
+    assert_eq!(sent["counter"], "counter-shibuya", "{sent}");
+    assert_eq!(sent["used"], 0, "nothing uploaded for it: {sent}");
+
+    // The lab sends it as print data; the counter prints the same images on its printer.
+    let tickets = wait_for("the job in counter-shibuya's hot folder", 60, || async {
+        let t = tickets_in(&hot);
+        let files: usize = t
+            .iter()
+            .map(|t| t["files"].as_array().map_or(0, Vec::len))
+            .sum();
+        ((files == 2).then(|| t.clone()), json!(t))
+    })
+    .await;
+    let mut printed: Vec<String> = tickets
+        .iter()
+        .flat_map(|t| t["files"].as_array().cloned().unwrap_or_default())
+        .filter_map(|f| f["image"].as_str().map(str::to_string))
+        .collect();
+    printed.sort();
+    let mut sent_images = first.images.clone();
+    sent_images.sort();
+    assert_eq!(
+        printed, sent_images,
+        "the same images by content hash: {tickets:?}"
+    );
+    step(t0, "printed at counter-shibuya from the images sent on");
+}

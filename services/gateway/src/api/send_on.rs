@@ -1,14 +1,16 @@
 //! Images sent on (seed 000, claims 5, 6 and 15 f-g): the images of an order, with their print
 //! history, go on to another system without being uploaded again: to another lab for another
-//! product, or back to the lab that printed them. The gateway holds the originals (the object
+//! product, back to the lab that printed them, or to a counter that prints (the first order's
+//! lab makes the order for that counter, and sends it there as print data when the counter
+//! announces its own printer for the sizes: docs/flows.md, "A counter with its own printer"). The gateway holds the originals (the object
 //! store the labs read), so sending on is a new order of the same image ids at the site named,
 //! through the same order check, charge and submission as any order: the new order is
 //! `reorder_of` the first, its `OrderPlaced` carries each image's print history as the gateway
 //! knows it (the slips of the user's orders) so the receiving site sees the images as printed
 //! before, and a site that finds its own prints there gives its repeat discount.
 //!
-//! `POST /api/v1/orders/{id}/send-on` `{"to": <lab>, "counter"?, "items"?}`; the items, by
-//! default the first order's, must be images of that order.
+//! `POST /api/v1/orders/{id}/send-on` `{"to": <lab or counter>, "counter"?, "items"?}`; the
+//! items, by default the first order's, must be images of that order.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -43,11 +45,13 @@ pub fn routes() -> Router<AppState> {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SendOnRequest {
-    /// The lab to send the images to (its site id in the site directory): another lab, or
-    /// the one that printed them.
+    /// The site to send the images to (its id in the site directory): another lab, the one
+    /// that printed them, or a counter (the first order's lab makes the order for it; a
+    /// counter with its own printer prints it).
     #[schema(min_length = 1, max_length = 64)]
     pub to: String,
-    /// The delivery counter for the new order; by default the first order's.
+    /// The delivery counter for the new order; by default the first order's (`to` itself
+    /// when that is a counter).
     #[serde(default)]
     #[schema(min_length = 1, max_length = 64)]
     pub counter: Option<String>,
@@ -110,7 +114,7 @@ async fn history(state: &AppState, user: &User, image: &str) -> AppResult<Vec<Ea
         .collect())
 }
 
-/// Send an order's images on to a lab (claims 5, 6, 15 f-g): a new order of the same images,
+/// Send an order's images on to a lab or a counter (claims 5, 6, 15 f-g): a new order of the same images,
 /// without uploading them again, with their print history; checked, charged and placed as any
 /// order. With an `Idempotency-Key` the same key answers the same new order.
 #[utoipa::path(post, path = "/api/v1/orders/{id}/send-on", request_body = SendOnRequest,
@@ -168,8 +172,20 @@ pub async fn send_on(
             })
             .collect(),
     };
-    let counter = req.counter.unwrap_or(prev.counter);
-    let checked = check_order_request(&state, &user, &req.to, &counter, &items).await?;
+    // To a counter: made by the first order's lab and delivered there, where a counter with its
+    // own printer that prints the sizes gets it as print data (docs/flows.md) and prints it.
+    let (lab, counter) = if is_counter(&state, &req.to).await? {
+        if req.counter.as_ref().is_some_and(|c| c != &req.to) {
+            return Err(AppError::Unprocessable(format!(
+                "{} is a counter: the images go there, so no other delivery counter can be named",
+                req.to
+            )));
+        }
+        (prev.lab, req.to.clone())
+    } else {
+        (req.to.clone(), req.counter.unwrap_or(prev.counter))
+    };
+    let checked = check_order_request(&state, &user, &lab, &counter, &items).await?;
     let mut placed_items = checked.placed_items.clone();
     for item in &mut placed_items {
         item.history = history(&state, &user, &item.image.to_hex()).await?;
@@ -255,6 +271,18 @@ async fn replay(
         Json(order_view(state, user, &order).await?),
     )
         .into_response())
+}
+
+/// Whether `site` is a counter of the site directory.
+async fn is_counter(state: &AppState, site: &str) -> AppResult<bool> {
+    let Ok(id) = subjects::SiteId::parse(site) else {
+        return Ok(false);
+    };
+    Ok(state
+        .directory
+        .get(&id)
+        .await?
+        .is_some_and(|e| e.site.kind == subjects::SiteKind::Counter))
 }
 
 /// The account's registration number at `site`, when that site gave it one.
