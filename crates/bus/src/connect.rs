@@ -150,6 +150,11 @@ pub struct ConnectSettings {
     pub request_timeout: Duration,
     /// Prefix of the client's reply subjects (`_INBOX` unless set; see [`site_inbox_prefix`]).
     pub inbox_prefix: Option<String>,
+    /// The JetStream domain whose streams the service uses, when that is not the one of the
+    /// server it connects to: a counter on its own leaf node (`deploy/nats/leaf-counter.conf`,
+    /// domain `counter-<site>`) addresses the hub's JetStream (domain `hub`) as
+    /// `$JS.hub.API.>` ([`jetstream_context`]). Unset: `$JS.API.>` of the server itself.
+    pub jetstream_domain: Option<String>,
 }
 
 impl ConnectSettings {
@@ -164,7 +169,15 @@ impl ConnectSettings {
             connection_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(10),
             inbox_prefix: None,
+            jetstream_domain: None,
         }
+    }
+
+    /// Sets the JetStream domain to address (see [`ConnectSettings::jetstream_domain`]);
+    /// `None` keeps the server's own.
+    pub fn with_jetstream_domain(mut self, domain: Option<String>) -> Self {
+        self.jetstream_domain = domain;
+        self
     }
 
     /// Sets the reply inbox prefix (e.g. [`site_inbox_prefix`]).
@@ -321,16 +334,41 @@ async fn options(settings: &ConnectSettings) -> Result<ConnectOptions, BusError>
 /// settings that can never work (no URL, a malformed URL, an unreadable credentials file).
 pub async fn connect(settings: &ConnectSettings) -> Result<Connection, BusError> {
     let addrs = settings.server_addrs()?;
+    if let Some(domain) = &settings.jetstream_domain {
+        check_domain(domain)?;
+    }
     let opts = options(settings).await?;
     let client = opts.connect(addrs).await.map_err(|e| BusError::Connect {
         url: settings.urls(),
         source: e.into(),
     })?;
-    let jetstream = jetstream::ContextBuilder::new()
-        .timeout(settings.request_timeout)
-        .build(client.clone());
-    tracing::info!(client = %settings.name, servers = %settings.urls(), "NATS client started");
+    let jetstream = jetstream_context(&client, settings);
+    tracing::info!(client = %settings.name, servers = %settings.urls(),
+        jetstream_domain = settings.jetstream_domain.as_deref().unwrap_or("(the server's)"),
+        "NATS client started");
     Ok(Connection { client, jetstream })
+}
+
+/// The JetStream context of `client`: the API of `settings.jetstream_domain`
+/// (`$JS.<domain>.API`) when one is set, else the server's own (`$JS.API`). The streams'
+/// messages themselves are published on their plain subjects either way: a leaf node forwards
+/// them to the hub, whose streams capture them.
+pub fn jetstream_context(client: &Client, settings: &ConnectSettings) -> jetstream::Context {
+    let builder = jetstream::ContextBuilder::new().timeout(settings.request_timeout);
+    match &settings.jetstream_domain {
+        Some(domain) => builder.domain(domain.as_str()).build(client.clone()),
+        None => builder.build(client.clone()),
+    }
+}
+
+/// A JetStream domain is one subject token: letters, digits, `-` and `_`.
+pub fn check_domain(domain: &str) -> Result<(), BusError> {
+    crate::subjects::SiteId::parse(domain)
+        .map(|_| ())
+        .map_err(|e| BusError::Invalid {
+            what: "JetStream domain",
+            reason: e.to_string().replace("site id", "domain"),
+        })
 }
 
 /// As [`connect`], then waits until connected, at most `timeout`.
@@ -417,6 +455,16 @@ mod tests {
         assert!(both.contains("not both"), "{both}");
         assert!(!both.contains("s3cret"));
         assert_eq!(format!("{pw:?}"), "***");
+    }
+
+    #[test]
+    fn a_domain_is_one_token() {
+        assert!(check_domain("hub").is_ok());
+        assert!(check_domain("counter-ginza").is_ok());
+        for bad in ["", "a.b", "a*", ">", "a b"] {
+            let e = check_domain(bad).unwrap_err().to_string();
+            assert!(e.contains("domain"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

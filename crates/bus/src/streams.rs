@@ -2,10 +2,21 @@
 //!
 //! | stream | subjects | holds |
 //! |---|---|---|
-//! | `REPRINT_LAB` | `reprint.v1.lab.>` | every lab's inbox |
-//! | `REPRINT_COUNTER` | `reprint.v1.counter.>` | every counter's inbox |
-//! | `REPRINT_GATEWAY` | `reprint.v1.gateway.>` | every gateway's inbox |
-//! | `REPRINT_STATUS` | `reprint.v1.status.>` | the status history of every order |
+//! | `REPRINT_LAB` | `reprint.v1.lab.*.<topic>` for each topic a lab receives (`order.placed`, `collection.recorded`, ...) | every lab's inbox |
+//! | `REPRINT_COUNTER` | `reprint.v1.counter.*.<topic>` likewise | every counter's inbox |
+//! | `REPRINT_GATEWAY` | `reprint.v1.gateway.*.<topic>` likewise | every gateway's inbox |
+//! | `REPRINT_STATUS` | `reprint.v1.status.*.*` | the status history of every order |
+//!
+//! The subjects are the very patterns `deploy/nats/users.conf` allows a site to publish
+//! ([`subjects::inbox_stream_subjects`]), never a `>` over them: a hub passes a stream's
+//! interest on to a counter's leaf node only when the leaf's user may publish the stream's
+//! whole subject. A stream provisioned by an older version (`reprint.v1.lab.>`, ...) is updated
+//! to these subjects at the next start; its messages and consumers are kept (every message
+//! reprint ever stored matches one of them).
+//!
+//! nats-server 2.9 refuses a consumer whose filter (`reprint.v1.lab.lab-a.>`) is not inside
+//! one of its stream's subjects, so on a server older than 2.10 the streams keep one `>`
+//! subject each ([`subjects_for_server`]); a counter on a leaf node needs a 2.10 hub.
 //!
 //! All streams use file storage, limits retention (several readers may follow a stream: the
 //! site's own consumer and ops dashboards), discard-old, and a 2-minute duplicate window for
@@ -102,13 +113,13 @@ impl StreamSettings {
 
 fn base_config(
     name: &str,
-    subjects: String,
+    subjects: Vec<String>,
     max_age: Duration,
     s: &StreamSettings,
 ) -> stream::Config {
     stream::Config {
         name: name.to_string(),
-        subjects: vec![subjects],
+        subjects,
         retention: RetentionPolicy::Limits,
         discard: DiscardPolicy::Old,
         storage: StorageType::File,
@@ -131,7 +142,7 @@ pub fn stream_configs(s: &StreamSettings) -> Vec<stream::Config> {
         .map(|kind| {
             let mut c = base_config(
                 stream_for(kind),
-                subjects::kind_wildcard(kind),
+                subjects::inbox_stream_subjects(kind),
                 s.inbox_max_age,
                 s,
             );
@@ -141,7 +152,7 @@ pub fn stream_configs(s: &StreamSettings) -> Vec<stream::Config> {
         .collect();
     let mut status = base_config(
         STREAM_STATUS,
-        format!("{}.status.>", subjects::PREFIX),
+        vec![subjects::status_wildcard()],
         s.status_max_age,
         s,
     );
@@ -164,7 +175,9 @@ pub async fn provision_streams(
 ) -> Result<Vec<stream::Info>, BusError> {
     let deadline = tokio::time::Instant::now() + settings.ready_within;
     let mut infos = Vec::new();
-    for config in stream_configs(settings) {
+    let version = js.client().server_info().version;
+    for mut config in stream_configs(settings) {
+        config.subjects = subjects_for_server(&config.subjects, &version);
         let name = config.name.clone();
         let info = create_or_update_stream_patiently(js, config, deadline)
             .await
@@ -173,6 +186,27 @@ pub async fn provision_streams(
         infos.push(info);
     }
     Ok(infos)
+}
+
+/// The subjects a stream gets on a server of `version`: `subjects` as they are on 2.10 and
+/// later (or when the version is not known), their common `reprint.v1.<kind>.>` on 2.9 and
+/// older, which accept a consumer only with a filter inside one of the stream's subjects.
+pub fn subjects_for_server(subjects: &[String], version: &str) -> Vec<String> {
+    let mut numbers = version
+        .trim_start_matches('v')
+        .split(['.', '-'])
+        .map(|n| n.parse::<u32>().ok());
+    let older = match (numbers.next().flatten(), numbers.next().flatten()) {
+        (Some(major), Some(minor)) => (major, minor) < (2, 10),
+        _ => false,
+    };
+    match subjects.first() {
+        Some(first) if older => {
+            let kind: Vec<&str> = first.split('.').take(3).collect();
+            vec![format!("{}.>", kind.join("."))]
+        }
+        _ => subjects.to_vec(),
+    }
 }
 
 /// `create_or_update_stream`, tried again (backing off from 200 ms to 2 s) until `deadline`
@@ -383,6 +417,36 @@ pub async fn ensure_consumer(
 mod tests {
     use super::*;
 
+    /// NATS subject matching (`*` one token, `>` the rest).
+    fn matches(filter: &str, subject: &str) -> bool {
+        let (f, s): (Vec<&str>, Vec<&str>) =
+            (filter.split('.').collect(), subject.split('.').collect());
+        for (i, t) in f.iter().enumerate() {
+            match *t {
+                ">" => return s.len() > i,
+                "*" if i < s.len() => {}
+                t if s.get(i) == Some(&t) => {}
+                _ => return false,
+            }
+        }
+        f.len() == s.len()
+    }
+
+    #[test]
+    fn servers_before_2_10_keep_one_subject_per_stream() {
+        let lab = subjects::inbox_stream_subjects(SiteKind::Lab);
+        assert_eq!(subjects_for_server(&lab, "2.9.10"), ["reprint.v1.lab.>"]);
+        let status = vec![subjects::status_wildcard()];
+        assert_eq!(
+            subjects_for_server(&status, "2.9.25"),
+            ["reprint.v1.status.>"]
+        );
+        assert_eq!(subjects_for_server(&lab, "2.10.0"), lab);
+        assert_eq!(subjects_for_server(&lab, "2.12.8"), lab);
+        assert_eq!(subjects_for_server(&lab, "3.0.0-beta"), lab);
+        assert_eq!(subjects_for_server(&lab, ""), lab);
+    }
+
     #[test]
     fn consumer_config_is_per_site() {
         let c = durable_consumer_for(&SiteId::parse("c1").unwrap(), SiteKind::Counter);
@@ -400,7 +464,34 @@ mod tests {
         for c in &configs {
             assert_eq!(c.duplicate_window, DUPLICATE_WINDOW);
             assert_eq!(c.storage, StorageType::File);
-            assert!(!c.subjects[0].contains(".rpc."));
+            for subject in &c.subjects {
+                assert!(!subject.contains(".rpc."), "{subject}");
+                assert!(!subject.ends_with('>'), "{subject}");
+            }
+        }
+        assert_eq!(
+            configs[0].subjects,
+            [
+                "reprint.v1.lab.*.order.placed",
+                "reprint.v1.lab.*.collection.recorded",
+                "reprint.v1.lab.*.settlement.recorded",
+                "reprint.v1.lab.*.order.cancelled",
+                "reprint.v1.lab.*.statement.issued",
+            ]
+        );
+        assert_eq!(configs[3].subjects, ["reprint.v1.status.*.*"]);
+        // Every inbox subject of every topic is captured by its kind's stream.
+        for topic in subjects::Topic::ALL {
+            for &kind in topic.recipients() {
+                let to = Address::parse(kind, "site-1").unwrap();
+                let wire = subjects::Subject::inbox(to, topic).unwrap().to_string();
+                let stream = configs.iter().find(|c| c.name == stream_for(kind)).unwrap();
+                assert!(
+                    stream.subjects.iter().any(|p| matches(p, &wire)),
+                    "{wire} not in {}",
+                    stream.name
+                );
+            }
         }
         assert_eq!(StreamSettings::clustered().replicas, 3);
     }

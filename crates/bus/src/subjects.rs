@@ -553,9 +553,22 @@ pub fn inbox_filter(to: &Address) -> String {
     format!("{PREFIX}.{}.{}.>", to.kind, to.site)
 }
 
-/// The subjects of the stream holding all inboxes of one kind: `reprint.v1.<kind>.>`.
+/// Every inbox subject of one kind: `reprint.v1.<kind>.>`.
 pub fn kind_wildcard(kind: SiteKind) -> String {
     format!("{PREFIX}.{kind}.>")
+}
+
+/// The subjects of the stream holding all inboxes of one kind: one pattern per topic that kind
+/// receives, `reprint.v1.<kind>.*.<topic>` (e.g. `reprint.v1.lab.*.order.placed`), never a
+/// `>`. A hub tells a leaf node of a subscription only when the leaf's user may publish its
+/// whole subject, so a stream whose subjects are exactly the patterns `deploy/nats/users.conf`
+/// allows a counter (`reprint.v1.lab.*.order.placed`, ...) is one its leaf node can reach.
+pub fn inbox_stream_subjects(kind: SiteKind) -> Vec<String> {
+    Topic::ALL
+        .into_iter()
+        .filter(|t| t.recipients().contains(&kind))
+        .map(|t| format!("{PREFIX}.{kind}.*.{}", t.suffix()))
+        .collect()
 }
 
 /// Every order status subject, from every sender: `reprint.v1.status.*.*`.
@@ -707,7 +720,7 @@ mod tests {
         assert!(matches(&status_wildcard(), &wire));
         assert!(matches(&status_of(&o), &wire));
         // REPRINT_STATUS (crate::streams) captures them all.
-        assert!(matches("reprint.v1.status.>", &wire));
+        assert!(matches(&status_wildcard(), &wire));
         assert_eq!(
             rpc_queue_group(&site("l1"), RpcMethod::Catalog),
             "reprint-rpc-l1-catalog"

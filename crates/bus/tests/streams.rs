@@ -212,3 +212,82 @@ async fn replicas_a_single_server_cannot_have_fail_at_once_with_the_reason() {
     assert!(text.contains("REPRINT_"), "names the stream: {text}");
     assert!(text.to_lowercase().contains("replicas"), "says why: {text}");
 }
+
+/// A network provisioned by an older version has its inbox streams on `reprint.v1.<kind>.>`
+/// and its status stream on `reprint.v1.status.>`: the next start updates them to the
+/// per-topic subjects a leaf node can reach, keeping their messages and consumers.
+#[tokio::test]
+async fn streams_of_an_older_version_are_updated_in_place() {
+    let server = NatsServer::start();
+    let c = conn(&server).await;
+    let settings = StreamSettings::default();
+    for mut config in streams::stream_configs(&settings) {
+        config.subjects = vec![if config.name == STREAM_STATUS {
+            "reprint.v1.status.>".to_string()
+        } else {
+            format!(
+                "reprint.v1.{}.>",
+                config.name.trim_start_matches("REPRINT_").to_lowercase()
+            )
+        }];
+        c.jetstream.create_stream(config).await.unwrap();
+    }
+    let lab = site("lab-a");
+    let consumer = ensure_consumer(&c.jetstream, &durable_consumer_for(&lab, SiteKind::Lab))
+        .await
+        .unwrap();
+    for subject in [
+        subjects::order_placed(&lab),
+        subjects::collection_recorded(&lab),
+        subjects::status(&lab, &OrderId::parse("o-1").unwrap()),
+    ] {
+        c.jetstream
+            .publish(subject, "old".into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    assert_eq!(fetch_all(&consumer).await.len(), 2);
+    c.jetstream
+        .publish(subjects::settlement_recorded(&lab), "old".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+
+    let infos = provision_streams(&c.jetstream, &settings).await.unwrap();
+    let version = c.client.server_info().version;
+    let lab_stream = infos.iter().find(|i| i.config.name == STREAM_LAB).unwrap();
+    assert_eq!(
+        lab_stream.config.subjects,
+        streams::subjects_for_server(&subjects::inbox_stream_subjects(SiteKind::Lab), &version)
+    );
+    assert_eq!(lab_stream.state.messages, 3);
+    let status = infos
+        .iter()
+        .find(|i| i.config.name == STREAM_STATUS)
+        .unwrap();
+    assert_eq!(
+        status.config.subjects,
+        streams::subjects_for_server(&[subjects::status_wildcard()], &version)
+    );
+    assert_eq!(status.state.messages, 1);
+    // The lab's consumer goes on where it was: the message it had not read yet, then new ones.
+    let consumer = ensure_consumer(&c.jetstream, &durable_consumer_for(&lab, SiteKind::Lab))
+        .await
+        .unwrap();
+    c.jetstream
+        .publish(subjects::statement_issued(&lab), "new".into())
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert_eq!(
+        fetch_all(&consumer).await,
+        vec![
+            "reprint.v1.lab.lab-a.settlement.recorded",
+            "reprint.v1.lab.lab-a.statement.issued"
+        ]
+    );
+}

@@ -53,6 +53,10 @@ pub struct NatsSection {
     pub password: Option<reprint_bus::connect::Secret>,
     /// A `.creds` file (JWT + NKey seed) instead of user and password.
     pub creds_file: Option<std::path::PathBuf>,
+    /// The JetStream domain of the network's streams when the server `url` names is not the
+    /// one holding them: a counter on its own leaf node (`deploy/nats/leaf-counter.conf`)
+    /// sets `"hub"`, the domain of the hub's `jetstream` block. Unset: the server's own.
+    pub jetstream_domain: Option<String>,
 }
 
 impl Default for NatsSection {
@@ -68,6 +72,7 @@ impl Default for NatsSection {
             user: None,
             password: None,
             creds_file: None,
+            jetstream_domain: None,
         }
     }
 }
@@ -116,6 +121,10 @@ impl NatsSection {
         }
         if self.batch_size == 0 {
             return Err("nats.batch_size must be at least 1".into());
+        }
+        if let Some(domain) = &self.jetstream_domain {
+            reprint_bus::connect::check_domain(domain)
+                .map_err(|e| format!("nats.jetstream_domain {domain:?}: {e}"))?;
         }
         Ok(())
     }
@@ -329,5 +338,18 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("host"), "{e}");
+    }
+
+    #[test]
+    fn a_jetstream_domain_is_optional_and_one_token() {
+        let none: NatsSection = toml::from_str("").unwrap();
+        assert_eq!(none.jetstream_domain, None);
+        assert!(none.validate().is_ok());
+        let hub: NatsSection = toml::from_str("jetstream_domain = \"hub\"").unwrap();
+        assert_eq!(hub.jetstream_domain.as_deref(), Some("hub"));
+        assert!(hub.validate().is_ok());
+        let bad: NatsSection = toml::from_str("jetstream_domain = \"hub.eu\"").unwrap();
+        let e = bad.validate().unwrap_err();
+        assert!(e.contains("nats.jetstream_domain"), "{e}");
     }
 }
