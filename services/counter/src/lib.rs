@@ -119,7 +119,8 @@ impl Application {
                 .auth()
                 .map_err(|e| CounterError::Config(format!("nats.user/password/creds_file: {e}")))?,
         )
-        .with_inbox_prefix(site_inbox_prefix(config.site.site.as_str()));
+        .with_inbox_prefix(site_inbox_prefix(config.site.site.as_str()))
+        .with_jetstream_domain(config.nats.jetstream_domain.clone());
         let nats = connect(&settings)
             .await
             .map_err(|e| CounterError::Config(format!("nats.url {}: {e}", config.nats.url)))?;

@@ -83,7 +83,8 @@ impl Application {
                 format!("reprint-gateway@{}", config.gateway_id),
             )
             .with_auth(auth)
-            .with_inbox_prefix(site_inbox_prefix(&config.gateway_id)),
+            .with_inbox_prefix(site_inbox_prefix(&config.gateway_id))
+            .with_jetstream_domain(config.nats.jetstream_domain.clone()),
         )
         .await?;
         conn.wait_connected(Duration::from_secs(10)).await?;

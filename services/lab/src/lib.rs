@@ -156,7 +156,8 @@ impl Application {
         let settings =
             connect::ConnectSettings::new(&config.nats.url, format!("reprint-lab@{site}"))
                 .with_auth(auth)
-                .with_inbox_prefix(connect::site_inbox_prefix(site.as_str()));
+                .with_inbox_prefix(connect::site_inbox_prefix(site.as_str()))
+                .with_jetstream_domain(config.nats.jetstream_domain.clone());
         let conn = connect::connect_and_wait(&settings, Duration::from_secs(30))
             .await
             .with_context(|| format!("nats.url: cannot reach NATS at {}", config.nats.url))?;
