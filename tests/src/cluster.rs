@@ -26,7 +26,13 @@ pub fn shipped_node_config(
     ports: &BTreeMap<u16, u16>,
     store: &std::path::Path,
 ) -> String {
-    let path = workspace_root().join(format!("deploy/nats/cluster-node{n}.conf"));
+    shipped_config(&format!("cluster-node{n}.conf"), ports, store)
+}
+
+/// The shipped `deploy/nats/<file>` with every `host:port` in it replaced by `ports[port]` and
+/// its `store_dir` by `store` (see [`shipped_node_config`]).
+pub fn shipped_config(file: &str, ports: &BTreeMap<u16, u16>, store: &std::path::Path) -> String {
+    let path = workspace_root().join("deploy/nats").join(file);
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     let mut out = String::new();

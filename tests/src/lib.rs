@@ -30,6 +30,7 @@ use serde_json::Value;
 pub mod cluster;
 pub mod creds;
 pub mod flows;
+pub mod leaf;
 pub mod media;
 pub mod nats_users;
 
