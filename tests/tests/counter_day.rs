@@ -384,6 +384,34 @@ async fn a_walk_in_order_taken_in_at_ginza_is_collected_and_paid_at_shibuya() {
         json!({"reception_counter": "counter-ginza"}),
         "the one more item in the lab's file: {rec}"
     );
+    // Ginza's part is done once the lab has it: handed on to Shibuya, not awaiting prints
+    // that go there, and its order page says so in words.
+    let handed_on = wait_for("handed on at Ginza", 30, || async {
+        let (_, v) = ginza.get("/api/v1/pickups/X0000001").await;
+        ((v["order"]["state"] == "handed_on").then(|| v.clone()), v)
+    })
+    .await;
+    assert_eq!(handed_on["can_collect"], false, "{handed_on}");
+    let (_, arrivals) = ginza.get("/api/v1/arrivals").await;
+    assert_eq!(
+        arrivals["awaiting"],
+        json!([]),
+        "nothing awaited at Ginza: {arrivals}"
+    );
+    let (s, _, page) = ginza.get_bytes("/pickup/X0000001").await;
+    assert_eq!(s, 200);
+    let page = String::from_utf8_lossy(&page);
+    let said = page
+        .split("id=\"handed-on\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</p>").next())
+        .unwrap_or_default();
+    // In the counter's language (Japanese here) or English: handed on, to Shibuya by name.
+    assert!(
+        (said.contains("Handed on to") || said.contains("引き継ぎました"))
+            && said.contains("Shibuya convenience store"),
+        "Ginza's order page says where it went: {said:?}"
+    );
     lab_print_and_dispatch(&op, &lab_number).await;
     step(t0, "the lab printed and dispatched to Shibuya");
 

@@ -7,6 +7,8 @@
 //!             |          |
 //!             +----------+--> rejected    (the lab's OrderRejected, until it dispatches)
 //!             +----------+--> cancelled   (at the counter, before the prints arrive)
+//! walk-in collected at another counter Y (here the reception counter):
+//!           placed -> handed_on   (with the lab's reception; rejected / cancelled as above)
 //! internet:                    arrived -> ready_for_pickup -> collected -> settled
 //! another counter's walk-in:   arrived -> ready_for_pickup -> collected -> settled
 //! ```
@@ -31,6 +33,15 @@
 //! - **Cancelled**: staff withdraw a walk-in order at the counter while its prints have not
 //!   arrived; the lab cancels it if printing has not started (docs/flows.md, "Cancellation"),
 //!   otherwise the prints come anyway and the counter's order stays cancelled.
+//!
+//! - **Handed on** (pickup at another counter, `crate::delivery_counter`): a walk-in order taken
+//!   in here for collection at counter Y ends here when the lab records its reception: the
+//!   prints go from the lab to Y, which charges and hands them over, and nothing of the order
+//!   comes back to this counter. Its time is the lab's reception record, the last fact this
+//!   counter can know: the lab's dispatch goes to Y's inbox and Y's collection to the lab, and
+//!   a counter hears from no other counter and reads no one else's status (docs/flows.md). The
+//!   lab may still reject it and staff may still ask to cancel it (the lab stops it if it has
+//!   not started printing).
 //!
 //! The lab's messages may arrive again or out of order: a repeat changes nothing (`Ok(vec![])`).
 //!
@@ -61,10 +72,13 @@ pub enum CounterOrderState {
     Settled,
     Rejected,
     Cancelled,
+    /// A walk-in order collected at another counter, now with the lab, which sends its prints
+    /// there: nothing more for this counter to do.
+    HandedOn,
 }
 
 impl CounterOrderState {
-    pub const ALL: [CounterOrderState; 8] = [
+    pub const ALL: [CounterOrderState; 9] = [
         CounterOrderState::Placed,
         CounterOrderState::Received,
         CounterOrderState::Arrived,
@@ -73,6 +87,7 @@ impl CounterOrderState {
         CounterOrderState::Settled,
         CounterOrderState::Rejected,
         CounterOrderState::Cancelled,
+        CounterOrderState::HandedOn,
     ];
 
     /// Orders waiting for their prints (the Arrivals page's "awaiting").
@@ -94,6 +109,7 @@ impl CounterOrderState {
             CounterOrderState::Settled => "settled",
             CounterOrderState::Rejected => "rejected",
             CounterOrderState::Cancelled => "cancelled",
+            CounterOrderState::HandedOn => "handed_on",
         }
     }
 
@@ -105,11 +121,12 @@ impl CounterOrderState {
         }
     }
 
-    /// The order's stage on the user's timeline (an arrived parcel was dispatched by the lab).
+    /// The order's stage on the user's timeline (an arrived parcel was dispatched by the lab;
+    /// an order handed on is with the lab as far as this counter knows).
     pub fn stage(&self) -> Stage {
         match self {
             CounterOrderState::Placed => Stage::Placed,
-            CounterOrderState::Received => Stage::Received,
+            CounterOrderState::Received | CounterOrderState::HandedOn => Stage::Received,
             CounterOrderState::Arrived => Stage::Dispatched,
             CounterOrderState::ReadyForPickup => Stage::ReadyForPickup,
             CounterOrderState::Collected => Stage::Collected,
@@ -173,9 +190,12 @@ pub enum Command {
         at: DateTime<Utc>,
     },
     /// The lab recorded its reception of the walk-in order (its `ReceptionRecorded`).
+    /// `delivery_counter`: the other counter where the customer collects it, as this counter
+    /// recorded it at intake (`crate::delivery_counter`), else `None`.
     RecordLabReception {
         lab_reception: String,
         estimated_finish: Option<DateTime<Utc>>,
+        delivery_counter: Option<SiteId>,
         at: DateTime<Utc>,
     },
     /// The lab's parcel arrived (its `DeliveryDispatched`).
@@ -274,10 +294,13 @@ pub enum Event {
         at: DateTime<Utc>,
         tell_lab: bool,
     },
+    /// The order collected at `counter` is with the lab (its reception record at `at`): this
+    /// counter's part is done. (Last: events are stored by their position in postcard.)
+    HandedOn { counter: SiteId, at: DateTime<Utc> },
 }
 
 impl Event {
-    pub const TYPES: [&'static str; 8] = [
+    pub const TYPES: [&'static str; 9] = [
         "counter_order.taken_in",
         "counter_order.lab_received",
         "counter_order.delivery_arrived",
@@ -286,6 +309,7 @@ impl Event {
         "counter_order.settled",
         "counter_order.rejected",
         "counter_order.cancelled",
+        "counter_order.handed_on",
     ];
 
     /// A stable name of the event's type, for envelopes.
@@ -299,6 +323,7 @@ impl Event {
             Event::Settled { .. } => "counter_order.settled",
             Event::Rejected { .. } => "counter_order.rejected",
             Event::Cancelled { .. } => "counter_order.cancelled",
+            Event::HandedOn { .. } => "counter_order.handed_on",
         }
     }
 
@@ -313,6 +338,7 @@ impl Event {
             Event::Settled { .. } => CounterOrderState::Settled,
             Event::Rejected { .. } => CounterOrderState::Rejected,
             Event::Cancelled { .. } => CounterOrderState::Cancelled,
+            Event::HandedOn { .. } => CounterOrderState::HandedOn,
         }
     }
 
@@ -325,7 +351,8 @@ impl Event {
             | Event::Collected { at, .. }
             | Event::Settled { at, .. }
             | Event::Rejected { at, .. }
-            | Event::Cancelled { at, .. } => *at,
+            | Event::Cancelled { at, .. }
+            | Event::HandedOn { at, .. } => *at,
         }
     }
 }
@@ -427,13 +454,25 @@ pub fn decide(o: &CounterOrder, command: Command) -> Result<Vec<Event>, CounterO
         Command::RecordLabReception {
             lab_reception,
             estimated_finish,
+            delivery_counter,
             at,
-        } => match state {
-            S::Placed => Ok(vec![Event::LabReceived {
+        } => match (state, delivery_counter) {
+            (S::Placed, None) => Ok(vec![Event::LabReceived {
                 lab_reception,
                 estimated_finish,
                 at,
             }]),
+            // Collected at another counter: the lab has it and sends the prints there; this
+            // counter's part is done. (Received before this rule, the record again ends it.)
+            (S::Placed, Some(counter)) => Ok(vec![
+                Event::LabReceived {
+                    lab_reception,
+                    estimated_finish,
+                    at,
+                },
+                Event::HandedOn { counter, at },
+            ]),
+            (S::Received, Some(counter)) => Ok(vec![Event::HandedOn { counter, at }]),
             // Again, overtaken by the parcel, or after the order ended: nothing more to know.
             _ => Ok(vec![]),
         },
@@ -468,12 +507,15 @@ pub fn decide(o: &CounterOrder, command: Command) -> Result<Vec<Event>, CounterO
             }
             // The same parcel again (a redelivered message, the dispatch sent twice).
             S::Arrived | S::ReadyForPickup | S::Collected | S::Settled => Ok(vec![]),
+            // Its prints go to the counter that hands them over, never here.
+            S::HandedOn => Err(wrong("receiving its prints here")),
             S::Rejected | S::Cancelled => Err(withdrawn("receiving its prints")),
         },
         Command::MakeReady { amount_due, at } => match state {
             S::Arrived => Ok(vec![Event::ReadyForPickup { amount_due, at }]),
             S::ReadyForPickup | S::Collected | S::Settled => Ok(vec![]),
             S::Placed | S::Received => Err(CounterOrderError::NotArrived { state }),
+            S::HandedOn => Err(wrong("making it ready for pickup here")),
             S::Rejected | S::Cancelled => Err(withdrawn("making it ready for pickup")),
         },
         Command::Collect {
@@ -489,6 +531,7 @@ pub fn decide(o: &CounterOrder, command: Command) -> Result<Vec<Event>, CounterO
                 at,
             }]),
             S::Placed | S::Received | S::Arrived => Err(CounterOrderError::NotArrived { state }),
+            S::HandedOn => Err(wrong("collecting here")),
             S::Collected | S::Settled => Err(CounterOrderError::AlreadyCollected),
             S::Rejected | S::Cancelled => Err(withdrawn("collecting")),
         },
@@ -506,7 +549,7 @@ pub fn decide(o: &CounterOrder, command: Command) -> Result<Vec<Event>, CounterO
             _ => Err(wrong("settling with the lab")),
         },
         Command::Reject { code, reason, at } => match state {
-            S::Placed | S::Received => Ok(vec![Event::Rejected {
+            S::Placed | S::Received | S::HandedOn => Ok(vec![Event::Rejected {
                 code,
                 reason: reason.trim().chars().take(500).collect(),
                 at,
@@ -518,7 +561,7 @@ pub fn decide(o: &CounterOrder, command: Command) -> Result<Vec<Event>, CounterO
         Command::Cancel { reason, staff, at } => {
             let reason = reason_of(&reason)?;
             match state {
-                S::Placed | S::Received => Ok(vec![Event::Cancelled {
+                S::Placed | S::Received | S::HandedOn => Ok(vec![Event::Cancelled {
                     reason,
                     staff,
                     at,
@@ -716,6 +759,7 @@ mod tests {
             Command::RecordLabReception {
                 lab_reception: "B0000456".into(),
                 estimated_finish: Some(at(15)),
+                delivery_counter: None,
                 at: at(10),
             },
             delivery(Route::CounterMedium),
@@ -777,6 +821,7 @@ mod tests {
                 Command::RecordLabReception {
                     lab_reception: "B0000456".into(),
                     estimated_finish: None,
+                    delivery_counter: None,
                     at: at(15),
                 }
             ),
@@ -830,6 +875,7 @@ mod tests {
                 Command::RecordLabReception {
                     lab_reception: "B0000456".into(),
                     estimated_finish: Some(at(15)),
+                    delivery_counter: None,
                     at: at(10),
                 }
             ),
@@ -878,6 +924,7 @@ mod tests {
             Command::RecordLabReception {
                 lab_reception: "B0000456".into(),
                 estimated_finish: None,
+                delivery_counter: None,
                 at: at(10),
             },
             delivery(Route::CounterMedium),
@@ -1087,6 +1134,73 @@ mod tests {
     }
 
     #[test]
+    fn an_order_collected_at_another_counter_ends_here_when_the_lab_has_it() {
+        // Ginza takes the card in at 09:00 for collection at Shibuya; the lab records its
+        // reception at 10:00: Ginza's part is done (handed on to Shibuya at 10:00), and it no
+        // longer waits for prints that go to Shibuya.
+        let shibuya = SiteId::parse("counter-shibuya").unwrap();
+        let record = |delivery_counter: Option<SiteId>| Command::RecordLabReception {
+            lab_reception: "B0000456".into(),
+            estimated_finish: Some(at(15)),
+            delivery_counter,
+            at: at(10),
+        };
+        let o = given(&[taken_in()]);
+        let events = decide(&o, record(Some(shibuya.clone()))).unwrap();
+        let handed_on = Event::HandedOn {
+            counter: shibuya.clone(),
+            at: at(10),
+        };
+        assert_eq!(events, vec![lab_received(), handed_on.clone()]);
+        let o = events.iter().fold(o, evolve);
+        assert_eq!(o.state, Some(CounterOrderState::HandedOn));
+        assert!(!CounterOrderState::AWAITING.contains(&CounterOrderState::HandedOn));
+        assert_eq!(o.lab_reception.as_deref(), Some("B0000456"));
+        // The record again changes nothing; no parcel, ready or payment here.
+        assert_eq!(decide(&o, record(Some(shibuya.clone()))), Ok(vec![]));
+        for command in [delivery(Route::CounterMedium), make_ready(), collect()] {
+            let e = decide(&o, command).unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    CounterOrderError::WrongState {
+                        state: CounterOrderState::HandedOn,
+                        ..
+                    }
+                ),
+                "{e}"
+            );
+            assert_eq!(e.refusal(), Refusal::Conflict);
+        }
+        // The lab may still reject it, and staff may still ask to cancel it.
+        assert_eq!(
+            state_after(o.clone(), reject()),
+            Some(CounterOrderState::Rejected)
+        );
+        assert_eq!(state_after(o, cancel()), Some(CounterOrderState::Cancelled));
+        // Received before this rule: the record again ends it.
+        assert_eq!(
+            decide(
+                &given(&[taken_in(), lab_received()]),
+                record(Some(shibuya.clone()))
+            ),
+            Ok(vec![handed_on])
+        );
+        // Collected here: received, waiting for its parcel as before.
+        assert_eq!(
+            state_after(given(&[taken_in()]), record(None)),
+            Some(CounterOrderState::Received)
+        );
+        // After the parcel or a withdrawal the record changes nothing.
+        for later in [
+            given(&[taken_in(), cancelled()]),
+            given(&[taken_in(), arrived(Route::CounterMedium)]),
+        ] {
+            assert_eq!(decide(&later, record(Some(shibuya.clone()))), Ok(vec![]));
+        }
+    }
+
+    #[test]
     fn an_order_kept_before_events_resumes_from_its_row() {
         let o = CounterOrder::resumed(
             CounterOrderState::parse("ready").unwrap(),
@@ -1105,7 +1219,7 @@ mod tests {
     fn states_read_and_write_as_the_protocol_words_them() {
         for s in CounterOrderState::ALL {
             assert_eq!(CounterOrderState::parse(s.as_str()), Some(s));
-            if s != CounterOrderState::Arrived {
+            if s != CounterOrderState::Arrived && s != CounterOrderState::HandedOn {
                 assert_eq!(s.stage().as_str(), s.as_str());
             }
         }
@@ -1131,6 +1245,10 @@ mod tests {
             },
             rejected(),
             cancelled(),
+            Event::HandedOn {
+                counter: SiteId::parse("counter-shibuya").unwrap(),
+                at: at(10),
+            },
         ];
         let names: Vec<&str> = events.iter().map(Event::type_name).collect();
         assert_eq!(names, Event::TYPES.to_vec());

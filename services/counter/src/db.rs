@@ -192,7 +192,7 @@ pub async fn reception_trace(
 }
 
 /// The columns of [`OrderRow`].
-pub const ORDER_COLS: &str = "SELECT order_id, reception_number, registration_number, route, lab, customer_name, telephone, state, received_at, expected_ready, lab_reception, lab_estimated_finish, arrived_at, notice FROM counter_orders";
+pub const ORDER_COLS: &str = "SELECT order_id, reception_number, registration_number, route, lab, customer_name, telephone, state, received_at, expected_ready, lab_reception, lab_estimated_finish, arrived_at, notice, updated_at FROM counter_orders";
 
 /// An order as staff see it (`counter_orders`).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -211,6 +211,8 @@ pub struct OrderRow {
     pub lab_estimated_finish: Option<String>,
     pub arrived_at: Option<String>,
     pub notice: Option<String>,
+    /// When the order last changed (an order handed on: when the lab recorded it).
+    pub updated_at: String,
 }
 
 /// A payment taken (`counter_payments`).

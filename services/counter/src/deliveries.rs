@@ -94,9 +94,19 @@ async fn reception_recorded(
     tx: &mut Transaction,
     m: ReceptionRecorded,
 ) -> Result<(), CounterError> {
+    // An order collected at another counter ends here with the lab's record (the domain's
+    // `handed_on`): the counter staff chose at intake, as `crate::elsewhere` kept it.
+    let delivery_counter = match crate::elsewhere::of_order(tx, &m.order.to_string()).await? {
+        Some(crate::elsewhere::OtherOf {
+            other: OtherCounter::DeliveryCounter(site),
+            ..
+        }) => Some(site),
+        _ => None,
+    };
     let command = OrderCommand::RecordLabReception {
         lab_reception: m.extract.reception.number.to_string(),
         estimated_finish: m.estimated_finish,
+        delivery_counter,
         at: c.clock.now(),
     };
     match order::execute(tx, &m.order.to_string(), command, None).await {

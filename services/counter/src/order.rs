@@ -188,7 +188,10 @@ async fn project(
             )
             .await?;
         }
-        Event::ReadyForPickup { .. } | Event::Collected { .. } | Event::Settled { .. } => {
+        Event::ReadyForPickup { .. }
+        | Event::Collected { .. }
+        | Event::Settled { .. }
+        | Event::HandedOn { .. } => {
             sql::exec(
                 tx.conn(),
                 "UPDATE counter_orders SET state = $2, updated_at = $3 WHERE order_id = $1",
@@ -253,6 +256,10 @@ mod tests {
                 staff: "tanaka".into(),
                 at,
                 tell_lab: true,
+            },
+            Event::HandedOn {
+                counter: SiteId::parse("counter-shibuya").unwrap(),
+                at,
             },
         ];
         type Stored = command::Stored<CounterOrderDecider>;

@@ -45,6 +45,8 @@ pub struct OrderSummary {
     pub expected_ready: Option<DateTime<Utc>>,
     pub arrived_at: Option<DateTime<Utc>>,
     pub notice: Option<String>,
+    /// When the order last changed (an order handed on to another counter: since when).
+    pub changed_at: Option<DateTime<Utc>>,
 }
 
 /// The one ready-by of an order at this counter: the time promised at intake (the lab's usual
@@ -96,6 +98,7 @@ impl OrderSummary {
             ),
             arrived_at: r.arrived_at.as_deref().and_then(sql::parse_ts),
             notice: r.notice.clone(),
+            changed_at: sql::parse_ts(&r.updated_at),
         }
     }
 }
@@ -290,6 +293,18 @@ impl PickupView {
                 },
             )
             .is_ok_and(|events| !events.is_empty())
+    }
+
+    /// The counter (its name) an order collected elsewhere was handed on to, once it is
+    /// (`handed_on`: the lab has it and sends the prints there).
+    pub fn handed_on_to(&self) -> Option<String> {
+        if CounterOrderState::parse(&self.summary.state) != Some(CounterOrderState::HandedOn) {
+            return None;
+        }
+        Some(match &self.other {
+            Some((_, name)) => name.clone(),
+            None => String::new(),
+        })
     }
 
     pub fn can_collect(&self) -> bool {

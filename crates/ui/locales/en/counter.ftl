@@ -69,6 +69,7 @@ counter-state-collected = Collected
 counter-state-settled = Collected and settled
 counter-state-rejected = Not accepted by the lab
 counter-state-cancelled = Cancelled
+counter-state-handed_on = Handed on to the pickup counter
 
 counter-method-cash = Cash
 counter-method-card = Card
@@ -141,6 +142,7 @@ counter-pickup-lab-not-yet = { $lab }: the prints have not arrived yet
 counter-pickup-counter-charge = This counter
 counter-pickup-due = Amount due
 counter-pickup-not-arrived = Payment is taken when the prints have arrived.
+counter-pickup-handed-on = Handed on to { $counter } at { $time }: the lab has the order and sends the prints there, where the customer collects and pays. Nothing more to do here.
 counter-pickup-method = Paid by
 counter-pickup-tendered = Cash handed over
 counter-pickup-exact = exact amount

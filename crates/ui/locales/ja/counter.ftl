@@ -66,6 +66,7 @@ counter-state-collected = お渡し済み
 counter-state-settled = お渡し・精算済み
 counter-state-rejected = ラボが受け付けませんでした
 counter-state-cancelled = 取り消し
+counter-state-handed_on = 受け取り店へ引き継ぎ済み
 
 counter-method-cash = 現金
 counter-method-card = カード
@@ -132,6 +133,7 @@ counter-pickup-lab-not-yet = { $lab }：プリントはまだ届いていませ�
 counter-pickup-counter-charge = 当店
 counter-pickup-due = お支払い金額
 counter-pickup-not-arrived = プリントが届いてからお支払いを受け取れます。
+counter-pickup-handed-on = { $time } に { $counter } へ引き継ぎました。ラボがプリントをそちらへ送り、お客様はそちらで受け取り、お支払いをします。この店での作業はありません。
 counter-pickup-method = お支払い方法
 counter-pickup-tendered = お預かり金額（現金）
 counter-pickup-exact = ちょうど

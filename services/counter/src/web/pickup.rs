@@ -207,6 +207,8 @@ fn pickup_page(
                         _ => {
                             @if let Some(due) = v.amount_due {
                                 p.due #due { (viewer.money(due)) }
+                            } @else if let Some(counter) = v.handed_on_to() {
+                                p.ok #handed-on { (viewer.tw("counter-pickup-handed-on", &[("counter", counter.into()), ("time", v.summary.changed_at.map(|t| viewer.time(t)).unwrap_or_default().into())])) }
                             } @else {
                                 p { (viewer.t("counter-pickup-not-arrived")) }
                             }
