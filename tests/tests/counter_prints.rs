@@ -182,6 +182,19 @@ async fn an_internet_order_is_printed_at_a_counter_with_its_own_printer() {
             .contains("printed at Ginza mini-lab"),
         "{printed}"
     );
+    // The customer's order page says it in words: printed at the counter, by its name.
+    let (s, _, page) = user.get_bytes(&format!("/orders/{}", placed.order)).await;
+    assert_eq!(s, 200, "the order page");
+    let page = String::from_utf8_lossy(&page);
+    // In the gateway's language (Japanese here) or English, the entry names the counter.
+    let said: Vec<&str> = page
+        .split("<li")
+        .filter(|li| li.contains("Printed at") || li.contains("でプリントしました"))
+        .collect();
+    assert!(
+        said.len() == 1 && said[0].contains("Ginza mini-lab"),
+        "the web timeline names the counter that printed it: {said:?}"
+    );
     step(t0, "collected; the timeline says where it was printed");
 
     // Settled by statement: both ledgers balance.

@@ -53,6 +53,7 @@ orders-event-received = { $lab } received your order.
 orders-event-received-number = { $lab } received your order as reception { $number }.
 orders-event-printing = Your prints are being made at { $lab }.
 orders-event-printed = Your prints are made.
+orders-event-printed-at = Printed at { $counter }: your prints are made.
 orders-event-dispatched = { $lab } sent your prints to { $counter }.
 orders-event-ready = Your prints are at { $counter }.
 orders-event-collected = You collected your prints at { $counter }.

@@ -50,6 +50,7 @@ orders-event-received = { $lab }がご注文を受け付けました。
 orders-event-received-number = { $lab }がご注文を受付番号 { $number } で受け付けました。
 orders-event-printing = { $lab }でプリントしています。
 orders-event-printed = プリントができあがりました。
+orders-event-printed-at = { $counter }でプリントしました。
 orders-event-dispatched = { $lab }から{ $counter }へ発送しました。
 orders-event-ready = { $counter }でお受け取りいただけます。
 orders-event-collected = { $counter }でお受け取りになりました。

@@ -671,6 +671,11 @@ fn event_words(viewer: &Viewer, f: &Facts, entry: &api::TimelineEntry) -> (Strin
             None => (with("orders-event-received", &[("lab", lab)]), None),
         },
         Some(Stage::Printing) => (with("orders-event-printing", &[("lab", lab)]), None),
+        // A counter with its own printer prints the order itself (seed 004, Figs. 8/9 (4)/(5)).
+        Some(Stage::Printed) if f.view.counter.as_deref() == Some(entry.site.as_str()) => (
+            with("orders-event-printed-at", &[("counter", counter)]),
+            None,
+        ),
         Some(Stage::Printed) => (viewer.t("orders-event-printed"), None),
         Some(Stage::Dispatched) => (
             with(
