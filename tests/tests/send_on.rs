@@ -193,7 +193,7 @@ async fn an_order_is_sent_on_to_a_counter_that_prints_it_on_its_own_printer() {
             vec![
                 env("NAME", "Shibuya QSS"),
                 env("HOT_FOLDER", &hot.display().to_string()),
-                env("SIZES", r#"["L", "2L"]"#),
+                env("SIZES", r#"["L", "2L", "Index"]"#),
             ],
         )
         .await;
@@ -209,7 +209,15 @@ async fn an_order_is_sent_on_to_a_counter_that_prints_it_on_its_own_printer() {
         )
         .await;
     assert_eq!(s, 422, "{v}");
-    let (s, sent) = user.post(&path, &json!({"to": "counter-shibuya"})).await;
+    // Its prints and an index print of both.
+    let items = json!([
+        {"image": first.images[0], "size": "L", "quantity": 1},
+        {"image": first.images[1], "size": "L", "quantity": 1},
+        {"image": first.images[0], "size": "Index", "quantity": 1},
+    ]);
+    let (s, sent) = user
+        .post(&path, &json!({"to": "counter-shibuya", "items": items}))
+        .await;
     assert_eq!(s, 201, "send on: {sent}");
     assert_eq!(
         sent["lab"], "lab-a",
@@ -225,13 +233,27 @@ async fn an_order_is_sent_on_to_a_counter_that_prints_it_on_its_own_printer() {
             .iter()
             .map(|t| t["files"].as_array().map_or(0, Vec::len))
             .sum();
-        ((files == 2).then(|| t.clone()), json!(t))
+        ((files == 3).then(|| t.clone()), json!(t))
     })
     .await;
-    let mut printed: Vec<String> = tickets
+    let files: Vec<Value> = tickets
         .iter()
         .flat_map(|t| t["files"].as_array().cloned().unwrap_or_default())
-        .filter_map(|f| f["image"].as_str().map(str::to_string))
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|f| f["name"] == "index print of 2 images" && f["quantity"] == 1),
+        "the counter prints the index print's sheet too: {files:?}"
+    );
+    let mut printed: Vec<String> = files
+        .iter()
+        .filter_map(|f| {
+            f["image"]
+                .as_str()
+                .filter(|i| !i.is_empty())
+                .map(str::to_string)
+        })
         .collect();
     printed.sort();
     let mut sent_images = first.images.clone();

@@ -89,6 +89,37 @@ pub struct IndexSheet {
     pub cells: Vec<IndexCell>,
 }
 
+/// The index print an order's `items` ask for (`reprint_domain::product`), for the job of size
+/// `Index` of reception `reception`: every image of the order numbered as in the item list, as
+/// many sheets as the index lines ask, the file named by the first index line's place; `None`
+/// when no line asks for one.
+pub fn index_sheet(
+    reception: &str,
+    items: &[reprint_domain::protocol::PlacedItem],
+) -> Option<IndexSheet> {
+    let place = items.iter().position(|i| i.size == PrintSize::Index)? + 1;
+    let quantity = items
+        .iter()
+        .filter(|i| i.size == PrintSize::Index)
+        .map(|i| i.quantity)
+        .sum();
+    let cells = reprint_domain::product::index_cells(items);
+    Some(IndexSheet {
+        file: format!("{reception}-{place:02}.JPG"),
+        name: format!("index print of {} images", cells.len()),
+        quantity,
+        cells: cells
+            .into_iter()
+            .map(|c| IndexCell {
+                number: c.number,
+                image: c.image.to_hex(),
+                name: c.name,
+                edits: c.edits,
+            })
+            .collect(),
+    })
+}
+
 /// One image on an index print.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IndexCell {

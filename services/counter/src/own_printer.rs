@@ -581,7 +581,7 @@ pub fn jobs(
                 .items
                 .iter()
                 .enumerate()
-                .filter(|(_, i)| i.size == size)
+                .filter(|(_, i)| i.size == size && size != PrintSize::Index)
                 .map(|(index, i)| reprint_print::JobItem {
                     file: format!("{number}-{:02}.JPG", index + 1),
                     image: i.image.to_hex(),
@@ -591,7 +591,10 @@ pub fn jobs(
                     source_profile: None,
                 })
                 .collect(),
-            index: None,
+            // The index print's sheet, on the job of its size.
+            index: (size == PrintSize::Index)
+                .then(|| reprint_print::index_sheet(number, &m.items))
+                .flatten(),
         })
         .collect()
 }

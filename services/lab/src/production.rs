@@ -37,7 +37,7 @@ use reprint_domain::protocol::{DeliveryDispatched, OrderPlaced, RejectCode, Stag
 use reprint_domain::{OrderId, ReceptionNumber};
 use reprint_media::PrintRecord;
 use reprint_media::history::container;
-use reprint_print::{IndexCell, IndexSheet, JobItem, PrintJob, history_for};
+use reprint_print::{JobItem, PrintJob, history_for, index_sheet};
 use tokio::io::AsyncReadExt;
 use tracing::Instrument;
 
@@ -321,18 +321,6 @@ fn index_job(
     now: DateTime<Utc>,
 ) -> PrintJob {
     use reprint_domain::PrintSize;
-    let cells = reprint_domain::product::index_cells(&order.items);
-    let place = order
-        .items
-        .iter()
-        .position(|i| i.size == PrintSize::Index)
-        .map_or(1, |p| p + 1);
-    let quantity = order
-        .items
-        .iter()
-        .filter(|i| i.size == PrintSize::Index)
-        .map(|i| i.quantity)
-        .sum();
     PrintJob {
         site: lab.site().to_string(),
         reception: row.reception_number.clone(),
@@ -346,20 +334,7 @@ fn index_job(
         created_local: now.with_timezone(&lab.rules().time_zone).naive_local(),
         record: record.clone(),
         items: Vec::new(),
-        index: Some(IndexSheet {
-            file: format!("{}-{place:02}.JPG", row.reception_number),
-            name: format!("index print of {} images", cells.len()),
-            quantity,
-            cells: cells
-                .into_iter()
-                .map(|c| IndexCell {
-                    number: c.number,
-                    image: c.image.to_hex(),
-                    name: c.name,
-                    edits: c.edits,
-                })
-                .collect(),
-        }),
+        index: index_sheet(&row.reception_number, &order.items),
     }
 }
 
