@@ -823,3 +823,93 @@ fn base64_encode(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// An MTOM/XOP request (`multipart/related`): the envelope's `xop:Include` refers to the image
+/// sent as a binary part, as SOAP stacks that send attachments (JAX-WS, WCF) write it.
+fn mtom(envelope: &str, parts: &[(&str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "MIMEBoundary_reprint_test";
+    let mut body = format!(
+        "--{boundary}\r\nContent-Type: application/xop+xml; charset=UTF-8; type=\"text/xml\"\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <root.message@kiosk>\r\n\r\n{envelope}\r\n"
+    )
+    .into_bytes();
+    for (cid, bytes) in parts {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Type: image/jpeg\r\nContent-Transfer-Encoding: binary\r\nContent-ID: <{cid}>\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (
+        format!(
+            "multipart/related; type=\"application/xop+xml\"; start=\"<root.message@kiosk>\"; start-info=\"text/xml\"; boundary=\"{boundary}\""
+        ),
+        body,
+    )
+}
+
+#[tokio::test]
+async fn an_image_can_come_as_an_mtom_attachment() {
+    use sha2::Digest;
+    let app = spawn().await;
+    let u = sign_up(&app, "station@example.com").await;
+    let order = u.new_order().await;
+    let photo = jpeg(11, 1200, 800);
+    let (s, r) = u
+        .put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({"bytes": photo.len()}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let upload = |cid: &str| {
+        call_xml(
+            "UploadImage",
+            &format!("<order>{order}</order><name>station.jpg</name><data>INCLUDE</data>"),
+        )
+        .replace(
+            "INCLUDE",
+            &format!(
+                r#"<xop:Include xmlns:xop="http://www.w3.org/2004/08/xop/include" href="cid:{cid}"/>"#
+            ),
+        )
+    };
+
+    // An Include of a part that is not there: a Client fault, nothing kept.
+    let (ct, body) = mtom(&upload("nothing%40kiosk"), &[("photo@kiosk", &photo)]);
+    let r = post_raw(&u.http, &u.base, Some(&u.csrf), &ct, body).await;
+    assert_eq!(r.status, 400, "{}", r.raw);
+    assert_eq!(r.fault().1, "missing_attachment", "{}", r.raw);
+    // No boundary: a Client fault.
+    let r = post_raw(
+        &u.http,
+        &u.base,
+        Some(&u.csrf),
+        "multipart/related",
+        upload("x"),
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.fault().0.as_str()),
+        (400, "soap:Client"),
+        "{}",
+        r.raw
+    );
+
+    // The image as a binary part (the cid percent-encoded in the href, as XOP says).
+    let (ct, body) = mtom(&upload("photo%40kiosk"), &[("photo@kiosk", &photo)]);
+    let r = post_raw(&u.http, &u.base, Some(&u.csrf), &ct, body).await;
+    let el = ok(&r, "UploadImage");
+    assert_eq!(
+        child_text(&el, "image"),
+        hex::encode(sha2::Sha256::digest(&photo)),
+        "the image's bytes, unchanged"
+    );
+    assert_eq!(child_text(&el, "remaining"), "0");
+    let (_, view) = u.get(&format!("/api/v1/orders/{order}")).await;
+    assert_eq!(view["images"][0]["name"], "station.jpg", "{view}");
+    assert_eq!(view["used"], photo.len(), "{view}");
+}

@@ -206,14 +206,16 @@ async fn handle(
     parts: &mut axum::http::request::Parts,
     body: Body,
 ) -> Result<String, Fault> {
-    let content_type = parts
+    let raw_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
-        .to_ascii_lowercase();
+        .to_string();
+    let content_type = raw_type.to_ascii_lowercase();
     let mut params = content_type.split(';').map(str::trim);
     let media = params.next().unwrap_or("");
+    let mtom = media == "multipart/related";
     if media == "application/soap+xml" {
         return Err(Fault::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -222,13 +224,13 @@ async fn handle(
             "this endpoint speaks SOAP 1.1: send the envelope as text/xml",
         ));
     }
-    if media != "text/xml" && media != "application/xml" {
+    if !mtom && media != "text/xml" && media != "application/xml" {
         return Err(Fault::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "Client",
             "unsupported_media_type",
             format!(
-                "send the SOAP 1.1 envelope as text/xml, not {:?}",
+                "send the SOAP 1.1 envelope as text/xml (or MTOM, multipart/related), not {:?}",
                 if media.is_empty() { "nothing" } else { media }
             ),
         ));
@@ -265,6 +267,11 @@ async fn handle(
         )
     };
     let bytes = read_bounded(state, body, limit).await?;
+    let (bytes, attachments) = if mtom {
+        mtom_parts(&raw_type, bytes).await?
+    } else {
+        (bytes::Bytes::from(bytes), Attachments::new())
+    };
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         Fault::client(
             "malformed_envelope",
@@ -273,7 +280,85 @@ async fn handle(
     })?;
     let root = xml::parse(text).map_err(|e| Fault::client("malformed_envelope", e))?;
     let op = operation(&root)?;
-    ops::dispatch(state, parts, op).await
+    ops::dispatch(state, parts, op, &attachments).await
+}
+
+/// The binary parts of an MTOM/XOP request by Content-ID (without its angle brackets).
+pub type Attachments = std::collections::HashMap<String, bytes::Bytes>;
+
+/// At most this many parts in an MTOM request (an envelope and one image is what the binding
+/// takes; a few more are tolerated).
+const MAX_PARTS: usize = 16;
+
+/// The parts of an MTOM/XOP request (`multipart/related`, SOAP 1.1 binding of XOP): the root
+/// part (the one the `start` parameter names, else the first) is the envelope, the others are
+/// what its `xop:Include` elements refer to, by Content-ID.
+async fn mtom_parts(
+    content_type: &str,
+    body: Vec<u8>,
+) -> Result<(bytes::Bytes, Attachments), Fault> {
+    let bad = |what: String| Fault::client("malformed_envelope", what);
+    // multer's own parse_boundary takes multipart/form-data only.
+    let boundary = param(content_type, "boundary")
+        .filter(|b| !b.is_empty())
+        .ok_or_else(|| bad("a multipart/related request needs its boundary parameter".into()))?;
+    let start = param(content_type, "start").map(|s| content_id(&s));
+    let body = bytes::Bytes::from(body);
+    let stream = futures::stream::once(async move { Ok::<_, std::convert::Infallible>(body) });
+    let mut multipart = multer::Multipart::new(stream, boundary);
+    let mut root = None;
+    let mut attachments = Attachments::new();
+    let mut count = 0;
+    while let Some(part) = multipart
+        .next_field()
+        .await
+        .map_err(|e| bad(format!("the multipart/related body: {e}")))?
+    {
+        count += 1;
+        if count > MAX_PARTS {
+            return Err(bad(format!("more than {MAX_PARTS} parts in one request")));
+        }
+        let id = part
+            .headers()
+            .get("content-id")
+            .and_then(|v| v.to_str().ok())
+            .map(content_id);
+        let data = part
+            .bytes()
+            .await
+            .map_err(|e| bad(format!("the multipart/related body: {e}")))?;
+        let is_root = root.is_none()
+            && match &start {
+                Some(s) => id.as_ref() == Some(s),
+                None => true,
+            };
+        if is_root {
+            root = Some(data);
+        } else if let Some(id) = id {
+            attachments.insert(id, data);
+        }
+    }
+    let root = root
+        .ok_or_else(|| bad("no root part (the envelope) in the multipart/related body".into()))?;
+    Ok((root, attachments))
+}
+
+/// Parameter `name` of a Content-Type (its value without quotes).
+fn param(content_type: &str, name: &str) -> Option<String> {
+    content_type
+        .split(';')
+        .skip(1)
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim().trim_matches('"').to_string())
+}
+
+/// A Content-ID without its angle brackets (`<photo@kiosk>` is `photo@kiosk`).
+fn content_id(v: &str) -> String {
+    v.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .to_string()
 }
 
 /// The request's bytes, at most `limit` of them: more is a Client fault (413) as soon as the

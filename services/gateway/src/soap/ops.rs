@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::xml::{El, Out};
-use super::{Fault, NS};
+use super::{Attachments, Fault, NS};
 use crate::api::{self, OrderCreated, OrderRequest, OrderView, StorageRequest};
 use crate::auth::{CSRF_HEADER, User};
 use crate::error::AppError;
@@ -22,7 +22,12 @@ use crate::state::AppState;
 use crate::upload::{self, UploadQuery, Uploaded};
 
 /// Runs operation `op` (an element of the binding's namespace) and answers its response element.
-pub async fn dispatch(state: &AppState, parts: &mut Parts, op: &El<'_>) -> Result<String, Fault> {
+pub async fn dispatch(
+    state: &AppState,
+    parts: &mut Parts,
+    op: &El<'_>,
+    attachments: &Attachments,
+) -> Result<String, Fault> {
     let s = || State(state.clone());
     match op.name.as_str() {
         // GET /api/v1/sites
@@ -146,7 +151,7 @@ pub async fn dispatch(state: &AppState, parts: &mut Parts, op: &El<'_>) -> Resul
             let user = user(state, parts, true).await?;
             let order = required(op, "order")?;
             let name = optional(op, "name")?;
-            let data = decode_base64(field(op, "data")?.ok_or_else(|| missing(op, "data"))?)?;
+            let data = image_data(op, attachments)?;
             let up: Uploaded = reply(
                 upload::upload(
                     s(),
@@ -543,6 +548,49 @@ fn key_header(key: Option<String>) -> Result<HeaderMap, Fault> {
         h.insert("idempotency-key", v);
     }
     Ok(h)
+}
+
+/// XOP's namespace (`xop:Include`).
+const XOP: &str = "http://www.w3.org/2004/08/xop/include";
+
+/// The image of `UploadImage`: its `data` in base64, or, in an MTOM request, the part its
+/// `xop:Include` refers to (`href="cid:..."`).
+fn image_data(op: &El<'_>, attachments: &Attachments) -> Result<bytes::Bytes, Fault> {
+    let mut found = op.children.iter().filter(|c| c.is(NS, "data"));
+    let data = found.next().ok_or_else(|| missing(op, "data"))?;
+    if found.next().is_some() {
+        return Err(Fault::client(
+            "unexpected_element",
+            format!("{{{NS}}}data comes at most once in {}", op.qname()),
+        ));
+    }
+    match data.children.as_slice() {
+        [] => Ok(decode_base64(&data.text)?.into()),
+        [include] if include.is(XOP, "Include") => {
+            let href = include.attr("href").unwrap_or_default();
+            let cid = href.strip_prefix("cid:").ok_or_else(|| {
+                Fault::client(
+                    "invalid_value",
+                    format!("an xop:Include refers to a part by href=\"cid:...\", not {href:?}"),
+                )
+            })?;
+            let cid = percent_encoding::percent_decode_str(cid).decode_utf8_lossy();
+            attachments.get(cid.as_ref()).cloned().ok_or_else(|| {
+                Fault::client(
+                    "missing_attachment",
+                    format!("no part with Content-ID <{cid}> in this request"),
+                )
+            })
+        }
+        [other, ..] => Err(Fault::client(
+            "unexpected_element",
+            format!(
+                "{} is not expected in {}; it holds the image in base64, or an xop:Include",
+                other.qname(),
+                data.qname()
+            ),
+        )),
+    }
 }
 
 /// An `xs:base64Binary` (whitespace allowed between the characters, as XML Schema says).
