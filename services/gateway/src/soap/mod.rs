@@ -9,7 +9,7 @@
 //! idempotency) is the JSON API's, and so are the answers.
 //!
 //! An image comes in `UploadImage` as `xs:base64Binary` in the envelope (what zeep sends), or
-//! as an MTOM/XOP part (`multipart/related`, [`mtom_parts`]) its `xop:Include` names.
+//! as an MTOM/XOP part (`multipart/related`, `mtom_parts`) its `xop:Include` names.
 //!
 //! Authentication is the JSON API's: the session cookie of `POST /api/v1/session`, and on every
 //! operation that changes something the `X-CSRF-Token` header that came with the log-in.
