@@ -33,7 +33,9 @@ pub const HOLD_FOR: chrono::Duration = chrono::Duration::hours(1);
 pub const MAX_HELD: usize = 16;
 
 /// The thumbnails of a held card, one per image (`None` when it could not be made).
-pub type Thumbs = Arc<Vec<Option<Vec<u8>>>>;
+pub type ThumbList = Vec<Option<Vec<u8>>>;
+/// [`ThumbList`] shared.
+pub type Thumbs = Arc<ThumbList>;
 
 const SCHEMA: &[&str] = &["CREATE TABLE IF NOT EXISTS counter_held_cards (
         token TEXT PRIMARY KEY,
@@ -108,7 +110,7 @@ fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
 pub async fn hold(
     counter: &Counter,
     medium: Medium,
-    thumbs: Vec<Option<Vec<u8>>>,
+    thumbs: ThumbList,
 ) -> Result<String> {
     let token = uuid::Uuid::new_v4().simple().to_string();
     let now = counter.clock.now();
@@ -273,7 +275,7 @@ fn load(
     dir: &Path,
     staging: &Path,
     stored: StoredMedium,
-) -> std::result::Result<(Medium, Vec<Option<Vec<u8>>>), String> {
+) -> std::result::Result<(Medium, ThumbList), String> {
     let mut images = Vec::with_capacity(stored.images.len());
     let mut thumbs = Vec::with_capacity(stored.images.len());
     for (i, s) in stored.images.into_iter().enumerate() {
