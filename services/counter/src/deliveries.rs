@@ -330,34 +330,29 @@ async fn delivery_dispatched(
             at: now,
         },
     };
-    match order::execute(tx, &order_id, command, opening.as_ref()).await {
-        Ok(_) => {}
-        Err(CounterError::Refused(e @ CounterOrderError::Withdrawn { .. })) => {
+    match receive_parcel(
+        c,
+        tx,
+        &order_id,
+        command,
+        opening.as_ref(),
+        &mut file,
+        &reception.number,
+        &lab_charge,
+    )
+    .await?
+    {
+        Received::Filled => {}
+        Received::Withdrawn(e) => {
             // Rejected or cancelled before the parcel came: nothing to hand over or fill in.
             tracing::warn!(order = %m.order, refusal = %e, "delivery for an order that is no longer open; ignored");
             return Ok(());
         }
-        Err(e) => return Err(e),
-    }
-    match c
-        .files
-        .execute(
-            tx,
-            &mut file,
-            Command::FillInPartnerAmounts {
-                number: reception.number.clone(),
-                charge: lab_charge.clone(),
-            },
-        )
-        .await
-    {
-        Ok(_) => {}
-        Err(SiteError::Domain(reprint_domain::DomainError::WrongState { .. })) => {
+        Received::ReceptionClosed(_) => {
             // Collected or cancelled already: a late duplicate, nothing to fill in.
             tracing::warn!(order = %m.order, "delivery for a reception that is no longer open; ignored");
             return Ok(());
         }
-        Err(e) => return Err(e.into()),
     }
     if c.config.check_in_parcels {
         // The parcel is on its way: staff make it ready when they scan its label on arrival
@@ -379,6 +374,58 @@ async fn delivery_dispatched(
     )
     .await?;
     Ok(())
+}
+
+/// What came of a parcel at its reception ([`receive_parcel`]).
+pub enum Received {
+    /// The order arrived and the lab's amounts are in the counter's reception.
+    Filled,
+    /// The order was rejected or cancelled before its parcel came: nothing to hand over.
+    Withdrawn(CounterOrderError),
+    /// The reception was collected or cancelled already: nothing to fill in.
+    ReceptionClosed(SiteError),
+}
+
+/// The parcel at the counter, its reception found: the order's arrival (`command`; `opening`
+/// writes the counter's list row of an order first heard of now), then the lab's amounts
+/// filled into the counter's reception (S408). The lab's dispatch and the counter's own
+/// printer ([`crate::own_printer::make_ready`]) both do this, then [`make_ready`].
+#[allow(clippy::too_many_arguments)]
+pub async fn receive_parcel(
+    c: &Counter,
+    tx: &mut Transaction,
+    order_id: &str,
+    command: OrderCommand,
+    opening: Option<&Opening>,
+    file: &mut reprint_site::LoadedFile,
+    number: &ReceptionNumber,
+    lab_charge: &reprint_domain::Charge,
+) -> Result<Received, CounterError> {
+    match order::execute(tx, order_id, command, opening).await {
+        Ok(_) => {}
+        Err(CounterError::Refused(e @ CounterOrderError::Withdrawn { .. })) => {
+            return Ok(Received::Withdrawn(e));
+        }
+        Err(e) => return Err(e),
+    }
+    match c
+        .files
+        .execute(
+            tx,
+            file,
+            Command::FillInPartnerAmounts {
+                number: number.clone(),
+                charge: lab_charge.clone(),
+            },
+        )
+        .await
+    {
+        Ok(_) => Ok(Received::Filled),
+        Err(e @ SiteError::Domain(reprint_domain::DomainError::WrongState { .. })) => {
+            Ok(Received::ReceptionClosed(e))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The order is ready for pickup with the amount due (the lab's charge and the counter's): the

@@ -34,9 +34,9 @@ use chrono::{DateTime, Utc};
 use reprint_bus::consumer::{HandlerError, Incoming};
 use reprint_bus::directory::{SiteAnnouncement, SitePrinter};
 use reprint_bus::objects::Images;
-use reprint_domain::counter_order::{Command as OrderCommand, CounterOrderError};
+use reprint_domain::counter_order::Command as OrderCommand;
 use reprint_domain::counter_print::{PrintDataSent, received_as_data_words};
-use reprint_domain::file::{Command, DataReceive, OpenReception, Route};
+use reprint_domain::file::{DataReceive, OpenReception, Route};
 use reprint_domain::protocol::Stage;
 use reprint_domain::{PrintSize, ReceptionNumber, Telephone};
 use reprint_eventstore::sql::{self, Arg, ts};
@@ -46,7 +46,7 @@ use reprint_site::{Identification, Identity};
 use serde::Deserialize;
 
 use crate::error::CounterError;
-use crate::order::{self, Opening};
+use crate::order::Opening;
 use crate::state::Counter;
 
 /// `[printer]`: the counter's own printer.
@@ -676,26 +676,28 @@ pub async fn make_ready(c: &Counter, order_id: &str, who: &str) -> Result<bool, 
         lab_reception: d.extract.reception.number.to_string(),
         at: now,
     };
-    match order::execute(&mut tx, order_id, arrival, Some(&opening)).await {
-        Ok(_) => {}
-        Err(CounterError::Refused(e @ CounterOrderError::Withdrawn { .. })) => {
+    let lab_charge = d.extract.reception.charge.clone();
+    // As a parcel from the lab would arrive (`deliveries::receive_parcel`).
+    match crate::deliveries::receive_parcel(
+        c,
+        &mut tx,
+        order_id,
+        arrival,
+        Some(&opening),
+        &mut file,
+        &reception.number,
+        &lab_charge,
+    )
+    .await?
+    {
+        crate::deliveries::Received::Filled => {}
+        crate::deliveries::Received::Withdrawn(e) => {
             tx.rollback().await?;
             set_state(c, None, order_id, "failed", &e.to_string()).await?;
             return Ok(false);
         }
-        Err(e) => return Err(e),
+        crate::deliveries::Received::ReceptionClosed(e) => return Err(e.into()),
     }
-    let lab_charge = d.extract.reception.charge.clone();
-    c.files
-        .execute(
-            &mut tx,
-            &mut file,
-            Command::FillInPartnerAmounts {
-                number: reception.number.clone(),
-                charge: lab_charge.clone(),
-            },
-        )
-        .await?;
     let printed = crate::messages::status(
         &c.rules().site,
         d.order,
