@@ -686,8 +686,12 @@ fn chosen(
     Ok(Some(out))
 }
 
-/// Reads the medium and takes the order in.
-pub async fn run_intake(state: &AppState, upload: IntakeUpload) -> Result<Intake> {
+/// What an intake and its quote both do with an upload: the request checked, staff's answer to
+/// the number question applied, the medium read and the prints chosen.
+async fn prepare(
+    state: &AppState,
+    upload: IntakeUpload,
+) -> Result<(IntakeRequest, Medium, Option<Vec<intake::Choice>>)> {
     let counter = state.counter.clone();
     intake::check_request(&counter, &upload.request)?;
     let IntakeUpload {
@@ -705,29 +709,23 @@ pub async fn run_intake(state: &AppState, upload: IntakeUpload) -> Result<Intake
     number_question(&counter, &mut request, &number_choice).await?;
     let medium = read_upload_medium(&counter, card, zip, files).await?;
     let choices = chosen(&request, &medium, &quantities, &sizes)?;
+    Ok((request, medium, choices))
+}
+
+/// Reads the medium and takes the order in.
+pub async fn run_intake(state: &AppState, upload: IntakeUpload) -> Result<Intake> {
+    let (request, medium, choices) = prepare(state, upload).await?;
+    let counter = &state.counter;
     let now = counter.clock.now();
-    intake::take_in_chosen(&counter, &request, &medium, choices.as_deref(), now).await
+    intake::take_in_chosen(counter, &request, &medium, choices.as_deref(), now).await
 }
 
 /// Reads the medium and prices the order (nothing is taken in).
 pub async fn run_quote(state: &AppState, upload: IntakeUpload) -> Result<QuoteAnswer> {
-    let counter = state.counter.clone();
-    intake::check_request(&counter, &upload.request)?;
-    let IntakeUpload {
-        mut request,
-        zip,
-        files,
-        number_choice,
-        card,
-        quantities,
-        sizes,
-        ..
-    } = upload;
-    number_question(&counter, &mut request, &number_choice).await?;
-    let medium = read_upload_medium(&counter, card, zip, files).await?;
-    let choices = chosen(&request, &medium, &quantities, &sizes)?;
+    let (request, medium, choices) = prepare(state, upload).await?;
+    let counter = &state.counter;
     let now = counter.clock.now();
-    let price = intake::price(&counter, &request, &medium, choices.as_deref(), now).await?;
+    let price = intake::price(counter, &request, &medium, choices.as_deref(), now).await?;
     Ok(QuoteAnswer { medium, price })
 }
 
@@ -789,6 +787,18 @@ async fn login(
     }))
 }
 
+/// The intake form of the JSON API (an intake or its quote), from staff with the session's
+/// CSRF token, its files written to the staging directory as they arrive.
+async fn read_upload(
+    state: &AppState,
+    staff: &ApiStaff,
+    headers: &HeaderMap,
+    form: Multipart,
+) -> Result<IntakeUpload> {
+    staff.check_csrf(state, headers)?;
+    read_intake_form(form, &state.counter.spool.staging()).await
+}
+
 #[utoipa::path(post, path = "/api/v1/intake",
     request_body(content = IntakeForm, content_type = "multipart/form-data"),
     responses((status = 201, body = IntakeReply), (status = 413, description = "medium over the limits"),
@@ -800,8 +810,7 @@ async fn post_intake(
     headers: HeaderMap,
     form: Multipart,
 ) -> Result<Response> {
-    staff.check_csrf(&state, &headers)?;
-    let upload = read_intake_form(form, &state.counter.spool.staging()).await?;
+    let upload = read_upload(&state, &staff, &headers, form).await?;
     let intake = run_intake(&state, upload).await?;
     Ok((
         axum::http::StatusCode::CREATED,
@@ -821,8 +830,7 @@ async fn post_intake_quote(
     headers: HeaderMap,
     form: Multipart,
 ) -> Result<Json<IntakeQuoteReply>> {
-    staff.check_csrf(&state, &headers)?;
-    let upload = read_intake_form(form, &state.counter.spool.staging()).await?;
+    let upload = read_upload(&state, &staff, &headers, form).await?;
     let answer = run_quote(&state, upload).await?;
     Ok(Json(IntakeQuoteReply::from(&answer)))
 }
