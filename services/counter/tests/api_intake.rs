@@ -9,44 +9,7 @@
 mod common;
 
 use common::*;
-use futures::StreamExt;
-use reprint_bus::request::RpcReply;
-use reprint_bus::subjects::{self, SiteId as BusSite};
-use reprint_domain::protocol::{QuoteReply, QuoteRequest};
-use reprint_domain::{Charge, Currency, Money, SiteId, SiteKind};
 use reprint_testkit::NatsServer;
-
-/// Answers the lab's quote: 30 yen a print, no basic charge.
-async fn serve_lab_quotes(nats: &str) -> tokio::task::JoinHandle<()> {
-    let client = async_nats::connect(nats).await.unwrap();
-    let subject = subjects::rpc(
-        &BusSite::parse("lab-a").unwrap(),
-        subjects::RpcMethod::Quote,
-    );
-    let mut sub = client.subscribe(subject).await.unwrap();
-    client.flush().await.unwrap();
-    tokio::spawn(async move {
-        while let Some(msg) = sub.next().await {
-            let req: QuoteRequest = serde_json::from_slice(&msg.payload).unwrap();
-            let prints: i64 = req.items.iter().map(|i| i64::from(i.quantity)).sum();
-            let reply = RpcReply::Ok(QuoteReply {
-                site: SiteId::parse("lab-a").unwrap(),
-                site_kind: SiteKind::Lab,
-                charge: Charge {
-                    lines: vec![],
-                    total: Money::new(30 * prints, Currency::JPY),
-                },
-                estimated_finish: Some(req.at + chrono::Duration::hours(2)),
-            });
-            if let Some(to) = msg.reply {
-                client
-                    .publish(to, serde_json::to_vec(&reply).unwrap().into())
-                    .await
-                    .unwrap();
-            }
-        }
-    })
-}
 
 fn form(number: Option<&str>, phone: &str, seed: u64) -> reqwest::multipart::Form {
     let f = customer_fields(reqwest::multipart::Form::new(), "Hanako Yamada", phone)
@@ -85,7 +48,7 @@ async fn post(
 #[tokio::test]
 async fn a_number_with_another_telephone_is_a_question_not_a_new_customer() {
     let nats = NatsServer::start();
-    let _lab = serve_lab_quotes(&nats.url).await;
+    let _lab = serve_lab_quotes(&nats.url, LabQuotes::Total(30)).await;
     let counter = spawn(&nats.url, None, "").await;
 
     // The first visit registers W0000001 with 03-1234-5678 (the counter's basic charge 250).
@@ -146,7 +109,7 @@ async fn a_number_with_another_telephone_is_a_question_not_a_new_customer() {
 #[tokio::test]
 async fn the_price_before_the_order_takes_nothing_in() {
     let nats = NatsServer::start();
-    let _lab = serve_lab_quotes(&nats.url).await;
+    let _lab = serve_lab_quotes(&nats.url, LabQuotes::Total(30)).await;
     let counter = spawn(&nats.url, None, "").await;
 
     // Two photos; the first at 3 prints, the second left out.

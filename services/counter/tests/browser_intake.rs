@@ -10,62 +10,11 @@ mod common;
 
 use browser::{Browser, Page, chromium_installed};
 use common::*;
-use futures::StreamExt;
-use reprint_bus::request::RpcReply;
-use reprint_bus::subjects::{self, SiteId as BusSite};
-use reprint_domain::protocol::{QuoteReply, QuoteRequest};
-use reprint_domain::{Charge, ChargeLine, Currency, LineKind, Money, SiteId, SiteKind};
 use reprint_testkit::NatsServer;
 use serde_json::json;
 
 const W: u32 = 1024;
 const H: u32 = 768;
-
-/// The lab's quote: 30 JPY a print, ready two hours after.
-async fn serve_lab_quotes(nats: &str) -> tokio::task::JoinHandle<()> {
-    let client = async_nats::connect(nats).await.unwrap();
-    let subject = subjects::rpc(
-        &BusSite::parse("lab-a").unwrap(),
-        subjects::RpcMethod::Quote,
-    );
-    let mut sub = client.subscribe(subject).await.unwrap();
-    client.flush().await.unwrap();
-    tokio::spawn(async move {
-        while let Some(msg) = sub.next().await {
-            let req: QuoteRequest = serde_json::from_slice(&msg.payload).unwrap();
-            let lines: Vec<ChargeLine> = req
-                .items
-                .iter()
-                .map(|i| ChargeLine {
-                    kind: LineKind::Prints {
-                        image: i.image,
-                        size: i.size,
-                        quantity: i.quantity,
-                        unit_price: Money::new(30, Currency::JPY),
-                    },
-                    description: format!("{} x {}", i.name, i.quantity),
-                    amount: Money::new(30 * i64::from(i.quantity), Currency::JPY),
-                })
-                .collect();
-            let total = lines.iter().map(|l| l.amount.minor).sum();
-            let reply = RpcReply::Ok(QuoteReply {
-                site: SiteId::parse("lab-a").unwrap(),
-                site_kind: SiteKind::Lab,
-                charge: Charge {
-                    lines,
-                    total: Money::new(total, Currency::JPY),
-                },
-                estimated_finish: Some(req.at + chrono::Duration::hours(2)),
-            });
-            if let Some(to) = msg.reply {
-                client
-                    .publish(to, serde_json::to_vec(&reply).unwrap().into())
-                    .await
-                    .unwrap();
-            }
-        }
-    })
-}
 
 /// The element's box when it is wholly on the first screen (no scrolling), else `Err(box)`.
 async fn on_first_screen(page: &mut Page, selector: &str) -> Result<(), serde_json::Value> {
@@ -102,7 +51,7 @@ async fn the_intake_grid_and_price_fit_a_1024_by_768_terminal() {
     }
     let nats = NatsServer::start();
     let _lab = LabPeer::start(&nats.url).await;
-    let _quotes = serve_lab_quotes(&nats.url).await;
+    let _quotes = serve_lab_quotes(&nats.url, LabQuotes::Itemised(30)).await;
     let counter = spawn(&nats.url, None, "").await;
 
     // A card of eight photos with the camera's print order (IMG_0001 x 1, IMG_0007 x 3).

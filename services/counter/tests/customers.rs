@@ -10,45 +10,9 @@ mod common;
 
 use browser::{Browser, Page, chromium_installed};
 use common::*;
-use futures::StreamExt;
-use reprint_bus::request::RpcReply;
-use reprint_bus::subjects::{self, SiteId as BusSite};
-use reprint_domain::protocol::{QuoteReply, QuoteRequest};
-use reprint_domain::{Charge, Currency, Money, RegistrationNumber, SiteId, SiteKind};
+use reprint_domain::RegistrationNumber;
 use reprint_testkit::NatsServer;
 use serde_json::json;
-
-/// Answers the lab's quote on NATS request/reply: nothing charged (the counter's part is the
-/// one under test).
-async fn serve_lab_quotes(nats: &str) -> tokio::task::JoinHandle<()> {
-    let client = async_nats::connect(nats).await.unwrap();
-    let subject = subjects::rpc(
-        &BusSite::parse("lab-a").unwrap(),
-        subjects::RpcMethod::Quote,
-    );
-    let mut sub = client.subscribe(subject).await.unwrap();
-    client.flush().await.unwrap();
-    tokio::spawn(async move {
-        while let Some(msg) = sub.next().await {
-            let req: QuoteRequest = serde_json::from_slice(&msg.payload).unwrap();
-            let reply = RpcReply::Ok(QuoteReply {
-                site: SiteId::parse("lab-a").unwrap(),
-                site_kind: SiteKind::Lab,
-                charge: Charge {
-                    lines: vec![],
-                    total: Money::new(0, Currency::JPY),
-                },
-                estimated_finish: Some(req.at + chrono::Duration::hours(2)),
-            });
-            if let Some(to) = msg.reply {
-                client
-                    .publish(to, serde_json::to_vec(&reply).unwrap().into())
-                    .await
-                    .unwrap();
-            }
-        }
-    })
-}
 
 /// "Take in" straight away: a card of one photo (a different one each time).
 fn take_form(
@@ -70,20 +34,6 @@ fn take_form(
         Some(n) => form.text("registration_number", n.to_string()),
         None => form,
     }
-}
-
-/// Posts the intake page's form: (status, final URL, page).
-async fn post(counter: &TestCounter, form: reqwest::multipart::Form) -> (u16, String, String) {
-    let res = counter
-        .http
-        .post(format!("{}/intake", counter.base))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let url = res.url().to_string();
-    (status, url, res.text().await.unwrap())
 }
 
 async fn get_page(counter: &TestCounter, path: &str) -> (u16, String) {
@@ -129,11 +79,11 @@ async fn charges(counter: &TestCounter, number: &str) -> Vec<i64> {
 async fn another_telephone_asks_staff_and_the_file_is_found_and_listed() {
     let nats = NatsServer::start();
     let _lab = LabPeer::start(&nats.url).await;
-    let _quotes = serve_lab_quotes(&nats.url).await;
+    let _quotes = serve_lab_quotes(&nats.url, LabQuotes::Total(0)).await;
     let counter = spawn(&nats.url, None, "").await;
 
     // A first visit: registered as W0000001, the basic charge.
-    let (status, url, page) = post(
+    let (status, url, page) = post_intake_page(
         &counter,
         take_form(&counter, None, "Hanako Yamada", "03-1234-5678", 1),
     )
@@ -143,7 +93,7 @@ async fn another_telephone_asks_staff_and_the_file_is_found_and_listed() {
     assert_eq!(charges(&counter, "W0000001").await, vec![250]);
 
     // W0000001 with another telephone: staff are asked, nothing is registered.
-    let (status, _, page) = post(
+    let (status, _, page) = post_intake_page(
         &counter,
         take_form(
             &counter,
@@ -165,7 +115,7 @@ async fn another_telephone_asks_staff_and_the_file_is_found_and_listed() {
     assert_eq!(status, 404, "no new file was made");
 
     // "The same person": the order is taken on W0000001 with the Fig. 9 discount.
-    let (status, url, page) = post(&counter, answer(&page, "same")).await;
+    let (status, url, page) = post_intake_page(&counter, answer(&page, "same")).await;
     assert_eq!(status, 200, "{page}");
     assert!(url.ends_with("/slip/X0000002"), "{url}");
     assert_eq!(
@@ -175,13 +125,13 @@ async fn another_telephone_asks_staff_and_the_file_is_found_and_listed() {
     );
 
     // Another person with that number: "register as new" makes W0000002.
-    let (status, _, page) = post(
+    let (status, _, page) = post_intake_page(
         &counter,
         take_form(&counter, Some("W0000001"), "Taro Sato", "080-2222-3333", 3),
     )
     .await;
     assert_eq!(status, 409, "{page}");
-    let (status, url, page) = post(&counter, answer(&page, "new")).await;
+    let (status, url, page) = post_intake_page(&counter, answer(&page, "new")).await;
     assert_eq!(status, 200, "{page}");
     assert!(url.ends_with("/slip/X0000003"), "{url}");
     assert_eq!(charges(&counter, "W0000002").await, vec![250]);
@@ -268,9 +218,9 @@ async fn the_customers_pages_and_the_question_on_a_1024_by_768_terminal() {
     }
     let nats = NatsServer::start();
     let _lab = LabPeer::start(&nats.url).await;
-    let _quotes = serve_lab_quotes(&nats.url).await;
+    let _quotes = serve_lab_quotes(&nats.url, LabQuotes::Total(0)).await;
     let counter = spawn(&nats.url, None, "").await;
-    let (status, _, page) = post(
+    let (status, _, page) = post_intake_page(
         &counter,
         take_form(&counter, None, "Hanako Yamada", "03-1234-5678", 1),
     )

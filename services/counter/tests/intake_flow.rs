@@ -9,61 +9,11 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use futures::StreamExt;
-use reprint_bus::request::RpcReply;
-use reprint_bus::subjects::{self, SiteId as BusSite};
-use reprint_domain::protocol::{OrderPlaced, QuoteReply, QuoteRequest};
-use reprint_domain::{Charge, ChargeLine, Currency, LineKind, Money, SiteId, SiteKind};
+use reprint_domain::protocol::OrderPlaced;
 use reprint_testkit::NatsServer;
 
 /// The lab's price per print in this test.
 const LAB_UNIT: i64 = 30;
-
-/// Answers the lab's quote on NATS request/reply: 30 JPY a print, ready two hours after.
-async fn serve_lab_quotes(nats: &str) -> tokio::task::JoinHandle<()> {
-    let client = async_nats::connect(nats).await.unwrap();
-    let subject = subjects::rpc(
-        &BusSite::parse("lab-a").unwrap(),
-        subjects::RpcMethod::Quote,
-    );
-    let mut sub = client.subscribe(subject).await.unwrap();
-    client.flush().await.unwrap();
-    tokio::spawn(async move {
-        while let Some(msg) = sub.next().await {
-            let req: QuoteRequest = serde_json::from_slice(&msg.payload).unwrap();
-            let lines: Vec<ChargeLine> = req
-                .items
-                .iter()
-                .map(|i| ChargeLine {
-                    kind: LineKind::Prints {
-                        image: i.image,
-                        size: i.size,
-                        quantity: i.quantity,
-                        unit_price: Money::new(LAB_UNIT, Currency::JPY),
-                    },
-                    description: format!("{} x {}", i.name, i.quantity),
-                    amount: Money::new(LAB_UNIT * i64::from(i.quantity), Currency::JPY),
-                })
-                .collect();
-            let total = lines.iter().map(|l| l.amount.minor).sum();
-            let reply = RpcReply::Ok(QuoteReply {
-                site: SiteId::parse("lab-a").unwrap(),
-                site_kind: SiteKind::Lab,
-                charge: Charge {
-                    lines,
-                    total: Money::new(total, Currency::JPY),
-                },
-                estimated_finish: Some(req.at + chrono::Duration::hours(2)),
-            });
-            if let Some(to) = msg.reply {
-                client
-                    .publish(to, serde_json::to_vec(&reply).unwrap().into())
-                    .await
-                    .unwrap();
-            }
-        }
-    })
-}
 
 /// The card of Fig. 2: three photos, the camera's print order chose 1 x IMG_0001 and
 /// 3 x IMG_0007.
@@ -96,20 +46,6 @@ fn page_form(counter: &TestCounter, step: &str) -> reqwest::multipart::Form {
     .text("csrf", counter.csrf.clone())
     .text("quantity", "1")
     .text("step", step.to_string())
-}
-
-/// Posts the intake page's form: (status, final URL, page).
-async fn post(counter: &TestCounter, form: reqwest::multipart::Form) -> (u16, String, String) {
-    let res = counter
-        .http
-        .post(format!("{}/intake", counter.base))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = res.status().as_u16();
-    let url = res.url().to_string();
-    (status, url, res.text().await.unwrap())
 }
 
 /// The value of the hidden input `name` of a page.
@@ -165,11 +101,11 @@ async fn postgres_price_first_then_take_in_and_the_same_card_warned() {
 async fn price_first_flow(store: Option<&str>) {
     let nats = NatsServer::start();
     let lab = LabPeer::start(&nats.url).await;
-    let _quotes = serve_lab_quotes(&nats.url).await;
+    let _quotes = serve_lab_quotes(&nats.url, LabQuotes::Itemised(LAB_UNIT)).await;
     let counter = spawn(&nats.url, store, "").await;
 
     // 1. Price it: the card is read, the grid prefilled from its print order.
-    let (status, _, page) = post(
+    let (status, _, page) = post_intake_page(
         &counter,
         page_form(&counter, "price").part("medium", zip_part(card())),
     )
@@ -230,7 +166,7 @@ async fn price_first_flow(store: Option<&str>) {
             .text("size-2", "2L")
             .text("qty-2", "2")
     };
-    let (status, url, page) = post(&counter, choose(page_form(&counter, "take"))).await;
+    let (status, url, page) = post_intake_page(&counter, choose(page_form(&counter, "take"))).await;
     assert_eq!(status, 200, "{page}");
     assert!(url.ends_with("/slip/X0000001"), "{url}");
     let got = lab.receive(1, Duration::from_secs(20)).await;
@@ -256,7 +192,7 @@ async fn price_first_flow(store: Option<&str>) {
     assert_eq!(s, 404);
 
     // 3. The same card again: priced, then "Take in" is warned and nothing is taken.
-    let (status, _, page) = post(
+    let (status, _, page) = post_intake_page(
         &counter,
         page_form(&counter, "price").part("medium", zip_part(card())),
     )
@@ -273,7 +209,7 @@ async fn price_first_flow(store: Option<&str>) {
             .text("qty-1", "3")
             .text("qty-2", "2")
     };
-    let (status, _, page) = post(&counter, again(page_form(&counter, "take"))).await;
+    let (status, _, page) = post_intake_page(&counter, again(page_form(&counter, "take"))).await;
     assert_eq!(status, 409, "{page}");
     assert!(
         text(&page, "repeat").contains("X0000001"),
@@ -285,7 +221,7 @@ async fn price_first_flow(store: Option<&str>) {
     let (s, _) = counter.get("/api/v1/pickups/X0000002").await;
     assert_eq!(s, 404, "nothing taken in on a warning");
     // Staff confirm: taken in as a second order.
-    let (status, url, page) = post(
+    let (status, url, page) = post_intake_page(
         &counter,
         again(page_form(&counter, "take")).text("again", "1"),
     )
@@ -300,9 +236,9 @@ async fn price_first_flow(store: Option<&str>) {
 async fn a_held_card_outlives_a_restart_of_the_terminal() {
     let nats = NatsServer::start();
     let lab = LabPeer::start(&nats.url).await;
-    let _quotes = serve_lab_quotes(&nats.url).await;
+    let _quotes = serve_lab_quotes(&nats.url, LabQuotes::Itemised(LAB_UNIT)).await;
     let counter = spawn(&nats.url, None, "").await;
-    let (status, _, page) = post(
+    let (status, _, page) = post_intake_page(
         &counter,
         page_form(&counter, "price").part("medium", zip_part(card())),
     )
@@ -319,7 +255,7 @@ async fn a_held_card_outlives_a_restart_of_the_terminal() {
         .unwrap();
     assert_eq!(thumb.status(), 200, "the thumbnail after the restart");
     assert_eq!(&thumb.bytes().await.unwrap()[..2], &[0xFF, 0xD8]);
-    let (status, url, page) = post(
+    let (status, url, page) = post_intake_page(
         &counter,
         page_form(&counter, "take")
             .text("token", token.clone())
@@ -347,7 +283,7 @@ async fn a_held_card_outlives_a_restart_of_the_terminal() {
         "the photo chosen, from the card held across the restart"
     );
     // Taken in, it is held no more.
-    let (status, _, page) = post(
+    let (status, _, page) = post_intake_page(
         &counter,
         page_form(&counter, "take").text("token", token.clone()),
     )
@@ -360,14 +296,14 @@ async fn a_held_card_outlives_a_restart_of_the_terminal() {
 async fn a_damaged_file_is_listed_and_the_rest_taken_in() {
     let nats = NatsServer::start();
     let lab = LabPeer::start(&nats.url).await;
-    let _quotes = serve_lab_quotes(&nats.url).await;
+    let _quotes = serve_lab_quotes(&nats.url, LabQuotes::Itemised(LAB_UNIT)).await;
     let counter = spawn(&nats.url, None, "").await;
     let medium = zip_of(&[
         ("DCIM/100CANON/IMG_0001.JPG", jpeg(1)),
         ("DCIM/100CANON/IMG_0002.JPG", damaged_jpeg(2)),
         ("DCIM/100CANON/IMG_0003.JPG", jpeg(3)),
     ]);
-    let (status, _, page) = post(
+    let (status, _, page) = post_intake_page(
         &counter,
         page_form(&counter, "price").part("medium", zip_part(medium)),
     )
@@ -378,7 +314,7 @@ async fn a_damaged_file_is_listed_and_the_rest_taken_in() {
     assert!(page.contains("id=\"pick-1\""), "two photos in the grid");
     assert!(!page.contains("id=\"pick-2\""), "the damaged one left out");
     let token = hidden(&page, "token");
-    let (status, url, page) = post(
+    let (status, url, page) = post_intake_page(
         &counter,
         page_form(&counter, "take")
             .text("token", token)
@@ -399,7 +335,7 @@ async fn a_damaged_file_is_listed_and_the_rest_taken_in() {
 async fn a_card_in_the_reader_is_read_on_demand_and_a_refusal_keeps_the_form() {
     let nats = NatsServer::start();
     let lab = LabPeer::start(&nats.url).await;
-    let _quotes = serve_lab_quotes(&nats.url).await;
+    let _quotes = serve_lab_quotes(&nats.url, LabQuotes::Itemised(LAB_UNIT)).await;
     // The terminal's card reader: a folder where the card is mounted (none inserted yet).
     let reader = tempfile::tempdir().unwrap();
     let mount = reader.path().join("card");
@@ -412,7 +348,7 @@ async fn a_card_in_the_reader_is_read_on_demand_and_a_refusal_keeps_the_form() {
         )
     })
     .await;
-    let (status, _, page) = post(&counter, page_form(&counter, "card")).await;
+    let (status, _, page) = post_intake_page(&counter, page_form(&counter, "card")).await;
     assert_eq!(status, 422, "no card in the reader: {page}");
     assert!(page.contains("role=\"alert\""), "said in words: {page}");
     assert!(tag(&page, "name").contains("Hanako Yamada"), "typed kept");
@@ -428,7 +364,7 @@ async fn a_card_in_the_reader_is_read_on_demand_and_a_refusal_keeps_the_form() {
         .unwrap();
     }
     std::fs::write(mount.join("MISC/AUTPRINT.MRK"), DPOF).unwrap();
-    let (status, _, page) = post(&counter, page_form(&counter, "card")).await;
+    let (status, _, page) = post_intake_page(&counter, page_form(&counter, "card")).await;
     assert_eq!(status, 200, "{page}");
     assert!(tag(&page, "pick-0").contains("checked"));
     assert!(tag(&page, "qty-1").contains("value=\"3\""));
@@ -448,13 +384,13 @@ async fn a_card_in_the_reader_is_read_on_demand_and_a_refusal_keeps_the_form() {
         .text("grid", "1")
         .text("pick-1", "1")
         .text("qty-1", "4");
-    let (status, _, page) = post(&counter, nameless).await;
+    let (status, _, page) = post_intake_page(&counter, nameless).await;
     assert_eq!(status, 422, "{page}");
     assert!(page.contains("role=\"alert\""));
     assert_eq!(hidden(&page, "token"), token, "the card is still held");
     assert!(tag(&page, "qty-1").contains("value=\"4\""), "choices kept");
     assert!(tag(&page, "telephone").contains("03-1234-5678"));
-    let (status, url, page) = post(
+    let (status, url, page) = post_intake_page(
         &counter,
         page_form(&counter, "take")
             .text("token", token)
@@ -481,7 +417,7 @@ async fn without_an_answer_from_the_lab_the_counter_prices_its_own_part_and_stil
     let lab = LabPeer::start(&nats.url).await;
     // Nobody answers the lab's quote.
     let counter = spawn(&nats.url, None, "").await;
-    let (status, _, page) = post(
+    let (status, _, page) = post_intake_page(
         &counter,
         page_form(&counter, "price").part("medium", zip_part(card())),
     )
@@ -497,7 +433,7 @@ async fn without_an_answer_from_the_lab_the_counter_prices_its_own_part_and_stil
         "the counter's own charge"
     );
     let token = hidden(&page, "token");
-    let (status, url, page) = post(
+    let (status, url, page) = post_intake_page(
         &counter,
         page_form(&counter, "take")
             .text("token", token)

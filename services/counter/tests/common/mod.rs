@@ -498,3 +498,88 @@ pub async fn counter_rpc<T: serde::de::DeserializeOwned>(
         }
     }
 }
+
+/// How the lab played by a test prices a quote (its reply on `rpc.lab-a.quote`).
+#[derive(Debug, Clone, Copy)]
+pub enum LabQuotes {
+    /// A line per item at this many yen a print.
+    Itemised(i64),
+    /// Only a total, at this many yen a print (no lines).
+    Total(i64),
+}
+
+/// Answers the lab's quote on NATS request/reply as `how` says, ready two hours after it is
+/// asked.
+pub async fn serve_lab_quotes(nats: &str, how: LabQuotes) -> tokio::task::JoinHandle<()> {
+    use reprint_bus::request::RpcReply;
+    use reprint_domain::protocol::{QuoteReply, QuoteRequest};
+    let client = async_nats::connect(nats).await.unwrap();
+    let subject = subjects::rpc(
+        &BusSite::parse("lab-a").unwrap(),
+        subjects::RpcMethod::Quote,
+    );
+    let mut sub = client.subscribe(subject).await.unwrap();
+    client.flush().await.unwrap();
+    tokio::spawn(async move {
+        while let Some(msg) = sub.next().await {
+            let req: QuoteRequest = serde_json::from_slice(&msg.payload).unwrap();
+            let prints: i64 = req.items.iter().map(|i| i64::from(i.quantity)).sum();
+            let charge = match how {
+                LabQuotes::Total(unit) => Charge {
+                    lines: vec![],
+                    total: Money::new(unit * prints, Currency::JPY),
+                },
+                LabQuotes::Itemised(unit) => {
+                    let lines: Vec<ChargeLine> = req
+                        .items
+                        .iter()
+                        .map(|i| ChargeLine {
+                            kind: LineKind::Prints {
+                                image: i.image,
+                                size: i.size,
+                                quantity: i.quantity,
+                                unit_price: Money::new(unit, Currency::JPY),
+                            },
+                            description: format!("{} x {}", i.name, i.quantity),
+                            amount: Money::new(unit * i64::from(i.quantity), Currency::JPY),
+                        })
+                        .collect();
+                    let total = lines.iter().map(|l| l.amount.minor).sum();
+                    Charge {
+                        lines,
+                        total: Money::new(total, Currency::JPY),
+                    }
+                }
+            };
+            let reply = RpcReply::Ok(QuoteReply {
+                site: SiteId::parse("lab-a").unwrap(),
+                site_kind: SiteKind::Lab,
+                charge,
+                estimated_finish: Some(req.at + chrono::Duration::hours(2)),
+            });
+            if let Some(to) = msg.reply {
+                client
+                    .publish(to, serde_json::to_vec(&reply).unwrap().into())
+                    .await
+                    .unwrap();
+            }
+        }
+    })
+}
+
+/// Posts the intake page's form: (status, final URL, page).
+pub async fn post_intake_page(
+    counter: &TestCounter,
+    form: reqwest::multipart::Form,
+) -> (u16, String, String) {
+    let res = counter
+        .http
+        .post(format!("{}/intake", counter.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let url = res.url().to_string();
+    (status, url, res.text().await.unwrap())
+}
