@@ -558,15 +558,16 @@ pub fn kind_wildcard(kind: SiteKind) -> String {
     format!("{PREFIX}.{kind}.>")
 }
 
-/// The subjects of the stream holding all inboxes of one kind: one pattern per topic that kind
-/// receives, `reprint.v1.<kind>.*.<topic>` (e.g. `reprint.v1.lab.*.order.placed`), never a
-/// `>`. A hub tells a leaf node of a subscription only when the leaf's user may publish its
-/// whole subject, so a stream whose subjects are exactly the patterns `deploy/nats/users.conf`
-/// allows a counter (`reprint.v1.lab.*.order.placed`, ...) is one its leaf node can reach.
+/// The subjects of the stream holding all inboxes of one kind: one pattern per topic,
+/// `reprint.v1.<kind>.*.<topic>` (e.g. `reprint.v1.lab.*.order.placed`), never a `>`. A hub
+/// tells a leaf node of a subscription only when the leaf's user may publish its whole subject,
+/// so a stream whose subjects are the very patterns `deploy/nats/users.conf` allows a counter
+/// (`reprint.v1.lab.*.order.placed`, ...) is one its leaf node can reach. Every topic, not only
+/// those the kind receives: a misaddressed one is stored all the same and its site's consumer
+/// parks it, as with the `reprint.v1.<kind>.>` of earlier versions.
 pub fn inbox_stream_subjects(kind: SiteKind) -> Vec<String> {
     Topic::ALL
         .into_iter()
-        .filter(|t| t.recipients().contains(&kind))
         .map(|t| format!("{PREFIX}.{kind}.*.{}", t.suffix()))
         .collect()
 }
