@@ -39,16 +39,20 @@ fn create_key(headers: &HeaderMap) -> AppResult<Option<String>> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
-    let key = v
-        .to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 200)
-        .ok_or_else(|| {
-            AppError::BadRequest(
-                "the idempotency key must be 1 to 200 visible ASCII characters".into(),
-            )
-        })?;
+    let key = v.to_str().ok().filter(|k| visible_key(k)).ok_or_else(|| {
+        AppError::BadRequest("the idempotency key must be 1 to 200 visible ASCII characters".into())
+    })?;
     Ok(Some(key.to_string()))
+}
+
+/// The document's rule for the key (`^[!-~]([ -~]*[!-~])?$`, 1 to 200 characters): printable
+/// ASCII, spaces inside only (a tab or a space at either end is refused, as the schema says).
+fn visible_key(k: &str) -> bool {
+    let b = k.as_bytes();
+    (1..=200).contains(&b.len())
+        && b.iter().all(|c| (b' '..=b'~').contains(c))
+        && b.first().is_some_and(|c| *c != b' ')
+        && b.last().is_some_and(|c| *c != b' ')
 }
 
 /// The draft a key made for this account, if it did.
@@ -150,5 +154,23 @@ pub async fn create_order(
             }
             None => Err(e),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::visible_key;
+
+    #[test]
+    fn an_idempotency_key_is_what_the_document_says() {
+        assert!(visible_key("order-2026-12-04 kiosk 7"));
+        assert!(visible_key("a"));
+        assert!(visible_key(&"k".repeat(200)));
+        assert!(!visible_key(""));
+        assert!(!visible_key(&"k".repeat(201)));
+        assert!(!visible_key(" leading"));
+        assert!(!visible_key("trailing "));
+        assert!(!visible_key("tab\there"));
+        assert!(!visible_key("\u{e9}t\u{e9}"));
     }
 }
