@@ -71,21 +71,36 @@ const BEYOND_A_SCHEMA: &[(&str, &str)] = &[
     ),
 ];
 
+/// Operations whose resource may rightly be absent right after the operation that created its
+/// parent, each with the rule: schemathesis's "created resource found" check
+/// (`ensure_resource_availability`, ST302) is off for these only.
+const MAY_BE_ABSENT: &[(&str, &str)] = &[(
+    "digital_copy",
+    "an order has a digital copy only when one was ordered with it, and only from ready for pickup on: a just-created order has none (404, as documented)",
+)];
+
 /// Operations left out of the run while schemathesis finds fault with them: none (the four the
 /// CI of 2026-12-04 found, `check_in`, `post_intake_quote`, `issue_json` and `till_json`, state
 /// their rules in their documents since issue 15's closing).
 const NOT_YET_FUZZ_CLEAN: &[&str] = &[];
 
-/// The schemathesis configuration: `positive_data_acceptance` off for [`BEYOND_A_SCHEMA`].
+/// The schemathesis configuration: `positive_data_acceptance` off for [`BEYOND_A_SCHEMA`],
+/// `ensure_resource_availability` off for [`MAY_BE_ABSENT`].
 fn config() -> String {
+    let section = |(op, why): &(&str, &str), check: &str| {
+        format!(
+            "# {why}\n[[operations]]\ninclude-operation-id = \"{op}\"\n\
+             checks.{check}.enabled = false\n\n"
+        )
+    };
     BEYOND_A_SCHEMA
         .iter()
-        .map(|(op, why)| {
-            format!(
-                "# {why}\n[[operations]]\ninclude-operation-id = \"{op}\"\n\
-                 checks.positive_data_acceptance.enabled = false\n\n"
-            )
-        })
+        .map(|o| section(o, "positive_data_acceptance"))
+        .chain(
+            MAY_BE_ABSENT
+                .iter()
+                .map(|o| section(o, "ensure_resource_availability")),
+        )
         .collect()
 }
 
@@ -185,7 +200,10 @@ async fn fuzz(
         .arg(&doc_path)
         .args(["--url", base])
         .args(["--max-examples", MAX_EXAMPLES, "--max-time", MAX_SECONDS])
-        .args(["--workers", "2", "--request-timeout", "20", "--seed", "13"])
+        // One worker: with two, the coverage phase once died inside CPython's parser
+        // ("SystemError: AST constructor recursion depth mismatch", hypothesis describing a
+        // lambda from two threads at once), a fault of the fuzzer, not of the API.
+        .args(["--workers", "1", "--request-timeout", "20", "--seed", "13"])
         .args(["--suppress-health-check", "all"])
         .args(["-H", &format!("Cookie: {cookie}")])
         .args(["-H", &format!("X-CSRF-Token: {csrf}")])
