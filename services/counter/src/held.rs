@@ -107,11 +107,7 @@ fn link_or_copy(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// Holds `medium` (read and checked, its images staged) with its thumbnails; returns its token.
-pub async fn hold(
-    counter: &Counter,
-    medium: Medium,
-    thumbs: ThumbList,
-) -> Result<String> {
+pub async fn hold(counter: &Counter, medium: Medium, thumbs: ThumbList) -> Result<String> {
     let token = uuid::Uuid::new_v4().simple().to_string();
     let now = counter.clock.now();
     let dir = folder(counter, &token);
