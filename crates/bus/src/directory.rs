@@ -150,6 +150,12 @@ pub struct SiteAnnouncement {
     /// and in an announcement of an older version.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub printer: Option<SitePrinter>,
+    /// A counter: the hours from each lab's finish to the prints on its shelf (its `[[labs]]
+    /// transport_hours`), by lab id. Another counter taking in an order to be collected here
+    /// gives its slip the ready-by of this counter's transport, not its own. Empty for a lab and
+    /// in an announcement of an older version.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub transport_hours: std::collections::BTreeMap<String, u32>,
 }
 
 /// A site's own printer as it announces it.

@@ -45,6 +45,7 @@ fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
         opening_hours: vec![],
         health: None,
         printer: None,
+        transport_hours: Default::default(),
     }
 }
 

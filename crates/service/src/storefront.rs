@@ -124,6 +124,7 @@ impl Storefront<'_> {
             opening_hours: self.opening_hours.clone(),
             health: None,
             printer: None,
+            transport_hours: Default::default(),
         })
     }
 }

@@ -153,6 +153,7 @@ pub fn site(id: &str, kind: SiteKind) -> SiteAnnouncement {
         }],
         health: None,
         printer: None,
+        transport_hours: Default::default(),
     }
 }
 
