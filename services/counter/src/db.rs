@@ -192,7 +192,7 @@ pub async fn reception_trace(
 }
 
 /// The columns of [`OrderRow`].
-pub const ORDER_COLS: &str = "SELECT order_id, reception_number, registration_number, route, lab, customer_name, telephone, state, received_at, expected_ready, lab_reception, lab_estimated_finish, arrived_at, notice, updated_at FROM counter_orders";
+pub const ORDER_COLS: &str = "SELECT order_id, reception_number, registration_number, route, lab, customer_name, telephone, state, received_at, expected_ready, lab_reception, lab_estimated_finish, arrived_at, notice, updated_at, (SELECT o.counter FROM counter_other_counters o WHERE o.order_id = counter_orders.order_id AND o.role = 'delivery_counter') AS pickup_at FROM counter_orders";
 
 /// An order as staff see it (`counter_orders`).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -213,6 +213,8 @@ pub struct OrderRow {
     pub notice: Option<String>,
     /// When the order last changed (an order handed on: when the lab recorded it).
     pub updated_at: String,
+    /// The other counter where the prints are collected (`crate::elsewhere`), if not here.
+    pub pickup_at: Option<String>,
 }
 
 /// A payment taken (`counter_payments`).

@@ -12,6 +12,7 @@
 //! `counter_other_counters` keeps, per order, the other counter and (at the delivery counter)
 //! the reception counter's slip number.
 
+use std::collections::BTreeMap;
 use std::sync::RwLock;
 
 use reprint_bus::directory::SiteAnnouncement;
@@ -29,6 +30,9 @@ pub struct Place {
     pub id: SiteId,
     pub name: String,
     pub address: String,
+    /// Its hours from each lab's finish to the prints on its shelf, as it announced them (empty
+    /// from a counter of an older version).
+    pub transport_hours: BTreeMap<String, u32>,
 }
 
 /// The other counters last read from the site directory (empty until the link is up once).
@@ -55,6 +59,7 @@ impl Places {
                     id: SiteId::parse(s.id.as_str()).ok()?,
                     name: s.name.clone(),
                     address: s.address.clone(),
+                    transport_hours: s.transport_hours.clone(),
                 })
             })
             .collect();
@@ -62,6 +67,19 @@ impl Places {
             *v = places;
         }
     }
+}
+
+/// This counter's entry in the directory says its transport hours from each lab (its `[[labs]]
+/// transport_hours`), so that a counter taking in an order to be collected here promises the
+/// ready-by of this counter's shelf.
+pub fn announce(counter: &Counter, mut announcement: SiteAnnouncement) -> SiteAnnouncement {
+    announcement.transport_hours = counter
+        .config
+        .labs
+        .iter()
+        .map(|l| (l.id.to_string(), l.transport_hours))
+        .collect();
+    announcement
 }
 
 /// Reads the directory into [`Counter::places`] (from the link, at its start and then every

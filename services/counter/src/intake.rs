@@ -340,7 +340,11 @@ pub async fn price(
     let ready_by = crate::pickup::ready_by(
         Some(promised),
         lab_quote.as_ref().ok().and_then(|q| q.estimated_finish),
-        crate::pickup::transport(counter, lab.id.as_str()),
+        crate::pickup::transport(
+            counter,
+            lab.id.as_str(),
+            pickup_at.as_ref().map(|(p, _)| p.id.as_str()),
+        ),
     );
     Ok(Price {
         items,

@@ -17,6 +17,7 @@ use tracing::Instrument;
 use reprint_eventstore::sql::{self, Arg};
 
 use crate::db::{ORDER_COLS, OrderRow, PaymentRow};
+use crate::elsewhere::Place;
 use crate::error::{CounterError, Result};
 use crate::messages;
 use crate::order;
@@ -67,16 +68,29 @@ pub fn ready_by(
     }
 }
 
-/// Hours from lab `lab` to this counter (its `[[labs]] transport_hours`).
-pub fn transport(counter: &Counter, lab: &str) -> chrono::Duration {
-    chrono::Duration::hours(
-        counter
-            .config
-            .labs
-            .iter()
-            .find(|l| l.id.as_str() == lab)
-            .map_or(0, |l| i64::from(l.transport_hours)),
-    )
+/// Hours from lab `lab` to the counter where the prints are collected: this counter's own
+/// (`[[labs]] transport_hours`), or, for an order to be collected at another counter
+/// (`pickup_at`), the hours that counter announced for the lab (the parcel travels there, not
+/// here). Another counter not (yet) in the directory, or of an older version that does not
+/// announce its hours, is taken as this counter's own hours.
+pub fn transport(counter: &Counter, lab: &str, pickup_at: Option<&str>) -> chrono::Duration {
+    let own = counter
+        .config
+        .labs
+        .iter()
+        .find(|l| l.id.as_str() == lab)
+        .map(|l| l.transport_hours);
+    let there = pickup_at.and_then(|id| counter.places.get(id));
+    chrono::Duration::hours(i64::from(transport_hours(own, there.as_ref(), lab)))
+}
+
+/// [`transport`]'s choice: the delivery counter's announced hours for `lab` when the order is
+/// collected there and it announced them, else this counter's own (0 when it has none).
+pub fn transport_hours(own: Option<u32>, there: Option<&Place>, lab: &str) -> u32 {
+    there
+        .and_then(|p| p.transport_hours.get(lab).copied())
+        .or(own)
+        .unwrap_or(0)
 }
 
 impl OrderSummary {
@@ -94,7 +108,7 @@ impl OrderSummary {
             expected_ready: ready_by(
                 r.expected_ready.as_deref().and_then(sql::parse_ts),
                 r.lab_estimated_finish.as_deref().and_then(sql::parse_ts),
-                transport(counter, &r.lab),
+                transport(counter, &r.lab, r.pickup_at.as_deref()),
             ),
             arrived_at: r.arrived_at.as_deref().and_then(sql::parse_ts),
             notice: r.notice.clone(),
@@ -919,5 +933,33 @@ mod tests {
         );
         assert_eq!(ready_by(promise, None, chrono::Duration::zero()), promise);
         assert_eq!(ready_by(None, None, chrono::Duration::zero()), None);
+    }
+
+    #[test]
+    fn an_order_collected_at_another_counter_is_ready_by_that_counters_transport() {
+        let shibuya = Place {
+            id: reprint_domain::SiteId::parse("counter-shibuya").unwrap(),
+            name: "Shibuya".into(),
+            address: "Shibuya, Tokyo".into(),
+            transport_hours: [("lab-a".to_string(), 6)].into_iter().collect(),
+        };
+        // Taken in here (3 hours from lab-a) for pickup at Shibuya (6 hours from lab-a).
+        assert_eq!(transport_hours(Some(3), Some(&shibuya), "lab-a"), 6);
+        // Collected here: this counter's own hours.
+        assert_eq!(transport_hours(Some(3), None, "lab-a"), 3);
+        // Shibuya did not announce hours for lab-b (or is of an older version): ours.
+        assert_eq!(transport_hours(Some(3), Some(&shibuya), "lab-b"), 3);
+        assert_eq!(transport_hours(None, Some(&shibuya), "lab-b"), 0);
+        // The same lab late by an hour: the slip at Ginza says Shibuya's shelf time.
+        let at = |d, h, m| Utc.with_ymd_and_hms(2026, 12, d, h, m, 0).unwrap();
+        let hours = i64::from(transport_hours(Some(3), Some(&shibuya), "lab-a"));
+        assert_eq!(
+            ready_by(
+                Some(at(5, 8, 3)),
+                Some(at(5, 7, 0)),
+                chrono::Duration::hours(hours)
+            ),
+            Some(at(5, 13, 0))
+        );
     }
 }

@@ -138,6 +138,7 @@ pub fn announcement(counter: &Counter) -> Result<SiteAnnouncement, CounterError>
     storefront(counter)
         .announcement(counter.clock.now())
         .map(|a| crate::own_printer::announce(counter, a))
+        .map(|a| crate::elsewhere::announce(counter, a))
         .map_err(|e| CounterError::Config(format!("site id: {e}")))
 }
 
