@@ -82,7 +82,27 @@ async fn fig1_on_a_three_node_cluster_survives_a_node_killed_mid_flow() {
     step(t0, "ready at the counter");
     let number = pickup["order"]["reception_number"].as_str().unwrap();
     collect_in_cash(&staff, number, lab_total + 250).await;
-    let order = wait_for_stage(&user, &placed.order, "collected", 90).await;
+    wait_for_stage(&user, &placed.order, "collected", 90).await;
+    // The lab's statuses and the counter's reach the gateway each from its own outbox: after a
+    // stream's leader change the lab's relay may still be retrying (printing, printed,
+    // dispatched) when the counter's "collected" is in. Wait for the whole timeline, then
+    // count: each stage once, however late.
+    let path = format!("/api/v1/orders/{}", placed.order);
+    let whole = [
+        "received",
+        "printing",
+        "printed",
+        "dispatched",
+        "ready_for_pickup",
+        "collected",
+    ];
+    let order = wait_for("the order's whole timeline at the gateway", 90, || async {
+        let (_, v) = user.get(&path).await;
+        let counts = stage_counts(&v);
+        let complete = whole.iter().all(|s| counts.contains_key(*s));
+        (complete.then(|| v.clone()), json!({ "stages": counts }))
+    })
+    .await;
     let counts = stage_counts(&order);
     // "received" is on the gateway's timeline twice by design, from two messages: the lab's
     // slip (ReceptionRecorded, to the gateway's inbox) and the lab's StatusChanged(received)
@@ -98,7 +118,13 @@ async fn fig1_on_a_three_node_cluster_survives_a_node_killed_mid_flow() {
         2,
         "received once from the slip and once from the status: {received:?}"
     );
-    for stage in ["dispatched", "ready_for_pickup", "collected"] {
+    for stage in [
+        "printing",
+        "printed",
+        "dispatched",
+        "ready_for_pickup",
+        "collected",
+    ] {
         assert_eq!(counts.get(stage), Some(&1), "{stage} once: {counts:?}");
     }
     reprint_e2e::flows::settle_by_statement(&staff, &op).await;
