@@ -112,6 +112,33 @@ ensure_chromium() {
     apt_install chromium fonts-ipafont-gothic || say "could not install chromium: the browser tests will skip"
 }
 
+# A virtual environment of its own under the cache directory with PyPI package(s) installed:
+# `pypi_venv <dir> <python check> <what it is for> <package==version>...` prints its python
+# when the check passes (installing first when it does not yet), else removes the directory and
+# fails. Needs python3 with its venv module (apt python3-venv when root) and PyPI.
+pypi_venv() {
+    local dir=$1 check=$2 purpose=$3
+    shift 3
+    local py="$dir/bin/python"
+    if [ -x "$py" ] && "$py" -c "$check" >/dev/null 2>&1; then
+        printf '%s\n' "$py"
+        return 0
+    fi
+    say "installing $* from PyPI into $dir ($purpose)"
+    if ! python3 -m venv --help >/dev/null 2>&1; then
+        apt_install python3-venv || true
+    fi
+    if command -v python3 >/dev/null 2>&1 \
+        && { python3 -m venv "$dir" >&2 || { apt_install python3-venv && python3 -m venv --clear "$dir" >&2; }; } \
+        && "$py" -m pip install --quiet --disable-pip-version-check "$@" >&2 \
+        && "$py" -c "$check" >/dev/null 2>&1; then
+        printf '%s\n' "$py"
+        return 0
+    fi
+    rm -rf "$dir"
+    return 1
+}
+
 # The public API fuzzer schemathesis (tests/tests/schemathesis.rs runs it against the three
 # OpenAPI documents of a running network), from PyPI into a virtual environment under the cache
 # directory; REPRINT_SCHEMATHESIS names it. Without python3 (and its venv module) or PyPI the
@@ -120,26 +147,13 @@ SCHEMATHESIS_VERSION=4.32.5
 SCHEMATHESIS_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/reprint/schemathesis-$SCHEMATHESIS_VERSION"
 
 ensure_schemathesis() {
-    local bin="${REPRINT_SCHEMATHESIS:-}"
-    [ -n "$bin" ] && [ -x "$bin" ] && return 0
-    bin="$SCHEMATHESIS_DIR/bin/schemathesis"
-    if [ -x "$bin" ]; then
-        export REPRINT_SCHEMATHESIS="$bin"
+    [ -n "${REPRINT_SCHEMATHESIS:-}" ] && [ -x "$REPRINT_SCHEMATHESIS" ] && return 0
+    if pypi_venv "$SCHEMATHESIS_DIR" 'import schemathesis' "the API fuzzing test" \
+        "schemathesis==$SCHEMATHESIS_VERSION" >/dev/null \
+        && [ -x "$SCHEMATHESIS_DIR/bin/schemathesis" ]; then
+        export REPRINT_SCHEMATHESIS="$SCHEMATHESIS_DIR/bin/schemathesis"
         return 0
     fi
-    say "installing schemathesis $SCHEMATHESIS_VERSION from PyPI into $SCHEMATHESIS_DIR (the API fuzzing test)"
-    if ! python3 -m venv --help >/dev/null 2>&1; then
-        apt_install python3-venv || true
-    fi
-    if command -v python3 >/dev/null 2>&1 \
-        && { python3 -m venv "$SCHEMATHESIS_DIR" >&2 || { apt_install python3-venv && python3 -m venv --clear "$SCHEMATHESIS_DIR" >&2; }; } \
-        && "$SCHEMATHESIS_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
-            "schemathesis==$SCHEMATHESIS_VERSION" >&2 \
-        && [ -x "$bin" ]; then
-        export REPRINT_SCHEMATHESIS="$bin"
-        return 0
-    fi
-    rm -rf "$SCHEMATHESIS_DIR"
     say "could not install schemathesis (needs python3 with venv and pip, and PyPI): the API fuzzing test will skip; or: pip install schemathesis==$SCHEMATHESIS_VERSION and set REPRINT_SCHEMATHESIS"
 }
 
@@ -151,26 +165,13 @@ PILLOW_VERSION=12.0.0
 PILLOW_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/reprint/pillow-$PILLOW_VERSION"
 
 ensure_pillow() {
-    local py="${REPRINT_PILLOW:-}"
-    [ -n "$py" ] && [ -x "$py" ] && return 0
-    py="$PILLOW_DIR/bin/python"
-    if [ -x "$py" ] && "$py" -c 'import PIL.ImageCms' >/dev/null 2>&1; then
+    [ -n "${REPRINT_PILLOW:-}" ] && [ -x "$REPRINT_PILLOW" ] && return 0
+    local py
+    if py=$(pypi_venv "$PILLOW_DIR" 'import PIL.ImageCms' \
+        "the ICC print test's reference, littlecms" "pillow==$PILLOW_VERSION"); then
         export REPRINT_PILLOW="$py"
         return 0
     fi
-    say "installing Pillow $PILLOW_VERSION from PyPI into $PILLOW_DIR (the ICC print test's reference, littlecms)"
-    if ! python3 -m venv --help >/dev/null 2>&1; then
-        apt_install python3-venv || true
-    fi
-    if command -v python3 >/dev/null 2>&1 \
-        && { python3 -m venv "$PILLOW_DIR" >&2 || { apt_install python3-venv && python3 -m venv --clear "$PILLOW_DIR" >&2; }; } \
-        && "$PILLOW_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
-            "pillow==$PILLOW_VERSION" >&2 \
-        && "$py" -c 'import PIL.ImageCms' >/dev/null 2>&1; then
-        export REPRINT_PILLOW="$py"
-        return 0
-    fi
-    rm -rf "$PILLOW_DIR"
     say "could not install Pillow (needs python3 with venv and pip, and PyPI): the ICC print test will skip; or: pip install pillow==$PILLOW_VERSION and set REPRINT_PILLOW to that python"
 }
 
@@ -182,26 +183,13 @@ ZEEP_VERSION=4.3.1
 ZEEP_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/reprint/zeep-$ZEEP_VERSION"
 
 ensure_zeep() {
-    local py="${REPRINT_ZEEP:-}"
-    [ -n "$py" ] && [ -x "$py" ] && return 0
-    py="$ZEEP_DIR/bin/python"
-    if [ -x "$py" ] && "$py" -c 'import zeep, lxml' >/dev/null 2>&1; then
+    [ -n "${REPRINT_ZEEP:-}" ] && [ -x "$REPRINT_ZEEP" ] && return 0
+    local py
+    if py=$(pypi_venv "$ZEEP_DIR" 'import zeep, lxml' "the SOAP binding's client" \
+        "zeep==$ZEEP_VERSION"); then
         export REPRINT_ZEEP="$py"
         return 0
     fi
-    say "installing zeep $ZEEP_VERSION from PyPI into $ZEEP_DIR (the SOAP binding's client)"
-    if ! python3 -m venv --help >/dev/null 2>&1; then
-        apt_install python3-venv || true
-    fi
-    if command -v python3 >/dev/null 2>&1 \
-        && { python3 -m venv "$ZEEP_DIR" >&2 || { apt_install python3-venv && python3 -m venv --clear "$ZEEP_DIR" >&2; }; } \
-        && "$ZEEP_DIR/bin/python" -m pip install --quiet --disable-pip-version-check \
-            "zeep==$ZEEP_VERSION" >&2 \
-        && "$py" -c 'import zeep, lxml' >/dev/null 2>&1; then
-        export REPRINT_ZEEP="$py"
-        return 0
-    fi
-    rm -rf "$ZEEP_DIR"
     say "could not install zeep (needs python3 with venv and pip, and PyPI): the SOAP client tests will skip; or: pip install zeep==$ZEEP_VERSION and set REPRINT_ZEEP to that python"
 }
 
@@ -213,24 +201,13 @@ AIOSMTPD_VERSION=1.4.6
 AIOSMTPD_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/reprint/aiosmtpd-$AIOSMTPD_VERSION"
 
 ensure_smtp() {
-    if [ -n "${REPRINT_SMTP_SERVER:-}" ] && [ -x "$REPRINT_SMTP_SERVER" ]; then return 0; fi
-    local py="$AIOSMTPD_DIR/bin/python"
-    if [ -x "$py" ] && "$py" -c 'import aiosmtpd' 2>/dev/null; then
+    [ -n "${REPRINT_SMTP_SERVER:-}" ] && [ -x "$REPRINT_SMTP_SERVER" ] && return 0
+    local py
+    if py=$(pypi_venv "$AIOSMTPD_DIR" 'import aiosmtpd' "the e-mail notice test's SMTP server" \
+        "aiosmtpd==$AIOSMTPD_VERSION"); then
         export REPRINT_SMTP_SERVER="$py"
         return 0
     fi
-    say "installing aiosmtpd $AIOSMTPD_VERSION from PyPI into $AIOSMTPD_DIR (the e-mail notice test's SMTP server)"
-    if ! python3 -m venv --help >/dev/null 2>&1; then
-        apt_install python3-venv || true
-    fi
-    if command -v python3 >/dev/null 2>&1 \
-        && { python3 -m venv "$AIOSMTPD_DIR" >&2 || { apt_install python3-venv && python3 -m venv --clear "$AIOSMTPD_DIR" >&2; }; } \
-        && "$py" -m pip install --quiet --disable-pip-version-check "aiosmtpd==$AIOSMTPD_VERSION" >&2 \
-        && "$py" -c 'import aiosmtpd' 2>/dev/null; then
-        export REPRINT_SMTP_SERVER="$py"
-        return 0
-    fi
-    rm -rf "$AIOSMTPD_DIR"
     say "could not install aiosmtpd (needs python3 with venv and pip, and PyPI): the e-mail test will skip; or: pip install aiosmtpd==$AIOSMTPD_VERSION and set REPRINT_SMTP_SERVER to that python"
 }
 
