@@ -34,8 +34,9 @@ fn created(order: String) -> Response {
         .into_response()
 }
 
-/// The key of a create, when one was sent: 1 to 200 visible characters.
-fn create_key(headers: &HeaderMap) -> AppResult<Option<String>> {
+/// The key of a create (and of a send-on, which creates an order too), when one was sent: 1 to
+/// 200 visible characters.
+pub(super) fn create_key(headers: &HeaderMap) -> AppResult<Option<String>> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };

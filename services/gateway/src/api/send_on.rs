@@ -62,22 +62,6 @@ pub struct SendOnRequest {
     pub items: Option<Vec<ItemRequest>>,
 }
 
-/// The key of a send-on, when one was sent: 1 to 200 characters.
-fn send_on_key(headers: &HeaderMap) -> AppResult<Option<String>> {
-    let Some(v) = headers.get("idempotency-key") else {
-        return Ok(None);
-    };
-    v.to_str()
-        .ok()
-        .filter(|k| !k.is_empty() && k.len() <= 200)
-        .map(|k| Some(k.to_string()))
-        .ok_or_else(|| {
-            AppError::BadRequest(
-                "the idempotency key must be 1 to 200 visible ASCII characters".into(),
-            )
-        })
-}
-
 /// The order a key made for this account, and the order it was sent on from.
 async fn keyed(
     state: &AppState,
@@ -137,7 +121,7 @@ pub async fn send_on(
         .map_err(|e| AppError::Unprocessable(format!("send-on body: {e}")))?;
     let (src, loaded) = owned_order(&state, &user, &id).await?;
     let source = src.to_string();
-    let key = send_on_key(&headers)?;
+    let key = super::create::create_key(&headers)?;
     if let Some(key) = &key
         && let Some((order, from)) = keyed(&state, &user, key).await?
     {
