@@ -4,81 +4,13 @@
 //! /ops shows it red, with the backlog it said at its last heartbeat and when that was; once
 //! the link is back the backlog drains to 0 and /ops shows it green with that 0.
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use reprint_e2e::flows::pause;
+use reprint_e2e::leaf::LinkProxy;
 use reprint_e2e::media::{photo_jpeg, zip_of};
 use reprint_e2e::{COUNTER, Client, LAB, NatsServer, Network, Options, step, wait_for};
 use serde_json::json;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
-
-/// A TCP proxy to the nats-server that can be cut (every connection dropped, new ones closed
-/// at once) and mended.
-struct Link {
-    port: u16,
-    up: Arc<AtomicBool>,
-    open: Arc<Mutex<Vec<AbortHandle>>>,
-    accept: AbortHandle,
-}
-
-impl Link {
-    async fn start(to: SocketAddr) -> Link {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let up = Arc::new(AtomicBool::new(true));
-        let open: Arc<Mutex<Vec<AbortHandle>>> = Arc::default();
-        let accept = tokio::spawn({
-            let (up, open) = (up.clone(), open.clone());
-            async move {
-                while let Ok((mut inbound, _)) = listener.accept().await {
-                    if !up.load(Ordering::SeqCst) {
-                        drop(inbound);
-                        continue;
-                    }
-                    let pipe = tokio::spawn(async move {
-                        if let Ok(mut out) = TcpStream::connect(to).await {
-                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut out).await;
-                        }
-                    });
-                    open.lock().unwrap().push(pipe.abort_handle());
-                }
-            }
-        })
-        .abort_handle();
-        Link {
-            port,
-            up,
-            open,
-            accept,
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for pipe in self.open.lock().unwrap().drain(..) {
-            pipe.abort();
-        }
-    }
-
-    fn mend(&self) {
-        self.up.store(true, Ordering::SeqCst);
-    }
-}
-
-impl Drop for Link {
-    fn drop(&mut self) {
-        self.cut();
-        self.accept.abort();
-    }
-}
 
 /// `reprint_outbox_backlog` on the counter's /metrics (the sum over its series).
 async fn counter_backlog(counter: &Client) -> Option<i64> {
@@ -141,11 +73,15 @@ async fn walk_in(staff: &Client, n: u64) -> String {
 async fn a_counter_offline_shows_red_with_its_backlog_and_green_once_it_drained() {
     let t0 = Instant::now();
     let nats = NatsServer::start();
-    let link = Link::start(SocketAddr::from(([127, 0, 0, 1], nats.port))).await;
+    // The TCP proxy the leaf-node test cuts its line with.
+    let mut link = LinkProxy::start(nats.port).await;
     let net = Network::start_with(Options {
         nats_url: Some(nats.url.clone()),
         // The counter (only) reaches NATS through the link; the others ignore the variable.
-        env: vec![("REPRINT_COUNTER__NATS__URL".into(), link.url())],
+        env: vec![(
+            "REPRINT_COUNTER__NATS__URL".into(),
+            format!("nats://127.0.0.1:{}", link.port),
+        )],
         ..Options::default()
     })
     .await;
@@ -171,7 +107,7 @@ async fn a_counter_offline_shows_red_with_its_backlog_and_green_once_it_drained(
     .await;
     step(t0, "network up, the counter green on /ops");
 
-    link.cut();
+    link.cut().await;
     step(t0, "the counter's link to NATS cut");
     let mut orders = Vec::new();
     let mut seen = Vec::new();
@@ -223,7 +159,7 @@ async fn a_counter_offline_shows_red_with_its_backlog_and_green_once_it_drained(
     step(t0, "red on /ops with its last known backlog");
     pause(1000).await;
 
-    link.mend();
+    link.restore().await;
     step(t0, "link mended");
     wait_for("the counter's outbox drained", 60, || async {
         let b = counter_backlog(&counter).await;
