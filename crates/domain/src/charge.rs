@@ -240,8 +240,7 @@ pub fn determine_charge_with(
     if digital_copy {
         lines.push(ChargeLine {
             kind: LineKind::DigitalCopy,
-            description: "digital copy: the originals with their print history in a ZIP"
-                .to_string(),
+            description: rules.prices.digital_copy_description(),
             amount: rules.prices.digital_copy_price()?,
         });
     }

@@ -9,7 +9,9 @@
 //! sizes, quantities, edits, customer), `edit` (an order's edit list); an order's life at each
 //! site: `production` (the lab's reception in production: printing, dispatch, reject, cancel),
 //! `counter_order` (the counter's order), `web_order` (the gateway's order and storage
-//! reservation), `ledger` (the lab's ledger with each delivery counter).
+//! reservation), `ledger` (the lab's ledger with each delivery counter); products beyond
+//! prints: `digital_media` (the digital copy on a CD, DVD or USB stick at a counter with a
+//! writer), `product` (the index print).
 
 pub mod analysis;
 pub mod charge;
@@ -17,6 +19,7 @@ pub mod counter_order;
 pub mod counter_print;
 pub mod decider;
 pub mod delivery_counter;
+pub mod digital_media;
 pub mod edit;
 pub mod error;
 pub mod extract;

@@ -23,6 +23,16 @@ pub struct PriceList {
     /// Absent in older serialised lists, which read as `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub digital_copy: Option<Money>,
+    /// Digital media (seed 000, claims 2 and 18: "a digital media containing the image"): the
+    /// digital copy written on a CD, a DVD or a USB stick at a counter with a writer, one price
+    /// per medium it burns (`crate::digital_media`; a counter sets them from its `[writer]
+    /// media`). A medium without a price is not sold here. Absent in older lists: none.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub media: BTreeMap<crate::digital_media::DigitalMedium, Money>,
+    /// Set for one order only (`crate::digital_media::prices_for`): the medium the digital copy
+    /// goes on, which its charge line names. `None`: the lab's ZIP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_on: Option<crate::digital_media::DigitalMedium>,
 }
 
 /// The TOML shape of a price list: amounts in minor units of the site's currency.
@@ -65,6 +75,8 @@ impl PriceList {
             basic_charge,
             prints,
             digital_copy: None,
+            media: BTreeMap::new(),
+            copy_on: None,
         })
     }
 
@@ -85,6 +97,14 @@ impl PriceList {
             .ok_or(DomainError::UnknownSize {
                 size: size.to_string(),
             })
+    }
+
+    /// The words of the digital copy's charge line: the lab's ZIP, or the medium it goes on.
+    pub fn digital_copy_description(&self) -> String {
+        match self.copy_on {
+            Some(medium) => crate::digital_media::description(medium),
+            None => "digital copy: the originals with their print history in a ZIP".to_string(),
+        }
     }
 
     /// The price of the digital copy, refused when the site does not sell it.
@@ -116,6 +136,8 @@ impl PriceList {
                 (PrintSize::In8x10, yen(300)),
             ]),
             digital_copy: None,
+            media: BTreeMap::new(),
+            copy_on: None,
         }
     }
 
@@ -126,6 +148,8 @@ impl PriceList {
             basic_charge: Money::new(250, Currency::JPY),
             prints: BTreeMap::new(),
             digital_copy: None,
+            media: BTreeMap::new(),
+            copy_on: None,
         }
     }
 }
