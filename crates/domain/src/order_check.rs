@@ -6,7 +6,14 @@
 //! is not 1 to 999; when the lab has no price or printer for a size; when an edit list does not
 //! parse or is not valid for a picture (rotation by 90, 180 or 270; a crop inside the picture);
 //! when the customer's name is empty, too long or holds control characters, or the telephone is
-//! not a telephone number; when an image's name holds control characters.
+//! not a telephone number; when an image's name holds control characters; when it asks for
+//! more than one index print.
+//!
+//! The index print ([`PrintSize::Index`], `crate::product`) is one sheet of every image of the
+//! order, so it is a line of the order, not of an image: at most one line of size `Index` per
+//! order, naming any one of the order's images (which image does not change the sheet), with
+//! no edits (the sheet shows each image as its prints are), its quantity the number of sheets
+//! (1 to 999 like any line). An order may be the index print alone.
 //!
 //! What only the lab can know (its currency, its delivery counters, the images in the object
 //! store) it checks itself after this; the refusal codes are the protocol's [`RejectCode`].
@@ -47,6 +54,12 @@ pub enum OrderError {
     BadTelephone(String),
     #[error("the image name {name:?} holds control characters")]
     BadImageName { name: String },
+    #[error(
+        "an order has one index print (one sheet of all its photos), this one asks for {count}: ask for more sheets as its quantity"
+    )]
+    IndexPrintTwice { count: usize },
+    #[error("the index print shows the photos as they are printed, so it takes no edits")]
+    IndexPrintEdited,
 }
 
 impl OrderError {
@@ -121,8 +134,15 @@ pub fn check_items(
     if items.len() > MAX_LINES {
         return Err(OrderError::TooManyLines { count: items.len() });
     }
+    let index_lines = items.iter().filter(|i| i.size == PrintSize::Index).count();
+    if index_lines > 1 {
+        return Err(OrderError::IndexPrintTwice { count: index_lines });
+    }
     let mut edits = Vec::with_capacity(items.len());
     for item in items {
+        if item.size == PrintSize::Index && item.edits.as_deref().is_some_and(has_edits) {
+            return Err(OrderError::IndexPrintEdited);
+        }
         if item.name.chars().any(char::is_control) {
             return Err(OrderError::BadImageName {
                 name: item.name.clone(),
@@ -150,6 +170,11 @@ pub fn check_items(
         });
     }
     Ok(edits)
+}
+
+/// Whether an edit list (JSON) asks for any edit: `null` and `[]` do not.
+fn has_edits(json: &str) -> bool {
+    !matches!(json.trim(), "" | "null" | "[]")
 }
 
 /// The whole check: the customer, then the lines.
@@ -303,6 +328,37 @@ mod tests {
             check_order(&hanako(), &[i], &lab()),
             Err(OrderError::BadImageName { .. })
         ));
+    }
+
+    #[test]
+    fn an_order_has_at_most_one_index_print_without_edits() {
+        let lab = vec![PrintSize::L, PrintSize::Index];
+        let mut index = item("Index", 2, None);
+        // One index line (two sheets) with prints, or alone: taken.
+        assert_eq!(
+            check_order(&hanako(), &[item("L", 1, None), index.clone()], &lab),
+            Ok(())
+        );
+        assert_eq!(check_order(&hanako(), &[index.clone()], &lab), Ok(()));
+        // An index line per image: refused, in words that say what to do instead.
+        let mut other = index.clone();
+        other.image = ImageId::of_bytes(b"another photo");
+        let e = check_order(&hanako(), &[index.clone(), other], &lab).unwrap_err();
+        assert_eq!(e, OrderError::IndexPrintTwice { count: 2 });
+        assert_eq!(e.code(), RejectCode::InvalidOrder);
+        assert!(
+            e.to_string()
+                .contains("ask for more sheets as its quantity"),
+            "{e}"
+        );
+        // Edits on the sheet: refused; an empty list is no edit.
+        index.edits = Some(r#"[{"op":"rotate","degrees":90}]"#.into());
+        assert_eq!(
+            check_order(&hanako(), &[index.clone()], &lab),
+            Err(OrderError::IndexPrintEdited)
+        );
+        index.edits = Some("[]".into());
+        assert_eq!(check_order(&hanako(), &[index], &lab), Ok(()));
     }
 
     #[test]
