@@ -94,6 +94,12 @@ pub struct IntakeForm {
     /// network, from the site directory); empty or absent for this counter. Collected
     /// elsewhere, this counter charges nothing and that counter charges at pickup.
     pickup_at: Option<String>,
+    /// The digital copy on a medium besides the prints: `cd`, `dvd` or `usb_stick` (empty or
+    /// `none`: no medium). Only a counter with a writer that sells that medium takes it (422
+    /// in words otherwise, and for an order collected at another counter); it is one line of
+    /// the counter's charge at the medium's price, and the counter writes the originals with
+    /// their print history for its writer when the order is taken in.
+    copy_on: Option<String>,
     /// Print size for every print (L, 2L, KG, ...).
     size: String,
     /// Prints per image when the card has no print order (default 1).
@@ -133,6 +139,8 @@ pub struct IntakeReply {
     pub from_dpof: bool,
     /// The counter where the prints are collected, when not this one (its site id).
     pub pickup_at: Option<String>,
+    /// The medium the digital copy is written on (`cd`, `dvd`, `usb_stick`), when ordered.
+    pub copy_on: Option<String>,
     /// The printable slip.
     pub slip_url: String,
 }
@@ -243,6 +251,7 @@ impl From<&Intake> for IntakeReply {
             counter_charge: ChargeDto::from(&i.charge),
             from_dpof: i.from_dpof,
             pickup_at: i.pickup_at.as_ref().map(|p| p.id.to_string()),
+            copy_on: i.copy_on.map(|m| m.code().to_string()),
             slip_url: format!("/slip/{}", i.reception_number),
         }
     }
@@ -307,6 +316,30 @@ pub struct PickupReply {
     pub amount_due: Option<i64>,
     pub currency: String,
     pub can_collect: bool,
+    /// The digital copy on a medium, when the order has one: the writer's job.
+    pub medium_copy: Option<MediumCopyDto>,
+}
+
+/// The digital copy on a medium of an order and where its writer's job stands.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MediumCopyDto {
+    /// `cd`, `dvd` or `usb_stick`.
+    pub medium: String,
+    /// `waiting` (not in the writer's hot folder yet), `written` (there, for the writer's
+    /// station to burn) or `failed` (see `words`).
+    pub state: String,
+    /// In words: "written for the writer: X0000001-usb_stick".
+    pub words: String,
+}
+
+impl From<&crate::writer::JobRow> for MediumCopyDto {
+    fn from(j: &crate::writer::JobRow) -> MediumCopyDto {
+        MediumCopyDto {
+            medium: j.medium.clone(),
+            state: j.state.clone(),
+            words: crate::writer::words(j),
+        }
+    }
 }
 
 impl From<&PickupView> for PickupReply {
@@ -331,6 +364,7 @@ impl From<&PickupView> for PickupReply {
             amount_due: v.amount_due.map(|m| m.minor),
             currency: v.counter_charge.total.currency.to_string(),
             can_collect: v.can_collect(),
+            medium_copy: v.medium_job.as_ref().map(MediumCopyDto::from),
         }
     }
 }
@@ -511,6 +545,7 @@ pub async fn read_intake_form(
         size: "L".into(),
         quantity: 1,
         pickup_at: None,
+        copy_on: None,
     };
     let mut zip = None;
     let mut files = Vec::new();
@@ -553,6 +588,14 @@ pub async fn read_intake_form(
                     "email" => request.customer.email = opt(),
                     "lab" => request.lab = text.trim().to_string(),
                     "pickup_at" => request.pickup_at = opt(),
+                    "copy_on" => {
+                        request.copy_on = match opt().as_deref() {
+                            None | Some("none") => None,
+                            Some(code) => {
+                                Some(reprint_domain::digital_media::DigitalMedium::parse(code)?)
+                            }
+                        }
+                    }
                     "size" => request.size = text.trim().to_string(),
                     "quantity" => {
                         if let Some(q) = opt() {
@@ -1040,6 +1083,7 @@ async fn get_takings(
         OrderDto,
         ArrivalsReply,
         PickupReply,
+        MediumCopyDto,
         CollectBody,
         ReceiptReply,
         MethodDto,

@@ -13,6 +13,8 @@
 //! [nats] url = "nats://127.0.0.1:4222"
 //! [http] address = "127.0.0.1:8083"
 //! [uploads]         # limits on what a medium may hold
+//! [printer]         # its own printer (optional, `crate::own_printer`)
+//! [writer]          # its disc / USB writer and the media it sells (optional, `crate::writer`)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -78,6 +80,12 @@ pub struct CounterConfig {
     /// labs then send it internet orders as print data (`crate::own_printer`).
     #[serde(default)]
     pub printer: Option<crate::own_printer::PrinterConfig>,
+    /// `[writer]`: the counter's disc or USB writer (seed 000, claims 2, 18: "a digital media
+    /// containing the image"): intake then offers the digital copy on the media it names at
+    /// their prices, and writes it into the writer's hot folder (`crate::writer`). Absent: no
+    /// medium is offered, and a request for one is refused.
+    #[serde(default)]
+    pub writer: Option<crate::writer::WriterConfig>,
 }
 
 /// A lab the counter forwards walk-in orders to and receives deliveries from.
@@ -206,19 +214,31 @@ fn default_images() -> usize {
 impl CounterConfig {
     /// Reads `path` (if any) and the environment, then checks what serde cannot.
     pub fn load(path: Option<&Path>) -> Result<CounterConfig, CounterError> {
-        let config: CounterConfig = reprint_service::config::load(path, ENV_PREFIX)
+        let mut config: CounterConfig = reprint_service::config::load(path, ENV_PREFIX)
             .map_err(|e| CounterError::Config(e.to_string()))?;
         config.validate()?;
+        config.price_media()?;
         Ok(config)
     }
 
     /// Parses TOML text (no environment), then validates.
     pub fn from_toml(text: &str) -> Result<CounterConfig, CounterError> {
-        let config: CounterConfig =
+        let mut config: CounterConfig =
             reprint_service::config::from_str_with_env(text, "(text)", ENV_PREFIX, &[])
                 .map_err(|e| CounterError::Config(e.to_string()))?;
         config.validate()?;
+        config.price_media()?;
         Ok(config)
+    }
+
+    /// The writer's media and prices into the counter's price list (the catalog and the charge
+    /// rules read them there: `reprint_domain::digital_media`); none without a writer.
+    fn price_media(&mut self) -> Result<(), CounterError> {
+        self.site.prices.media = match &self.writer {
+            Some(w) => w.prices(self.site.currency)?,
+            None => Default::default(),
+        };
+        Ok(())
     }
 
     /// Checks across fields; every message names the field.
@@ -407,5 +427,38 @@ mod tests {
         assert!(e.contains("colour"), "{e}");
         let e = err_of("id = \"lab-a\"", "id = \"Lab A\"");
         assert!(e.contains("Lab A"), "{e}");
+    }
+
+    #[test]
+    fn the_writer_prices_its_media_and_names_a_bad_key() {
+        use reprint_domain::digital_media::DigitalMedium;
+        let plain = CounterConfig::from_toml(EXAMPLE).unwrap();
+        assert!(plain.writer.is_none() && plain.site.prices.media.is_empty());
+        let with = |media: &str| {
+            format!(
+                "{EXAMPLE}\n[writer]\nname = \"Ginza writer\"\nhot_folder = \"{}\"\nmedia = {media}\n",
+                std::env::temp_dir()
+                    .join("reprint-writer-config-test")
+                    .display()
+            )
+        };
+        let c = CounterConfig::from_toml(&with("{ cd = 500, usb_stick = 1200 }")).unwrap();
+        assert_eq!(c.site.prices.media.len(), 2);
+        assert_eq!(
+            c.site.prices.media[&DigitalMedium::UsbStick],
+            reprint_domain::Money::new(1200, c.site.currency)
+        );
+        let e = CounterConfig::from_toml(&with("{ floppy = 100 }"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("writer.media.floppy"), "{e}");
+        let e = CounterConfig::from_toml(&with("{ cd = -1 }"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("writer.media.cd") && e.contains("-1"), "{e}");
+        let e = CounterConfig::from_toml(&with("{}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("writer.media"), "{e}");
     }
 }

@@ -46,6 +46,9 @@ pub struct IntakeRequest {
     /// Where the customer collects the prints: another counter of the network (its site id),
     /// or `None` (or this counter's id) for here (`crate::elsewhere`).
     pub pickup_at: Option<String>,
+    /// The digital copy on a medium besides the prints (`crate::writer`): offered only by a
+    /// counter with a `[writer]` that sells that medium.
+    pub copy_on: Option<reprint_domain::digital_media::DigitalMedium>,
 }
 
 /// The reception opened: what the slip shows.
@@ -63,6 +66,8 @@ pub struct Intake {
     pub from_dpof: bool,
     /// The counter where the prints are collected, when not here.
     pub pickup_at: Option<crate::elsewhere::Place>,
+    /// The medium the digital copy is written on, when one was ordered.
+    pub copy_on: Option<reprint_domain::digital_media::DigitalMedium>,
 }
 
 /// Checks what staff typed before the medium is read.
@@ -83,6 +88,17 @@ pub fn check_request(counter: &Counter, req: &IntakeRequest) -> Result<(Identity
         )));
     };
     let size = PrintSize::parse(req.size.trim())?;
+    // A medium this counter does not write (none without a writer), or for an order collected
+    // elsewhere: refused in words before the card is read.
+    if let Some(m) = req.copy_on {
+        reprint_domain::digital_media::prices_for(&counter.config.site.prices, m)?;
+        let elsewhere = req
+            .pickup_at
+            .as_deref()
+            .map(str::trim)
+            .is_some_and(|p| !p.is_empty() && p != counter.rules().site.as_str());
+        reprint_domain::digital_media::check_pickup(Some(m), elsewhere)?;
+    }
     // Before the medium is read: the size and the prints of each image that staff chose, in
     // the lab's words (the lines of the medium are checked again once read).
     check_items(
@@ -282,6 +298,11 @@ pub async fn price(
         .quote_as(&mut tx, &request, reprint_site::Identification::InPerson)
         .await?;
     tx.rollback().await?;
+    if let Some(m) = req.copy_on {
+        // The digital copy on a medium: its line where the charge rules put it.
+        crate::writer::check(counter, m, place.is_some(), originals_bytes(medium, &items))?;
+        own = reprint_domain::digital_media::with_medium(&own, &counter.rules().prices, m)?;
+    }
     if let Some(p) = &place {
         // Collected elsewhere: nothing charged here (the rule's lines say why).
         own = reprint_domain::delivery_counter::reception_counter_charge(
@@ -391,6 +412,14 @@ pub async fn take_in_chosen(
         .ok_or_else(|| CounterError::Invalid(format!("unknown lab {:?}", req.lab)))?;
     check_order(&customer_of(req), &placed_items(&items), &lab.prints())?;
     let place = crate::elsewhere::pickup_place(counter, req.pickup_at.as_deref())?;
+    // The digital copy on a medium: its price list, and the originals staged for the writer.
+    let copy = match req.copy_on {
+        None => None,
+        Some(m) => Some((
+            m,
+            crate::writer::check(counter, m, place.is_some(), originals_bytes(medium, &items))?,
+        )),
+    };
     for img in &medium.images {
         if items.iter().any(|i| i.image == img.id) {
             counter
@@ -402,6 +431,15 @@ pub async fn take_in_chosen(
     let mut random = [0u8; 10];
     rand::thread_rng().fill_bytes(&mut random);
     let order = OrderId::from_parts(now.timestamp_millis().max(0) as u64, random);
+    let originals = crate::writer::originals(medium, &items);
+    if copy.is_some() {
+        crate::writer::stage(counter, &order.to_string(), medium, &originals).await?;
+    }
+    let copy = copy.map(|(m, prices)| MediumCopy {
+        medium: m,
+        prices,
+        originals,
+    });
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -414,6 +452,7 @@ pub async fn take_in_chosen(
             now,
             medium.dpof.is_some(),
             place.as_ref(),
+            copy.as_ref(),
         )
         .await
         {
@@ -429,6 +468,23 @@ pub async fn take_in_chosen(
     }
 }
 
+/// The bytes of the order's originals (each image once), for whether they fit on a disc.
+fn originals_bytes(medium: &Medium, items: &[OrderItem]) -> u64 {
+    crate::writer::originals(medium, items)
+        .iter()
+        .filter_map(|o| medium.images.iter().find(|m| m.id.to_hex() == o.image))
+        .map(|m| std::fs::metadata(&m.staged).map(|md| md.len()).unwrap_or(0))
+        .sum()
+}
+
+/// The digital copy on a medium of an order being opened.
+struct MediumCopy {
+    medium: reprint_domain::digital_media::DigitalMedium,
+    /// The counter's list with the digital copy at the medium's price.
+    prices: reprint_domain::PriceList,
+    originals: Vec<crate::writer::JobOriginal>,
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn open(
     counter: &Counter,
@@ -439,8 +495,17 @@ async fn open(
     now: DateTime<Utc>,
     from_dpof: bool,
     place: Option<&crate::elsewhere::Place>,
+    copy: Option<&MediumCopy>,
 ) -> Result<Intake> {
     let rules = counter.rules();
+    // Charged by the list with the medium's price when the copy is ordered (the domain's rule).
+    let charged_by = match copy {
+        Some(c) => reprint_domain::SiteRules {
+            prices: c.prices.clone(),
+            ..rules.clone()
+        },
+        None => rules.clone(),
+    };
     let lab = counter
         .config
         .lab(&req.lab)
@@ -452,8 +517,13 @@ async fn open(
         .find_or_register(&mut tx, identity, now)
         .await?;
     let placeholder = ReceptionNumber::new(&rules.reception_number, 1)?;
-    let (reception, _) = counter
-        .files
+    // The site's files charge by the site's rules: with the medium, by the same rules with the
+    // medium's price list (the same site, store and numbers).
+    let files = match copy {
+        Some(_) => std::borrow::Cow::Owned(reprint_site::SiteFiles::new(charged_by.clone())),
+        None => std::borrow::Cow::Borrowed(&counter.files),
+    };
+    let (reception, _) = files
         .open_reception(
             &mut tx,
             &mut file,
@@ -465,10 +535,10 @@ async fn open(
                 data_receive: None,
                 partner: lab.id.clone(),
                 items: items.to_vec(),
-                digital_copy: false,
+                digital_copy: copy.is_some(),
                 evidence: vec![],
                 estimated_finish: Some(expected_ready),
-                rules: rules.clone(),
+                rules: charged_by,
             },
         )
         .await?;
@@ -567,6 +637,19 @@ async fn open(
         }),
     )
     .await?;
+    // The digital copy on a medium: the writer's job, in this transaction (written once).
+    if let Some(c) = copy {
+        crate::writer::record(
+            &mut tx,
+            &order.to_string(),
+            reception.number.as_str(),
+            file.registration_number.as_str(),
+            c.medium,
+            &c.originals,
+            now,
+        )
+        .await?;
+    }
     // The card's photos, for "the same card twice" (`card_taken_lately`).
     sql::exec(
         tx.conn(),
@@ -611,5 +694,6 @@ async fn open(
         charge: reception.charge.clone(),
         from_dpof,
         pickup_at: place.cloned(),
+        copy_on: copy.map(|c| c.medium),
     })
 }

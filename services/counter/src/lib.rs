@@ -38,6 +38,7 @@ pub mod spool;
 pub mod state;
 pub mod takings;
 pub mod web;
+pub mod writer;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -107,6 +108,7 @@ impl Application {
         db::migrate(&store).await?;
         held::migrate(&store).await?;
         own_printer::migrate(&store, config.printer.as_ref()).await?;
+        writer::migrate(&store, config.writer.as_ref()).await?;
         reprint_service::session::migrate(&store).await?;
         let settings = ConnectSettings::new(
             config.nats.url.clone(),
@@ -208,6 +210,11 @@ impl Application {
         tasks.spawn_infallible(
             "own printer",
             own_printer::run(self.counter.clone(), self.js.clone(), self.shutdown.clone()),
+        );
+        // Digital copies on a medium: written into the writer's hot folder.
+        tasks.spawn_infallible(
+            "writer",
+            writer::run(self.counter.clone(), self.shutdown.clone()),
         );
         tasks.spawn_infallible(
             "NATS link",

@@ -284,6 +284,9 @@ pub struct PickupView {
     /// Pickup at another counter: the other counter (and, here as the delivery counter, the
     /// reception counter's slip number), with its name as the directory gives it.
     pub other: Option<(crate::elsewhere::OtherOf, String)>,
+    /// The digital copy on a medium and its writer's job (waiting, written, failed), when the
+    /// order has one (`crate::writer`).
+    pub medium_job: Option<crate::writer::JobRow>,
 }
 
 impl PickupView {
@@ -372,7 +375,9 @@ pub async fn view(counter: &Counter, reception_number: &str) -> Result<PickupVie
         Some(l) => Some(reprint_domain::amount_due(l, &reception.charge)?),
         None => None,
     };
+    let medium_job = crate::writer::for_order(counter, &row.order_id).await?;
     Ok(PickupView {
+        medium_job,
         summary: OrderSummary::from_row(counter, &row),
         registration_number: file.registration_number.to_string(),
         lab_name: counter.lab_name(reception.partner.as_str()),

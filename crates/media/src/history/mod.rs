@@ -3,6 +3,7 @@
 //! way the next site reads it back into its charge check (Fig. 10, steps S704-S709).
 
 pub mod container;
+pub mod digital_copy;
 pub mod xmp;
 
 use chrono::NaiveDate;

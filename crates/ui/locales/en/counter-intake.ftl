@@ -27,5 +27,8 @@ intake-read-card = Read the card in the reader
 # Pickup at another counter (seed 004, item (6)).
 intake-pickup-at = Pick up at
 intake-pickup-here = This counter
+intake-copy-on = Digital copy on a medium
+intake-copy-none = None (prints only)
+intake-copy-medium = { $medium } · { $price }
 intake-pickup-charge = { $counter }'s charge (paid there at pickup)
 intake-pickup-unpriced = { $counter } could not be asked for its price just now; it charges at pickup.

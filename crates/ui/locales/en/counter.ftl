@@ -57,6 +57,16 @@ counter-size-Index = index print (every photo numbered, one L sheet)
 
 counter-line-basic = Basic charge
 counter-line-digital-copy = Digital copy (the originals as a ZIP, downloaded by the customer)
+counter-line-medium-cd = Digital copy on a CD (the originals with their print history)
+counter-line-medium-dvd = Digital copy on a DVD (the originals with their print history)
+counter-line-medium-usb_stick = Digital copy on a USB stick (the originals with their print history)
+counter-medium-cd = CD
+counter-medium-dvd = DVD
+counter-medium-usb_stick = USB stick
+counter-medium-title = Digital copy
+counter-medium-waiting = On a { $medium }: waiting to be written for the writer
+counter-medium-written = On a { $medium }: written for the writer ({ $folder })
+counter-medium-failed = On a { $medium }: cannot be written ({ $reason }). Tell the customer and write it again by hand.
 counter-line-prints = { $size } × { $count }
 counter-line-discount = { $what }: { $percent }% off
 counter-line-waived = { $what }: waived

@@ -24,5 +24,8 @@ intake-read-card = カードリーダーのカードを読む
 # 他店での受け取り（seed 004 の項目 (6)）。
 intake-pickup-at = お受け取り店
 intake-pickup-here = 当店
+intake-copy-on = デジタルコピー(メディア)
+intake-copy-none = なし(プリントのみ)
+intake-copy-medium = { $medium } · { $price }
 intake-pickup-charge = { $counter }の料金（お受け取り時にお支払い）
 intake-pickup-unpriced = ただいま{ $counter }に料金を問い合わせできません。お受け取り時に精算します。

@@ -54,6 +54,16 @@ counter-size-Index = インデックスプリント（全コマ番号付き・L�
 
 counter-line-basic = 基本料金
 counter-line-digital-copy = デジタルコピー(元画像のZIP、お客様がダウンロード)
+counter-line-medium-cd = デジタルコピー(CD、元画像とプリント履歴)
+counter-line-medium-dvd = デジタルコピー(DVD、元画像とプリント履歴)
+counter-line-medium-usb_stick = デジタルコピー(USBメモリ、元画像とプリント履歴)
+counter-medium-cd = CD
+counter-medium-dvd = DVD
+counter-medium-usb_stick = USBメモリ
+counter-medium-title = デジタルコピー
+counter-medium-waiting = { $medium }:書き込み機への書き出し待ち
+counter-medium-written = { $medium }:書き込み機へ書き出し済み({ $folder })
+counter-medium-failed = { $medium }:書き出しできません({ $reason })。お客様にお伝えし、手作業で書き込んでください。
 counter-line-prints = { $size } × { $count }
 counter-line-discount = { $what }：{ $percent }% 引き
 counter-line-waived = { $what }：無料

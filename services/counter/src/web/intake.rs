@@ -113,6 +113,7 @@ async fn read_form(mut multipart: Multipart, staging: &Path, form: &mut Form) ->
         size: "L".into(),
         quantity: 1,
         pickup_at: None,
+        copy_on: None,
     };
     while let Some(field) = multipart.next_field().await.map_err(bad_multipart)? {
         let name = field.name().unwrap_or("").to_string();
@@ -151,6 +152,12 @@ async fn read_form(mut multipart: Multipart, staging: &Path, form: &mut Form) ->
             "telephone" => request.customer.telephone = value,
             "lab" => request.lab = value,
             "pickup_at" => request.pickup_at = opt(),
+            "copy_on" => {
+                request.copy_on = match opt().as_deref() {
+                    None | Some("none") => None,
+                    Some(code) => Some(reprint_domain::digital_media::DigitalMedium::parse(code)?),
+                }
+            }
             "size" => request.size = value,
             "quantity" => {
                 if let Some(q) = opt() {
@@ -274,6 +281,9 @@ fn intake_form(
     let c = &typed.map(|r| r.customer.clone()).unwrap_or_default();
     let lab = typed.map(|r| r.lab.as_str()).unwrap_or("");
     let pickup_at = typed.and_then(|r| r.pickup_at.as_deref()).unwrap_or("");
+    let copy_on = typed.and_then(|r| r.copy_on);
+    // The media the counter's writer burns, at their prices (none without a writer).
+    let media = &state.counter.rules().prices.media;
     let places = state.counter.places.list();
     let size = typed.map(|r| r.size.as_str()).unwrap_or("L");
     let quantity = typed.map_or(1, |r| r.quantity);
@@ -357,6 +367,19 @@ fn intake_form(
                                 option value="" selected[pickup_at.is_empty()] { (viewer.t("intake-pickup-here")) }
                                 @for p in &places {
                                     option value=(p.id.as_str()) selected[p.id.as_str() == pickup_at] { (p.name) }
+                                }
+                            }
+                            // The digital copy on a medium (seed 000, claims 2, 18), when the
+                            // counter has a writer.
+                            @if !media.is_empty() {
+                                label for="copy_on" { (viewer.t("intake-copy-on")) }
+                                select #copy_on name="copy_on" {
+                                    option value="" selected[copy_on.is_none()] { (viewer.t("intake-copy-none")) }
+                                    @for (m, price) in media {
+                                        option value=(m.code()) selected[copy_on == Some(*m)] {
+                                            (viewer.tw("intake-copy-medium", &[("medium", FluentValue::from(viewer.t(&format!("counter-medium-{}", m.code())))), ("price", FluentValue::from(viewer.money(*price)))]))
+                                        }
+                                    }
                                 }
                             }
                             @if shown.medium.is_none() {
@@ -551,6 +574,7 @@ async fn intake_page(
             size: "L".into(),
             quantity: 1,
             pickup_at: None,
+            copy_on: None,
         });
     intake_form(
         &state,

@@ -170,6 +170,9 @@ fn pickup_page(
                             div { dt { (viewer.t("counter-col-lab-number")) } dd { (lab_number) } }
                         }
                         div { dt { (viewer.t("counter-pickup-prints")) } dd { (viewer.tw("counter-prints", &[("count", words::print_count(&r.items).into())])) } }
+                        @if let Some(job) = &v.medium_job {
+                            div { dt { (viewer.t("counter-medium-title")) } dd #medium-copy { (words::medium_job(viewer, job)) } }
+                        }
                     }
                     (words::items_table(viewer, &r.items))
                     p.muted style="font-size:.9em;margin:6px 0 0" {

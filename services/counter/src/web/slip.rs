@@ -87,6 +87,10 @@ fn paper(state: &AppState, viewer: &Viewer, v: &PickupView) -> Markup {
                         }
                         dt { (viewer.t("counter-slip-lab")) }
                         dd { (v.lab_name) }
+                        @if let Some(job) = &v.medium_job {
+                            dt { (viewer.t("counter-medium-title")) }
+                            dd #medium-copy { (words::medium_job(viewer, job)) }
+                        }
                         @match &v.other {
                             Some((crate::elsewhere::OtherOf { other: OtherCounter::DeliveryCounter(id), .. }, name)) => {
                                 dt { (viewer.t("counter-slip-pickup-at")) }

@@ -78,7 +78,16 @@ pub fn line(viewer: &Viewer, charge: &Charge, index: usize) -> String {
                 ("count", (*quantity).into()),
             ],
         ),
-        Some(LineKind::DigitalCopy) => viewer.t("counter-line-digital-copy"),
+        Some(LineKind::DigitalCopy) => {
+            match charge
+                .lines
+                .get(i)
+                .and_then(reprint_domain::digital_media::medium_of_line)
+            {
+                Some(m) => viewer.t(&format!("counter-line-medium-{}", m.code())),
+                None => viewer.t("counter-line-digital-copy"),
+            }
+        }
         // Every kind named: a new kind of line must get its words here, not a blank.
         Some(LineKind::Discount { .. }) | None => String::new(),
     };
@@ -272,6 +281,29 @@ fn moment_at(s: &str) -> Option<(DateTime<Utc>, usize)> {
         return None; // no zone: not a moment we can place
     }
     Some((naive.and_utc(), len))
+}
+
+/// The digital copy on a medium of an order and where its writer's job stands, in words:
+/// "On a USB stick: written for the writer (X0000001-usb_stick)".
+pub fn medium_job(viewer: &Viewer, job: &crate::writer::JobRow) -> String {
+    let medium = job
+        .medium()
+        .map(|m| viewer.t(&format!("counter-medium-{}", m.code())))
+        .unwrap_or_else(|| job.medium.clone());
+    let folder = job
+        .folder
+        .as_deref()
+        .and_then(|f| std::path::Path::new(f).file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    viewer.tw(
+        crate::writer::state_key(job),
+        &[
+            ("medium", medium.into()),
+            ("folder", folder.into()),
+            ("reason", job.note.clone().into()),
+        ],
+    )
 }
 
 #[cfg(test)]
