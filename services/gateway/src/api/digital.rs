@@ -15,8 +15,6 @@
 //! cancelled or rejected never gets one (409 `digital_copy_never`); an order without it, or
 //! someone else's, is not found (404).
 
-use std::io::Write;
-
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::header;
@@ -24,9 +22,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use reprint_domain::protocol::Stage;
 use reprint_domain::web_order::{Submitted, WebStage};
+use reprint_media::history::digital_copy::{Original, digital_copy_bytes};
 use serde_json::Value;
-use zip::write::SimpleFileOptions;
-use zip::{CompressionMethod, ZipWriter};
 
 use super::images::{attachment, history_of, read_image};
 use super::owned_order;
@@ -55,27 +52,6 @@ pub fn ready(stage: WebStage) -> Readiness {
         WebStage::At(Stage::ReadyForPickup | Stage::Collected | Stage::Settled) => Readiness::Ready,
         WebStage::At(Stage::Cancelled | Stage::Rejected) => Readiness::Never,
         _ => Readiness::NotYet,
-    }
-}
-
-/// A name safe as a ZIP entry (a plain file name, as the container requires): path separators
-/// and control characters become `_`.
-fn entry_name(name: &str) -> String {
-    let clean: String = name
-        .chars()
-        .map(|c| {
-            if c.is_control() || matches!(c, '/' | '\\') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
-    let clean = clean.trim();
-    if clean.is_empty() || clean.chars().all(|c| c == '.') || clean == "history.json" {
-        "image".to_string()
-    } else {
-        clean.to_string()
     }
 }
 
@@ -128,24 +104,20 @@ pub async fn digital_copy(
     for (hash, name) in originals(submitted) {
         let bytes = read_image(&state, &hash).await?;
         let history = history_of(&state, &user, &hash).await?;
-        entries.push((entry_name(&name), bytes, history));
+        entries.push((name, bytes, history));
     }
     let reception = reception_number(&state, &oid.to_string()).await?;
     let body = tokio::task::spawn_blocking(move || -> AppResult<Vec<u8>> {
-        let mut zip = ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        // The containers are mostly JPEG bytes already: stored, not deflated again.
-        let stored = SimpleFileOptions::default().compression_method(CompressionMethod::Stored);
-        let width = entries.len().to_string().len();
-        for (n, (name, bytes, history)) in entries.iter().enumerate() {
-            let container =
-                reprint_media::history::container::container_bytes(name, bytes, history)
-                    .map_err(crate::error::media_error)?;
-            let stored = stored.large_file(container.len() as u64 >= u64::from(u32::MAX));
-            zip.start_file(format!("{:0width$}-{name}.zip", n + 1), stored)
-                .map_err(AppError::internal)?;
-            zip.write_all(&container).map_err(AppError::internal)?;
-        }
-        Ok(zip.finish().map_err(AppError::internal)?.into_inner())
+        // The one digital copy writer (the counter's writer puts the same ZIP on a medium).
+        let originals: Vec<Original<'_>> = entries
+            .iter()
+            .map(|(name, bytes, history)| Original {
+                name,
+                bytes,
+                history,
+            })
+            .collect();
+        digital_copy_bytes(&originals).map_err(crate::error::media_error)
     })
     .await
     .map_err(AppError::internal)??;
@@ -185,15 +157,6 @@ async fn reception_number(state: &AppState, order: &str) -> AppResult<Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn entry_names_are_plain_file_names() {
-        assert_eq!(entry_name("a/b\\c.jpg"), "a_b_c.jpg");
-        assert_eq!(entry_name("x\u{7}.jpg"), "x_.jpg");
-        assert_eq!(entry_name(".."), "image");
-        assert_eq!(entry_name("history.json"), "image");
-        assert_eq!(entry_name("写真.jpg"), "写真.jpg");
-    }
 
     #[test]
     fn ready_from_ready_for_pickup_never_after_an_early_end() {
