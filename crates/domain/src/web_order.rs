@@ -161,6 +161,9 @@ pub struct Submitted {
     pub at_ms: i64,
     /// The lab's digital copy was ordered with the prints ([`Event::DigitalCopyOrdered`]).
     pub digital_copy: bool,
+    /// The source colour profiles the order gave its images (`protocol::ImageProfile`s as JSON,
+    /// [`Event::SourceProfilesGiven`]): a re-order and a send-on carry them.
+    pub source_profiles_json: Option<String>,
 }
 
 /// The gateway's order, folded from its events; nothing before it is requested.
@@ -305,6 +308,13 @@ pub enum Command {
     },
     /// The user withdraws the order.
     Cancel { reason: String, at: DateTime<Utc> },
+    /// The source colour profiles of a submitted order's images (`protocol::ImageProfile`s as
+    /// JSON, checked at the door), kept so that a re-order or a send-on carries them; given
+    /// once, right after the submission.
+    GiveSourceProfiles {
+        profiles_json: String,
+        at: DateTime<Utc>,
+    },
 }
 
 /// What happened to a gateway order. Stored as postcard: the variants and their fields keep
@@ -365,6 +375,12 @@ pub enum Event {
     DigitalCopyOrdered {
         at_ms: i64,
     },
+    /// The source colour profiles the order gave its images
+    /// ([`Command::GiveSourceProfiles`]). Last, like [`Event::DigitalCopyOrdered`].
+    SourceProfilesGiven {
+        profiles_json: String,
+        at_ms: i64,
+    },
 }
 
 /// A stage stored as its word (as the gateway always wrote it), not as a variant index.
@@ -396,10 +412,11 @@ impl Event {
             Event::SlipRecorded { .. } => "gateway.order.slip_recorded",
             Event::Cancelled { .. } => "gateway.order.cancelled",
             Event::DigitalCopyOrdered { .. } => "gateway.order.digital_copy_ordered",
+            Event::SourceProfilesGiven { .. } => "gateway.order.source_profiles_given",
         }
     }
 
-    pub const TYPES: [&'static str; 8] = [
+    pub const TYPES: [&'static str; 9] = [
         "gateway.order.requested",
         "gateway.order.storage_reserved",
         "gateway.order.image_attached",
@@ -408,6 +425,7 @@ impl Event {
         "gateway.order.slip_recorded",
         "gateway.order.cancelled",
         "gateway.order.digital_copy_ordered",
+        "gateway.order.source_profiles_given",
     ];
 
     /// When it happened (ms since the Unix epoch).
@@ -420,7 +438,8 @@ impl Event {
             | Event::StageChanged { at_ms, .. }
             | Event::SlipRecorded { at_ms, .. }
             | Event::Cancelled { at_ms, .. }
-            | Event::DigitalCopyOrdered { at_ms } => *at_ms,
+            | Event::DigitalCopyOrdered { at_ms }
+            | Event::SourceProfilesGiven { at_ms, .. } => *at_ms,
         }
     }
 }
@@ -657,6 +676,16 @@ pub fn decide(o: &WebOrder, command: Command) -> Result<Vec<Event>, WebOrderErro
             WebStage::At(Stage::Cancelled) => Ok(vec![]),
             stage => Err(WebOrderError::TooLateToCancel { stage }),
         },
+        Command::GiveSourceProfiles { profiles_json, at } => {
+            let submitted = o.reorderable()?;
+            if submitted.source_profiles_json.is_some() || profiles_json.trim() == "[]" {
+                return Ok(vec![]);
+            }
+            Ok(vec![Event::SourceProfilesGiven {
+                profiles_json,
+                at_ms: at.timestamp_millis(),
+            }])
+        }
     }
 }
 
@@ -701,12 +730,18 @@ pub fn evolve(mut o: WebOrder, event: &Event) -> WebOrder {
                 idempotency_key: idempotency_key.clone(),
                 at_ms: *at_ms,
                 digital_copy: false,
+                source_profiles_json: None,
             });
             o.stage = WebStage::At(Stage::Placed);
         }
         Event::DigitalCopyOrdered { .. } => {
             if let Some(s) = o.submitted.as_mut() {
                 s.digital_copy = true;
+            }
+        }
+        Event::SourceProfilesGiven { profiles_json, .. } => {
+            if let Some(s) = o.submitted.as_mut() {
+                s.source_profiles_json = Some(profiles_json.clone());
             }
         }
         Event::StageChanged { stage, .. } => {
@@ -1216,6 +1251,32 @@ mod tests {
         let word = b"ready_for_pickup";
         assert!(bytes.windows(word.len()).any(|w| w == word));
         assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), e);
+    }
+
+    #[test]
+    fn source_profiles_are_kept_once_after_the_submission() {
+        let profiles = r#"[{"image":"ab","profile":{"named":"Adobe RGB (1998)"}}]"#;
+        let give = |json: &str| Command::GiveSourceProfiles {
+            profiles_json: json.into(),
+            at: at(0),
+        };
+        // Not before the submission.
+        assert_eq!(
+            then(&[requested()], give(profiles)),
+            Err(WebOrderError::NotSubmitted)
+        );
+        let placed = given(&[requested(), submitted()]);
+        assert_eq!(decide(&placed, give("[]")), Ok(vec![]));
+        let events = decide(&placed, give(profiles)).unwrap();
+        assert_eq!(events[0].type_name(), "gateway.order.source_profiles_given");
+        let after = evolve(placed, &events[0]);
+        assert_eq!(
+            after.reorderable().unwrap().source_profiles_json.as_deref(),
+            Some(profiles)
+        );
+        // Given once: a second time changes nothing.
+        assert_eq!(decide(&after, give("[]")), Ok(vec![]));
+        assert_eq!(decide(&after, give(profiles)), Ok(vec![]));
     }
 
     #[test]

@@ -336,7 +336,7 @@ async fn order_event(
             .await?;
         }
         // Read from the order's own events (`WebOrder::submitted`), not from a row.
-        OrderEvent::DigitalCopyOrdered { .. } => {}
+        OrderEvent::DigitalCopyOrdered { .. } | OrderEvent::SourceProfilesGiven { .. } => {}
         OrderEvent::Cancelled { reason, at_ms } => {
             exec(
                 reborrow(conn),

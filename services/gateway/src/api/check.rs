@@ -197,6 +197,44 @@ pub(super) async fn check_order_request(
     })
 }
 
+/// The source colour profiles an earlier order gave its images (`Submitted::source_profiles_json`),
+/// for those of `placed` (a re-order or a send-on of some of its images carries theirs).
+pub(super) fn carried_profiles(
+    prev: &reprint_domain::web_order::Submitted,
+    placed: &[PlacedItem],
+) -> Vec<ImageProfile> {
+    let Some(json) = prev.source_profiles_json.as_deref() else {
+        return Vec::new();
+    };
+    match serde_json::from_str::<Vec<ImageProfile>>(json) {
+        Ok(profiles) => profiles
+            .into_iter()
+            .filter(|p| placed.iter().any(|i| i.image == p.image))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "an order's stored source profiles do not read");
+            Vec::new()
+        }
+    }
+}
+
+/// The command that keeps an order's source profiles with it (none when it has none).
+pub(super) fn give_profiles(
+    profiles: &[ImageProfile],
+    at: chrono::DateTime<chrono::Utc>,
+) -> AppResult<Option<reprint_domain::web_order::Command>> {
+    if profiles.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        reprint_domain::web_order::Command::GiveSourceProfiles {
+            profiles_json: serde_json::to_string(profiles)
+                .map_err(|e| AppError::Unavailable(format!("source profiles: {e}")))?,
+            at,
+        },
+    ))
+}
+
 pub(super) async fn customer(state: &AppState, account: &str, lab: &str) -> AppResult<Customer> {
     let (name, telephone, address, email, registration_number): (
         String,

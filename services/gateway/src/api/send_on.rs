@@ -20,14 +20,14 @@ use axum::routing::post;
 use reprint_bus::message;
 use reprint_bus::subjects::{self, Address};
 use reprint_domain::protocol::{OrderPlaced, Sender, Stage};
-use reprint_domain::web_order::Command;
+use reprint_domain::web_order::{Command, Submitted};
 use reprint_domain::{EarlierPrint, Recognition, Route, SiteId};
 use reprint_eventstore::sql::Arg;
 use reprint_service::problem::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::check::{ItemRequest, check_order_request, customer};
+use super::check::{ItemRequest, carried_profiles, check_order_request, customer, give_profiles};
 use super::images::history_of;
 use super::orders::{OrderView, order_view};
 use super::{new_order_id, owned_order};
@@ -129,47 +129,14 @@ pub async fn send_on(
     }
     let key = key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let prev = loaded.state.reorderable()?.clone();
-    let items = match req.items {
-        Some(items) => {
-            if let Some(stranger) = items
-                .iter()
-                .find(|i| !prev.items.iter().any(|p| p.image == i.image))
-            {
-                return Err(AppError::Unprocessable(format!(
-                    "image {} is not an image of order {source}: only its own images are sent on",
-                    stranger.image
-                )));
-            }
-            items
-        }
-        None => prev
-            .items
-            .iter()
-            .map(|i| ItemRequest {
-                image: i.image.clone(),
-                size: i.size.clone(),
-                quantity: i.quantity,
-                edits: i
-                    .edits
-                    .as_deref()
-                    .and_then(|e| serde_json::from_str(e).ok()),
-            })
-            .collect(),
-    };
-    // To a counter: made by the first order's lab and delivered there, where a counter with its
-    // own printer that prints the sizes gets it as print data (docs/flows.md) and prints it.
-    let (lab, counter) = if is_counter(&state, &req.to).await? {
-        if req.counter.as_ref().is_some_and(|c| c != &req.to) {
-            return Err(AppError::Unprocessable(format!(
-                "{} is a counter: the images go there, so no other delivery counter can be named",
-                req.to
-            )));
-        }
-        (prev.lab, req.to.clone())
-    } else {
-        (req.to.clone(), req.counter.unwrap_or(prev.counter))
-    };
-    let checked = check_order_request(&state, &user, &lab, &counter, &items).await?;
+    let Resolved {
+        lab,
+        counter,
+        items,
+    } = resolve(&state, &prev, &source, req).await?;
+    let mut checked = check_order_request(&state, &user, &lab, &counter, &items).await?;
+    // Each image keeps the source profile the first order gave it.
+    checked.source_profiles = carried_profiles(&prev, &checked.placed_items);
     let mut placed_items = checked.placed_items.clone();
     for item in &mut placed_items {
         item.history = history(&state, &user, &item.image.to_hex()).await?;
@@ -200,7 +167,7 @@ pub async fn send_on(
         None,
         None,
     )?;
-    let commands = vec![
+    let mut commands = vec![
         Command::Request {
             account: user.id.clone(),
             at,
@@ -215,6 +182,7 @@ pub async fn send_on(
             at,
         },
     ];
+    commands.extend(give_profiles(&checked.source_profiles, at)?);
     if let Err(e) = orders::run(&state, &oid.to_string(), commands, |_, _| Ok(vec![to_lab])).await {
         // A duplicate with the same key that got there first: its outcome.
         return match keyed(&state, &user, &key).await? {
@@ -232,6 +200,71 @@ pub async fn send_on(
         Json(order_view(&state, &user, &oid.to_string()).await?),
     )
         .into_response())
+}
+
+/// What a send-on makes of its request: the lab that makes the new order, its delivery counter
+/// and the lines. The lines, by default the first order's, must be images of it; `to` a counter
+/// means the first order's lab makes the order for that counter (no other counter may then be
+/// named). The web page's quote and its confirmation use this too, so they say what the API
+/// would do.
+pub struct Resolved {
+    pub lab: String,
+    pub counter: String,
+    pub items: Vec<ItemRequest>,
+}
+
+/// [`Resolved`] for `req`, sending on `prev`, the submitted order `source`.
+pub async fn resolve(
+    state: &AppState,
+    prev: &Submitted,
+    source: &str,
+    req: SendOnRequest,
+) -> AppResult<Resolved> {
+    let items = match req.items {
+        Some(items) => {
+            if let Some(stranger) = items
+                .iter()
+                .find(|i| !prev.items.iter().any(|p| p.image == i.image))
+            {
+                return Err(AppError::Unprocessable(format!(
+                    "image {} is not an image of order {source}: only its own images are sent on",
+                    stranger.image
+                )));
+            }
+            items
+        }
+        None => prev
+            .items
+            .iter()
+            .map(|i| ItemRequest {
+                image: i.image.clone(),
+                size: i.size.clone(),
+                quantity: i.quantity,
+                edits: i
+                    .edits
+                    .as_deref()
+                    .and_then(|e| serde_json::from_str(e).ok()),
+            })
+            .collect(),
+    };
+    // To a counter: made by the first order's lab and delivered there, where a counter with its
+    // own printer that prints the sizes gets it as print data (docs/flows.md) and prints it.
+    let (lab, counter) = if is_counter(state, &req.to).await? {
+        if req.counter.as_ref().is_some_and(|c| c != &req.to) {
+            return Err(AppError::Unprocessable(format!(
+                "{} is a counter: the images go there, so no other delivery counter can be named",
+                req.to
+            )));
+        }
+        (prev.lab.clone(), req.to.clone())
+    } else {
+        (req.to.clone(), req.counter.unwrap_or(prev.counter.clone()))
+    };
+    Ok(Resolved {
+        lab,
+        counter,
+        items,
+    })
 }
 
 /// The answer to a key already used: the order it made, when it sent this order on.

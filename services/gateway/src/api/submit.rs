@@ -15,7 +15,10 @@ use reprint_service::problem::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::check::{Checked, ItemRequest, OrderRequest, check_order_request, customer};
+use super::check::{
+    Checked, ItemRequest, OrderRequest, carried_profiles, check_order_request, customer,
+    give_profiles,
+};
 use super::orders::{OrderView, order_view};
 use super::{new_order_id, owned_order};
 use crate::auth::User;
@@ -264,6 +267,7 @@ pub async fn submit(
             sells_digital_copy(&state, &checked.lab).await?;
         }
         let to_lab = placed_message(&state, &user, oid, &checked, req.digital_copy).await?;
+        let at = state.clock.now();
         let submit = Command::Submit {
             lab: checked.lab.to_string(),
             counter: checked.counter.to_string(),
@@ -271,9 +275,13 @@ pub async fn submit(
             idempotency_key: key.clone(),
             reorder_of: None,
             digital_copy: req.digital_copy,
-            at: state.clock.now(),
+            at,
         };
-        orders::run(&state, &order, vec![submit], |_, _| Ok(vec![to_lab])).await?;
+        // The profiles stay with the order: a re-order or a send-on carries them.
+        let commands = std::iter::once(submit)
+            .chain(give_profiles(&checked.source_profiles, at)?)
+            .collect();
+        orders::run(&state, &order, commands, |_, _| Ok(vec![to_lab])).await?;
         state
             .metrics
             .orders
@@ -355,17 +363,19 @@ pub async fn reorder(
                 })
                 .collect()
         });
-        let lab = req.lab.unwrap_or(prev.lab);
-        let counter = req.counter.unwrap_or(prev.counter);
+        let lab = req.lab.unwrap_or_else(|| prev.lab.clone());
+        let counter = req.counter.unwrap_or_else(|| prev.counter.clone());
         let digital_copy = req.digital_copy.unwrap_or(prev.digital_copy);
-        let checked = check_order_request(&state, &user, &lab, &counter, &items).await?;
+        let mut checked = check_order_request(&state, &user, &lab, &counter, &items).await?;
+        // Each image keeps the source profile the first order gave it.
+        checked.source_profiles = carried_profiles(&prev, &checked.placed_items);
         if digital_copy {
             sells_digital_copy(&state, &checked.lab).await?;
         }
         let oid = new_order_id(&state);
         let to_lab = placed_message(&state, &user, oid, &checked, digital_copy).await?;
         let at = state.clock.now();
-        let commands = vec![
+        let mut commands = vec![
             Command::Request {
                 account: user.id.clone(),
                 at,
@@ -380,6 +390,7 @@ pub async fn reorder(
                 at,
             },
         ];
+        commands.extend(give_profiles(&checked.source_profiles, at)?);
         orders::run(&state, &oid.to_string(), commands, |_, _| Ok(vec![to_lab])).await?;
         state
             .metrics

@@ -38,6 +38,8 @@ use crate::db;
 use crate::error::AppError;
 use crate::state::AppState;
 
+mod send_on;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/orders", get(history))
@@ -46,6 +48,10 @@ pub fn routes() -> Router<AppState> {
         .route("/orders/{id}/slip", get(slip))
         .route("/orders/{id}/cancel", axum::routing::post(cancel))
         .route("/orders/{id}/reorder", get(reorder_page).post(reorder))
+        .route(
+            "/orders/{id}/send-on",
+            get(send_on::page).post(send_on::confirm),
+        )
 }
 
 /// The way of an order, as the progress line shows it.
@@ -761,10 +767,14 @@ fn live_markup(viewer: &Viewer, f: &Facts, a: &Amount, csrf: &str, refused: bool
                 p #ready-by { (t_with(viewer.lang, "orders-ready-by", &[("time", reprint_ui::local_time(viewer.lang, f.tz, ready).into())])) }
             }
         }
-        @if show_slip || f.cancellable {
+        @if show_slip || f.cancellable || current != WebStage::Draft {
             div.actions {
                 @if show_slip {
                     a.button #print-slip href={ "/orders/" (f.view.order) "/slip" } { (viewer.t("orders-print-slip")) }
+                }
+                // Images sent on (claims 5, 6, 15 f-g): from any submitted order.
+                @if current != WebStage::Draft {
+                    a.button.quiet #send-on href={ "/orders/" (f.view.order) "/send-on" } { (viewer.t("send-on-title")) }
                 }
                 @if f.cancellable {
                     details.cancel {
@@ -877,8 +887,10 @@ async fn status_page(
     let refused = q.cancel.as_deref() == Some("refused");
     let title = title_of(&viewer, &f);
     let final_stage = f.ended().is_some() || f.stage.is_completed();
+    let origin = send_on::origin_markup(&state, &viewer, &user, &f).await;
     let content = html! {
         h1 { (title) }
+        @if let Some(origin) = origin { (origin) }
         p.muted {
             (t_with(viewer.lang, "orders-placed-on", &[("time", f.view.timeline.first().and_then(|t| parse_time(&t.at)).or_else(|| parse_time(&f.view.created_at)).map(|t| reprint_ui::local_time(viewer.lang, f.tz, t)).unwrap_or_default().into())]))
             @if !final_stage { " · " (viewer.t("orders-live-note")) }
