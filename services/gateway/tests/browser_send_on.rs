@@ -226,3 +226,77 @@ async fn send_an_orders_photos_on_to_another_lab_at_another_size_from_its_page()
 
     browser.close(&mut page).await;
 }
+
+/// The album's order form offers the index print once for the order, never as a photo's size:
+/// the size lists of the photos have no "Index", one box adds the sheet, and the request the
+/// page sends has one index line whatever the number of photos.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_album_offers_the_index_print_once_per_order_not_per_photo() {
+    if !chromium_installed() {
+        return;
+    }
+    let app = spawn().await;
+    let _lab = serve_quotes(&app, LAB).await;
+    let _counter = serve_quotes(&app, COUNTER).await;
+    let dir = Directory::open(&app.js, 1).await.unwrap();
+    let mut a = site(LAB, SiteKind::Lab);
+    a.sizes = vec!["L".into(), "2L".into(), "Index".into()];
+    dir.announce(&a).await.unwrap();
+    let email = "index@example.com";
+    let (u, _order, first) = with_image(&app, email, 51).await;
+    let order2 = u.new_order().await;
+    let photo = jpeg(52, 800, 600);
+    let (s, r) = u
+        .put(
+            &format!("/api/v1/orders/{order2}/storage"),
+            &json!({"bytes": photo.len()}),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let (s, up) = u.upload(&order2, "harbour.jpg", photo).await;
+    assert_eq!(s, 201, "{up}");
+    let second = up["image"].as_str().unwrap().to_string();
+
+    let tmp = tempfile::tempdir().unwrap();
+    let browser = Browser::launch(tmp.path()).await;
+    let mut page = browser.page().await;
+    page.call("Page.enable", json!({})).await;
+    page.call("Runtime.enable", json!({})).await;
+    page.set_viewport(1280, 800).await;
+    page.log_in(&app.base, email, PASSWORD).await;
+    page.goto(&format!("{}/album", app.base)).await;
+    for image in [&first, &second] {
+        page.click(&format!(".card[data-image=\"{image}\"] .pick-box"))
+            .await;
+    }
+    page.wait_for(
+        "both photos chosen and the index box shown",
+        "document.querySelectorAll('#items tr').length === 2 && !document.querySelector('#index').hidden",
+    )
+    .await;
+    let options = page
+        .eval("[...document.querySelectorAll('#items select option')].map(o => o.value).join(',')")
+        .await;
+    assert_eq!(
+        options,
+        json!("L,2L,L,2L"),
+        "no Index among a photo's sizes"
+    );
+    page.click("#index-print").await;
+    // The request the page sends: the photos' lines and one index line.
+    page.eval(
+        "window.sentBodies = []; const f = window.fetch; window.fetch = (u, o) => { \
+         if (o && o.body && String(u).endsWith('/quote')) window.sentBodies.push(JSON.parse(o.body)); \
+         return f(u, o); }; true",
+    )
+    .await;
+    check_both_sizes(&mut page, "album-index").await;
+    page.click("#quote").await;
+    page.wait_for("the quote asked", "window.sentBodies.length === 1")
+        .await;
+    let sizes = page
+        .eval("window.sentBodies[0].items.map(i => i.size).join(',')")
+        .await;
+    assert_eq!(sizes, json!("L,L,Index"));
+    browser.close(&mut page).await;
+}

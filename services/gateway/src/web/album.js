@@ -161,7 +161,7 @@ async function showSite(which) {
     box.append(el('p', {text: `${say('album-basic-charge')}: ${money(cat.basic_charge)}` + (prints.length ? ` · ${say('album-per-print')}: ${prints.join(', ')}` : '')}));
   }
   if (s.policy) box.append(el('p', {text: `${say('album-policy')}: ${(cat && cat !== 'failed' && cat.policy_summary) || s.policy}`}));
-  if (which === 'lab') { sizeGuide(); showDigital(); renderItems(); }
+  if (which === 'lab') { sizeGuide(); showDigital(); showIndex(); renderItems(); }
   showTotal();
 }
 // The lab's digital copy (its catalog's digital-copy:zip): the box shown only when it sells it.
@@ -178,6 +178,18 @@ function showDigital() {
   $('#digital').hidden = !p;
   if (!p) $('#digital-copy').checked = false;
   $('#digital-price').textContent = p ? say('digital-choose-price', {price: money(p)}) : '';
+}
+// The index print (one sheet of every photo, numbered): once per order, not a size of a photo;
+// offered when the chosen lab prints size Index, as one more line naming the first photo.
+const INDEX = 'Index';
+function wantsIndex() { return !$('#index').hidden && $('#index-print').checked && items.size > 0; }
+function showIndex() {
+  const lab = sites.get($('#lab').value);
+  const offered = !!(lab && lab.sizes.includes(INDEX));
+  $('#index').hidden = !offered;
+  if (!offered) $('#index-print').checked = false;
+  const u = unitPrice(catalogs.get($('#lab').value), INDEX);
+  $('#index-price').textContent = u ? say('index-print-price', {price: money(u)}) : '';
 }
 function sizeGuide() {
   const lab = sites.get($('#lab').value), cat = catalogs.get($('#lab').value);
@@ -201,6 +213,7 @@ function showTotal() {
   }
   const digital = digitalPrice();
   if (wantsDigital() && digital) minor += digital.minor;
+  if (wantsIndex()) { const u = unitPrice(lab, INDEX); count += 1; if (u) minor += u.minor; else known = false; }
   out.textContent = say('album-estimate', {count, amount: money({minor, currency: lab.basic_charge.currency})}) + ' ' + say('album-estimate-note');
   if (!known) out.textContent += '';
 }
@@ -272,13 +285,15 @@ function addCard(u) {
 
 // ---- quote and order ----
 function request() {
-  return {lab: $('#lab').value, counter: $('#counter').value, digital_copy: wantsDigital(),
-    items: [...items.values()].map((it) => {
-      const edits = [];
-      if (it.rot) edits.push({op: 'rotate', degrees: it.rot});
-      if (it.crop) edits.push({op: 'crop', x: it.crop.x, y: it.crop.y, width: it.crop.w, height: it.crop.h});
-      return {image: it.image, size: it.size, quantity: it.qty, edits: edits.length ? edits : null};
-    })};
+  const lines = [...items.values()].map((it) => {
+    const edits = [];
+    if (it.rot) edits.push({op: 'rotate', degrees: it.rot});
+    if (it.crop) edits.push({op: 'crop', x: it.crop.x, y: it.crop.y, width: it.crop.w, height: it.crop.h});
+    return {image: it.image, size: it.size, quantity: it.qty, edits: edits.length ? edits : null};
+  });
+  // One index line per order (the order check allows one), naming the first photo.
+  if (wantsIndex()) lines.push({image: lines[0].image, size: INDEX, quantity: 1, edits: null});
+  return {lab: $('#lab').value, counter: $('#counter').value, digital_copy: wantsDigital(), items: lines};
 }
 window.AlbumEdits = (it) => {
   const edits = [];
@@ -297,6 +312,7 @@ function lineWords(l, charge) {
   const k = l.kind;
   if (k === 'basic_charge') return say('album-line-basic');
   if (k === 'digital_copy') return say('digital-line');
+  if (k && k.prints && k.prints.size === INDEX) return say('index-print-line', {count: k.prints.quantity, price: money(k.prints.unit_price)});
   if (k && k.prints) { const p = photos.get(k.prints.image); return say('album-line-prints', {count: k.prints.quantity, size: k.prints.size, name: p ? p.name : '', price: money(k.prints.unit_price)}); }
   if (k && k.discount) return say('album-line-discount', {percent: k.discount.percent});
   return '';
@@ -369,6 +385,7 @@ $('#grid').addEventListener('change', (e) => { if (e.target.classList.contains('
 $('#lab').addEventListener('change', () => { clearQuote(); showSite('lab'); });
 $('#counter').addEventListener('change', () => { clearQuote(); showSite('counter'); });
 $('#digital-copy').addEventListener('change', () => { showTotal(); clearQuote(); });
+$('#index-print').addEventListener('change', () => { showTotal(); clearQuote(); });
 const drop = $('#drop');
 drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
 drop.addEventListener('dragleave', () => drop.classList.remove('over'));

@@ -111,6 +111,8 @@ const SCRIPT_WORDS: &[&str] = &[
     "album-ready-about",
     "album-line-basic",
     "album-line-prints",
+    "index-print-line",
+    "index-print-price",
     "album-line-discount",
     "album-not-printed",
     "album-basic-charge",
@@ -201,8 +203,11 @@ async fn album(State(state): State<AppState>, viewer: Viewer) -> Response {
         };
     let labs = of_kind(reprint_bus::subjects::SiteKind::Lab);
     let counters = of_kind(reprint_bus::subjects::SiteKind::Counter);
+    // The sizes each photo may be printed at: the index print is not one of them (one sheet of
+    // every photo per order, offered once below the lines: `#index`).
     let sizes: Vec<Value> = PrintSize::ALL
         .iter()
+        .filter(|s| **s != PrintSize::Index)
         .map(|s| {
             let (metric, imperial) = size_words(*s);
             let (short_um, long_um) = s.micrometres();
@@ -336,6 +341,14 @@ async fn album(State(state): State<AppState>, viewer: Viewer) -> Response {
                         th scope="col" { span.visually-hidden { (viewer.t("album-actions")) } }
                     } }
                     tbody #items {}
+                }
+            }
+            // The index print (one sheet of every photo of the order, numbered), once per order,
+            // shown by the script when the lab prints it.
+            div #index hidden {
+                label for="index-print" {
+                    input #index-print type="checkbox";
+                    span { (viewer.t("index-print-choose")) " " span #index-price {} }
                 }
             }
             // The lab's digital copy, shown by the script when the lab's catalog lists it.
@@ -498,8 +511,8 @@ table.items tr{border-bottom:1px solid #ddd;padding:8px 0}table.items td{border:
 .row-actions{display:flex;gap:6px;flex-wrap:wrap}\
 .actions{display:flex;flex-wrap:wrap;gap:8px;margin:12px 0}\
 #total{font-weight:600}\
-#digital label{display:flex;gap:10px;align-items:center;min-height:44px;margin:8px 0}\
-#digital input{width:44px;height:44px;margin:0;flex:none}\
+#digital label,#index label{display:flex;gap:10px;align-items:center;min-height:44px;margin:8px 0}\
+#digital input,#index input{width:44px;height:44px;margin:0;flex:none}\
 #quoted table{margin:8px 0}#quoted td.amount,#quoted th.amount{text-align:right;white-space:nowrap}\
 #quoted .discount{color:#1a6b1a}#quoted .kind{font-weight:600}\
 #quoted .due{font-size:1.15em}\
