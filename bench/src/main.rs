@@ -7,6 +7,7 @@ mod nats_sync;
 mod network;
 mod network_chaos;
 mod report;
+mod scale;
 mod store;
 
 use clap::{Parser, Subcommand};
@@ -36,6 +37,8 @@ enum Command {
     Nats(nats_sync::NatsArgs),
     /// What bombs (PNG, JPEG, ZIP) and slow clients cost the services (peak memory, upload time).
     Abuse(abuse::AbuseArgs),
+    /// 1,000 counters and 10 labs on one nats-server: what grows with the number of sites.
+    Scale(scale::ScaleArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,5 +50,6 @@ fn main() -> anyhow::Result<()> {
         Command::Network(args) => network::run(args, &mut report),
         Command::Nats(args) => nats_sync::run(args, &mut report),
         Command::Abuse(args) => abuse::run(args, &mut report),
+        Command::Scale(args) => scale::run(args, &mut report),
     }
 }
