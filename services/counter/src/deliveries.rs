@@ -151,12 +151,14 @@ async fn order_rejected(
                 &mut file,
                 Command::Cancel {
                     number: reception.number.clone(),
-                    reason,
+                    reason: reason.clone(),
                     at: m.at,
                 },
             )
             .await?;
     }
+    // Its digital copy on a medium, if any, is taken back from the writer.
+    crate::writer::withdraw(tx, &m.order.to_string(), &reason).await?;
     // The order may still be held for its images (a rejection cannot come before the order
     // was sent, but a held copy must never go out after it).
     sql::exec(

@@ -710,6 +710,8 @@ async fn cancel_once(
             )
             .await?;
     }
+    // Its digital copy on a medium, if any, is taken back from the writer.
+    crate::writer::withdraw(&mut tx, &order, &format!("cancelled: {reason}")).await?;
     // Not forwarded yet: it will not be. (If the forwarder sent it at this moment, the lab
     // gets the cancellation after it, or before it and closes the order when it comes.)
     sql::exec(

@@ -19,7 +19,10 @@
 //!    this order (written before a crash, not yet recorded) is taken as written, never written
 //!    twice (`written`). An original that cannot be read leaves the job `failed` with the
 //!    reason; a hot folder that cannot be written to is tried again.
-//! 3. **Burned**: the station takes the folder from there (as the printer's station does with
+//! 3. **Withdrawn**: an order cancelled here or rejected by the lab has its job withdrawn
+//!    ([`withdraw`] in that transaction): the folder is removed if the station has not taken
+//!    it (no `TAKEN` or `DONE` marker), else voided (`VOID` with the reason).
+//! 4. **Burned**: the station takes the folder from there (as the printer's station does with
 //!    print jobs). Staff see the job's state in words where the order is shown (the slip, the
 //!    pickup page).
 
@@ -242,12 +245,12 @@ pub async fn for_order(c: &Counter, order: &str) -> Result<Option<JobRow>, Count
     Ok(row)
 }
 
-async fn waiting(c: &Counter) -> Result<Vec<JobRow>, CounterError> {
+async fn in_state(c: &Counter, state: &str) -> Result<Vec<JobRow>, CounterError> {
     let mut tx = c.store.begin().await?;
     let rows = sql::fetch(
         tx.conn(),
-        &format!("{COLS} WHERE state = 'waiting' ORDER BY created_at LIMIT 20"),
-        &[],
+        &format!("{COLS} WHERE state = $1 ORDER BY created_at LIMIT 20"),
+        &[Arg::from(state)],
     )
     .await?;
     tx.rollback().await?;
@@ -276,6 +279,57 @@ async fn set_state(
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// The order was cancelled here or rejected by the lab, in the transaction that says so: its
+/// job is to be withdrawn (`withdrawing`), by the writer task ([`step`]).
+pub async fn withdraw(tx: &mut Transaction, order: &str, reason: &str) -> Result<(), CounterError> {
+    sql::exec(
+        tx.conn(),
+        "UPDATE counter_media_jobs SET state = 'withdrawing', note = $1 WHERE order_id = $2 \
+         AND state IN ('waiting', 'written')",
+        &[Arg::from(reason), Arg::from(order)],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Withdraws a job from the hot folder: removed when the writer's station has not taken it
+/// (no `TAKEN` or `DONE` marker), else a `VOID` marker with the reason (take the disc out).
+async fn take_back(c: &Counter, writer: &WriterConfig, row: &JobRow) -> Result<(), CounterError> {
+    if let Some(medium) = row.medium() {
+        let dir = writer
+            .hot_folder
+            .join(folder_name(&row.reception_number, medium));
+        if tokio::fs::try_exists(&dir).await? {
+            let taken = tokio::fs::try_exists(dir.join(reprint_print::TAKEN_MARKER)).await?
+                || tokio::fs::try_exists(dir.join(reprint_print::DONE_MARKER)).await?;
+            if taken {
+                tokio::fs::write(
+                    dir.join(reprint_print::VOID_MARKER),
+                    format!("do not hand over: {}\n", row.note),
+                )
+                .await?;
+            } else {
+                tokio::fs::remove_dir_all(&dir).await?;
+            }
+        }
+    }
+    let _ = tokio::fs::remove_dir_all(staging_dir(c, &row.order_id)).await;
+    let mut tx = c.store.begin().await?;
+    sql::exec(
+        tx.conn(),
+        "UPDATE counter_media_jobs SET state = 'withdrawn', updated_at = $1 WHERE order_id = $2 \
+         AND state = 'withdrawing'",
+        &[
+            Arg::from(ts(c.clock.now())),
+            Arg::from(row.order_id.clone()),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(order = %row.order_id, "digital copy withdrawn from the writer");
     Ok(())
 }
 
@@ -308,7 +362,7 @@ pub async fn step(c: &Counter) -> Result<(), CounterError> {
     let Some(writer) = c.config.writer.as_ref() else {
         return Ok(());
     };
-    for row in waiting(c).await? {
+    for row in in_state(c, "waiting").await? {
         match write(c, writer, &row).await {
             Ok(folder) => {
                 set_state(c, &row.order_id, "written", Some(&folder), "").await?;
@@ -322,6 +376,12 @@ pub async fn step(c: &Counter) -> Result<(), CounterError> {
             Err(Failure::Retry(e)) => {
                 tracing::warn!(order = %row.order_id, error = %e, "digital copy not written yet; retrying");
             }
+        }
+    }
+    // After the writing: a job written in this pass for an order cancelled meanwhile goes too.
+    for row in in_state(c, "withdrawing").await? {
+        if let Err(e) = take_back(c, writer, &row).await {
+            tracing::warn!(order = %row.order_id, error = %e, "digital copy not withdrawn yet; retrying");
         }
     }
     Ok(())
@@ -534,6 +594,9 @@ pub fn words(row: &JobRow) -> String {
     match row.state.as_str() {
         "written" => format!("digital copy {on}: written for the writer ({folder})"),
         "failed" => format!("digital copy {on}: cannot be written: {}", row.note),
+        "withdrawing" | "withdrawn" => {
+            format!("digital copy {on}: withdrawn from the writer: {}", row.note)
+        }
         _ => format!("digital copy {on}: waiting to be written for the writer"),
     }
 }
@@ -543,6 +606,7 @@ pub fn state_key(row: &JobRow) -> &'static str {
     match row.state.as_str() {
         "written" => "counter-medium-written",
         "failed" => "counter-medium-failed",
+        "withdrawing" | "withdrawn" => "counter-medium-withdrawn",
         _ => "counter-medium-waiting",
     }
 }

@@ -306,3 +306,51 @@ async fn a_counter_without_a_writer_never_offers_a_medium() {
     assert_eq!(taken["counter_charge"]["total"], 250, "{taken}");
     assert!(taken["copy_on"].is_null(), "{taken}");
 }
+
+#[tokio::test]
+async fn a_cancelled_order_takes_its_medium_back_from_the_writer() {
+    let nats = NatsServer::start();
+    let _lab = serve_lab_quotes(&nats.url, LabQuotes::Total(30)).await;
+    let hot_dir = tempfile::tempdir().unwrap();
+    let hot: PathBuf = hot_dir.path().join("writer");
+    let section = writer_section(&hot);
+    let counter = spawn_edited(&nats.url, None, "", |t| format!("{t}{section}")).await;
+
+    // Two CDs written; the station has taken the second one. The second visit within the
+    // month has its basic charge waived (Fig. 9), the CD is paid in full.
+    for (seed, total) in [(400, 250 + 500), (500, 500)] {
+        let (_, form) = card(seed);
+        let (s, taken) = counter.intake(form.text("copy_on", "cd")).await;
+        assert_eq!(s, 201, "{taken}");
+        assert_eq!(taken["counter_charge"]["total"], total, "{taken}");
+    }
+    wait_for_job(&counter, "X0000001", "written").await;
+    wait_for_job(&counter, "X0000002", "written").await;
+    std::fs::write(hot.join("X0000002-cd").join("TAKEN"), b"").unwrap();
+
+    let now = counter.counter.clock.now();
+    for number in ["X0000001", "X0000002"] {
+        reprint_counter::pickup::cancel(
+            &counter.counter,
+            number,
+            "the customer changed their mind",
+            "tanaka",
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    let view = wait_for_job(&counter, "X0000001", "withdrawn").await;
+    assert!(
+        view["medium_copy"]["words"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("withdrawn from the writer"),
+        "{view}"
+    );
+    wait_for_job(&counter, "X0000002", "withdrawn").await;
+    // Not taken yet: gone. Taken: voided, with the reason, for staff to take the disc out.
+    assert_eq!(listing(&hot), vec!["X0000002-cd".to_string()]);
+    let void = std::fs::read_to_string(hot.join("X0000002-cd").join("VOID")).unwrap();
+    assert!(void.contains("changed their mind"), "{void}");
+}

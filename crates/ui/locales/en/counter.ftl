@@ -67,6 +67,7 @@ counter-medium-title = Digital copy
 counter-medium-waiting = On a { $medium }: waiting to be written for the writer
 counter-medium-written = On a { $medium }: written for the writer, to be burned and handed over with the prints
 counter-medium-failed = On a { $medium }: cannot be written ({ $reason }). Tell the customer and write it again by hand.
+counter-medium-withdrawn = On a { $medium }: withdrawn from the writer ({ $reason })
 counter-line-prints = { $size } × { $count }
 counter-line-discount = { $what }: { $percent }% off
 counter-line-waived = { $what }: waived

@@ -64,6 +64,7 @@ counter-medium-title = デジタルコピー
 counter-medium-waiting = { $medium }:書き込み機への書き出し待ち
 counter-medium-written = { $medium }:書き込み機へ書き出し済み(プリントと一緒にお渡し)
 counter-medium-failed = { $medium }:書き出しできません({ $reason })。お客様にお伝えし、手作業で書き込んでください。
+counter-medium-withdrawn = { $medium }:書き込み機から取り下げ済み({ $reason })
 counter-line-prints = { $size } × { $count }
 counter-line-discount = { $what }：{ $percent }% 引き
 counter-line-waived = { $what }：無料
