@@ -219,15 +219,14 @@ impl Server {
 
     async fn monitoring(&self, path: &str) -> anyhow::Result<Value> {
         let url = format!("http://127.0.0.1:{}/{path}", self.monitor);
-        Ok(self
-            .http
+        self.http
             .get(&url)
             .send()
             .await
             .with_context(|| format!("GET {url}"))?
             .json()
             .await
-            .with_context(|| format!("GET {url}: JSON"))?)
+            .with_context(|| format!("GET {url}: JSON"))
     }
 }
 
