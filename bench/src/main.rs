@@ -2,6 +2,7 @@
 //! run. `reprint-bench <store|media|network|nats|abuse> [--json]`.
 
 mod abuse;
+mod chaos;
 mod media;
 mod nats_sync;
 mod network;

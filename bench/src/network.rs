@@ -17,8 +17,9 @@
 //! | `network.p99_dispatched_to_ready_ms` | timeline: `dispatched` (lab) → `ready_for_pickup` (counter) | the same raw round trip, p99 |
 //! | `network.peak_rss_mb.<service>` | VmHWM of the service process at the end | its VmRSS idle right after start |
 //!
-//! `--chaos`: while the orders flow, one random service is killed with SIGKILL every few
-//! seconds and started again on the same data; at the end, once quiet, every order must have
+//! `--chaos`: while the orders flow, every part (each service, the print workers, the
+//! nats-server or a cluster node, a private PostgreSQL) is killed with SIGKILL at least once
+//! and started again on the same data (`crate::chaos`); at the end, once quiet, every order must have
 //! reached exactly one final state with each stage once on its timeline, one reception per
 //! order at the lab and at the counter, and the lab's ledger per counter must balance with its
 //! receptions and the counter's payments and settlements. The counts are printed; a loss or a
@@ -33,7 +34,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use async_nats::jetstream;
 use futures::StreamExt;
-use reprint_e2e::{COUNTER, Client, LAB, Network, Options, TestPostgres};
+use reprint_e2e::{COUNTER, Client, LAB, Network, Options};
 use serde_json::{Value, json};
 
 use crate::report::{Figure, Report};
@@ -62,6 +63,10 @@ pub struct NetworkArgs {
     /// Seconds between kills under `--chaos`.
     #[arg(long, default_value_t = 4)]
     pub chaos_every: u64,
+    /// NATS as a 3-node cluster (`deploy/nats/cluster-node*.conf`, streams with 3 replicas);
+    /// under `--chaos` one node at a time is killed.
+    #[arg(long)]
+    pub cluster: bool,
     /// Print workers as their own processes (`reprint-lab print-worker`, one worker each); the
     /// lab then runs none itself. 0: the lab's own (`[printing] workers`, default 1).
     #[arg(long, default_value_t = 0)]
@@ -567,13 +572,11 @@ async fn raw_publish(js: &jetstream::Context, n: u64) -> anyhow::Result<f64> {
 async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let backend = if args.sqlite { "sqlite" } else { "pg" };
+    let mut chaos = crate::chaos::Chaos::start(&args, t0).await;
     let (lab_db, gw_db) = if args.sqlite {
         (None, None)
     } else {
-        (
-            Some(TestPostgres::create().await),
-            Some(TestPostgres::create().await),
-        )
+        (Some(chaos.database().await?), Some(chaos.database().await?))
     };
     let workers = args.print_workers;
     let mut net = Network::start_with(Options {
@@ -582,26 +585,13 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         lab_config: (workers > 0).then(|| -> reprint_e2e::ConfigEdit {
             Box::new(|lab| reprint_e2e::set(lab, &["printing", "workers"], 0))
         }),
-        ..Options::default()
+        ..chaos.options()
     })
     .await;
     // The print workers as processes: the lab's configuration and NATS, nothing else.
     let mut worker_procs = Vec::new();
     for n in 0..workers {
-        let log = std::fs::File::create(net.dir.path().join(format!("print-worker-{n}.log")))?;
-        let child = std::process::Command::new(reprint_e2e::binaries().join("reprint-lab"))
-            .arg("print-worker")
-            .arg("--config")
-            .arg(net.dir.path().join("lab-a.toml"))
-            .arg("--workers")
-            .arg("1")
-            .env("REPRINT_LAB__NATS__URL", &net.nats_url)
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("start reprint-lab print-worker")?;
-        worker_procs.push(child);
+        worker_procs.push(chaos.print_worker(&net, n)?);
     }
     note(
         t0,
@@ -621,7 +611,7 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         })
         .collect();
 
-    let nats = async_nats::connect(&net.nats_url).await?;
+    let nats = chaos.nats_client(&net.nats_url).await?;
     let js = jetstream::new(nats);
     let rtt = raw_round_trips(&js, args.rtt_samples).await?;
     note(
@@ -702,8 +692,7 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         })
     };
 
-    // Chaos: kill and restart a random service every few seconds while the orders flow.
-    let mut kills: BTreeMap<String, usize> = BTreeMap::new();
+    // Chaos: kill and restart a part every few seconds while the orders flow (crate::chaos).
     let mut last_progress = Instant::now();
     loop {
         if lab.is_finished() && counter.is_finished() && placing.is_finished() {
@@ -717,18 +706,9 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
             Duration::from_secs(2)
         };
         tokio::time::sleep(tick).await;
-        if args.chaos && !placing.is_finished() {
-            let victim = random(3);
-            let svc = match victim {
-                0 => &mut net.lab,
-                1 => &mut net.counter,
-                _ => &mut net.gateway,
-            };
-            let name = short_name(&svc.name).to_string();
-            note(t0, &format!("chaos: SIGKILL {name}"));
-            svc.restart().await;
-            *kills.entry(name).or_insert(0) += 1;
-        }
+        chaos
+            .strike(&mut net, &mut worker_procs, placing.is_finished(), t0)
+            .await?;
         if last_progress.elapsed() > Duration::from_secs(5) {
             last_progress = Instant::now();
             note(
@@ -939,7 +919,8 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
             &placed,
             &seen_summary(&seen),
             lab_db.as_ref(),
-            &kills,
+            &chaos,
+            report,
             t0,
         )
         .await?;

@@ -1,16 +1,20 @@
 //! The books after `reprint-bench network --chaos`: every order in exactly one final state,
 //! each stage once on its timeline, one reception per order at each site, and the lab's
 //! ledger per counter balancing with its receptions and with the counter's payments and
-//! settlements. Read from the gateway's API and the lab's and the counter's stores.
+//! settlements. Read from the gateway's API and the lab's and the counter's stores. Also the
+//! kills per part and the longest wait an order had because of them ([`Chaos::waits`]); a part
+//! the run never killed is a problem too.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::time::Instant;
 
-use reprint_e2e::{Network, TestPostgres};
+use reprint_e2e::Network;
 use serde_json::Value;
 
+use crate::chaos::{Chaos, Db};
 use crate::network::SeenSummary;
+use crate::report::Report;
 
 /// (order_id, reception_number, counter, state, charge_minor)
 type Reception = (String, String, String, String, i64);
@@ -33,7 +37,7 @@ const LEDGER: &str = "SELECT entry_id, counter, order_id, kind, amount_minor FRO
 
 async fn lab_books(
     net: &Network,
-    lab_db: Option<&TestPostgres>,
+    lab_db: Option<&Db>,
 ) -> anyhow::Result<(Vec<Reception>, Vec<Entry>)> {
     Ok(match lab_db {
         Some(db) => {
@@ -56,22 +60,40 @@ async fn lab_books(
     })
 }
 
-/// Checks and prints the counts; false when something is lost or doubled.
+/// Checks and prints the counts, pushes the kill and wait figures to `report`; false when
+/// something is lost or doubled, or a part was never killed.
+#[allow(clippy::too_many_arguments)]
 pub async fn check(
     net: &Network,
     views: &BTreeMap<String, Value>,
     placed: &[String],
     seen: &SeenSummary,
-    lab_db: Option<&TestPostgres>,
-    kills: &BTreeMap<String, usize>,
+    lab_db: Option<&Db>,
+    chaos: &Chaos,
+    report: &mut Report,
     t0: Instant,
 ) -> anyhow::Result<bool> {
     let mut problems: Vec<String> = Vec::new();
     let say = |s: &str| eprintln!("chaos [{:>7.2} s] {s}", t0.elapsed().as_secs_f64());
     say(&format!(
-        "kills: {kills:?}; the people saw placed {}, dispatched {}, collected {}, rejected {}, placement failures {}",
-        seen.placed, seen.dispatched, seen.collected, seen.rejected, seen.failed
+        "kills per part: {:?}; the people saw placed {}, dispatched {}, collected {}, rejected {}, placement failures {}",
+        chaos.kills(),
+        seen.placed,
+        seen.dispatched,
+        seen.collected,
+        seen.rejected,
+        seen.failed
     ));
+    for n in &chaos.notes {
+        say(n);
+    }
+    let spared = chaos.spared();
+    if !spared.is_empty() {
+        problems.push(format!(
+            "never killed (the flow ended before their turn; more --orders or a shorter --chaos-every): {spared:?}"
+        ));
+    }
+    chaos.waits(views, report, &say);
 
     // The gateway: one final state per order, each stage once.
     let mut finals: BTreeMap<String, usize> = BTreeMap::new();
@@ -274,9 +296,16 @@ pub async fn check(
             chrono::Utc::now().format("%Y%m%dT%H%M%S")
         ));
         if std::fs::create_dir_all(&kept).is_ok() {
-            for name in ["lab-a.log", "counter-ginza.log", "gateway.log"] {
-                let _ = std::fs::copy(net.dir.path().join(name), kept.join(name));
+            for e in std::fs::read_dir(net.dir.path())
+                .into_iter()
+                .flatten()
+                .flatten()
+            {
+                if e.file_name().to_string_lossy().ends_with(".log") {
+                    let _ = std::fs::copy(e.path(), kept.join(e.file_name()));
+                }
             }
+            chaos.keep_logs(&kept);
             say(&format!("service logs kept in {}", kept.display()));
         }
         say(&format!("{} problems:", problems.len()));

@@ -109,6 +109,24 @@ impl NatsCluster {
     /// elects no meta leader before all its nodes have met, so JetStream stays unavailable
     /// until [`NatsCluster::start_again`] starts the others.
     pub async fn start_partly(running: usize) -> NatsCluster {
+        NatsCluster::start_partly_with(running, None).await
+    }
+
+    /// As [`NatsCluster::start`], with one more user in the nodes' copy of users.conf, allowed
+    /// everything: for a bench's own raw measurements (streams of its own) beside the shipped
+    /// users, which stay as shipped.
+    pub async fn start_with_user(user: &str, password: &str) -> NatsCluster {
+        let c = NatsCluster::start_partly_with(3, Some((user, password))).await;
+        for i in 0..3 {
+            c.wait_ready(i).await;
+        }
+        for i in 0..3 {
+            c.wait_meta_leader(i).await;
+        }
+        c
+    }
+
+    async fn start_partly_with(running: usize, extra_user: Option<(&str, &str)>) -> NatsCluster {
         let turn = ONE_CLUSTER_AT_A_TIME.lock().await;
         // The shipped files' ports: client 4222.., monitor 8222.., cluster 6222.., leaf
         // nodes 7422.. (node n adds n - 1); each gets a free port of this machine.
@@ -118,7 +136,18 @@ impl NatsCluster {
                 ports.insert(base + i, free_port());
             }
         }
-        let users = workspace_root().join("deploy/nats/users.conf");
+        let mut users = std::fs::read_to_string(workspace_root().join("deploy/nats/users.conf"))
+            .expect("deploy/nats/users.conf");
+        if let Some((user, password)) = extra_user {
+            let at = users
+                .find("users = [")
+                .map(|i| i + "users = [".len())
+                .expect("a users list in users.conf");
+            users.insert_str(
+                at,
+                &format!("\n    {{ user: \"{user}\", password: \"{password}\" }}"),
+            );
+        }
         let nodes: Vec<Node> = (0..3u16)
             .map(|i| {
                 let store = tempfile::tempdir().expect("JetStream store");
@@ -131,7 +160,7 @@ impl NatsCluster {
                     .expect("server_name in the shipped node file");
                 let config = store.path().join(format!("cluster-node{}.conf", i + 1));
                 std::fs::write(&config, text).expect("node configuration");
-                std::fs::copy(&users, store.path().join("users.conf")).expect("users.conf");
+                std::fs::write(store.path().join("users.conf"), &users).expect("users.conf");
                 Node {
                     name,
                     port: ports[&(4222 + i)],

@@ -12,6 +12,8 @@
 //!   (`REPRINT_LAB__NATS__URL`, `REPRINT_GATEWAY__STORE__URL`, ...), starts the processes with
 //!   their logs in files, and waits for `/healthz` and for the sites in the site directory.
 //! - [`Service::restart`] kills one service with SIGKILL and starts it again on the same data.
+//! - [`pg_server::PgServer`] is a private PostgreSQL (initdb in a temporary directory) that can be
+//!   killed and started again on its data, without touching the machine's shared server.
 //! - Dropping the network stops every process (SIGTERM, then SIGKILL) and, when the test
 //!   failed, prints the tail of each service's log.
 
@@ -33,6 +35,7 @@ pub mod flows;
 pub mod leaf;
 pub mod media;
 pub mod nats_users;
+pub mod pg_server;
 
 pub const LAB: &str = "lab-a";
 pub const COUNTER: &str = "counter-ginza";
