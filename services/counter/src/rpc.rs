@@ -118,7 +118,22 @@ fn storefront(counter: &Counter) -> Storefront<'_> {
         address: &counter.config.address,
         sizes: sizes(counter),
         made: "made by a partner lab",
-        extras: vec![],
+        // The digital copy on the media its writer burns (`crate::writer`), priced as prints.
+        extras: counter
+            .rules()
+            .prices
+            .media
+            .iter()
+            .map(|(m, price)| reprint_service::storefront::Extra {
+                code: format!("digital-copy:{}", m.code()),
+                description: format!(
+                    "digital copy {}, written at the counter from the card: the originals with \
+                     their print history",
+                    m.words()
+                ),
+                price: *price,
+            })
+            .collect(),
         icc_profiles: vec![],
         heartbeat_secs: counter.config.nats.heartbeat_secs,
         opening_hours: counter.config.opening_hours.clone(),

@@ -123,6 +123,29 @@ async fn a_card_with_a_copy_on_usb_is_charged_and_written_once() {
         "{page}"
     );
 
+    // The catalog lists the media as products, at their prices.
+    let client = async_nats::connect(&nats.url).await.unwrap();
+    let catalog: reprint_domain::protocol::CatalogReply = counter_rpc(
+        &client,
+        reprint_bus::subjects::RpcMethod::Catalog,
+        &serde_json::json!({}),
+    )
+    .await
+    .unwrap();
+    let stick = catalog
+        .products
+        .iter()
+        .find(|p| p.code == "digital-copy:usb_stick")
+        .expect("the stick in the catalog");
+    assert_eq!(stick.unit_price.minor, WRITER_PRICE);
+    assert!(catalog.products.iter().any(|p| p.code == "digital-copy:cd"));
+    assert!(
+        !catalog
+            .products
+            .iter()
+            .any(|p| p.code == "digital-copy:dvd")
+    );
+
     // The price before the order: 250 (the basic charge) + 1,200 (the stick); the lab's 3 x 30.
     let (_, form) = card(100);
     let (s, q) = post(
