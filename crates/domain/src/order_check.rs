@@ -21,7 +21,7 @@
 use crate::edit::EditList;
 use crate::error::{Refusal, Refuses};
 use crate::file::{Telephone, tidy_name};
-use crate::protocol::{Customer, PlacedItem, RejectCode};
+use crate::protocol::{Customer, OrderPlaced, PlacedItem, RejectCode};
 use crate::size::PrintSize;
 
 /// Most lines (image and size) in one order.
@@ -60,6 +60,11 @@ pub enum OrderError {
     IndexPrintTwice { count: usize },
     #[error("the index print shows the photos as they are printed, so it takes no edits")]
     IndexPrintEdited,
+    /// A source colour profile the lab does not know (not a well-known name, not an RGB ICC
+    /// profile), for an image not in the order, or given twice
+    /// ([`crate::protocol::check_source_profiles`]'s words).
+    #[error("{0}")]
+    BadSourceProfile(String),
 }
 
 impl OrderError {
@@ -186,6 +191,19 @@ pub fn check_order(
     check_customer(customer)?;
     check_items(items, lab)?;
     Ok(())
+}
+
+/// The check of an order as it arrives at a lab (`OrderPlaced`): [`check_order`], then its
+/// source colour profiles ([`crate::protocol::check_source_profiles`]: each a well-known name
+/// or an RGB ICC profile within the sizes, for an image of the order, once), which the gateway
+/// checked at its door and a lab checks again, since anybody may send it an order.
+pub fn check_placed(
+    order: &OrderPlaced,
+    lab: &(impl PrintsSizes + ?Sized),
+) -> Result<(), OrderError> {
+    check_order(&order.customer, &order.items, lab)?;
+    crate::protocol::check_source_profiles(&order.source_profiles, &order.items)
+        .map_err(OrderError::BadSourceProfile)
 }
 
 #[cfg(test)]
@@ -359,6 +377,43 @@ mod tests {
         );
         index.edits = Some("[]".into());
         assert_eq!(check_order(&hanako(), &[index], &lab), Ok(()));
+    }
+
+    #[test]
+    fn a_lab_refuses_a_source_profile_it_does_not_know_in_words() {
+        use crate::protocol::{ImageProfile, SourceProfile};
+        let json = serde_json::json!({
+            "order": "01936a1e-7b2c-7d3e-8f40-123456789abc", "route": "internet",
+            "sender": {"kind": "gateway", "id": "gw-1"}, "lab": "lab-a", "delivery_counter": "counter-x",
+            "placed_at": "2026-12-05T03:00:00Z", "data_receive": null, "currency": "JPY",
+            "customer": {"name": "Hanako Yamada", "telephone": "090-1234-5678",
+                "address": null, "email": null, "registration_number": null},
+            "items": [], "counter_extract": null
+        });
+        let mut order: OrderPlaced = serde_json::from_value(json).unwrap();
+        order.items = vec![item("L", 1, None)];
+        let image = order.items[0].image;
+        order.source_profiles = vec![ImageProfile {
+            image,
+            profile: SourceProfile::Named("Adobe RGB (1998)".into()),
+        }];
+        assert_eq!(check_placed(&order, &lab()), Ok(()));
+        order.source_profiles[0].profile = SourceProfile::Named("Kodachrome".into());
+        let e = check_placed(&order, &lab()).unwrap_err();
+        assert_eq!(e.code(), RejectCode::InvalidOrder);
+        assert!(
+            e.to_string()
+                .starts_with("source profile 1: unknown colour profile \"Kodachrome\""),
+            "{e}"
+        );
+        order.source_profiles[0].image = ImageId::of_bytes(b"not in the order");
+        order.source_profiles[0].profile = SourceProfile::Named("sRGB".into());
+        assert!(
+            check_placed(&order, &lab())
+                .unwrap_err()
+                .to_string()
+                .contains("is not in the order")
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ use reprint_bus::subjects;
 use reprint_domain::charge::local_date;
 use reprint_domain::extract::{Sharing, extract};
 use reprint_domain::file::{OpenReception, OrderItem, Route};
-use reprint_domain::order_check::check_order;
+use reprint_domain::order_check::check_placed;
 use reprint_domain::production;
 use reprint_domain::protocol::{OrderPlaced, PlacedItem, RejectCode, Sender, Stage, order_items};
 use reprint_domain::{EarlierPrint, ReceptionNumber, Recognition, SiteId, SiteKind, Telephone};
@@ -62,7 +62,8 @@ pub async fn check(lab: &Lab, order: &OrderPlaced) -> Result<Result<(), Refusal>
         )));
     }
     // The one order check, as the gateway and the counter ran it: the same words everywhere.
-    if let Err(e) = check_order(&order.customer, &order.items, &|size| lab.prints_size(size)) {
+    // With the order's source profiles: a name this lab does not know is refused in words.
+    if let Err(e) = check_placed(order, &|size| lab.prints_size(size)) {
         return Ok(Err(refuse(e.code(), e.to_string())));
     }
     if !counter_known(lab, &order.delivery_counter).await? {
