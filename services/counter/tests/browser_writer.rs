@@ -193,5 +193,28 @@ async fn the_medium_choice_fits_a_1024_by_768_terminal_in_en_and_ja() {
         page.screenshot(&format!("counter-writer-slip-{lang}"))
             .await;
     }
+    // The pickup page says the same, on the terminal and on a phone in staff's hand.
+    for (w, h) in [(1280, 800), (390, 844)] {
+        page.set_viewport(w, h).await;
+        page.call(
+            "Page.navigate",
+            json!({"url": format!("{base}/language?to=ja&back=/pickup/X0000001")}),
+        )
+        .await;
+        page.wait_for(
+            "the pickup page",
+            "document.documentElement.lang === 'ja' && !!document.querySelector('#medium-copy')",
+        )
+        .await;
+        let words = page
+            .eval("document.querySelector('#medium-copy').textContent")
+            .await;
+        assert!(
+            words.as_str().is_some_and(|w| w.contains("USBメモリ")),
+            "{words}"
+        );
+        page.assert_fits(&format!("writer-pickup-{w}")).await;
+        page.screenshot(&format!("counter-writer-pickup-{w}")).await;
+    }
     browser.close(&mut page).await;
 }

@@ -271,6 +271,15 @@ async fn a_card_with_a_copy_on_usb_is_charged_and_written_once() {
         serde_json::from_slice(&std::fs::read(job.join("ticket.json")).unwrap()).unwrap();
     assert_eq!(again["created"], created, "the job was not written again");
 
+    // The API's document names the choice and the job.
+    let (s, doc) = counter.get("/api/v1/openapi.json").await;
+    assert_eq!(s, 200);
+    assert!(
+        doc["components"]["schemas"]["IntakeForm"]["properties"]["copy_on"].is_object(),
+        "copy_on in the document"
+    );
+    assert!(doc["components"]["schemas"]["MediumCopyDto"].is_object());
+
     // A medium this counter does not sell: refused in words, nothing taken in.
     let (_, form) = card(200);
     let (s, refused) = counter.intake(form.text("copy_on", "dvd")).await;
