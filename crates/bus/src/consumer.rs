@@ -133,8 +133,10 @@ impl Incoming {
     /// Runs `work` (the handling of this message) in [`Incoming::span`], carrying the sender's
     /// context for [`TraceContext::outgoing`].
     pub async fn run<F: Future>(&self, work: F) -> F::Output {
-        let span = self.span();
-        match self.trace() {
+        // The context read once, for the span and for the work.
+        let trace = self.trace();
+        let span = self.span_in(trace.as_ref());
+        match trace {
             Some(ctx) => ctx.run(span, work).await,
             None => work.instrument(span).await,
         }
@@ -143,13 +145,18 @@ impl Incoming {
     /// The span to handle this message in: a child of the sender's span, or the root of a new
     /// trace when the message carried no (valid) context.
     pub fn span(&self) -> tracing::Span {
+        self.span_in(self.trace().as_ref())
+    }
+
+    /// [`Incoming::span`] with the sender's context already read.
+    fn span_in(&self, trace: Option<&TraceContext>) -> tracing::Span {
         let operation = match Subject::parse(&self.subject) {
             Ok(Subject::Inbox { topic, .. }) => format!("handle {topic}"),
             Ok(Subject::Status { .. }) => "handle status".to_string(),
             Ok(Subject::Rpc { method, .. }) => format!("handle rpc {method}"),
             Err(_) => "handle message".to_string(),
         };
-        let span = match self.trace() {
+        let span = match trace {
             Some(ctx) => ctx.span(&operation),
             None => TraceContext::root_span(&operation),
         };

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use crate::codec;
-use crate::error::{Error, Result, VersionConflict};
+use crate::error::{Error, Result, VersionConflict, unique_violation};
 use crate::pg::{Deferred, Inserted, Outcome};
 use crate::types::{
     Checkpoint, ExpectedVersion, NewEvent, OutboxMessage, ParkedMessage, ParkedRecord,
@@ -105,20 +105,15 @@ pub(crate) async fn append(
     let inserted = pending
         .iter()
         .zip(current + 1..)
-        .map(|(&index, version)| {
-            let position = positions
-                .get(&events[index].event_id)
-                .copied()
-                .ok_or_else(|| Error::Corrupt(format!("append lost event {index}")))?;
-            Ok(Inserted {
-                index,
-                position,
-                tx_id: 0,
-                version,
-                recorded_at: now,
-            })
+        .zip(positions)
+        .map(|((&index, version), position)| Inserted {
+            index,
+            position,
+            tx_id: 0,
+            version,
+            recorded_at: now,
         })
-        .collect::<Result<Vec<_>>>()?;
+        .collect();
     Ok(Outcome {
         stream_version: current + pending.len() as u64,
         inserted,
@@ -128,46 +123,109 @@ pub(crate) async fn append(
 /// One row to insert: stream, version, event.
 type NewRow<'a> = (&'a str, u64, &'a NewEvent);
 
-/// Inserts `rows` in one statement (the rows passed as one JSON array, so the statement's text,
-/// and so its prepared form, is the same for any number of rows); returns each event's position.
+/// Inserts `rows` in one statement and returns each row's position, in row order.
+///
+/// The rows go as one JSON array of small values (stream, version, event type, schema version,
+/// metadata, and where the row's event id and payload lie in one blob bound beside it), so the
+/// statement's text, and so its prepared form, is the same for any number of rows, and no byte
+/// of a payload is hex-encoded and decoded again. Nothing comes back row by row (sqlx hands
+/// every returned row from its SQLite thread to the caller's task): the write lock is held and
+/// `position` is `AUTOINCREMENT`, so one statement's rows take consecutive positions ending at
+/// the last inserted rowid. A unique violation (an event id already stored) is returned as
+/// it is: SQLite undoes the statement alone and the caller's transaction stays usable.
 async fn insert_rows(
     conn: &mut SqliteConnection,
     rows: &[NewRow<'_>],
     now: DateTime<Utc>,
-) -> Result<HashMap<Uuid, i64>> {
-    let mut json = Vec::with_capacity(rows.len());
-    for (stream_id, version, e) in rows {
-        json.push(serde_json::json!([
-            stream_id,
-            version,
-            e.event_id.simple().to_string(),
-            e.event_type,
-            e.schema_version,
-            hex::encode(&e.payload),
-            codec::metadata_to_json(&e.metadata)?,
-        ]));
-    }
-    let json = serde_json::Value::Array(json).to_string();
-    let returned: Vec<(Uuid, i64)> = sqlx::query_as(
+) -> std::result::Result<Vec<i64>, InsertError> {
+    let (json, blob) = rows_json(rows)?;
+    let done = sqlx::query(
         "INSERT INTO events (stream_id, version, event_id, event_type, schema_version, payload, \
          metadata, recorded_at) \
-         SELECT j.value ->> 0, j.value ->> 1, unhex(j.value ->> 2), j.value ->> 3, \
-                j.value ->> 4, unhex(j.value ->> 5), j.value ->> 6, ?2 \
-         FROM json_each(?1) AS j ORDER BY j.key \
-         RETURNING event_id, position",
+         SELECT j.value ->> 0, j.value ->> 1, substr(?2, j.value ->> 5, 16), j.value ->> 2, \
+                j.value ->> 3, substr(?2, j.value ->> 5 + 16, j.value ->> 6), j.value ->> 4, ?3 \
+         FROM json_each(?1) AS j ORDER BY j.key",
     )
     .bind(json)
+    .bind(blob)
     .bind(now)
-    .fetch_all(&mut *conn)
-    .await?;
-    if returned.len() != rows.len() {
-        return Err(Error::Corrupt(format!(
-            "append stored {} of {} events",
-            returned.len(),
-            rows.len()
-        )));
+    .execute(&mut *conn)
+    .await
+    .map_err(InsertError::Database)?;
+    let n = rows.len() as i64;
+    if done.rows_affected() != rows.len() as u64 {
+        return Err(InsertError::Store(Error::Corrupt(format!(
+            "append stored {} of {n} events",
+            done.rows_affected()
+        ))));
     }
-    Ok(returned.into_iter().collect())
+    let last = done.last_insert_rowid();
+    Ok((last - n + 1..=last).collect())
+}
+
+/// Why [`insert_rows`] stored nothing.
+enum InsertError {
+    /// The statement failed (a unique violation among others).
+    Database(sqlx::Error),
+    /// Anything else.
+    Store(Error),
+}
+
+impl From<Error> for InsertError {
+    fn from(e: Error) -> InsertError {
+        InsertError::Store(e)
+    }
+}
+
+impl From<InsertError> for Error {
+    fn from(e: InsertError) -> Error {
+        match e {
+            InsertError::Database(e) => e.into(),
+            InsertError::Store(e) => e,
+        }
+    }
+}
+
+/// The rows of [`insert_rows`]: a JSON array of `[stream, version, event type, schema
+/// version, metadata, offset, payload length]` and one blob of every row's event id (16 bytes)
+/// and payload, in row order; `offset` is 1-based (SQLite's `substr`).
+fn rows_json(rows: &[NewRow<'_>]) -> Result<(String, Vec<u8>)> {
+    rows_json_with(rows, |i| rows[i].1 as i64)
+}
+
+/// As [`rows_json`], with the second value of row `i` given by `second(i)`.
+fn rows_json_with(rows: &[NewRow<'_>], second: impl Fn(usize) -> i64) -> Result<(String, Vec<u8>)> {
+    let blob_len: usize = rows.iter().map(|(_, _, e)| 16 + e.payload.len()).sum();
+    let mut blob = Vec::with_capacity(blob_len);
+    let mut json = Vec::with_capacity(rows.len() * 64);
+    json.push(b'[');
+    for (i, (stream_id, _, e)) in rows.iter().enumerate() {
+        if i > 0 {
+            json.push(b',');
+        }
+        let offset = blob.len() + 1;
+        blob.extend_from_slice(e.event_id.as_bytes());
+        blob.extend_from_slice(&e.payload);
+        let metadata = codec::metadata_to_json(&e.metadata)?;
+        serde_json::to_writer(
+            &mut json,
+            &(
+                stream_id,
+                second(i),
+                &e.event_type,
+                e.schema_version,
+                metadata,
+                offset,
+                e.payload.len(),
+            ),
+        )
+        .map_err(crate::CodecError::from)?;
+    }
+    json.push(b']');
+    // serde_json writes UTF-8 only.
+    let json = String::from_utf8(json)
+        .map_err(|e| Error::Corrupt(format!("rows as JSON not UTF-8: {e}")))?;
+    Ok((json, blob))
 }
 
 /// Which of `ids` are stored already (one statement).
@@ -189,11 +247,12 @@ async fn stored_event_ids(
 }
 
 /// Several appends of one unit of work (see `Transaction::append_deferred`) in the caller's
-/// write transaction. The plain case (new event ids, each exact version holding) is three
-/// statements for all of them: the stored ids, the streams' versions, one insert. Anything
-/// else (a stored event id, a version off, an id twice in the set) goes through [`append`]
-/// one by one, with its rules and errors. The write lock is held (`BEGIN IMMEDIATE`), so
-/// nothing changes between the look-ups and the insert.
+/// write transaction. The plain case (new event ids, each exact version holding) is two
+/// statements for all of them: the streams' versions and one insert. Anything else (a version
+/// off, an event id twice in the set, an event id stored before, which makes the insert fail
+/// and SQLite undo that statement alone) goes through [`append`] one by one, with its rules
+/// and errors. The write lock is held (`BEGIN IMMEDIATE`), so nothing changes between the
+/// look-up and the insert.
 pub(crate) async fn append_many(
     conn: &mut SqliteConnection,
     appends: &[Deferred],
@@ -206,11 +265,7 @@ pub(crate) async fn append_many(
             .iter()
             .flat_map(|a| &a.events)
             .all(|e| ids.insert(e.event_id));
-    if plain
-        && stored_event_ids(conn, ids.iter().copied())
-            .await?
-            .is_empty()
-    {
+    if plain {
         let mut streams: Vec<&str> = appends.iter().map(|a| a.stream_id.as_str()).collect();
         streams.sort_unstable();
         streams.dedup();
@@ -245,32 +300,36 @@ pub(crate) async fn append_many(
         }
         if holds {
             let now = Utc::now();
-            let positions = insert_rows(conn, &rows, now).await?;
-            let mut rows = rows.iter();
-            let mut outcomes = Vec::with_capacity(appends.len());
-            for a in appends {
-                let mut inserted = Vec::with_capacity(a.events.len());
-                for index in 0..a.events.len() {
-                    let (_, version, e) = rows
-                        .next()
-                        .ok_or_else(|| Error::Corrupt("batched append lost a row".into()))?;
-                    let position = positions.get(&e.event_id).copied().ok_or_else(|| {
-                        Error::Corrupt(format!("append lost event {}", e.event_id))
-                    })?;
-                    inserted.push(Inserted {
-                        index,
-                        position,
-                        tx_id: 0,
-                        version: *version,
-                        recorded_at: now,
-                    });
+            match insert_rows(conn, &rows, now).await {
+                Ok(positions) => {
+                    let mut rows = rows.iter().zip(positions);
+                    let mut outcomes = Vec::with_capacity(appends.len());
+                    for a in appends {
+                        let mut inserted = Vec::with_capacity(a.events.len());
+                        for index in 0..a.events.len() {
+                            let ((_, version, _), position) = rows.next().ok_or_else(|| {
+                                Error::Corrupt("batched append lost a row".into())
+                            })?;
+                            inserted.push(Inserted {
+                                index,
+                                position,
+                                tx_id: 0,
+                                version: *version,
+                                recorded_at: now,
+                            });
+                        }
+                        outcomes.push(Outcome {
+                            stream_version: inserted.last().map_or(0, |i| i.version),
+                            inserted,
+                        });
+                    }
+                    return Ok(outcomes);
                 }
-                outcomes.push(Outcome {
-                    stream_version: inserted.last().map_or(0, |i| i.version),
-                    inserted,
-                });
+                // An event id stored before: nothing of the statement is left, each append
+                // on its own below skips it by its rules.
+                Err(InsertError::Database(e)) if unique_violation(&e).is_some() => {}
+                Err(e) => return Err(e.into()),
             }
-            return Ok(outcomes);
         }
     }
     let mut outcomes = Vec::with_capacity(appends.len());
@@ -278,6 +337,80 @@ pub(crate) async fn append_many(
         outcomes.push(append(conn, &d.stream_id, d.expected, &d.events).await?);
     }
     Ok(outcomes)
+}
+
+/// All events of a set of appends in one statement, with no row back: each stream's version
+/// is read in the statement, every event of an exact append is checked against it, and either
+/// every event is stored or none is (a version off stores nothing; an event id stored before
+/// raises, which SQLite undoes alone). The versions and positions are not reported.
+const INSERT_MANY: &str = "\
+WITH j AS MATERIALIZED (
+    SELECT j.key AS k, j.value ->> 0 AS s, j.value ->> 1 AS x, j.value ->> 2 AS ty,
+           j.value ->> 3 AS sv, j.value ->> 4 AS md, j.value ->> 5 AS off, j.value ->> 6 AS len
+    FROM json_each(?1) AS j
+), b AS MATERIALIZED (
+    SELECT d.s AS s,
+           COALESCE((SELECT MAX(version) FROM events WHERE stream_id = d.s), 0) AS base
+    FROM (SELECT DISTINCT s FROM j) AS d
+), n AS MATERIALIZED (
+    SELECT j.*, b.base + row_number() OVER (PARTITION BY j.s ORDER BY j.k) AS version
+    FROM j JOIN b ON b.s = j.s
+)
+INSERT INTO events (stream_id, version, event_id, event_type, schema_version, payload, metadata,
+                    recorded_at)
+SELECT n.s, n.version, substr(?2, n.off, 16), n.ty, n.sv, substr(?2, n.off + 16, n.len), n.md, ?3
+FROM n
+WHERE NOT EXISTS (SELECT 1 FROM n AS c WHERE c.x >= 0 AND c.x <> c.version - 1)
+ORDER BY n.k";
+
+/// [`append_many`] for a commit, which needs no outcome: the plain case (new event ids, each
+/// exact version holding) is one statement ([`INSERT_MANY`]) with no row back; anything else
+/// goes through [`append_many`] with its rules and errors.
+pub(crate) async fn append_many_unreported(
+    conn: &mut SqliteConnection,
+    appends: &[Deferred],
+) -> Result<()> {
+    let total: usize = appends.iter().map(|a| a.events.len()).sum();
+    let mut ids = HashSet::with_capacity(total);
+    let plain = appends.len() > 1
+        && appends.iter().all(|a| !a.events.is_empty())
+        && appends
+            .iter()
+            .flat_map(|a| &a.events)
+            .all(|e| ids.insert(e.event_id));
+    if plain {
+        // The expected version of each event (-1: any), in the rows' version column.
+        let mut rows = Vec::with_capacity(total);
+        let mut expected = Vec::with_capacity(total);
+        for a in appends {
+            for (i, e) in a.events.iter().enumerate() {
+                rows.push((a.stream_id.as_str(), 0u64, e));
+                expected.push(a.expected.exact().map_or(-1, |v| (v + i as u64) as i64));
+            }
+        }
+        let (json, blob) = rows_json_with(&rows, |i| expected[i])?;
+        match sqlx::query(INSERT_MANY)
+            .bind(json)
+            .bind(blob)
+            .bind(Utc::now())
+            .execute(&mut *conn)
+            .await
+        {
+            Ok(done) if done.rows_affected() == total as u64 => return Ok(()),
+            Ok(done) if done.rows_affected() != 0 => {
+                return Err(Error::Corrupt(format!(
+                    "batched append stored {} of {total} events",
+                    done.rows_affected()
+                )));
+            }
+            // A version off (nothing stored), or an event id stored before (the statement
+            // undone): each append on its own below, by its rules.
+            Ok(_) => {}
+            Err(e) if unique_violation(&e).is_some() => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    append_many(conn, appends).await.map(|_| ())
 }
 
 pub(crate) async fn stream_version(conn: &mut SqliteConnection, stream_id: &str) -> Result<u64> {
@@ -459,8 +592,10 @@ pub(crate) async fn unsent_count(conn: &mut SqliteConnection) -> Result<u64> {
     Ok(n as u64)
 }
 
-/// Records `message_ids` in one statement; `true` at the first occurrence of each id that was
-/// not recorded before (see `Transaction::inbox_record`).
+/// Records `message_ids`; `true` at the first occurrence of each id that was not recorded
+/// before (see `Transaction::inbox_record`). Two statements and no row back in the usual case:
+/// the ids recorded before (usually none), then the insert of all (ids there already skipped).
+/// The caller holds the write lock (`BEGIN IMMEDIATE`), so nothing is recorded in between.
 pub(crate) async fn inbox_record(
     conn: &mut SqliteConnection,
     consumer: &str,
@@ -469,18 +604,31 @@ pub(crate) async fn inbox_record(
     if message_ids.is_empty() {
         return Ok(Vec::new());
     }
+    let ids = serde_json::to_string(message_ids).map_err(crate::CodecError::from)?;
+    let before: Vec<String> = sqlx::query_scalar(
+        "SELECT message_id FROM inbox \
+         WHERE consumer = ?1 AND message_id IN (SELECT value FROM json_each(?2))",
+    )
+    .bind(consumer)
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
     // `WHERE true`: SQLite's grammar needs a clause between `SELECT ... FROM` and the upsert.
-    let new: Vec<String> = sqlx::query_scalar(
+    sqlx::query(
         "INSERT INTO inbox (consumer, message_id, processed_at) \
-         SELECT ?1, value, ?2 FROM json_each(?3) WHERE true \
-         ON CONFLICT DO NOTHING RETURNING message_id",
+         SELECT ?1, value, ?2 FROM json_each(?3) WHERE true ON CONFLICT DO NOTHING",
     )
     .bind(consumer)
     .bind(Utc::now())
-    .bind(serde_json::to_string(message_ids).map_err(crate::CodecError::from)?)
-    .fetch_all(&mut *conn)
+    .bind(&ids)
+    .execute(&mut *conn)
     .await?;
-    Ok(crate::pg::first_occurrences(message_ids, &new))
+    let before: HashSet<&str> = before.iter().map(String::as_str).collect();
+    let mut first = HashSet::with_capacity(message_ids.len());
+    Ok(message_ids
+        .iter()
+        .map(|id| !before.contains(id) && first.insert(*id))
+        .collect())
 }
 
 pub(crate) async fn inbox_contains(

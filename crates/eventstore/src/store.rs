@@ -765,6 +765,20 @@ impl Transaction {
         Ok(results)
     }
 
+    /// [`Transaction::flush`] for a commit, which needs no results: with no inline projection
+    /// (nothing needs the stored versions either), SQLite writes the plain case in one
+    /// statement with no row back.
+    async fn flush_unreported(&mut self) -> Result<()> {
+        if self.projections.is_empty()
+            && !self.deferred.is_empty()
+            && let TxInner::Sqlite(t) = &mut self.inner
+        {
+            let deferred = std::mem::take(&mut self.deferred);
+            return sqlite::append_many_unreported(t, &deferred).await;
+        }
+        self.flush().await.map(|_| ())
+    }
+
     /// Reads a stream in this transaction (sees this transaction's own appends).
     pub async fn read_stream(
         &mut self,
@@ -841,7 +855,7 @@ impl Transaction {
     /// Runs the hooks of [`Transaction::after_commit`] once it has, and tells the store's
     /// observer how long the appends took.
     pub async fn commit(mut self) -> Result<()> {
-        self.flush().await?;
+        self.flush_unreported().await?;
         match self.inner {
             TxInner::Postgres(t) => t.commit().await?,
             TxInner::Sqlite(t) => t.commit().await?,

@@ -918,6 +918,43 @@ mod cases {
             }
         }
         tx.commit().await.unwrap();
+
+        // Without an inline projection a commit needs no results (SQLite writes the queue in
+        // one statement): the same rules.
+        let first = event(1);
+        let mut tx = store.begin().await.unwrap();
+        tx.append_deferred(
+            "p",
+            ExpectedVersion::NoStream,
+            vec![first.clone(), event(2)],
+        );
+        tx.append_deferred("q", ExpectedVersion::Any, vec![event(1)]);
+        tx.append_deferred("p", ExpectedVersion::Exact(2), vec![event(3)]);
+        tx.append_deferred("q", ExpectedVersion::Any, vec![event(2)]);
+        tx.commit().await.unwrap();
+        let p = store.read_stream("p", 1, 10).await.unwrap();
+        let got: Vec<(u64, u32)> = p
+            .iter()
+            .map(|e| (e.version, codec::from_postcard(&e.payload).unwrap()))
+            .collect();
+        assert_eq!(got, vec![(1, 1), (2, 2), (3, 3)]);
+        assert_eq!(store.stream_version("q").await.unwrap(), 2);
+        // A version off: a conflict, and nothing of the unit of work stored.
+        let mut tx = store.begin().await.unwrap();
+        tx.append_deferred("o", ExpectedVersion::NoStream, vec![event(1)]);
+        tx.append_deferred("p", ExpectedVersion::Exact(2), vec![event(4)]);
+        let err = tx.commit().await.unwrap_err();
+        assert!(err.is_conflict(), "{err}");
+        assert_eq!(store.stream_version("o").await.unwrap(), 0);
+        assert_eq!(store.stream_version("p").await.unwrap(), 3);
+        // An event id stored before is skipped, the rest stored.
+        let mut tx = store.begin().await.unwrap();
+        tx.append_deferred("p", ExpectedVersion::Any, vec![first.clone()]);
+        tx.append_deferred("o", ExpectedVersion::NoStream, vec![event(1)]);
+        tx.commit().await.unwrap();
+        assert_eq!(store.stream_version("p").await.unwrap(), 3);
+        assert_eq!(store.stream_version("o").await.unwrap(), 1);
+
         let store = store.with_projection(CountPerStream { fail_on: None });
         store
             .append("x", ExpectedVersion::NoStream, &[event(0)])
@@ -945,6 +982,16 @@ mod cases {
             .map(|e| codec::from_postcard(&e.payload).unwrap())
             .collect();
         assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        // The positions a flush reports are those the events were stored at.
+        let positions: Vec<i64> = x.iter().skip(1).map(|e| e.position).collect();
+        let reported: Vec<i64> = [&results[0], &results[2], &results[3]]
+            .iter()
+            .flat_map(|r| r.positions.clone())
+            .collect();
+        assert_eq!(reported, positions);
+        let z = store.read_stream("z", 1, 100).await.unwrap();
+        let z_positions: Vec<i64> = z.iter().map(|e| e.position).collect();
+        assert_eq!(results[4].positions, z_positions);
         assert_eq!(count(&store, "x").await, 5);
         assert_eq!(count(&store, "y").await, 2);
         assert_eq!(count(&store, "z").await, 2);
