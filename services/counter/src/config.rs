@@ -231,9 +231,15 @@ impl CounterConfig {
         Ok(config)
     }
 
-    /// The writer's media and prices into the counter's price list (the catalog and the charge
+    /// The writer's hot folder (by default `<data_dir>/writer`), and its media and prices into
+    /// the counter's price list (the catalog and the charge
     /// rules read them there: `reprint_domain::digital_media`); none without a writer.
     fn price_media(&mut self) -> Result<(), CounterError> {
+        if let Some(w) = self.writer.as_mut()
+            && w.hot_folder.as_os_str().is_empty()
+        {
+            w.hot_folder = self.data_dir.join("writer");
+        }
         self.site.prices.media = match &self.writer {
             Some(w) => w.prices(self.site.currency)?,
             None => Default::default(),
@@ -460,5 +466,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("writer.media"), "{e}");
+        // Without a hot folder: the writer's is under the data directory.
+        let default_folder =
+            format!("{EXAMPLE}\n[writer]\nname = \"Ginza writer\"\nmedia = {{ cd = 500 }}\n");
+        let d = CounterConfig::from_toml(&default_folder).unwrap();
+        assert_eq!(
+            d.writer.map(|w| w.hot_folder),
+            Some(d.data_dir.join("writer"))
+        );
     }
 }

@@ -56,7 +56,8 @@ use crate::state::Counter;
 #[serde(deny_unknown_fields)]
 pub struct WriterConfig {
     pub name: String,
-    /// Where the writer's station reads its jobs.
+    /// Where the writer's station reads its jobs; absent: `<data_dir>/writer`.
+    #[serde(default)]
     pub hot_folder: PathBuf,
     /// The media it writes and their prices in minor units of the site's currency: `cd`,
     /// `dvd`, `usb_stick`.
