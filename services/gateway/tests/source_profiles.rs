@@ -62,6 +62,51 @@ async fn a_reorder_and_a_send_on_carry_each_images_source_profile() {
     assert_eq!(sent.items[0].size.code(), "2L");
     assert_eq!(sent.source_profiles, first.source_profiles);
 
+    // What the document refuses, the door refuses in words (422), and nothing is placed.
+    let (u3, order3, image3) = with_image(&app, "refused@example.com", 9).await;
+    for (profile, words) in [
+        (
+            json!({"named": "adobe rgb (1998)"}),
+            "spell it \"Adobe RGB (1998)\"",
+        ),
+        (json!({"named": "Kodachrome"}), "unknown colour profile"),
+        (json!({"icc": " QUJD"}), "not base64"),
+        (json!({"icc": "QUJD"}), "not an ICC profile"),
+        (json!({"named": "sRGB", "icc": "QUJD"}), ""),
+        (json!({"named": "sRGB", "extra": 1}), ""),
+    ] {
+        let (s, v) = u3
+            .post_with(
+                &format!("/api/v1/orders/{order3}/submit"),
+                &json!({"lab": LAB, "counter": COUNTER,
+                    "items": [{"image": image3, "size": "L", "quantity": 1}],
+                    "source_profiles": [{"image": image3, "profile": profile}]}),
+                &format!("refused-{profile}"),
+            )
+            .await;
+        // A wrong shape is the body's (400 or 422 by serde's reading), a wrong value the check's.
+        assert!(matches!(s, 400 | 422), "{profile}: {s} {v}");
+        assert!(words.is_empty() || s == 422, "{profile}: {s} {v}");
+        assert!(
+            v["detail"].as_str().unwrap().contains(words),
+            "{profile}: {v}"
+        );
+    }
+    let (s, v) = u3
+        .post_with(
+            &format!("/api/v1/orders/{order3}/submit"),
+            &json!({"lab": LAB, "counter": COUNTER,
+                "items": [{"image": image3, "size": "L", "quantity": 1}],
+                "source_profiles": [{"image": image3.to_uppercase(), "profile": {"named": "sRGB"}}]}),
+            "refused-image",
+        )
+        .await;
+    assert_eq!(s, 422, "{v}");
+    assert!(
+        v["detail"].as_str().unwrap().contains("is not an image id"),
+        "{v}"
+    );
+
     // An order without a profile re-orders without one.
     let (u2, order2, image2) = with_image(&app, "plain@example.com", 8).await;
     let (s, v) = u2

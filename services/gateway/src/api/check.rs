@@ -3,7 +3,9 @@
 
 use reprint_bus::subjects;
 use reprint_domain::order_check::{MAX_LINES, OrderError, check_order};
-use reprint_domain::protocol::{Customer, ImageProfile, PlacedItem};
+use reprint_domain::protocol::{
+    Customer, ImageProfile, PlacedItem, SourceProfile, WELL_KNOWN_PROFILES,
+};
 use reprint_domain::{Currency, ImageId, PrintSize, SiteId, SiteKind};
 use reprint_eventstore::sql::Arg;
 use serde::Deserialize;
@@ -56,11 +58,150 @@ pub struct OrderRequest {
     #[serde(default)]
     pub digital_copy: bool,
     /// The colour profile of an image without one embedded, by image (`{"image": "<id>",
-    /// "profile": {"named": "Adobe RGB (1998)"}}`, or `{"icc": "<base64>"}` of at most 64 KiB):
-    /// the lab converts from it instead of taking the image as sRGB.
+    /// "profile": {"named": "Adobe RGB (1998)"}}`, or `{"icc": "<base64>"}` of at most 60000 characters):
+    /// the lab converts from it instead of taking the image as sRGB. At most one per image of
+    /// the order.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>, max_items = 500)]
-    pub source_profiles: Vec<ImageProfile>,
+    #[schema(max_items = 500)]
+    pub source_profiles: Vec<SourceProfileRequest>,
+}
+
+/// The source colour profile of one image of the order (`reprint_domain::protocol::ImageProfile`
+/// as a request states it).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceProfileRequest {
+    /// The image id (SHA-256, 64 lowercase hex digits) of an image of the order.
+    #[schema(pattern = "^[0-9a-f]{64}$")]
+    pub image: String,
+    pub profile: ProfileChoice,
+}
+
+/// A profile by its name, or the profile itself: `{"named": "Adobe RGB (1998)"}` or
+/// `{"icc": "<base64>"}`, one key.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ProfileChoice {
+    /// One of the well-known profiles (`reprint_domain::protocol::WELL_KNOWN_PROFILES`), spelt
+    /// as listed ([`WellKnownProfile`] in the document); another name is refused by the check,
+    /// in its words.
+    Named(String),
+    /// The `.icc` file itself, base64 (standard alphabet, padded), at most [`MAX_ICC_BASE64`]
+    /// characters; an RGB ICC profile.
+    Icc(String),
+}
+
+/// The longest base64 text of a profile a request carries: what fits in a request body of the
+/// default 64 KiB (`http.max_body_bytes`) with the rest of the order, about 44 KiB of profile
+/// (a matrix profile is under 4 KiB). The order check's own limit (64 KiB decoded) is for
+/// orders that come another way.
+pub const MAX_ICC_BASE64: usize = 60_000;
+
+impl utoipa::PartialSchema for ProfileChoice {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type,
+        };
+        use utoipa::openapi::{Ref, RefOr};
+        let one_key = |key: &str, value: RefOr<Schema>, what: &str| {
+            ObjectBuilder::new()
+                .property(key, value)
+                .required(key)
+                .additional_properties(Some(AdditionalProperties::<Schema>::FreeForm(false)))
+                .description(Some(what))
+        };
+        let icc = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some("^[A-Za-z0-9+/]*={0,2}$"))
+            .max_length(Some(MAX_ICC_BASE64));
+        OneOfBuilder::new()
+            .item(one_key(
+                "named",
+                Ref::from_schema_name("WellKnownProfile").into(),
+                "one of the well-known profiles, spelt as listed",
+            ))
+            .item(one_key(
+                "icc",
+                icc.into(),
+                "the .icc file itself, base64 (standard alphabet, padded), at most 60000 characters (about 44 KiB): an RGB ICC profile",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ProfileChoice {}
+
+/// The profiles an order may name (`reprint_domain::protocol::WELL_KNOWN_PROFILES`), for the
+/// document.
+#[derive(Debug, Clone, Copy, serde::Serialize, ToSchema)]
+pub enum WellKnownProfile {
+    #[serde(rename = "sRGB")]
+    Srgb,
+    #[serde(rename = "Adobe RGB (1998)")]
+    AdobeRgb1998,
+    #[serde(rename = "Display P3")]
+    DisplayP3,
+}
+
+impl SourceProfileRequest {
+    /// The profile as an order carries it, or the refusal in words (422).
+    pub fn to_profile(&self, place: usize) -> AppResult<ImageProfile> {
+        let image = ImageId::parse(&self.image).map_err(|_| {
+            AppError::Unprocessable(format!(
+                "source profile {place}: {:?} is not an image id (64 lowercase hex digits)",
+                self.image.chars().take(80).collect::<String>()
+            ))
+        })?;
+        let profile = match &self.profile {
+            ProfileChoice::Named(n) if WELL_KNOWN_PROFILES.contains(&n.as_str()) => {
+                SourceProfile::Named(n.clone())
+            }
+            ProfileChoice::Named(n) => {
+                let asked = SourceProfile::Named(n.clone());
+                let why = match asked.well_known() {
+                    // The document lists the names as they are spelt: so does the door.
+                    Some(k) => format!(
+                        "colour profile {:?}: spell it {k:?}",
+                        n.chars().take(64).collect::<String>()
+                    ),
+                    None => asked.check().err().unwrap_or_default(),
+                };
+                return Err(AppError::Unprocessable(format!(
+                    "source profile {place}: {why}"
+                )));
+            }
+            ProfileChoice::Icc(b64) if b64.trim() != b64 => {
+                return Err(AppError::Unprocessable(format!(
+                    "source profile {place}: the colour profile is not base64: spaces at its ends"
+                )));
+            }
+            ProfileChoice::Icc(b64) if b64.len() > MAX_ICC_BASE64 => {
+                return Err(AppError::Unprocessable(format!(
+                    "source profile {place}: the colour profile is {} base64 characters; a request carries at most {MAX_ICC_BASE64} (about 44 KiB)",
+                    b64.len()
+                )));
+            }
+            ProfileChoice::Icc(b64) => SourceProfile::Icc(b64.clone()),
+        };
+        Ok(ImageProfile { image, profile })
+    }
+}
+
+/// The request's source profiles as an order carries them, checked with the order's lines
+/// (`reprint_domain::protocol::check_source_profiles`: an image of the order, once each, an RGB
+/// ICC profile within the sizes); refused in words (422).
+pub(super) fn source_profiles(
+    req: &[SourceProfileRequest],
+    placed: &[PlacedItem],
+) -> AppResult<Vec<ImageProfile>> {
+    let profiles = req
+        .iter()
+        .enumerate()
+        .map(|(i, p)| p.to_profile(i + 1))
+        .collect::<AppResult<Vec<_>>>()?;
+    reprint_domain::protocol::check_source_profiles(&profiles, placed)
+        .map_err(AppError::Unprocessable)?;
+    Ok(profiles)
 }
 
 /// A whole number as JSON may write it: `3`, or `3.0` (an integer to JSON Schema and to most

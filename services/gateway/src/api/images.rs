@@ -25,7 +25,8 @@ pub struct ImageView {
     pub width: u32,
     pub height: u32,
     pub format: String,
-    /// Print sizes this image has enough pixels for.
+    /// Print sizes this image has enough pixels for (never `Index`: the index print is one
+    /// sheet per order, not a size of one image).
     pub sizes_ok: Vec<String>,
     /// When it was uploaded (RFC 3339).
     #[serde(default)]
@@ -205,7 +206,7 @@ pub async fn images_of(state: &AppState, user: &User) -> AppResult<Vec<ImageView
                     format,
                     sizes_ok: PrintSize::ALL
                         .iter()
-                        .filter(|s| s.has_enough_pixels(w, h, 300))
+                        .filter(|s| **s != PrintSize::Index && s.has_enough_pixels(w, h, 300))
                         .map(|s| s.code().to_string())
                         .collect(),
                     uploaded_at: super::ms_to_rfc3339(created_ms),

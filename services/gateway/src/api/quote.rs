@@ -92,6 +92,8 @@ pub async fn quote(
 ) -> AppResult<Json<QuoteView>> {
     owned_order(&state, &user, &id).await?;
     let checked = check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
+    // The source profiles are refused here as at the submission.
+    super::check::source_profiles(&req.source_profiles, &checked.placed_items)?;
     if req.digital_copy && !lab_sells_digital_copy(&state, &checked.lab).await? {
         return Err(AppError::Unprocessable(format!(
             "{} does not sell the digital copy: order prints only, or choose another lab",

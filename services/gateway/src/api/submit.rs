@@ -253,12 +253,8 @@ pub async fn submit(
         loaded.state.can_submit()?;
         let mut checked =
             check_order_request(&state, &user, &req.lab, &req.counter, &req.items).await?;
-        reprint_domain::protocol::check_source_profiles(
-            &req.source_profiles,
-            &checked.placed_items,
-        )
-        .map_err(AppError::Unprocessable)?;
-        checked.source_profiles = req.source_profiles.clone();
+        checked.source_profiles =
+            super::check::source_profiles(&req.source_profiles, &checked.placed_items)?;
         // Images sent with this order must have arrived whole; others are references to images
         // uploaded before (claims 7, 16: a re-order sends no bytes).
         // The current span's context (the HTTP request's) goes with it: the lab's handling
