@@ -191,10 +191,14 @@ pub async fn check(
         problems.push(format!("lab ledger: {kind} of order {order} {n} times"));
     }
     let mut dispatched_charges: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut collected_charges: BTreeMap<&str, i64> = BTreeMap::new();
     let mut settled_charges: BTreeMap<&str, i64> = BTreeMap::new();
     for r in &receptions {
         if ["dispatched", "collected", "settled"].contains(&r.3.as_str()) {
             *dispatched_charges.entry(r.2.as_str()).or_insert(0) += r.4;
+        }
+        if ["collected", "settled"].contains(&r.3.as_str()) {
+            *collected_charges.entry(r.2.as_str()).or_insert(0) += r.4;
         }
         if r.3 == "settled" {
             *settled_charges.entry(r.2.as_str()).or_insert(0) += r.4;
@@ -207,8 +211,9 @@ pub async fn check(
         let (charged, collected, paid) = (get("charged"), get("collected"), get("paid"));
         let want_charged = dispatched_charges.get(c).copied().unwrap_or(0);
         let want_paid = settled_charges.get(c).copied().unwrap_or(0);
+        let want_collected = collected_charges.get(c).copied().unwrap_or(0);
         say(&format!(
-            "lab ledger {c}: charged {charged} (lab charges of dispatched receptions {want_charged}), collected {collected}, paid {paid} (charges of settled receptions {want_paid}), owed {}",
+            "lab ledger {c}: charged {charged} (lab charges of dispatched receptions {want_charged}), collected {collected} (of collected receptions {want_collected}), paid {paid} (of settled receptions {want_paid}), owed {} (paid by the counter's periodic statement)",
             collected - paid
         ));
         if charged != want_charged {
@@ -216,9 +221,11 @@ pub async fn check(
                 "lab ledger {c}: charged {charged} != {want_charged} dispatched"
             ));
         }
-        if paid != want_paid || collected != paid {
+        // The counter pays by periodic statement (issue 15): what it collected stays owed
+        // until the lab confirms one, so paid follows the settled receptions, not collected.
+        if paid != want_paid || collected != want_collected {
             problems.push(format!(
-                "lab ledger {c}: paid {paid}, collected {collected}, settled receptions {want_paid}"
+                "lab ledger {c}: collected {collected} (receptions {want_collected}), paid {paid} (settled receptions {want_paid})"
             ));
         }
     }
@@ -280,9 +287,14 @@ pub async fn check(
             "counter: {lost_at_counter} orders lost, {mismatched} with another lab reception"
         ));
     }
-    if paid_lab != settled || settled != lab_collected {
+    let lab_paid: i64 = sums
+        .iter()
+        .filter(|((c, k), _)| *c == reprint_e2e::COUNTER && *k == "paid")
+        .map(|(_, v)| v)
+        .sum();
+    if paid_lab != lab_collected || settled != lab_paid {
         problems.push(format!(
-            "counter: lab shares taken {paid_lab}, settled {settled}, the lab's ledger collected {lab_collected}"
+            "counter: lab shares taken {paid_lab}, the lab's ledger collected {lab_collected}; settled {settled}, the lab's ledger paid {lab_paid}"
         ));
     }
 

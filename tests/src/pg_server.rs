@@ -217,19 +217,30 @@ impl PgServer {
         }
     }
 
+    /// Whether a process of the killed server's group is still running (zombies, which a
+    /// container's init may leave unreaped, do not count).
     fn group_alive(&self) -> bool {
         let Ok(text) = std::fs::read_to_string(self.dir.path().join("data/postmaster.pid")) else {
             return false;
         };
-        let Some(pid) = text
+        let Some(pgid) = text
             .lines()
             .next()
-            .and_then(|l| l.trim().parse::<i32>().ok())
+            .and_then(|l| l.trim().parse::<i64>().ok())
         else {
             return false;
         };
-        // SAFETY: kill(2) with signal 0 only checks whether the group exists.
-        unsafe { libc::kill(-pid, 0) == 0 }
+        std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("stat")).ok())
+            .any(|stat| {
+                // After the command in parentheses: state, ppid, pgrp.
+                let rest = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+                let f: Vec<&str> = rest.split_whitespace().collect();
+                f.len() > 2 && f[0] != "Z" && f[2].parse::<i64>().ok() == Some(pgid)
+            })
     }
 
     /// Starts the server (again) on the same data directory and port and waits until it
