@@ -51,6 +51,7 @@ use bytes::Bytes;
 use chrono::Utc;
 use futures::StreamExt;
 use reprint_bus::connect::{ConnectSettings, connect_and_wait, site_inbox_prefix};
+use reprint_bus::consumer::{ConsumerConfig, PULL_WAIT};
 use reprint_bus::directory::{
     Directory, Heartbeat, OpeningHours, PriceLine, SiteAnnouncement, SiteHealth,
 };
@@ -94,12 +95,11 @@ pub struct ScaleArgs {
     pub rtt_samples: usize,
 }
 
-/// What `reprint_bus::consumer` waits for one pull request at most (its `PULL_WAIT`).
-const PULL_WAIT: Duration = Duration::from_secs(1);
-/// What the consumer loop's lag reporter waits between two consumer infos (`lag_interval`).
-const LAG_EVERY: Duration = Duration::from_secs(2);
-/// The consumer loop's batch size.
-const BATCH: usize = 256;
+/// The consumer loop's defaults (`reprint_bus::consumer`): its batch size and how often its lag
+/// reporter asks for the consumer's info; with its `PULL_WAIT`, what each site here does.
+fn loop_defaults() -> ConsumerConfig {
+    ConsumerConfig::new("scale")
+}
 /// The longest one leg of an order may take before the run fails.
 const LEG_TIMEOUT: Duration = Duration::from_secs(20);
 
@@ -588,13 +588,13 @@ fn placed(gateway: &SiteId, lab: &SiteId, counter: &SiteId) -> anyhow::Result<Ou
 }
 
 /// Reads a consumer the way `reprint_bus::consumer` does: one pull request of at most
-/// [`BATCH`] messages expiring after [`PULL_WAIT`], then the next.
+/// its batch size of messages expiring after [`PULL_WAIT`], then the next.
 fn pull_loop(consumer: PullConsumer, handler: Handler) -> JoinHandle<()> {
     tokio::spawn(async move {
         loop {
             match consumer
                 .batch()
-                .max_messages(BATCH)
+                .max_messages(loop_defaults().batch_size)
                 .expires(PULL_WAIT)
                 .messages()
                 .await
@@ -612,10 +612,10 @@ fn pull_loop(consumer: PullConsumer, handler: Handler) -> JoinHandle<()> {
     })
 }
 
-/// The consumer loop's lag reporter: the consumer's info every [`LAG_EVERY`].
+/// The consumer loop's lag reporter: the consumer's info every `lag_interval`.
 fn lag_loop(consumer: PullConsumer) -> JoinHandle<()> {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(LAG_EVERY);
+        let mut tick = tokio::time::interval(loop_defaults().lag_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
@@ -766,7 +766,7 @@ async fn raw_round_trips(js: &jetstream::Context, n: usize) -> anyhow::Result<Ve
         loop {
             if let Ok(mut batch) = consumer
                 .batch()
-                .max_messages(BATCH)
+                .max_messages(loop_defaults().batch_size)
                 .expires(PULL_WAIT)
                 .messages()
                 .await
