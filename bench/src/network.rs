@@ -16,6 +16,26 @@
 //! | `network.p50_placed_to_recorded_ms`, `network.p99_...` | gateway timeline: `placed` (gateway) → `received` (the lab's StatusChanged time) | raw JetStream publish → pull-consumer delivery on the same server, one message at a time, p50 / p99 |
 //! | `network.p99_dispatched_to_ready_ms` | timeline: `dispatched` (lab) → `ready_for_pickup` (counter) | the same raw round trip, p99 |
 //! | `network.peak_rss_mb.<service>` | VmHWM of the service process at the end | its VmRSS idle right after start |
+//! | `network.full.cpu_ms_per_order.<process>` | CPU (user + system) of the process from the first submit to the last collection, per order | – |
+//!
+//! `--intake-only`: no operator, no counter staff, nothing printed: the orders are placed and
+//! the run ends when the lab's `received` status of every order is out and every consumer of
+//! the network's streams has handled and acknowledged all its messages (so the gateway holds
+//! every slip and status).
+//!
+//! | figure | value | baseline |
+//! |---|---|---|
+//! | `network.intake_orders_per_s` | N / (first submit sent .. every order recorded at the lab and back at the gateway) | the messages the N orders caused, published raw as above: N / that time |
+//! | `network.cpu_ms_per_order.<process>` | CPU of `gateway`, `lab`, `counter`, `nats-server` and `postgres` in that window, per order; `total` their sum | – |
+//! | `network.intake.p50_placed_to_recorded_ms`, `.p99_...` | as above, during the intake run | the raw JetStream round trip |
+//!
+//! `postgres` is the CPU of the PostgreSQL backends connected to the run's two private
+//! databases (pids from `pg_stat_activity` at the start and the end, CPU from `/proc`); the
+//! server's shared background processes (WAL writer, checkpointer) serve other work on a shared
+//! machine too and are noted beside it, not counted. The note also gives, per database,
+//! transactions and rows written per order (`pg_stat_database`), and with
+//! `REPRINT_E2E_LOG=info,sqlx::query=debug` the SQL statements per order each service ran (its
+//! log's `sqlx::query` lines).
 //!
 //! `--chaos`: while the orders flow, every part (each service, the print workers, the
 //! nats-server or a cluster node, a private PostgreSQL) is killed with SIGKILL at least once
@@ -71,6 +91,10 @@ pub struct NetworkArgs {
     /// lab then runs none itself. 0: the lab's own (`[printing] workers`, default 1).
     #[arg(long, default_value_t = 0)]
     pub print_workers: usize,
+    /// Place the orders and stop once each is recorded at the lab and back at the gateway: no
+    /// operator, no counter staff, nothing printed (`network.intake_orders_per_s`).
+    #[arg(long)]
+    pub intake_only: bool,
     /// Raw JetStream round trips measured for the latency baseline.
     #[arg(long, default_value_t = 500)]
     pub rtt_samples: usize,
@@ -141,6 +165,210 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn sorted(mut v: Vec<f64>) -> Vec<f64> {
     v.sort_by(|a, b| a.total_cmp(b));
     v
+}
+
+/// The nats-server of this run: the process whose command line has `-p <port of url>`.
+fn nats_server_pid(url: &str) -> Option<u32> {
+    let port = url.rsplit(':').next()?.as_bytes().to_vec();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<&[u8]> = cmd.split(|b| *b == 0).collect();
+        if args.first().is_some_and(|a| a.ends_with(b"nats-server"))
+            && args
+                .windows(2)
+                .any(|w| w[0] == b"-p" && w[1] == port.as_slice())
+        {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// The CPU of the run's processes at one moment, and PostgreSQL's counters of its databases.
+#[derive(Default, Clone)]
+struct CpuMark {
+    /// gateway, lab, counter, nats-server: CPU seconds so far.
+    procs: BTreeMap<&'static str, f64>,
+    /// Backends connected to the run's databases: pid -> CPU seconds so far.
+    pg: HashMap<u32, f64>,
+    /// The server's background processes (WAL writer, checkpointer, ...).
+    pg_background: HashMap<u32, f64>,
+    /// Per database: transactions (commit + rollback), rows written (insert + update + delete).
+    pg_stats: BTreeMap<String, (i64, i64)>,
+}
+
+/// Reads a [`CpuMark`]; `databases` are the run's private PostgreSQL databases (none on SQLite).
+async fn cpu_mark(net: &Network, nats: Option<u32>, databases: &[String]) -> CpuMark {
+    let mut mark = CpuMark::default();
+    mark.procs.insert("gateway", cpu_secs(net.gateway.pid()));
+    mark.procs.insert("lab", cpu_secs(net.lab.pid()));
+    mark.procs.insert("counter", cpu_secs(net.counter.pid()));
+    mark.procs.insert("nats-server", cpu_secs(nats));
+    if databases.is_empty() {
+        return mark;
+    }
+    let admin = reprint_testkit::postgres::admin_url();
+    let Ok(pool) = sqlx::PgPool::connect(&admin).await else {
+        return mark;
+    };
+    let dbs = databases.to_vec();
+    let rows: Vec<(i32, bool)> = sqlx::query_as(
+        "SELECT pid, coalesce(datname = ANY($1), false) FROM pg_stat_activity \
+         WHERE datname = ANY($1) OR backend_type <> 'client backend'",
+    )
+    .bind(&dbs)
+    .fetch_all(&pool)
+    .await
+    .unwrap_or_default();
+    for (pid, ours) in rows {
+        let pid = pid as u32;
+        let cpu = cpu_secs(Some(pid));
+        if ours {
+            mark.pg.insert(pid, cpu);
+        } else {
+            mark.pg_background.insert(pid, cpu);
+        }
+    }
+    let stats: Vec<(String, i64, i64)> = sqlx::query_as(
+        "SELECT datname::text, xact_commit + xact_rollback, tup_inserted + tup_updated + tup_deleted \
+         FROM pg_stat_database WHERE datname = ANY($1)",
+    )
+    .bind(&dbs)
+    .fetch_all(&pool)
+    .await
+    .unwrap_or_default();
+    for (db, xacts, rows) in stats {
+        mark.pg_stats.insert(db, (xacts, rows));
+    }
+    pool.close().await;
+    mark
+}
+
+/// CPU seconds each process used between two marks: gateway, lab, counter, nats-server,
+/// postgres (the run's backends: a backend that started in between counts whole, one that
+/// ended in between is lost), and the server's background processes apart.
+fn cpu_used(before: &CpuMark, after: &CpuMark) -> (BTreeMap<&'static str, f64>, f64) {
+    let mut used: BTreeMap<&'static str, f64> = after
+        .procs
+        .iter()
+        .map(|(k, v)| (*k, v - before.procs.get(k).copied().unwrap_or(0.0)))
+        .collect();
+    let delta = |b: &HashMap<u32, f64>, a: &HashMap<u32, f64>| -> f64 {
+        a.iter()
+            .map(|(pid, v)| v - b.get(pid).copied().unwrap_or(0.0))
+            .sum()
+    };
+    used.insert("postgres", delta(&before.pg, &after.pg));
+    (used, delta(&before.pg_background, &after.pg_background))
+}
+
+/// Pushes `<prefix>.<process>` and `<prefix>.total`: CPU milliseconds per order.
+fn push_cpu_figures(
+    report: &mut Report,
+    prefix: &str,
+    used: &BTreeMap<&'static str, f64>,
+    orders: usize,
+) {
+    let n = orders.max(1) as f64;
+    for (process, secs) in used {
+        report.push(Figure::new(
+            format!("{prefix}.{process}"),
+            secs * 1000.0 / n,
+            "ms (lower)",
+            0.0,
+        ));
+    }
+    report.push(Figure::new(
+        format!("{prefix}.total"),
+        used.values().sum::<f64>() * 1000.0 / n,
+        "ms (lower)",
+        0.0,
+    ));
+}
+
+/// Notes per order: PostgreSQL transactions and rows written per database, and the SQL
+/// statements each service logged (`sqlx::query` lines, present when the services log at
+/// `sqlx::query=debug`).
+fn note_sql_per_order(
+    t0: Instant,
+    net: &Network,
+    before: &CpuMark,
+    after: &CpuMark,
+    names: &[(&str, String)],
+    orders: usize,
+    logged_before: &BTreeMap<&'static str, usize>,
+) {
+    let n = orders.max(1) as f64;
+    for (who, db) in names {
+        let (Some(b), Some(a)) = (before.pg_stats.get(db), after.pg_stats.get(db)) else {
+            continue;
+        };
+        note(
+            t0,
+            &format!(
+                "{who} database: {:.1} transactions and {:.1} rows written per order",
+                (a.0 - b.0) as f64 / n,
+                (a.1 - b.1) as f64 / n
+            ),
+        );
+    }
+    let logged = sql_logged(net);
+    if logged.values().any(|v| *v > 0) {
+        let per: Vec<String> = logged
+            .iter()
+            .map(|(k, v)| {
+                let was = logged_before.get(k).copied().unwrap_or(0);
+                format!("{k} {:.1}", v.saturating_sub(was) as f64 / n)
+            })
+            .collect();
+        note(
+            t0,
+            &format!(
+                "SQL statements per order (sqlx::query log lines): {}",
+                per.join(", ")
+            ),
+        );
+    }
+}
+
+/// `sqlx::query` lines in each service's log so far.
+fn sql_logged(net: &Network) -> BTreeMap<&'static str, usize> {
+    [
+        ("gateway", &net.gateway),
+        ("lab", &net.lab),
+        ("counter", &net.counter),
+    ]
+    .into_iter()
+    .map(|(k, s)| {
+        let text = std::fs::read_to_string(&s.log).unwrap_or_default();
+        (k, text.matches("sqlx::query").count())
+    })
+    .collect()
+}
+
+/// Every consumer of the network's streams has handled and acknowledged all it was given.
+async fn consumers_drained(js: &jetstream::Context) -> anyhow::Result<bool> {
+    let mut names = js.stream_names();
+    while let Some(name) = names.next().await {
+        let name = name.map_err(|e| anyhow::anyhow!("{e}"))?;
+        if name.starts_with("KV_") || name.starts_with("BENCH_") || name.starts_with("OBJ_") {
+            continue;
+        }
+        let stream = js.get_stream(&name).await?;
+        let mut consumers = stream.consumers();
+        while let Some(info) = consumers.next().await {
+            let info = info.map_err(|e| anyhow::anyhow!("{e}"))?;
+            if info.num_pending > 0 || info.num_ack_pending > 0 {
+                return Ok(false);
+            }
+        }
+    }
+    Ok(true)
 }
 
 /// A cheap random number (no generator state needed for picking a victim).
@@ -612,7 +840,7 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         .collect();
 
     let nats = chaos.nats_client(&net.nats_url).await?;
-    let js = jetstream::new(nats);
+    let js = jetstream::new(nats.clone());
     let rtt = raw_round_trips(&js, args.rtt_samples).await?;
     note(
         t0,
@@ -648,20 +876,54 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         ),
     );
 
-    let cpu_before: Vec<f64> = [&net.lab, &net.counter, &net.gateway]
-        .iter()
-        .map(|s| cpu_secs(s.pid()))
+    // The lab's `received` statuses as they go out (core NATS sees what JetStream stores).
+    let received: Arc<Mutex<HashSet<String>>> = Arc::default();
+    let mut statuses = nats
+        .subscribe(format!("reprint.v1.status.{LAB}.*"))
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let watcher = {
+        let received = received.clone();
+        tokio::spawn(async move {
+            while let Some(m) = statuses.next().await {
+                let Ok(v) = serde_json::from_slice::<Value>(&m.payload) else {
+                    continue;
+                };
+                if matches!(v["stage"].as_str(), Some("received" | "rejected"))
+                    && let Some(order) = v["order"].as_str()
+                {
+                    received.lock().unwrap().insert(order.to_string());
+                }
+            }
+        })
+    };
+    let nats_pid = nats_server_pid(&net.nats_url);
+    let databases: Vec<(&str, String)> = [("lab", lab_db.as_ref()), ("gateway", gw_db.as_ref())]
+        .into_iter()
+        .filter_map(|(who, db)| db.map(|d| (who, d.name.clone())))
         .collect();
+    let db_names: Vec<String> = databases.iter().map(|d| d.1.clone()).collect();
+    let logged_before = sql_logged(&net);
+    let mark_before = cpu_mark(&net, nats_pid, &db_names).await;
     let seen = Arc::new(Seen::default());
     let deadline = Instant::now() + Duration::from_secs(if args.chaos { 900 } else { 600 });
-    let lab = tokio::spawn(lab_operator(
-        net.lab.base(),
-        seen.clone(),
-        deadline,
-        8,
-        net.dir.path().join("lab-a/hot"),
-    ));
-    let counter = tokio::spawn(counter_staff(net.counter.base(), seen.clone(), deadline, 8));
+    let (lab, counter) = if args.intake_only {
+        (
+            tokio::spawn(async { anyhow::Ok(()) }),
+            tokio::spawn(async { anyhow::Ok(()) }),
+        )
+    } else {
+        (
+            tokio::spawn(lab_operator(
+                net.lab.base(),
+                seen.clone(),
+                deadline,
+                8,
+                net.dir.path().join("lab-a/hot"),
+            )),
+            tokio::spawn(counter_staff(net.counter.base(), seen.clone(), deadline, 8)),
+        )
+    };
     let started = Instant::now();
     let placing = {
         let seen = seen.clone();
@@ -694,11 +956,38 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
 
     // Chaos: kill and restart a part every few seconds while the orders flow (crate::chaos).
     let mut last_progress = Instant::now();
+    let mut intake_done: Option<Instant> = None;
     loop {
+        if args.intake_only && placing.is_finished() {
+            // Every placed order's `received` is out; then the consumers (the gateway's among
+            // them) have handled all of it.
+            let all = {
+                let received = received.lock().unwrap();
+                seen.placed
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .all(|(o, _)| received.contains(o))
+            };
+            if all && consumers_drained(&js).await? {
+                intake_done = Some(Instant::now());
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "intake: not every order recorded in time (logs in {})",
+                    net.dir.path().display()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            continue;
+        }
         if lab.is_finished() && counter.is_finished() && placing.is_finished() {
             break;
         }
-        let tick = if args.chaos {
+        let tick = if args.intake_only {
+            Duration::from_millis(5)
+        } else if args.chaos {
             Duration::from_millis(
                 args.chaos_every * 1000 / 2 + random(args.chaos_every as usize * 1000) as u64,
             )
@@ -735,17 +1024,19 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         .max()
         .copied()
         .unwrap_or_else(Instant::now);
+    let last = intake_done.unwrap_or(last);
     let elapsed = last.duration_since(started).as_secs_f64();
+    let mark_after = cpu_mark(&net, nats_pid, &db_names).await;
+    watcher.abort();
     let failed = seen.failed.lock().unwrap().clone();
+    let mut cpu_used_per_process = BTreeMap::new();
     if !args.chaos {
-        let cpu: Vec<String> = [&net.lab, &net.counter, &net.gateway]
+        let (used, background) = cpu_used(&mark_before, &mark_after);
+        let cpu: Vec<String> = used
             .iter()
-            .zip(&cpu_before)
-            .map(|(s, before)| {
-                let used = cpu_secs(s.pid()) - before;
+            .map(|(process, used)| {
                 format!(
-                    "{} {used:.1} s ({:.0} % of one core)",
-                    short_name(&s.name),
+                    "{process} {used:.1} s ({:.0} % of one core)",
                     100.0 * used / elapsed
                 )
             })
@@ -753,24 +1044,34 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
         note(
             t0,
             &format!(
-                "CPU during the orders ({elapsed:.1} s, 2 cores): {}",
+                "CPU during the orders ({elapsed:.1} s, 2 cores): {}; PostgreSQL's background processes {background:.1} s (shared with other work, not counted)",
                 cpu.join(", ")
             ),
         );
+        cpu_used_per_process = used;
     }
     note(
         t0,
         &format!(
-            "{} placed, {} collected in {elapsed:.1} s; {} placements failed",
+            "{} placed, {} {} in {elapsed:.1} s; {} placements failed",
             placed.len(),
-            collected.len(),
+            if args.intake_only {
+                received.lock().unwrap().len()
+            } else {
+                collected.len()
+            },
+            if args.intake_only {
+                "recorded"
+            } else {
+                "collected"
+            },
             failed.len()
         ),
     );
     for f in failed.iter().take(5) {
         note(t0, &format!("  failed: {f}"));
     }
-    if !args.chaos && collected.len() < args.orders {
+    if !args.chaos && !args.intake_only && collected.len() < args.orders {
         bail!(
             "only {} of {} orders collected (see the logs in {})",
             collected.len(),
@@ -781,7 +1082,7 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
 
     // The timelines, once the gateway heard every order's collection.
     let quiet = Instant::now();
-    let views = timelines(&users, &placed_by, args.chaos).await;
+    let views = timelines(&users, &placed_by, args.chaos, args.intake_only).await;
     note(
         t0,
         &format!("timelines read in {:.1} s", quiet.elapsed().as_secs_f64()),
@@ -818,7 +1119,65 @@ async fn run_async(args: NetworkArgs, report: &mut Report) -> anyhow::Result<()>
             messages as f64 / placed.len().max(1) as f64
         ),
     );
+    note_sql_per_order(
+        t0,
+        &net,
+        &mark_before,
+        &cpu_mark(&net, nats_pid, &db_names).await,
+        &databases,
+        placed.len(),
+        &logged_before,
+    );
     let raw_secs = raw_publish(&js, messages).await?;
+    if args.intake_only {
+        let n = received.lock().unwrap().len() as f64;
+        report.push(Figure::new(
+            "network.intake_orders_per_s",
+            n / elapsed,
+            "orders/s",
+            placed.len() as f64 / raw_secs,
+        ));
+        push_cpu_figures(
+            report,
+            "network.cpu_ms_per_order",
+            &cpu_used_per_process,
+            placed.len(),
+        );
+        report.push(Figure::new(
+            "network.intake.p50_placed_to_recorded_ms",
+            percentile(&recorded, 50.0),
+            "ms (lower)",
+            percentile(&rtt, 50.0),
+        ));
+        report.push(Figure::new(
+            "network.intake.p99_placed_to_recorded_ms",
+            percentile(&recorded, 99.0),
+            "ms (lower)",
+            percentile(&rtt, 99.0),
+        ));
+        note(
+            t0,
+            &format!(
+                "p50/p90/p99/max placed->recorded {:.0}/{:.0}/{:.0}/{:.0} ms ({} samples)",
+                percentile(&recorded, 50.0),
+                percentile(&recorded, 90.0),
+                percentile(&recorded, 99.0),
+                percentile(&recorded, 100.0),
+                recorded.len()
+            ),
+        );
+        drop(net);
+        drop((lab_db, gw_db));
+        return Ok(());
+    }
+    if !args.chaos {
+        push_cpu_figures(
+            report,
+            "network.full.cpu_ms_per_order",
+            &cpu_used_per_process,
+            placed.len(),
+        );
+    }
     let n = collected.len() as f64;
     report.push(Figure::new(
         "network.orders_per_s",
@@ -978,11 +1337,13 @@ pub const CHAOS_STAGES: [&str; 7] = [
 
 /// Every placed order's view on the gateway, once its timeline reached a final stage
 /// (collected, settled, rejected, cancelled) or 60 s passed; with `all_stages` (chaos), once
-/// every stage of a finished order is on its timeline, or 150 s passed.
+/// every stage of a finished order is on its timeline, or 150 s passed; with `intake_only`, once
+/// it is received (or refused).
 async fn timelines(
     users: &[Arc<Client>],
     placed: &[(String, usize)],
     all_stages: bool,
+    intake_only: bool,
 ) -> BTreeMap<String, Value> {
     let out = Arc::new(Mutex::new(BTreeMap::new()));
     let deadline = Instant::now() + Duration::from_secs(if all_stages { 150 } else { 60 });
@@ -1002,6 +1363,8 @@ async fn timelines(
                         // Quiet: every stage of a finished order heard (redeliveries after a
                         // kill come after the consumers' ack wait), or the order refused.
                         has(&["rejected", "cancelled"]) || CHAOS_STAGES.iter().all(|w| has(&[w]))
+                    } else if intake_only {
+                        has(&["received", "rejected", "cancelled"])
                     } else {
                         has(&["collected", "settled", "rejected", "cancelled"])
                     };
