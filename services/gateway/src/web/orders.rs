@@ -1250,12 +1250,7 @@ async fn reorder(
     if !user.session.check_csrf(&state.key, &form.csrf) {
         return form_refused();
     }
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&form.key)
-        && !form.key.is_empty()
-    {
-        headers.insert("idempotency-key", v);
-    }
+    let headers = idempotency_headers(&form.key);
     let placed = api::reorder(
         State(state.clone()),
         user.clone(),
@@ -1264,34 +1259,57 @@ async fn reorder(
         axum::body::Bytes::new(),
     )
     .await;
-    let error = match placed {
-        Ok(res) if res.status().is_success() => {
-            let body = axum::body::to_bytes(res.into_body(), 1 << 20)
-                .await
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-            match body.as_ref().and_then(|b| b["order"].as_str()) {
-                Some(new) => return Redirect::to(&format!("/orders/{new}")).into_response(),
-                None => "the order's page could not be found".to_string(),
-            }
-        }
-        Ok(res) => {
-            let body = axum::body::to_bytes(res.into_body(), 1 << 20)
-                .await
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-            body.as_ref()
-                .and_then(|b| b["detail"].as_str())
-                .unwrap_or("please try again in a moment")
-                .to_string()
-        }
-        Err(e) => e.problem().detail,
+    let error = match new_order_page(placed, "the order's page could not be found").await {
+        Ok(page) => return page,
+        Err(words) => words,
     };
     let mut res = reorder_confirmation(&state, &viewer, &user, &id, Some(error)).await;
     if res.status().is_success() {
         *res.status_mut() = StatusCode::CONFLICT;
     }
     res
+}
+
+/// The `Idempotency-Key` header of a confirmation form's key, so that a confirmation sent twice
+/// makes one order (none when the form has no key or it cannot be a header value: the API then
+/// says so in words).
+fn idempotency_headers(key: &str) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_str(key)
+        && !key.is_empty()
+    {
+        headers.insert("idempotency-key", v);
+    }
+    headers
+}
+
+/// What the API answered a confirmation that makes a new order (re-order, send-on): a redirect
+/// to the new order's page, or the words to show on the form (the problem's detail; `lost` when
+/// the answer names no order).
+async fn new_order_page(
+    answer: Result<Response, AppError>,
+    lost: &str,
+) -> Result<Response, String> {
+    let ok = match &answer {
+        Ok(res) => res.status().is_success(),
+        Err(_) => false,
+    };
+    let res = answer.map_err(|e| e.problem().detail)?;
+    let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    if !ok {
+        return Err(body
+            .as_ref()
+            .and_then(|b| b["detail"].as_str())
+            .unwrap_or("please try again in a moment")
+            .to_string());
+    }
+    match body.as_ref().and_then(|b| b["order"].as_str()) {
+        Some(new) => Ok(Redirect::to(&format!("/orders/{new}")).into_response()),
+        None => Err(lost.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Form, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use maud::{Markup, PreEscaped, html};
 use reprint_bus::directory::SiteAnnouncement;
 use reprint_bus::subjects::SiteKind as BusKind;
@@ -24,7 +24,8 @@ use reprint_ui::t_with;
 use serde_json::{Value, json};
 
 use super::{
-    Amount, Facts, STYLE, amount_markup, form_refused, parse_time, place_markup, site, size_words,
+    Amount, Facts, STYLE, amount_markup, form_refused, idempotency_headers, new_order_page,
+    parse_time, place_markup, site, size_words,
 };
 use crate::api::send_on::{Resolved, SendOnRequest, resolve};
 use crate::api::{self, ItemRequest, OrderRequest, QuoteView};
@@ -526,12 +527,7 @@ pub(super) async fn confirm(
     if !user.session.check_csrf(&state.key, &form.csrf) {
         return form_refused();
     }
-    let mut headers = HeaderMap::new();
-    if let Ok(v) = HeaderValue::from_str(&form.key)
-        && !form.key.is_empty()
-    {
-        headers.insert("idempotency-key", v);
-    }
+    let headers = idempotency_headers(&form.key);
     let items: Value = serde_json::from_str(&form.items).unwrap_or(Value::Null);
     let body = json!({"to": form.to, "items": items});
     let sent = api::send_on::send_on(
@@ -542,28 +538,9 @@ pub(super) async fn confirm(
         axum::body::Bytes::from(body.to_string()),
     )
     .await;
-    let error = match sent {
-        Ok(res) if res.status().is_success() => {
-            let body = axum::body::to_bytes(res.into_body(), 1 << 20)
-                .await
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-            match body.as_ref().and_then(|b| b["order"].as_str()) {
-                Some(new) => return Redirect::to(&format!("/orders/{new}")).into_response(),
-                None => "the new order's page could not be found".to_string(),
-            }
-        }
-        Ok(res) => {
-            let body = axum::body::to_bytes(res.into_body(), 1 << 20)
-                .await
-                .ok()
-                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
-            body.as_ref()
-                .and_then(|b| b["detail"].as_str())
-                .unwrap_or("please try again in a moment")
-                .to_string()
-        }
-        Err(e) => e.problem().detail,
+    let error = match new_order_page(sent, "the new order's page could not be found").await {
+        Ok(page) => return page,
+        Err(words) => words,
     };
     let c = Choice {
         to: Some(form.to.clone()).filter(|t| !t.is_empty()),
