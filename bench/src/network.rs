@@ -57,7 +57,7 @@ use futures::StreamExt;
 use reprint_e2e::{COUNTER, Client, LAB, Network, Options};
 use serde_json::{Value, json};
 
-use crate::report::{Figure, Report};
+use crate::report::{Figure, Report, percentile, sorted};
 
 /// Flags of `reprint-bench network`.
 #[derive(clap::Args, Debug, Clone)]
@@ -152,19 +152,6 @@ fn cpu_secs(pid: Option<u32>) -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (tick(11) + tick(12)) / 100.0
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let idx = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-fn sorted(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v
 }
 
 /// The nats-server of this run: the process whose command line has `-p <port of url>`.

@@ -73,3 +73,18 @@ impl Report {
         self.figures.push(f);
     }
 }
+
+/// The value at percentile `p` (0-100) of samples already sorted (nearest rank); NaN for none.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+/// The samples in ascending order (NaN last), for [`percentile`].
+pub fn sorted(mut v: Vec<f64>) -> Vec<f64> {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v
+}

@@ -67,7 +67,7 @@ use serde_json::Value;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::report::{Figure, Report};
+use crate::report::{Figure, Report, percentile, sorted};
 
 /// Flags of `reprint-bench scale`.
 #[derive(clap::Args, Debug, Clone)]
@@ -717,19 +717,6 @@ async fn start_sites(
 }
 
 // ------------------------------------------------------------------ measurements
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let idx = ((p / 100.0) * (sorted.len() as f64 - 1.0)).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-fn sorted(mut v: Vec<f64>) -> Vec<f64> {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v
-}
 
 fn mean(v: &[f64]) -> f64 {
     if v.is_empty() {
