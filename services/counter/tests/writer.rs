@@ -108,16 +108,7 @@ async fn a_card_with_a_copy_on_usb_is_charged_and_written_once() {
     let counter = spawn_edited(&nats.url, None, "", |t| format!("{t}{section}")).await;
 
     // The intake page offers the medium at its price.
-    let page = counter
-        .http
-        .get(format!("{}/intake", counter.base))
-        .header("accept-language", "en")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = counter.page("/intake", "en").await;
     assert!(
         page.contains("name=\"copy_on\"") && page.contains("USB stick"),
         "{page}"
@@ -225,27 +216,9 @@ async fn a_card_with_a_copy_on_usb_is_charged_and_written_once() {
     let created = ticket["created"].clone();
 
     // The slip and the pickup page say so, in English and in Japanese.
-    let slip = counter
-        .http
-        .get(format!("{}/slip/X0000001", counter.base))
-        .header("accept-language", "en")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let slip = counter.page("/slip/X0000001", "en").await;
     assert!(slip.contains("written for the writer"), "{slip}");
-    let ja = counter
-        .http
-        .get(format!("{}/pickup/X0000001", counter.base))
-        .header("accept-language", "ja")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let ja = counter.page("/pickup/X0000001", "ja").await;
     assert!(ja.contains("書き出し済み"), "{ja}");
 
     // A crash after the folder was renamed into place but before it was recorded: the job is

@@ -180,6 +180,19 @@ impl TestCounter {
         (status, res.json().await.unwrap_or(Value::Null))
     }
 
+    /// A page's HTML as a terminal asking for `lang` sees it.
+    pub async fn page(&self, path: &str, lang: &str) -> String {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .header("accept-language", lang)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
         let res = self
             .http
