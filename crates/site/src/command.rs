@@ -64,6 +64,9 @@ pub enum CommandError<E: std::error::Error + 'static> {
     Store(#[from] reprint_eventstore::Error),
 }
 
+/// Events read from a stream per statement while loading it.
+const LOAD_BATCH: usize = 256;
+
 /// Loads `stream`'s events and folds them from the empty state.
 pub async fn load<D: Decider>(
     tx: &mut Transaction,
@@ -72,14 +75,16 @@ pub async fn load<D: Decider>(
     let mut state = D::State::default();
     let mut version = 0;
     loop {
-        let batch = tx.read_stream(stream, version + 1, 256).await?;
-        if batch.is_empty() {
-            break;
-        }
+        let batch = tx.read_stream(stream, version + 1, LOAD_BATCH).await?;
         for e in &batch {
             let stored = e.decode::<Stored<D>>()?;
             state = D::evolve(state, &stored.0);
             version = e.version;
+        }
+        // A short batch is the end of the stream: no second statement to find it empty (a
+        // stream of a handful of events, the usual case, is read in one).
+        if batch.len() < LOAD_BATCH {
+            break;
         }
     }
     Ok(Loaded {

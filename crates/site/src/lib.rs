@@ -300,15 +300,16 @@ impl SiteFiles {
         };
         loop {
             let batch = tx.read_stream(&stream, version + 1, 512).await?;
-            if batch.is_empty() {
-                break;
-            }
             for e in &batch {
                 let FileEvent(event) = e
                     .decode::<FileEvent>()
                     .map_err(reprint_eventstore::Error::from)?;
                 file = file::evolve(file, &event);
                 version = e.version;
+            }
+            // A short batch is the end of the stream (no second statement to find it empty).
+            if batch.len() < 512 {
+                break;
             }
         }
         Ok(LoadedFile {
