@@ -242,12 +242,15 @@ async fn receive_order(
     if let Some(early) = db::early_cancellation(tx, &order.order.to_string()).await? {
         return close_cancelled(lab, tx, &order, &early, trace).await;
     }
-    if let Err(refusal) = intake::check(lab, &order).await? {
-        tracing::info!(order = %order.order, code = ?refusal.code, reason = %refusal.reason, "order rejected");
-        return enqueue_rejection(lab, tx, order.order, &order.sender, &refusal, trace).await;
-    }
+    let data_in = match intake::check(lab, &order).await? {
+        Ok(data_in) => data_in,
+        Err(refusal) => {
+            tracing::info!(order = %order.order, code = ?refusal.code, reason = %refusal.reason, "order rejected");
+            return enqueue_rejection(lab, tx, order.order, &order.sender, &refusal, trace).await;
+        }
+    };
     db::order_savepoint(tx).await?;
-    match intake::open(lab, tx, &order, trace).await {
+    match intake::open(lab, tx, &order, data_in, trace).await {
         Ok(()) => {
             db::release_order_savepoint(tx).await?;
             Ok(())

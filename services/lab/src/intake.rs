@@ -27,7 +27,7 @@ use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use reprint_bus::subjects;
 use reprint_domain::charge::local_date;
 use reprint_domain::extract::{Sharing, extract};
-use reprint_domain::file::{OpenReception, OrderItem, Route};
+use reprint_domain::file::{DataReceive, OpenReception, OrderItem, Route};
 use reprint_domain::order_check::check_placed;
 use reprint_domain::production;
 use reprint_domain::protocol::{OrderPlaced, PlacedItem, RejectCode, Sender, Stage, order_items};
@@ -43,8 +43,15 @@ use crate::reception;
 use crate::state::Lab;
 
 /// The checks of flows.md step 2. `Ok(Err(refusal))` is an order the lab refuses; `Err` is
-/// trouble on our side (NATS away), worth a retry.
-pub async fn check(lab: &Lab, order: &OrderPlaced) -> Result<Result<(), Refusal>, LabError> {
+/// trouble on our side (NATS away), worth a retry. `Ok(Ok(data_in))`: the order passed; the
+/// lab started taking its data in at `data_in.start` and had every image of it whole in the
+/// image store (its size read back) at `data_in.finish`, items (4) and (5) of the reception
+/// ([`reception::data_received`]), without reading them all again.
+pub async fn check(
+    lab: &Lab,
+    order: &OrderPlaced,
+) -> Result<Result<DataReceive, Refusal>, LabError> {
+    let start = lab.clock.now();
     if &order.lab != lab.site() {
         return Ok(Err(refuse(
             RejectCode::InvalidOrder,
@@ -91,7 +98,10 @@ pub async fn check(lab: &Lab, order: &OrderPlaced) -> Result<Result<(), Refusal>
             )));
         }
     }
-    Ok(Ok(()))
+    Ok(Ok(DataReceive {
+        start,
+        finish: lab.clock.now().max(start),
+    }))
 }
 
 /// A delivery counter the lab works with: configured, or announced in the site directory.
@@ -219,6 +229,7 @@ pub async fn open(
     lab: &Lab,
     tx: &mut Transaction,
     order: &OrderPlaced,
+    data_in: DataReceive,
     trace: Option<&str>,
 ) -> Result<(), LabError> {
     let now = lab.clock.now();
@@ -259,7 +270,7 @@ pub async fn open(
         route: order.route,
         received_at: now,
         // Items (4) and (5): when the lab started and finished taking the order's data in.
-        data_receive: reception::data_received(lab, order, now).await?,
+        data_receive: reception::data_received(order, data_in),
         partner: order.delivery_counter.clone(),
         items: items.clone(),
         // Its line in the charge at the price of `rpc::rules_with_products`.
@@ -295,7 +306,7 @@ pub async fn open(
         Sender::Counter(id) => ("counter", id.as_str().to_string()),
     };
     // Its production starts at `received` (decided first: the row below is its projection).
-    reception::execute(
+    reception::receive(
         tx,
         &order.order.to_string(),
         production::Command::Receive {

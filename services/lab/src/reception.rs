@@ -46,6 +46,24 @@ pub async fn load(tx: &mut Transaction, order: &str) -> Result<Loaded, LabError>
     Ok(loaded)
 }
 
+/// [`execute`] for an order just received: its production stream is empty, so it is not read
+/// (the caller, the inbox, found no production row for the order in this transaction, and the
+/// row is written with the stream's first event, `intake::open`, in the same transaction: no
+/// row, no events).
+pub async fn receive(
+    tx: &mut Transaction,
+    order: &str,
+    command: Command,
+    note: &str,
+) -> Result<(Production, Vec<Event>), LabError> {
+    let loaded = Loaded {
+        stream: stream(order),
+        state: Production::default(),
+        version: 0,
+    };
+    decide_in(tx, order, loaded, command, note).await
+}
+
 /// Decides `command` on the reception of `order`, appends what it decided and writes the
 /// projections; `note` is the production log's words for people. Returns the events (none
 /// when nothing changed, e.g. a redelivered message).
@@ -55,7 +73,17 @@ pub async fn execute(
     command: Command,
     note: &str,
 ) -> Result<(Production, Vec<Event>), LabError> {
-    let mut loaded = load(tx, order).await?;
+    let loaded = load(tx, order).await?;
+    decide_in(tx, order, loaded, command, note).await
+}
+
+async fn decide_in(
+    tx: &mut Transaction,
+    order: &str,
+    mut loaded: Loaded,
+    command: Command,
+    note: &str,
+) -> Result<(Production, Vec<Event>), LabError> {
     let events = command::decide_and_append(tx, &mut loaded, command)
         .await
         .map_err(|e| match e {
@@ -113,33 +141,19 @@ async fn project(
 }
 
 /// Items (4) and (5) of the reception contents area (Fig. 6) for an order that came over the
-/// network: when the lab started taking the order's data in (`started`, when intake began) and
-/// when it had all of it (every image of the order confirmed whole in the lab's image store:
-/// its size read back). The sender's own times when it gave them; none for an order whose data
-/// came on a medium at a counter.
-pub async fn data_received(
-    lab: &crate::state::Lab,
+/// network: when the lab started taking the order's data in and when it had all of it (every
+/// image of the order confirmed whole in the lab's image store: its size read back), as the
+/// intake's check found them (`data_in`, `crate::intake::check`). The sender's own times when
+/// it gave them; none for an order whose data came on a medium at a counter.
+pub fn data_received(
     order: &reprint_domain::protocol::OrderPlaced,
-    started: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<reprint_domain::file::DataReceive>, LabError> {
+    data_in: reprint_domain::file::DataReceive,
+) -> Option<reprint_domain::file::DataReceive> {
     if let Some(given) = order.data_receive {
-        return Ok(Some(given));
+        return Some(given);
     }
     if order.route != reprint_domain::file::Route::Internet {
-        return Ok(None);
+        return None;
     }
-    let mut seen = std::collections::HashSet::new();
-    for item in &order.items {
-        if seen.insert(item.image) && lab.images.size(&item.image.to_hex()).await?.is_none() {
-            return Err(LabError::Production(format!(
-                "image {} of the order is not in the image store",
-                item.image.short()
-            )));
-        }
-    }
-    let finish = lab.clock.now().max(started);
-    Ok(Some(reprint_domain::file::DataReceive {
-        start: started,
-        finish,
-    }))
+    Some(data_in)
 }
