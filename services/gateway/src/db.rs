@@ -54,6 +54,20 @@ const SCHEMA: &[&str] = &[
         submitted_ms BIGINT, idem_key TEXT, items_json TEXT, slip_json TEXT,
         detail TEXT, charge_json TEXT, reorder_of TEXT, updated_ms BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS gw_orders_account ON gw_orders (account, created_ms)",
+    // The drafts holding a reservation (the gateway's capacity: api/storage.rs sums only those).
+    "CREATE INDEX IF NOT EXISTS gw_orders_stage_expires ON gw_orders (stage, expires_ms)",
+    // The bytes of every stored image (`gw_images`), kept by the projection in
+    // `STORED_BYTES_SHARDS` rows (an account's images count in one of them, so uploads of
+    // different accounts do not queue for one row) and read as their sum: the capacity check
+    // reads 16 rows instead of every image. Filled once from `gw_images` when it is created
+    // (the whole sum in shard 0; the others start at 0; `WHERE` keeps SQLite from reading the
+    // `ON` of the upsert as a join's).
+    "CREATE TABLE IF NOT EXISTS gw_stored_bytes (shard BIGINT PRIMARY KEY, bytes BIGINT NOT NULL)",
+    "INSERT INTO gw_stored_bytes (shard, bytes) SELECT 0, CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_images
+        WHERE 1 = 1 ON CONFLICT (shard) DO NOTHING",
+    "INSERT INTO gw_stored_bytes (shard, bytes) VALUES (1, 0), (2, 0), (3, 0), (4, 0), (5, 0),
+        (6, 0), (7, 0), (8, 0), (9, 0), (10, 0), (11, 0), (12, 0), (13, 0), (14, 0), (15, 0)
+        ON CONFLICT (shard) DO NOTHING",
     "CREATE UNIQUE INDEX IF NOT EXISTS gw_orders_idem ON gw_orders (account, idem_key)",
     // The draft each `Idempotency-Key` of POST /api/v1/orders made (api/create.rs).
     "CREATE TABLE IF NOT EXISTS gw_create_keys (
@@ -93,6 +107,20 @@ const SCHEMA: &[&str] = &[
         state TEXT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0, next_ms BIGINT NOT NULL,
         created_ms BIGINT NOT NULL, sent_ms BIGINT, error TEXT, PRIMARY KEY (order_id, kind))",
 ];
+
+/// The rows of `gw_stored_bytes` (see `SCHEMA`).
+pub const STORED_BYTES_SHARDS: u64 = 16;
+
+/// The row of `gw_stored_bytes` that counts `account`'s images (a stable hash: FNV-1a).
+pub fn stored_bytes_shard(account: &str) -> i64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in account.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    // Below 16: fits.
+    (h % STORED_BYTES_SHARDS) as i64
+}
 
 /// Creates the read model tables (idempotent).
 pub async fn migrate(store: &Store) -> AppResult<()> {

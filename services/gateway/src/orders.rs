@@ -29,6 +29,17 @@ pub async fn load(tx: &mut Transaction, order: &str) -> reprint_eventstore::Resu
     command::load(tx, &order_stream(order)).await
 }
 
+/// A new order's empty stream, without reading it: for an order id drawn just now (a fresh
+/// UUID v7). Its first events are appended at version 0, so should the stream exist after all,
+/// the append fails with a version conflict rather than overwriting anything.
+pub fn fresh(order: &str) -> Loaded {
+    Loaded {
+        stream: order_stream(order),
+        state: WebOrder::default(),
+        version: 0,
+    }
+}
+
 /// Most events one order has (a handful of commands and a status per stage).
 const MAX_EVENTS: usize = 10_000;
 
@@ -86,7 +97,31 @@ pub async fn run(
     outbox: impl FnOnce(&WebOrder, &[Event]) -> AppResult<Vec<OutboxMessage>>,
 ) -> AppResult<Decided> {
     let mut tx = state.store.begin().await?;
-    let mut loaded = load(&mut tx, order).await?;
+    let loaded = load(&mut tx, order).await?;
+    decide_in(state, tx, loaded, commands, outbox).await
+}
+
+/// [`run`] on the order as the request read it just before ([`load_now`]: ownership and the
+/// request's own checks were decided on it), without reading it again: the events are appended
+/// at the version read, so a change that came in between fails the append with a version
+/// conflict, as two commands racing in [`run`] do.
+pub async fn run_loaded(
+    state: &AppState,
+    loaded: Loaded,
+    commands: Vec<Command>,
+    outbox: impl FnOnce(&WebOrder, &[Event]) -> AppResult<Vec<OutboxMessage>>,
+) -> AppResult<Decided> {
+    let tx = state.store.begin().await?;
+    decide_in(state, tx, loaded, commands, outbox).await
+}
+
+async fn decide_in(
+    state: &AppState,
+    mut tx: Transaction,
+    mut loaded: Loaded,
+    commands: Vec<Command>,
+    outbox: impl FnOnce(&WebOrder, &[Event]) -> AppResult<Vec<OutboxMessage>>,
+) -> AppResult<Decided> {
     let before = loaded.state.clone();
     let events = execute(&mut tx, &mut loaded, commands).await?;
     let messages = if events.is_empty() {

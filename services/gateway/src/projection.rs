@@ -133,15 +133,32 @@ async fn account_event(
     Ok(())
 }
 
-async fn image_event(conn: Conn<'_>, ev: &ImageEvent) -> reprint_eventstore::Result<()> {
+/// Adds `bytes` (negative: takes them) to the gateway's stored total (`gw_stored_bytes`).
+async fn count_stored(conn: Conn<'_>, account: &str, bytes: i64) -> reprint_eventstore::Result<()> {
+    exec(
+        conn,
+        "UPDATE gw_stored_bytes SET bytes = bytes + $2 WHERE shard = $1",
+        &[
+            Arg::Int(crate::db::stored_bytes_shard(account)),
+            Arg::Int(bytes),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn image_event(mut conn: Conn<'_>, ev: &ImageEvent) -> reprint_eventstore::Result<()> {
     if let ImageEvent::Deleted { account, image, .. } = ev {
         let args = [Arg::Text(account.clone()), Arg::Text(image.clone())];
-        exec(
-            conn,
-            "DELETE FROM gw_images WHERE account = $1 AND image = $2",
+        let gone: Option<(i64,)> = fetch_optional(
+            reborrow(&mut conn),
+            "DELETE FROM gw_images WHERE account = $1 AND image = $2 RETURNING bytes",
             &args,
         )
         .await?;
+        if let Some((bytes,)) = gone {
+            count_stored(conn, account, -bytes).await?;
+        }
         return Ok(());
     }
     let ImageEvent::Uploaded {
@@ -159,15 +176,16 @@ async fn image_event(conn: Conn<'_>, ev: &ImageEvent) -> reprint_eventstore::Res
     else {
         return Ok(());
     };
-    exec(
-        conn,
+    let bytes = i64::try_from(*bytes).unwrap_or(i64::MAX);
+    let added = exec(
+        reborrow(&mut conn),
         "INSERT INTO gw_images (account, image, name, bytes, width, height, format, phash, created_ms)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (account, image) DO NOTHING",
         &[
             Arg::Text(account.clone()),
             Arg::Text(image.clone()),
             Arg::Text(name.clone()),
-            Arg::Int(i64::try_from(*bytes).unwrap_or(i64::MAX)),
+            Arg::Int(bytes),
             Arg::Int(i64::from(*width)),
             Arg::Int(i64::from(*height)),
             Arg::Text(format.clone()),
@@ -176,6 +194,9 @@ async fn image_event(conn: Conn<'_>, ev: &ImageEvent) -> reprint_eventstore::Res
         ],
     )
     .await?;
+    if added == 1 {
+        count_stored(conn, account, bytes).await?;
+    }
     Ok(())
 }
 

@@ -167,9 +167,12 @@ pub async fn upload(
         at_ms: state.now_ms(),
     };
     let mut attempt = 0u32;
+    // The first attempt decides on the order as read before the upload (no second read);
+    // one that lost a race reads it again.
+    let mut read_before = Some(loaded);
     let remaining = loop {
         attempt += 1;
-        match record(&state, &order_id, &image).await {
+        match record(&state, &order_id, &image, read_before.take()).await {
             Err(AppError::Store(e)) if e.is_retryable() && attempt < RECORD_ATTEMPTS => {
                 let pause = rand::random::<u64>() % (5 * u64::from(attempt)) + 1;
                 tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
@@ -258,9 +261,16 @@ impl Drop for AccountPermit {
 const RECORD_ATTEMPTS: u32 = 16;
 
 /// Records `image` on order `order_id` (if not there yet) and as the user's image, checking
-/// the reservation against the order as this transaction reads it. Returns what the
+/// the reservation against the order as this transaction reads it, or as `read_before` (the
+/// order read outside it: its events are appended at the version read then, so a change since
+/// fails the append with a version conflict and the caller tries again). Returns what the
 /// reservation has left.
-async fn record(state: &AppState, order_id: &str, image: &ImageEvent) -> AppResult<u64> {
+async fn record(
+    state: &AppState,
+    order_id: &str,
+    image: &ImageEvent,
+    read_before: Option<orders::Loaded>,
+) -> AppResult<u64> {
     let ImageEvent::Uploaded {
         account,
         image: hash,
@@ -272,7 +282,10 @@ async fn record(state: &AppState, order_id: &str, image: &ImageEvent) -> AppResu
         return Err(AppError::internal("record: not an upload"));
     };
     let mut tx = state.store.begin().await?;
-    let mut loaded = orders::load(&mut tx, order_id).await?;
+    let mut loaded = match read_before {
+        Some(loaded) => loaded,
+        None => orders::load(&mut tx, order_id).await?,
+    };
     orders::execute(
         &mut tx,
         &mut loaded,

@@ -377,6 +377,57 @@ async fn storage_over_the_quota_or_capacity_is_refused_with_the_reason() {
 }
 
 #[tokio::test]
+async fn the_capacity_counts_stored_photos_and_a_deleted_one_frees_its_bytes() {
+    let photo = jpeg(7, 800, 600);
+    let p = photo.len() as u64;
+    let app = spawn_with(move |c| {
+        c.storage.user_quota_bytes = 10 * p;
+        c.storage.capacity_bytes = p + p / 2;
+    })
+    .await;
+    let a = sign_up(&app, "kept@example.com").await;
+    let o1 = a.new_order().await;
+    let (s, b) = a
+        .put(
+            &format!("/api/v1/orders/{o1}/storage"),
+            &json!({"bytes": p}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let (s, up) = a.upload(&o1, "harbour.jpg", photo).await;
+    assert_eq!(s, 201, "{up}");
+    let image = up["image"].as_str().unwrap().to_string();
+    // The stored photo holds its bytes of the gateway's capacity (its reservation is used up):
+    // another user's reservation of as much does not fit.
+    let other = sign_up(&app, "next@example.com").await;
+    let o2 = other.new_order().await;
+    let (s, b) = other
+        .put(
+            &format!("/api/v1/orders/{o2}/storage"),
+            &json!({"bytes": p}),
+        )
+        .await;
+    assert_eq!(s, 409, "{b}");
+    assert_eq!(b["type"], "no_capacity");
+    // Deleted from the album: its bytes are free again.
+    let r = a
+        .http
+        .delete(a.url(&format!("/api/v1/album/{image}")))
+        .header("x-csrf-token", &a.csrf)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let (s, b) = other
+        .put(
+            &format!("/api/v1/orders/{o2}/storage"),
+            &json!({"bytes": p}),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+}
+
+#[tokio::test]
 async fn the_api_serves_its_openapi_document_and_health() {
     let app = spawn().await;
     let r = reqwest::get(format!("{}/api/v1/openapi.json", app.base))

@@ -234,6 +234,10 @@ pub(super) struct Checked {
     pub(super) currency: Currency,
     pub(super) items: Vec<ItemRecord>,
     pub(super) placed_items: Vec<PlacedItem>,
+    /// The user as the lab knows them (with the lab's registration number, when it gave one).
+    pub(super) customer: Customer,
+    /// The user's registration number at the delivery counter, when it gave one.
+    pub(super) at_counter: Option<String>,
     /// The request's source profiles, checked (`reprint_domain::protocol::check_source_profiles`).
     pub(super) source_profiles: Vec<ImageProfile>,
 }
@@ -285,6 +289,7 @@ pub(super) async fn check_order_request(
     let (counter, _, _) = directory_site(state, counter, SiteKind::Counter).await?;
     let currency = Currency::parse(&currency)
         .map_err(|e| AppError::Unavailable(format!("the lab announces a bad currency: {e}")))?;
+    let known = images_of(state, &user.id, items).await?;
     let mut records = Vec::new();
     let mut placed = Vec::new();
     for it in items {
@@ -301,13 +306,10 @@ pub(super) async fn check_order_request(
                 Some(s)
             }
         };
-        let (name, phash): (String, Option<String>) = db::fetch_one(
-            &state.store,
-            "SELECT name, phash FROM gw_images WHERE account = $1 AND image = $2",
-            &[Arg::Text(user.id.clone()), Arg::Text(image.to_hex())],
-        )
-        .await?
-        .ok_or_else(|| AppError::NotFound(format!("image {}", it.image)))?;
+        let (name, phash) = known
+            .get(&image.to_hex())
+            .cloned()
+            .ok_or_else(|| AppError::NotFound(format!("image {}", it.image)))?;
         let phash = phash.and_then(|h| u64::from_str_radix(&h, 16).ok());
         records.push(ItemRecord {
             image: image.to_hex(),
@@ -326,7 +328,8 @@ pub(super) async fn check_order_request(
             history: vec![],
         });
     }
-    let customer = customer(state, &user.id, lab.as_str()).await?;
+    let (customer, at_counter) =
+        customer_at(state, &user.id, lab.as_str(), counter.as_str()).await?;
     check_order(&customer, &placed, &sizes)?;
     Ok(Checked {
         lab,
@@ -335,7 +338,49 @@ pub(super) async fn check_order_request(
         items: records,
         placed_items: placed,
         source_profiles: Vec::new(),
+        customer,
+        at_counter,
     })
+}
+
+/// Lines an order request may have whose images are read in one statement.
+const IMAGES_PER_READ: usize = 100;
+
+/// The name and perceptual hash of each of the account's images the items name (image id ->
+/// them), read a hundred at a time instead of one statement per line; images the account does
+/// not have are missing from the map.
+async fn images_of(
+    state: &AppState,
+    account: &str,
+    items: &[ItemRequest],
+) -> AppResult<std::collections::HashMap<String, (String, Option<String>)>> {
+    let mut ids: Vec<String> = items
+        .iter()
+        .filter_map(|it| ImageId::parse(&it.image).ok())
+        .map(|i| i.to_hex())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    let mut known = std::collections::HashMap::new();
+    for chunk in ids.chunks(IMAGES_PER_READ) {
+        let marks: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+        let mut args = vec![Arg::Text(account.to_string())];
+        args.extend(chunk.iter().map(|id| Arg::Text(id.clone())));
+        let rows: Vec<(String, String, Option<String>)> = db::fetch(
+            &state.store,
+            &format!(
+                "SELECT image, name, phash FROM gw_images WHERE account = $1 AND image IN ({})",
+                marks.join(", ")
+            ),
+            &args,
+        )
+        .await?;
+        known.extend(
+            rows.into_iter()
+                .map(|(id, name, phash)| (id, (name, phash))),
+        );
+    }
+    Ok(known)
 }
 
 /// The source colour profiles an earlier order gave its images (`Submitted::source_profiles_json`),
@@ -376,26 +421,50 @@ pub(super) fn give_profiles(
     ))
 }
 
-pub(super) async fn customer(state: &AppState, account: &str, lab: &str) -> AppResult<Customer> {
-    let (name, telephone, address, email, registration_number): (
+/// The user as the lab knows them (their registration number at `lab`, when it gave one) and
+/// their registration number at `counter`, in one statement.
+pub(super) async fn customer_at(
+    state: &AppState,
+    account: &str,
+    lab: &str,
+    counter: &str,
+) -> AppResult<(Customer, Option<String>)> {
+    let (name, telephone, address, email, registration_number, at_counter): (
         String,
         String,
         Option<String>,
         String,
+        Option<String>,
         Option<String>,
     ) = db::fetch_one(
         &state.store,
-        "SELECT a.name, a.telephone, a.address, a.email, r.number FROM gw_accounts a
-         LEFT JOIN gw_registrations r ON r.account = a.id AND r.site = $2 WHERE a.id = $1",
-        &[Arg::Text(account.to_string()), Arg::Text(lab.to_string())],
+        "SELECT a.name, a.telephone, a.address, a.email, r.number, c.number FROM gw_accounts a
+         LEFT JOIN gw_registrations r ON r.account = a.id AND r.site = $2
+         LEFT JOIN gw_registrations c ON c.account = a.id AND c.site = $3 WHERE a.id = $1",
+        &[
+            Arg::Text(account.to_string()),
+            Arg::Text(lab.to_string()),
+            Arg::Text(counter.to_string()),
+        ],
     )
     .await?
     .ok_or_else(|| AppError::Unauthorized("the account no longer exists".into()))?;
-    Ok(Customer {
+    let customer = Customer {
         name,
         telephone,
         address,
         email: Some(email),
         registration_number,
-    })
+    };
+    Ok((customer, at_counter))
+}
+
+impl Checked {
+    /// The user as the delivery counter knows them (its registration number).
+    pub(super) fn counter_customer(&self) -> Customer {
+        Customer {
+            registration_number: self.at_counter.clone(),
+            ..self.customer.clone()
+        }
+    }
 }

@@ -76,7 +76,7 @@ async fn make(state: &AppState, user: &User, key: Option<&str>) -> AppResult<Str
         at: state.clock.now(),
     }];
     let Some(key) = key else {
-        orders::run(state, &order, request, |_, _| Ok(vec![])).await?;
+        orders::run_loaded(state, orders::fresh(&order), request, |_, _| Ok(vec![])).await?;
         return Ok(order);
     };
     let mut tx = state.store.begin().await?;
@@ -92,7 +92,7 @@ async fn make(state: &AppState, user: &User, key: Option<&str>) -> AppResult<Str
     )
     .await
     .map_err(reprint_eventstore::Error::from)?;
-    let mut loaded = orders::load(&mut tx, &order).await?;
+    let mut loaded = orders::fresh(&order);
     orders::execute(&mut tx, &mut loaded, request).await?;
     tx.commit().await?;
     Ok(order)

@@ -9,7 +9,7 @@ use reprint_service::problem::Json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::check::{OrderRequest, check_order_request, customer};
+use super::check::{OrderRequest, check_order_request};
 use super::owned_order;
 use super::sites::rpc_error;
 use crate::auth::User;
@@ -103,13 +103,13 @@ pub async fn quote(
     let at = state.clock.now();
     // The digital copy is the lab's product: its line is in the lab's charge only.
     let for_lab = QuoteRequest {
-        customer: customer(&state, &user.id, checked.lab.as_str()).await?,
+        customer: checked.customer.clone(),
         items: checked.placed_items.clone(),
         at,
         digital_copy: req.digital_copy,
     };
     let for_counter = QuoteRequest {
-        customer: customer(&state, &user.id, checked.counter.as_str()).await?,
+        customer: checked.counter_customer(),
         items: checked.placed_items.clone(),
         at,
         digital_copy: false,

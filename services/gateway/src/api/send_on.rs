@@ -27,7 +27,7 @@ use reprint_service::problem::Json;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::check::{ItemRequest, carried_profiles, check_order_request, customer, give_profiles};
+use super::check::{ItemRequest, carried_profiles, check_order_request, give_profiles};
 use super::images::history_of;
 use super::orders::{OrderView, order_view};
 use super::{new_order_id, owned_order};
@@ -152,12 +152,11 @@ pub async fn send_on(
         placed_at: at,
         data_receive: None,
         currency: checked.currency,
-        customer: customer(&state, &user.id, checked.lab.as_str()).await?,
+        customer: checked.customer.clone(),
         items: placed_items,
         counter_extract: None,
         digital_copy: false,
-        counter_registration_number: registration_at(&state, &user.id, checked.counter.as_str())
-            .await?,
+        counter_registration_number: checked.at_counter.clone(),
         source_profiles: checked.source_profiles.clone(),
     };
     let to_lab = message::to_inbox(
@@ -300,15 +299,4 @@ async fn is_counter(state: &AppState, site: &str) -> AppResult<bool> {
         .get(&id)
         .await?
         .is_some_and(|e| e.site.kind == subjects::SiteKind::Counter))
-}
-
-/// The account's registration number at `site`, when that site gave it one.
-async fn registration_at(state: &AppState, account: &str, site: &str) -> AppResult<Option<String>> {
-    let row: Option<(String,)> = db::fetch_one(
-        &state.store,
-        "SELECT number FROM gw_registrations WHERE account = $1 AND site = $2",
-        &[Arg::Text(account.to_string()), Arg::Text(site.to_string())],
-    )
-    .await?;
-    Ok(row.map(|(n,)| n))
 }

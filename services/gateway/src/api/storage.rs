@@ -47,9 +47,16 @@ async fn committed_bytes(
         Some(a) => ("WHERE account = $1", vec![Arg::Text(a.to_string())]),
         None => ("", vec![]),
     };
+    // Everybody's images: the total the projection keeps (`gw_stored_bytes`), not a sum over
+    // every image stored.
     let stored = sql::scalar_i64(
         tx.conn(),
-        &format!("SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_images {filter}"),
+        &match account {
+            Some(_) => {
+                format!("SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_images {filter}")
+            }
+            None => "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_stored_bytes".into(),
+        },
         &args,
     )
     .await?;
@@ -97,11 +104,14 @@ pub async fn reserve_storage(
     Path(id): Path<String>,
     Json(req): Json<StorageRequest>,
 ) -> AppResult<Json<Reservation>> {
-    let (oid, _) = owned_order(&state, &user, &id).await?;
+    let (oid, loaded) = owned_order(&state, &user, &id).await?;
+    // The first attempt decides on the order as just read (no second read); one that lost a
+    // race reads it again.
+    let mut read_before = Some(loaded);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match try_reserve(&state, &user, oid, req.bytes).await {
+        match try_reserve(&state, &user, oid, req.bytes, read_before.take()).await {
             Err(AppError::Store(e)) if e.is_retryable() && attempt < RESERVE_ATTEMPTS => {
                 let pause = rand::random::<u64>() % (5 * u64::from(attempt)) + 1;
                 tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
@@ -116,11 +126,15 @@ pub async fn reserve_storage(
     }
 }
 
+/// One attempt at the reservation, on the order as this transaction reads it or as
+/// `read_before` (read outside it: the events are appended at the version read then, so a
+/// change since fails the append with a version conflict, and the caller tries again).
 async fn try_reserve(
     state: &AppState,
     user: &User,
     oid: OrderId,
     bytes: u64,
+    read_before: Option<orders::Loaded>,
 ) -> AppResult<Reservation> {
     let order_id = oid.to_string();
     let at = state.clock.now();
@@ -129,7 +143,10 @@ async fn try_reserve(
     let mut tx = state.store.begin().await?;
     let ledger = storage_stream(&user.id);
     let claims = tx.stream_version(&ledger).await?;
-    let mut loaded = orders::load(&mut tx, &order_id).await?;
+    let mut loaded = match read_before {
+        Some(loaded) => loaded,
+        None => orders::load(&mut tx, &order_id).await?,
+    };
     let quota = Quota {
         user_quota: cfg.user_quota_bytes,
         user_committed: committed_bytes(&mut tx, Some(&user.id), &order_id, now).await?,

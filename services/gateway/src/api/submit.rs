@@ -16,8 +16,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::check::{
-    Checked, ItemRequest, OrderRequest, carried_profiles, check_order_request, customer,
-    give_profiles,
+    Checked, ItemRequest, OrderRequest, carried_profiles, check_order_request, give_profiles,
 };
 use super::orders::{OrderView, order_view};
 use super::{new_order_id, owned_order};
@@ -33,17 +32,14 @@ use crate::state::AppState;
 /// delivery counter (`counter_registration_number`), each as that site told this gateway (the
 /// lab's slip, the counter's `ready_for_pickup`): each site finds the user's file by its own
 /// number only.
-async fn placed_message(
+fn placed_message(
     state: &AppState,
-    user: &User,
     order: OrderId,
     c: &Checked,
     digital_copy: bool,
 ) -> AppResult<OutboxMessage> {
-    let customer = customer(state, &user.id, c.lab.as_str()).await?;
-    let at_counter = registration_at(state, &user.id, c.counter.as_str()).await?;
-    let mut body = placed(state, order, c, customer)?;
-    body.counter_registration_number = at_counter;
+    let mut body = placed(state, order, c, c.customer.clone())?;
+    body.counter_registration_number = c.at_counter.clone();
     body.digital_copy = digital_copy;
     let lab = subjects::SiteId::parse(c.lab.as_str())?;
     Ok(message::to_inbox(
@@ -53,18 +49,6 @@ async fn placed_message(
         None,
         None,
     )?)
-}
-
-/// The account's registration number at `site`, when that site gave it one
-/// (`gw_registrations`).
-async fn registration_at(state: &AppState, account: &str, site: &str) -> AppResult<Option<String>> {
-    let row: Option<(String,)> = db::fetch_one(
-        &state.store,
-        "SELECT number FROM gw_registrations WHERE account = $1 AND site = $2",
-        &[Arg::Text(account.to_string()), Arg::Text(site.to_string())],
-    )
-    .await?;
-    Ok(row.map(|(n,)| n))
 }
 
 fn placed(
@@ -202,16 +186,21 @@ fn in_flight(e: AppError) -> Response {
 /// Runs `first` (the request as if it were the first with `key`); when it fails because a
 /// duplicate got there first (or the key turns out to be stored meanwhile), answers what
 /// [`replay`] answers for the stored key; a race whose winner is not visible yet answers 409
-/// with `Retry-After`.
+/// with `Retry-After`. With `look_first` the stored key is looked up before `first` runs;
+/// without it (the caller knows the key cannot have made an order yet: the order it submits is
+/// still a draft, or the key was drawn just now) `first` runs at once: a key already used for
+/// another order still fails `first` on the unique `(account, idem_key)` of `gw_orders` and is
+/// answered by [`replay`] after it.
 async fn once(
     state: &AppState,
     user: &User,
     key: &str,
+    look_first: bool,
     same: impl Fn(&Keyed) -> bool,
     status: StatusCode,
     first: impl std::future::Future<Output = AppResult<Response>>,
 ) -> AppResult<Response> {
-    if let Some(keyed) = order_by_key(state, user, key).await? {
+    if look_first && let Some(keyed) = order_by_key(state, user, key).await? {
         let same = same(&keyed);
         return replay(state, user, key, keyed, same, status).await;
     }
@@ -248,6 +237,8 @@ pub async fn submit(
     let (oid, loaded) = owned_order(&state, &user, &id).await?;
     let key = idempotency_key(&headers, req.idempotency_key.as_ref())?;
     let order = oid.to_string();
+    // A draft never submitted: no key has made this order yet.
+    let look_first = loaded.state.can_submit().is_err();
     let first = async {
         // Refused before the order check when it cannot be submitted at all.
         loaded.state.can_submit()?;
@@ -262,7 +253,7 @@ pub async fn submit(
         if req.digital_copy {
             sells_digital_copy(&state, &checked.lab).await?;
         }
-        let to_lab = placed_message(&state, &user, oid, &checked, req.digital_copy).await?;
+        let to_lab = placed_message(&state, oid, &checked, req.digital_copy)?;
         let at = state.clock.now();
         let submit = Command::Submit {
             lab: checked.lab.to_string(),
@@ -277,7 +268,7 @@ pub async fn submit(
         let commands = std::iter::once(submit)
             .chain(give_profiles(&checked.source_profiles, at)?)
             .collect();
-        orders::run(&state, &order, commands, |_, _| Ok(vec![to_lab])).await?;
+        orders::run_loaded(&state, loaded.clone(), commands, |_, _| Ok(vec![to_lab])).await?;
         state
             .metrics
             .orders
@@ -290,6 +281,7 @@ pub async fn submit(
         &state,
         &user,
         &key,
+        look_first,
         |k| k.id == order,
         StatusCode::OK,
         first,
@@ -337,7 +329,8 @@ pub async fn reorder(
             .map_err(|e| AppError::Unprocessable(format!("re-order body: {e}")))?
     };
     let (src, loaded) = owned_order(&state, &user, &id).await?;
-    let key = if headers.contains_key("idempotency-key") {
+    let keyed = headers.contains_key("idempotency-key");
+    let key = if keyed {
         idempotency_key(&headers, None)?
     } else {
         uuid::Uuid::new_v4().to_string()
@@ -369,7 +362,7 @@ pub async fn reorder(
             sells_digital_copy(&state, &checked.lab).await?;
         }
         let oid = new_order_id(&state);
-        let to_lab = placed_message(&state, &user, oid, &checked, digital_copy).await?;
+        let to_lab = placed_message(&state, oid, &checked, digital_copy)?;
         let at = state.clock.now();
         let mut commands = vec![
             Command::Request {
@@ -387,7 +380,8 @@ pub async fn reorder(
             },
         ];
         commands.extend(give_profiles(&checked.source_profiles, at)?);
-        orders::run(&state, &oid.to_string(), commands, |_, _| Ok(vec![to_lab])).await?;
+        let fresh = orders::fresh(&oid.to_string());
+        orders::run_loaded(&state, fresh, commands, |_, _| Ok(vec![to_lab])).await?;
         state
             .metrics
             .orders
@@ -403,6 +397,7 @@ pub async fn reorder(
         &state,
         &user,
         &key,
+        keyed,
         |k| k.reorder_of.as_deref() == Some(source.as_str()),
         StatusCode::CREATED,
         first,
