@@ -524,11 +524,12 @@ pub async fn queue_of(tx: &mut Transaction, order: &str) -> Result<Vec<QueueRow>
     .await
 }
 
-/// Prints waiting on a printer (receptions received or printing).
+/// Prints waiting on a printer (receptions received or printing; found from those receptions,
+/// not from the printer's queue lines since the lab opened: see `printing::waiting_prints`).
 pub async fn printer_backlog(tx: &mut Transaction, printer: &str) -> Result<i64, sqlx::Error> {
     sql::scalar_i64(
         tx.conn(),
-        "SELECT CAST(SUM(q.prints) AS BIGINT) FROM lab_queue q JOIN lab_receptions r ON r.order_id = q.order_id WHERE q.printer = $1 AND r.state IN ('received', 'printing')",
+        "SELECT CAST(SUM(q.prints) AS BIGINT) FROM lab_receptions r CROSS JOIN lab_queue q WHERE r.state IN ('received', 'printing') AND q.order_id = r.order_id AND q.printer || '' = $1",
         &[printer.into()],
     )
     .await

@@ -173,11 +173,16 @@ impl Handler for ReportInbox {
 /// `received` on it, plus the jobs of the receptions `printing` queued, rendering or written
 /// (not failed or withdrawn; a reception whose station finished every job is `printed`);
 /// a reception that started printing before its jobs were recorded here counts by its queue
-/// lines.
+/// lines. The queue lines are found from the receptions still `received` or `printing` (their
+/// state index), never from the printer's every line since the lab opened (queue lines stay
+/// after printing: read that way, each order's estimate cost grew with the lab's history);
+/// `CROSS JOIN` keeps SQLite's planner to that order, and `printer || ''` keeps both databases
+/// off the printer's index of every line (each line is found by its reception instead). The
+/// cost still grows with the backlog (the receptions waiting), not with history.
 pub async fn waiting_prints(tx: &mut Transaction, printer: &str) -> LabResult<i64> {
     let n = sql::scalar_i64(
         tx.conn(),
-        "SELECT CAST(COALESCE((SELECT SUM(q.prints) FROM lab_queue q JOIN lab_receptions r ON r.order_id = q.order_id WHERE q.printer = $1 AND (r.state = 'received' OR (r.state = 'printing' AND NOT EXISTS (SELECT 1 FROM lab_print_jobs o WHERE o.order_id = q.order_id AND o.size = q.size)))), 0) + COALESCE((SELECT SUM(j.prints) FROM lab_print_jobs j JOIN lab_receptions r ON r.order_id = j.order_id WHERE j.printer = $1 AND r.state = 'printing' AND j.state IN ('queued', 'rendering', 'written')), 0) AS BIGINT)",
+        "SELECT CAST(COALESCE((SELECT SUM(q.prints) FROM lab_receptions r CROSS JOIN lab_queue q WHERE r.state IN ('received', 'printing') AND q.order_id = r.order_id AND q.printer || '' = $1 AND (r.state = 'received' OR NOT EXISTS (SELECT 1 FROM lab_print_jobs o WHERE o.order_id = q.order_id AND o.size = q.size))), 0) + COALESCE((SELECT SUM(j.prints) FROM lab_print_jobs j JOIN lab_receptions r ON r.order_id = j.order_id WHERE j.printer = $1 AND r.state = 'printing' AND j.state IN ('queued', 'rendering', 'written')), 0) AS BIGINT)",
         &[printer.into()],
     )
     .await
