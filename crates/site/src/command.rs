@@ -105,9 +105,56 @@ pub async fn decide_and_append<D: Decider>(
 where
     D::Error: 'static,
 {
+    let Some((events, stored)) = decided::<D>(loaded, command)? else {
+        return Ok(Vec::new());
+    };
+    tx.append(
+        &loaded.stream,
+        ExpectedVersion::after(loaded.version),
+        &stored,
+    )
+    .await?;
+    Ok(evolved(loaded, events))
+}
+
+/// [`decide_and_append`], with the append queued in the transaction
+/// ([`Transaction::append_deferred`]) instead of written at once: the transaction's appends
+/// (this order's and its account's, or each message's of a consumer batch) go to the store in
+/// one statement at its next read, append or commit, with the inline projections then. A
+/// version conflict comes out of that write (the whole transaction is rolled back, as with
+/// [`decide_and_append`]). For a caller that reads no table the projections write before the
+/// transaction's next read of a stream or its commit.
+pub fn decide_and_defer<D: Decider>(
+    tx: &mut Transaction,
+    loaded: &mut Loaded<D>,
+    command: D::Command,
+) -> Result<Vec<D::Event>, CommandError<D::Error>>
+where
+    D::Error: 'static,
+{
+    let Some((events, stored)) = decided::<D>(loaded, command)? else {
+        return Ok(Vec::new());
+    };
+    tx.append_deferred(
+        loaded.stream.clone(),
+        ExpectedVersion::after(loaded.version),
+        stored,
+    );
+    Ok(evolved(loaded, events))
+}
+
+/// The events `command` makes of the loaded state, and as stored; `None` when it makes none.
+#[allow(clippy::type_complexity)]
+fn decided<D: Decider>(
+    loaded: &Loaded<D>,
+    command: D::Command,
+) -> Result<Option<(Vec<D::Event>, Vec<reprint_eventstore::NewEvent>)>, CommandError<D::Error>>
+where
+    D::Error: 'static,
+{
     let events = D::decide(&loaded.state, command).map_err(CommandError::Refused)?;
     if events.is_empty() {
-        return Ok(events);
+        return Ok(None);
     }
     let stored = events
         .iter()
@@ -120,15 +167,14 @@ where
         })
         .collect::<Result<Vec<_>, _>>()
         .map_err(reprint_eventstore::Error::from)?;
-    tx.append(
-        &loaded.stream,
-        ExpectedVersion::after(loaded.version),
-        &stored,
-    )
-    .await?;
+    Ok(Some((events, stored)))
+}
+
+/// `loaded` after `events` (appended or queued at its version); returns them.
+fn evolved<D: Decider>(loaded: &mut Loaded<D>, events: Vec<D::Event>) -> Vec<D::Event> {
     for e in &events {
         loaded.state = D::evolve(std::mem::take(&mut loaded.state), e);
     }
     loaded.version += events.len() as u64;
-    Ok(events)
+    events
 }

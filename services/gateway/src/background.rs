@@ -146,29 +146,28 @@ fn permanent(what: &str, e: impl std::fmt::Display) -> HandlerError {
     HandlerError::permanent(format!("{what}: {e}"))
 }
 
-/// Decides `command` on the order as this transaction read it and appends the events (a
-/// concurrent command on the same order makes the append conflict: a transient error, and the
-/// message comes back), with `account_events` on its account.
+/// Decides `command` on the order as this transaction read it and queues the events (a
+/// concurrent command on the same order makes the append conflict when the queue is written:
+/// a transient error, and the message comes back), with `account_events` on its account.
 async fn decide_and_append(
     tx: &mut Transaction,
     current: &mut Loaded,
     command: Command,
     account_events: &[AccountEvent],
 ) -> Result<(), HandlerError> {
-    command::decide_and_append(tx, current, command)
-        .await
-        .map_err(|e| match e {
-            CommandError::Refused(e) => permanent("the order refuses", e),
-            CommandError::Store(e) => HandlerError::from(e),
-        })?;
+    command::decide_and_defer(tx, current, command).map_err(|e| match e {
+        CommandError::Refused(e) => permanent("the order refuses", e),
+        CommandError::Store(e) => HandlerError::from(e),
+    })?;
+    // Queued with the order's events: one statement for both (and for the batch's other
+    // messages) at the next read or the commit.
     if !account_events.is_empty() {
         let new = to_new(account_events).map_err(HandlerError::transient)?;
-        tx.append(
-            &account_stream(&current.state.account),
+        tx.append_deferred(
+            account_stream(&current.state.account),
             ExpectedVersion::Any,
-            &new,
-        )
-        .await?;
+            new,
+        );
     }
     Ok(())
 }

@@ -62,8 +62,12 @@ pub async fn load_now(store: &Store, order: &str) -> reprint_eventstore::Result<
 }
 
 /// Decides `commands` one after the other, each on the order the events before made, and
-/// appends what each decided (`reprint_site::command::decide_and_append`); `loaded` is then the
-/// order after them. Returns the events.
+/// queues what each decided in the transaction (`reprint_site::command::decide_and_defer`):
+/// the order's events, and whatever else the request appends (its account's storage claim, the
+/// image it records), go to the store in one statement at the transaction's next read or its
+/// commit, with the inline projections (`gw_orders` and the rest) then; a version conflict or a
+/// duplicate idempotency key comes out of that write. `loaded` is then the order after them.
+/// Returns the events.
 pub async fn execute(
     tx: &mut Transaction,
     loaded: &mut Loaded,
@@ -71,7 +75,7 @@ pub async fn execute(
 ) -> Result<Vec<Event>, CommandError<WebOrderError>> {
     let mut events = Vec::new();
     for command in commands {
-        events.extend(command::decide_and_append(tx, loaded, command).await?);
+        events.extend(command::decide_and_defer(tx, loaded, command)?);
     }
     Ok(events)
 }

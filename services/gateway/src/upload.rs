@@ -286,6 +286,18 @@ async fn record(
         Some(loaded) => loaded,
         None => orders::load(&mut tx, order_id).await?,
     };
+    // The user's image: new, or deleted from the album since (no row): recorded (again).
+    // Read before the order's events are queued, so that both appends go in one statement.
+    let image_stream_id = image_stream(account, hash);
+    let version = tx.stream_version(&image_stream_id).await?;
+    let kept = version > 0
+        && reprint_eventstore::sql::scalar_i64(
+            tx.conn(),
+            "SELECT COUNT(*) FROM gw_images WHERE account = $1 AND image = $2",
+            &[account.as_str().into(), hash.as_str().into()],
+        )
+        .await?
+            > 0;
     orders::execute(
         &mut tx,
         &mut loaded,
@@ -297,24 +309,12 @@ async fn record(
         }],
     )
     .await?;
-    let image_stream_id = image_stream(account, hash);
-    // New, or deleted from the album since (no row): recorded (again).
-    let version = tx.stream_version(&image_stream_id).await?;
-    let kept = version > 0
-        && reprint_eventstore::sql::scalar_i64(
-            tx.conn(),
-            "SELECT COUNT(*) FROM gw_images WHERE account = $1 AND image = $2",
-            &[account.as_str().into(), hash.as_str().into()],
-        )
-        .await?
-            > 0;
     if !kept {
-        tx.append(
-            &image_stream_id,
+        tx.append_deferred(
+            image_stream_id,
             ExpectedVersion::Exact(version),
-            &to_new(std::slice::from_ref(image))?,
-        )
-        .await?;
+            to_new(std::slice::from_ref(image))?,
+        );
     }
     tx.commit().await?;
     Ok(loaded.state.reserved.saturating_sub(loaded.state.used))

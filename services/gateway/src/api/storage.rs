@@ -177,8 +177,8 @@ async fn try_reserve(
         expires_ms,
         at_ms: now,
     };
-    tx.append(&ledger, ExpectedVersion::after(claims), &to_new(&[claim])?)
-        .await?;
+    // Written with the order's events in one statement at the commit.
+    tx.append_deferred(ledger, ExpectedVersion::after(claims), to_new(&[claim])?);
     tx.commit().await?;
     Ok(Reservation {
         order: order_id,
