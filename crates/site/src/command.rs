@@ -55,6 +55,20 @@ pub struct Loaded<D: Decider> {
     pub version: u64,
 }
 
+impl<D: Decider> Loaded<D> {
+    /// The empty state of a stream known to have no events yet (a new order's fresh id, a
+    /// reception the caller found missing in the same transaction), without reading it. Its
+    /// first events are appended at version 0, so should the stream exist after all, the
+    /// append fails with a version conflict rather than overwriting anything.
+    pub fn new_stream(stream: impl Into<String>) -> Loaded<D> {
+        Loaded {
+            stream: stream.into(),
+            state: D::State::default(),
+            version: 0,
+        }
+    }
+}
+
 /// What the command path can fail with: the decider's refusal, or the store.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError<E: std::error::Error + 'static> {

@@ -5,7 +5,7 @@
 use chrono::{TimeZone, Utc};
 use reprint_domain::ImageId;
 use reprint_domain::decider::ProductionDecider;
-use reprint_domain::production::{Command, Production};
+use reprint_domain::production::Command;
 use reprint_eventstore::Store;
 use reprint_site::command::{self, Loaded};
 use reprint_testkit::{TestPostgres, TestSqlite};
@@ -44,11 +44,7 @@ async fn deferred_decisions(url: &str) {
     // A decision on the stream as it was before (version 0) conflicts when the queue is
     // written at the commit, and nothing of it is stored.
     let mut tx = store.begin().await.unwrap();
-    let mut stale = Loaded::<ProductionDecider> {
-        stream: STREAM.to_string(),
-        state: Production::default(),
-        version: 0,
-    };
+    let mut stale = Loaded::<ProductionDecider>::new_stream(STREAM);
     command::decide_and_defer(&mut tx, &mut stale, receive()).unwrap();
     let err = tx.commit().await.unwrap_err();
     assert!(err.is_retryable(), "{err}");

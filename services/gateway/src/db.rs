@@ -60,11 +60,12 @@ const SCHEMA: &[&str] = &[
     // `STORED_BYTES_SHARDS` rows (an account's images count in one of them, so uploads of
     // different accounts do not queue for one row) and read as their sum: the capacity check
     // reads 16 rows instead of every image. Filled once from `gw_images` when it is created
-    // (the whole sum in shard 0; the others start at 0; `WHERE` keeps SQLite from reading the
-    // `ON` of the upsert as a join's).
+    // (the whole sum in shard 0; the others start at 0); a start-up with the table filled
+    // sums nothing (the `WHERE` is false before any image is read; it also keeps SQLite from
+    // reading the `ON` of the upsert as a join's).
     "CREATE TABLE IF NOT EXISTS gw_stored_bytes (shard BIGINT PRIMARY KEY, bytes BIGINT NOT NULL)",
     "INSERT INTO gw_stored_bytes (shard, bytes) SELECT 0, CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_images
-        WHERE 1 = 1 ON CONFLICT (shard) DO NOTHING",
+        WHERE NOT EXISTS (SELECT 1 FROM gw_stored_bytes) ON CONFLICT (shard) DO NOTHING",
     "INSERT INTO gw_stored_bytes (shard, bytes) VALUES (1, 0), (2, 0), (3, 0), (4, 0), (5, 0),
         (6, 0), (7, 0), (8, 0), (9, 0), (10, 0), (11, 0), (12, 0), (13, 0), (14, 0), (15, 0)
         ON CONFLICT (shard) DO NOTHING",

@@ -30,13 +30,21 @@ pub async fn load(tx: &mut Transaction, order: &str) -> reprint_eventstore::Resu
 }
 
 /// A new order's empty stream, without reading it: for an order id drawn just now (a fresh
-/// UUID v7). Its first events are appended at version 0, so should the stream exist after all,
-/// the append fails with a version conflict rather than overwriting anything.
+/// UUID v7; `reprint_site::command::Loaded::new_stream`).
 pub fn fresh(order: &str) -> Loaded {
-    Loaded {
-        stream: order_stream(order),
-        state: WebOrder::default(),
-        version: 0,
+    Loaded::new_stream(order_stream(order))
+}
+
+/// The order as `read_before` has it (read outside this transaction, for ownership: appended
+/// at that version, a change since conflicts), or as this transaction reads it.
+pub async fn load_unless_read(
+    tx: &mut Transaction,
+    order: &str,
+    read_before: Option<Loaded>,
+) -> reprint_eventstore::Result<Loaded> {
+    match read_before {
+        Some(loaded) => Ok(loaded),
+        None => load(tx, order).await,
     }
 }
 

@@ -282,10 +282,7 @@ async fn record(
         return Err(AppError::internal("record: not an upload"));
     };
     let mut tx = state.store.begin().await?;
-    let mut loaded = match read_before {
-        Some(loaded) => loaded,
-        None => orders::load(&mut tx, order_id).await?,
-    };
+    let mut loaded = orders::load_unless_read(&mut tx, order_id, read_before).await?;
     // The user's image: new, or deleted from the album since (no row): recorded (again).
     // Read before the order's events are queued, so that both appends go in one statement.
     let image_stream_id = image_stream(account, hash);

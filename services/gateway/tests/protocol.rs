@@ -387,12 +387,7 @@ async fn the_capacity_counts_stored_photos_and_a_deleted_one_frees_its_bytes() {
     .await;
     let a = sign_up(&app, "kept@example.com").await;
     let o1 = a.new_order().await;
-    let (s, b) = a
-        .put(
-            &format!("/api/v1/orders/{o1}/storage"),
-            &json!({"bytes": p}),
-        )
-        .await;
+    let (s, b) = a.reserve(&o1, p).await;
     assert_eq!(s, 200, "{b}");
     let (s, up) = a.upload(&o1, "harbour.jpg", photo).await;
     assert_eq!(s, 201, "{up}");
@@ -401,12 +396,7 @@ async fn the_capacity_counts_stored_photos_and_a_deleted_one_frees_its_bytes() {
     // another user's reservation of as much does not fit.
     let other = sign_up(&app, "next@example.com").await;
     let o2 = other.new_order().await;
-    let (s, b) = other
-        .put(
-            &format!("/api/v1/orders/{o2}/storage"),
-            &json!({"bytes": p}),
-        )
-        .await;
+    let (s, b) = other.reserve(&o2, p).await;
     assert_eq!(s, 409, "{b}");
     assert_eq!(b["type"], "no_capacity");
     // Deleted from the album: its bytes are free again.
@@ -418,12 +408,7 @@ async fn the_capacity_counts_stored_photos_and_a_deleted_one_frees_its_bytes() {
         .await
         .unwrap();
     assert!(r.status().is_success(), "{}", r.status());
-    let (s, b) = other
-        .put(
-            &format!("/api/v1/orders/{o2}/storage"),
-            &json!({"bytes": p}),
-        )
-        .await;
+    let (s, b) = other.reserve(&o2, p).await;
     assert_eq!(s, 200, "{b}");
 }
 

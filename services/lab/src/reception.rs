@@ -56,12 +56,7 @@ pub async fn receive(
     command: Command,
     note: &str,
 ) -> Result<(Production, Vec<Event>), LabError> {
-    let loaded = Loaded {
-        stream: stream(order),
-        state: Production::default(),
-        version: 0,
-    };
-    decide_in(tx, order, loaded, command, note).await
+    decide_in(tx, order, Loaded::new_stream(stream(order)), command, note).await
 }
 
 /// Decides `command` on the reception of `order`, appends what it decided and writes the

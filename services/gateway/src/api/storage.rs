@@ -43,23 +43,21 @@ async fn committed_bytes(
     except_order: &str,
     now: i64,
 ) -> AppResult<u64> {
-    let (filter, args) = match account {
-        Some(a) => ("WHERE account = $1", vec![Arg::Text(a.to_string())]),
-        None => ("", vec![]),
+    // One account's images, or everybody's: the total the projection keeps (`gw_stored_bytes`),
+    // not a sum over every image stored.
+    let (filter, args, stored_query) = match account {
+        Some(a) => (
+            "WHERE account = $1",
+            vec![Arg::Text(a.to_string())],
+            "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_images WHERE account = $1",
+        ),
+        None => (
+            "",
+            vec![],
+            "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_stored_bytes",
+        ),
     };
-    // Everybody's images: the total the projection keeps (`gw_stored_bytes`), not a sum over
-    // every image stored.
-    let stored = sql::scalar_i64(
-        tx.conn(),
-        &match account {
-            Some(_) => {
-                format!("SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_images {filter}")
-            }
-            None => "SELECT CAST(COALESCE(SUM(bytes), 0) AS BIGINT) FROM gw_stored_bytes".into(),
-        },
-        &args,
-    )
-    .await?;
+    let stored = sql::scalar_i64(tx.conn(), stored_query, &args).await?;
     let n = args.len();
     let mut rargs = args;
     rargs.push(Arg::Int(now));
@@ -143,10 +141,7 @@ async fn try_reserve(
     let mut tx = state.store.begin().await?;
     let ledger = storage_stream(&user.id);
     let claims = tx.stream_version(&ledger).await?;
-    let mut loaded = match read_before {
-        Some(loaded) => loaded,
-        None => orders::load(&mut tx, &order_id).await?,
-    };
+    let mut loaded = orders::load_unless_read(&mut tx, &order_id, read_before).await?;
     let quota = Quota {
         user_quota: cfg.user_quota_bytes,
         user_committed: committed_bytes(&mut tx, Some(&user.id), &order_id, now).await?,

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reprint_bus::message;
 use reprint_bus::subjects::{self, Address};
-use reprint_domain::protocol::{Customer, OrderPlaced, Sender, Stage};
+use reprint_domain::protocol::{OrderPlaced, Sender, Stage};
 use reprint_domain::web_order::Command;
 use reprint_domain::{OrderId, Route, SiteId};
 use reprint_eventstore::OutboxMessage;
@@ -38,8 +38,7 @@ fn placed_message(
     c: &Checked,
     digital_copy: bool,
 ) -> AppResult<OutboxMessage> {
-    let mut body = placed(state, order, c, c.customer.clone())?;
-    body.counter_registration_number = c.at_counter.clone();
+    let mut body = placed(state, order, c)?;
     body.digital_copy = digital_copy;
     let lab = subjects::SiteId::parse(c.lab.as_str())?;
     Ok(message::to_inbox(
@@ -51,12 +50,7 @@ fn placed_message(
     )?)
 }
 
-fn placed(
-    state: &AppState,
-    order: OrderId,
-    c: &Checked,
-    customer: Customer,
-) -> AppResult<OrderPlaced> {
+fn placed(state: &AppState, order: OrderId, c: &Checked) -> AppResult<OrderPlaced> {
     let gw = SiteId::parse(state.gateway.as_str())?;
     Ok(OrderPlaced {
         order,
@@ -67,12 +61,12 @@ fn placed(
         placed_at: state.clock.now(),
         data_receive: None,
         currency: c.currency,
-        customer,
+        customer: c.customer.clone(),
         items: c.placed_items.clone(),
         counter_extract: None,
         // Set by `placed_message` from the request (or the order re-ordered).
         digital_copy: false,
-        counter_registration_number: None,
+        counter_registration_number: c.at_counter.clone(),
         source_profiles: c.source_profiles.clone(),
     })
 }

@@ -455,6 +455,14 @@ impl UserClient {
             .unwrap();
         status_json(r).await
     }
+    /// Declares `bytes` of storage for `order` (`PUT /api/v1/orders/{order}/storage`).
+    pub async fn reserve(&self, order: &str, bytes: u64) -> (u16, Value) {
+        self.put(
+            &format!("/api/v1/orders/{order}/storage"),
+            &json!({ "bytes": bytes }),
+        )
+        .await
+    }
     pub async fn new_order(&self) -> String {
         let (s, b) = self.post("/api/v1/orders", &json!({})).await;
         assert_eq!(s, 201, "{b}");
